@@ -1,0 +1,84 @@
+"""Developer tool: build a kit notebook with the standard cells (DESIGN.md cell order).
+
+Notebooks are the source of truth once written; this only saves typing the standard cells when a
+notebook is created or its cells are regenerated. Usage from a throwaway script::
+
+    from nbkit import md, code, header, setup_cell, imports_cell, parameters_cell, save
+    cells = [header(...), setup_cell(), imports_cell("import helpers"), parameters_cell("03_unet_landcover"), ...]
+    save("notebooks/03_unet_landcover.ipynb", cells)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+SETUP_MARK = "# eosr:setup"
+BADGE_MARK = "<!-- eosr:badge -->"
+# Provisional until tools/sync_notebooks.py stamps the value of [tool.eosr] in pyproject.toml.
+REPOSITORY = "https://github.com/YOUR-ACCOUNT/eosr-kit"
+REF = "main"
+
+
+def md(text: str) -> nbformat.NotebookNode:
+    """A markdown cell (leading/trailing blank lines removed)."""
+    return nbformat.v4.new_markdown_cell(text.strip("\n"))
+
+
+def code(text: str, tags: tuple[str, ...] = ()) -> nbformat.NotebookNode:
+    """A code cell, optionally tagged (e.g. ``("parameters",)`` for papermill)."""
+    cell = nbformat.v4.new_code_cell(text.strip("\n"))
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    return cell
+
+
+def header(title: str, goals: list[str], times: dict[str, str], intro: str = "") -> nbformat.NotebookNode:
+    """Title, badge placeholder, learning goals and expected run time per profile."""
+    goal_lines = "\n".join(f"- {g}" for g in goals)
+    time_lines = "\n".join(f"| {k} | {v} |" for k, v in times.items())
+    return md(
+        f"# {title}\n\n{BADGE_MARK}\n\n{intro}\n\n## Learning goals\n\n{goal_lines}\n\n"
+        f"## Expected run time\n\n| profile | time (2 CPU cores, no GPU) |\n|---|---|\n{time_lines}\n"
+    )
+
+
+def setup_cell() -> nbformat.NotebookNode:
+    """Colab installs the kit; everywhere else this cell does nothing."""
+    return code(
+        f"""{SETUP_MARK}: in Colab this installs the kit; elsewhere it does nothing.
+import sys
+
+if "google.colab" in sys.modules:  # repository and ref come from [tool.eosr] in pyproject.toml
+    !pip -q install "eosr-kit @ git+{REPOSITORY}@{REF}"
+"""
+    )
+
+
+def imports_cell(extra: str = "") -> nbformat.NotebookNode:
+    """The imports cell: os plus whatever the notebook needs."""
+    return code("import os\n\n" + extra.strip("\n"))
+
+
+def parameters_cell(notebook: str, extra: str = "") -> nbformat.NotebookNode:
+    """The papermill ``parameters`` cell: the profile and the sizes derived from it."""
+    return code(
+        f"""# Parameters (papermill can override PROFILE).
+PROFILE = os.environ.get("EOSR_PROFILE", "teaching")
+{extra.strip()}""".rstrip()
+        + "\n",
+        tags=("parameters",),
+    )
+
+
+def save(path: str | Path, cells: list[nbformat.NotebookNode]) -> Path:
+    """Write the notebook (outputs empty, python3 kernel) and validate it."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = cells
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nbformat.validate(nb)
+    path = Path(path)
+    nbformat.write(nb, path)
+    return path
