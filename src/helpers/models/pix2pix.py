@@ -1,0 +1,201 @@
+"""pix2pix: a U-Net generator and a PatchGAN discriminator for image-to-label translation.
+
+Paper: Isola, P., Zhu, J.-Y., Zhou, T. and Efros, A. A., 2017. Image-to-image translation with
+conditional adversarial networks. CVPR, pp. 1125-1134 (cited by the HR-MARS seed, methods 3 and 4).
+The layers follow the authors' reference code (junyanz/pytorch-CycleGAN-and-pix2pix, ``networks.py``:
+``UnetGenerator`` / ``UnetSkipConnectionBlock`` / ``NLayerDiscriminator``), so that ``unet_256``
+(3 -> 3 channels, batch norm) has 54,413,955 parameters and the 70x70 PatchGAN (``n_layers=3``,
+6 input channels) 2,768,705; ``tests/test_pix2pix.py`` pins both.
+
+What is kept: 4x4 convolutions with stride 2, LeakyReLU(0.2) on the way down, ReLU on the way up,
+batch norm (no bias in convolutions followed by batch norm), skip connections by concatenation,
+dropout 0.5 in three decoder blocks at 256 px, tanh output, weights drawn from N(0, 0.02)
+(batch-norm scales from N(1, 0.02)).
+
+Departures, all stated:
+- Depth follows the patch: ``num_downs = log2(patch)`` (8 at 256 px, 6 at 64 px) so that the
+  bottleneck is 1x1. Channels are ``ngf * min(2**i, 8)`` at depth ``i`` as in the reference; the
+  dropout blocks are the reference's ones (the ``ngf*8 -> ngf*8`` blocks between the innermost
+  block and the ``ngf*4`` block: ``num_downs - 5`` of them, 3 at 256 px, 1 at 64 px, none below
+  32 px). Like the reference code (and unlike Table/Appendix 6.1.1 of the paper, whose first
+  decoder block has dropout), the innermost decoder block has none.
+- Any band count in and any class count out. For land cover the generator returns one channel per
+  class in [-1, 1] (tanh); training targets are the one-hot labels scaled to [-1, 1]
+  (:func:`labels_to_target`) and the predicted label is the argmax over channels
+  (:func:`output_to_labels`). The paper translates images to images, not to class maps.
+- ``ngf``/``ndf`` are parameters: the teaching profile uses small widths so that it trains on a CPU.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+# UNetSkipBlock: one level of the U-Net. Input (B, outer, H, W) -> down conv to (B, inner, H/2, W/2)
+# -> the deeper levels -> up conv back to (B, outer, H, W), concatenated with the input
+# (B, 2*outer, H, W); the outermost block returns the up conv's (B, out_channels, H, W) through tanh.
+class UNetSkipBlock(nn.Module):
+    """One encoder/decoder level of the pix2pix U-Net with its skip connection."""
+
+    def __init__(
+        self,
+        outer_nc: int,
+        inner_nc: int,
+        input_nc: int | None = None,
+        submodule: nn.Module | None = None,
+        outermost: bool = False,
+        innermost: bool = False,
+        use_dropout: bool = False,
+    ) -> None:
+        super().__init__()
+        self.outermost = outermost
+        input_nc = outer_nc if input_nc is None else input_nc
+        downconv = nn.Conv2d(input_nc, inner_nc, kernel_size=4, stride=2, padding=1, bias=False)
+        downrelu = nn.LeakyReLU(0.2, True)
+        downnorm = nn.BatchNorm2d(inner_nc)
+        uprelu = nn.ReLU(True)
+        upnorm = nn.BatchNorm2d(outer_nc)
+        if outermost:
+            upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1)
+            layers = [downconv, submodule, uprelu, upconv, nn.Tanh()]
+        elif innermost:
+            upconv = nn.ConvTranspose2d(inner_nc, outer_nc, kernel_size=4, stride=2, padding=1, bias=False)
+            layers = [downrelu, downconv, uprelu, upconv, upnorm]
+        else:
+            upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1, bias=False)
+            layers = [downrelu, downconv, downnorm, submodule, uprelu, upconv, upnorm]
+            if use_dropout:
+                layers.append(nn.Dropout(0.5))
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Outermost: the output; otherwise the input concatenated with the level's output."""
+        if self.outermost:
+            return self.model(x)
+        return torch.cat([x, self.model(x)], 1)
+
+
+# UNetGenerator ("U-Net" of Fig. 3): (B, in_channels, H, W) -> (B, out_channels, H, W) in [-1, 1];
+# H and W must be multiples of 2**num_downs.
+class UNetGenerator(nn.Module):
+    """The pix2pix generator G: a U-Net of ``num_downs`` levels with a tanh output."""
+
+    def __init__(self, in_channels: int, out_channels: int, num_downs: int = 8, ngf: int = 64, dropout: bool = True) -> None:
+        super().__init__()
+        if num_downs < 1:
+            raise ValueError(f"num_downs must be >= 1, got {num_downs}")
+        self.in_channels, self.out_channels, self.num_downs, self.ngf = in_channels, out_channels, num_downs, ngf
+        width = [ngf * min(2**i, 8) for i in range(num_downs)]  # channels below level i
+        block: nn.Module | None = None
+        for i in reversed(range(num_downs)):
+            innermost, outermost = i == num_downs - 1, i == 0
+            # The reference puts dropout in the ngf*8 -> ngf*8 blocks that are not the innermost.
+            drop = dropout and not innermost and i >= 4
+            block = UNetSkipBlock(
+                out_channels if outermost else width[i - 1],
+                width[i],
+                input_nc=in_channels if outermost else None,
+                submodule=block,
+                outermost=outermost,
+                innermost=innermost,
+                use_dropout=drop,
+            )
+        self.model = block
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Translate ``x`` (B, in, H, W) to (B, out, H, W) in [-1, 1]."""
+        side = 2**self.num_downs
+        if x.shape[-1] % side or x.shape[-2] % side:
+            raise ValueError(
+                f"UNetGenerator with num_downs={self.num_downs} needs H and W divisible by {side}; "
+                f"got {tuple(x.shape[-2:])}. Crop the patch or build it with generator(patch=...)."
+            )
+        return self.model(x)
+
+
+# PatchGANDiscriminator ("PatchGAN", 70x70 receptive field at n_layers=3):
+# (B, condition + output channels, H, W) -> (B, 1, H/8 - 2, W/8 - 2) real/fake logits, one per patch.
+class PatchGANDiscriminator(nn.Module):
+    """The pix2pix discriminator D: classifies overlapping image patches as real or fake (logits)."""
+
+    def __init__(self, in_channels: int, ndf: int = 64, n_layers: int = 3) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        mult = 1
+        for n in range(1, n_layers):
+            prev, mult = mult, min(2**n, 8)
+            layers += [
+                nn.Conv2d(ndf * prev, ndf * mult, 4, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(ndf * mult),
+                nn.LeakyReLU(0.2, True),
+            ]
+        prev, mult = mult, min(2**n_layers, 8)
+        layers += [
+            nn.Conv2d(ndf * prev, ndf * mult, 4, stride=1, padding=1, bias=False),
+            nn.BatchNorm2d(ndf * mult),
+            nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1),
+        ]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Patch logits (no sigmoid: the GAN losses take logits)."""
+        return self.model(x)
+
+
+def init_weights(module: nn.Module, gain: float = 0.02) -> nn.Module:
+    """pix2pix initialisation: conv weights ~ N(0, gain), biases 0, batch-norm scales ~ N(1, gain)."""
+
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, gain)
+            nn.init.zeros_(m.bias)
+
+    return module.apply(_init)
+
+
+def num_downs_for(patch: int) -> int:
+    """U-Net depth for a square patch: ``log2(patch)`` so that the bottleneck is 1x1 (8 at 256)."""
+    depth = math.log2(patch)
+    if patch < 2 or depth != int(depth):
+        raise ValueError(f"pix2pix needs a power-of-two patch side (e.g. 64, 128, 256); got {patch}")
+    return int(depth)
+
+
+def generator(in_channels: int, out_channels: int, patch: int = 256, ngf: int = 64, dropout: bool = True) -> UNetGenerator:
+    """A pix2pix U-Net for ``patch``-sized inputs, initialised as in the paper."""
+    return init_weights(UNetGenerator(in_channels, out_channels, num_downs_for(patch), ngf, dropout))
+
+
+def discriminator(in_channels: int, ndf: int = 64, n_layers: int = 3) -> PatchGANDiscriminator:
+    """A 70x70 PatchGAN (``n_layers=3``) for ``in_channels`` = condition + output channels."""
+    return init_weights(PatchGANDiscriminator(in_channels, ndf, n_layers))
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def labels_to_target(mask: torch.Tensor, num_classes: int, ignore_index: int = 255) -> torch.Tensor:
+    """(B, H, W) class indices -> (B, classes, H, W) one-hot scaled to [-1, 1] for the tanh output.
+
+    Ignored pixels get all -1 (no class); losses should mask them (see ``helpers.losses``).
+    """
+    valid = mask != ignore_index
+    index = torch.where(valid, mask, torch.zeros_like(mask)).long()
+    onehot = torch.nn.functional.one_hot(index, num_classes).permute(0, 3, 1, 2).float()
+    onehot = onehot * valid.unsqueeze(1)
+    return onehot * 2 - 1
+
+
+def output_to_labels(output: torch.Tensor) -> torch.Tensor:
+    """(B, classes, H, W) generator output -> (B, H, W) predicted class (argmax)."""
+    return output.argmax(1)

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import config
+
+
+def test_profiles_cover_the_same_keys():
+    keys = [set(t) for t in config.PROFILES.values()]
+    assert all(k == keys[0] for k in keys), "every profile must define every notebook"
+    assert set(config.PROFILES) == set(config.PROFILE_NAMES)
+
+
+def test_profile_from_env_and_argument(monkeypatch):
+    monkeypatch.setenv("EOSR_PROFILE", "full")
+    assert config.get_profile() == "full"
+    assert config.get_profile("smoke") == "smoke"
+    monkeypatch.delenv("EOSR_PROFILE")
+    assert config.get_profile() == "teaching"
+
+
+def test_unknown_profile_names_the_choices():
+    with pytest.raises(ValueError, match="smoke, teaching, full"):
+        config.get_profile("huge")
+
+
+def test_settings_accepts_numbered_stem():
+    assert config.settings("03_unet_landcover", "smoke") == config.settings("unet_landcover", "smoke")
+    with pytest.raises(KeyError):
+        config.settings("99_nothing", "smoke")
+
+
+def test_scene_sizes_nest():
+    for name in config.PROFILE_NAMES:
+        scene = config.settings("scene", name)
+        assert scene["size"] % 256 == 0 and scene["size"] % (3 * scene["ntl_ratio"]) == 0
+        assert (scene["size"] // 3) % scene["ntl_patch"] == 0
+
+
+def test_paths_follow_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("EOSR_DATA", str(tmp_path / "d"))
+    monkeypatch.setenv("EOSR_RUNS", str(tmp_path / "r"))
+    assert config.data_dir() == (tmp_path / "d").resolve()
+    assert config.runs_dir() == (tmp_path / "r").resolve()
+
+
+def test_seed_everything_repeats():
+    config.seed_everything(3)
+    a = (np.random.rand(3), torch.rand(3))
+    config.seed_everything(3)
+    b = (np.random.rand(3), torch.rand(3))
+    assert np.array_equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_pick_device_cpu_override(capsys):
+    dev = config.pick_device("cpu")
+    assert dev.type == "cpu"
+    assert "device: cpu" in capsys.readouterr().out
