@@ -1,0 +1,311 @@
+"""``eosr bench``: what the kit costs, measured with repeats (min / median / max).
+
+Groups: ``readers`` (dataset samples/s against a bare rasterio read of the same files),
+``training`` (samples/s and pixels/s per model: fed by the kit's DataLoader vs from tensors already
+on the device; on CUDA also fp32 vs AMP and channels_last), ``tiled`` (NTL tiled inference
+pixels/s and peak memory) and ``notebooks`` (wall time of each notebook per profile, read from the
+reproduction logs under ``runs/``). Results go to ``bench.json`` and ``bench.md`` in a run folder.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from . import config, results
+
+GROUPS = ("readers", "training", "tiled", "notebooks")
+
+
+def repeat(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> dict[str, float]:
+    """Seconds of ``fn()`` over ``repeats`` runs after ``warmup`` runs: min, median, max."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return {"min": min(times), "median": statistics.median(times), "max": max(times)}
+
+
+def _rate(seconds: dict[str, float], count: float) -> dict[str, float]:
+    """Turn seconds for ``count`` items into items per second (min time -> max rate)."""
+    return {"max": count / seconds["min"], "median": count / seconds["median"], "min": count / seconds["max"]}
+
+
+# ---- readers ----
+
+
+def bench_readers(profile: str, repeats: int, n: int = 16) -> list[dict[str, Any]]:
+    """Samples/s of each dataset reader vs a bare rasterio read of the same files (the floor)."""
+    import rasterio
+
+    from . import datasets, synthetic
+
+    paths = synthetic.ensure_sample(profile, verbose=False)
+    cases = [
+        ("SEN12MS", datasets.SEN12MS(paths.sen12ms, s2_bands=("B04", "B03", "B02", "B08"))),
+        ("DFC2020", datasets.DFC2020(paths.dfc2020, split="test")),
+        ("NTL", datasets.NTL(paths.ntl, split="train")),
+    ]
+    rows = []
+    for name, ds in cases:
+        count = min(n, len(ds))
+        files = _files_of(ds, count)
+
+        def read_dataset(ds: Any = ds, count: int = count) -> None:
+            for i in range(count):
+                ds[i]
+
+        def read_bare(files: list[Path] = files) -> None:
+            for f in files:
+                with rasterio.open(f) as src:
+                    src.read()
+
+        t_ds = repeat(read_dataset, repeats)
+        t_raw = repeat(read_bare, repeats)
+        rows.append({"group": "readers", "case": name, "unit": "samples/s", **_rate(t_ds, count),
+                     "floor (bare rasterio)": count / t_raw["median"], "files per sample": len(files) / count})
+    return rows
+
+
+def _files_of(ds: Any, count: int) -> list[Path]:
+    """All GeoTIFFs behind the first ``count`` samples of a dataset (for the bare-read floor)."""
+    files: list[Path] = []
+    for i in range(count):
+        files.extend(Path(p) for p in ds.files_of(i))
+    return files
+
+
+# ---- training ----
+
+
+def training_cases(profile: str) -> list[tuple[str, Callable[[], Any], Callable[[], Any], Callable[..., Any]]]:
+    """(name, build model, build dataset, loss(model, batch, device)) for each trainable model."""
+    import torch
+    import torch.nn.functional as F
+
+    from . import datasets, synthetic
+    from .models import ntl_sr, pix2pix, unet
+
+    paths = synthetic.ensure_sample(profile, verbose=False)
+    crop = config.settings("unet_landcover", profile)["crop"]
+    unet_cfg = config.settings("unet_landcover", profile)
+    gan_cfg = config.settings("cgan_pix2pix", profile)
+    ntl_cfg = config.settings("ntl_super_resolution", profile)
+
+    def unet_loss(model: Any, batch: dict, device: Any) -> Any:
+        out = model(batch["image"].to(device, non_blocking=True))
+        return F.cross_entropy(out, batch["mask"].to(device, non_blocking=True), ignore_index=255)
+
+    def pix2pix_loss(model: Any, batch: dict, device: Any) -> Any:
+        image = batch["image"].to(device, non_blocking=True)
+        mask = batch["mask"].to(device, non_blocking=True)
+        target = F.one_hot(mask.clamp(max=7), 8).permute(0, 3, 1, 2).float() * 2 - 1
+        return F.l1_loss(model(image), target)
+
+    def ntl_loss(model: Any, batch: dict, device: Any) -> Any:
+        return ntl_sr.training_loss(model, {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v
+                                            for k, v in batch.items()})
+
+    return [
+        ("U-Net", lambda: unet.UNet(4, 8, width=unet_cfg["width"], depth=unet_cfg["depth"]),
+         lambda: datasets.DFC2020(paths.dfc2020, split="validation", crop=crop), unet_loss),
+        ("pix2pix G", lambda: pix2pix.UnetGenerator(4, 8, patch_size=crop, ngf=gan_cfg["ngf"]),
+         lambda: datasets.DFC2020(paths.dfc2020, split="validation", crop=crop), pix2pix_loss),
+        ("NTL SR", lambda: ntl_sr.NTLSR(width=ntl_cfg["width"]),
+         lambda: datasets.NTL(paths.ntl, split="train"), ntl_loss),
+    ]
+
+
+def bench_training(profile: str, repeats: int, steps: int, batch: int = 4) -> list[dict[str, Any]]:
+    """Training samples/s and pixels/s per model: DataLoader-fed vs device-resident tensors."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    device = config.pick_device(verbose=False)
+    variants = [("fp32", False, False)]
+    if device.type == "cuda":
+        variants += [("amp-bf16", True, False), ("amp-bf16+channels_last", True, True)]
+    rows = []
+    for name, build_model, build_ds, loss_fn in training_cases(profile):
+        ds = build_ds()
+        loader_kw = _loader_kwargs(device)
+        for label, amp, channels_last in variants:
+            config.seed_everything(0)
+            model = build_model().to(device)
+            if channels_last:
+                model = model.to(memory_format=torch.channels_last)
+            opt = torch.optim.Adam(model.parameters(), 1e-4)
+            loader = DataLoader(ds, batch_size=batch, shuffle=True, drop_last=True, **loader_kw)
+            resident = next(iter(DataLoader(ds, batch_size=batch, shuffle=False)))
+            resident = {k: v.to(device) if torch.is_tensor(v) else v for k, v in resident.items()}
+            pixels = _pixels(resident)
+
+            def step(b: dict, model: Any = model, opt: Any = opt, amp: bool = amp) -> None:
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                    loss = loss_fn(model, b, device)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+
+            def fed(loader: Any = loader) -> None:
+                it = iter(_cycle(loader))
+                for _ in range(steps):
+                    step(next(it))
+                _sync(device)
+
+            def on_device(resident: dict = resident) -> None:
+                for _ in range(steps):
+                    step(resident)
+                _sync(device)
+
+            t_fed = repeat(fed, repeats)
+            t_dev = repeat(on_device, repeats)
+            n = steps * batch
+            rows.append({"group": "training", "case": f"{name} [{device.type} {label}]", "unit": "samples/s",
+                         **_rate(t_fed, n), "device-resident samples/s": n / t_dev["median"],
+                         "fed / resident": t_dev["median"] / t_fed["median"],
+                         "pixels/s": n * pixels / t_fed["median"]})
+    return rows
+
+
+def _loader_kwargs(device: Any) -> dict[str, Any]:
+    """DataLoader settings per device: workers, pinned memory and persistent workers on CUDA."""
+    if device.type == "cuda":
+        return {"num_workers": 4, "pin_memory": True, "persistent_workers": True, "prefetch_factor": 4}
+    return {"num_workers": 0}
+
+
+def _cycle(loader: Iterable) -> Iterable:
+    while True:
+        yield from loader
+
+
+def _pixels(batch: dict) -> int:
+    key = "high_res" if "high_res" in batch else "image"
+    return int(batch[key].shape[-1] * batch[key].shape[-2])
+
+
+def _sync(device: Any) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+# ---- tiled inference ----
+
+
+def bench_tiled(profile: str, repeats: int) -> list[dict[str, Any]]:
+    """Pixels/s and peak memory of the NTL model's tiled inference over the whole sample scene."""
+    import resource
+    import tempfile
+    import tracemalloc
+
+    from . import synthetic
+    from .models import ntl_sr
+
+    paths = synthetic.ensure_sample(profile, verbose=False)
+    model = ntl_sr.NTLSR(width=config.settings("ntl_super_resolution", profile)["width"]).eval()
+    tile = config.settings("scene", profile)["ntl_patch"]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "ntl_fine.tif"
+
+        def run() -> None:
+            ntl_sr.predict_tiled(model, paths.scene, out, tile=tile, overlap=tile // 4)
+
+        tracemalloc.start()
+        t = repeat(run, repeats, warmup=0)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        from . import rasters
+
+        h, w = rasters.grid_of(out)[2]
+    return [{"group": "tiled", "case": f"NTL SR tiled ({h}x{w}, tile {tile})", "unit": "pixels/s",
+             **_rate(t, h * w), "peak traced MiB": peak / 2**20,
+             "max RSS MiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}]
+
+
+# ---- notebooks ----
+
+
+def bench_notebooks() -> list[dict[str, Any]]:
+    """Wall time of each notebook per profile, from the newest reproduction of each profile."""
+    rows = []
+    newest: dict[str, Path] = {}
+    for run in sorted(config.runs_dir().glob("*/notebooks.jsonl")):
+        profile = run.parent.name.split("-")[2] if run.parent.name.count("-") >= 2 else "?"
+        newest[profile] = run.parent
+    for profile, run in sorted(newest.items()):
+        for rec in results.load_notebook_log(run):
+            rows.append({"group": "notebooks", "case": f"{rec['notebook']} [{profile}]", "unit": "s",
+                         "median": rec["seconds"], "status": rec["status"], "run": run.name})
+    if not rows:
+        rows.append({"group": "notebooks", "case": "no reproduction run found",
+                     "unit": "s", "status": "run `make reproduce` (any profile) first"})
+    return rows
+
+
+# ---- the command ----
+
+
+def environment() -> dict[str, Any]:
+    """Machine and versions, stored with every benchmark."""
+    import torch
+
+    device = config.pick_device(verbose=False)
+    return {"date": time.strftime("%Y-%m-%d"), "python": platform.python_version(),
+            "torch": torch.__version__, "device": config.device_report(device),
+            "cpu_threads": torch.get_num_threads(), "machine": platform.machine()}
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """A markdown table of benchmark rows (median first; other columns as they come)."""
+    cols = ["group", "case", "unit", "median", "min", "max"]
+    extra = sorted({k for r in rows for k in r} - set(cols))
+    cols += extra
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        lines.append("| " + " | ".join(_cell(r.get(c, "")) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+    return str(v)
+
+
+def main(profile: str | None = None, only: list[str] | None = None) -> int:
+    """Run the benchmark groups, print the table, write ``bench.json`` and ``bench.md``."""
+    profile = config.get_profile(profile)
+    cfg = config.settings("bench", profile)
+    groups = only or list(GROUPS)
+    unknown = set(groups) - set(GROUPS)
+    if unknown:
+        raise SystemExit(f"unknown benchmark group(s) {sorted(unknown)}; choose from {GROUPS}")
+    rows: list[dict[str, Any]] = []
+    runners = {
+        "readers": lambda: bench_readers(profile, cfg["repeats"]),
+        "training": lambda: bench_training(profile, cfg["repeats"], cfg["steps"]),
+        "tiled": lambda: bench_tiled(profile, cfg["repeats"]),
+        "notebooks": bench_notebooks,
+    }
+    for g in groups:
+        print(f"benchmark: {g} ...", flush=True)
+        rows.extend(runners[g]())
+    env = environment()
+    table = format_table(rows)
+    out = results.run_dir()
+    (out / "bench.json").write_text(json.dumps({"environment": env, "profile": profile, "rows": rows}, indent=1))
+    (out / "bench.md").write_text(f"{env}\n\n{table}\n")
+    print(table)
+    print(f"\n{env['device']}; written to {out / 'bench.json'}")
+    return 0

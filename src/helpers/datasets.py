@@ -1,0 +1,585 @@
+"""Torch Datasets over the SEN12MS, DFC2020 and NTL folder layouts (real files or the sample scene).
+
+Bands are chosen by name, never by index (torchgeo's SEN12MS "s2-reduced" set picks B10 where B11
+was meant, an index slip). Images are normalised as in the DFC2020 baseline: S2 clip [0, 10000] /
+10000, S1 clip [-25, 0] / 25 + 1. Random crops read only their window from disk. Every bad input
+(missing root or partner file, corrupt file, wrong band count, mismatched grids, unknown labels,
+NaN/nodata) raises :class:`DatasetError` naming the file and the fix.
+
+Layouts (DESIGN.md, docs/CONTRACTS.md):
+
+- SEN12MS: ``ROIs1158_spring/{s1,s2,lc}_{scene}/ROIs1158_spring_{s1,s2,lc}_{scene}_p{patch}.tif``
+- DFC2020: ``ROIs0000_{validation,test}/{s1,s2,lc,dfc}_0/ROIs0000_test_{mod}_0_p{patch}.tif``
+- NTL: ``{split}/{lr_ntl,hr_ntl,dmo,dem,isp}/{id}.tif``
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch.utils.data import Dataset
+
+from .rasters import RasterError, check_same_bounds, check_same_grid, grid_of, read
+
+S2_BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
+S1_BANDS = ("VV", "VH")
+LC_LAYERS = ("igbp", "lccs_lc", "lccs_lu", "lccs_sh")  # band order of the SEN12MS lc files
+SEASONS = ("ROIs1158_spring", "ROIs1868_summer", "ROIs1970_fall", "ROIs2017_winter")
+SCHEMES = (*LC_LAYERS, "dfc", "dfc8")
+IGNORE = 255
+# Band combinations shown by the browsers; all by name.
+BAND_COMBOS = {
+    "true colour (B04, B03, B02)": ("B04", "B03", "B02"),
+    "false colour (B08, B04, B03)": ("B08", "B04", "B03"),
+    "SWIR (B12, B08, B04)": ("B12", "B08", "B04"),
+    "S1 (VV, VH, VV/VH)": ("VV", "VH"),
+}
+_NAME = re.compile(r"(?P<roi>ROIs\d{4}_[A-Za-z]+)_(?P<mod>s1|s2|lc|dfc)_(?P<scene>\d+)_p(?P<patch>\d+)")
+_NAN_HINT = (
+    "Real SEN12MS has such a patch (ROIs1868_summer s2_146 p202). Pass nan_policy='zero' to set "
+    "those pixels to 0 after normalisation, or leave the patch out with files=[...]."
+)
+
+
+class DatasetError(RasterError):
+    """A dataset folder or file that cannot be used; the message names the file and the fix."""
+
+
+# ---- bands and normalisation ----
+
+
+def band_indexes(names: Sequence[str], all_names: Sequence[str] = S2_BANDS,
+                 descriptions: Sequence[str | None] = ()) -> list[int]:
+    """1-based band numbers of ``names`` in a file whose bands are ``all_names`` (by name).
+
+    When the file carries band descriptions that name every band, they decide the order.
+    """
+    order = list(all_names)
+    if descriptions and all(descriptions) and sorted(descriptions) == sorted(all_names):
+        order = list(descriptions)
+    unknown = [n for n in names if n not in order]
+    if unknown:
+        raise DatasetError(f"Unknown band name(s) {unknown}; choose from {list(all_names)}.")
+    return [order.index(n) + 1 for n in names]
+
+
+def normalise_s2(x: np.ndarray) -> np.ndarray:
+    """DFC2020 baseline: S2 digital numbers clipped to [0, 10000] and divided by 10000 -> [0, 1]."""
+    return (np.clip(np.asarray(x, dtype=np.float32), 0, 10000) / 10000.0).astype(np.float32)
+
+
+def normalise_s1(x: np.ndarray) -> np.ndarray:
+    """DFC2020 baseline: S1 backscatter in dB clipped to [-25, 0], then /25 + 1 -> [0, 1]."""
+    return (np.clip(np.asarray(x, dtype=np.float32), -25, 0) / 25.0 + 1.0).astype(np.float32)
+
+
+# ---- finding patches ----
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One patch of the SEN12MS/DFC2020 layout: where it is and the path of each modality."""
+
+    roi: str
+    scene: str
+    patch: int
+    root: Path
+
+    @property
+    def id(self) -> str:
+        """The official name of the S2 file without ``.tif`` (e.g. ``ROIs1158_spring_s2_1_p30``)."""
+        return f"{self.roi}_s2_{self.scene}_p{self.patch}"
+
+    def path(self, mod: str) -> Path:
+        """Path of modality ``mod`` (``s1``, ``s2``, ``lc`` or ``dfc``) in the official naming."""
+        return self.root / self.roi / f"{mod}_{self.scene}" / f"{self.roi}_{mod}_{self.scene}_p{self.patch}.tif"
+
+
+def parse_id(name: str) -> tuple[str, str, int]:
+    """``(roi, scene, patch)`` from any official file name or id (any modality, with or without .tif)."""
+    m = _NAME.search(Path(str(name).strip()).name)
+    if not m:
+        raise DatasetError(
+            f"{name!r} is not a SEN12MS/DFC2020 patch name; expected e.g. "
+            "'ROIs1158_spring_s2_1_p30' or 'ROIs0000_test_s2_0_p12.tif'."
+        )
+    return m["roi"], m["scene"], int(m["patch"])
+
+
+def find_patches(root: str | os.PathLike, rois: Sequence[str] | None = None) -> list[Patch]:
+    """All patches with an S2 file under ``root`` (optionally only some ROI folders), sorted."""
+    root = Path(root)
+    out = []
+    for folder in sorted(p for p in root.glob("ROIs*") if p.is_dir()):
+        if rois is not None and folder.name not in rois:
+            continue
+        for f in folder.glob("s2_*/*_s2_*_p*.tif"):
+            try:
+                roi, scene, patch = parse_id(f.name)
+            except DatasetError:
+                continue
+            out.append(Patch(roi, scene, patch, root))
+    return sorted(out, key=lambda p: (p.roi, int(p.scene) if p.scene.isdigit() else p.scene, p.patch))
+
+
+def read_id_list(files: str | os.PathLike | Sequence[str]) -> list[str]:
+    """Ids from a list or a text file (one per line; blank lines and ``#`` comments skipped)."""
+    if isinstance(files, (str, os.PathLike)) and Path(files).suffix in (".txt", ".csv", ".lst"):
+        path = Path(files)
+        if not path.exists():
+            raise DatasetError(f"{path}: split list not found. Check the path or pass a list of ids.")
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return [x.split(",")[0].strip() for x in lines if x.strip() and not x.lstrip().startswith("#")]
+    if isinstance(files, str):
+        return [files]
+    return [str(x) for x in files]
+
+
+def _check_root(root: str | os.PathLike, what: str, sub: str) -> Path:
+    """The dataset root (accepting its parent folder that holds ``sub``), or a clear error."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DatasetError(
+            f"{root}: {what} folder not found. Run `eosr sample` (the sample scene) or point to the "
+            f"{what} folder (the one that holds the ROIs* folders)."
+        )
+    if not any(root.glob("ROIs*")) and (root / sub).is_dir():
+        root = root / sub
+    return root
+
+
+# ---- the label schemes ----
+
+
+def _valid_values(scheme: str) -> set[int]:
+    """Label values a file may hold for a raw scheme (0 = no data is always allowed)."""
+    from . import labels
+
+    names = labels.class_names(scheme)
+    values = set(names) if isinstance(names, dict) else set(range(1, len(names) + 1))
+    return values | {0}
+
+
+def to_scheme(raw: np.ndarray, scheme: str, source: str, path: Path) -> np.ndarray:
+    """Convert a raw label layer to ``scheme``; ``source`` says what ``raw`` holds (a lc layer name or
+    ``"dfc"``). Values outside the source scheme raise naming ``path``."""
+    from . import labels
+
+    raw = np.asarray(raw)
+    bad = sorted(set(np.unique(raw).tolist()) - _valid_values(source))
+    if bad:
+        raise DatasetError(
+            f"{path}: label values {bad[:10]} are not in the {source!r} scheme. Check that the file is "
+            "the right layer (lc bands are IGBP, LCCS_LC, LCCS_LU, LCCS_SH; dfc holds 1..10) or "
+            "re-export it."
+        )
+    if scheme == source:
+        return raw.astype(np.int64)
+    if source == "igbp" and scheme in ("dfc", "dfc8"):
+        dfc = np.asarray(labels.IGBP_TO_DFC, dtype=np.int64)[raw.astype(np.int64)]
+        return dfc if scheme == "dfc" else labels.to_train_index(dfc).astype(np.int64)
+    if source == "dfc" and scheme == "dfc8":
+        return labels.to_train_index(raw).astype(np.int64)
+    raise DatasetError(f"Cannot make scheme {scheme!r} from {source!r} labels ({path}).")
+
+
+# ---- randomness: crops and flips that depend only on (seed, index, epoch) ----
+
+
+def _rng(seed: int, index: int, epoch: int) -> np.random.Generator:
+    return np.random.default_rng([seed, index, epoch])
+
+
+def _augment(arrays: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Apply one random rot90 (k = 0..3; 0 or 2 for non-square) and horizontal flip to every array."""
+    k = int(rng.integers(4))
+    first = next(iter(arrays.values()))
+    if first.shape[-1] != first.shape[-2]:
+        k = (k // 2) * 2
+    flip = bool(rng.random() < 0.5)
+    out = {}
+    for key, arr in arrays.items():
+        arr = np.rot90(arr, k, axes=(-2, -1))
+        if flip:
+            arr = np.flip(arr, axis=-1)
+        out[key] = np.ascontiguousarray(arr)
+    return out
+
+
+def _bad_pixels(data: np.ndarray, nodata: float | None) -> np.ndarray:
+    """Boolean map (h, w): any band NaN or equal to the file's nodata value."""
+    bad = np.isnan(data).any(axis=0) if data.dtype.kind == "f" else np.zeros(data.shape[-2:], bool)
+    if nodata is not None and not np.isnan(nodata):
+        bad |= (data == nodata).any(axis=0)
+    return bad
+
+
+def _window(shape: tuple[int, int], crop: int | None, rng: np.random.Generator,
+            path: Path, align: int = 1) -> Any:
+    """A random ``rasterio`` window of side ``crop`` (offsets multiples of ``align``), or None."""
+    if crop is None:
+        return None
+    from rasterio.windows import Window
+
+    h, w = shape
+    if crop > h or crop > w:
+        raise DatasetError(f"{path}: crop {crop} is larger than the patch ({h}x{w}); choose a smaller crop.")
+    row = int(rng.integers(0, (h - crop) // align + 1)) * align
+    col = int(rng.integers(0, (w - crop) // align + 1)) * align
+    return Window(col, row, crop, crop)
+
+
+# ---- SEN12MS and DFC2020 ----
+
+
+class _PatchDataset(Dataset):
+    """Shared reader of the SEN12MS/DFC2020 layouts (see :class:`SEN12MS`, :class:`DFC2020`)."""
+
+    what = "SEN12MS"
+    label_source: dict[str, str] = {}
+
+    def __init__(self, root: str | os.PathLike, rois: Sequence[str] | None, s2_bands: Sequence[str],
+                 s1_bands: Sequence[str], label: str, crop: int | None, augment: bool,
+                 files: Any, seed: int, nan_policy: str, sub: str) -> None:
+        if label not in SCHEMES:
+            raise DatasetError(f"Unknown label scheme {label!r}; choose from {list(SCHEMES)}.")
+        if nan_policy not in ("raise", "zero"):
+            raise DatasetError(f"nan_policy must be 'raise' or 'zero', not {nan_policy!r}.")
+        band_indexes(s2_bands, S2_BANDS)
+        band_indexes(s1_bands, S1_BANDS)
+        if not s2_bands and not s1_bands:
+            raise DatasetError("Choose at least one band (s2_bands or s1_bands).")
+        self.root = _check_root(root, self.what, sub)
+        self.s2_bands, self.s1_bands = tuple(s2_bands), tuple(s1_bands)
+        self.bands = self.s2_bands + self.s1_bands
+        self.label, self.crop, self.augment = label, crop, augment
+        self.seed, self.nan_policy, self.epoch = seed, nan_policy, 0
+        self.patches = self._select(rois, files)
+        self._check_partners()
+
+    def _select(self, rois: Sequence[str] | None, files: Any) -> list[Patch]:
+        found = find_patches(self.root, rois)
+        if files is not None:
+            wanted = [parse_id(x) for x in read_id_list(files)]
+            index = {(p.roi, p.scene, p.patch): p for p in found}
+            missing = [w for w in wanted if w not in index]
+            if missing:
+                names = [f"{r}_s2_{s}_p{p}" for r, s, p in missing[:5]]
+                raise DatasetError(
+                    f"{self.root}: {len(missing)} id(s) of the split list have no S2 file here, e.g. "
+                    f"{names}. Check the list matches this folder (and the seasons/split chosen)."
+                )
+            found = [index[w] for w in wanted]
+        if not found:
+            raise DatasetError(
+                f"{self.root}: no files matched {self._pattern()}. Run `eosr sample` or point to the "
+                f"{self.what} folder (the one that holds the ROIs* folders)."
+            )
+        return found
+
+    def _pattern(self) -> str:
+        return "ROIs*/s2_*/ROIs*_s2_*_p*.tif"
+
+    def _needed(self) -> list[str]:
+        mods = ["s2"] if self.s2_bands else []
+        if self.s1_bands:
+            mods.append("s1")
+        return mods + sorted(set(self._label_files()))
+
+    def _label_files(self) -> list[str]:
+        return ["lc"]
+
+    def _check_partners(self) -> None:
+        for mod in self._needed():
+            missing = [p.path(mod) for p in self.patches if not p.path(mod).exists()]
+            if missing:
+                partner = next(p for p in self.patches if not p.path(mod).exists())
+                raise DatasetError(
+                    f"{missing[0]}: missing, the {mod} partner of {partner.path('s2')} "
+                    f"({len(missing)} {mod} file(s) missing in all). Download and unpack the {mod} part "
+                    f"(e.g. {partner.roi}_{mod}.tar.gz) next to the s2_* folders, or leave those ids "
+                    "out with files=[...]."
+                )
+
+    def __len__(self) -> int:
+        return len(self.patches)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the random crops/flips for a new epoch (still deterministic given the seed)."""
+        self.epoch = int(epoch)
+
+    def ids(self) -> list[str]:
+        """Ids of the patches, in order (the official S2 file names without ``.tif``)."""
+        return [p.id for p in self.patches]
+
+    def _read_image(self, patch: Patch, window: Any) -> np.ndarray:
+        parts = []
+        for mod, names, all_names, count, norm in (
+            ("s2", self.s2_bands, S2_BANDS, 13, normalise_s2),
+            ("s1", self.s1_bands, S1_BANDS, 2, normalise_s1),
+        ):
+            if not names:
+                continue
+            path = patch.path(mod)
+            desc = _descriptions(path)
+            raster = read(path, bands=band_indexes(names, all_names, desc), window=window, expect_bands=count)
+            bad = _bad_pixels(raster.data, raster.nodata)
+            data = norm(raster.data)
+            if bad.any():
+                if self.nan_policy == "raise":
+                    raise DatasetError(
+                        f"{path}: {int(bad.sum())} NaN/nodata pixel(s) in the {mod.upper()} bands. "
+                        + _NAN_HINT
+                    )
+                data[:, bad] = 0.0
+            parts.append(data)
+        return np.concatenate(parts, axis=0)
+
+    def _read_label(self, patch: Patch, scheme: str, window: Any) -> np.ndarray:
+        source = "dfc" if scheme in ("dfc", "dfc8") and "dfc" in self._label_files() else None
+        if source == "dfc":
+            path = patch.path("dfc")
+            raw = read(path, window=window, expect_bands=1).data[0]
+        else:
+            path = patch.path("lc")
+            layer = "igbp" if scheme in ("dfc", "dfc8") else scheme
+            raw = read(path, bands=[LC_LAYERS.index(layer) + 1], window=window, expect_bands=4).data[0]
+            source = layer
+        return to_scheme(raw, scheme, source, path)
+
+    def _check_grids(self, patch: Patch) -> tuple[int, int]:
+        mods = self._needed()
+        first = patch.path(mods[0])
+        for mod in mods[1:]:
+            check_same_grid(first, patch.path(mod), tolerance=1e-3)
+        return grid_of(first)[2]
+
+    def _sample(self, index: int) -> dict[str, Any]:
+        patch = self.patches[index]
+        shape = self._check_grids(patch)
+        rng = _rng(self.seed, index, self.epoch)
+        window = _window(shape, self.crop, rng, patch.path("s2"))
+        arrays = {"image": self._read_image(patch, window), "mask": self._read_label(patch, self.label, window)}
+        arrays.update(self._extra(patch, window))
+        if self.augment:
+            arrays = _augment(arrays, rng)
+        return {**arrays, "id": patch.id, "path": str(patch.path("s2" if self.s2_bands else "s1"))}
+
+    def _extra(self, patch: Patch, window: Any) -> dict[str, np.ndarray]:
+        return {}
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        import torch
+
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} patches")
+        sample = self._sample(index)
+        return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in sample.items()}
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({len(self)} patches from {self.root}, bands={list(self.bands)}, "
+                f"label={self.label!r}, crop={self.crop}, augment={self.augment})")
+
+
+def _descriptions(path: Path) -> tuple[str | None, ...]:
+    """Band descriptions of a file (empty tuple when it cannot be opened; read() reports that)."""
+    import rasterio
+
+    try:
+        with rasterio.open(path) as src:
+            return tuple(src.descriptions)
+    except Exception:  # a corrupt file is reported by read() with the fix
+        return ()
+
+
+class SEN12MS(_PatchDataset):
+    """SEN12MS S1/S2/LC triplets as samples ``{"image", "mask", "id", "path"}``.
+
+    ``image`` float32 (C, H, W): the S2 bands then the S1 bands, by name and normalised;
+    ``mask`` int64 (H, W) in ``label`` scheme (``"dfc8"``: 0..7, 255 = ignore). ``seasons``:
+    e.g. ``["summer"]`` or ``["ROIs1868_summer"]`` (default all found). ``files``: ids or a text file.
+    """
+
+    what = "SEN12MS"
+
+    def __init__(self, root: str | os.PathLike, seasons: Sequence[str] | None = None,
+                 s2_bands: Sequence[str] = ("B04", "B03", "B02", "B08"), s1_bands: Sequence[str] = (),
+                 label: str = "dfc8", crop: int | None = None, augment: bool = False,
+                 files: Any = None, seed: int = 0, nan_policy: str = "raise") -> None:
+        rois = None if seasons is None else [_season_folder(s) for s in seasons]
+        super().__init__(root, rois, s2_bands, s1_bands, label, crop, augment, files, seed,
+                         nan_policy, "SEN12MS")
+
+
+def _season_folder(season: str) -> str:
+    for name in SEASONS:
+        if season in (name, name.split("_", 1)[1]):
+            return name
+    raise DatasetError(f"Unknown season {season!r}; choose from {list(SEASONS)} or their short names.")
+
+
+class DFC2020(_PatchDataset):
+    """DFC2020 patches: ``{"image", "mask", "coarse", "id", "path"}``.
+
+    ``mask`` is the fine ``dfc`` label in ``label`` scheme (default ``"dfc8"``: 0..7, 255 ignore;
+    ``"igbp"``/``"lccs_*"`` read the lc file instead); ``coarse`` is the MODIS IGBP layer mapped to DFC,
+    in the same scheme when ``label`` is ``"dfc"``, else the 0..7 index. The files may lack a CRS.
+    """
+
+    what = "DFC2020"
+
+    def __init__(self, root: str | os.PathLike, split: str = "test",
+                 s2_bands: Sequence[str] = ("B04", "B03", "B02", "B08"), s1_bands: Sequence[str] = (),
+                 crop: int | None = None, augment: bool = False, files: Any = None, seed: int = 0,
+                 label: str = "dfc8", nan_policy: str = "raise") -> None:
+        if split not in ("validation", "test"):
+            raise DatasetError(f"split must be 'validation' or 'test', not {split!r}.")
+        self.split = split
+        super().__init__(root, [f"ROIs0000_{split}"], s2_bands, s1_bands, label, crop, augment,
+                         files, seed, nan_policy, "DFC2020")
+
+    def _pattern(self) -> str:
+        return f"ROIs0000_{self.split}/s2_0/ROIs0000_{self.split}_s2_0_p*.tif"
+
+    def _label_files(self) -> list[str]:
+        return ["lc", "dfc"]
+
+    def _extra(self, patch: Patch, window: Any) -> dict[str, np.ndarray]:
+        coarse_scheme = "dfc" if self.label == "dfc" else "dfc8"
+        path = patch.path("lc")
+        raw = read(path, bands=[1], window=window, expect_bands=4).data[0]
+        return {"coarse": to_scheme(raw, coarse_scheme, "igbp", path)}
+
+
+# ---- night lights ----
+
+NTL_LAYERS = {"lr_ntl": 1, "hr_ntl": 1, "dmo": 7, "dem": 1, "isp": 1}  # folder: band count
+
+
+class NTL(Dataset):
+    """DeepLightMD-like night-light patches in physical units (float32):
+    ``{"low_res" (1,h,w) DN, "high_res" (1,rh,rw), "dmo" (7,rh,rw), "dem", "isp", "id", "ratio"}``.
+
+    ``crop`` is in high-res pixels and must be a multiple of the ratio (inferred from the shapes).
+    """
+
+    def __init__(self, root: str | os.PathLike, split: str = "train", crop: int | None = None,
+                 augment: bool = False, seed: int = 0, files: Any = None,
+                 nan_policy: str = "raise") -> None:
+        root = Path(root).expanduser()
+        if not root.is_dir():
+            raise DatasetError(
+                f"{root}: NTL folder not found. Run `eosr sample` (the sample scene) or point to a "
+                "folder with {train,val,test}/{lr_ntl,hr_ntl,dmo,dem,isp}/<id>.tif."
+            )
+        if not (root / split).is_dir() and (root / "NTL" / split).is_dir():
+            root = root / "NTL"
+        if nan_policy not in ("raise", "zero"):
+            raise DatasetError(f"nan_policy must be 'raise' or 'zero', not {nan_policy!r}.")
+        self.root, self.split, self.crop, self.augment = root, split, crop, augment
+        self.seed, self.nan_policy, self.epoch = seed, nan_policy, 0
+        hr_dir = root / split / "hr_ntl"
+        ids = sorted(p.stem for p in hr_dir.glob("*.tif"))
+        if files is not None:
+            wanted = [Path(x).stem for x in read_id_list(files)]
+            absent = [x for x in wanted if x not in set(ids)]
+            if absent:
+                raise DatasetError(f"{hr_dir}: no hr_ntl file for id(s) {absent[:5]}; check the split list.")
+            ids = wanted
+        if not ids:
+            raise DatasetError(
+                f"{hr_dir}: no files matched *.tif. Run `eosr sample` or point to the NTL folder "
+                "(holding train/val/test)."
+            )
+        self.ids_ = ids
+        for layer in NTL_LAYERS:
+            missing = [self._path(layer, i) for i in ids if not self._path(layer, i).exists()]
+            if missing:
+                raise DatasetError(
+                    f"{missing[0]}: missing ({len(missing)} {layer} file(s) in all). Export the {layer} "
+                    "layer for these ids into the same split folder, or leave them out with files=[...]."
+                )
+
+    def _path(self, layer: str, ident: str) -> Path:
+        return self.root / self.split / layer / f"{ident}.tif"
+
+    def __len__(self) -> int:
+        return len(self.ids_)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the random crops/flips for a new epoch (still deterministic given the seed)."""
+        self.epoch = int(epoch)
+
+    def ids(self) -> list[str]:
+        """Patch ids in order."""
+        return list(self.ids_)
+
+    def ratio(self, index: int = 0) -> int:
+        """The high-res / low-res scale factor of one sample, checked (grid, bounds, integer ratio)."""
+        ident = self.ids_[index]
+        hr = self._path("hr_ntl", ident)
+        for layer in ("dmo", "dem", "isp"):
+            check_same_grid(hr, self._path(layer, ident), tolerance=1e-3)
+        low = self._path("lr_ntl", ident)
+        check_same_bounds(hr, low)
+        (hh, hw), (lh, lw) = grid_of(hr)[2], grid_of(low)[2]
+        if hh % lh or hw % lw or hh // lh != hw // lw:
+            raise DatasetError(
+                f"{low}: shape {lh}x{lw} is not the high-res shape {hh}x{hw} divided by one integer "
+                "ratio. Export the low-res layer on a grid exactly r times coarser over the same bounds."
+            )
+        return hh // lh
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        import torch
+
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} patches")
+        ident = self.ids_[index]
+        ratio = self.ratio(index)
+        rng = _rng(self.seed, index, self.epoch)
+        hr_shape = grid_of(self._path("hr_ntl", ident))[2]
+        if self.crop is not None and self.crop % ratio:
+            raise DatasetError(f"crop {self.crop} must be a multiple of the ratio {ratio} ({ident}).")
+        hr_win = _window(hr_shape, self.crop, rng, self._path("hr_ntl", ident), align=ratio)
+        lr_win = None
+        if hr_win is not None:
+            from rasterio.windows import Window
+
+            lr_win = Window(hr_win.col_off // ratio, hr_win.row_off // ratio,
+                            self.crop // ratio, self.crop // ratio)
+        arrays = {}
+        for layer, count in NTL_LAYERS.items():
+            path = self._path(layer, ident)
+            raster = read(path, window=lr_win if layer == "lr_ntl" else hr_win, expect_bands=count)
+            data = raster.data.astype(np.float32)
+            bad = _bad_pixels(raster.data, raster.nodata)
+            if bad.any():
+                if self.nan_policy == "raise":
+                    raise DatasetError(
+                        f"{path}: {int(bad.sum())} NaN/nodata pixel(s). Fill them before export, or "
+                        "pass nan_policy='zero' to set them to 0."
+                    )
+                data[:, bad] = 0.0
+            arrays[layer] = data
+        if self.augment:
+            arrays = _augment(arrays, rng)
+        out = {"low_res": arrays["lr_ntl"], "high_res": arrays["hr_ntl"], "dmo": arrays["dmo"],
+               "dem": arrays["dem"], "isp": arrays["isp"]}
+        sample: dict[str, Any] = {k: torch.from_numpy(v) for k, v in out.items()}
+        sample.update(id=ident, ratio=ratio)
+        return sample
+
+    def __repr__(self) -> str:
+        return f"NTL({len(self)} patches from {self.root / self.split}, crop={self.crop}, augment={self.augment})"
+

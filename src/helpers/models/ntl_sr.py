@@ -1,0 +1,611 @@
+"""Multimodal night-time-light super-resolution (MMNTLSR): fusion, local-global refinement, alignment.
+
+Sources (``seeds/``; neither released code, so this is an open re-implementation from their text):
+
+- ``000_*.txt`` PANDA-FINE slides (L. Zhang): the MMNTLSR model with three boxes, a
+  *multi-modality fusion module* ("fuse multi-modality features parallelly from high to low",
+  better than "simply the concatenation"), a *local-global refinement module* ("super-resolution
+  heads + auxiliary supervision + multi-scale prediction losses") and a *spatial alignment module*
+  ("local deformation + deformable CNN + affine transformation"); inputs DMSP-like PANDA NTL,
+  Landsat 8 (7 bands) and DEM; supervision Luojia-01.
+- ``001_*.txt`` DeepLight README (IJCAI 2024): inputs LR NTL, DMO (7 bands), DEM; supervision
+  HR NTL and ISP (impervious surface); ratio r = 8 (256 -> 2048 px); objective
+  ``alpha F1 sum_j beta_j L1(pred_j, HR_j) + (1 - alpha) F2 BCE(., ISP)``
+  (implemented in :func:`helpers.losses.ntl_sr_loss`).
+
+Choices the seeds leave open (ours, stated so they can be changed):
+
+- Layer counts, widths, kernel sizes, activations (LeakyReLU 0.1), no normalisation layers (so a
+  tile's output does not depend on batch or tile statistics, which tiled inference needs).
+- "Parallel from high to low" read as: Landsat and DEM each have their own encoder pyramid on the
+  HR grid (levels 1, 1/2, 1/4, 1/8); at every level, from the highest resolution to the lowest, a
+  fusion block merges the two guidance features with the (aligned) NTL features resampled to that
+  level and the fused result of the level above; a squeeze-excitation gate weighs the modalities.
+  "Plain concatenation" (``fusion=False``): DMO, DEM and the upsampled NTL features are
+  concatenated at the input of one shared encoder.
+- SR heads at x2, x4, x8 of the LR grid (1/4, 1/2 and 1 of the HR grid), each adding a residual to
+  a learned gain/offset of the upsampled LR input (the "global" path). The ISP auxiliary
+  supervision uses its own head (one conv on the final features, logits); DeepLight's formula
+  applies the BCE to the SR output ``N_G,m`` itself, which we do not do.
+- Spatial alignment acts on the NTL features on the LR grid, against a reference computed from
+  the guidance (strided convs down to the LR grid), in the order affine -> local deformation ->
+  deformable convolution. Affine: a spatial transformer whose last layer is zero with identity
+  bias. Local deformation: a flow predicted on a 4x coarser grid than the LR grid, bilinearly
+  upsampled (smooth), zero-initialised, applied with ``grid_sample``. Deformable CNN:
+  ``torchvision.ops.DeformConv2d`` with zero-initialised offsets. Without guidance there is
+  nothing to align to, so the alignment flags require ``guidance=True``.
+- Scaling (defined once here): LR DN / 63; HR radiance ``log1p(x) / log1p(RADIANCE_MAX)``;
+  DMO reflectance / 0.3; DEM (m - 500) / 500. Constants, not per-patch statistics, so tiles agree.
+- Loss weights alpha, beta_j and the normalisers F1, F2 are not given: F1, F2 = means over
+  pixels; defaults in :mod:`helpers.losses`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# ---- input / target scaling (the one place that defines it) ----
+
+DN_MAX = 63.0  # DMSP-like 6-bit DN saturate at 63
+RADIANCE_MAX = 1000.0  # nW/cm2/sr mapped to 1.0 by the log scaling (brighter values exceed 1)
+DMO_SCALE = 0.3  # surface reflectance divisor
+DEM_MEAN, DEM_STD = 500.0, 500.0  # metres
+
+
+def scale_low_res(dn: Any) -> Any:
+    """LR DN (0..63) -> [0, 1]."""
+    return dn / DN_MAX
+
+
+def scale_high_res(radiance: Any) -> Any:
+    """HR radiance (nW/cm2/sr) -> ``log1p(x) / log1p(RADIANCE_MAX)`` (~[0, 1]); negatives clipped."""
+    if isinstance(radiance, torch.Tensor):
+        return torch.log1p(radiance.clamp(min=0)) / math.log1p(RADIANCE_MAX)
+    return np.log1p(np.clip(radiance, 0, None)) / math.log1p(RADIANCE_MAX)
+
+
+def unscale_high_res(scaled: Any) -> Any:
+    """Inverse of :func:`scale_high_res`: model output -> radiance (nW/cm2/sr), >= 0."""
+    if isinstance(scaled, torch.Tensor):
+        return torch.expm1(scaled.clamp(min=0) * math.log1p(RADIANCE_MAX))
+    return np.expm1(np.clip(scaled, 0, None) * math.log1p(RADIANCE_MAX))
+
+
+def scale_dmo(reflectance: Any) -> Any:
+    """DMO surface reflectance (7 bands) -> roughly [0, 3]."""
+    return reflectance / DMO_SCALE
+
+
+def scale_dem(metres: Any) -> Any:
+    """DEM metres -> standardised with fixed constants."""
+    return (metres - DEM_MEAN) / DEM_STD
+
+
+def scale_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Scale a sample/batch of :class:`helpers.datasets.NTL` (physical units) for the model."""
+    out = dict(batch)
+    out["low_res"] = scale_low_res(batch["low_res"].float())
+    out["dmo"] = scale_dmo(batch["dmo"].float())
+    out["dem"] = scale_dem(batch["dem"].float())
+    if "high_res" in batch:
+        out["high_res"] = scale_high_res(batch["high_res"].float())
+    if "isp" in batch:
+        out["isp"] = batch["isp"].float()
+    return out
+
+
+# ---- building blocks ----
+
+
+def conv(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+    """3x3 conv + LeakyReLU: (B, c_in, H, W) -> (B, c_out, H/stride, W/stride)."""
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1), nn.LeakyReLU(0.1, inplace=True))
+
+
+def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize to ``size`` (no-op when already that size)."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+# Pyramid encoder: (B, c_in, H, W) -> [(B, w, H, W), (B, w, H/2, W/2), (B, w, H/4, ..), (B, w, H/8, ..)]
+class PyramidEncoder(nn.Module):
+    """Conv pyramid on the HR grid with ``levels`` stride-2 steps (levels 1, 1/2, 1/4, 1/8)."""
+
+    def __init__(self, c_in: int, width: int, levels: int = 3) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(conv(c_in, width), conv(width, width))
+        self.down = nn.ModuleList(nn.Sequential(conv(width, width, 2), conv(width, width)) for _ in range(levels))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        feats = [self.stem(x)]
+        for block in self.down:
+            feats.append(block(feats[-1]))
+        return feats
+
+
+# Fusion block of one level: k inputs (B, w, h, w) each + carry (B, w, h, w) -> (B, w, h, w)
+class FusionBlock(nn.Module):
+    """Merge modality features of one level; a squeeze-excitation gate weighs each channel."""
+
+    def __init__(self, n_inputs: int, width: int) -> None:
+        super().__init__()
+        c = n_inputs * width
+        self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(c, c, 1), nn.Sigmoid())
+        self.merge = nn.Sequential(nn.Conv2d(c, width, 1), nn.LeakyReLU(0.1, inplace=True), conv(width, width))
+
+    def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
+        x = torch.cat(inputs, 1)
+        return self.merge(x * self.gate(x))
+
+
+# MultiModalityFusion:
+#   ntl (B, w, h, w) on the LR grid, dmo (B, 7, 8h, 8w), dem (B, 1, 8h, 8w)
+#   -> fused pyramid [(B, w, 8h, 8w), (B, w, 4h, 4w), (B, w, 2h, 2w), (B, w, h, w)]
+class MultiModalityFusion(nn.Module):
+    """Fuse NTL, Landsat/DMO and DEM features level by level from high to low resolution.
+
+    ``fusion=False``: plain concatenation of DMO, DEM and upsampled NTL features into one encoder.
+    ``guidance=False``: NTL only (the encoder sees only the upsampled NTL features).
+    """
+
+    def __init__(self, width: int, fusion: bool = True, guidance: bool = True, dmo_bands: int = 7) -> None:
+        super().__init__()
+        self.fusion = fusion and guidance
+        self.guidance = guidance
+        if self.fusion:
+            self.landsat = PyramidEncoder(dmo_bands, width)
+            self.dem = PyramidEncoder(1, width)
+            self.blocks = nn.ModuleList(FusionBlock(3 if i == 0 else 4, width) for i in range(4))
+            self.carry = nn.ModuleList(conv(width, width, 2) for _ in range(3))
+        else:
+            c_in = width + (dmo_bands + 1 if guidance else 0)
+            self.encoder = PyramidEncoder(c_in, width)
+
+    def forward(self, ntl: torch.Tensor, dmo: torch.Tensor | None, dem: torch.Tensor | None) -> list[torch.Tensor]:
+        size = (ntl.shape[-2] * 8, ntl.shape[-1] * 8)
+        if not self.fusion:
+            parts = [resize(ntl, size)] + ([dmo, dem] if self.guidance else [])
+            return self.encoder(torch.cat(parts, 1))
+        land, elev = self.landsat(dmo), self.dem(dem)
+        fused: list[torch.Tensor] = []
+        for level, block in enumerate(self.blocks):  # level 0 = HR grid, 3 = LR grid
+            inputs = [land[level], elev[level], resize(ntl, land[level].shape[-2:])]
+            if level:
+                inputs.append(self.carry[level - 1](fused[-1]))
+            fused.append(block(inputs))
+        return fused
+
+
+# AffineTransformation: ntl (B, w, h, w), ref (B, w, h, w) -> warped ntl (B, w, h, w), theta (B, 2, 3)
+class AffineTransformation(nn.Module):
+    """Spatial transformer: predicts a 2x3 affine matrix (initialised to identity) and warps NTL."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.locate = nn.Sequential(conv(2 * width, width), conv(width, width, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.theta = nn.Linear(width, 6)
+        nn.init.zeros_(self.theta.weight)
+        with torch.no_grad():
+            self.theta.bias.copy_(torch.tensor([1.0, 0, 0, 0, 1.0, 0]))
+
+    def forward(self, ntl: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        theta = self.theta(self.locate(torch.cat([ntl, ref], 1))).view(-1, 2, 3)
+        grid = F.affine_grid(theta, list(ntl.shape), align_corners=False)
+        return F.grid_sample(ntl, grid, mode="bilinear", padding_mode="border", align_corners=False), theta
+
+
+# LocalDeformation: ntl (B, w, h, w), ref (B, w, h, w) -> warped ntl (B, w, h, w), flow (B, 2, h, w)
+class LocalDeformation(nn.Module):
+    """A smooth flow field (predicted 4x coarser, upsampled, zero at init) applied by grid_sample.
+
+    The flow is in normalised [-1, 1] grid units, channels (x, y).
+    """
+
+    def __init__(self, width: int, coarse: int = 4) -> None:
+        super().__init__()
+        self.coarse = coarse
+        self.predict = nn.Sequential(conv(2 * width, width), nn.Conv2d(width, 2, 3, 1, 1))
+        nn.init.zeros_(self.predict[-1].weight)
+        nn.init.zeros_(self.predict[-1].bias)
+
+    def forward(self, ntl: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h, w = ntl.shape[-2:]
+        x = torch.cat([ntl, ref], 1)
+        small = F.adaptive_avg_pool2d(x, (max(1, h // self.coarse), max(1, w // self.coarse)))
+        flow = resize(self.predict(small), (h, w))
+        base = F.affine_grid(torch.eye(2, 3, device=ntl.device).expand(ntl.shape[0], 2, 3), list(ntl.shape), align_corners=False)
+        grid = base + flow.permute(0, 2, 3, 1)
+        return F.grid_sample(ntl, grid, mode="bilinear", padding_mode="border", align_corners=False), flow
+
+
+# DeformableAlignment: ntl (B, w, h, w), ref (B, w, h, w) -> aligned ntl (B, w, h, w)
+class DeformableAlignment(nn.Module):
+    """Deformable 3x3 conv on NTL features, offsets predicted from NTL + guidance (zero at init)."""
+
+    def __init__(self, width: int) -> None:
+        from torchvision.ops import DeformConv2d
+
+        super().__init__()
+        self.offsets = nn.Conv2d(2 * width, 2 * 9, 3, 1, 1)
+        nn.init.zeros_(self.offsets.weight)
+        nn.init.zeros_(self.offsets.bias)
+        self.deform = DeformConv2d(width, width, 3, padding=1)
+        self.act = nn.LeakyReLU(0.1, inplace=True)
+
+    def forward(self, ntl: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        offsets = self.offsets(torch.cat([ntl, ref], 1))
+        return ntl + self.act(self.deform(ntl, offsets))
+
+
+# SpatialAlignment: ntl (B, w, h, w), guide (B, 8, 8h, 8w) -> aligned ntl (B, w, h, w) + extras
+class SpatialAlignment(nn.Module):
+    """Align LR NTL features to the guidance grid: affine -> local deformation -> deformable CNN."""
+
+    def __init__(self, width: int, affine: bool, local_deformation: bool, deformable: bool, guide_bands: int = 8) -> None:
+        super().__init__()
+        # reference features on the LR grid: (B, 8, 8h, 8w) -> (B, w, h, w)
+        self.reference = nn.Sequential(conv(guide_bands, width, 2), conv(width, width, 2), conv(width, width, 2))
+        self.affine = AffineTransformation(width) if affine else None
+        self.local = LocalDeformation(width) if local_deformation else None
+        self.deformable = DeformableAlignment(width) if deformable else None
+
+    def forward(self, ntl: torch.Tensor, guide: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        ref = resize(self.reference(guide), ntl.shape[-2:])
+        extras: dict[str, torch.Tensor] = {}
+        if self.affine is not None:
+            ntl, extras["theta"] = self.affine(ntl, ref)
+        if self.local is not None:
+            ntl, extras["flow"] = self.local(ntl, ref)
+        if self.deformable is not None:
+            ntl = self.deformable(ntl, ref)
+        return ntl, extras
+
+
+# LocalGlobalRefinement: fused pyramid (levels 1..1/8 of HR) + LR input (B, 1, h, w)
+#   -> predictions at x2 (B,1,2h,2w), x4 (B,1,4h,4w), x8 (B,1,8h,8w) and ISP logits (B,1,8h,8w)
+class LocalGlobalRefinement(nn.Module):
+    """Decoder with SR heads at x2, x4, x8 (multi-scale predictions) and an auxiliary ISP head.
+
+    Each head predicts a local residual on top of a global path: a learned gain/offset of the
+    bilinearly upsampled LR input.
+    """
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.up = nn.ModuleList(nn.Sequential(conv(2 * width, width), conv(width, width)) for _ in range(3))
+        self.heads = nn.ModuleList(nn.Conv2d(width, 1, 3, 1, 1) for _ in range(3))
+        self.global_path = nn.Conv2d(1, 1, 1)
+        with torch.no_grad():
+            self.global_path.weight.fill_(1.0)
+            self.global_path.bias.zero_()
+        self.isp_head = nn.Conv2d(width, 1, 3, 1, 1)
+
+    def forward(self, fused: list[torch.Tensor], low_res: torch.Tensor) -> dict[str, Any]:
+        x = fused[3]
+        scales = []
+        for i, level in enumerate((2, 1, 0)):
+            skip = fused[level]
+            x = self.up[i](torch.cat([resize(x, skip.shape[-2:]), skip], 1))
+            base = self.global_path(resize(low_res, skip.shape[-2:]))
+            scales.append(base + self.heads[i](x))
+        return {"high_res": scales[-1], "scales": scales, "isp_logits": self.isp_head(x)}
+
+
+@dataclass
+class NTLSRConfig:
+    """Switches of :class:`MMNTLSR` (the ablation rows) and its width."""
+
+    width: int = 24
+    guidance: bool = True  # DMO + DEM inputs (False: NTL-only SR network)
+    fusion: bool = True  # parallel multi-scale fusion (False: plain concatenation)
+    deformable: bool = True
+    affine: bool = True
+    local_deformation: bool = True
+    ratio: int = 8
+
+
+# MMNTLSR: low_res (B,1,h,w), dmo (B,7,8h,8w), dem (B,1,8h,8w), all scaled -> dict of outputs
+class MMNTLSR(nn.Module):
+    """Multimodal NTL SR: NTL stem -> SpatialAlignment -> MultiModalityFusion -> LocalGlobalRefinement."""
+
+    def __init__(self, config: NTLSRConfig | None = None, **switches: Any) -> None:
+        super().__init__()
+        cfg = config or NTLSRConfig(**switches)
+        if cfg.ratio != 8:
+            raise ValueError(f"MMNTLSR is built for ratio 8 (three x2 steps); got {cfg.ratio}.")
+        if not cfg.guidance and (cfg.deformable or cfg.affine or cfg.local_deformation):
+            raise ValueError("alignment needs guidance: set deformable/affine/local_deformation False when guidance=False.")
+        self.config = cfg
+        w = cfg.width
+        self.ntl_stem = nn.Sequential(conv(1, w), conv(w, w))  # (B,1,h,w) -> (B,w,h,w)
+        aligned = cfg.deformable or cfg.affine or cfg.local_deformation
+        self.alignment = SpatialAlignment(w, cfg.affine, cfg.local_deformation, cfg.deformable) if aligned else None
+        self.fusion = MultiModalityFusion(w, fusion=cfg.fusion, guidance=cfg.guidance)
+        self.refinement = LocalGlobalRefinement(w)
+
+    def forward(self, low_res: torch.Tensor, dmo: torch.Tensor | None = None, dem: torch.Tensor | None = None) -> dict[str, Any]:
+        h, w = low_res.shape[-2:]
+        if self.config.guidance:
+            for name, t, c in (("dmo", dmo, 7), ("dem", dem, 1)):
+                if t is None or t.shape[1] != c or tuple(t.shape[-2:]) != (8 * h, 8 * w):
+                    got = None if t is None else tuple(t.shape)
+                    raise ValueError(f"{name}: expected (B, {c}, {8 * h}, {8 * w}) for low_res {tuple(low_res.shape)}, got {got}.")
+        ntl = self.ntl_stem(low_res)
+        extras: dict[str, torch.Tensor] = {}
+        if self.alignment is not None:
+            ntl, extras = self.alignment(ntl, torch.cat([dmo, dem], 1))
+        out = self.refinement(self.fusion(ntl, dmo, dem), low_res)
+        out.update(extras)
+        return out
+
+
+def build(**switches: Any) -> MMNTLSR:
+    """Build the model from :class:`NTLSRConfig` switches (``build(width=16, fusion=False)``)."""
+    return MMNTLSR(NTLSRConfig(**switches))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# ---- training ----
+
+
+def forward_batch(model: MMNTLSR, batch: dict[str, torch.Tensor], device: Any = None) -> dict[str, Any]:
+    """Scale a physical-unit batch, move it to ``device`` and run the model."""
+    device = device or next(model.parameters()).device
+    b = scale_batch(batch)
+    return model(b["low_res"].to(device), b["dmo"].to(device), b["dem"].to(device))
+
+
+def make_step_fn(loss_fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """A ``step_fn(model, batch, device) -> loss`` for :func:`helpers.train.fit` / :func:`train`."""
+
+    def step(model: nn.Module, batch: dict[str, torch.Tensor], device: Any = None) -> torch.Tensor:
+        device = device or next(model.parameters()).device
+        b = scale_batch(batch)
+        out = model(b["low_res"].to(device), b["dmo"].to(device), b["dem"].to(device))
+        return loss_fn(out, b["high_res"].to(device), b["isp"].to(device))
+
+    return step
+
+
+def train(
+    model: MMNTLSR,
+    loader: Any,
+    loss_fn: Callable[..., torch.Tensor],
+    epochs: int,
+    learning_rate: float = 2e-3,
+    time_budget_s: float | None = None,
+    device: Any = None,
+    progress: bool = True,
+    seed: int = 0,
+) -> list[float]:
+    """A small Adam loop (cosine schedule) over ``loader``; stops at ``time_budget_s``. Returns losses."""
+    import time
+
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(seed)
+    device = device or torch.device("cpu")
+    model.to(device).train()
+    step = make_step_fn(loss_fn)
+    opt = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    total = max(1, epochs * len(loader))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=learning_rate, total_steps=total, pct_start=0.1)
+    start, history = time.perf_counter(), []
+    bar = tqdm(total=total, desc="train", disable=not progress, leave=False)
+    for _ in range(epochs):
+        for batch in loader:
+            loss = step(model, batch, device)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if sched.last_epoch + 1 < total:
+                sched.step()
+            history.append(float(loss))
+            bar.update(1)
+            bar.set_postfix(loss=f"{history[-1]:.4f}")
+            if time_budget_s is not None and time.perf_counter() - start > time_budget_s:
+                bar.close()
+                model.eval()
+                return history
+    bar.close()
+    model.eval()
+    return history
+
+
+# ---- inference ----
+
+
+@torch.no_grad()
+def predict(model: MMNTLSR, low_res: np.ndarray, dmo: np.ndarray, dem: np.ndarray, device: Any = None) -> np.ndarray:
+    """One-shot prediction in physical units: LR DN (h, w) or (1, h, w) + DMO + DEM -> radiance (H, W)."""
+    device = device or next(model.parameters()).device
+    model.eval()
+    lo = torch.as_tensor(np.asarray(low_res, np.float32).reshape(1, 1, *np.shape(low_res)[-2:]))
+    dm = torch.as_tensor(np.asarray(dmo, np.float32))[None]
+    de = torch.as_tensor(np.asarray(dem, np.float32).reshape(1, 1, *np.shape(dem)[-2:]))
+    out = model(scale_low_res(lo).to(device), scale_dmo(dm).to(device), scale_dem(de).to(device))
+    return unscale_high_res(out["high_res"])[0, 0].float().cpu().numpy()
+
+
+class _Source:
+    """Windowed reads (bands, rows, cols) from a GeoTIFF path or an in-memory array."""
+
+    def __init__(self, src: Any, name: str, bands: int) -> None:
+        self.name, self.path, self.array = name, None, None
+        if isinstance(src, (str, os.PathLike)):
+            from ..rasters import RasterError, grid_of, read
+
+            self.path = Path(src)
+            _, _, self.shape = grid_of(self.path)
+            self._read = read
+            self._error = RasterError
+            import rasterio
+
+            with rasterio.open(self.path) as ds:
+                if ds.count != bands:
+                    raise RasterError(f"{self.path}: {name} has {ds.count} band(s), expected {bands}; use the {name} file of the scene.")
+        else:
+            arr = np.asarray(src)
+            self.array = arr[None] if arr.ndim == 2 else arr
+            if self.array.shape[0] != bands:
+                raise ValueError(f"{name}: array has {self.array.shape[0]} band(s), expected {bands}.")
+            self.shape = tuple(self.array.shape[-2:])
+
+    def read(self, row: int, col: int, height: int, width: int) -> np.ndarray:
+        if self.array is not None:
+            return np.asarray(self.array[:, row : row + height, col : col + width], dtype=np.float32)
+        from rasterio.windows import Window
+
+        data = self._read(self.path, window=Window(col, row, width, height)).data.astype(np.float32)
+        if not np.isfinite(data).all():
+            raise self._error(f"{self.path}: NaN/inf in window rows {row}:{row + height}, cols {col}:{col + width}; fill or mask nodata first.")
+        return data
+
+
+@torch.no_grad()
+def predict_tiled(
+    model: MMNTLSR,
+    low_res: Any,
+    dmo: Any,
+    dem: Any,
+    tile: int = 128,
+    overlap: int = 32,
+    out_path: str | os.PathLike | None = None,
+    like: Any = None,
+    device: Any = None,
+    progress: bool = True,
+) -> Path | np.ndarray:
+    """Super-resolve a scene tile by tile (memory bounded by the tile, not the scene).
+
+    Inputs are GeoTIFF paths or arrays in physical units (LR DN, DMO reflectance, DEM metres).
+    Tiles of ``tile`` HR pixels overlap by ``overlap`` and are blended with
+    :func:`helpers.rasters.blend_window`. With ``out_path`` the weighted sum and weight are
+    accumulated window by window in a temporary uncompressed GeoTIFF, then normalised window by
+    window into ``out_path`` (georeferenced like ``like`` or the DMO file); without it, an array
+    is returned (for scenes that fit in memory).
+    """
+    from tqdm.auto import tqdm
+
+    from ..rasters import RasterError, blend_window, tile_grid
+
+    r = model.config.ratio
+    lo, dm, de = _Source(low_res, "low_res", 1), _Source(dmo, "dmo", 7), _Source(dem, "dem", 1)
+    height, width = dm.shape
+    if de.shape != dm.shape:
+        raise RasterError(f"dem {de.shape} and dmo {dm.shape} must share the HR grid; resample one onto the other.")
+    if lo.shape != (height // r, width // r) or height % r or width % r:
+        raise RasterError(f"low_res {lo.shape} must be the HR grid {dm.shape} divided by the ratio {r}.")
+    if tile % r or overlap % r or tile <= overlap:
+        raise ValueError(f"tile ({tile}) and overlap ({overlap}) must be multiples of {r}, tile > overlap.")
+    device = device or next(model.parameters()).device
+    model.eval()
+    tiles = tile_grid(height, width, tile, overlap)
+    sink = _ArraySink(height, width) if out_path is None else _FileSink(out_path, height, width, like or dm.path)
+    try:
+        for t in tqdm(tiles, desc="tiles", disable=not progress, leave=False):
+            pred = predict(
+                model,
+                lo.read(t.row // r, t.col // r, t.height // r, t.width // r),
+                dm.read(t.row, t.col, t.height, t.width),
+                de.read(t.row, t.col, t.height, t.width),
+                device,
+            )
+            sink.add(t.row, t.col, pred, blend_window(t.height, t.width, overlap))
+        return sink.finish(tile)
+    finally:
+        sink.close()
+
+
+class _ArraySink:
+    """Accumulate blended tiles in memory (the one-shot-sized fallback)."""
+
+    def __init__(self, height: int, width: int) -> None:
+        self.total = np.zeros((height, width), np.float64)
+        self.weight = np.zeros((height, width), np.float64)
+
+    def add(self, row: int, col: int, pred: np.ndarray, wgt: np.ndarray) -> None:
+        h, w = pred.shape
+        self.total[row : row + h, col : col + w] += pred * wgt
+        self.weight[row : row + h, col : col + w] += wgt
+
+    def finish(self, tile: int) -> np.ndarray:
+        return (self.total / np.maximum(self.weight, 1e-12)).astype(np.float32)
+
+    def close(self) -> None:
+        pass
+
+
+class _FileSink:
+    """Accumulate blended tiles in a temporary 2-band GeoTIFF (sum, weight), then normalise."""
+
+    def __init__(self, out_path: Any, height: int, width: int, like: Any) -> None:
+        import tempfile
+
+        import rasterio
+
+        from ..rasters import grid_of
+
+        self.out = Path(out_path)
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        if like is None:
+            raise ValueError("out_path needs a georeference: pass like=<HR GeoTIFF> when inputs are arrays.")
+        crs, transform, shape = grid_of(like)
+        if shape != (height, width):
+            raise ValueError(f"like {like} has shape {shape}, the scene {(height, width)}.")
+        self.profile = {"driver": "GTiff", "height": height, "width": width, "crs": crs, "transform": transform}
+        fd, self.tmp = tempfile.mkstemp(suffix=".tif", dir=self.out.parent, prefix=f".{self.out.stem}.acc.")
+        os.close(fd)
+        self.acc = rasterio.open(self.tmp, "w+", count=2, dtype="float32", tiled=False, **self.profile)
+
+    def add(self, row: int, col: int, pred: np.ndarray, wgt: np.ndarray) -> None:
+        from rasterio.windows import Window
+
+        win = Window(col, row, pred.shape[1], pred.shape[0])
+        cur = self.acc.read(window=win)
+        cur[0] += pred * wgt
+        cur[1] += wgt
+        self.acc.write(cur, window=win)
+
+    def finish(self, tile: int) -> Path:
+        import rasterio
+        from rasterio.windows import Window
+
+        h, w = self.profile["height"], self.profile["width"]
+        tmp_out = self.out.with_name(f".{self.out.stem}.part.tif")
+        blocks = {"tiled": True, "blockxsize": 256, "blockysize": 256} if h % 256 == 0 and w % 256 == 0 else {}
+        with rasterio.open(tmp_out, "w", count=1, dtype="float32", compress="deflate", **blocks, **self.profile) as dst:
+            dst.set_band_description(1, "ntl_radiance_sr")
+            dst.update_tags(units="nW/cm2/sr", source="helpers.models.ntl_sr.predict_tiled")
+            for row in range(0, h, tile):
+                for col in range(0, w, tile):
+                    win = Window(col, row, min(tile, w - col), min(tile, h - row))
+                    cur = self.acc.read(window=win)
+                    dst.write((cur[0] / np.maximum(cur[1], 1e-12))[None].astype(np.float32), window=win)
+        os.replace(tmp_out, self.out)
+        return self.out
+
+    def close(self) -> None:
+        self.acc.close()
+        if os.path.exists(self.tmp):
+            os.remove(self.tmp)
+
+
+def config_dict(model: MMNTLSR) -> dict[str, Any]:
+    """The model's switches as a plain dict (for results records)."""
+    return asdict(model.config)

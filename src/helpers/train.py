@@ -1,0 +1,588 @@
+"""One training loop for the kit: progress bars, AMP on CUDA, resumable checkpoints, history.
+
+:func:`fit` trains any model on batches that are dicts (``image``, ``mask``, ...) or
+``(input, target)`` pairs. Checkpoints are written atomically (temporary file, then ``os.replace``)
+and hold everything needed to resume to the same result: model, optimizer, scheduler, AMP scaler,
+random-number states, epoch and history. :func:`predict` and :func:`predict_scene` run inference
+on batches, loaders or whole rasters (tiled, with blended overlaps).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+@dataclass
+class History:
+    """What happened in :func:`fit`: one entry per epoch, and why training stopped."""
+
+    epoch: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    val: list[dict[str, float]] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    learning_rate: list[float] = field(default_factory=list)
+    stopped_early: bool = False
+    stop_reason: str = ""
+    checkpoint: str | None = None
+    device: str = "cpu"
+
+    @property
+    def epochs_done(self) -> int:
+        """Number of finished epochs."""
+        return len(self.epoch)
+
+    @property
+    def total_seconds(self) -> float:
+        """Wall seconds spent training (summed over epochs, across resumes)."""
+        return float(sum(self.seconds))
+
+    def val_metric(self, name: str) -> list[float]:
+        """One validation metric per epoch (NaN where it was not computed)."""
+        return [float(v.get(name, float("nan"))) for v in self.val]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-ready)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> History:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**data)
+
+    def to_frame(self) -> Any:
+        """A pandas DataFrame: one row per epoch, validation metrics as ``val_<name>`` columns."""
+        import pandas as pd
+
+        rows = []
+        for i, ep in enumerate(self.epoch):
+            row = {"epoch": ep, "train_loss": self.train_loss[i], "seconds": self.seconds[i]}
+            if i < len(self.learning_rate):
+                row["learning_rate"] = self.learning_rate[i]
+            for k, v in (self.val[i] if i < len(self.val) else {}).items():
+                row[f"val_{k}"] = v
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+# ---- batches and devices ----
+
+
+def to_device(batch: Any, device: Any) -> Any:
+    """Move every tensor in a batch (dict, list, tuple or tensor) to ``device``."""
+    import torch
+
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch
+
+
+def split_batch(batch: Any, input_key: str = "image", target_key: str = "mask") -> tuple[Any, Any]:
+    """``(input, target)`` of a dict batch (``image``/``mask``) or a ``(input, target)`` pair."""
+    if isinstance(batch, dict):
+        if input_key not in batch:
+            raise KeyError(f"batch has no {input_key!r}; keys are {sorted(batch)}. Pass step_fn.")
+        return batch[input_key], batch.get(target_key)
+    if isinstance(batch, (list, tuple)) and len(batch) >= 2:
+        return batch[0], batch[1]
+    raise TypeError(f"cannot split a batch of type {type(batch).__name__}; pass a step_fn.")
+
+
+def default_step(model: Any, batch: Any, loss_fn: Callable[..., Any]) -> Any:
+    """The plain supervised step: ``loss_fn(model(input), target)``."""
+    x, y = split_batch(batch)
+    return loss_fn(model(x), y)
+
+
+def _autocast(device: Any, amp: bool) -> tuple[Any, Any]:
+    """``(autocast context, GradScaler or None)``: bf16 where supported, else fp16; CUDA only."""
+    import contextlib
+
+    import torch
+
+    if not (amp and device.type == "cuda"):
+        return contextlib.nullcontext(), None
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+    return torch.autocast("cuda", dtype=dtype), scaler
+
+
+# ---- random-number states (so that a resumed run continues exactly) ----
+
+
+def _rng_state(loader: Any) -> dict[str, Any]:
+    import torch
+
+    state = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    for name, gen in _loader_generators(loader).items():
+        state[f"loader_{name}"] = gen.get_state()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any], loader: Any) -> None:
+    import torch
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    for name, gen in _loader_generators(loader).items():
+        if f"loader_{name}" in state:
+            gen.set_state(state[f"loader_{name}"])
+
+
+def _loader_generators(loader: Any) -> dict[str, Any]:
+    """Private torch generators a DataLoader or its sampler may hold (shuffling order)."""
+    found = {}
+    gen = getattr(loader, "generator", None)
+    if gen is not None:
+        found["loader"] = gen
+    sampler = getattr(loader, "sampler", None)
+    sgen = getattr(sampler, "generator", None)
+    if sgen is not None and sgen is not gen:
+        found["sampler"] = sgen
+    return found
+
+
+# ---- checkpoints ----
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
+    """Write ``state`` with ``torch.save`` atomically: a temporary file, then ``os.replace``."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
+    """Read a checkpoint written by :func:`fit`; a broken file gives an error that says what to do."""
+    import torch
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no checkpoint here. Train first (helpers.train.fit).")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as err:  # torch raises several kinds for truncated/corrupt files
+        raise RuntimeError(
+            f"{path}: cannot be read as a checkpoint ({err}). Delete it and train again."
+        ) from err
+
+
+def load_weights(model: Any, path: str | os.PathLike) -> Any:
+    """Load the model weights of a :func:`fit` checkpoint into ``model`` and return it."""
+    state = load_checkpoint(path)
+    model.load_state_dict(state["model"] if "model" in state else state)
+    return model
+
+
+def new_checkpoint_path(name: str = "model") -> Path:
+    """A fresh ``<run folder>/train/<name>[-k]/checkpoint.pt``; never an existing folder."""
+    from . import results
+
+    base = results.run_dir() / "train"
+    base.mkdir(parents=True, exist_ok=True)
+    for i in range(10000):
+        folder = base / (name if i == 0 else f"{name}-{i}")
+        try:
+            folder.mkdir()
+            return folder / CHECKPOINT_NAME
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"cannot create a new training folder under {base}")
+
+
+def _make_scheduler(scheduler: Any, optimizer: Any, epochs: int) -> Any:
+    import torch
+
+    if scheduler is None:
+        return None
+    if scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
+    if callable(scheduler):
+        return scheduler(optimizer)
+    raise ValueError(f"scheduler must be None, 'cosine' or a callable(optimizer); got {scheduler!r}")
+
+
+# ---- the loop ----
+
+
+def fit(
+    model: Any,
+    train_loader: Iterable[Any],
+    loss_fn: Callable[..., Any] | None,
+    epochs: int,
+    learning_rate: float = 1e-3,
+    device: Any = None,
+    val_loader: Iterable[Any] | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    time_budget_s: float | None = None,
+    amp: bool = True,
+    progress: bool = True,
+    step_fn: Callable[..., Any] | None = None,
+    *,
+    optimizer: Any = None,
+    scheduler: Any = None,
+    weight_decay: float = 0.0,
+    num_classes: int | None = None,
+    ignore_index: int = 255,
+    val_fn: Callable[..., dict[str, float]] | None = None,
+    resume: bool = True,
+    seed: int | None = None,
+    grad_clip: float | None = None,
+) -> History:
+    """Train ``model`` for ``epochs`` epochs and return its :class:`History`.
+
+    - ``loss_fn(output, target)`` is used by the default step; ``step_fn(model, batch, loss_fn)``
+      replaces the step for custom losses (it gets the whole batch dict, on the device) and
+      returns the scalar loss.
+    - ``checkpoint``: a path to save to after every epoch. ``None`` makes a new folder under the
+      run folder (``results.run_dir()/train/<Model>/``). An existing checkpoint is resumed when
+      ``resume`` is true, otherwise refused (a user's checkpoint is never overwritten).
+    - ``time_budget_s``: after each epoch, stop when the next epoch would overrun the budget; the
+      history records ``stopped_early`` and why.
+    - validation: ``val_fn(model, val_loader, device) -> dict``; by default the loss, plus IoU/F1/
+      accuracy (``helpers.metrics``) when ``num_classes`` is given.
+    - AMP (bf16, or fp16 with a GradScaler) only on CUDA and only when ``amp`` is true.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from . import config
+
+    if step_fn is None and loss_fn is None:
+        raise ValueError("give a loss_fn, or a step_fn(model, batch, loss_fn) that returns the loss")
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    device = torch.device(device) if device is not None else config.pick_device(verbose=False)
+    step = step_fn or default_step
+    model.to(device)
+    if optimizer is None:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    sched = _make_scheduler(scheduler, optimizer, epochs)
+    autocast, scaler = _autocast(device, amp)
+
+    history = History(device=str(device))
+    start_epoch = 0
+    if checkpoint is None:
+        path = new_checkpoint_path(type(model).__name__)
+    else:
+        path = Path(checkpoint)
+        if path.is_dir():
+            path = path / CHECKPOINT_NAME
+    if path.exists():
+        if not resume:
+            raise FileExistsError(
+                f"{path}: a checkpoint exists. Pass resume=True to continue it, or another path."
+            )
+        state = load_checkpoint(path, map_location=device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if sched is not None and state.get("scheduler") is not None:
+            sched.load_state_dict(state["scheduler"])
+        if scaler is not None and state.get("scaler") is not None:
+            scaler.load_state_dict(state["scaler"])
+        _set_rng_state(state["rng"], train_loader)
+        history = History.from_dict(state["history"])
+        history.stopped_early, history.stop_reason = False, ""
+        start_epoch = int(state["epoch"])
+    elif seed is not None:
+        config.seed_everything(seed)
+    history.checkpoint = str(path)
+
+    began = time.perf_counter()
+    bar = tqdm(range(start_epoch, epochs), desc=type(model).__name__, disable=not progress,
+               initial=start_epoch, total=epochs, unit="epoch")
+    for epoch in bar:
+        t0 = time.perf_counter()
+        model.train()
+        total, count = 0.0, 0
+        for batch in train_loader:
+            batch = to_device(batch, device)
+            optimizer.zero_grad(set_to_none=True)
+            with autocast:
+                loss = step(model, batch, loss_fn)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"epoch {epoch + 1}: loss is {loss.item()}. Lower the learning rate or check "
+                    "the inputs for NaN (helpers.rasters.read(..., masked_nodata=True))."
+                )
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+            else:
+                loss.backward()
+            if grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            total += float(loss.detach())
+            count += 1
+        history.learning_rate.append(float(optimizer.param_groups[0]["lr"]))
+        if sched is not None:
+            sched.step()
+        val = {}
+        if val_loader is not None:
+            if val_fn is not None:
+                val = val_fn(model, val_loader, device)
+            else:
+                val = validate(model, val_loader, loss_fn, device, step_fn=step_fn,
+                               num_classes=num_classes, ignore_index=ignore_index)
+        history.epoch.append(epoch + 1)
+        history.train_loss.append(total / max(count, 1))
+        history.val.append({k: float(v) for k, v in val.items()})
+        history.seconds.append(time.perf_counter() - t0)
+        bar.set_postfix(loss=f"{history.train_loss[-1]:.4f}",
+                        **{k: f"{v:.3f}" for k, v in list(history.val[-1].items())[:2]})
+        save_checkpoint(path, {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": sched.state_dict() if sched is not None else None,
+            "scaler": scaler.state_dict() if scaler is not None else None,
+            "rng": _rng_state(train_loader),
+            "epoch": epoch + 1,
+            "history": history.to_dict(),
+        })
+        elapsed = time.perf_counter() - began
+        per_epoch = elapsed / (epoch + 1 - start_epoch)
+        if time_budget_s is not None and epoch + 1 < epochs and elapsed + per_epoch > time_budget_s:
+            history.stopped_early = True
+            history.stop_reason = (
+                f"time budget of {time_budget_s:.0f} s: stopped after epoch {epoch + 1} of {epochs} "
+                f"({elapsed:.1f} s used, ~{per_epoch:.1f} s per epoch)"
+            )
+            break
+    bar.close()
+    _write_history(path, history)
+    return history
+
+
+def _write_history(path: Path, history: History) -> None:
+    """``history.json`` beside the checkpoint, for people and for the report."""
+    target = path.parent / "history.json"
+    fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=path.parent, prefix=".history.")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(history.to_dict(), fh, indent=1)
+    os.replace(tmp, target)
+
+
+@dataclass
+class _Mean:
+    total: float = 0.0
+    count: int = 0
+
+
+def validate(
+    model: Any,
+    loader: Iterable[Any],
+    loss_fn: Callable[..., Any] | None,
+    device: Any = None,
+    step_fn: Callable[..., Any] | None = None,
+    num_classes: int | None = None,
+    ignore_index: int = 255,
+) -> dict[str, float]:
+    """Mean loss over ``loader`` (when computable) and, with ``num_classes``, IoU/F1/accuracy."""
+    import torch
+
+    from . import metrics
+
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.eval()
+    mean = _Mean()
+    confusion = None
+    with torch.no_grad():
+        for batch in loader:
+            batch = to_device(batch, device)
+            if loss_fn is not None or step_fn is not None:
+                loss = (step_fn or default_step)(model, batch, loss_fn)
+                mean.total += float(loss)
+                mean.count += 1
+            if num_classes is not None:
+                x, y = split_batch(batch)
+                pred = model(x).argmax(1)
+                cm = metrics.confusion_matrix(pred, y, num_classes, ignore_index)
+                confusion = cm if confusion is None else confusion + cm
+    out = {}
+    if mean.count:
+        out["loss"] = mean.total / mean.count
+    if confusion is not None:
+        out.update(metrics.scores_from_confusion(confusion).summary())
+    return out
+
+
+def evaluate(
+    model: Any,
+    loader: Iterable[Any],
+    num_classes: int,
+    ignore_index: int = 255,
+    device: Any = None,
+    target_key: str = "mask",
+) -> Any:
+    """Land-cover scores of ``model`` on a loader (``helpers.metrics.ClassScores``)."""
+    import torch
+
+    from . import metrics
+
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.eval()
+    confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
+    with torch.no_grad():
+        for batch in loader:
+            batch = to_device(batch, device)
+            x, _ = split_batch(batch)
+            y = batch[target_key] if isinstance(batch, dict) else batch[1]
+            pred = model(x).argmax(1)
+            confusion += metrics.confusion_matrix(pred, y, num_classes, ignore_index).cpu()
+    return metrics.scores_from_confusion(confusion)
+
+
+# ---- inference ----
+
+
+def predict(
+    model: Any,
+    data: Any,
+    device: Any = None,
+    batch_size: int = 8,
+    output: str = "labels",
+    amp: bool = False,
+    progress: bool = False,
+) -> Any:
+    """Run ``model`` on a tensor ``(N, C, H, W)`` / ``(C, H, W)`` or on a loader of batches.
+
+    ``output``: ``"labels"`` (argmax over classes), ``"probs"`` (softmax) or ``"logits"``.
+    A tensor gives a tensor; a loader gives a dict: ``"pred"`` plus every other tensor of the
+    batches (e.g. ``"mask"``, ``"coarse"``) concatenated on the CPU, and lists for the rest (``"id"``).
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    if output not in ("labels", "probs", "logits"):
+        raise ValueError(f"output must be 'labels', 'probs' or 'logits', got {output!r}")
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.eval()
+    autocast, _ = _autocast(device, amp)
+
+    def run(x: Any) -> Any:
+        with torch.no_grad(), autocast:
+            out = model(x.to(device)).float()
+        if output == "labels":
+            return out.argmax(1).cpu()
+        return (out.softmax(1) if output == "probs" else out).cpu()
+
+    if isinstance(data, torch.Tensor):
+        single = data.ndim == 3
+        x = data[None] if single else data
+        outs = [run(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        result = torch.cat(outs)
+        return result[0] if single else result
+    collected: dict[str, list[Any]] = {"pred": []}
+    for batch in tqdm(data, desc="predict", disable=not progress):
+        x, _ = split_batch(batch)
+        collected["pred"].append(run(x))
+        if isinstance(batch, dict):
+            for k, v in batch.items():
+                if k != "image":
+                    collected.setdefault(k, []).append(v)
+        elif isinstance(batch, (list, tuple)) and len(batch) > 1:
+            collected.setdefault("mask", []).append(batch[1])
+    result: dict[str, Any] = {}
+    for k, parts in collected.items():
+        if parts and isinstance(parts[0], torch.Tensor):
+            result[k] = torch.cat(parts)
+        else:
+            result[k] = [item for part in parts for item in (part if isinstance(part, (list, tuple)) else [part])]
+    return result
+
+
+def predict_scene(
+    model: Any,
+    image: Any,
+    tile: int = 256,
+    overlap: int = 32,
+    device: Any = None,
+    batch_size: int = 4,
+    output: str = "labels",
+    multiple: int | None = None,
+    progress: bool = True,
+) -> np.ndarray:
+    """Predict a whole raster ``(C, H, W)`` tile by tile, blending overlaps (``rasters.assemble``).
+
+    Class probabilities are blended, then ``"labels"`` gives the argmax ``(H, W)`` (uint8) and
+    ``"probs"`` the ``(classes, H, W)`` probabilities. Tiles are padded (reflect) up to a
+    multiple of ``multiple`` (default ``model.size_multiple`` if the model has one) and cropped back.
+    """
+    import torch
+    import torch.nn.functional as F
+    from tqdm.auto import tqdm
+
+    from . import rasters
+
+    if output not in ("labels", "probs"):
+        raise ValueError(f"output must be 'labels' or 'probs', got {output!r}")
+    arr = np.asarray(image, dtype=np.float32)
+    if arr.ndim != 3:
+        raise ValueError(f"image must be (bands, height, width), got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError("image holds NaN/inf; fill nodata first (e.g. np.nan_to_num) before predicting")
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    multiple = multiple or int(getattr(model, "size_multiple", 1))
+    _, height, width = arr.shape
+    grid = rasters.tile_grid(height, width, tile, overlap)
+    model.eval()
+    pieces = []
+    for start in tqdm(range(0, len(grid), batch_size), desc="tiles", disable=not progress):
+        group = grid[start : start + batch_size]  # all tiles of a grid share one size
+        t0 = group[0]
+        x = torch.from_numpy(
+            np.stack([arr[:, t.row : t.row + t.height, t.col : t.col + t.width] for t in group])
+        )
+        ph, pw = (-t0.height) % multiple, (-t0.width) % multiple
+        if ph or pw:
+            mode = "reflect" if min(t0.height, t0.width) > max(ph, pw) else "replicate"
+            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        with torch.no_grad():
+            probs = model(x.to(device)).float().softmax(1)[:, :, : t0.height, : t0.width].cpu().numpy()
+        pieces.extend(zip(group, probs))
+    blended = rasters.assemble(pieces, height, width, overlap)
+    if output == "probs":
+        return blended
+    return blended.argmax(0).astype(np.uint8)
+
+
+# ---- adversarial loop (pix2pix, notebook 05) ----

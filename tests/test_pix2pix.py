@@ -1,0 +1,73 @@
+"""pix2pix generator and PatchGAN: parameter counts of the reference, shapes, init, label helpers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from helpers.models import pix2pix
+
+
+def test_unet_256_parameter_count_matches_reference():
+    g = pix2pix.generator(3, 3, patch=256, ngf=64)
+    assert g.num_downs == 8
+    assert pix2pix.count_parameters(g) == 54_413_955
+
+
+def test_patchgan_parameter_count_matches_reference():
+    d = pix2pix.discriminator(6, ndf=64, n_layers=3)
+    assert pix2pix.count_parameters(d) == 2_768_705
+
+
+def test_unet_256_structure():
+    g = pix2pix.generator(3, 3, patch=256)
+    assert sum(isinstance(m, nn.Dropout) and m.p == 0.5 for m in g.modules()) == 3
+    assert isinstance(list(g.modules())[-1], nn.Tanh)
+    assert sum(isinstance(m, nn.LeakyReLU) and m.negative_slope == 0.2 for m in g.modules()) == 7
+    assert sum(isinstance(m, nn.ReLU) for m in g.modules()) == 8
+
+
+@pytest.mark.parametrize("patch,depth", [(64, 6), (128, 7), (256, 8)])
+@pytest.mark.parametrize("bands,classes", [(4, 8), (8, 8), (2, 5)])
+def test_shapes_follow_patch(patch, depth, bands, classes):
+    torch.manual_seed(0)
+    g = pix2pix.generator(bands, classes, patch=patch, ngf=4)
+    d = pix2pix.discriminator(bands + classes, ndf=4)
+    assert g.num_downs == depth
+    x = torch.randn(2, bands, patch, patch)
+    with torch.no_grad():
+        y = g(x)
+        logits = d(torch.cat([x, y], 1))
+    assert y.shape == (2, classes, patch, patch)
+    assert y.abs().max() <= 1.0
+    assert logits.shape == (2, 1, patch // 8 - 2, patch // 8 - 2)
+
+
+def test_wrong_size_is_explained():
+    g = pix2pix.generator(4, 8, patch=64, ngf=4)
+    with pytest.raises(ValueError, match="divisible by 64"):
+        g(torch.randn(1, 4, 48, 48))
+    with pytest.raises(ValueError, match="power-of-two"):
+        pix2pix.num_downs_for(100)
+
+
+def test_init_normal_002():
+    torch.manual_seed(0)
+    g = pix2pix.generator(3, 3, patch=256, ngf=64)
+    weights = torch.cat([m.weight.flatten() for m in g.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))])
+    assert abs(weights.mean().item()) < 1e-3
+    assert weights.std().item() == pytest.approx(0.02, rel=0.02)
+    scales = torch.cat([m.weight for m in g.modules() if isinstance(m, nn.BatchNorm2d)])
+    assert scales.mean().item() == pytest.approx(1.0, abs=0.01)
+
+
+def test_labels_round_trip():
+    mask = torch.tensor([[[0, 3], [7, 255]]])
+    target = pix2pix.labels_to_target(mask, 8)
+    assert target.shape == (1, 8, 2, 2)
+    assert set(target.unique().tolist()) == {-1.0, 1.0}
+    assert (target[0, :, 1, 1] == -1).all()  # ignored pixel: no class
+    assert (target == 1).sum() == 3
+    labels = pix2pix.output_to_labels(target)
+    assert labels[0, 0].tolist() == [0, 3] and labels[0, 1, 0] == 7

@@ -1,0 +1,112 @@
+"""Stamp every notebook with its Colab badge and setup cell from ``[tool.eosr]`` in pyproject.toml.
+
+In each ``notebooks/NN_*.ipynb`` the line of the title cell holding ``<!-- eosr:badge -->`` gets the
+badge after the marker, and the cell starting ``# eosr:setup`` is rewritten. Running it twice
+changes nothing the second time. ``--check`` writes nothing and exits 1 when a notebook is out of
+date (for CI). It also prints the README badge table.
+
+    python tools/sync_notebooks.py            # stamp, then print the README table
+    python tools/sync_notebooks.py --check    # report drift, exit 1 if any
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from helpers import colab  # noqa: E402
+
+
+def sync_notebook(nb: nbformat.NotebookNode, name: str, repository: str, ref: str) -> list[str]:
+    """Update ``nb`` in place; return what changed (empty when it was up to date)."""
+    changes = []
+    badge = colab.badge_markdown(name, repository, ref)
+    setup = colab.setup_source(repository, ref)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and colab.BADGE_MARK in cell.source:
+            lines = cell.source.split("\n")
+            new = [f"{colab.BADGE_MARK} {badge}" if colab.BADGE_MARK in ln else ln for ln in lines]
+            if new != lines:
+                cell.source = "\n".join(new)
+                changes.append("badge")
+        elif cell.cell_type == "code" and cell.source.lstrip().startswith(colab.SETUP_MARK):
+            if cell.source != setup:
+                cell.source = setup
+                changes.append("setup cell")
+    if not any(colab.BADGE_MARK in c.source for c in nb.cells if c.cell_type == "markdown"):
+        changes.append(f"no {colab.BADGE_MARK} marker in a markdown cell (add it to the title)")
+    if not any(c.source.lstrip().startswith(colab.SETUP_MARK) for c in nb.cells if c.cell_type == "code"):
+        changes.append(f"no cell starting {colab.SETUP_MARK!r} (add nbkit.setup_cell())")
+    return changes
+
+
+def notebook_title(nb: nbformat.NotebookNode) -> str:
+    """The notebook's '# title' line, for the README table."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            return cell.source.split("\n", 1)[0][2:].strip()
+    return ""
+
+
+def readme_table(paths: list[Path], repository: str, ref: str) -> str:
+    """Markdown table: notebook, title, badge (what README.md shows)."""
+    rows = ["| notebook | topic | Colab |", "|---|---|---|"]
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        rows.append(
+            f"| [{path.stem}](notebooks/{path.name}) | {notebook_title(nb)} | "
+            f"{colab.badge_markdown(path.name, repository, ref)} |"
+        )
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Sync (or ``--check``) every notebook; print the README table unless ``--quiet``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 on drift")
+    parser.add_argument("--quiet", action="store_true", help="do not print the README table")
+    parser.add_argument("--root", type=Path, default=ROOT, help="repository root (for tests)")
+    args = parser.parse_args(argv)
+
+    root = args.root.resolve()
+    repository, ref = colab.settings(root / "pyproject.toml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", colab.PlaceholderWarning)
+        placeholder = colab.warn_if_placeholder(repository)
+        if placeholder:
+            print(
+                f"WARNING: [tool.eosr] repository is the placeholder {repository!r}; badges and the "
+                "Colab install will not work until it names the published repository.",
+                file=sys.stderr,
+            )
+        paths = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+        drift = 0
+        for path in paths:
+            nb = nbformat.read(path, as_version=4)
+            changes = sync_notebook(nb, path.name, repository, ref)
+            if not changes:
+                continue
+            drift += 1
+            verb = "out of date" if args.check else "updated"
+            print(f"{path.relative_to(root)}: {verb} ({', '.join(changes)})")
+            fixable = [c for c in changes if not c.startswith("no ")]
+            if not args.check and fixable:
+                nbformat.write(nb, path)
+        if not args.quiet:
+            print("\nREADME badge table:\n")
+            print(readme_table(paths, repository, ref))
+    if args.check and drift:
+        print(f"{drift} notebook(s) out of date: run `python tools/sync_notebooks.py`.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
