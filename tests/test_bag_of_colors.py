@@ -7,7 +7,10 @@ import pytest
 
 from helpers import bag_of_colors as boc
 
-PALETTE = np.array([[0.1, 0.1, 0.1, 0.6], [0.5, 0.2, 0.1, 0.1], [0.1, 0.6, 0.2, 0.3], [0.3, 0.3, 0.8, 0.05]], np.float32)
+PALETTE = np.array(
+    [[0.1, 0.1, 0.1, 0.6], [0.5, 0.2, 0.1, 0.1], [0.1, 0.6, 0.2, 0.3], [0.3, 0.3, 0.8, 0.05]],
+    np.float32,
+)
 
 
 def toy_patches(n=6, size=32, seed=0):
@@ -44,7 +47,9 @@ def test_majority_labels():
 def test_segment_count_and_determinism(method):
     images, _ = toy_patches(1, 32)
     rng = np.random.default_rng(1)
-    image = images[0] + rng.normal(0, 0.2, images[0].shape).astype(np.float32)  # many distinct colours
+    image = images[0] + rng.normal(0, 0.2, images[0].shape).astype(
+        np.float32
+    )  # many distinct colours
     a = boc.segment(image, 20, method, seed=3)
     b = boc.segment(image, 20, method, seed=3)
     assert a.shape == (32, 32)
@@ -85,9 +90,13 @@ def test_bad_input_is_explained():
 def test_forest_learns_colour_to_class():
     train_x, train_y = toy_patches(6, seed=0)
     test_x, test_y = toy_patches(3, seed=1)
-    model = boc.BagOfColors(words=12, segments=20, trees=30, max_pixels=5000, seed=0).fit(train_x, train_y)
+    model = boc.BagOfColors(words=12, segments=20, trees=30, max_pixels=5000, seed=0).fit(
+        train_x, train_y
+    )
     preds = [model.predict(x) for x in test_x]
     accuracy = np.mean([(p == y).mean() for p, y in zip(preds, test_y)])
     assert accuracy > 0.9
-    again = boc.BagOfColors(words=12, segments=20, trees=30, max_pixels=5000, seed=0).fit(train_x, train_y)
+    again = boc.BagOfColors(words=12, segments=20, trees=30, max_pixels=5000, seed=0).fit(
+        train_x, train_y
+    )
     np.testing.assert_array_equal(again.predict(test_x[0]), preds[0])

@@ -55,7 +55,9 @@ def test_wrong_size_is_explained():
 def test_init_normal_002():
     torch.manual_seed(0)
     g = pix2pix.generator(3, 3, patch=256, ngf=64)
-    weights = torch.cat([m.weight.flatten() for m in g.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))])
+    weights = torch.cat(
+        [m.weight.flatten() for m in g.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    )
     assert abs(weights.mean().item()) < 1e-3
     assert weights.std().item() == pytest.approx(0.02, rel=0.02)
     scales = torch.cat([m.weight for m in g.modules() if isinstance(m, nn.BatchNorm2d)])

@@ -68,7 +68,9 @@ def pixels_of(image: np.ndarray) -> np.ndarray:
     if arr.ndim != 3:
         raise ValueError(f"expected an image of shape (bands, H, W), got {arr.shape}")
     if not np.isfinite(arr).all():
-        raise ValueError("image holds NaN or infinite values; fill or mask them before the bag of colours")
+        raise ValueError(
+            "image holds NaN or infinite values; fill or mask them before the bag of colours"
+        )
     return arr.reshape(arr.shape[0], -1).T
 
 
@@ -106,7 +108,9 @@ def fit_vocabulary(pixels: np.ndarray, words: int = 80, seed: int = 0) -> Vocabu
     std = pixels.std(0) + 1e-6
     km = MiniBatchKMeans(n_clusters=words, random_state=seed, n_init=3, batch_size=4096)
     km.fit((pixels - mean) / std)
-    return Vocabulary(km.cluster_centers_.astype(np.float32), mean.astype(np.float32), std.astype(np.float32))
+    return Vocabulary(
+        km.cluster_centers_.astype(np.float32), mean.astype(np.float32), std.astype(np.float32)
+    )
 
 
 def segment(
@@ -150,16 +154,22 @@ def histograms(words: np.ndarray, segments: np.ndarray, n_words: int) -> np.ndar
     """(n_segments, n_words) word histograms of each segment, each normalised to sum to 1."""
     words, segments = np.asarray(words).ravel(), np.asarray(segments).ravel()
     n_seg = int(segments.max()) + 1
-    counts = np.bincount(segments * n_words + words, minlength=n_seg * n_words).reshape(n_seg, n_words)
+    counts = np.bincount(segments * n_words + words, minlength=n_seg * n_words).reshape(
+        n_seg, n_words
+    )
     return counts / np.maximum(counts.sum(1, keepdims=True), 1)
 
 
-def majority_labels(mask: np.ndarray, segments: np.ndarray, num_classes: int, ignore_index: int = 255) -> np.ndarray:
+def majority_labels(
+    mask: np.ndarray, segments: np.ndarray, num_classes: int, ignore_index: int = 255
+) -> np.ndarray:
     """Majority label of each segment (``ignore_index`` where a segment holds only ignored pixels)."""
     mask, segments = np.asarray(mask).ravel(), np.asarray(segments).ravel()
     n_seg = int(segments.max()) + 1
     valid = mask != ignore_index
-    counts = np.bincount(segments[valid] * num_classes + mask[valid].astype(np.int64), minlength=n_seg * num_classes)
+    counts = np.bincount(
+        segments[valid] * num_classes + mask[valid].astype(np.int64), minlength=n_seg * num_classes
+    )
     counts = counts.reshape(n_seg, num_classes)
     return np.where(counts.sum(1) > 0, counts.argmax(1), ignore_index)
 
@@ -194,14 +204,22 @@ class BagOfColors:
         images = [np.asarray(i) for i in images]
         masks = [np.asarray(m) for m in masks]
         if len(images) != len(masks) or not images:
-            raise ValueError(f"need as many masks as images (got {len(images)} images, {len(masks)} masks)")
-        self.vocabulary = fit_vocabulary(sample_pixels(images, self.max_pixels, self.seed), self.words, self.seed)
+            raise ValueError(
+                f"need as many masks as images (got {len(images)} images, {len(masks)} masks)"
+            )
+        self.vocabulary = fit_vocabulary(
+            sample_pixels(images, self.max_pixels, self.seed), self.words, self.seed
+        )
         x, y = self.training_set(images, masks)
-        self.forest = RandomForestClassifier(n_estimators=self.trees, random_state=self.seed, n_jobs=self.n_jobs)
+        self.forest = RandomForestClassifier(
+            n_estimators=self.trees, random_state=self.seed, n_jobs=self.n_jobs
+        )
         self.forest.fit(x, y)
         return self
 
-    def training_set(self, images: list[np.ndarray], masks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def training_set(
+        self, images: list[np.ndarray], masks: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Histograms and majority labels of all segments of all patches (segments with no label dropped)."""
         xs, ys = [], []
         for image, mask in zip(images, masks):

@@ -33,7 +33,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "ntl_data_preparation": {},
         "ntl_super_resolution": {"batch": 4, "epochs": 2, "width": 8, "time_budget_s": 15},
         "ntl_ablation": {"batch": 4, "epochs": 1, "width": 8, "time_budget_s": 4},
-        "results_dashboard": {},
+        "results_dashboard": {"overlay_side": 512},
         "bench": {"repeats": 2, "steps": 2},
     },
     "teaching": {
@@ -48,7 +48,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "ntl_data_preparation": {},
         "ntl_super_resolution": {"batch": 8, "epochs": 60, "width": 24, "time_budget_s": 150},
         "ntl_ablation": {"batch": 8, "epochs": 30, "width": 16, "time_budget_s": 35},
-        "results_dashboard": {},
+        "results_dashboard": {"overlay_side": 768},
         "bench": {"repeats": 3, "steps": 5},
     },
     "full": {
@@ -63,7 +63,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "ntl_data_preparation": {},
         "ntl_super_resolution": {"batch": 16, "epochs": 200, "width": 64, "time_budget_s": None},
         "ntl_ablation": {"batch": 16, "epochs": 100, "width": 64, "time_budget_s": None},
-        "results_dashboard": {},
+        "results_dashboard": {"overlay_side": 1536},
         "bench": {"repeats": 5, "steps": 20},
     },
 }

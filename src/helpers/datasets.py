@@ -25,9 +25,23 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset
 
-from .rasters import RasterError, check_same_bounds, check_same_grid, grid_of, read
+from .rasters import Raster, RasterError, check_same_bounds, check_same_grid, grid_of, read
 
-S2_BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
+S2_BANDS = (
+    "B01",
+    "B02",
+    "B03",
+    "B04",
+    "B05",
+    "B06",
+    "B07",
+    "B08",
+    "B8A",
+    "B09",
+    "B10",
+    "B11",
+    "B12",
+)
 S1_BANDS = ("VV", "VH")
 LC_LAYERS = ("igbp", "lccs_lc", "lccs_lu", "lccs_sh")  # band order of the SEN12MS lc files
 SEASONS = ("ROIs1158_spring", "ROIs1868_summer", "ROIs1970_fall", "ROIs2017_winter")
@@ -40,7 +54,9 @@ BAND_COMBOS = {
     "SWIR (B12, B08, B04)": ("B12", "B08", "B04"),
     "S1 (VV, VH, VV/VH)": ("VV", "VH"),
 }
-_NAME = re.compile(r"(?P<roi>ROIs\d{4}_[A-Za-z]+)_(?P<mod>s1|s2|lc|dfc)_(?P<scene>\d+)_p(?P<patch>\d+)")
+_NAME = re.compile(
+    r"(?P<roi>ROIs\d{4}_[A-Za-z]+)_(?P<mod>s1|s2|lc|dfc)_(?P<scene>\d+)_p(?P<patch>\d+)"
+)
 _NAN_HINT = (
     "Real SEN12MS has such a patch (ROIs1868_summer s2_146 p202). Pass nan_policy='zero' to set "
     "those pixels to 0 after normalisation, or leave the patch out with files=[...]."
@@ -54,8 +70,11 @@ class DatasetError(RasterError):
 # ---- bands and normalisation ----
 
 
-def band_indexes(names: Sequence[str], all_names: Sequence[str] = S2_BANDS,
-                 descriptions: Sequence[str | None] = ()) -> list[int]:
+def band_indexes(
+    names: Sequence[str],
+    all_names: Sequence[str] = S2_BANDS,
+    descriptions: Sequence[str | None] = (),
+) -> list[int]:
     """1-based band numbers of ``names`` in a file whose bands are ``all_names`` (by name).
 
     When the file carries band descriptions that name every band, they decide the order.
@@ -98,7 +117,12 @@ class Patch:
 
     def path(self, mod: str) -> Path:
         """Path of modality ``mod`` (``s1``, ``s2``, ``lc`` or ``dfc``) in the official naming."""
-        return self.root / self.roi / f"{mod}_{self.scene}" / f"{self.roi}_{mod}_{self.scene}_p{self.patch}.tif"
+        return (
+            self.root
+            / self.roi
+            / f"{mod}_{self.scene}"
+            / f"{self.roi}_{mod}_{self.scene}_p{self.patch}.tif"
+        )
 
 
 def parse_id(name: str) -> tuple[str, str, int]:
@@ -125,7 +149,9 @@ def find_patches(root: str | os.PathLike, rois: Sequence[str] | None = None) -> 
             except DatasetError:
                 continue
             out.append(Patch(roi, scene, patch, root))
-    return sorted(out, key=lambda p: (p.roi, int(p.scene) if p.scene.isdigit() else p.scene, p.patch))
+    return sorted(
+        out, key=lambda p: (p.roi, int(p.scene) if p.scene.isdigit() else p.scene, p.patch)
+    )
 
 
 def read_id_list(files: str | os.PathLike | Sequence[str]) -> list[str]:
@@ -133,9 +159,13 @@ def read_id_list(files: str | os.PathLike | Sequence[str]) -> list[str]:
     if isinstance(files, (str, os.PathLike)) and Path(files).suffix in (".txt", ".csv", ".lst"):
         path = Path(files)
         if not path.exists():
-            raise DatasetError(f"{path}: split list not found. Check the path or pass a list of ids.")
+            raise DatasetError(
+                f"{path}: split list not found. Check the path or pass a list of ids."
+            )
         lines = path.read_text(encoding="utf-8").splitlines()
-        return [x.split(",")[0].strip() for x in lines if x.strip() and not x.lstrip().startswith("#")]
+        return [
+            x.split(",")[0].strip() for x in lines if x.strip() and not x.lstrip().startswith("#")
+        ]
     if isinstance(files, str):
         return [files]
     return [str(x) for x in files]
@@ -220,8 +250,9 @@ def _bad_pixels(data: np.ndarray, nodata: float | None) -> np.ndarray:
     return bad
 
 
-def _window(shape: tuple[int, int], crop: int | None, rng: np.random.Generator,
-            path: Path, align: int = 1) -> Any:
+def _window(
+    shape: tuple[int, int], crop: int | None, rng: np.random.Generator, path: Path, align: int = 1
+) -> Any:
     """A random ``rasterio`` window of side ``crop`` (offsets multiples of ``align``), or None."""
     if crop is None:
         return None
@@ -229,7 +260,9 @@ def _window(shape: tuple[int, int], crop: int | None, rng: np.random.Generator,
 
     h, w = shape
     if crop > h or crop > w:
-        raise DatasetError(f"{path}: crop {crop} is larger than the patch ({h}x{w}); choose a smaller crop.")
+        raise DatasetError(
+            f"{path}: crop {crop} is larger than the patch ({h}x{w}); choose a smaller crop."
+        )
     row = int(rng.integers(0, (h - crop) // align + 1)) * align
     col = int(rng.integers(0, (w - crop) // align + 1)) * align
     return Window(col, row, crop, crop)
@@ -244,9 +277,20 @@ class _PatchDataset(Dataset):
     what = "SEN12MS"
     label_source: dict[str, str] = {}
 
-    def __init__(self, root: str | os.PathLike, rois: Sequence[str] | None, s2_bands: Sequence[str],
-                 s1_bands: Sequence[str], label: str, crop: int | None, augment: bool,
-                 files: Any, seed: int, nan_policy: str, sub: str) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        rois: Sequence[str] | None,
+        s2_bands: Sequence[str],
+        s1_bands: Sequence[str],
+        label: str,
+        crop: int | None,
+        augment: bool,
+        files: Any,
+        seed: int,
+        nan_policy: str,
+        sub: str,
+    ) -> None:
         if label not in SCHEMES:
             raise DatasetError(f"Unknown label scheme {label!r}; choose from {list(SCHEMES)}.")
         if nan_policy not in ("raise", "zero"):
@@ -318,7 +362,7 @@ class _PatchDataset(Dataset):
         """Ids of the patches, in order (the official S2 file names without ``.tif``)."""
         return [p.id for p in self.patches]
 
-    def _read_image(self, patch: Patch, window: Any) -> np.ndarray:
+    def _read_image(self, patch: Patch, window: Any, meta: dict[str, _Meta]) -> np.ndarray:
         parts = []
         for mod, names, all_names, count, norm in (
             ("s2", self.s2_bands, S2_BANDS, 13, normalise_s2),
@@ -327,8 +371,10 @@ class _PatchDataset(Dataset):
             if not names:
                 continue
             path = patch.path(mod)
-            desc = _descriptions(path)
-            raster = read(path, bands=band_indexes(names, all_names, desc), window=window, expect_bands=count)
+            desc = meta[mod].descriptions
+            raster = read(
+                path, bands=band_indexes(names, all_names, desc), window=window, expect_bands=count
+            )
             bad = _bad_pixels(raster.data, raster.nodata)
             data = norm(raster.data)
             if bad.any():
@@ -349,23 +395,29 @@ class _PatchDataset(Dataset):
         else:
             path = patch.path("lc")
             layer = "igbp" if scheme in ("dfc", "dfc8") else scheme
-            raw = read(path, bands=[LC_LAYERS.index(layer) + 1], window=window, expect_bands=4).data[0]
+            raw = read(
+                path, bands=[LC_LAYERS.index(layer) + 1], window=window, expect_bands=4
+            ).data[0]
             source = layer
         return to_scheme(raw, scheme, source, path)
 
-    def _check_grids(self, patch: Patch) -> tuple[int, int]:
-        mods = self._needed()
-        first = patch.path(mods[0])
-        for mod in mods[1:]:
-            check_same_grid(first, patch.path(mod), tolerance=1e-3)
-        return grid_of(first)[2]
+    def _check_grids(self, patch: Patch) -> dict[str, _Meta]:
+        """Open each file of the patch once: grids must match (shape only where a CRS is missing)."""
+        meta = {mod: _meta(patch.path(mod)) for mod in self._needed()}
+        first, *others = meta.values()
+        for other in others:
+            _check_pair(first, other)
+        return meta
 
     def _sample(self, index: int) -> dict[str, Any]:
         patch = self.patches[index]
-        shape = self._check_grids(patch)
+        meta = self._check_grids(patch)
         rng = _rng(self.seed, index, self.epoch)
-        window = _window(shape, self.crop, rng, patch.path("s2"))
-        arrays = {"image": self._read_image(patch, window), "mask": self._read_label(patch, self.label, window)}
+        window = _window(next(iter(meta.values())).shape, self.crop, rng, patch.path("s2"))
+        arrays = {
+            "image": self._read_image(patch, window, meta),
+            "mask": self._read_label(patch, self.label, window),
+        }
         arrays.update(self._extra(patch, window))
         if self.augment:
             arrays = _augment(arrays, rng)
@@ -382,22 +434,61 @@ class _PatchDataset(Dataset):
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} patches")
         sample = self._sample(index)
-        return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in sample.items()}
+        return {
+            k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in sample.items()
+        }
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}({len(self)} patches from {self.root}, bands={list(self.bands)}, "
-                f"label={self.label!r}, crop={self.crop}, augment={self.augment})")
+        return (
+            f"{type(self).__name__}({len(self)} patches from {self.root}, bands={list(self.bands)}, "
+            f"label={self.label!r}, crop={self.crop}, augment={self.augment})"
+        )
 
 
-def _descriptions(path: Path) -> tuple[str | None, ...]:
-    """Band descriptions of a file (empty tuple when it cannot be opened; read() reports that)."""
+@dataclass
+class _Meta:
+    """What one open of a file tells: its grid and band descriptions."""
+
+    path: Path
+    crs: Any
+    transform: Any
+    shape: tuple[int, int]
+    descriptions: tuple[str | None, ...]
+
+    def stub(self) -> Raster:
+        """A pixel-less :class:`Raster` carrying the grid, for ``check_same_grid``."""
+        return Raster(
+            np.empty((0, *self.shape), np.uint8), self.crs, self.transform, path=self.path
+        )
+
+
+def _meta(path: Path) -> _Meta:
     import rasterio
 
+    if not path.exists():
+        raise DatasetError(f"{path}: file not found (it was there when the dataset was built).")
     try:
         with rasterio.open(path) as src:
-            return tuple(src.descriptions)
-    except Exception:  # a corrupt file is reported by read() with the fix
-        return ()
+            return _Meta(
+                path, src.crs, src.transform, (src.height, src.width), tuple(src.descriptions)
+            )
+    except Exception as err:  # rasterio raises several kinds for a broken file
+        raise DatasetError(
+            f"{path}: cannot be read as a GeoTIFF ({err}). The file is probably corrupt or "
+            "truncated: delete it and download or export it again."
+        ) from err
+
+
+def _check_pair(a: _Meta, b: _Meta) -> None:
+    """Same grid (CRS, transform, shape); files without a CRS (DFC2020 may lack geolocation) can
+    only be checked for shape."""
+    if a.crs is not None and b.crs is not None:
+        check_same_grid(a.stub(), b.stub(), tolerance=1e-3)
+    elif a.shape != b.shape:
+        raise DatasetError(
+            f"{a.path} and {b.path} are not on the same grid: shape {a.shape} vs {b.shape}. Use the "
+            "partner files of the same patch, or re-export them with the same size."
+        )
 
 
 class SEN12MS(_PatchDataset):
@@ -410,20 +501,32 @@ class SEN12MS(_PatchDataset):
 
     what = "SEN12MS"
 
-    def __init__(self, root: str | os.PathLike, seasons: Sequence[str] | None = None,
-                 s2_bands: Sequence[str] = ("B04", "B03", "B02", "B08"), s1_bands: Sequence[str] = (),
-                 label: str = "dfc8", crop: int | None = None, augment: bool = False,
-                 files: Any = None, seed: int = 0, nan_policy: str = "raise") -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        seasons: Sequence[str] | None = None,
+        s2_bands: Sequence[str] = ("B04", "B03", "B02", "B08"),
+        s1_bands: Sequence[str] = (),
+        label: str = "dfc8",
+        crop: int | None = None,
+        augment: bool = False,
+        files: Any = None,
+        seed: int = 0,
+        nan_policy: str = "raise",
+    ) -> None:
         rois = None if seasons is None else [_season_folder(s) for s in seasons]
-        super().__init__(root, rois, s2_bands, s1_bands, label, crop, augment, files, seed,
-                         nan_policy, "SEN12MS")
+        super().__init__(
+            root, rois, s2_bands, s1_bands, label, crop, augment, files, seed, nan_policy, "SEN12MS"
+        )
 
 
 def _season_folder(season: str) -> str:
     for name in SEASONS:
         if season in (name, name.split("_", 1)[1]):
             return name
-    raise DatasetError(f"Unknown season {season!r}; choose from {list(SEASONS)} or their short names.")
+    raise DatasetError(
+        f"Unknown season {season!r}; choose from {list(SEASONS)} or their short names."
+    )
 
 
 class DFC2020(_PatchDataset):
@@ -436,15 +539,35 @@ class DFC2020(_PatchDataset):
 
     what = "DFC2020"
 
-    def __init__(self, root: str | os.PathLike, split: str = "test",
-                 s2_bands: Sequence[str] = ("B04", "B03", "B02", "B08"), s1_bands: Sequence[str] = (),
-                 crop: int | None = None, augment: bool = False, files: Any = None, seed: int = 0,
-                 label: str = "dfc8", nan_policy: str = "raise") -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        split: str = "test",
+        s2_bands: Sequence[str] = ("B04", "B03", "B02", "B08"),
+        s1_bands: Sequence[str] = (),
+        crop: int | None = None,
+        augment: bool = False,
+        files: Any = None,
+        seed: int = 0,
+        label: str = "dfc8",
+        nan_policy: str = "raise",
+    ) -> None:
         if split not in ("validation", "test"):
             raise DatasetError(f"split must be 'validation' or 'test', not {split!r}.")
         self.split = split
-        super().__init__(root, [f"ROIs0000_{split}"], s2_bands, s1_bands, label, crop, augment,
-                         files, seed, nan_policy, "DFC2020")
+        super().__init__(
+            root,
+            [f"ROIs0000_{split}"],
+            s2_bands,
+            s1_bands,
+            label,
+            crop,
+            augment,
+            files,
+            seed,
+            nan_policy,
+            "DFC2020",
+        )
 
     def _pattern(self) -> str:
         return f"ROIs0000_{self.split}/s2_0/ROIs0000_{self.split}_s2_0_p*.tif"
@@ -471,9 +594,16 @@ class NTL(Dataset):
     ``crop`` is in high-res pixels and must be a multiple of the ratio (inferred from the shapes).
     """
 
-    def __init__(self, root: str | os.PathLike, split: str = "train", crop: int | None = None,
-                 augment: bool = False, seed: int = 0, files: Any = None,
-                 nan_policy: str = "raise") -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        split: str = "train",
+        crop: int | None = None,
+        augment: bool = False,
+        seed: int = 0,
+        files: Any = None,
+        nan_policy: str = "raise",
+    ) -> None:
         root = Path(root).expanduser()
         if not root.is_dir():
             raise DatasetError(
@@ -492,7 +622,9 @@ class NTL(Dataset):
             wanted = [Path(x).stem for x in read_id_list(files)]
             absent = [x for x in wanted if x not in set(ids)]
             if absent:
-                raise DatasetError(f"{hr_dir}: no hr_ntl file for id(s) {absent[:5]}; check the split list.")
+                raise DatasetError(
+                    f"{hr_dir}: no hr_ntl file for id(s) {absent[:5]}; check the split list."
+                )
             ids = wanted
         if not ids:
             raise DatasetError(
@@ -550,14 +682,20 @@ class NTL(Dataset):
         rng = _rng(self.seed, index, self.epoch)
         hr_shape = grid_of(self._path("hr_ntl", ident))[2]
         if self.crop is not None and self.crop % ratio:
-            raise DatasetError(f"crop {self.crop} must be a multiple of the ratio {ratio} ({ident}).")
+            raise DatasetError(
+                f"crop {self.crop} must be a multiple of the ratio {ratio} ({ident})."
+            )
         hr_win = _window(hr_shape, self.crop, rng, self._path("hr_ntl", ident), align=ratio)
         lr_win = None
         if hr_win is not None:
             from rasterio.windows import Window
 
-            lr_win = Window(hr_win.col_off // ratio, hr_win.row_off // ratio,
-                            self.crop // ratio, self.crop // ratio)
+            lr_win = Window(
+                hr_win.col_off // ratio,
+                hr_win.row_off // ratio,
+                self.crop // ratio,
+                self.crop // ratio,
+            )
         arrays = {}
         for layer, count in NTL_LAYERS.items():
             path = self._path(layer, ident)
@@ -574,12 +712,16 @@ class NTL(Dataset):
             arrays[layer] = data
         if self.augment:
             arrays = _augment(arrays, rng)
-        out = {"low_res": arrays["lr_ntl"], "high_res": arrays["hr_ntl"], "dmo": arrays["dmo"],
-               "dem": arrays["dem"], "isp": arrays["isp"]}
+        out = {
+            "low_res": arrays["lr_ntl"],
+            "high_res": arrays["hr_ntl"],
+            "dmo": arrays["dmo"],
+            "dem": arrays["dem"],
+            "isp": arrays["isp"],
+        }
         sample: dict[str, Any] = {k: torch.from_numpy(v) for k, v in out.items()}
         sample.update(id=ident, ratio=ratio)
         return sample
 
     def __repr__(self) -> str:
         return f"NTL({len(self)} patches from {self.root / self.split}, crop={self.crop}, augment={self.augment})"
-

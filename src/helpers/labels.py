@@ -222,10 +222,9 @@ def colormap(scheme: str) -> tuple[Any, Any]:
 
     _, colors = _table(scheme)
     values = sorted(colors)
-    cmap = ListedColormap([colors[v] for v in values], name=scheme)
-    cmap.set_bad("#000000", alpha=0.0)
-    cmap.set_under("#000000")
-    cmap.set_over("#ffffff")
+    cmap = ListedColormap([colors[v] for v in values], name=scheme).with_extremes(
+        bad=(0.0, 0.0, 0.0, 0.0), under="#000000", over="#ffffff"
+    )
     bounds = [values[0] - 0.5] + [(a + b) / 2 for a, b in zip(values[:-1], values[1:])] + [values[-1] + 0.5]
     return cmap, BoundaryNorm(bounds, cmap.N)
 

@@ -2,7 +2,170 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 # ---- land cover: label super-resolution and GAN losses (notebooks 04, 05) ----
+
+# Label super-resolution (Malkin et al. 2018, "Label super-resolution networks", ICLR 2019).
+# Variant (the public reference versions differ, so it is stated here and tested):
+# - the full Gaussian negative log-likelihood per block z and fine class c,
+#   (mu - eta)^2 / (2 (sigma^2 + rho^2)) + 0.5 log(2 pi (sigma^2 + rho^2)); the seed slide's
+#   "const - 1/2 (mu - eta)^2 / (sigma^2 + rho^2)" is this with the log term held constant; we keep
+#   it because rho^2 depends on the network (without it confident outputs are punished harder).
+# - eta = block mean of p(c); rho^2 = sum_i p_i(c)(1 - p_i(c)) / n^2 (variance of a mean of n
+#   independent Bernoullis); a block is one cell of the coarse grid with one coarse label.
+# - summed over classes, averaged over blocks (not scaled by coarse-class pixel share: every
+#   block counts once). Coarse label == ignore_index -> block skipped. Fine classes that never
+#   occur under a coarse class (mu = sigma^2 = 0) keep a variance floor ``eps`` so they stay finite.
+
+
+def _coarse_phase(coarse: Any, block: int, ignore_index: int) -> tuple[int, int]:
+    """Offset (rows, cols) of the coarse grid in a (H, W) label map: the most frequent position,
+    modulo ``block``, where the label changes; (0, 0) when it never changes."""
+    import torch
+
+    offsets = []
+    for dim in (0, 1):
+        a = coarse.narrow(dim, 1, coarse.shape[dim] - 1)
+        b = coarse.narrow(dim, 0, coarse.shape[dim] - 1)
+        changed = (a != b) & (a != ignore_index) & (b != ignore_index)
+        pos = torch.nonzero(changed.any(dim=1 - dim)).flatten() + 1
+        offsets.append(int(torch.bincount(pos % block, minlength=block).argmax()) if pos.numel() else 0)
+    return offsets[0], offsets[1]
+
+
+def block_ids(coarse: Any, block: int, num_coarse: int, ignore_index: int = 255, align: bool = True) -> Any:
+    """Block index per pixel of ``coarse`` (N, H, W): one block per coarse-grid cell and coarse
+    label, -1 where ignored. ``align`` finds each sample's grid offset from the label edges."""
+    import torch
+
+    n, h, w = coarse.shape
+    rows = torch.arange(h, device=coarse.device)
+    cols = torch.arange(w, device=coarse.device)
+    ids = torch.empty_like(coarse, dtype=torch.long)
+    cells_per_row = (w + block) // block + 1
+    cells = ((h + block) // block + 1) * cells_per_row
+    for i in range(n):
+        r0, c0 = _coarse_phase(coarse[i], block, ignore_index) if align else (0, 0)
+        cell = ((rows + block - r0) // block)[:, None] * cells_per_row + ((cols + block - c0) // block)[None]
+        ids[i] = (i * cells + cell) * num_coarse + coarse[i].long().clamp(0, num_coarse - 1)
+    return torch.where(coarse == ignore_index, torch.full_like(ids, -1), ids)
+
+
+def block_statistics(
+    probs: Any, coarse: Any, block: int, num_coarse: int, ignore_index: int = 255, align: bool = True
+) -> dict[str, Any]:
+    """Per block: ``eta`` (mean p, (Z, C)), ``rho2`` (variance of that mean, (Z, C)), ``label``
+    (coarse class, (Z,)), ``pixels`` (Z,). ``probs`` is (N, C, H, W) softmax output."""
+    import torch
+
+    ids = block_ids(coarse, block, num_coarse, ignore_index, align).reshape(-1)
+    p = probs.permute(0, 2, 3, 1).reshape(-1, probs.shape[1])
+    keep = ids >= 0
+    uniq, inv = torch.unique(ids[keep], return_inverse=True)
+    p = p[keep]
+    count = torch.zeros(len(uniq), device=p.device, dtype=p.dtype).index_add_(0, inv, torch.ones_like(p[:, 0]))
+    eta = torch.zeros(len(uniq), p.shape[1], device=p.device, dtype=p.dtype).index_add_(0, inv, p) / count[:, None]
+    var = torch.zeros_like(eta).index_add_(0, inv, p * (1 - p)) / count[:, None] ** 2
+    return {"eta": eta, "rho2": var, "label": uniq % num_coarse, "pixels": count}
+
+
+def label_sr_loss(
+    output: Any,
+    coarse: Any,
+    mu: Any,
+    sigma2: Any,
+    block: int,
+    ignore_index: int = 255,
+    from_logits: bool = True,
+    eps: float = 1e-4,
+    log_term: bool = True,
+    align: bool = True,
+) -> Any:
+    """Label-SR loss (variant above) of network ``output`` (N, C, H, W) against coarse labels
+    (N, H, W) with per-coarse-class means ``mu`` and variances ``sigma2`` (K, C) of fine-class shares."""
+    import math
+
+    import torch
+
+    output = output.to(torch.promote_types(output.dtype, torch.float32))  # AMP-safe: >= fp32
+    probs = output.softmax(1) if from_logits else output
+    mu = torch.as_tensor(mu, dtype=probs.dtype, device=probs.device)
+    sigma2 = torch.as_tensor(sigma2, dtype=probs.dtype, device=probs.device)
+    if mu.shape != sigma2.shape or mu.shape[1] != probs.shape[1]:
+        raise ValueError(f"mu {tuple(mu.shape)} and sigma2 {tuple(sigma2.shape)} must be (coarse classes, {probs.shape[1]})")
+    stats = block_statistics(probs, coarse, block, mu.shape[0], ignore_index, align)
+    if stats["label"].numel() == 0:
+        return probs.sum() * 0.0  # no labelled block: zero loss that still has a graph
+    var = sigma2[stats["label"]] + stats["rho2"] + eps
+    nll = (mu[stats["label"]] - stats["eta"]) ** 2 / (2 * var)
+    if log_term:
+        nll = nll + 0.5 * torch.log(2 * math.pi * var)
+    return nll.sum(1).mean()
+
+
+class LabelSRLoss:
+    """``loss(output, coarse)``: :func:`label_sr_loss` with the statistics held (a step_fn's loss_fn)."""
+
+    def __init__(self, mu: Any, sigma2: Any, block: int, ignore_index: int = 255, eps: float = 1e-4,
+                 log_term: bool = True, align: bool = True) -> None:
+        self.mu, self.sigma2, self.block = mu, sigma2, block
+        self.kwargs = {"ignore_index": ignore_index, "eps": eps, "log_term": log_term, "align": align}
+
+    def __call__(self, output: Any, coarse: Any) -> Any:
+        """The loss of one batch."""
+        return label_sr_loss(output, coarse, self.mu, self.sigma2, self.block, **self.kwargs)
+
+
+def cooccurrence_statistics(
+    coarse: Any, fine: Any, block: int, num_coarse: int, num_fine: int, ignore_index: int = 255,
+    min_var: float = 1e-3, align: bool = True,
+) -> dict[str, Any]:
+    """Estimate ``mu``/``sigma2`` (K, C): mean and variance, over blocks with coarse class k, of the
+    share of fine class c (fine ``ignore_index`` pixels left out). Use fine labels of the *training*
+    region only, as Malkin et al. estimate them from a small labelled set. ``counts``: co-occurrence
+    pixel counts (K, C); ``blocks``: blocks per coarse class."""
+    import numpy as np
+    import torch
+
+    coarse_t = torch.as_tensor(np.asarray(coarse)).long()
+    fine_t = torch.as_tensor(np.asarray(fine)).long()
+    if coarse_t.ndim == 2:
+        coarse_t, fine_t = coarse_t[None], fine_t[None]
+    if coarse_t.shape != fine_t.shape:
+        raise ValueError(f"coarse {tuple(coarse_t.shape)} and fine {tuple(fine_t.shape)} differ in shape")
+    coarse_t = torch.where(fine_t == ignore_index, torch.full_like(coarse_t, ignore_index), coarse_t)
+    onehot = torch.nn.functional.one_hot(fine_t.clamp(0, num_fine - 1), num_fine).permute(0, 3, 1, 2).double()
+    stats = block_statistics(onehot, coarse_t, block, num_coarse, ignore_index, align)
+    mu = np.zeros((num_coarse, num_fine))
+    sigma2 = np.full((num_coarse, num_fine), min_var)
+    blocks = np.zeros(num_coarse, dtype=np.int64)
+    share, label = stats["eta"].numpy(), stats["label"].numpy()
+    for k in range(num_coarse):
+        rows = share[label == k]
+        blocks[k] = len(rows)
+        if len(rows):
+            mu[k] = rows.mean(0)
+            sigma2[k] = np.maximum(rows.var(0), min_var)
+        else:  # coarse class never seen: uninformative prior (uniform share, wide variance)
+            mu[k] = 1.0 / num_fine
+            sigma2[k] = 0.25
+    counts = np.zeros((num_coarse, num_fine), dtype=np.int64)
+    valid = coarse_t != ignore_index
+    np.add.at(counts, (coarse_t[valid].numpy(), fine_t[valid].numpy()), 1)
+    return {"mu": mu, "sigma2": sigma2, "counts": counts, "blocks": blocks}
+
+
+def prior_statistics(num_classes: int, purity: float = 0.7, sigma: float = 0.2) -> dict[str, Any]:
+    """A prior-knowledge table when no fine labels are available: a block of coarse class k holds
+    a share ``purity`` of fine class k, the rest spread evenly; one standard deviation ``sigma``."""
+    import numpy as np
+
+    rest = (1 - purity) / max(num_classes - 1, 1)
+    mu = np.full((num_classes, num_classes), rest)
+    np.fill_diagonal(mu, purity)
+    return {"mu": mu, "sigma2": np.full_like(mu, sigma**2)}
+
 
 # GAN losses (pix2pix, notebook 05)
 # Isola et al. 2017: D minimises 0.5 * (GAN(D(x, y), real) + GAN(D(x, G(x)), fake)); G minimises
@@ -49,3 +212,42 @@ def generator_loss(fake_logits, fake, target, valid=None, mode: str = "vanilla",
     return adversarial + lambda_l1 * l1, adversarial, l1
 
 # ---- night lights: multi-scale L1 and ISP auxiliary loss (notebooks 08, 09) ----
+
+# DeepLight objective (seed 001): alpha * F1 * sum_j beta_j * L1(pred_j, HR_j) + (1 - alpha) * F2 * BCE.
+# Our choices (the seed leaves them open): F1, F2 = means over pixels (mean L1, mean BCE); HR_j is
+# the scaled HR target average-pooled to the size of prediction j; BCE with logits of an ISP head.
+NTL_ALPHA = 0.8
+NTL_BETAS = (0.25, 0.25, 0.5)  # x2, x4, x8
+
+
+def ntl_sr_loss(
+    outputs: dict,
+    high_res: object,
+    isp: object = None,
+    alpha: float = NTL_ALPHA,
+    betas: tuple[float, ...] = NTL_BETAS,
+    multiscale: bool = True,
+    auxiliary: bool = True,
+) -> object:
+    """DeepLight multi-scale L1 + ISP auxiliary BCE on scaled targets (see ``helpers.models.ntl_sr``).
+
+    ``outputs``: the model's dict (``"scales"`` coarse to fine, ``"isp_logits"``); ``high_res``
+    (B, 1, H, W) scaled target; ``isp`` (B, 1, H, W) 0/1. ``multiscale=False`` keeps only the final
+    scale (beta = 1); ``auxiliary=False`` sets alpha = 1 (no BCE).
+    """
+    import torch.nn.functional as F
+
+    preds = list(outputs["scales"]) if multiscale else [outputs["scales"][-1]]
+    weights = list(betas) if multiscale else [1.0]
+    if len(weights) != len(preds):
+        raise ValueError(f"{len(preds)} predictions but {len(weights)} betas; give one beta per scale.")
+    l1 = 0.0
+    for beta, pred in zip(weights, preds):
+        target = high_res if pred.shape[-2:] == high_res.shape[-2:] else F.adaptive_avg_pool2d(high_res, pred.shape[-2:])
+        l1 = l1 + beta * F.l1_loss(pred, target)
+    if not auxiliary:
+        return l1
+    if isp is None:
+        raise ValueError("auxiliary=True needs the ISP mask (batch['isp']); pass auxiliary=False without it.")
+    bce = F.binary_cross_entropy_with_logits(outputs["isp_logits"], isp.float())
+    return alpha * l1 + (1.0 - alpha) * bce

@@ -27,7 +27,7 @@ ratio that does not divide the shape) raises ``ValueError`` saying what to fix.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,18 +95,28 @@ def aggregate(image: np.ndarray, ratio: int, how: str = "mean") -> np.ndarray:
     raise ValueError(f"how must be 'mean' or 'sum', got {how!r}.")
 
 
-def bloom(radiance: np.ndarray, psf_sigma: float) -> np.ndarray:
-    """Gaussian point-spread function (sigma in pixels): the 'blooming' that spreads city light."""
+def bloom(
+    radiance: np.ndarray, psf_sigma: float | Sequence[float], psf_weights: Sequence[float] | None = None
+) -> np.ndarray:
+    """Gaussian point-spread function (sigma in pixels; several sigmas with ``psf_weights`` make a
+    core + wide halo): the 'blooming' that spreads city light over dark surroundings."""
     from scipy.ndimage import gaussian_filter
 
     arr = _as_2d(radiance, "radiance")
-    return gaussian_filter(arr, psf_sigma, mode="nearest") if psf_sigma > 0 else arr
+    sigmas = [float(psf_sigma)] if np.isscalar(psf_sigma) else [float(x) for x in psf_sigma]
+    weights = [1.0 / len(sigmas)] * len(sigmas) if psf_weights is None else [float(x) for x in psf_weights]
+    if len(weights) != len(sigmas):
+        raise ValueError(f"psf_weights ({len(weights)}) must match psf_sigma ({len(sigmas)}).")
+    if all(sg <= 0 for sg in sigmas):
+        return arr
+    return sum(w * (gaussian_filter(arr, sg, mode="nearest") if sg > 0 else arr) for w, sg in zip(weights, sigmas))
 
 
 def simulate_dmsp(
     radiance: np.ndarray,
     ratio: int = 8,
-    psf_sigma: float = 8.0,
+    psf_sigma: float | Sequence[float] = 8.0,
+    psf_weights: Sequence[float] | None = None,
     gain: float = 1.0,
     offset: float = 0.0,
     power: float = 1.0,
@@ -119,7 +129,7 @@ def simulate_dmsp(
     arr = _as_2d(radiance, "radiance")
     if (arr < 0).any():
         raise ValueError("radiance: negative values; radiance is >= 0 (clip or check the units).")
-    coarse = aggregate(bloom(arr, psf_sigma), ratio)
+    coarse = aggregate(bloom(arr, psf_sigma, psf_weights), ratio)
     dn = offset + gain * coarse**power
     if noise_dn > 0:
         dn = dn + np.random.default_rng(seed).normal(0.0, noise_dn, dn.shape)
@@ -441,7 +451,8 @@ def estimate_misregistration(
     low_res: np.ndarray,
     high_res_reference: np.ndarray,
     ratio: int,
-    psf_sigma: float = 0.0,
+    psf_sigma: float | Sequence[float] = 0.0,
+    psf_weights: Sequence[float] | None = None,
     saturation: int | None = None,
     refine: bool = True,
     block: int | None = None,
@@ -451,7 +462,7 @@ def estimate_misregistration(
     local displacement field from the same estimate in ``block x block`` LR windows every ``step``.
 
     1. coarse: phase correlation (Hann window, integer peak) of the LR lights against the HR
-       reference blurred by ``psf_sigma`` (HR px) and aggregated to the LR grid;
+       reference blurred by ``psf_sigma`` (HR px; see :func:`bloom`) and aggregated to the LR grid;
     2. ``refine``: the sub-pixel shift minimising ``|| low - (a * A(S_d(high)) + b) ||^2`` where
        ``S_d`` shifts the HR reference by ``ratio * d`` HR px, ``A`` blurs and aggregates it, and
        ``a, b`` absorb gain and offset (Nelder-Mead from the coarse estimate). Pixels at or above
@@ -465,22 +476,33 @@ def estimate_misregistration(
     ratio = _check_ratio(high.shape, ratio, "high_res_reference")
     _check_pair(low, high, ratio)
     valid = np.ones(low.shape, bool) if saturation is None else low < saturation
-    dy, dx = _register(low, high, ratio, psf_sigma, valid, refine)
+    dy, dx = _register(low, high, ratio, (psf_sigma, psf_weights), valid, refine)
     result = Misregistration(dy, dx, ratio)
     if block:
-        result.field = displacement_field(low, high, ratio, block, step or max(block // 2, 1), psf_sigma, valid, refine)
+        result.field = displacement_field(
+            low, high, ratio, block, step or max(block // 2, 1), (psf_sigma, psf_weights), valid, start=(dy, dx)
+        )
     return result
 
 
 def _register(
-    low: np.ndarray, high: np.ndarray, ratio: int, psf_sigma: float, valid: np.ndarray, refine: bool
+    low: np.ndarray,
+    high: np.ndarray,
+    ratio: int,
+    psf: tuple[Any, Any],
+    valid: np.ndarray,
+    refine: bool = True,
+    start: tuple[float, float] | None = None,
 ) -> tuple[float, float]:
-    """Coarse phase correlation, then the HR-grid least-squares refinement (see above)."""
+    """Coarse phase correlation (or ``start``), then the HR-grid least-squares refinement."""
     from scipy.ndimage import shift
     from scipy.optimize import minimize
 
-    blurred = bloom(high, psf_sigma) if psf_sigma > 0 else high
-    d0 = np.array(phase_correlation(low, aggregate(blurred, ratio), upsample=1, window=True))
+    blurred = bloom(high, *psf)
+    if start is None:
+        d0 = np.array(phase_correlation(low, aggregate(blurred, ratio), upsample=1, window=True))
+    else:
+        d0 = np.asarray(start, dtype=np.float64)
     if not refine:
         return float(d0[0]), float(d0[1])
     use = valid.copy()
@@ -509,19 +531,25 @@ def displacement_field(
     ratio: int,
     block: int,
     step: int,
-    psf_sigma: float = 0.0,
+    psf: tuple[Any, Any] = (0.0, None),
     valid: np.ndarray | None = None,
-    refine: bool = True,
+    start: tuple[float, float] | None = None,
+    max_offset: float = 1.0,
 ) -> dict[str, np.ndarray]:
-    """Local shifts (LR px) in ``block x block`` LR windows every ``step`` LR px, each estimated
-    like the global one. Returns ``rows``, ``cols`` (block centres, LR px) and ``dy``, ``dx``;
-    blocks without structure (flat, dark) are NaN."""
+    """Local shifts (LR px) in ``block x block`` LR windows every ``step`` LR px, each refined
+    like the global one from ``start`` (the global shift; a small block's own phase correlation
+    is easily fooled by a single town, so it is only used when ``start`` is None); ``psf`` is
+    ``(psf_sigma, psf_weights)``. Returns ``rows``, ``cols`` (block centres, LR px), ``dy``, ``dx``;
+    blocks with little structure (reference std < 1/4 of the whole image's: dark fields) and
+    estimates more than ``max_offset`` LR px from ``start`` (a failed fit) are NaN."""
     low = _as_2d(low_res, "low_res")
     high = _as_2d(high_res_reference, "high_res_reference")
     _check_pair(low, high, ratio)
     if block > min(low.shape) or block < 4:
         raise ValueError(f"block {block} must be between 4 and the LR image side {min(low.shape)}.")
     valid = np.ones(low.shape, bool) if valid is None else valid
+    blurred = bloom(high, *psf)  # blur once: blocks then see the halo from outside them
+    floor = 0.25 * aggregate(blurred, ratio).std()
     starts_r = list(range(0, low.shape[0] - block + 1, step))
     starts_c = list(range(0, low.shape[1] - block + 1, step))
     dy = np.full((len(starts_r), len(starts_c)), np.nan)
@@ -529,11 +557,13 @@ def displacement_field(
     for i, r in enumerate(starts_r):
         for j, c in enumerate(starts_c):
             a = low[r : r + block, c : c + block]
-            b = high[r * ratio : (r + block) * ratio, c * ratio : (c + block) * ratio]
+            b = blurred[r * ratio : (r + block) * ratio, c * ratio : (c + block) * ratio]
             ok = valid[r : r + block, c : c + block]
-            if a[ok].std() < 1e-6 or b.std() < 1e-6 or ok.sum() < block:
+            if a[ok].std() < 1e-6 or aggregate(b, ratio).std() < floor or ok.sum() < block:
                 continue
-            dy[i, j], dx[i, j] = _register(a, b, ratio, psf_sigma, ok, refine)
+            est = _register(a, b, ratio, (0.0, None), ok, start=start)
+            if start is None or np.hypot(est[0] - start[0], est[1] - start[1]) <= max_offset:
+                dy[i, j], dx[i, j] = est
     rows = np.array(starts_r, dtype=np.float64) + (block - 1) / 2
     cols = np.array(starts_c, dtype=np.float64) + (block - 1) / 2
     return {"rows": rows, "cols": cols, "dy": dy, "dx": dx}
@@ -604,9 +634,15 @@ def modality_table(rasters: Mapping[str, Any]) -> Any:
 # ---- the NTL layout on disk ----
 
 
+def layout_root(root: str | os.PathLike) -> Path:
+    """The NTL folder itself: ``root`` or ``root/NTL`` (a sample folder holds the layout there)."""
+    root = Path(root).expanduser()
+    return root / "NTL" if not (root / "train").is_dir() and (root / "NTL").is_dir() else root
+
+
 def layout_ids(root: str | os.PathLike, split: str = "train") -> list[str]:
     """Patch ids of ``{root}/{split}/lr_ntl/*.tif`` (the NTL layout of docs/CONTRACTS.md)."""
-    folder = Path(root) / split / "lr_ntl"
+    folder = layout_root(root) / split / "lr_ntl"
     if not folder.is_dir():
         raise FileNotFoundError(
             f"{folder}: not found. An NTL folder holds {{train,val,test}}/{{{','.join(LAYOUT_FOLDERS)}}}"
@@ -620,7 +656,7 @@ def read_layout_patch(root: str | os.PathLike, split: str, patch_id: str) -> dic
     HR-grid rasters share one grid and that the LR lights cover the same bounds."""
     from . import rasters
 
-    base = Path(root) / split
+    base = layout_root(root) / split
     bands = {"lr_ntl": 1, "hr_ntl": 1, "dmo": 7, "dem": 1, "isp": 1}
     out = {k: rasters.read(base / k / f"{patch_id}.tif", expect_bands=n) for k, n in bands.items()}
     for k in ("dmo", "dem", "isp"):

@@ -40,4 +40,324 @@ def show_labels(ax: Any, labels: np.ndarray, scheme: str = "dfc", title: str = "
 
 # ---- land cover (notebooks 02-06) ----
 
+# explore labels (notebook 02)
+
+
+def composite(image: np.ndarray, bands: tuple[str, ...], names: tuple[str, ...]) -> np.ndarray:
+    """``(h, w, 3)`` stretched composite of the bands named ``names`` from ``image`` whose channels are
+    ``bands`` (by name). Two names (S1 VV, VH) give (VV, VH, VV - VH)."""
+    arr = np.asarray(image, dtype=np.float32)
+    missing = [n for n in names if n not in bands]
+    if missing:
+        raise ValueError(f"bands {missing} are not in this image (it holds {list(bands)})")
+    picked = [arr[bands.index(n)] for n in names]
+    if len(picked) == 2:
+        picked.append(picked[0] - picked[1])
+    return np.moveaxis(stretch(np.stack(picked[:3])), 0, -1)
+
+
+def patch_figure(sample: dict[str, Any], bands: tuple[str, ...], names: tuple[str, ...], scheme: str,
+                 title: str = "") -> Any:
+    """One patch: the band composite, its label map in ``scheme`` and, for DFC2020, the coarse
+    MODIS label beside it; each label map with its legend."""
+    import matplotlib.pyplot as plt
+
+    fine = "coarse" in sample and scheme in ("dfc", "dfc8")
+    maps = [(f"fine DFC ({scheme})" if fine else f"label ({scheme})", sample["mask"], scheme)]
+    if "coarse" in sample:
+        coarse_scheme = "dfc" if scheme == "dfc" else "dfc8"
+        maps.append((f"coarse MODIS -> {coarse_scheme}", sample["coarse"], coarse_scheme))
+    fig, axes = plt.subplots(1, 1 + len(maps), figsize=(3.2 + 4.4 * len(maps), 3.4), constrained_layout=True)
+    axes[0].imshow(composite(np.asarray(sample["image"]), bands, names))
+    axes[0].set_title(", ".join(names))
+    axes[0].set_axis_off()
+    for ax, (name, mask, sch) in zip(axes[1:], maps):
+        arr = np.asarray(mask).astype(np.float32)
+        arr[arr == 255] = np.nan
+        show_labels(ax, arr, sch, title=name, legend=False)
+        from . import labels as lab
+
+        lab.add_legend(ax, sch, present=[int(v) for v in np.unique(np.asarray(mask)) if v != 255])
+    fig.suptitle(title)
+    return fig
+
+
+def class_share_figure(shares: Any, scheme: str = "dfc", title: str = "") -> Any:
+    """Stacked horizontal bars: one bar per row of ``shares`` (a DataFrame of class value -> share),
+    in the scheme's colours, with a legend."""
+    import matplotlib.pyplot as plt
+
+    from . import labels as lab
+
+    names = lab.class_names(scheme)
+    fig, ax = plt.subplots(figsize=(8, 0.6 + 0.5 * len(shares)), constrained_layout=True)
+    left = np.zeros(len(shares))
+    for value in shares.columns:
+        width = shares[value].to_numpy(dtype=float)
+        ax.barh(list(shares.index), width, left=left, color=lab.color_of(scheme, int(value)),
+                edgecolor="0.3", linewidth=0.3, label=f"{value} {names[int(value)]}")
+        left += width
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of labelled pixels")
+    ax.invert_yaxis()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    ax.set_title(title)
+    return fig
+
+
+# pix2pix and bag of colours figures (notebooks 05, 06)
+
+
+def confusion_figure(confusion: Any, names: list[str] | None = None, title: str = "", normalize: bool = True) -> Any:
+    """Confusion matrix (rows truth, columns prediction), row-normalised to recall by default."""
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(confusion, dtype=np.float64)
+    shown = cm / np.maximum(cm.sum(1, keepdims=True), 1) if normalize else cm
+    names = names or [str(i) for i in range(len(cm))]
+    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * len(cm), 0.8 + 0.6 * len(cm)), constrained_layout=True)
+    im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    for i in range(len(cm)):
+        for j in range(len(cm)):
+            if cm[i].sum() > 0:
+                ax.text(j, i, f"{shown[i, j]:.2f}" if normalize else f"{int(cm[i, j])}", ha="center", va="center",
+                        fontsize=7, color="white" if shown[i, j] > 0.6 * shown.max() else "black")
+    ax.set_xticks(range(len(cm)), names, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(cm)), names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("ground truth")
+    ax.set_title(title or ("confusion (share of each true class)" if normalize else "confusion (pixels)"))
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    return fig
+
+
+def label_grid(rows: list[dict[str, np.ndarray]], scheme: str = "dfc8", rgb_bands: tuple[int, int, int] = (0, 1, 2)) -> Any:
+    """A grid of samples: one row per dict, one column per key; (C, H, W) arrays as RGB, (H, W) as labels."""
+    import matplotlib.pyplot as plt
+
+    cols = list(rows[0])
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(2.4 * len(cols), 2.4 * len(rows)), squeeze=False,
+                             constrained_layout=True)
+    for r, row in enumerate(rows):
+        for c, name in enumerate(cols):
+            ax, arr = axes[r, c], np.asarray(row[name])
+            if arr.ndim == 3:
+                ax.imshow(rgb(arr, rgb_bands))
+                ax.set_title(name if r == 0 else "")
+                ax.set_axis_off()
+            else:
+                show_labels(ax, np.where(arr == 255, np.nan, arr), scheme, title=name if r == 0 else "")
+    present = np.unique(np.concatenate([np.asarray(v).ravel() for row in rows for v in row.values() if np.asarray(v).ndim == 2]))
+    from . import labels as lab
+
+    lab.add_legend(axes[0, -1], scheme, present=[int(v) for v in present if v != 255])
+    return fig
+
+
+def gan_curves(histories: dict[str, Any], window: int = 5) -> Any:
+    """Learning curves of ``fit_gan`` runs: D loss, G's adversarial loss and G's L1 per step (moving mean)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.2), constrained_layout=True)
+    titles = {"d_loss": "D loss (0.5 (real + fake))", "g_gan": "G adversarial loss", "g_l1": "G L1 to target"}
+    for name, hist in histories.items():
+        for ax, key in zip(axes, titles):
+            values = np.asarray(hist.steps[key], dtype=float)
+            if not len(values):
+                continue
+            k = max(1, min(window, len(values)))
+            smooth = np.convolve(values, np.ones(k) / k, mode="valid")
+            ax.plot(values, alpha=0.25)
+            ax.plot(np.arange(k - 1, len(values)), smooth, label=name, color=ax.lines[-1].get_color())
+    for ax, title in zip(axes, titles.values()):
+        ax.set_title(title)
+        ax.set_xlabel("step (batch)")
+    axes[0].legend()
+    return fig
+
+
+def vocabulary_figure(colours: np.ndarray, title: str = "colour vocabulary") -> Any:
+    """The words of a colour vocabulary as swatches (``colours``: (words, 3) in [0, 1])."""
+    import matplotlib.pyplot as plt
+
+    n = len(colours)
+    per_row = int(np.ceil(np.sqrt(n * 2)))
+    grid = np.ones((int(np.ceil(n / per_row)) * per_row, 3))
+    grid[:n] = colours
+    fig, ax = plt.subplots(figsize=(0.35 * per_row + 1, 0.35 * len(grid) / per_row + 0.8), constrained_layout=True)
+    ax.imshow(grid.reshape(-1, per_row, 3), interpolation="nearest")
+    ax.set_title(f"{title} ({n} words)")
+    ax.set_axis_off()
+    return fig
+
+
+def segments_image(segments: np.ndarray, seed: int = 0) -> np.ndarray:
+    """(H, W, 3) random colours for segment ids (to draw a segmentation)."""
+    palette = np.random.default_rng(seed).uniform(0.15, 1.0, (int(segments.max()) + 1, 3))
+    return palette[segments]
+
+
+def histograms_figure(hists: np.ndarray, colours: np.ndarray, which: list[int], titles: list[str] | None = None) -> Any:
+    """Word histograms of a few segments, bars coloured by their word."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(which), figsize=(3.2 * len(which), 2.6), sharey=True, squeeze=False,
+                             constrained_layout=True)
+    for ax, i, t in zip(axes[0], which, titles or [f"segment {i}" for i in which]):
+        ax.bar(np.arange(hists.shape[1]), hists[i], color=colours, width=1.0, edgecolor="none")
+        ax.set_title(t, fontsize=9)
+        ax.set_xlabel("word")
+    axes[0, 0].set_ylabel("share of the segment's pixels")
+    return fig
+
+
 # ---- night lights (notebooks 07-09) ----
+
+# notebook 07
+
+
+def _lights(ax: Any, image: np.ndarray, title: str, cmap: str = "magma", log: bool = False) -> Any:
+    """One lights image with a colour bar (``log``: log1p scale, so dim lights stay visible)."""
+    arr = np.asarray(image, dtype=np.float32).squeeze()
+    im = ax.imshow(np.log1p(np.maximum(arr, 0)) if log else arr, cmap=cmap, interpolation="nearest")
+    ax.set_title(title)
+    ax.set_axis_off()
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label="log(1 + x)" if log else None)
+    return im
+
+
+def plot_ntl_modalities(low_res: np.ndarray, high_res: np.ndarray, dmo: np.ndarray, dem: np.ndarray,
+                        isp: np.ndarray, suptitle: str = "") -> Any:
+    """The five NTL modalities side by side: LR lights (DN), HR lights (radiance, log scale),
+    Landsat DMO true colour (B4, B3, B2), DEM and impervious surface."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 5, figsize=(19, 4), constrained_layout=True)
+    _lights(axes[0], low_res, "LR lights (DN 0..63)")
+    _lights(axes[1], high_res, "HR lights (radiance)", log=True)
+    axes[2].imshow(rgb(dmo, (3, 2, 1)))
+    axes[2].set_title("DMO (Landsat B4 B3 B2)")
+    axes[2].set_axis_off()
+    _lights(axes[3], dem, "DEM (m)", cmap="terrain")
+    _lights(axes[4], isp, "ISP (impervious 0/1)", cmap="gray")
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def plot_saturation(dn: np.ndarray, level: int = 63, title: str = "") -> Any:
+    """Histogram of DN (log counts) showing the pile-up at the saturation level, and the
+    saturated area on the map."""
+    import matplotlib.pyplot as plt
+
+    arr = np.asarray(dn).squeeze()
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    ax0.hist(arr.ravel(), bins=np.arange(0, level + 2) - 0.5, color="0.4")
+    ax0.bar([level], [(arr >= level).sum()], width=1, color="crimson", label=f"saturated (DN {level})")
+    ax0.set_yscale("log")
+    ax0.set_xlabel("DN")
+    ax0.set_ylabel("pixels")
+    ax0.legend()
+    ax0.set_title(title or "6-bit DN histogram")
+    ax1.imshow(arr, cmap="gray", interpolation="nearest")
+    sat = np.ma.masked_where(arr < level, np.ones_like(arr, dtype=float))
+    ax1.imshow(sat, cmap="autumn", alpha=0.9, interpolation="nearest")
+    ax1.set_title(f"saturated pixels (red): {(arr >= level).mean():.1%} of the area")
+    ax1.set_axis_off()
+    return fig
+
+
+def plot_profile(profiles: dict[str, np.ndarray], dn_profiles: dict[str, np.ndarray] | None = None,
+                 title: str = "", xlabel: str = "HR pixel along the line") -> Any:
+    """Radiance profiles (left axis) and DN profiles (right axis) along one line across a town,
+    all on the HR pixel axis: shows blooming (wider), aggregation (steps) and the 63 ceiling."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 4), constrained_layout=True)
+    for name, prof in profiles.items():
+        ax.plot(np.asarray(prof), label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("radiance (nW/cm2/sr)")
+    handles, names = ax.get_legend_handles_labels()
+    if dn_profiles:
+        ax2 = ax.twinx()
+        for name, prof in dn_profiles.items():
+            ax2.step(np.arange(len(prof)), np.asarray(prof), where="mid", color="k", ls="--", label=name)
+        ax2.axhline(63, color="crimson", lw=0.8, ls=":")
+        ax2.set_ylabel("DN")
+        h2, n2 = ax2.get_legend_handles_labels()
+        handles, names = handles + h2, names + n2
+    ax.legend(handles, names, loc="upper right")
+    ax.set_title(title or "profile across a town")
+    return fig
+
+
+def plot_calibration(fine_aggregated: np.ndarray, dn: np.ndarray, fit: Any, title: str = "") -> Any:
+    """Scatter of coarse DN against the fine lights aggregated to the coarse grid, with the
+    fitted ``DN = offset + gain * L**power`` curve; saturated pixels (left out of the fit) in red."""
+    import matplotlib.pyplot as plt
+
+    x = np.asarray(fine_aggregated, dtype=float).ravel()
+    y = np.asarray(dn, dtype=float).ravel()
+    sat = y >= fit.saturation
+    fig, ax = plt.subplots(figsize=(6, 4.5), constrained_layout=True)
+    ax.scatter(x[~sat], y[~sat], s=6, alpha=0.5, label="unsaturated (fitted)")
+    ax.scatter(x[sat], y[sat], s=6, alpha=0.5, color="crimson", label="saturated (left out)")
+    grid = np.linspace(0, max(x.max(), 1e-6), 200)
+    ax.plot(grid, np.clip(fit.to_dn(grid), 0, fit.saturation), "k-",
+            label=f"DN = {fit.offset:.2f} + {fit.gain:.3f} L^{fit.power:.2f}  (R2 {fit.r2:.3f})")
+    ax.set_xlabel("fine radiance aggregated to the coarse grid")
+    ax.set_ylabel("coarse DN")
+    ax.legend(fontsize=8)
+    ax.set_title(title or "inter-calibration")
+    return fig
+
+
+def plot_images(images: dict[str, np.ndarray], log: bool = True, cmap: str = "magma", ncols: int | None = None,
+                suptitle: str = "") -> Any:
+    """A row (or grid) of lights images with the same colour scale, e.g. resampling methods."""
+    import matplotlib.pyplot as plt
+
+    n = len(images)
+    ncols = ncols or n
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3.8 * nrows), constrained_layout=True, squeeze=False)
+    arrays = {k: np.asarray(v, dtype=np.float32).squeeze() for k, v in images.items()}
+    shown = {k: np.log1p(np.maximum(v, 0)) if log else v for k, v in arrays.items()}
+    vmax = max(float(np.nanpercentile(v, 99.5)) for v in shown.values()) or 1.0
+    for ax, (name, arr) in zip(axes.ravel(), shown.items()):
+        im = ax.imshow(arr, cmap=cmap, vmin=0, vmax=vmax, interpolation="nearest")
+        ax.set_title(name)
+        ax.set_axis_off()
+    for ax in axes.ravel()[n:]:
+        ax.set_axis_off()
+    fig.colorbar(im, ax=axes, fraction=0.02, label="log(1 + radiance)" if log else None)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def plot_displacement(background: np.ndarray, field: dict[str, np.ndarray], true_shift: tuple[float, float] | None = None,
+                      title: str = "", scale: float = 1.0, true_field: dict[str, np.ndarray] | None = None) -> Any:
+    """Block-wise displacement arrows (LR px, exaggerated by ``scale``) over the LR lights; the
+    true global shift (red, at the centre) and true block shifts (orange), when known."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 6), constrained_layout=True)
+    ax.imshow(np.asarray(background).squeeze(), cmap="gray", interpolation="nearest")
+    cc, rr = np.meshgrid(field["cols"], field["rows"])
+    ax.quiver(cc, rr, field["dx"] * scale, field["dy"] * scale, color="cyan", angles="xy",
+              scale_units="xy", scale=1, label="estimated (blocks)")
+    if true_field is not None:
+        tc, tr = np.meshgrid(true_field["cols"], true_field["rows"])
+        ax.quiver(tc, tr, true_field["dx"] * scale, true_field["dy"] * scale, color="orange", angles="xy",
+                  scale_units="xy", scale=1, alpha=0.8, width=0.004, label="true (blocks)")
+    if true_shift is not None:
+        h, w = np.asarray(background).squeeze().shape
+        ax.quiver([w / 2], [h / 2], [true_shift[1] * scale], [true_shift[0] * scale], color="red",
+                  angles="xy", scale_units="xy", scale=1, label="true global shift")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title or f"local displacement (arrows x{scale:g}, LR px)")
+    ax.set_axis_off()
+    return fig
+

@@ -20,7 +20,7 @@ Choices the seeds leave open (ours, stated so they can be changed):
 - "Parallel from high to low" read as: Landsat and DEM each have their own encoder pyramid on the
   HR grid (levels 1, 1/2, 1/4, 1/8); at every level, from the highest resolution to the lowest, a
   fusion block merges the two guidance features with the (aligned) NTL features resampled to that
-  level and the fused result of the level above; a squeeze-excitation gate weighs the modalities.
+  level and the fused result of the level above; a per-pixel sigmoid gate weighs the modalities.
   "Plain concatenation" (``fusion=False``): DMO, DEM and the upsampled NTL features are
   concatenated at the input of one shared encoder.
 - SR heads at x2, x4, x8 of the LR grid (1/4, 1/2 and 1 of the HR grid), each adding a residual to
@@ -137,12 +137,13 @@ class PyramidEncoder(nn.Module):
 
 # Fusion block of one level: k inputs (B, w, h, w) each + carry (B, w, h, w) -> (B, w, h, w)
 class FusionBlock(nn.Module):
-    """Merge modality features of one level; a squeeze-excitation gate weighs each channel."""
+    """Merge modality features of one level; a per-pixel sigmoid gate (1x1 conv) weighs each
+    modality channel, local so that a tile's output does not depend on the rest of the tile."""
 
     def __init__(self, n_inputs: int, width: int) -> None:
         super().__init__()
         c = n_inputs * width
-        self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(c, c, 1), nn.Sigmoid())
+        self.gate = nn.Sequential(nn.Conv2d(c, c, 1), nn.Sigmoid())
         self.merge = nn.Sequential(nn.Conv2d(c, width, 1), nn.LeakyReLU(0.1, inplace=True), conv(width, width))
 
     def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
@@ -371,61 +372,15 @@ def forward_batch(model: MMNTLSR, batch: dict[str, torch.Tensor], device: Any = 
     return model(b["low_res"].to(device), b["dmo"].to(device), b["dem"].to(device))
 
 
-def make_step_fn(loss_fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-    """A ``step_fn(model, batch, device) -> loss`` for :func:`helpers.train.fit` / :func:`train`."""
+def step(model: nn.Module, batch: dict[str, torch.Tensor], loss_fn: Callable[..., torch.Tensor]) -> torch.Tensor:
+    """The ``step_fn`` for :func:`helpers.train.fit`: scale the batch, run the model, return the loss.
 
-    def step(model: nn.Module, batch: dict[str, torch.Tensor], device: Any = None) -> torch.Tensor:
-        device = device or next(model.parameters()).device
-        b = scale_batch(batch)
-        out = model(b["low_res"].to(device), b["dmo"].to(device), b["dem"].to(device))
-        return loss_fn(out, b["high_res"].to(device), b["isp"].to(device))
-
-    return step
-
-
-def train(
-    model: MMNTLSR,
-    loader: Any,
-    loss_fn: Callable[..., torch.Tensor],
-    epochs: int,
-    learning_rate: float = 2e-3,
-    time_budget_s: float | None = None,
-    device: Any = None,
-    progress: bool = True,
-    seed: int = 0,
-) -> list[float]:
-    """A small Adam loop (cosine schedule) over ``loader``; stops at ``time_budget_s``. Returns losses."""
-    import time
-
-    from tqdm.auto import tqdm
-
-    torch.manual_seed(seed)
-    device = device or torch.device("cpu")
-    model.to(device).train()
-    step = make_step_fn(loss_fn)
-    opt = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    total = max(1, epochs * len(loader))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=learning_rate, total_steps=total, pct_start=0.1)
-    start, history = time.perf_counter(), []
-    bar = tqdm(total=total, desc="train", disable=not progress, leave=False)
-    for _ in range(epochs):
-        for batch in loader:
-            loss = step(model, batch, device)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if sched.last_epoch + 1 < total:
-                sched.step()
-            history.append(float(loss))
-            bar.update(1)
-            bar.set_postfix(loss=f"{history[-1]:.4f}")
-            if time_budget_s is not None and time.perf_counter() - start > time_budget_s:
-                bar.close()
-                model.eval()
-                return history
-    bar.close()
-    model.eval()
-    return history
+    ``loss_fn(outputs, high_res_scaled, isp)``, e.g. ``functools.partial(losses.ntl_sr_loss, ...)``.
+    """
+    device = next(model.parameters()).device
+    b = scale_batch(batch)
+    out = model(b["low_res"].to(device), b["dmo"].to(device), b["dem"].to(device))
+    return loss_fn(out, b["high_res"].to(device), b["isp"].to(device))
 
 
 # ---- inference ----

@@ -23,6 +23,10 @@ Departures, all stated:
   class in [-1, 1] (tanh); training targets are the one-hot labels scaled to [-1, 1]
   (:func:`labels_to_target`) and the predicted label is the argmax over channels
   (:func:`output_to_labels`). The paper translates images to images, not to class maps.
+- Inputs are the kit's normalised bands (S2 reflectance in [0, 1]) or one-hot labels in [-1, 1];
+  the reference rescales RGB images to [-1, 1].
+- Evaluation in the notebooks runs G in ``eval()`` mode (running batch-norm statistics, no
+  dropout); the paper keeps dropout and batch statistics at test time.
 - ``ngf``/``ndf`` are parameters: the teaching profile uses small widths so that it trains on a CPU.
 """
 
@@ -62,10 +66,14 @@ class UNetSkipBlock(nn.Module):
             upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1)
             layers = [downconv, submodule, uprelu, upconv, nn.Tanh()]
         elif innermost:
-            upconv = nn.ConvTranspose2d(inner_nc, outer_nc, kernel_size=4, stride=2, padding=1, bias=False)
+            upconv = nn.ConvTranspose2d(
+                inner_nc, outer_nc, kernel_size=4, stride=2, padding=1, bias=False
+            )
             layers = [downrelu, downconv, uprelu, upconv, upnorm]
         else:
-            upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1, bias=False)
+            upconv = nn.ConvTranspose2d(
+                inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1, bias=False
+            )
             layers = [downrelu, downconv, downnorm, submodule, uprelu, upconv, upnorm]
             if use_dropout:
                 layers.append(nn.Dropout(0.5))
@@ -83,11 +91,23 @@ class UNetSkipBlock(nn.Module):
 class UNetGenerator(nn.Module):
     """The pix2pix generator G: a U-Net of ``num_downs`` levels with a tanh output."""
 
-    def __init__(self, in_channels: int, out_channels: int, num_downs: int = 8, ngf: int = 64, dropout: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        num_downs: int = 8,
+        ngf: int = 64,
+        dropout: bool = True,
+    ) -> None:
         super().__init__()
         if num_downs < 1:
             raise ValueError(f"num_downs must be >= 1, got {num_downs}")
-        self.in_channels, self.out_channels, self.num_downs, self.ngf = in_channels, out_channels, num_downs, ngf
+        self.in_channels, self.out_channels, self.num_downs, self.ngf = (
+            in_channels,
+            out_channels,
+            num_downs,
+            ngf,
+        )
         width = [ngf * min(2**i, 8) for i in range(num_downs)]  # channels below level i
         block: nn.Module | None = None
         for i in reversed(range(num_downs)):
@@ -105,9 +125,14 @@ class UNetGenerator(nn.Module):
             )
         self.model = block
 
+    @property
+    def size_multiple(self) -> int:
+        """Inputs must have sides divisible by this (``helpers.train.predict_scene`` pads to it)."""
+        return 2**self.num_downs
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Translate ``x`` (B, in, H, W) to (B, out, H, W) in [-1, 1]."""
-        side = 2**self.num_downs
+        side = self.size_multiple
         if x.shape[-1] % side or x.shape[-2] % side:
             raise ValueError(
                 f"UNetGenerator with num_downs={self.num_downs} needs H and W divisible by {side}; "
@@ -123,7 +148,10 @@ class PatchGANDiscriminator(nn.Module):
 
     def __init__(self, in_channels: int, ndf: int = 64, n_layers: int = 3) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2, True),
+        ]
         mult = 1
         for n in range(1, n_layers):
             prev, mult = mult, min(2**n, 8)
@@ -165,13 +193,19 @@ def num_downs_for(patch: int) -> int:
     """U-Net depth for a square patch: ``log2(patch)`` so that the bottleneck is 1x1 (8 at 256)."""
     depth = math.log2(patch)
     if patch < 2 or depth != int(depth):
-        raise ValueError(f"pix2pix needs a power-of-two patch side (e.g. 64, 128, 256); got {patch}")
+        raise ValueError(
+            f"pix2pix needs a power-of-two patch side (e.g. 64, 128, 256); got {patch}"
+        )
     return int(depth)
 
 
-def generator(in_channels: int, out_channels: int, patch: int = 256, ngf: int = 64, dropout: bool = True) -> UNetGenerator:
+def generator(
+    in_channels: int, out_channels: int, patch: int = 256, ngf: int = 64, dropout: bool = True
+) -> UNetGenerator:
     """A pix2pix U-Net for ``patch``-sized inputs, initialised as in the paper."""
-    return init_weights(UNetGenerator(in_channels, out_channels, num_downs_for(patch), ngf, dropout))
+    return init_weights(
+        UNetGenerator(in_channels, out_channels, num_downs_for(patch), ngf, dropout)
+    )
 
 
 def discriminator(in_channels: int, ndf: int = 64, n_layers: int = 3) -> PatchGANDiscriminator:

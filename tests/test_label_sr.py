@@ -1,0 +1,133 @@
+"""Label-SR loss (Malkin et al.) against a direct numpy computation, limiting cases, statistics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import losses
+
+
+def _numpy_loss(probs, coarse, mu, sigma2, block, eps, ignore=255, log_term=True):
+    """Straight loops: every (sample, cell, coarse label) is a block."""
+    n, c, h, w = probs.shape
+    terms = []
+    for i in range(n):
+        for r in range(0, h, block):
+            for q in range(0, w, block):
+                lab = coarse[i, r : r + block, q : q + block]
+                p = probs[i, :, r : r + block, q : q + block]
+                for k in np.unique(lab):
+                    if k == ignore:
+                        continue
+                    sel = lab == k
+                    pk = p[:, sel]  # (C, n_pixels)
+                    eta = pk.mean(1)
+                    rho2 = (pk * (1 - pk)).sum(1) / sel.sum() ** 2
+                    var = sigma2[k] + rho2 + eps
+                    t = (mu[k] - eta) ** 2 / (2 * var)
+                    if log_term:
+                        t = t + 0.5 * np.log(2 * math.pi * var)
+                    terms.append(t.sum())
+    return float(np.mean(terms))
+
+
+@pytest.mark.parametrize("log_term", [True, False])
+def test_matches_numpy(log_term):
+    rng = np.random.default_rng(0)
+    logits = torch.from_numpy(rng.normal(size=(2, 4, 12, 10)))
+    coarse = rng.integers(0, 3, (2, 12, 10))
+    coarse[:, :4, :4] = 1  # one pure block per sample
+    coarse[0, 5, 5] = 255
+    mu = rng.dirichlet(np.ones(4), size=3)
+    sigma2 = rng.uniform(0.001, 0.05, size=(3, 4))
+    got = losses.label_sr_loss(logits, torch.from_numpy(coarse), mu, sigma2, block=4, eps=1e-4,
+                               log_term=log_term, align=False)
+    want = _numpy_loss(logits.softmax(1).numpy(), coarse, mu, sigma2, 4, 1e-4, log_term=log_term)
+    assert float(got) == pytest.approx(want, rel=1e-9)
+
+
+def test_perfect_match_is_minimal_and_gradient_flows():
+    # Blocks of one coarse class: mu = the block's true mean -> the squared term vanishes.
+    mu = np.array([[0.75, 0.25], [0.25, 0.75]])
+    sigma2 = np.full((2, 2), 0.01)
+    coarse = torch.zeros(1, 4, 4, dtype=torch.long)
+    probs = torch.tensor([0.75, 0.25])[None, :, None, None].expand(1, 2, 4, 4).clone()
+    best = losses.label_sr_loss(probs, coarse, mu, sigma2, 4, from_logits=False, log_term=False)
+    assert float(best) == pytest.approx(0.0, abs=1e-12)
+    worse = torch.tensor([0.5, 0.5])[None, :, None, None].expand(1, 2, 4, 4).clone()
+    assert float(losses.label_sr_loss(worse, coarse, mu, sigma2, 4, from_logits=False)) > float(
+        losses.label_sr_loss(probs, coarse, mu, sigma2, 4, from_logits=False))
+    logits = torch.zeros(1, 2, 4, 4, requires_grad=True)
+    losses.label_sr_loss(logits, coarse, mu, sigma2, 4).backward()
+    assert logits.grad[0, 0].sum() < 0  # descending raises p(class 0) towards mu = 0.75
+
+
+def test_sigma_to_zero_is_finite_and_sharper():
+    coarse = torch.zeros(1, 4, 4, dtype=torch.long)
+    probs = torch.full((1, 2, 4, 4), 0.5)
+    probs_hard = torch.zeros(1, 2, 4, 4)
+    probs_hard[:, 0] = 1.0  # rho2 = 0 too: only eps keeps the variance positive
+    mu = np.array([[0.6, 0.4]])
+    values = [float(losses.label_sr_loss(probs, coarse, mu, np.full((1, 2), s), 4, from_logits=False,
+                                         log_term=False)) for s in (1e-1, 1e-3, 0.0)]
+    assert values[0] < values[1] < values[2] and math.isfinite(values[2])
+    hard = float(losses.label_sr_loss(probs_hard, coarse, mu, np.zeros((1, 2)), 4, from_logits=False, eps=1e-4))
+    assert math.isfinite(hard)
+    # with sigma2 = 0 the loss is the squared error over (rho2 + eps)
+    rho2 = 0.25 / 16
+    want = 2 * (0.1**2 / (2 * (rho2 + 1e-4)))
+    assert values[2] == pytest.approx(want, rel=1e-6)
+
+
+def test_ignore_blocks():
+    rng = np.random.default_rng(1)
+    logits = torch.from_numpy(rng.normal(size=(1, 3, 8, 8)))
+    coarse = torch.zeros(1, 8, 8, dtype=torch.long)
+    mu, sigma2 = np.full((2, 3), 1 / 3), np.full((2, 3), 0.01)
+    base = losses.label_sr_loss(logits, coarse, mu, sigma2, 4, align=False)
+    coarse[:, 4:] = 255
+    assert float(losses.label_sr_loss(logits, coarse, mu, sigma2, 4, align=False)) == pytest.approx(
+        float(losses.label_sr_loss(logits[:, :, :4], coarse[:, :4], mu, sigma2, 4, align=False)))
+    assert torch.isfinite(base)
+    all_ignored = torch.full((1, 8, 8), 255)
+    zero = losses.label_sr_loss(logits.requires_grad_(), all_ignored, mu, sigma2, 4)
+    assert zero.item() == 0.0
+    zero.backward()
+
+
+def test_grid_alignment_from_label_edges():
+    # coarse blocks of 4 px starting at row/col offset 2: alignment recovers the cells exactly
+    big = np.kron(np.arange(9).reshape(3, 3), np.ones((4, 4), dtype=int))  # 12x12
+    coarse = torch.from_numpy(big[2:10, 2:10].copy())[None]
+    ids = losses.block_ids(coarse, 4, 9)
+    assert len(torch.unique(ids)) == 9  # 3x3 cells (partial at the edges), not fragments
+    assert losses._coarse_phase(coarse[0], 4, 255) == (2, 2)
+
+
+def test_cooccurrence_statistics():
+    fine = np.zeros((8, 8), dtype=int)
+    fine[:, 6:] = 1  # each 4x4 block of coarse 0 on the right half holds 2 of 4 columns of class 1
+    coarse = np.zeros((8, 8), dtype=int)
+    coarse[:, :4] = 2
+    fine[0, 0] = 255  # ignored fine pixel
+    stats = losses.cooccurrence_statistics(coarse, fine, block=4, num_coarse=3, num_fine=2, align=False)
+    np.testing.assert_allclose(stats["mu"][0], [0.5, 0.5])
+    np.testing.assert_allclose(stats["mu"][2], [1.0, 0.0])
+    assert stats["sigma2"].min() >= 1e-3
+    assert stats["blocks"].tolist() == [2, 0, 2]
+    np.testing.assert_allclose(stats["mu"][1], [0.5, 0.5])  # unseen coarse class: uninformative
+    assert stats["counts"].tolist() == [[16, 16], [0, 0], [31, 0]]
+    prior = losses.prior_statistics(4, purity=0.7)
+    np.testing.assert_allclose(prior["mu"].sum(1), 1.0)
+
+
+def test_loss_object_and_shape_errors():
+    loss = losses.LabelSRLoss(np.full((2, 3), 1 / 3), np.full((2, 3), 0.01), block=4)
+    assert torch.isfinite(loss(torch.randn(1, 3, 8, 8), torch.zeros(1, 8, 8, dtype=torch.long)))
+    with pytest.raises(ValueError, match="coarse classes"):
+        losses.label_sr_loss(torch.randn(1, 3, 8, 8), torch.zeros(1, 8, 8, dtype=torch.long),
+                             np.ones((2, 4)), np.ones((2, 4)), 4)

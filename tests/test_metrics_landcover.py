@@ -1,0 +1,64 @@
+"""Land-cover metrics equal scikit-learn's on the same arrays (torchmetrics confusion, then derived)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn import metrics as skm
+
+from helpers import metrics
+
+
+def _arrays(seed: int, n: int = 4000, classes: int = 8, absent: tuple[int, ...] = (2,)):
+    rng = np.random.default_rng(seed)
+    target = rng.integers(0, classes, n)
+    for a in absent:
+        target[target == a] = (a + 1) % classes
+    pred = np.where(rng.random(n) < 0.6, target, rng.integers(0, classes, n))
+    target[rng.random(n) < 0.05] = 255  # ignored pixels
+    return pred, target
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_equal_to_sklearn(seed):
+    pred, target = _arrays(seed)
+    scores = metrics.landcover_scores(torch.from_numpy(pred), torch.from_numpy(target), 8)
+    keep = target != 255
+    y, p = target[keep], pred[keep]
+    present = np.unique(y)
+    assert 2 not in present
+    np.testing.assert_array_equal(scores.confusion, skm.confusion_matrix(y, p, labels=range(8)))
+    for name, fn in [("iou", skm.jaccard_score), ("f1", skm.f1_score),
+                     ("precision", skm.precision_score), ("recall", skm.recall_score)]:
+        per_class = fn(y, p, labels=present, average=None, zero_division=0)
+        np.testing.assert_allclose(getattr(scores, name)[present], per_class, rtol=1e-12)
+        macro = fn(y, p, labels=present, average="macro", zero_division=0)
+        assert scores.summary()[name] == pytest.approx(macro, rel=1e-12)
+    assert scores.accuracy == pytest.approx(skm.accuracy_score(y, p))
+    assert np.isnan(scores.iou[2]) and not scores.present[2]
+
+
+def test_class_never_predicted_counts_zero():
+    target = np.array([0, 0, 1, 1, 2, 2])
+    pred = np.array([0, 0, 0, 0, 2, 2])
+    s = metrics.landcover_scores(pred, target, 3, ignore_index=None)
+    assert s.iou[1] == 0 and s.precision[1] == 0 and s.recall[1] == 0
+    assert s.summary()["iou"] == pytest.approx((0.5 + 0 + 1) / 3)
+
+
+def test_perfect_and_accumulation():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 5, (2, 16, 16))
+    s = metrics.landcover_scores(y, y, 5)
+    assert s.summary() == {"iou": 1.0, "f1": 1.0, "precision": 1.0, "recall": 1.0, "accuracy": 1.0}
+    cm = metrics.confusion_matrix(y[:1], y[:1], 5) + metrics.confusion_matrix(y[1:], y[1:], 5)
+    np.testing.assert_array_equal(cm.numpy(), s.confusion)
+    assert list(s.table(["a", "b", "c", "d", "e"])["class"]) == ["a", "b", "c", "d", "e"]
+
+
+def test_bad_labels_are_named():
+    with pytest.raises(ValueError, match="outside 0..7"):
+        metrics.landcover_scores(np.zeros(4, int), np.array([0, 9, 1, 255]), 8)
+    with pytest.raises(ValueError, match="shape"):
+        metrics.landcover_scores(np.zeros(4, int), np.zeros(5, int), 8)

@@ -1,0 +1,177 @@
+"""The multimodal NTL SR model: shapes per switch, identity initialisation of the alignment, the
+DeepLight loss against a direct computation, and input/target scaling."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from helpers import losses
+from helpers.models import ntl_sr
+
+WIDTH = 4
+
+
+def _inputs(batch: int = 2, low: int = 4, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(seed)
+    hr = 8 * low
+    return (
+        torch.rand(batch, 1, low, low, generator=g),
+        torch.rand(batch, 7, hr, hr, generator=g),
+        torch.rand(batch, 1, hr, hr, generator=g),
+    )
+
+
+def _combos() -> list[dict[str, bool]]:
+    out = [dict(guidance=False, fusion=False, deformable=False, affine=False, local_deformation=False)]
+    for fusion, deformable, affine, local in itertools.product([True, False], repeat=4):
+        out.append(dict(guidance=True, fusion=fusion, deformable=deformable, affine=affine, local_deformation=local))
+    return out
+
+
+@pytest.mark.parametrize("flags", _combos(), ids=lambda f: "-".join(k for k, v in f.items() if v) or "ntl_only")
+def test_shapes_at_ratio_8(flags):
+    torch.manual_seed(0)
+    model = ntl_sr.build(width=WIDTH, **flags)
+    low, dmo, dem = _inputs(low=3)  # 3 -> 24: not a power of two on purpose
+    with torch.no_grad():
+        out = model(low, dmo, dem)
+    assert out["high_res"].shape == (2, 1, 24, 24)
+    assert [tuple(s.shape[-2:]) for s in out["scales"]] == [(6, 6), (12, 12), (24, 24)]
+    assert out["isp_logits"].shape == (2, 1, 24, 24)
+    assert out["scales"][-1] is out["high_res"]
+    assert ("theta" in out) == flags["affine"] and ("flow" in out) == flags["local_deformation"]
+    assert torch.isfinite(out["high_res"]).all()
+
+
+def test_alignment_needs_guidance_and_shapes_are_checked():
+    with pytest.raises(ValueError, match="guidance"):
+        ntl_sr.build(width=WIDTH, guidance=False)
+    model = ntl_sr.build(width=WIDTH)
+    low, dmo, dem = _inputs()
+    with pytest.raises(ValueError, match="dmo"):
+        model(low, dmo[:, :6], dem)
+    with pytest.raises(ValueError, match="dem"):
+        model(low, dmo, dem[..., :-8])
+
+
+def test_affine_initialised_to_identity():
+    torch.manual_seed(1)
+    block = ntl_sr.AffineTransformation(WIDTH)
+    x, ref = torch.rand(2, WIDTH, 5, 7), torch.rand(2, WIDTH, 5, 7)
+    warped, theta = block(x, ref)
+    assert torch.allclose(theta, torch.eye(2, 3).expand(2, 2, 3))
+    assert torch.allclose(warped, x, atol=1e-5)
+    # and it can learn: the last layer receives a gradient
+    warped.sum().backward()
+    assert block.theta.weight.grad is not None and block.theta.bias.grad.abs().sum() > 0
+
+
+def test_local_deformation_starts_with_zero_flow():
+    torch.manual_seed(2)
+    block = ntl_sr.LocalDeformation(WIDTH)
+    x, ref = torch.rand(2, WIDTH, 8, 8), torch.rand(2, WIDTH, 8, 8)
+    warped, flow = block(x, ref)
+    assert flow.shape == (2, 2, 8, 8) and torch.count_nonzero(flow) == 0
+    assert torch.allclose(warped, x, atol=1e-5)
+
+
+def test_local_deformation_warps_by_the_flow():
+    block = ntl_sr.LocalDeformation(1)
+    with torch.no_grad():  # a constant flow of +2/W in x (normalised units) = one pixel
+        block.predict[-1].bias.copy_(torch.tensor([2.0 / 8, 0.0]))
+    x = torch.arange(64.0).view(1, 1, 8, 8)
+    warped, _ = block(x, torch.zeros_like(x))
+    assert torch.allclose(warped[..., :, :-1], x[..., :, 1:], atol=1e-4)
+
+
+def test_deformable_with_zero_offsets_is_a_plain_conv():
+    torch.manual_seed(3)
+    block = ntl_sr.DeformableAlignment(WIDTH)
+    x, ref = torch.rand(1, WIDTH, 6, 6), torch.rand(1, WIDTH, 6, 6)
+    expect = x + F.leaky_relu(F.conv2d(x, block.deform.weight, block.deform.bias, padding=1), 0.1)
+    assert torch.allclose(block(x, ref), expect, atol=1e-5)
+
+
+def test_full_model_alignment_is_identity_at_init():
+    torch.manual_seed(4)
+    model = ntl_sr.build(width=WIDTH, deformable=False)
+    low, dmo, dem = _inputs()
+    out = model(low, dmo, dem)
+    assert torch.allclose(out["theta"], torch.eye(2, 3).expand(2, 2, 3))
+    assert torch.count_nonzero(out["flow"]) == 0
+
+
+def _fake_outputs(seed: int = 5) -> tuple[dict, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    scales = [torch.rand(2, 1, s, s, generator=g) for s in (4, 8, 16)]
+    out = {"scales": scales, "high_res": scales[-1], "isp_logits": torch.randn(2, 1, 16, 16, generator=g)}
+    return out, torch.rand(2, 1, 16, 16, generator=g), (torch.rand(2, 1, 16, 16, generator=g) > 0.5).float()
+
+
+def test_loss_matches_direct_computation():
+    out, target, isp = _fake_outputs()
+    alpha, betas = 0.7, (0.2, 0.3, 0.5)
+    got = losses.ntl_sr_loss(out, target, isp, alpha=alpha, betas=betas)
+    t = target.numpy()[:, 0]
+    l1 = 0.0
+    for beta, pred in zip(betas, out["scales"]):
+        k = 16 // pred.shape[-1]
+        down = t.reshape(2, 16 // k, k, 16 // k, k).mean(axis=(2, 4))
+        l1 += beta * np.abs(pred.numpy()[:, 0] - down).mean()
+    p = 1 / (1 + np.exp(-out["isp_logits"].numpy()))
+    y = isp.numpy()
+    bce = -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean()
+    assert float(got) == pytest.approx(alpha * l1 + (1 - alpha) * bce, rel=1e-5)
+
+
+def test_loss_switches():
+    out, target, isp = _fake_outputs()
+    final_only = losses.ntl_sr_loss(out, target, isp, multiscale=False, auxiliary=False)
+    assert float(final_only) == pytest.approx(float((out["high_res"] - target).abs().mean()), rel=1e-6)
+    no_aux = losses.ntl_sr_loss(out, target, None, auxiliary=False)
+    with_aux = losses.ntl_sr_loss(out, target, isp, alpha=1.0)
+    assert float(no_aux) == pytest.approx(float(with_aux), rel=1e-6)
+    with pytest.raises(ValueError, match="ISP"):
+        losses.ntl_sr_loss(out, target, None)
+    with pytest.raises(ValueError, match="betas"):
+        losses.ntl_sr_loss(out, target, isp, betas=(1.0,))
+
+
+def test_scaling_round_trip_and_ranges():
+    radiance = np.array([0.0, 0.5, 10.0, 300.0, ntl_sr.RADIANCE_MAX])
+    scaled = ntl_sr.scale_high_res(radiance)
+    assert scaled[0] == 0 and scaled[-1] == pytest.approx(1.0)
+    assert np.allclose(ntl_sr.unscale_high_res(scaled), radiance, rtol=1e-6)
+    t = torch.tensor(radiance)
+    assert torch.allclose(ntl_sr.unscale_high_res(ntl_sr.scale_high_res(t)), t, rtol=1e-6)
+    assert ntl_sr.scale_low_res(np.array(63.0)) == 1.0
+    batch = {"low_res": torch.full((1, 1, 2, 2), 63.0), "high_res": torch.ones(1, 1, 16, 16),
+             "dmo": torch.full((1, 7, 16, 16), 0.3), "dem": torch.full((1, 1, 16, 16), 500.0),
+             "isp": torch.ones(1, 1, 16, 16, dtype=torch.uint8)}
+    b = ntl_sr.scale_batch(batch)
+    assert b["low_res"].max() == 1 and b["dmo"].max() == pytest.approx(1.0) and b["dem"].abs().max() == 0
+    assert b["isp"].dtype == torch.float32
+
+
+def test_step_trains_on_a_tiny_batch():
+    torch.manual_seed(6)
+    model = ntl_sr.build(width=WIDTH)
+    g = torch.Generator().manual_seed(7)
+    batch = {"low_res": torch.randint(0, 64, (2, 1, 4, 4), generator=g).float(),
+             "high_res": torch.rand(2, 1, 32, 32, generator=g) * 50,
+             "dmo": torch.rand(2, 7, 32, 32, generator=g) * 0.3, "dem": torch.rand(2, 1, 32, 32, generator=g) * 900,
+             "isp": (torch.rand(2, 1, 32, 32, generator=g) > 0.5).float()}
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(15):
+        loss = ntl_sr.step(model, batch, losses.ntl_sr_loss)
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss) < first

@@ -1,0 +1,108 @@
+"""report.html: published values in one place, records matched to them, missing values, escaping,
+notebook log and figures, on a fake run folder written here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from helpers import report, results
+
+PNG_1PX = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c63000100000500010d0a2db40000000049454e44ae426082"
+)
+
+
+def _run(tmp_path, records, log=()):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (run / "notebooks.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+    return run
+
+
+def _rec(notebook, method, metrics, **kw):
+    base = {"notebook": notebook, "method": method, "metrics": metrics, "dataset": "sample scene",
+            "profile": "smoke", "device": "cpu", "seconds": 12.345, "published": None}
+    base.update(kw)
+    return base
+
+
+def test_published_values_are_the_seeds():
+    rows = {r.row: r for r in report.PUBLISHED.values()}
+    assert rows["U-Net"].metrics == {"iou": 0.3812, "f1": 0.4223}
+    assert rows["pix2pix"].metrics == {"iou": 0.6877, "f1": 0.7757}
+    assert rows["Bag of colors (test)"].metrics == {"iou": 0.7735, "f1": 0.6777}
+    psnr = [r.metrics["psnr"] for r in report.PUBLISHED.values() if r.table == "PANDA-FINE ablation"]
+    assert psnr == [15.656, 19.314, 24.066, 29.199, 32.395]
+    assert all(r.seed.endswith(".txt") for r in report.PUBLISHED.values())
+    assert not any(r.seed == report.DEEPLIGHT for r in report.PUBLISHED.values())
+
+
+def test_published_for_and_matching():
+    pub = report.published_for("u-net")
+    assert pub["metrics"]["iou"] == 0.3812 and pub["seed"] == report.HR_MARS and pub["row"] == "U-Net"
+    assert report.find_row("Label SR").row == "Label super-resolution"
+    assert report.find_row("anything", pub).row == "U-Net"  # the record's own link wins
+    assert report.find_row("baseline", notebook="08_ntl_super_resolution") is None
+    assert report.find_row("baseline", notebook="09_ntl_ablation").metrics["psnr"] == 15.656
+    with pytest.raises(KeyError, match="known"):
+        report.published_for("no such method")
+
+
+def test_report_tables(tmp_path):
+    records = [
+        _rec("03_unet_landcover", "U-Net", {"iou": 0.25, "f1": 0.3}),
+        _rec("09_ntl_ablation", "+ deformable CNN", {"psnr": 21.5}, dataset="DeepLightMD"),
+        _rec("08_ntl_super_resolution", "NTL SR model", {"psnr": 25.0, "ssim": 0.8}),
+        _rec("00_setup_and_tour", "tour", {"seconds_to_load": 1.0}, seconds=None),
+    ]
+    log = [{"notebook": "03_unet_landcover", "status": "ok", "seconds": 40.0, "error": "",
+            "output": "notebooks/03_unet_landcover.ipynb"},
+           {"notebook": "05_cgan_pix2pix", "status": "failed", "seconds": 3.0,
+            "error": "ValueError: <boom> & more", "output": "notebooks/05_cgan_pix2pix.ipynb"}]
+    run = _run(tmp_path, records, log)
+    (run / "notebooks").mkdir()
+    (run / "notebooks" / "03_unet_landcover.ipynb").write_text("{}")
+    (run / "figures" / "sub").mkdir(parents=True)
+    (run / "figures" / "sub" / "unet.png").write_bytes(PNG_1PX)
+    page = results.write_report(run).read_text()
+    assert "38.12 %" in page and "25.00 %" in page and "30.00 %" in page  # published vs ours
+    assert "21.500 dB" in page and "19.314 dB" in page and "DeepLightMD" in page
+    assert "No numbers are published in this seed" in page and "NTL SR model" in page
+    assert page.count("What differs and why") == 3
+    assert "not run: recorded by 04_label_super_resolution" in page  # a row with no record
+    assert "Other records" in page and "tour" in page
+    assert "&lt;boom&gt; &amp; more" in page and "<boom>" not in page
+    assert "href='notebooks/03_unet_landcover.ipynb'" in page
+    assert "href='notebooks/05_cgan_pix2pix.ipynb'" not in page  # not there: no dead link
+    assert "1 failed" in page and "data:image/png;base64," in page and "sub/unet.png" in page
+
+
+def test_missing_values_and_escaping(tmp_path):
+    records = [
+        _rec("03_unet_landcover", "U-Net", {"iou": float("nan"), "f1": "diverged"}, seconds=None,
+             dataset="<script>x</script>"),
+        _rec("06_bag_of_colors", "Bag <of> colours & co", {"iou": None}),
+    ]
+    page = results.write_report(_run(tmp_path, records)).read_text()
+    assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
+    assert "n/a" in page and "diverged" in page and "&ndash;" in page
+    assert "Bag &lt;of&gt; colours &amp; co" in page  # unmatched record kept in its table
+    assert "no published value" in page
+
+
+def test_empty_run(tmp_path):
+    page = results.write_report(_run(tmp_path, [])).read_text()
+    assert "0 result record(s)" in page and "No figures saved" in page
+    assert "not run" in page and "No result of this run belongs to this table" in page
+
+
+def test_comparison_frame():
+    frame = report.comparison_frame([_rec("03_unet_landcover", "unet", {"iou": 0.5, "f1": 0.6})])
+    unet = frame[frame.method == "U-Net"].iloc[0]
+    assert unet["iou published"] == 0.3812 and unet["iou ours"] == 0.5 and unet["data"] == "sample scene"
+    assert len(frame[frame.table == "PANDA-FINE"]) == 5
+    assert frame[frame.method == "pix2pix"].iloc[0][["iou ours", "data"]].isna().all()

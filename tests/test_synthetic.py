@@ -1,0 +1,178 @@
+"""The sample scene: layouts, determinism, physical sanity, misregistration truth, reuse."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import labels, rasters, synthetic
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> synthetic.SamplePaths:
+    data = tmp_path_factory.mktemp("eosr_data")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("EOSR_DATA", str(data))
+    paths = synthetic.ensure_sample(profile="smoke", seed=0, verbose=False)
+    yield paths
+    mp.undo()
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_layout_names_match_contracts(sample: synthetic.SamplePaths) -> None:
+    root = sample.root
+    assert root.name == "smoke" and root.parent.name == "sample"
+    stamp = json.loads((root / "sample.json").read_text())
+    assert stamp["generator_version"] == synthetic.GENERATOR_VERSION
+    assert stamp["profile"] == "smoke" and stamp["seed"] == 0
+    for season, roi in synthetic.SEN12MS_ROIS.items():
+        for mod in ("s1", "s2", "lc"):
+            files = sorted((root / "SEN12MS" / roi).glob(f"{mod}_*/{roi}_{mod}_*_p*.tif"))
+            assert files, f"no {mod} patches for {season}"
+    for split in ("validation", "test"):
+        for mod in ("s1", "s2", "lc", "dfc"):
+            files = list((root / "DFC2020" / f"ROIs0000_{split}" / f"{mod}_0").glob(f"ROIs0000_{split}_{mod}_0_p*.tif"))
+            assert files
+    for split in ("train", "val", "test"):
+        ids = None
+        for mod in ("lr_ntl", "hr_ntl", "dmo", "dem", "isp"):
+            names = {p.name for p in (root / "NTL" / split / mod).glob("*.tif")}
+            assert names
+            ids = names if ids is None else ids
+            assert names == ids
+    for name in ("s2", "s1", "lc", "dfc", "dem", "ntl_hr", "ntl_lr", "dmo", "ntl_dem", "isp", "impervious", "ntl_flow"):
+        assert (sample.scene / f"{name}.tif").exists()
+    assert (sample.scene / "truth.json").exists()
+
+
+def test_patch_bands_dtypes_and_tags(sample: synthetic.SamplePaths) -> None:
+    s2_file = next((sample.sen12ms / "ROIs1868_summer").glob("s2_*/*.tif"))
+    s2 = rasters.read(s2_file, expect_bands=13)
+    assert s2.data.dtype == np.uint16 and s2.shape == (256, 256)
+    assert s2.descriptions == synthetic.S2_BANDS
+    assert s2.tags["EOSR_SOURCE"] == "sample scene"
+    assert s2.crs.to_epsg() // 100 in (326, 327)
+    s1 = rasters.read(str(s2_file).replace("s2_", "s1_").replace("_s2_", "_s1_"), expect_bands=2)
+    assert s1.data.dtype == np.float32 and s1.descriptions == ("VV", "VH")
+    lc = rasters.read(str(s2_file).replace("s2_", "lc_").replace("_s2_", "_lc_"), expect_bands=4)
+    assert lc.data.dtype == np.uint16 and lc.descriptions == synthetic.LC_BANDS
+    for band, scheme in zip(lc.data, ("igbp", "lccs_lc", "lccs_lu", "lccs_sh")):
+        labels.validate(band, scheme, allow=())
+    rasters.check_same_grid(s2, lc)
+
+
+def test_dfc_layout_holds_only_the_eight_evaluated_classes(sample: synthetic.SamplePaths) -> None:
+    seen: set[int] = set()
+    for f in sample.dfc2020.glob("ROIs0000_*/dfc_0/*.tif"):
+        seen |= set(np.unique(rasters.read(f).data).tolist())
+    assert seen <= set(labels.DFC8)
+    assert len(seen) == 8  # all eight present across the DFC2020 layout
+    # SEN12MS coarse labels may hold snow/ice (winter region) and savanna (fall region).
+    igbp: set[int] = set()
+    for f in sample.sen12ms.glob("*/lc_*/*.tif"):
+        igbp |= set(np.unique(rasters.read(f, bands=[1]).data).tolist())
+    assert 15 in igbp and ({8, 9} & igbp)
+
+
+def test_spectra_are_physically_plausible(sample: synthetic.SamplePaths) -> None:
+    s2 = rasters.read(sample.scene / "s2.tif").data.astype(np.float32) / 10000
+    dfc = rasters.read(sample.scene / "dfc.tif").data[0]
+    b = {name: s2[i] for i, name in enumerate(synthetic.S2_BANDS)}
+    water, forest, crop = dfc == 10, dfc == 1, dfc == 6
+    assert b["B08"][water].mean() < 0.05 < 0.2 < b["B08"][forest].mean()
+    for cls in (forest, crop):  # red edge: B05 < B06 < B07 < B08, red below green
+        m = [b[k][cls].mean() for k in ("B04", "B05", "B06", "B07", "B08")]
+        assert m[0] < m[1] < m[2] < m[3] < m[4]
+    assert b["B10"].mean() < 0.01  # cirrus band near 0 (L2A-like)
+    assert b["B09"][forest].mean() < b["B8A"][forest].mean()  # water-vapour absorption
+    ndvi = (b["B08"] - b["B04"]) / (b["B08"] + b["B04"] + 1e-6)
+    assert ndvi[forest].mean() > 0.6 and ndvi[water].mean() < 0.0
+
+
+def test_sentinel1_ranges(sample: synthetic.SamplePaths) -> None:
+    s1 = rasters.read(sample.scene / "s1.tif").data
+    dfc = rasters.read(sample.scene / "dfc.tif").data[0]
+    vv, vh = s1
+    assert np.isfinite(s1).all()
+    assert -27 < np.median(vv[dfc == 10]) < -17
+    assert np.median(vv[dfc == 7]) > np.median(vv[dfc == 1]) > np.median(vv[dfc == 10])
+    assert 4 < np.median(vv - vh) < 11
+    assert np.std(vv[dfc == 6]) > 2.0  # speckle
+
+
+def test_lights_dn_saturation_and_radiance(sample: synthetic.SamplePaths) -> None:
+    dn = rasters.read(sample.scene / "ntl_lr.tif").data
+    rad = rasters.read(sample.scene / "ntl_hr.tif").data[0]
+    assert dn.dtype == np.uint8 and dn.max() <= 63
+    assert (dn == 63).any()
+    assert np.percentile(rad, 50) < 2 and rad.max() > 100
+    hr_grid = rasters.read(sample.scene / "ntl_hr.tif")
+    rasters.check_same_bounds(sample.scene / "ntl_hr.tif", sample.scene / "ntl_lr.tif")
+    assert hr_grid.shape[0] == 8 * dn.shape[-1]
+    isp = rasters.read(sample.scene / "isp.tif").data
+    assert set(np.unique(isp).tolist()) <= {0, 1}
+    # lights sit where impervious surfaces are
+    assert rad[isp[0] == 1].mean() > 10 * rad[isp[0] == 0].mean()
+
+
+def test_stored_misregistration_is_real(sample: synthetic.SamplePaths) -> None:
+    truth = json.loads((sample.scene / "truth.json").read_text())
+    flow = rasters.read(sample.scene / "ntl_flow.tif").data
+    rad = rasters.read(sample.scene / "ntl_hr.tif").data[0]
+    dn = rasters.read(sample.scene / "ntl_lr.tif").data[0].astype(np.float32)
+    assert truth["misregistration_mean_hr_px"] > 1.0
+    ok = dn < 63
+    errors = {}
+    for warp in (False, True):
+        sim = truth["gain"] * synthetic.simulate_low_res(rad, truth, flow, warp=warp) + truth["offset"]
+        errors[warp] = float(np.sqrt(np.mean((np.clip(sim, 0, 63)[ok] - dn[ok]) ** 2)))
+    assert errors[True] < 0.7 * errors[False], errors
+
+
+def test_ntl_splits_are_spatial_blocks(sample: synthetic.SamplePaths) -> None:
+    def cols(split: str) -> set[int]:
+        return {int(p.stem.split("c")[1]) for p in (sample.ntl / split / "hr_ntl").glob("*.tif")}
+
+    assert max(cols("train")) + 1 < min(cols("test"))  # a gap: no test patch touches a train patch
+    hr = rasters.read(next((sample.ntl / "test" / "hr_ntl").glob("*.tif")))
+    low = rasters.read(sample.ntl / "test" / "lr_ntl" / hr.path.name)
+    rasters.check_same_bounds(hr, low)
+    assert hr.shape[0] == 8 * low.shape[0]
+
+
+def test_class_balance_and_coarse_disagreement(sample: synthetic.SamplePaths) -> None:
+    dfc = rasters.read(sample.scene / "dfc.tif").data[0]
+    fractions = {c: float((dfc == c).mean()) for c in labels.DFC8}
+    assert min(fractions.values()) > 0.02, fractions
+    assert max(fractions.values()) < 0.4, fractions
+    coarse = labels.igbp_to_dfc(rasters.read(sample.scene / "lc.tif", bands=[1]).data[0])
+    agree = float((coarse == dfc).mean())
+    assert 0.35 < agree < 0.9  # coarse labels are informative but clearly wrong in places
+
+
+def test_reuse_does_not_rewrite_and_force_does(sample: synthetic.SamplePaths) -> None:
+    files = sorted(sample.root.rglob("*.tif"))
+    before = {p: p.stat().st_mtime_ns for p in files}
+    again = synthetic.ensure_sample(profile="smoke", seed=0, verbose=False)
+    assert again.root == sample.root
+    assert {p: p.stat().st_mtime_ns for p in files} == before
+    digest = _digest(sample.scene / "s2.tif")
+    synthetic.ensure_sample(profile="smoke", seed=0, force=True, verbose=False)
+    target = sample.scene / "s2.tif"
+    assert target.stat().st_mtime_ns != before[target]
+    assert _digest(target) == digest  # same seed, same bytes
+
+
+def test_different_seed_gives_different_region() -> None:
+    a = synthetic.generate_region(0, 256, "summer")
+    b = synthetic.generate_region(0, 256, "summer")
+    c = synthetic.generate_region(1, 256, "summer")
+    assert np.array_equal(a.s2, b.s2) and np.array_equal(a.igbp, b.igbp)
+    assert not np.array_equal(a.s2, c.s2)

@@ -1,0 +1,156 @@
+"""The training loop: resume gives the same weights, atomic checkpoints, budget, hooks, inference."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from helpers import train
+from helpers.models.unet import UNet
+
+
+class _Toy(Dataset):
+    """Dict samples with random flips drawn from torch's global RNG (so resume must restore it)."""
+
+    def __init__(self, n: int = 8, size: int = 8):
+        g = torch.Generator().manual_seed(0)
+        self.x = torch.randn(n, 4, size, size, generator=g)
+        self.y = (self.x[:, 0] + self.x[:, 1] > 0).long()
+        self.y[:, 0, 0] = 255
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        x, y = self.x[i], self.y[i]
+        if torch.rand(()) < 0.5:
+            x, y = x.flip(-1), y.flip(-1)
+        return {"image": x, "mask": y, "coarse": y.clone(), "id": f"p{i}"}
+
+
+def _loss(out, y):
+    return torch.nn.functional.cross_entropy(out, y, ignore_index=255)
+
+
+def _run(tmp_path, name, epochs, interrupt_after=None):
+    torch.manual_seed(123)
+    model = UNet(4, 2, width=4, depth=2, dropout=0.2)
+    loader = DataLoader(_Toy(), batch_size=4, shuffle=True)
+    path = tmp_path / name / "checkpoint.pt"
+    if interrupt_after is not None:  # a 4-epoch run killed in epoch 3 (after batch interrupt_after)
+        steps = []
+
+        def step(model, batch, loss_fn):
+            steps.append(1)
+            if len(steps) > interrupt_after:
+                raise KeyboardInterrupt
+            return train.default_step(model, batch, loss_fn)
+
+        with pytest.raises(KeyboardInterrupt):
+            train.fit(model, loader, _loss, epochs, device="cpu", checkpoint=path, progress=False,
+                      seed=7, scheduler="cosine", step_fn=step)
+        assert train.load_checkpoint(path)["epoch"] == 2
+        torch.manual_seed(999)  # disturb the global RNG: resume must restore it
+        model = UNet(4, 2, width=4, depth=2, dropout=0.2)
+        loader = DataLoader(_Toy(), batch_size=4, shuffle=True)
+    hist = train.fit(model, loader, _loss, epochs, device="cpu", checkpoint=path, progress=False,
+                     seed=7, scheduler="cosine")
+    return model, hist
+
+
+def test_resume_gives_identical_weights(tmp_path):
+    straight, h1 = _run(tmp_path, "straight", 4)
+    resumed, h2 = _run(tmp_path, "resumed", 4, interrupt_after=5)
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert h1.train_loss == h2.train_loss and h2.epoch == [1, 2, 3, 4]
+    assert json.loads((tmp_path / "resumed" / "history.json").read_text())["epoch"] == [1, 2, 3, 4]
+    assert not list((tmp_path / "resumed").glob(".*"))  # no temporary files left behind
+
+
+def test_existing_checkpoint_is_not_overwritten(tmp_path):
+    _run(tmp_path, "a", 1)
+    path = tmp_path / "a" / "checkpoint.pt"
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match="resume"):
+        train.fit(UNet(4, 2, 4, 2), DataLoader(_Toy(), batch_size=4), _loss, 2, device="cpu",
+                  checkpoint=path, resume=False, progress=False)
+    assert path.read_bytes() == before
+
+
+def test_default_checkpoint_goes_to_a_new_run_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("EOSR_RUN_DIR", str(tmp_path / "run"))
+    loader = DataLoader(_Toy(4), batch_size=4)
+    h1 = train.fit(UNet(4, 2, 4, 1), loader, _loss, 1, device="cpu", progress=False)
+    h2 = train.fit(UNet(4, 2, 4, 1), loader, _loss, 1, device="cpu", progress=False)
+    assert h1.checkpoint != h2.checkpoint
+    assert str(tmp_path / "run" / "train") in h1.checkpoint
+
+
+def test_time_budget_stops_after_an_epoch(tmp_path):
+    loader = DataLoader(_Toy(4), batch_size=4)
+    hist = train.fit(UNet(4, 2, 4, 1), loader, _loss, 50, device="cpu", time_budget_s=0.0,
+                     checkpoint=tmp_path / "c.pt", progress=False)
+    assert hist.epochs_done == 1 and hist.stopped_early and "time budget" in hist.stop_reason
+    assert train.load_checkpoint(tmp_path / "c.pt")["epoch"] == 1
+
+
+def test_step_fn_gets_the_batch_and_validation_metrics(tmp_path):
+    seen = []
+
+    def step(model, batch, loss_fn):
+        seen.append(sorted(batch))
+        return loss_fn(model(batch["image"]), batch["coarse"])
+
+    loader = DataLoader(_Toy(8), batch_size=4)
+    hist = train.fit(UNet(4, 2, 4, 1), loader, _loss, 2, device="cpu", step_fn=step, val_loader=loader,
+                     num_classes=2, checkpoint=tmp_path / "c.pt", progress=False, learning_rate=0.01)
+    assert seen[0] == ["coarse", "id", "image", "mask"]
+    assert set(hist.val[-1]) >= {"loss", "iou", "f1", "accuracy"}
+    assert 0 <= hist.val_metric("iou")[-1] <= 1
+    assert list(hist.to_frame().columns)[:3] == ["epoch", "train_loss", "seconds"]
+
+
+def test_nan_loss_is_reported(tmp_path):
+    def bad(out, y):
+        return out.sum() * float("nan")
+
+    with pytest.raises(FloatingPointError, match="learning rate"):
+        train.fit(UNet(4, 2, 4, 1), DataLoader(_Toy(4), batch_size=4), bad, 1, device="cpu",
+                  checkpoint=tmp_path / "c.pt", progress=False)
+
+
+def test_predict_tensor_loader_and_evaluate():
+    torch.manual_seed(0)
+    model = UNet(4, 3, 4, 2).eval()
+    x = torch.randn(5, 4, 16, 16)
+    labels = train.predict(model, x, batch_size=2)
+    assert labels.shape == (5, 16, 16) and labels.dtype == torch.int64
+    probs = train.predict(model, x[0], output="probs")
+    assert probs.shape == (3, 16, 16) and torch.allclose(probs.sum(0), torch.ones(16, 16), atol=1e-5)
+    out = train.predict(model, DataLoader(_Toy(6), batch_size=4))
+    assert out["pred"].shape == out["mask"].shape == (6, 8, 8) and len(out["id"]) == 6
+    scores = train.evaluate(model, DataLoader(_Toy(6), batch_size=4), num_classes=3)
+    assert 0 <= scores.summary()["iou"] <= 1
+
+
+def test_predict_scene_matches_whole_image():
+    # A per-pixel model (1x1 conv) gives the same answer tiled or whole: tiling/blending is exact.
+    torch.manual_seed(0)
+    model = torch.nn.Conv2d(4, 3, 1).eval()
+    image = np.random.default_rng(0).normal(size=(4, 45, 70)).astype(np.float32)
+    whole = model(torch.from_numpy(image)[None]).softmax(1)[0].detach().numpy()
+    probs = train.predict_scene(model, image, tile=16, overlap=4, output="probs", progress=False)
+    np.testing.assert_allclose(probs, whole, atol=1e-5)
+    labels = train.predict_scene(model, image, tile=16, overlap=4, progress=False)
+    assert labels.dtype == np.uint8 and (labels == whole.argmax(0)).all()
+    unet = UNet(4, 3, 4, 3).eval()  # tiles padded to multiples of 8 internally
+    assert train.predict_scene(unet, image[:, :20, :30], tile=12, overlap=2, progress=False).shape == (20, 30)
+    with pytest.raises(ValueError, match="NaN"):
+        bad = image.copy()
+        bad[0, 0, 0] = np.nan
+        train.predict_scene(model, bad, tile=16, progress=False)

@@ -1,0 +1,276 @@
+"""Real-browser check: the dashboard's widgets and map render in JupyterLab in a headless Chromium.
+
+It starts JupyterLab on 127.0.0.1 (a free port, a random token, a temporary root holding a copy of
+the notebook, so the repository's notebook is never touched), opens the notebook in Debian's
+``chromium`` through the Chrome DevTools protocol, runs all cells through the Lab UI, waits until the
+Leaflet map, its image overlays and the ipywidgets are in the page, takes a screenshot and stops
+everything it started. Exit status 0 when the page passed, 1 when it did not, 2 when a tool is
+missing. See docs/browser_check.md.
+
+    python tools/browser_check.py                      # smoke profile, dashboard notebook
+    python tools/browser_check.py --out .eosr_browser  # where the screenshot and summary go
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from base64 import b64decode
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1400,1800",
+]
+# What the page must hold once the notebook has run (CSS selector -> minimum count).
+REQUIRED = {
+    ".leaflet-container": 1,
+    "img.leaflet-image-layer": 5,  # the five ImageOverlay layers
+    ".leaflet-control-layers": 1,
+    ".widget-button": 2,
+    ".widget-text": 1,
+    ".widget-output": 1,
+}
+# Evaluated in the page: counts of the selectors, overlay images that loaded, notebook progress.
+PROBE_JS = """(() => {
+  const sel = %s;
+  const counts = {};
+  for (const s of Object.keys(sel)) counts[s] = document.querySelectorAll(s).length;
+  const imgs = [...document.querySelectorAll('img.leaflet-image-layer')];
+  const text = document.body ? document.body.innerText : '';
+  return JSON.stringify({counts,
+    overlays_loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
+    checks_passed: text.includes('all checks passed'),
+    errors: [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
+      .map(e => e.innerText).filter(t => /Error|Traceback/.test(t)).map(t => t.slice(-400)),
+    busy: !!document.querySelector('.jp-Notebook-ExecutionIndicator[data-status="busy"]')});
+})()""" % json.dumps(REQUIRED)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def find_chromium() -> str | None:
+    """Debian's chromium (or another Chromium/Chrome binary on PATH)."""
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> str:
+    """GET ``url`` until it answers 200 (or ``proc`` exits); return the body."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited with status {proc.returncode} (see its log)")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - local URL
+                if resp.status == 200:
+                    return resp.read().decode()
+        except OSError as err:
+            last = err
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s ({last})")
+
+
+class DevTools:
+    """A minimal Chrome DevTools protocol client over one page's websocket (tornado)."""
+
+    def __init__(self, ws_url: str) -> None:
+        self.ws_url, self.ws, self.ids = ws_url, None, itertools.count(1)
+
+    async def connect(self) -> None:
+        from tornado.websocket import websocket_connect
+
+        self.ws = await websocket_connect(self.ws_url, max_message_size=256 * 2**20)
+
+    async def call(self, method: str, timeout: float = 60, **params: object) -> dict:
+        """Send one command and wait for its reply (events in between are dropped)."""
+        msg_id = next(self.ids)
+        await self.ws.write_message(json.dumps({"id": msg_id, "method": method, "params": params}))
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"DevTools {method} got no reply in {timeout} s")
+            raw = await asyncio.wait_for(self.ws.read_message(), left)
+            if raw is None:
+                raise ConnectionError("DevTools websocket closed")
+            reply = json.loads(raw)
+            if reply.get("id") == msg_id:
+                if "error" in reply:
+                    raise RuntimeError(f"DevTools {method}: {reply['error']}")
+                return reply.get("result", {})
+
+    async def evaluate(self, expression: str, timeout: float = 60) -> object:
+        """Evaluate JavaScript in the page and return its (JSON-able) value."""
+        result = await self.call("Runtime.evaluate", timeout=timeout, expression=expression,
+                                 returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"page error: {result['exceptionDetails'].get('text')}")
+        return result.get("result", {}).get("value")
+
+
+async def drive(devtools_port: int, url: str, out: Path, timeout: float) -> dict:
+    """Open the notebook, run all cells through the Lab UI, wait for the widgets, screenshot."""
+    targets = json.loads(wait_http(f"http://127.0.0.1:{devtools_port}/json/list", 30))
+    page = next(t for t in targets if t.get("type") == "page")
+    cdp = DevTools(page["webSocketDebuggerUrl"])
+    await cdp.connect()
+    await cdp.call("Page.enable")
+    await cdp.call("Page.navigate", url=url)
+    deadline = time.monotonic() + timeout
+    steps = []
+
+    async def until(js: str, what: str) -> None:
+        while time.monotonic() < deadline:
+            try:
+                if await cdp.evaluate(js, timeout=20):
+                    steps.append(f"{what} after {time.monotonic() - start:.1f} s")
+                    return
+            except (RuntimeError, TimeoutError):
+                pass
+            await asyncio.sleep(1)
+        raise TimeoutError(f"timed out waiting for: {what}")
+
+    start = time.monotonic()
+    await until("!!(window.jupyterapp && window.jupyterapp.shell.currentWidget && "
+                "window.jupyterapp.shell.currentWidget.sessionContext && "
+                "window.jupyterapp.shell.currentWidget.sessionContext.session && "
+                "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel && "
+                "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle')",
+                "notebook open, kernel idle")
+    await cdp.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells').then(() => true)")
+    steps.append(f"run-all started after {time.monotonic() - start:.1f} s")
+    probe: dict = {}
+
+    def ready(p: dict) -> bool:
+        return all(p["counts"].get(s, 0) >= n for s, n in REQUIRED.items()) and \
+            p["overlays_loaded"] >= REQUIRED["img.leaflet-image-layer"] and p["checks_passed"]
+
+    while time.monotonic() < deadline:
+        probe = json.loads(await cdp.evaluate(PROBE_JS, timeout=20))
+        if ready(probe) or probe["errors"]:
+            break
+        await asyncio.sleep(2)
+    steps.append(f"page probed after {time.monotonic() - start:.1f} s")
+    # Bring the map into view, give Leaflet a moment to lay out, then take the picture.
+    await cdp.evaluate("(() => { const m = document.querySelector('.leaflet-container');"
+                       " if (m) m.scrollIntoView({block: 'start'}); return true; })()")
+    await asyncio.sleep(3)
+    shot = await cdp.call("Page.captureScreenshot", format="png", timeout=60)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "dashboard.png").write_bytes(b64decode(shot["data"]))
+    probe["ok"] = ready(probe)
+    probe["steps"] = steps
+    try:
+        await cdp.call("Browser.close", timeout=10)
+    except (RuntimeError, TimeoutError, ConnectionError):
+        pass
+    return probe
+
+
+def stop(proc: subprocess.Popen | None, name: str, grace: float = 10) -> None:
+    """Stop a process we started (and its process group), politely first."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+    except ProcessLookupError:
+        pass
+    print(f"stopped {name} (pid {proc.pid})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the check; print a JSON summary; exit 0 when the widgets and the map rendered."""
+    parser = argparse.ArgumentParser(description="Render the dashboard notebook in headless Chromium.")
+    parser.add_argument("--notebook", type=Path, default=ROOT / "notebooks" / "10_results_dashboard.ipynb")
+    parser.add_argument("--out", type=Path, default=ROOT / ".eosr_browser")
+    parser.add_argument("--profile", default="smoke")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds for the page to be ready")
+    args = parser.parse_args(argv)
+
+    chromium = find_chromium()
+    if chromium is None:
+        print("chromium not found: install it with `apt-get update && apt-get install -y chromium`",
+              file=sys.stderr)
+        return 2
+    tmp = Path(tempfile.mkdtemp(prefix="eosr-browser-"))
+    lab = browser = None
+    token = secrets.token_hex(16)
+    lab_port, devtools_port = free_port(), free_port()
+    env = dict(os.environ, EOSR_PROFILE=args.profile, EOSR_RUN_DIR=str(tmp / "run"),
+               JUPYTER_CONFIG_DIR=str(tmp / "jupyter-config"), JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+               MPLBACKEND="module://matplotlib_inline.backend_inline")
+    (tmp / "lab").mkdir()
+    shutil.copy(args.notebook, tmp / "lab" / args.notebook.name)
+    args.out.mkdir(parents=True, exist_ok=True)
+    summary: dict = {"notebook": args.notebook.name, "profile": args.profile, "chromium": chromium}
+    started = time.monotonic()
+    try:
+        jupyter = Path(sys.executable).with_name("jupyter")
+        lab = subprocess.Popen(
+            [str(jupyter), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={lab_port}",
+             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp / 'lab'}",
+             "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=", "--ServerApp.port_retries=0",
+             "--LabApp.extension_manager=readonly", *(["--allow-root"] if os.geteuid() == 0 else [])],
+            env=env, stdout=open(args.out / "jupyterlab.log", "w"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_http(f"http://127.0.0.1:{lab_port}/api/status?token={token}", 90, lab)
+        browser = subprocess.Popen(
+            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp / 'chromium'}",
+             f"--remote-debugging-port={devtools_port}", "about:blank"],
+            stdout=open(args.out / "chromium.log", "w"), stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{lab_port}/lab/tree/{args.notebook.name}?token={token}&reset"
+        summary.update(asyncio.run(asyncio.wait_for(
+            drive(devtools_port, url, args.out, args.timeout), args.timeout + 90)))
+    except (TimeoutError, asyncio.TimeoutError, OSError, RuntimeError, ConnectionError) as err:
+        summary.update(ok=False, error=f"{type(err).__name__}: {err}")
+    finally:
+        if lab is not None and lab.poll() is None:
+            try:  # shut the server (and its kernels) down cleanly first
+                req = urllib.request.Request(f"http://127.0.0.1:{lab_port}/api/shutdown?token={token}",
+                                             method="POST")
+                urllib.request.urlopen(req, timeout=10)  # noqa: S310 - local URL
+                lab.wait(15)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        stop(browser, "chromium")
+        stop(lab, "jupyterlab")
+        shutil.rmtree(tmp, ignore_errors=True)
+    summary["seconds"] = round(time.monotonic() - started, 1)
+    summary["screenshot"] = str(args.out / "dashboard.png")
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+    return 0 if summary.get("ok") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
