@@ -24,15 +24,31 @@ def test_notebook_times_come_from_newest_run_per_profile(monkeypatch, tmp_path):
     for name, secs in [("20260101-000000-smoke", 50.0), ("20260102-000000-smoke", 40.0)]:
         (tmp_path / name).mkdir()
         (tmp_path / name / results.NOTEBOOK_LOG).write_text(
-            json.dumps({"notebook": "03_unet", "status": "ok", "seconds": secs, "error": "", "output": ""}) + "\n")
+            json.dumps(
+                {"notebook": "03_unet", "status": "ok", "seconds": secs, "error": "", "output": ""}
+            )
+            + "\n"
+        )
     rows = bench.bench_notebooks()
-    assert rows == [{"group": "notebooks", "case": "03_unet [smoke]", "unit": "s", "median": 40.0,
-                     "status": "ok", "run": "20260102-000000-smoke"}]
+    assert rows == [
+        {
+            "group": "notebooks",
+            "case": "03_unet [smoke]",
+            "unit": "s",
+            "median": 40.0,
+            "status": "ok",
+            "run": "20260102-000000-smoke",
+        }
+    ]
 
 
 def test_table_has_every_row_and_column():
-    text = bench.format_table([{"group": "g", "case": "a", "unit": "s", "median": 1.5, "x": 3},
-                               {"group": "g", "case": "b", "unit": "s", "median": 12345.0}])
+    text = bench.format_table(
+        [
+            {"group": "g", "case": "a", "unit": "s", "median": 1.5, "x": 3},
+            {"group": "g", "case": "b", "unit": "s", "median": 12345.0},
+        ]
+    )
     lines = text.splitlines()
     assert len(lines) == 4 and "| x |" in lines[0] and "12,345" in lines[3]
 

@@ -25,10 +25,16 @@ REPO = "https://github.com/someone/eosr-kit"
 
 def test_badge_url():
     url = colab.badge_url("03_unet_landcover", REPO, "v1.0")
-    assert url == "https://colab.research.google.com/github/someone/eosr-kit/blob/v1.0/notebooks/03_unet_landcover.ipynb"
+    assert (
+        url
+        == "https://colab.research.google.com/github/someone/eosr-kit/blob/v1.0/notebooks/03_unet_landcover.ipynb"
+    )
     assert colab.badge_url("notebooks/03_unet_landcover.ipynb", REPO + ".git", "main").endswith(
-        "/github/someone/eosr-kit/blob/main/notebooks/03_unet_landcover.ipynb")
-    assert colab.badge_markdown("x.ipynb", REPO, "main").startswith("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](")
+        "/github/someone/eosr-kit/blob/main/notebooks/03_unet_landcover.ipynb"
+    )
+    assert colab.badge_markdown("x.ipynb", REPO, "main").startswith(
+        "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]("
+    )
     with pytest.raises(ValueError, match="github"):
         colab.badge_url("x", "https://gitlab.com/a/b", "main")
 
@@ -44,7 +50,9 @@ def test_placeholder_warns():
 def test_settings_from_pyproject(tmp_path):
     repo, ref = colab.settings()
     assert repo.startswith("https://github.com/") and ref
-    (tmp_path / "pyproject.toml").write_text('[tool.eosr]\nrepository = "https://github.com/a/b/"\nref = "dev"\n')
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.eosr]\nrepository = "https://github.com/a/b/"\nref = "dev"\n'
+    )
     assert colab.settings(tmp_path / "pyproject.toml") == ("https://github.com/a/b", "dev")
     (tmp_path / "pyproject.toml").write_text("[tool.other]\n")
     with pytest.raises(KeyError, match="tool.eosr"):
@@ -60,7 +68,9 @@ def test_setup_cell_matches_nbkit():
 
 def _fake_repo(tmp_path, repository):
     (tmp_path / "notebooks").mkdir()
-    (tmp_path / "pyproject.toml").write_text(f'[tool.eosr]\nrepository = "{repository}"\nref = "main"\n')
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.eosr]\nrepository = "{repository}"\nref = "main"\n'
+    )
     cells = [nbkit.header("Demo", ["g"], {"smoke": "1 s"}), nbkit.setup_cell(), nbkit.code("x = 1")]
     nbkit.save(tmp_path / "notebooks" / "01_demo.ipynb", cells)
     return tmp_path / "notebooks" / "01_demo.ipynb"
@@ -79,7 +89,9 @@ def test_sync_is_idempotent_and_check_detects_drift(tmp_path, capsys):
     assert sync_notebooks.main(["--root", str(tmp_path), "--quiet"]) == 0
     assert path.read_text() == first  # second run changes nothing
     assert sync_notebooks.main(["--root", str(tmp_path), "--check", "--quiet"]) == 0
-    (tmp_path / "pyproject.toml").write_text('[tool.eosr]\nrepository = "https://github.com/other/kit"\nref = "v1"\n')
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.eosr]\nrepository = "https://github.com/other/kit"\nref = "v1"\n'
+    )
     assert sync_notebooks.main(["--root", str(tmp_path), "--check", "--quiet"]) == 1
     assert path.read_text() == first  # --check writes nothing
 
@@ -87,7 +99,11 @@ def test_sync_is_idempotent_and_check_detects_drift(tmp_path, capsys):
 def test_sync_warns_on_placeholder(tmp_path):
     _fake_repo(tmp_path, colab.PLACEHOLDER)
     tool = ROOT / "tools" / "sync_notebooks.py"
-    proc = subprocess.run([sys.executable, str(tool), "--root", str(tmp_path), "--quiet"],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, str(tool), "--root", str(tmp_path), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0 and "placeholder" in proc.stderr
     shutil.rmtree(tmp_path / "notebooks")

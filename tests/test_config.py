@@ -27,7 +27,9 @@ def test_unknown_profile_names_the_choices():
 
 
 def test_settings_accepts_numbered_stem():
-    assert config.settings("03_unet_landcover", "smoke") == config.settings("unet_landcover", "smoke")
+    assert config.settings("03_unet_landcover", "smoke") == config.settings(
+        "unet_landcover", "smoke"
+    )
     with pytest.raises(KeyError):
         config.settings("99_nothing", "smoke")
 

@@ -23,7 +23,21 @@ def _write_scene(root):
     t240 = from_origin(*ORIGIN, 240, 240)
     rng = np.random.default_rng(0)
     s2 = rng.integers(0, 3000, (13, 48, 48), dtype=np.uint16)
-    names = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12"]
+    names = [
+        "B01",
+        "B02",
+        "B03",
+        "B04",
+        "B05",
+        "B06",
+        "B07",
+        "B08",
+        "B8A",
+        "B09",
+        "B10",
+        "B11",
+        "B12",
+    ]
     rasters.write(scene / "s2.tif", s2, CRS_UTM, t10, descriptions=names)
     dfc = np.ones((48, 48), np.uint16)
     dfc[:, 24:] = 10  # west half forest, east half water
@@ -31,8 +45,12 @@ def _write_scene(root):
     lc = np.full((4, 48, 48), 1, np.uint16)
     lc[0, :, 40:] = 17  # IGBP water only in the last columns (coarse)
     rasters.write(scene / "lc.tif", lc, CRS_UTM, t10)
-    rasters.write(scene / "ntl_hr.tif", rng.random((1, 16, 16), dtype=np.float32) * 50, CRS_UTM, t30)
-    rasters.write(scene / "ntl_lr.tif", rng.integers(0, 64, (1, 2, 2), dtype=np.uint8), CRS_UTM, t240)
+    rasters.write(
+        scene / "ntl_hr.tif", rng.random((1, 16, 16), dtype=np.float32) * 50, CRS_UTM, t30
+    )
+    rasters.write(
+        scene / "ntl_lr.tif", rng.integers(0, 64, (1, 2, 2), dtype=np.uint8), CRS_UTM, t240
+    )
     return scene
 
 
@@ -126,14 +144,19 @@ def test_export_view_is_georeferenced(tmp_path):
     assert out.crs == full.crs
     x0, y0 = full.transform * (win.col_off, win.row_off)
     assert (out.transform.c, out.transform.f) == pytest.approx((x0, y0))
-    np.testing.assert_array_equal(out.data[0], full.data[0, win.row_off : win.row_off + win.height, win.col_off : win.col_off + win.width])
+    np.testing.assert_array_equal(
+        out.data[0],
+        full.data[0, win.row_off : win.row_off + win.height, win.col_off : win.col_off + win.width],
+    )
     assert out.tags["source"] == "ground truth"
 
 
 def test_dashboard_widget_headless(tmp_path):
     pytest.importorskip("ipyleaflet")
     scene = _write_scene(tmp_path)
-    dash = widgets.results_dashboard(scene, tmp_path / "predictions", tmp_path / "exports", basemap=False)
+    dash = widgets.results_dashboard(
+        scene, tmp_path / "predictions", tmp_path / "exports", basemap=False
+    )
     names = [layer.name for layer in dash.map.layers]
     assert sum("ground truth" in n for n in names) == 2 and len(names) == 5
     low, high = dash.last_distributions
@@ -144,9 +167,15 @@ def test_dashboard_widget_headless(tmp_path):
 def test_find_results_run(tmp_path):
     runs = tmp_path / "runs"
     old, new, current = runs / "a", runs / "b", tmp_path / "current"
-    for run, nb in ((old, "03_unet_landcover"), (new, "06_bag_of_colors"), (current, "10_results_dashboard")):
+    for run, nb in (
+        (old, "03_unet_landcover"),
+        (new, "06_bag_of_colors"),
+        (current, "10_results_dashboard"),
+    ):
         run.mkdir(parents=True)
-        (run / "results.jsonl").write_text(json.dumps({"notebook": nb, "method": "x", "metrics": {}}) + "\n")
+        (run / "results.jsonl").write_text(
+            json.dumps({"notebook": nb, "method": "x", "metrics": {}}) + "\n"
+        )
     import os
 
     os.utime(old / "results.jsonl", (1, 1))

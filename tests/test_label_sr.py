@@ -44,8 +44,16 @@ def test_matches_numpy(log_term):
     coarse[0, 5, 5] = 255
     mu = rng.dirichlet(np.ones(4), size=3)
     sigma2 = rng.uniform(0.001, 0.05, size=(3, 4))
-    got = losses.label_sr_loss(logits, torch.from_numpy(coarse), mu, sigma2, block=4, eps=1e-4,
-                               log_term=log_term, align=False)
+    got = losses.label_sr_loss(
+        logits,
+        torch.from_numpy(coarse),
+        mu,
+        sigma2,
+        block=4,
+        eps=1e-4,
+        log_term=log_term,
+        align=False,
+    )
     want = _numpy_loss(logits.softmax(1).numpy(), coarse, mu, sigma2, 4, 1e-4, log_term=log_term)
     assert float(got) == pytest.approx(want, rel=1e-9)
 
@@ -60,7 +68,8 @@ def test_perfect_match_is_minimal_and_gradient_flows():
     assert float(best) == pytest.approx(0.0, abs=1e-12)
     worse = torch.tensor([0.5, 0.5])[None, :, None, None].expand(1, 2, 4, 4).clone()
     assert float(losses.label_sr_loss(worse, coarse, mu, sigma2, 4, from_logits=False)) > float(
-        losses.label_sr_loss(probs, coarse, mu, sigma2, 4, from_logits=False))
+        losses.label_sr_loss(probs, coarse, mu, sigma2, 4, from_logits=False)
+    )
     logits = torch.zeros(1, 2, 4, 4, requires_grad=True)
     losses.label_sr_loss(logits, coarse, mu, sigma2, 4).backward()
     assert logits.grad[0, 0].sum() < 0  # descending raises p(class 0) towards mu = 0.75
@@ -72,10 +81,20 @@ def test_sigma_to_zero_is_finite_and_sharper():
     probs_hard = torch.zeros(1, 2, 4, 4)
     probs_hard[:, 0] = 1.0  # rho2 = 0 too: only eps keeps the variance positive
     mu = np.array([[0.6, 0.4]])
-    values = [float(losses.label_sr_loss(probs, coarse, mu, np.full((1, 2), s), 4, from_logits=False,
-                                         log_term=False)) for s in (1e-1, 1e-3, 0.0)]
+    values = [
+        float(
+            losses.label_sr_loss(
+                probs, coarse, mu, np.full((1, 2), s), 4, from_logits=False, log_term=False
+            )
+        )
+        for s in (1e-1, 1e-3, 0.0)
+    ]
     assert values[0] < values[1] < values[2] and math.isfinite(values[2])
-    hard = float(losses.label_sr_loss(probs_hard, coarse, mu, np.zeros((1, 2)), 4, from_logits=False, eps=1e-4))
+    hard = float(
+        losses.label_sr_loss(
+            probs_hard, coarse, mu, np.zeros((1, 2)), 4, from_logits=False, eps=1e-4
+        )
+    )
     assert math.isfinite(hard)
     # with sigma2 = 0 the loss is the squared error over (rho2 + eps)
     rho2 = 0.25 / 16
@@ -91,7 +110,8 @@ def test_ignore_blocks():
     base = losses.label_sr_loss(logits, coarse, mu, sigma2, 4, align=False)
     coarse[:, 4:] = 255
     assert float(losses.label_sr_loss(logits, coarse, mu, sigma2, 4, align=False)) == pytest.approx(
-        float(losses.label_sr_loss(logits[:, :, :4], coarse[:, :4], mu, sigma2, 4, align=False)))
+        float(losses.label_sr_loss(logits[:, :, :4], coarse[:, :4], mu, sigma2, 4, align=False))
+    )
     assert torch.isfinite(base)
     all_ignored = torch.full((1, 8, 8), 255)
     zero = losses.label_sr_loss(logits.requires_grad_(), all_ignored, mu, sigma2, 4)
@@ -114,7 +134,9 @@ def test_cooccurrence_statistics():
     coarse = np.zeros((8, 8), dtype=int)
     coarse[:, :4] = 2
     fine[0, 0] = 255  # ignored fine pixel
-    stats = losses.cooccurrence_statistics(coarse, fine, block=4, num_coarse=3, num_fine=2, align=False)
+    stats = losses.cooccurrence_statistics(
+        coarse, fine, block=4, num_coarse=3, num_fine=2, align=False
+    )
     np.testing.assert_allclose(stats["mu"][0], [0.5, 0.5])
     np.testing.assert_allclose(stats["mu"][2], [1.0, 0.0])
     assert stats["sigma2"].min() >= 1e-3
@@ -129,5 +151,10 @@ def test_loss_object_and_shape_errors():
     loss = losses.LabelSRLoss(np.full((2, 3), 1 / 3), np.full((2, 3), 0.01), block=4)
     assert torch.isfinite(loss(torch.randn(1, 3, 8, 8), torch.zeros(1, 8, 8, dtype=torch.long)))
     with pytest.raises(ValueError, match="coarse classes"):
-        losses.label_sr_loss(torch.randn(1, 3, 8, 8), torch.zeros(1, 8, 8, dtype=torch.long),
-                             np.ones((2, 4)), np.ones((2, 4)), 4)
+        losses.label_sr_loss(
+            torch.randn(1, 3, 8, 8),
+            torch.zeros(1, 8, 8, dtype=torch.long),
+            np.ones((2, 4)),
+            np.ones((2, 4)),
+            4,
+        )

@@ -24,7 +24,11 @@ def test_lccs_tables_follow_sen12ms() -> None:
     assert labels.LCCS_SH[50] == "Herbaceous Wetlands"
     for scheme in ("lccs_lc", "lccs_lu", "lccs_sh"):
         names = labels.class_names(scheme)
-        assert names[1] == "Barren" and names[2] == "Permanent Snow and Ice" and names[3] == "Water Bodies"
+        assert (
+            names[1] == "Barren"
+            and names[2] == "Permanent Snow and Ice"
+            and names[3] == "Water Bodies"
+        )
 
 
 def test_igbp_to_dfc_and_train_index_round_trip() -> None:

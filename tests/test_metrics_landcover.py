@@ -29,8 +29,12 @@ def test_equal_to_sklearn(seed):
     present = np.unique(y)
     assert 2 not in present
     np.testing.assert_array_equal(scores.confusion, skm.confusion_matrix(y, p, labels=range(8)))
-    for name, fn in [("iou", skm.jaccard_score), ("f1", skm.f1_score),
-                     ("precision", skm.precision_score), ("recall", skm.recall_score)]:
+    for name, fn in [
+        ("iou", skm.jaccard_score),
+        ("f1", skm.f1_score),
+        ("precision", skm.precision_score),
+        ("recall", skm.recall_score),
+    ]:
         per_class = fn(y, p, labels=present, average=None, zero_division=0)
         np.testing.assert_allclose(getattr(scores, name)[present], per_class, rtol=1e-12)
         macro = fn(y, p, labels=present, average="macro", zero_division=0)

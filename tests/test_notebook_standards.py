@@ -17,7 +17,11 @@ def test_there_are_notebooks():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_no_outputs(path):
     nb = nbformat.read(path, as_version=4)
-    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    dirty = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and (c.outputs or c.execution_count)
+    ]
     assert not dirty, f"{path.name}: cells {dirty} carry outputs; strip them (nbstripout)"
 
 
@@ -26,7 +30,9 @@ def test_standard_cells(path):
     nb = nbformat.read(path, as_version=4)
     cells = nb.cells
     first = cells[0]
-    assert first.cell_type == "markdown" and first.source.startswith("# "), "first cell must be the title"
+    assert first.cell_type == "markdown" and first.source.startswith("# "), (
+        "first cell must be the title"
+    )
     assert "Learning goals" in first.source, "title cell must list learning goals"
     assert "run time" in first.source.lower(), "title cell must give the expected run time"
     sources = [c.source for c in cells]
@@ -34,12 +40,22 @@ def test_standard_cells(path):
     params = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1, "exactly one cell must carry the papermill 'parameters' tag"
     assert 'PROFILE = os.environ.get("EOSR_PROFILE", "teaching")' in params[0].source
-    md_titles = [c.source.splitlines()[0].lower() for c in cells if c.cell_type == "markdown" and c.source]
+    md_titles = [
+        c.source.splitlines()[0].lower() for c in cells if c.cell_type == "markdown" and c.source
+    ]
     assert any(t.startswith("## checks") for t in md_titles), "missing a '## Checks' section"
     assert any(t.startswith("## results record") for t in md_titles), "missing '## Results record'"
-    checks_at = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.lower().startswith("## checks"))
-    assert any("assert " in c.source for c in cells[checks_at:] if c.cell_type == "code"), "checks must assert"
+    checks_at = next(
+        i
+        for i, c in enumerate(cells)
+        if c.cell_type == "markdown" and c.source.lower().startswith("## checks")
+    )
+    assert any("assert " in c.source for c in cells[checks_at:] if c.cell_type == "code"), (
+        "checks must assert"
+    )
     assert "results.record(" in cells[-1].source or any(
         "results.record(" in c.source for c in cells[checks_at:]
     ), "the notebook must end with a results record"
-    assert any("exercise" in c.source.lower() for c in cells if c.cell_type == "markdown"), "missing exercises"
+    assert any("exercise" in c.source.lower() for c in cells if c.cell_type == "markdown"), (
+        "missing exercises"
+    )

@@ -31,7 +31,9 @@ def test_rmse_mae_r2_total_light(pair):
     r2 = 1 - ((target - pred) ** 2).sum() / ((target - target.mean()) ** 2).sum()
     assert metrics.r2(pred, target) == pytest.approx(r2)
     assert metrics.r2(target, target) == 1.0
-    assert metrics.total_light_error(pred * 1.1, target) == pytest.approx(abs(target.sum() - 1.1 * pred.sum()) / target.sum())
+    assert metrics.total_light_error(pred * 1.1, target) == pytest.approx(
+        abs(target.sum() - 1.1 * pred.sum()) / target.sum()
+    )
     assert metrics.total_light_error(target, target) == 0.0
 
 
@@ -64,8 +66,12 @@ def test_saturated_mae():
 
 def test_scores_and_bad_input(pair):
     pred, target = pair
-    s = metrics.ntl_scores(pred, target, low_res=np.full((8, 8), 63), ratio=8, data_range=200.0, block=16)
-    assert s["psnr_data_range"] == 200.0 and s["psnr"] == pytest.approx(metrics.psnr(pred, target, 200.0))
+    s = metrics.ntl_scores(
+        pred, target, low_res=np.full((8, 8), 63), ratio=8, data_range=200.0, block=16
+    )
+    assert s["psnr_data_range"] == 200.0 and s["psnr"] == pytest.approx(
+        metrics.psnr(pred, target, 200.0)
+    )
     assert s["saturated_mae"] == pytest.approx(metrics.mae(pred, target))
     assert set(s) >= {"psnr", "ssim", "rmse", "mae", "r2", "total_light_error", "aggregated_r2"}
     with pytest.raises(ValueError, match="same shape"):

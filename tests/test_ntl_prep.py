@@ -16,7 +16,9 @@ def _city(size: int = 256, seed: int = 0) -> np.ndarray:
     out = np.zeros((size, size))
     for _ in range(12):
         cy, cx = rng.uniform(0.1, 0.9, 2) * size
-        out += rng.uniform(5, 80) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * rng.uniform(3, 12) ** 2))
+        out += rng.uniform(5, 80) * np.exp(
+            -((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * rng.uniform(3, 12) ** 2)
+        )
     return out + gaussian_filter(rng.random((size, size)), 4) * 2
 
 
@@ -165,7 +167,9 @@ def test_estimate_misregistration_on_dmsp_like_lights():
     high, moved = _shifted_pair(dy_hr, dx_hr, ratio)
     dn = ntl.simulate_dmsp(moved, ratio, psf_sigma=6, gain=2.0, offset=3.0)
     assert (dn == 63).any()
-    est = ntl.estimate_misregistration(dn, high, ratio, psf_sigma=6, saturation=63, block=16, step=16)
+    est = ntl.estimate_misregistration(
+        dn, high, ratio, psf_sigma=6, saturation=63, block=16, step=16
+    )
     assert abs(est.dy - dy_hr / ratio) < 0.1 and abs(est.dx - dx_hr / ratio) < 0.1
     field = est.field
     assert field["dy"].shape == (2, 2)
@@ -209,7 +213,9 @@ def test_layout_patch_roundtrip(tmp_path):
     lr_tr = from_origin(500000, 4000000, 30 * ratio, 30 * ratio)
     base = tmp_path / "train"
     rasters.write(base / "hr_ntl/a.tif", np.ones((side, side), np.float32), crs, hr_tr)
-    rasters.write(base / "lr_ntl/a.tif", np.ones((side // ratio, side // ratio), np.uint8), crs, lr_tr)
+    rasters.write(
+        base / "lr_ntl/a.tif", np.ones((side // ratio, side // ratio), np.uint8), crs, lr_tr
+    )
     rasters.write(base / "dmo/a.tif", np.ones((7, side, side), np.float32), crs, hr_tr)
     rasters.write(base / "dem/a.tif", np.ones((side, side), np.float32), crs, hr_tr)
     rasters.write(base / "isp/a.tif", np.ones((side, side), np.uint8), crs, hr_tr)
@@ -217,7 +223,9 @@ def test_layout_patch_roundtrip(tmp_path):
     patch = ntl.read_layout_patch(tmp_path, "train", "a")
     assert patch["dmo"].data.shape == (7, side, side)
     table = ntl.modality_table(patch)
-    assert table.loc["number of bands", "dmo"] == 7 and table.loc["resolution (m)", "lr_ntl"] == "120"
+    assert (
+        table.loc["number of bands", "dmo"] == 7 and table.loc["resolution (m)", "lr_ntl"] == "120"
+    )
     up = ntl.resample_raster(patch["lr_ntl"], patch["hr_ntl"], "nearest")
     assert up.shape == (1, side, side) and np.allclose(up, 1)
     rasters.write(base / "dem/a.tif", np.ones((side + 1, side), np.float32), crs, hr_tr)

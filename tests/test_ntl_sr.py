@@ -27,13 +27,25 @@ def _inputs(batch: int = 2, low: int = 4, seed: int = 0) -> tuple[torch.Tensor, 
 
 
 def _combos() -> list[dict[str, bool]]:
-    out = [dict(guidance=False, fusion=False, deformable=False, affine=False, local_deformation=False)]
+    out = [
+        dict(guidance=False, fusion=False, deformable=False, affine=False, local_deformation=False)
+    ]
     for fusion, deformable, affine, local in itertools.product([True, False], repeat=4):
-        out.append(dict(guidance=True, fusion=fusion, deformable=deformable, affine=affine, local_deformation=local))
+        out.append(
+            dict(
+                guidance=True,
+                fusion=fusion,
+                deformable=deformable,
+                affine=affine,
+                local_deformation=local,
+            )
+        )
     return out
 
 
-@pytest.mark.parametrize("flags", _combos(), ids=lambda f: "-".join(k for k, v in f.items() if v) or "ntl_only")
+@pytest.mark.parametrize(
+    "flags", _combos(), ids=lambda f: "-".join(k for k, v in f.items() if v) or "ntl_only"
+)
 def test_shapes_at_ratio_8(flags):
     torch.manual_seed(0)
     model = ntl_sr.build(width=WIDTH, **flags)
@@ -109,8 +121,16 @@ def test_full_model_alignment_is_identity_at_init():
 def _fake_outputs(seed: int = 5) -> tuple[dict, torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     scales = [torch.rand(2, 1, s, s, generator=g) for s in (4, 8, 16)]
-    out = {"scales": scales, "high_res": scales[-1], "isp_logits": torch.randn(2, 1, 16, 16, generator=g)}
-    return out, torch.rand(2, 1, 16, 16, generator=g), (torch.rand(2, 1, 16, 16, generator=g) > 0.5).float()
+    out = {
+        "scales": scales,
+        "high_res": scales[-1],
+        "isp_logits": torch.randn(2, 1, 16, 16, generator=g),
+    }
+    return (
+        out,
+        torch.rand(2, 1, 16, 16, generator=g),
+        (torch.rand(2, 1, 16, 16, generator=g) > 0.5).float(),
+    )
 
 
 def test_loss_matches_direct_computation():
@@ -132,7 +152,9 @@ def test_loss_matches_direct_computation():
 def test_loss_switches():
     out, target, isp = _fake_outputs()
     final_only = losses.ntl_sr_loss(out, target, isp, multiscale=False, auxiliary=False)
-    assert float(final_only) == pytest.approx(float((out["high_res"] - target).abs().mean()), rel=1e-6)
+    assert float(final_only) == pytest.approx(
+        float((out["high_res"] - target).abs().mean()), rel=1e-6
+    )
     no_aux = losses.ntl_sr_loss(out, target, None, auxiliary=False)
     with_aux = losses.ntl_sr_loss(out, target, isp, alpha=1.0)
     assert float(no_aux) == pytest.approx(float(with_aux), rel=1e-6)
@@ -150,11 +172,19 @@ def test_scaling_round_trip_and_ranges():
     t = torch.tensor(radiance)
     assert torch.allclose(ntl_sr.unscale_high_res(ntl_sr.scale_high_res(t)), t, rtol=1e-6)
     assert ntl_sr.scale_low_res(np.array(63.0)) == 1.0
-    batch = {"low_res": torch.full((1, 1, 2, 2), 63.0), "high_res": torch.ones(1, 1, 16, 16),
-             "dmo": torch.full((1, 7, 16, 16), 0.3), "dem": torch.full((1, 1, 16, 16), 500.0),
-             "isp": torch.ones(1, 1, 16, 16, dtype=torch.uint8)}
+    batch = {
+        "low_res": torch.full((1, 1, 2, 2), 63.0),
+        "high_res": torch.ones(1, 1, 16, 16),
+        "dmo": torch.full((1, 7, 16, 16), 0.3),
+        "dem": torch.full((1, 1, 16, 16), 500.0),
+        "isp": torch.ones(1, 1, 16, 16, dtype=torch.uint8),
+    }
     b = ntl_sr.scale_batch(batch)
-    assert b["low_res"].max() == 1 and b["dmo"].max() == pytest.approx(1.0) and b["dem"].abs().max() == 0
+    assert (
+        b["low_res"].max() == 1
+        and b["dmo"].max() == pytest.approx(1.0)
+        and b["dem"].abs().max() == 0
+    )
     assert b["isp"].dtype == torch.float32
 
 
@@ -162,10 +192,13 @@ def test_step_trains_on_a_tiny_batch():
     torch.manual_seed(6)
     model = ntl_sr.build(width=WIDTH)
     g = torch.Generator().manual_seed(7)
-    batch = {"low_res": torch.randint(0, 64, (2, 1, 4, 4), generator=g).float(),
-             "high_res": torch.rand(2, 1, 32, 32, generator=g) * 50,
-             "dmo": torch.rand(2, 7, 32, 32, generator=g) * 0.3, "dem": torch.rand(2, 1, 32, 32, generator=g) * 900,
-             "isp": (torch.rand(2, 1, 32, 32, generator=g) > 0.5).float()}
+    batch = {
+        "low_res": torch.randint(0, 64, (2, 1, 4, 4), generator=g).float(),
+        "high_res": torch.rand(2, 1, 32, 32, generator=g) * 50,
+        "dmo": torch.rand(2, 7, 32, 32, generator=g) * 0.3,
+        "dem": torch.rand(2, 1, 32, 32, generator=g) * 900,
+        "isp": (torch.rand(2, 1, 32, 32, generator=g) > 0.5).float(),
+    }
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     first = None
     for _ in range(15):

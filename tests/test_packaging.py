@@ -19,7 +19,9 @@ def test_environment_yml_installs_the_pyproject_package():
     minimum = pyproject["project"]["requires-python"].lstrip(">=")
     assert tuple(map(int, python.split("=")[1].split("."))) >= tuple(map(int, minimum.split(".")))
     pip = next(d for d in env["dependencies"] if isinstance(d, dict))["pip"]
-    assert "-e .[dev]" in pip, "environment.yml must install the kit with its dev extra from pyproject"
+    assert "-e .[dev]" in pip, (
+        "environment.yml must install the kit with its dev extra from pyproject"
+    )
     conda_pkgs = {d.split("=")[0] for d in env["dependencies"] if isinstance(d, str)}
     assert conda_pkgs <= {"python", "pip"}, "every other dependency must come from pyproject.toml"
 
@@ -27,8 +29,23 @@ def test_environment_yml_installs_the_pyproject_package():
 def test_core_dependencies_are_the_design_cards():
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     names = {d.split(">")[0].split("=")[0].split("<")[0].strip().lower() for d in deps}
-    for need in ["jupyterlab", "torch", "rasterio", "matplotlib", "ipywidgets", "earthengine-api", "geemap",
-                 "nbval", "torchvision", "torchmetrics", "scikit-learn", "pooch", "pyyaml", "tqdm", "papermill"]:
+    for need in [
+        "jupyterlab",
+        "torch",
+        "rasterio",
+        "matplotlib",
+        "ipywidgets",
+        "earthengine-api",
+        "geemap",
+        "nbval",
+        "torchvision",
+        "torchmetrics",
+        "scikit-learn",
+        "pooch",
+        "pyyaml",
+        "tqdm",
+        "papermill",
+    ]:
         assert need in names, f"{need} missing from pyproject dependencies"
 
 
@@ -42,7 +59,11 @@ def test_import_helpers_is_light():
     import subprocess
     import sys
 
-    code = "import sys, helpers, helpers.config, helpers.rasters, helpers.results; " \
-           "print(','.join(m for m in ('torch','ee','geemap','sklearn','papermill') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    code = (
+        "import sys, helpers, helpers.config, helpers.rasters, helpers.results; "
+        "print(','.join(m for m in ('torch','ee','geemap','sklearn','papermill') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "", f"import helpers pulled in heavy modules: {out}"

@@ -18,7 +18,13 @@ def _write(path, data, res=10.0, crs=CRS32633, **kw):
 
 def test_round_trip_keeps_georeference(tmp_path):
     data = np.arange(2 * 32 * 48, dtype=np.uint16).reshape(2, 32, 48)
-    path = _write(tmp_path / "a.tif", data, nodata=0, descriptions=["B04", "B08"], tags={"EOSR_SOURCE": "test"})
+    path = _write(
+        tmp_path / "a.tif",
+        data,
+        nodata=0,
+        descriptions=["B04", "B08"],
+        tags={"EOSR_SOURCE": "test"},
+    )
     r = rasters.read(path)
     assert np.array_equal(r.data, data)
     assert r.crs == CRS32633 and r.transform == from_origin(500000, 4500000, 10, 10)
@@ -73,7 +79,9 @@ def test_check_same_bounds_across_resolutions(tmp_path):
         rasters.check_same_bounds(hi, off)
 
 
-@pytest.mark.parametrize("shape,tile,overlap", [((100, 70), 32, 8), ((64, 64), 64, 0), ((20, 90), 32, 4)])
+@pytest.mark.parametrize(
+    "shape,tile,overlap", [((100, 70), 32, 8), ((64, 64), 64, 0), ((20, 90), 32, 4)]
+)
 def test_tiles_cover_and_reassemble_exactly(shape, tile, overlap):
     image = np.random.default_rng(1).random((3, *shape)).astype(np.float32)
     pieces = list(rasters.iter_tiles(image, tile, overlap))

@@ -24,8 +24,16 @@ def _run(tmp_path, records, log=()):
 
 
 def _rec(notebook, method, metrics, **kw):
-    base = {"notebook": notebook, "method": method, "metrics": metrics, "dataset": "sample scene",
-            "profile": "smoke", "device": "cpu", "seconds": 12.345, "published": None}
+    base = {
+        "notebook": notebook,
+        "method": method,
+        "metrics": metrics,
+        "dataset": "sample scene",
+        "profile": "smoke",
+        "device": "cpu",
+        "seconds": 12.345,
+        "published": None,
+    }
     base.update(kw)
     return base
 
@@ -35,7 +43,9 @@ def test_published_values_are_the_seeds():
     assert rows["U-Net"].metrics == {"iou": 0.3812, "f1": 0.4223}
     assert rows["pix2pix"].metrics == {"iou": 0.6877, "f1": 0.7757}
     assert rows["Bag of colors (test)"].metrics == {"iou": 0.7735, "f1": 0.6777}
-    psnr = [r.metrics["psnr"] for r in report.PUBLISHED.values() if r.table == "PANDA-FINE ablation"]
+    psnr = [
+        r.metrics["psnr"] for r in report.PUBLISHED.values() if r.table == "PANDA-FINE ablation"
+    ]
     assert psnr == [15.656, 19.314, 24.066, 29.199, 32.395]
     assert all(r.seed.endswith(".txt") for r in report.PUBLISHED.values())
     assert not any(r.seed == report.DEEPLIGHT for r in report.PUBLISHED.values())
@@ -43,7 +53,9 @@ def test_published_values_are_the_seeds():
 
 def test_published_for_and_matching():
     pub = report.published_for("u-net")
-    assert pub["metrics"]["iou"] == 0.3812 and pub["seed"] == report.HR_MARS and pub["row"] == "U-Net"
+    assert (
+        pub["metrics"]["iou"] == 0.3812 and pub["seed"] == report.HR_MARS and pub["row"] == "U-Net"
+    )
     assert report.find_row("Label SR").row == "Label super-resolution"
     assert report.find_row("anything", pub).row == "U-Net"  # the record's own link wins
     assert report.find_row("baseline", notebook="08_ntl_super_resolution") is None
@@ -59,10 +71,22 @@ def test_report_tables(tmp_path):
         _rec("08_ntl_super_resolution", "NTL SR model", {"psnr": 25.0, "ssim": 0.8}),
         _rec("00_setup_and_tour", "tour", {"seconds_to_load": 1.0}, seconds=None),
     ]
-    log = [{"notebook": "03_unet_landcover", "status": "ok", "seconds": 40.0, "error": "",
-            "output": "notebooks/03_unet_landcover.ipynb"},
-           {"notebook": "05_cgan_pix2pix", "status": "failed", "seconds": 3.0,
-            "error": "ValueError: <boom> & more", "output": "notebooks/05_cgan_pix2pix.ipynb"}]
+    log = [
+        {
+            "notebook": "03_unet_landcover",
+            "status": "ok",
+            "seconds": 40.0,
+            "error": "",
+            "output": "notebooks/03_unet_landcover.ipynb",
+        },
+        {
+            "notebook": "05_cgan_pix2pix",
+            "status": "failed",
+            "seconds": 3.0,
+            "error": "ValueError: <boom> & more",
+            "output": "notebooks/05_cgan_pix2pix.ipynb",
+        },
+    ]
     run = _run(tmp_path, records, log)
     (run / "notebooks").mkdir()
     (run / "notebooks" / "03_unet_landcover.ipynb").write_text("{}")
@@ -83,8 +107,13 @@ def test_report_tables(tmp_path):
 
 def test_missing_values_and_escaping(tmp_path):
     records = [
-        _rec("03_unet_landcover", "U-Net", {"iou": float("nan"), "f1": "diverged"}, seconds=None,
-             dataset="<script>x</script>"),
+        _rec(
+            "03_unet_landcover",
+            "U-Net",
+            {"iou": float("nan"), "f1": "diverged"},
+            seconds=None,
+            dataset="<script>x</script>",
+        ),
         _rec("06_bag_of_colors", "Bag <of> colours & co", {"iou": None}),
     ]
     page = results.write_report(_run(tmp_path, records)).read_text()
@@ -103,6 +132,10 @@ def test_empty_run(tmp_path):
 def test_comparison_frame():
     frame = report.comparison_frame([_rec("03_unet_landcover", "unet", {"iou": 0.5, "f1": 0.6})])
     unet = frame[frame.method == "U-Net"].iloc[0]
-    assert unet["iou published"] == 0.3812 and unet["iou ours"] == 0.5 and unet["data"] == "sample scene"
+    assert (
+        unet["iou published"] == 0.3812
+        and unet["iou ours"] == 0.5
+        and unet["data"] == "sample scene"
+    )
     assert len(frame[frame.table == "PANDA-FINE"]) == 5
     assert frame[frame.method == "pix2pix"].iloc[0][["iou ours", "data"]].isna().all()

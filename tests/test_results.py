@@ -9,15 +9,34 @@ from helpers import results
 
 def test_record_appends_json_lines(monkeypatch, tmp_path):
     monkeypatch.setenv("EOSR_RUN_DIR", str(tmp_path))
-    results.record("03_unet", "U-Net", {"iou": np.float32(0.5)}, profile="smoke", seconds=1.234,
-                   published={"metrics": {"iou": 0.3812}, "seed": "002", "table": "HR-MARS"})
+    results.record(
+        "03_unet",
+        "U-Net",
+        {"iou": np.float32(0.5)},
+        profile="smoke",
+        seconds=1.234,
+        published={"metrics": {"iou": 0.3812}, "seed": "002", "table": "HR-MARS"},
+    )
     results.record("03_unet", "U-Net 2", {"iou": 0.6}, profile="smoke")
     lines = (tmp_path / "results.jsonl").read_text().splitlines()
     assert len(lines) == 2
     first = json.loads(lines[0])
-    for key in ["notebook", "method", "dataset", "profile", "device", "seconds", "metrics", "published"]:
+    for key in [
+        "notebook",
+        "method",
+        "dataset",
+        "profile",
+        "device",
+        "seconds",
+        "metrics",
+        "published",
+    ]:
         assert key in first
-    assert first["dataset"] == "sample scene" and first["metrics"]["iou"] == 0.5 and first["seconds"] == 1.23
+    assert (
+        first["dataset"] == "sample scene"
+        and first["metrics"]["iou"] == 0.5
+        and first["seconds"] == 1.23
+    )
     df = results.table(tmp_path)
     assert list(df["method"]) == ["U-Net", "U-Net 2"] and df["published iou"].iloc[0] == 0.3812
 

@@ -38,7 +38,11 @@ def test_layout_names_match_contracts(sample: synthetic.SamplePaths) -> None:
             assert files, f"no {mod} patches for {season}"
     for split in ("validation", "test"):
         for mod in ("s1", "s2", "lc", "dfc"):
-            files = list((root / "DFC2020" / f"ROIs0000_{split}" / f"{mod}_0").glob(f"ROIs0000_{split}_{mod}_0_p*.tif"))
+            files = list(
+                (root / "DFC2020" / f"ROIs0000_{split}" / f"{mod}_0").glob(
+                    f"ROIs0000_{split}_{mod}_0_p*.tif"
+                )
+            )
             assert files
     for split in ("train", "val", "test"):
         ids = None
@@ -47,7 +51,20 @@ def test_layout_names_match_contracts(sample: synthetic.SamplePaths) -> None:
             assert names
             ids = names if ids is None else ids
             assert names == ids
-    for name in ("s2", "s1", "lc", "dfc", "dem", "ntl_hr", "ntl_lr", "dmo", "ntl_dem", "isp", "impervious", "ntl_flow"):
+    for name in (
+        "s2",
+        "s1",
+        "lc",
+        "dfc",
+        "dem",
+        "ntl_hr",
+        "ntl_lr",
+        "dmo",
+        "ntl_dem",
+        "isp",
+        "impervious",
+        "ntl_flow",
+    ):
         assert (sample.scene / f"{name}.tif").exists()
     assert (sample.scene / "truth.json").exists()
 
@@ -131,7 +148,10 @@ def test_stored_misregistration_is_real(sample: synthetic.SamplePaths) -> None:
     ok = dn < 63
     errors = {}
     for warp in (False, True):
-        sim = truth["gain"] * synthetic.simulate_low_res(rad, truth, flow, warp=warp) + truth["offset"]
+        sim = (
+            truth["gain"] * synthetic.simulate_low_res(rad, truth, flow, warp=warp)
+            + truth["offset"]
+        )
         errors[warp] = float(np.sqrt(np.mean((np.clip(sim, 0, 63)[ok] - dn[ok]) ** 2)))
     assert errors[True] < 0.7 * errors[False], errors
 

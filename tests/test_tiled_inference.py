@@ -21,7 +21,9 @@ def _scene(tmp_path, side: int, seed: int = 0) -> dict:
     """A small scene on a 30 m HR grid: LR DN 8x coarser, DMO 7 bands, DEM; written as GeoTIFFs."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:side, 0:side] / side
-    dmo = (0.1 + 0.05 * np.sin(6 * xx) * np.cos(4 * yy) + 0.01 * rng.random((7, side, side))).astype(np.float32)
+    dmo = (
+        0.1 + 0.05 * np.sin(6 * xx) * np.cos(4 * yy) + 0.01 * rng.random((7, side, side))
+    ).astype(np.float32)
     dem = (300 + 200 * xx + 50 * rng.random((side, side))).astype(np.float32)
     low = rng.integers(0, 64, (side // 8, side // 8)).astype(np.uint8)
     hr_tr = from_origin(500000, 4000000, 30, 30)
@@ -69,14 +71,24 @@ def test_tiled_close_to_one_shot_with_overlap(model, tmp_path):
     assert diff.mean() < 0.02 * scale, (diff.mean(), scale)
     assert np.percentile(diff, 99) < 0.25 * scale  # seams remain where tiles see zero padding
     # without overlap the seams are worse than with it
-    seams = np.abs(ntl_sr.predict_tiled(model, low, dmo, dem, tile=64, overlap=0, progress=False) - one)
+    seams = np.abs(
+        ntl_sr.predict_tiled(model, low, dmo, dem, tile=64, overlap=0, progress=False) - one
+    )
     assert diff.mean() <= seams.mean()
 
 
 def test_file_output_is_georeferenced_and_matches_arrays(model, tmp_path):
     scene = _scene(tmp_path, 128)
-    out = ntl_sr.predict_tiled(model, scene["low_res"], scene["dmo"], scene["dem"], tile=64,
-                               overlap=16, out_path=tmp_path / "pred" / "ntl_fine.tif", progress=False)
+    out = ntl_sr.predict_tiled(
+        model,
+        scene["low_res"],
+        scene["dmo"],
+        scene["dem"],
+        tile=64,
+        overlap=16,
+        out_path=tmp_path / "pred" / "ntl_fine.tif",
+        progress=False,
+    )
     rasters.check_same_grid(out, scene["dmo"])
     written = rasters.read(out).data[0]
     in_memory = ntl_sr.predict_tiled(model, *scene["arrays"], tile=64, overlap=16, progress=False)
@@ -92,16 +104,28 @@ def test_bad_inputs_name_the_problem(model, tmp_path):
     with pytest.raises(ValueError, match="multiples"):
         ntl_sr.predict_tiled(model, low, dmo, dem, tile=30, overlap=8, progress=False)
     with pytest.raises(rasters.RasterError, match="band"):
-        ntl_sr.predict_tiled(model, scene["low_res"], scene["dem"], scene["dem"], tile=32, overlap=8, progress=False)
+        ntl_sr.predict_tiled(
+            model, scene["low_res"], scene["dem"], scene["dem"], tile=32, overlap=8, progress=False
+        )
     with pytest.raises(rasters.RasterError, match="not found"):
-        ntl_sr.predict_tiled(model, tmp_path / "missing.tif", scene["dmo"], scene["dem"], progress=False)
+        ntl_sr.predict_tiled(
+            model, tmp_path / "missing.tif", scene["dmo"], scene["dem"], progress=False
+        )
 
 
 def _peak_bytes(model, scene, tmp_path) -> int:
     tracemalloc.start()
     try:
-        ntl_sr.predict_tiled(model, scene["low_res"], scene["dmo"], scene["dem"], tile=64, overlap=16,
-                             out_path=tmp_path / "peak.tif", progress=False)
+        ntl_sr.predict_tiled(
+            model,
+            scene["low_res"],
+            scene["dmo"],
+            scene["dem"],
+            tile=64,
+            overlap=16,
+            out_path=tmp_path / "peak.tif",
+            progress=False,
+        )
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

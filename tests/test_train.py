@@ -51,14 +51,33 @@ def _run(tmp_path, name, epochs, interrupt_after=None):
             return train.default_step(model, batch, loss_fn)
 
         with pytest.raises(KeyboardInterrupt):
-            train.fit(model, loader, _loss, epochs, device="cpu", checkpoint=path, progress=False,
-                      seed=7, scheduler="cosine", step_fn=step)
+            train.fit(
+                model,
+                loader,
+                _loss,
+                epochs,
+                device="cpu",
+                checkpoint=path,
+                progress=False,
+                seed=7,
+                scheduler="cosine",
+                step_fn=step,
+            )
         assert train.load_checkpoint(path)["epoch"] == 2
         torch.manual_seed(999)  # disturb the global RNG: resume must restore it
         model = UNet(4, 2, width=4, depth=2, dropout=0.2)
         loader = DataLoader(_Toy(), batch_size=4, shuffle=True)
-    hist = train.fit(model, loader, _loss, epochs, device="cpu", checkpoint=path, progress=False,
-                     seed=7, scheduler="cosine")
+    hist = train.fit(
+        model,
+        loader,
+        _loss,
+        epochs,
+        device="cpu",
+        checkpoint=path,
+        progress=False,
+        seed=7,
+        scheduler="cosine",
+    )
     return model, hist
 
 
@@ -77,8 +96,16 @@ def test_existing_checkpoint_is_not_overwritten(tmp_path):
     path = tmp_path / "a" / "checkpoint.pt"
     before = path.read_bytes()
     with pytest.raises(FileExistsError, match="resume"):
-        train.fit(UNet(4, 2, 4, 2), DataLoader(_Toy(), batch_size=4), _loss, 2, device="cpu",
-                  checkpoint=path, resume=False, progress=False)
+        train.fit(
+            UNet(4, 2, 4, 2),
+            DataLoader(_Toy(), batch_size=4),
+            _loss,
+            2,
+            device="cpu",
+            checkpoint=path,
+            resume=False,
+            progress=False,
+        )
     assert path.read_bytes() == before
 
 
@@ -93,8 +120,16 @@ def test_default_checkpoint_goes_to_a_new_run_folder(tmp_path, monkeypatch):
 
 def test_time_budget_stops_after_an_epoch(tmp_path):
     loader = DataLoader(_Toy(4), batch_size=4)
-    hist = train.fit(UNet(4, 2, 4, 1), loader, _loss, 50, device="cpu", time_budget_s=0.0,
-                     checkpoint=tmp_path / "c.pt", progress=False)
+    hist = train.fit(
+        UNet(4, 2, 4, 1),
+        loader,
+        _loss,
+        50,
+        device="cpu",
+        time_budget_s=0.0,
+        checkpoint=tmp_path / "c.pt",
+        progress=False,
+    )
     assert hist.epochs_done == 1 and hist.stopped_early and "time budget" in hist.stop_reason
     assert train.load_checkpoint(tmp_path / "c.pt")["epoch"] == 1
 
@@ -107,8 +142,19 @@ def test_step_fn_gets_the_batch_and_validation_metrics(tmp_path):
         return loss_fn(model(batch["image"]), batch["coarse"])
 
     loader = DataLoader(_Toy(8), batch_size=4)
-    hist = train.fit(UNet(4, 2, 4, 1), loader, _loss, 2, device="cpu", step_fn=step, val_loader=loader,
-                     num_classes=2, checkpoint=tmp_path / "c.pt", progress=False, learning_rate=0.01)
+    hist = train.fit(
+        UNet(4, 2, 4, 1),
+        loader,
+        _loss,
+        2,
+        device="cpu",
+        step_fn=step,
+        val_loader=loader,
+        num_classes=2,
+        checkpoint=tmp_path / "c.pt",
+        progress=False,
+        learning_rate=0.01,
+    )
     assert seen[0] == ["coarse", "id", "image", "mask"]
     assert set(hist.val[-1]) >= {"loss", "iou", "f1", "accuracy"}
     assert 0 <= hist.val_metric("iou")[-1] <= 1
@@ -120,8 +166,15 @@ def test_nan_loss_is_reported(tmp_path):
         return out.sum() * float("nan")
 
     with pytest.raises(FloatingPointError, match="learning rate"):
-        train.fit(UNet(4, 2, 4, 1), DataLoader(_Toy(4), batch_size=4), bad, 1, device="cpu",
-                  checkpoint=tmp_path / "c.pt", progress=False)
+        train.fit(
+            UNet(4, 2, 4, 1),
+            DataLoader(_Toy(4), batch_size=4),
+            bad,
+            1,
+            device="cpu",
+            checkpoint=tmp_path / "c.pt",
+            progress=False,
+        )
 
 
 def test_predict_tensor_loader_and_evaluate():
@@ -131,7 +184,9 @@ def test_predict_tensor_loader_and_evaluate():
     labels = train.predict(model, x, batch_size=2)
     assert labels.shape == (5, 16, 16) and labels.dtype == torch.int64
     probs = train.predict(model, x[0], output="probs")
-    assert probs.shape == (3, 16, 16) and torch.allclose(probs.sum(0), torch.ones(16, 16), atol=1e-5)
+    assert probs.shape == (3, 16, 16) and torch.allclose(
+        probs.sum(0), torch.ones(16, 16), atol=1e-5
+    )
     out = train.predict(model, DataLoader(_Toy(6), batch_size=4))
     assert out["pred"].shape == out["mask"].shape == (6, 8, 8) and len(out["id"]) == 6
     scores = train.evaluate(model, DataLoader(_Toy(6), batch_size=4), num_classes=3)
@@ -149,7 +204,9 @@ def test_predict_scene_matches_whole_image():
     labels = train.predict_scene(model, image, tile=16, overlap=4, progress=False)
     assert labels.dtype == np.uint8 and (labels == whole.argmax(0)).all()
     unet = UNet(4, 3, 4, 3).eval()  # tiles padded to multiples of 8 internally
-    assert train.predict_scene(unet, image[:, :20, :30], tile=12, overlap=2, progress=False).shape == (20, 30)
+    assert train.predict_scene(
+        unet, image[:, :20, :30], tile=12, overlap=2, progress=False
+    ).shape == (20, 30)
     with pytest.raises(ValueError, match="NaN"):
         bad = image.copy()
         bad[0, 0, 0] = np.nan

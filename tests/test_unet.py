@@ -47,7 +47,9 @@ def test_gradient_reaches_every_parameter():
     model = UNet(4, 3, width=4, depth=2, up="transposed", dropout=0.1)
     out = model(torch.randn(2, 4, 16, 16))
     torch.nn.functional.cross_entropy(out, torch.randint(0, 3, (2, 16, 16))).backward()
-    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    missing = [
+        n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0
+    ]
     assert not missing
 
 

@@ -28,7 +28,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "explore_labels": {"max_patches": 8},
         "unet_landcover": {"crop": 64, "batch": 8, "epochs": 2, "width": 8, "depth": 3, "time_budget_s": 20},
         "label_super_resolution": {"crop": 64, "batch": 8, "epochs": 2, "width": 8, "depth": 3, "time_budget_s": 12},
-        "cgan_pix2pix": {"crop": 64, "batch": 4, "epochs": 1, "ngf": 8, "ndf": 8, "time_budget_s": 12},
+        "cgan_pix2pix": {"crop": 64, "batch": 2, "epochs": 2, "ngf": 8, "ndf": 8, "time_budget_s": 20},
         "bag_of_colors": {"words": 16, "segments": 20, "trees": 50, "max_pixels": 20000},
         "ntl_data_preparation": {},
         "ntl_super_resolution": {"batch": 4, "epochs": 2, "width": 8, "time_budget_s": 15},

@@ -169,7 +169,9 @@ def class_values(scheme: str) -> tuple[int, ...]:
     return tuple(sorted(_table(scheme)[0]))
 
 
-def validate(arr: np.ndarray, scheme: str, path: str | Path | None = None, allow: Iterable[int] = (0,)) -> None:
+def validate(
+    arr: np.ndarray, scheme: str, path: str | Path | None = None, allow: Iterable[int] = (0,)
+) -> None:
     """Raise ``ValueError`` naming the file and the unknown values if ``arr`` holds any.
 
     ``allow`` lists extra values accepted as "no data" (0 by default; 255 is always ignore for dfc8).
@@ -212,7 +214,9 @@ def from_train_index(index: np.ndarray) -> np.ndarray:
     lut[: len(DFC8)] = DFC8
     arr = np.asarray(index).astype(np.int64)
     if arr.size and (arr.min() < 0 or arr.max() > 255):
-        raise ValueError(f"training indices must be 0..{len(DFC8) - 1} or 255, got {arr.min()}..{arr.max()}")
+        raise ValueError(
+            f"training indices must be 0..{len(DFC8) - 1} or 255, got {arr.min()}..{arr.max()}"
+        )
     return lut[arr]
 
 
@@ -225,7 +229,11 @@ def colormap(scheme: str) -> tuple[Any, Any]:
     cmap = ListedColormap([colors[v] for v in values], name=scheme).with_extremes(
         bad=(0.0, 0.0, 0.0, 0.0), under="#000000", over="#ffffff"
     )
-    bounds = [values[0] - 0.5] + [(a + b) / 2 for a, b in zip(values[:-1], values[1:])] + [values[-1] + 0.5]
+    bounds = (
+        [values[0] - 0.5]
+        + [(a + b) / 2 for a, b in zip(values[:-1], values[1:])]
+        + [values[-1] + 0.5]
+    )
     return cmap, BoundaryNorm(bounds, cmap.N)
 
 

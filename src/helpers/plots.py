@@ -361,3 +361,53 @@ def plot_displacement(background: np.ndarray, field: dict[str, np.ndarray], true
     ax.set_axis_off()
     return fig
 
+
+# notebooks 08-09
+
+
+def plot_sr_results(images: dict[str, np.ndarray], truth: np.ndarray, title: str = "",
+                    vmax: float | None = None) -> Any:
+    """Top row: each super-resolved image and the truth (radiance, log scale, shared colours);
+    bottom row: absolute error maps |prediction - truth| with one shared scale."""
+    import matplotlib.pyplot as plt
+
+    names = list(images)
+    t = np.asarray(truth, dtype=np.float32).squeeze()
+    top = np.log1p(vmax if vmax is not None else float(np.percentile(t, 99.9)))
+    errors = {k: np.abs(np.asarray(v, dtype=np.float32).squeeze() - t) for k, v in images.items()}
+    emax = max(float(np.percentile(e, 99.5)) for e in errors.values()) or 1.0
+    n = len(names) + 1
+    fig, axes = plt.subplots(2, n, figsize=(3.6 * n, 7.2), constrained_layout=True, squeeze=False)
+    for i, name in enumerate([*names, "truth"]):
+        img = t if name == "truth" else np.asarray(images[name]).squeeze()
+        im = axes[0, i].imshow(np.log1p(np.maximum(img, 0)), cmap="magma", vmin=0, vmax=top, interpolation="nearest")
+        axes[0, i].set_title(name)
+        axes[0, i].set_axis_off()
+        axes[1, i].set_axis_off()
+        if name != "truth":
+            err = axes[1, i].imshow(errors[name], cmap="inferno", vmin=0, vmax=emax, interpolation="nearest")
+            axes[1, i].set_title(f"|error|, MAE {errors[name].mean():.2f}")
+    fig.colorbar(im, ax=axes[0, -1], fraction=0.046, label="log(1 + radiance)")
+    fig.colorbar(err, ax=axes[1, :-1].tolist(), fraction=0.02, label="abs. error (nW/cm2/sr)")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_ablation(names: list[str], ours: list[float], published: list[float | None] | None = None,
+                  metric: str = "PSNR (dB)", ours_label: str = "ours (sample scene)",
+                  published_label: str = "PANDA-FINE (published)") -> Any:
+    """Bars of one metric per ablation row, ours beside the published value where there is one."""
+    import matplotlib.pyplot as plt
+
+    x = np.arange(len(names))
+    width = 0.4 if published is not None else 0.7
+    fig, ax = plt.subplots(figsize=(max(7, 1.3 * len(names)), 4), constrained_layout=True)
+    ax.bar(x - (width / 2 if published is not None else 0), ours, width, label=ours_label, color="tab:blue")
+    if published is not None:
+        vals = [np.nan if v is None else v for v in published]
+        ax.bar(x + width / 2, vals, width, label=published_label, color="tab:gray")
+    ax.set_xticks(x, names, rotation=25, ha="right")
+    ax.set_ylabel(metric)
+    ax.legend()
+    return fig

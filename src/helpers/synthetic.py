@@ -33,40 +33,40 @@ GENERATOR_VERSION = "1.0.0"
 SOURCE = "sample scene"
 PATCH = 256  # SEN12MS / DFC2020 patch side (10 m pixels)
 
+# fmt: off
 S2_BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
 S1_BANDS = ("VV", "VH")
 LC_BANDS = ("IGBP", "LCCS_LC", "LCCS_LU", "LCCS_SH")
 L8_BANDS = ("SR_B1", "SR_B2", "SR_B3", "SR_B4", "SR_B5", "SR_B6", "SR_B7")
 SEASONS = ("spring", "summer", "fall", "winter")
-SEN12MS_ROIS = {"spring": "ROIs1158_spring", "summer": "ROIs1868_summer", "fall": "ROIs1970_fall", "winter": "ROIs2017_winter"}  # fmt: skip
+SEN12MS_ROIS = {"spring": "ROIs1158_spring", "summer": "ROIs1868_summer", "fall": "ROIs1970_fall",
+                "winter": "ROIs2017_winter"}
 
 # ---- endmembers: surface reflectance (13 S2 bands) and C-band backscatter (VV, VH in dB) ----
-# Values are typical L2A surface reflectances read off published library spectra (rounded); B09
-# (water vapour) is ~0.7 x B8A, B10 (cirrus) near 0 as in L2A products.
+# Values are typical L2A surface reflectances of these materials (rounded, from the shapes of
+# common library spectra; not measured for this kit); B09 (water vapour) ~0.7 x B8A; B10 (cirrus)
+# near 0 as in L2A products.
 ENDMEMBERS = ("water", "broadleaf", "conifer", "grass", "crop", "dry", "soil", "rock", "asphalt", "roof", "snow")
-_E = np.array(
-    [
-        # B01   B02   B03   B04   B05   B06   B07   B08   B8A   B09   B10    B11   B12
-        [.060, .052, .048, .030, .022, .016, .014, .012, .010, .006, .001, .005, .003],  # water
-        [.025, .030, .065, .030, .100, .300, .400, .420, .430, .300, .002, .200, .090],  # broadleaf
-        [.020, .022, .045, .022, .065, .180, .230, .240, .250, .170, .001, .115, .050],  # conifer
-        [.035, .045, .085, .055, .120, .270, .330, .350, .360, .250, .002, .240, .120],  # grass
-        [.030, .040, .090, .040, .130, .350, .450, .480, .490, .340, .002, .230, .100],  # crop (green)
-        [.060, .070, .090, .110, .140, .170, .190, .210, .220, .150, .002, .320, .230],  # dry vegetation
-        [.080, .090, .120, .160, .190, .210, .230, .240, .250, .170, .003, .320, .260],  # soil
-        [.110, .130, .160, .190, .210, .230, .240, .250, .260, .180, .003, .300, .240],  # rock / sand
-        [.085, .090, .095, .100, .110, .120, .125, .130, .135, .095, .002, .160, .150],  # asphalt
-        [.085, .085, .095, .150, .170, .180, .190, .200, .205, .140, .002, .250, .210],  # roof
-        [.900, .900, .880, .850, .830, .800, .770, .740, .710, .500, .010, .050, .040],  # snow
-    ],
-    dtype=np.float32,
-).T  # (13, K)
-# (VV, VH) dB per endmember; roofs stand for double-bounce from buildings.
-_S1_DB = np.array(
-    [[-22, -29], [-7.5, -13], [-7, -13.5], [-11, -18], [-9, -15.5], [-12, -19], [-12.5, -20],
-     [-9.5, -17], [-15, -24], [1, -7], [-13, -21]],
-    dtype=np.float32,
-).T  # (2, K)  # fmt: skip
+_E = np.array([
+    # B01   B02   B03   B04   B05   B06   B07   B08   B8A   B09   B10   B11   B12
+    [.060, .052, .048, .030, .022, .016, .014, .012, .010, .006, .001, .005, .003],  # water
+    [.025, .030, .065, .030, .100, .300, .400, .420, .430, .300, .002, .200, .090],  # broadleaf
+    [.020, .022, .045, .022, .065, .180, .230, .240, .250, .170, .001, .115, .050],  # conifer
+    [.035, .045, .085, .055, .120, .270, .330, .350, .360, .250, .002, .240, .120],  # grass
+    [.030, .040, .090, .040, .130, .350, .450, .480, .490, .340, .002, .230, .100],  # crop (green)
+    [.060, .070, .090, .110, .140, .170, .190, .210, .220, .150, .002, .320, .230],  # dry vegetation
+    [.080, .090, .120, .160, .190, .210, .230, .240, .250, .170, .003, .320, .260],  # soil
+    [.110, .130, .160, .190, .210, .230, .240, .250, .260, .180, .003, .300, .240],  # rock / sand
+    [.085, .090, .095, .100, .110, .120, .125, .130, .135, .095, .002, .160, .150],  # asphalt
+    [.085, .085, .095, .150, .170, .180, .190, .200, .205, .140, .002, .250, .210],  # roof
+    [.900, .900, .880, .850, .830, .800, .770, .740, .710, .500, .010, .050, .040],  # snow
+], dtype=np.float32).T  # (13, K)
+# (VV, VH) dB per endmember (typical C-band values); roofs stand for double bounce from buildings.
+_S1_DB = np.array([
+    [-22, -29], [-7.5, -13], [-7, -13.5], [-11, -18], [-9, -15.5], [-12, -19], [-12.5, -20],
+    [-9.5, -17], [-15, -24], [1, -7], [-13, -21],
+], dtype=np.float32).T  # (2, K)
+# fmt: on
 K = len(ENDMEMBERS)
 W, BL, CO, GR, CR, DR, SO, RO, AS, RF, SN = range(K)
 
@@ -77,7 +77,8 @@ _PHENO = {
     "fall": {"leaf": 0.5, "grass": 0.5, "sun": 35.0},
     "winter": {"leaf": 0.05, "grass": 0.3, "sun": 20.0},
 }
-# Crop calendars (green share, dry share) per season for: winter cereal, summer crop, meadow, fallow.
+# Crop calendars: green and dry shares; rows winter cereal, summer crop, meadow, fallow; columns
+# spring, summer, fall, winter.
 _CROP_GREEN = np.array([[0.8, 0.15, 0.1, 0.35], [0.05, 0.9, 0.3, 0.0], [0.8, 0.75, 0.5, 0.35], [0.1, 0.15, 0.1, 0.1]], np.float32)  # fmt: skip
 _CROP_DRY = np.array([[0.1, 0.6, 0.05, 0.1], [0.1, 0.05, 0.5, 0.1], [0.15, 0.2, 0.4, 0.5], [0.3, 0.3, 0.3, 0.3]], np.float32)  # fmt: skip
 
@@ -141,7 +142,9 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float)
     return (out - out.mean()) / (out.std() + 1e-12)
 
 
-def fractal_noise(rng: np.random.Generator, shape: tuple[int, int], hurst: float = 0.8) -> np.ndarray:
+def fractal_noise(
+    rng: np.random.Generator, shape: tuple[int, int], hurst: float = 0.8
+) -> np.ndarray:
     """Fractional-Brownian surface by spectral synthesis (amplitude ~ f^-(H+1)), scaled to [0, 1]."""
     white = rng.standard_normal(shape, dtype=np.float32)
     fy, fx = _freqs(shape)
@@ -218,7 +221,9 @@ class Region:
         return self.fractions[AS] + self.fractions[RF]
 
 
-def _terrain(rng: np.random.Generator, n: int, climate: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def _terrain(
+    rng: np.random.Generator, n: int, climate: str
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Fractal DEM (m) with carved river valleys; returns (dem, river distance in px, info)."""
     base = fractal_noise(rng, (n, n), hurst=0.85)
     tilt = np.linspace(0, 1, n, dtype=np.float32)
@@ -227,7 +232,9 @@ def _terrain(rng: np.random.Generator, n: int, climate: str) -> tuple[np.ndarray
     base = 0.8 * base + 0.2 * (tilt2d - tilt2d.min()) / (np.ptp(tilt2d) + 1e-9)
     low, relief = {"alpine": (700.0, 2200.0), "dry": (300.0, 700.0)}.get(climate, (150.0, 550.0))
     # Rivers: the zero line of a smooth field; |f| / |grad f| approximates the distance to it.
-    river_field = smooth_noise(rng, (n, n), sigma=n / 7) + 0.12 * smooth_noise(rng, (n, n), sigma=n / 30)
+    river_field = smooth_noise(rng, (n, n), sigma=n / 7) + 0.12 * smooth_noise(
+        rng, (n, n), sigma=n / 30
+    )
     gy, gx = np.gradient(river_field)
     dist = np.abs(river_field) / (np.hypot(gx, gy) + 1e-6)
     valley = np.exp(-((dist / (0.09 * n)) ** 2))
@@ -239,15 +246,27 @@ def _terrain(rng: np.random.Generator, n: int, climate: str) -> tuple[np.ndarray
     return dem.astype(np.float32), dist.astype(np.float32), {"dem_low_m": low, "relief_m": relief}
 
 
-def _slope_aspect(dem: np.ndarray, pixel: float = 10.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _slope_aspect(
+    dem: np.ndarray, pixel: float = 10.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     gy, gx = np.gradient(dem, pixel)
     slope = np.degrees(np.arctan(np.hypot(gx, gy)))
     aspect = np.arctan2(-gx, gy)  # radians, 0 = north-facing (row axis points south)
-    return slope.astype(np.float32), aspect.astype(np.float32), gx.astype(np.float32), gy.astype(np.float32)
+    return (
+        slope.astype(np.float32),
+        aspect.astype(np.float32),
+        gx.astype(np.float32),
+        gy.astype(np.float32),
+    )
 
 
-def _towns(rng: np.random.Generator, n: int, suit: np.ndarray, bands: list[tuple[float, float]],
-           radii: list[float]) -> list[dict[str, float]]:
+def _towns(
+    rng: np.random.Generator,
+    n: int,
+    suit: np.ndarray,
+    bands: list[tuple[float, float]],
+    radii: list[float],
+) -> list[dict[str, float]]:
     """Town centres: the most suitable (flat, low, near water) spot in each column band."""
     towns = []
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
@@ -264,8 +283,13 @@ def _towns(rng: np.random.Generator, n: int, suit: np.ndarray, bands: list[tuple
     return towns
 
 
-def _draw_line(mask: np.ndarray, p0: tuple[float, float], p1: tuple[float, float],
-               rng: np.random.Generator, width: int = 1) -> None:
+def _draw_line(
+    mask: np.ndarray,
+    p0: tuple[float, float],
+    p1: tuple[float, float],
+    rng: np.random.Generator,
+    width: int = 1,
+) -> None:
     """A gently winding road from p0 to p1 (row, col), ``width`` px wide."""
     n = mask.shape[0]
     length = float(np.hypot(p1[0] - p0[0], p1[1] - p0[1]))
@@ -282,9 +306,16 @@ def _draw_line(mask: np.ndarray, p0: tuple[float, float], p1: tuple[float, float
         mask[r, c] = True
 
 
-def generate_region(seed: int, size: int, season: str = "summer", kind: str = "dfc", climate: str = "temperate",
-                    origin: tuple[float, float] = (500000.0, 5300000.0), epsg: int = 32633,
-                    town_bands: list[tuple[float, float]] | None = None) -> Region:
+def generate_region(
+    seed: int,
+    size: int,
+    season: str = "summer",
+    kind: str = "dfc",
+    climate: str = "temperate",
+    origin: tuple[float, float] = (500000.0, 5300000.0),
+    epsg: int = 32633,
+    town_bands: list[tuple[float, float]] | None = None,
+) -> Region:
     """Generate one region in memory (all 10 m layers); the writers below turn it into files."""
     from rasterio.crs import CRS
     from rasterio.transform import from_origin
@@ -323,28 +354,53 @@ def generate_region(seed: int, size: int, season: str = "summer", kind: str = "d
         density = np.maximum(density, np.exp(-r2 * np.maximum(1.0 + 0.35 * warp, 0.3)))
     villages = []
     for _ in range(int(rng.integers(2, 5))):
-        vr, vc, rad = rng.uniform(0.1, 0.9) * n, rng.uniform(0.1, 0.9) * n, rng.uniform(0.012, 0.02) * n
+        vr, vc, rad = (
+            rng.uniform(0.1, 0.9) * n,
+            rng.uniform(0.1, 0.9) * n,
+            rng.uniform(0.012, 0.02) * n,
+        )
         villages.append({"row": float(vr), "col": float(vc), "radius_px": float(rad)})
         r2 = ((yy - vr) ** 2 + (xx - vc) ** 2) / rad**2
         density = np.maximum(density, 0.6 * np.exp(-r2 * np.maximum(1.0 + 0.3 * warp, 0.3)))
     density *= ~water
     roads = np.zeros((n, n), bool)
     stops = [(t["row"], t["col"]) for t in sorted(towns, key=lambda t: t["col"])]
-    stops = [(stops[0][0] + rng.uniform(-0.2, 0.2) * n, 0.0), *stops, (stops[-1][0] + rng.uniform(-0.2, 0.2) * n, n - 1.0)]
+    stops = [
+        (stops[0][0] + rng.uniform(-0.2, 0.2) * n, 0.0),
+        *stops,
+        (stops[-1][0] + rng.uniform(-0.2, 0.2) * n, n - 1.0),
+    ]
     for a, b in zip(stops[:-1], stops[1:]):
         _draw_line(roads, a, b, rng, width=2)
     t0 = towns[0]
-    _draw_line(roads, (t0["row"], t0["col"]), (0.0, t0["col"] + rng.uniform(-0.2, 0.2) * n), rng, width=1)
-    _draw_line(roads, (t0["row"], t0["col"]), (n - 1.0, t0["col"] + rng.uniform(-0.2, 0.2) * n), rng, width=1)
+    _draw_line(
+        roads, (t0["row"], t0["col"]), (0.0, t0["col"] + rng.uniform(-0.2, 0.2) * n), rng, width=1
+    )
+    _draw_line(
+        roads,
+        (t0["row"], t0["col"]),
+        (n - 1.0, t0["col"] + rng.uniform(-0.2, 0.2) * n),
+        rng,
+        width=1,
+    )
     for v in villages:
-        _draw_line(roads, (v["row"], v["col"]), min(stops, key=lambda s: (s[0] - v["row"]) ** 2 + (s[1] - v["col"]) ** 2), rng, 1)
+        _draw_line(
+            roads,
+            (v["row"], v["col"]),
+            min(stops, key=lambda s: (s[0] - v["row"]) ** 2 + (s[1] - v["col"]) ** 2),
+            rng,
+            1,
+        )
     roads &= ~water  # bridges are not modelled
-    urban = (density > 0.33) & ~water
+    urban = (density + 0.06 * smooth_noise(rng, (n, n), 2.0) > 0.33) & ~water  # ragged edges
 
     # Land cover on what is left: ranked, noise-perturbed terrain scores give stable fractions.
     land = ~water & ~urban
     n_land = int(land.sum())
-    nz = {k: smooth_noise(rng, (n, n), n / s) for k, s in (("b", 25), ("w", 30), ("f", 12), ("c", 10), ("s", 18), ("t", 20))}
+    nz = {
+        k: smooth_noise(rng, (n, n), n / s)
+        for k, s in (("b", 25), ("w", 30), ("f", 12), ("c", 10), ("s", 18), ("t", 20))
+    }
     igbp = np.full((n, n), 10, np.uint8)  # grassland by default
     igbp[water] = 17
     igbp[urban] = 13
@@ -363,7 +419,9 @@ def generate_region(seed: int, size: int, season: str = "summer", kind: str = "d
     wet = _rank_select(-water_dist / 25.0 - 1.0 * e - 0.8 * sl + 0.6 * nz["w"], free, 0.06, n_land)
     igbp[wet] = 11
     free &= ~wet
-    forest = _rank_select(1.3 * sl + 0.5 * e + 0.9 * nz["f"], free, 0.30 if climate != "dry" else 0.18, n_land)
+    forest = _rank_select(
+        1.3 * sl + 0.5 * e + 0.9 * nz["f"], free, 0.30 if climate != "dry" else 0.18, n_land
+    )
     ftype = e + 0.25 * nz["t"]
     igbp[forest & (ftype > 0.62)] = 1
     igbp[forest & (ftype <= 0.62) & (ftype > 0.42)] = 5
@@ -372,7 +430,9 @@ def generate_region(seed: int, size: int, season: str = "summer", kind: str = "d
     crop = _rank_select(-1.2 * sl - 0.7 * e + 0.8 * nz["c"] - 0.3 * snow_frac, free, 0.30, n_land)
     free &= ~crop
     south = np.cos(aspect - np.pi)  # 1 on south-facing slopes: drier
-    shrub = _rank_select(0.6 * south * sl + 0.6 * e + 0.8 * nz["s"], free, 0.11 if climate != "dry" else 0.2, n_land)
+    shrub = _rank_select(
+        0.6 * south * sl + 0.6 * e + 0.8 * nz["s"], free, 0.11 if climate != "dry" else 0.2, n_land
+    )
     igbp[shrub & (e + 0.2 * nz["t"] > 0.55)] = 7
     igbp[shrub & (e + 0.2 * nz["t"] <= 0.55)] = 6
     free &= ~shrub
@@ -406,34 +466,69 @@ def generate_region(seed: int, size: int, season: str = "summer", kind: str = "d
     def put(mask: np.ndarray, **parts: np.ndarray | float) -> None:
         for name, value in parts.items():
             idx = ENDMEMBERS.index(name)
-            frac[idx][mask] = (value[mask] if isinstance(value, np.ndarray) else value)
+            frac[idx][mask] = value[mask] if isinstance(value, np.ndarray) else value
 
     leaf = ph["leaf"]
     gap = np.clip(0.08 + 0.07 * tex + 0.05 * tex2, 0, 0.4)  # canopy gaps
     m = igbp == 1
     put(m, conifer=0.88 - gap, dry=gap * 0.5, soil=gap * 0.5)
     m = igbp == 4
-    put(m, broadleaf=(0.9 - gap) * leaf, dry=(0.9 - gap) * (1 - leaf) * 0.7 + gap * 0.6, soil=(0.9 - gap) * (1 - leaf) * 0.3 + 0.1 + gap * 0.4)
+    put(
+        m,
+        broadleaf=(0.9 - gap) * leaf,
+        dry=(0.9 - gap) * (1 - leaf) * 0.7 + gap * 0.6,
+        soil=(0.9 - gap) * (1 - leaf) * 0.3 + 0.1 + gap * 0.4,
+    )
     m = igbp == 5
-    put(m, conifer=0.45 - gap / 2, broadleaf=(0.45 - gap / 2) * leaf, dry=0.45 * (1 - leaf) * 0.7 + gap * 0.5, soil=0.45 * (1 - leaf) * 0.3 + 0.1 + gap * 0.5)
+    put(
+        m,
+        conifer=0.45 - gap / 2,
+        broadleaf=(0.45 - gap / 2) * leaf,
+        dry=0.45 * (1 - leaf) * 0.7 + gap * 0.5,
+        soil=0.45 * (1 - leaf) * 0.3 + 0.1 + gap * 0.5,
+    )
     g = np.clip(ph["grass"] + 0.12 * tex2 + 0.08 * nz["w"], 0.05, 0.95)
     cover = np.clip(0.5 + 0.15 * tex2, 0.2, 0.8)
     m = igbp == 6
-    put(m, broadleaf=cover * (0.4 + 0.6 * leaf) * 0.8, conifer=cover * 0.2, dry=(1 - cover) * 0.6, soil=(1 - cover) * 0.4)
+    put(
+        m,
+        broadleaf=cover * (0.4 + 0.6 * leaf) * 0.8,
+        conifer=cover * 0.2,
+        dry=(1 - cover) * 0.6,
+        soil=(1 - cover) * 0.4,
+    )
     m = igbp == 7
-    put(m, broadleaf=cover * 0.35 * (0.4 + 0.6 * leaf), dry=0.3 * np.ones_like(cover), soil=0.2 * np.ones_like(cover), rock=0.5 - cover * 0.35)
+    put(
+        m,
+        broadleaf=cover * 0.35 * (0.4 + 0.6 * leaf),
+        dry=0.3 * np.ones_like(cover),
+        soil=0.2 * np.ones_like(cover),
+        rock=0.5 - cover * 0.35,
+    )
     m = igbp == 10
     put(m, grass=0.9 * g, dry=0.9 * (1 - g), soil=0.1 * np.ones_like(g))
     m = (igbp == 8) | (igbp == 9)
     trees = np.where(igbp == 8, 0.35, 0.15).astype(np.float32)
-    put(m, broadleaf=trees * (0.5 + 0.5 * leaf), grass=(1 - trees) * 0.6 * g, dry=(1 - trees) * (1 - 0.6 * g) * 0.8, soil=(1 - trees) * 0.2)
+    put(
+        m,
+        broadleaf=trees * (0.5 + 0.5 * leaf),
+        grass=(1 - trees) * 0.6 * g,
+        dry=(1 - trees) * (1 - 0.6 * g) * 0.8,
+        soil=(1 - trees) * 0.2,
+    )
     m = igbp == 11
     wf = np.clip(0.35 + 0.2 * tex2, 0.1, 0.7)
     put(m, water=wf, grass=(1 - wf) * g, dry=(1 - wf) * (1 - g))
-    cg = np.clip(_CROP_GREEN[s_idx][ptype] + 0.25 * pjit + 0.04 * tex, 0, 1)
-    cd = np.clip(_CROP_DRY[s_idx][ptype] - 0.1 * pjit, 0, 1 - cg)
+    cg = np.clip(_CROP_GREEN[ptype, s_idx] + 0.25 * pjit + 0.04 * tex, 0, 1)
+    cd = np.clip(_CROP_DRY[ptype, s_idx] - 0.1 * pjit, 0, 1 - cg)
     m = crop
-    put(m, crop=np.where(ptype == 2, 0, cg), grass=np.where(ptype == 2, cg, 0), dry=cd, soil=1 - cg - cd)
+    put(
+        m,
+        crop=np.where(ptype == 2, 0, cg),
+        grass=np.where(ptype == 2, cg, 0),
+        dry=cd,
+        soil=1 - cg - cd,
+    )
     hedge = crop & edge & (tex > -0.3)
     put(hedge, broadleaf=0.5 * leaf + 0.1, grass=0.3, soil=0.2, crop=0.0, dry=0.0)
     m = igbp == 16
@@ -446,7 +541,15 @@ def generate_region(seed: int, size: int, season: str = "summer", kind: str = "d
     imp = np.clip(0.3 + 0.65 * density + 0.12 * tex2, 0.15, 0.98)
     roof = np.clip(0.5 + 0.3 * tex + 0.15 * tex2, 0.1, 0.9)
     m = urban
-    put(m, roof=imp * roof, asphalt=imp * (1 - roof), grass=(1 - imp) * 0.55 * (0.5 + 0.5 * g), dry=(1 - imp) * 0.55 * (0.5 - 0.5 * g), broadleaf=(1 - imp) * 0.45 * leaf, soil=(1 - imp) * 0.45 * (1 - leaf))
+    put(
+        m,
+        roof=imp * roof,
+        asphalt=imp * (1 - roof),
+        grass=(1 - imp) * 0.55 * (0.5 + 0.5 * g),
+        dry=(1 - imp) * 0.55 * (0.5 - 0.5 * g),
+        broadleaf=(1 - imp) * 0.45 * leaf,
+        soil=(1 - imp) * 0.45 * (1 - leaf),
+    )
     # Streets: a rotated grid inside towns; major roads everywhere (mixed with what they cross).
     phi = rng.uniform(0, np.pi / 2)
     su = (xx * np.cos(phi) + yy * np.sin(phi)) % 14.0
@@ -458,7 +561,11 @@ def generate_region(seed: int, size: int, season: str = "summer", kind: str = "d
     frac[AS][road_px] += 0.65
     if kind == "sen12ms" and season in ("winter", "spring"):
         # Seasonal snow above a snow line (labels unchanged; forest canopies hide part of it).
-        line = {"winter": 0.45, "spring": 0.8}[season] if climate == "alpine" else {"winter": 0.7, "spring": 0.95}[season]
+        line = (
+            {"winter": 0.45, "spring": 0.8}[season]
+            if climate == "alpine"
+            else {"winter": 0.7, "spring": 0.95}[season]
+        )
         cover_s = np.clip((e - line) / 0.1 + 0.3 * tex2, 0, 1) * ~water
         cover_s *= np.where(np.isin(igbp, (1, 4, 5)), 0.45, 1.0)
         frac *= 1 - cover_s
@@ -472,11 +579,15 @@ def generate_region(seed: int, size: int, season: str = "summer", kind: str = "d
     sun_el = np.radians(ph["sun"])
     sun_az = np.radians(155.0)
     sl_r = np.radians(slope)
-    cos_i = np.cos(np.pi / 2 - sun_el) * np.cos(sl_r) + np.sin(np.pi / 2 - sun_el) * np.sin(sl_r) * np.cos(sun_az - (aspect + np.pi) % (2 * np.pi))
+    cos_i = np.cos(np.pi / 2 - sun_el) * np.cos(sl_r) + np.sin(np.pi / 2 - sun_el) * np.sin(
+        sl_r
+    ) * np.cos(sun_az - (aspect + np.pi) % (2 * np.pi))
     illum = np.clip(0.25 + 0.75 * cos_i / np.sin(sun_el), 0.3, 1.6).astype(np.float32)
     s2[:10] *= illum
     s2[11:] *= illum
-    s2 += (0.03 * s2 + 0.002) * rng.standard_normal(s2.shape, dtype=np.float32)  # signal-dependent noise
+    s2 += (0.03 * s2 + 0.002) * rng.standard_normal(
+        s2.shape, dtype=np.float32
+    )  # signal-dependent noise
     for b in ("B05", "B06", "B07", "B8A", "B11", "B12"):
         i = S2_BANDS.index(b)
         s2[i] = ndimage.gaussian_filter(s2[i], 0.9)
@@ -501,20 +612,48 @@ def generate_region(seed: int, size: int, season: str = "summer", kind: str = "d
 
     coarse, cinfo = _coarse_labels(rng, igbp, kind)
     info.update(cinfo)
-    info.update(towns=towns, villages=villages, season=season, climate=climate, kind=kind, river_width_px=float(2 * river_w))
+    info.update(
+        towns=towns,
+        villages=villages,
+        season=season,
+        climate=climate,
+        kind=kind,
+        river_width_px=float(2 * river_w),
+    )
     transform = from_origin(origin[0], origin[1], 10.0, 10.0)
-    return Region(seed, n, season, kind, climate, CRS.from_epsg(epsg), transform, dem, water_dist, igbp, frac, s2, s1,
-                  coarse, density, roads, info)
+    return Region(
+        seed,
+        n,
+        season,
+        kind,
+        climate,
+        CRS.from_epsg(epsg),
+        transform,
+        dem,
+        water_dist,
+        igbp,
+        frac,
+        s2,
+        s1,
+        coarse,
+        density,
+        roads,
+        info,
+    )
 
 
-def _coarse_labels(rng: np.random.Generator, igbp: np.ndarray, kind: str) -> tuple[np.ndarray, dict[str, Any]]:
+def _coarse_labels(
+    rng: np.random.Generator, igbp: np.ndarray, kind: str
+) -> tuple[np.ndarray, dict[str, Any]]:
     """MODIS-like 500 m IGBP (block majority on a shifted grid, mosaics, flips) + LCCS, at 10 m."""
     n = igbp.shape[0]
     block = 50
     oy, ox = (int(v) for v in rng.integers(5, 25, size=2))
     nb = -(-(n + oy) // block) + 1
     pad = np.pad(igbp, ((oy, nb * block - n - oy), (ox, nb * block - n - ox)), mode="edge")
-    counts = np.stack([(pad == c).reshape(nb, block, nb, block).sum(axis=(1, 3)) for c in range(18)])
+    counts = np.stack(
+        [(pad == c).reshape(nb, block, nb, block).sum(axis=(1, 3)) for c in range(18)]
+    )
     major = counts.argmax(0).astype(np.uint8)
     share = counts.max(0) / block**2
     crop = counts[12] / block**2
@@ -524,17 +663,24 @@ def _coarse_labels(rng: np.random.Generator, igbp: np.ndarray, kind: str) -> tup
     flip_p = float(rng.uniform(0.10, 0.20))
     flips = rng.random(major.shape) < flip_p
     choice = rng.random(major.shape)
+    present = set(np.unique(igbp).tolist()) | {8, 9, 14}  # MODIS artefacts, plus what is there
     for cls, options in _CONFUSABLE.items():
+        opts = [o for o in options if o in present]
         sel = flips & (major == cls)
-        major[sel] = np.array(options, np.uint8)[(choice[sel] * len(options)).astype(int)]
+        if opts:
+            major[sel] = np.array(opts, np.uint8)[(choice[sel] * len(opts)).astype(int)]
     fine_grid = np.repeat(np.repeat(major, block, 0), block, 1)[oy : oy + n, ox : ox + n]
     layers = [fine_grid.astype(np.uint16)]
     for table in (_TO_LCCS_LC, _TO_LCCS_LU, _TO_LCCS_SH):
         layers.append(_lut(table)[fine_grid])
     coarse = np.stack(layers)
     agree = float((labels.IGBP_TO_DFC[fine_grid] == labels.IGBP_TO_DFC[igbp]).mean())
-    return coarse, {"coarse_block_px": block, "coarse_offset_px": [oy, ox], "coarse_flip_fraction": flip_p,
-                    "coarse_fine_dfc_agreement": agree}
+    return coarse, {
+        "coarse_block_px": block,
+        "coarse_offset_px": [oy, ox],
+        "coarse_flip_fraction": flip_p,
+        "coarse_fine_dfc_agreement": agree,
+    }
 
 
 # ---- night lights (main region, 30 m grid) ----
@@ -564,7 +710,10 @@ def _lights(rng: np.random.Generator, region: Region, ratio: int) -> dict[str, A
     rot = float(rng.uniform(0.15, 0.5) * rng.choice([-1, 1]))
     scale = float(1.0 + rng.uniform(-0.006, 0.006))
     amp = 0.25 * ratio
-    flow = np.stack([smooth_noise(rng, (n30, n30), n30 / 6), smooth_noise(rng, (n30, n30), n30 / 6)]) * amp
+    flow = (
+        np.stack([smooth_noise(rng, (n30, n30), n30 / 6), smooth_noise(rng, (n30, n30), n30 / 6)])
+        * amp
+    )
     flow = flow.astype(np.float32)
     truth = {
         "convention": (
@@ -595,7 +744,13 @@ def _lights(rng: np.random.Generator, region: Region, ratio: int) -> dict[str, A
     truth["misregistration_max_hr_px"] = float(np.sqrt((disp**2).sum(0)).max())
     truth["saturated_fraction"] = float((dn == 63).mean())
     _ = ndimage  # (kept for symmetry with other generators)
-    return {"radiance": rad, "dn": dn, "flow": flow, "truth": truth, "impervious": imp30.astype(np.float32)}
+    return {
+        "radiance": rad,
+        "dn": dn,
+        "flow": flow,
+        "truth": truth,
+        "impervious": imp30.astype(np.float32),
+    }
 
 
 def displacement(truth: dict[str, Any], flow: np.ndarray) -> np.ndarray:
@@ -611,21 +766,26 @@ def displacement(truth: dict[str, Any], flow: np.ndarray) -> np.ndarray:
     return np.stack([sx - xx, sy - yy]).astype(np.float32)
 
 
-def simulate_low_res(radiance: np.ndarray, truth: dict[str, Any], flow: np.ndarray | None = None,
-                     warp: bool = True) -> np.ndarray:
+def simulate_low_res(
+    radiance: np.ndarray, truth: dict[str, Any], flow: np.ndarray | None = None, warp: bool = True
+) -> np.ndarray:
     """Bloom (two Gaussians), optionally misregister (``truth`` + ``flow``), and block-average HR
     radiance to the coarse grid; no gain, noise or quantisation. Used to make and to check ntl_lr."""
     from scipy import ndimage
 
     rad = np.asarray(radiance, dtype=np.float32)
-    bloom = sum(wt * ndimage.gaussian_filter(rad, sg, mode="nearest")
-                for wt, sg in zip(truth["blooming_weights"], truth["blooming_sigma_hr_px"]))
+    bloom = sum(
+        wt * ndimage.gaussian_filter(rad, sg, mode="nearest")
+        for wt, sg in zip(truth["blooming_weights"], truth["blooming_sigma_hr_px"])
+    )
     if warp:
         if flow is None:
             flow = np.zeros((2, *rad.shape), np.float32)
         disp = displacement(truth, flow)
         yy, xx = np.mgrid[0 : rad.shape[0], 0 : rad.shape[1]].astype(np.float32)
-        bloom = ndimage.map_coordinates(bloom, [yy + disp[1], xx + disp[0]], order=1, mode="nearest")
+        bloom = ndimage.map_coordinates(
+            bloom, [yy + disp[1], xx + disp[0]], order=1, mode="nearest"
+        )
     return block_mean(bloom, int(truth["ratio"])).astype(np.float32)
 
 
@@ -633,16 +793,22 @@ def simulate_low_res(radiance: np.ndarray, truth: dict[str, Any], flow: np.ndarr
 
 
 def _tags(seed: int, profile: str, what: str) -> dict[str, str]:
-    return {"EOSR_SOURCE": SOURCE, "EOSR_GENERATOR": f"helpers.synthetic {GENERATOR_VERSION}",
-            "EOSR_SEED": str(seed), "EOSR_PROFILE": profile, "EOSR_LAYER": what}
+    return {
+        "EOSR_SOURCE": SOURCE,
+        "EOSR_GENERATOR": f"helpers.synthetic {GENERATOR_VERSION}",
+        "EOSR_SEED": str(seed),
+        "EOSR_PROFILE": profile,
+        "EOSR_LAYER": what,
+    }
 
 
 def _s2_uint16(s2: np.ndarray) -> np.ndarray:
     return np.round(s2 * 10000).astype(np.uint16)
 
 
-def _write_patches(region: Region, folder: Path, prefix: str, scene: str, seed: int, profile: str,
-                   with_dfc: bool) -> int:
+def _write_patches(
+    region: Region, folder: Path, prefix: str, scene: str, seed: int, profile: str, with_dfc: bool
+) -> int:
     """Cut a region into 256 px patches in the SEN12MS / DFC2020 naming; returns the patch count."""
     from rasterio.transform import Affine
 
@@ -661,17 +827,33 @@ def _write_patches(region: Region, folder: Path, prefix: str, scene: str, seed: 
             tr = region.transform * Affine.translation(c * PATCH, r * PATCH)
             for mod, (arr, names) in mods.items():
                 path = folder / f"{mod}_{scene}" / f"{prefix}_{mod}_{scene}_p{count}.tif"
-                rasters.write(path, arr[sl], region.crs, tr, descriptions=names, tags=_tags(seed, profile, mod))
+                rasters.write(
+                    path,
+                    arr[sl],
+                    region.crs,
+                    tr,
+                    descriptions=names,
+                    tags=_tags(seed, profile, mod),
+                )
     return count
 
 
-def _write_scene(region: Region, lights: dict[str, Any], folder: Path, seed: int, profile: str, ratio: int) -> None:
+def _write_scene(
+    region: Region, lights: dict[str, Any], folder: Path, seed: int, profile: str, ratio: int
+) -> None:
     from rasterio.transform import from_origin
 
     from . import rasters
 
     def w(name: str, arr: np.ndarray, tr: Any, names: tuple[str, ...]) -> None:
-        rasters.write(folder / name, arr, region.crs, tr, descriptions=names, tags=_tags(seed, profile, name[:-4]))
+        rasters.write(
+            folder / name,
+            arr,
+            region.crs,
+            tr,
+            descriptions=names,
+            tags=_tags(seed, profile, name[:-4]),
+        )
 
     t10 = region.transform
     x0, y0 = t10.c, t10.f
@@ -689,8 +871,14 @@ def _write_scene(region: Region, lights: dict[str, Any], folder: Path, seed: int
     w("isp.tif", lights["isp"][None], t30, ("impervious_0_1",))
     w("impervious.tif", lights["impervious"][None], t30, ("impervious_fraction",))
     w("ntl_flow.tif", lights["flow"], t30, ("dx_hr_px", "dy_hr_px"))
-    truth = dict(lights["truth"], source=SOURCE, generator_version=GENERATOR_VERSION, seed=seed, profile=profile,
-                 region=_jsonable(region.info))
+    truth = dict(
+        lights["truth"],
+        source=SOURCE,
+        generator_version=GENERATOR_VERSION,
+        seed=seed,
+        profile=profile,
+        region=_jsonable(region.info),
+    )
     (folder / "truth.json").write_text(json.dumps(truth, indent=2, sort_keys=True))
 
 
@@ -713,8 +901,15 @@ def _landsat(region: Region, rng: np.random.Generator) -> np.ndarray:
     return np.clip(l8, 0, 1).astype(np.float32)
 
 
-def _write_ntl_layout(lights: dict[str, Any], folder: Path, region: Region, seed: int, profile: str,
-                      patch: int, ratio: int) -> dict[str, int]:
+def _write_ntl_layout(
+    lights: dict[str, Any],
+    folder: Path,
+    region: Region,
+    seed: int,
+    profile: str,
+    patch: int,
+    ratio: int,
+) -> dict[str, int]:
     """Cut the 30 m layers into HR patches (+ matching LR patches); splits are column blocks:
     train = left half, val = third quarter, test = last quarter (test never touches train)."""
     from rasterio.transform import from_origin
@@ -733,7 +928,9 @@ def _write_ntl_layout(lights: dict[str, Any], folder: Path, region: Region, seed
             lp = patch // ratio
             lr_sl = (slice(r * lp, (r + 1) * lp), slice(c * lp, (c + 1) * lp))
             thr = from_origin(x0 + c * patch * 30.0, y0 - r * patch * 30.0, 30.0, 30.0)
-            tlr = from_origin(x0 + c * patch * 30.0, y0 - r * patch * 30.0, 30.0 * ratio, 30.0 * ratio)
+            tlr = from_origin(
+                x0 + c * patch * 30.0, y0 - r * patch * 30.0, 30.0 * ratio, 30.0 * ratio
+            )
             items = {
                 "lr_ntl": (lights["dn"][lr_sl][None], tlr, ("DN",)),
                 "hr_ntl": (lights["radiance"][hr][None], thr, ("radiance_nW_cm2_sr",)),
@@ -742,8 +939,14 @@ def _write_ntl_layout(lights: dict[str, Any], folder: Path, region: Region, seed
                 "isp": (lights["isp"][hr][None], thr, ("impervious_0_1",)),
             }
             for mod, (arr, tr, names) in items.items():
-                rasters.write(folder / split / mod / f"{pid}.tif", arr, region.crs, tr, descriptions=names,
-                              tags=_tags(seed, profile, mod))
+                rasters.write(
+                    folder / split / mod / f"{pid}.tif",
+                    arr,
+                    region.crs,
+                    tr,
+                    descriptions=names,
+                    tags=_tags(seed, profile, mod),
+                )
             counts[split] += 1
     return counts
 
@@ -751,7 +954,12 @@ def _write_ntl_layout(lights: dict[str, Any], folder: Path, region: Region, seed
 def build_sample(root: Path, profile: str, seed: int = 0, verbose: bool = True) -> dict[str, Any]:
     """Generate every region and write the whole sample scene under ``root`` (no stamp check)."""
     cfg = config.settings("scene", profile)
-    size, roi, ratio, patch = int(cfg["size"]), int(cfg["roi_size"]), int(cfg["ntl_ratio"]), int(cfg["ntl_patch"])
+    size, roi, ratio, patch = (
+        int(cfg["size"]),
+        int(cfg["roi_size"]),
+        int(cfg["ntl_ratio"]),
+        int(cfg["ntl_patch"]),
+    )
     root = Path(root)
     t_start = time.perf_counter()
     summary: dict[str, Any] = {}
@@ -761,44 +969,80 @@ def build_sample(root: Path, profile: str, seed: int = 0, verbose: bool = True) 
             print(f"[sample scene {time.perf_counter() - t_start:5.1f}s] {msg}", flush=True)
 
     # Main region: DFC2020 test patches, whole-scene rasters and the NTL layout.
-    main = generate_region(seed, size, "summer", "dfc", "temperate", (500000.0, 5300000.0), 32633,
-                           town_bands=[(0.08, 0.42), (0.55, 0.70), (0.79, 0.92)])
+    main = generate_region(
+        seed,
+        size,
+        "summer",
+        "dfc",
+        "temperate",
+        (500000.0, 5300000.0),
+        32633,
+        town_bands=[(0.08, 0.42), (0.55, 0.70), (0.79, 0.92)],
+    )
     say(f"main region {size}x{size} px at 10 m generated")
-    n_test = _write_patches(main, root / "DFC2020" / "ROIs0000_test", "ROIs0000_test", "0", seed, profile, True)
+    n_test = _write_patches(
+        main, root / "DFC2020" / "ROIs0000_test", "ROIs0000_test", "0", seed, profile, True
+    )
     rng = _rng(seed, 99)
     lights = _lights(rng, main, ratio)
     lights["dmo"] = _landsat(main, rng)
     lights["dem"] = block_mean(main.dem, 3).astype(np.float32)
     lights["isp"] = (lights["impervious"] > 0.5).astype(np.uint8)
     _write_scene(main, lights, root / "scene", seed, profile, ratio)
-    say(f"scene/ written (lights: {lights['truth']['saturated_fraction']:.1%} of coarse pixels saturated)")
+    say(
+        f"scene/ written (lights: {lights['truth']['saturated_fraction']:.1%} of coarse pixels saturated)"
+    )
     ntl_counts = _write_ntl_layout(lights, root / "NTL", main, seed, profile, patch, ratio)
     say(f"NTL/ written: {ntl_counts}")
     # DFC2020 validation: another region.
     val = generate_region(seed + 1, roi, "spring", "dfc", "temperate", (540000.0, 5300000.0), 32633)
-    n_val = _write_patches(val, root / "DFC2020" / "ROIs0000_validation", "ROIs0000_validation", "0", seed, profile, True)
+    n_val = _write_patches(
+        val,
+        root / "DFC2020" / "ROIs0000_validation",
+        "ROIs0000_validation",
+        "0",
+        seed,
+        profile,
+        True,
+    )
     say(f"DFC2020/ written: {n_test} test + {n_val} validation patches")
     # SEN12MS: one region per season, each with its own climate and UTM zone.
-    climates = {"spring": ("temperate", 32632, (400000.0, 5100000.0)), "summer": ("temperate", 32634, (600000.0, 5500000.0)),
-                "fall": ("dry", 32630, (450000.0, 4400000.0)), "winter": ("alpine", 32632, (600000.0, 5150000.0))}
+    climates = {
+        "spring": ("temperate", 32632, (400000.0, 5100000.0)),
+        "summer": ("temperate", 32634, (600000.0, 5500000.0)),
+        "fall": ("dry", 32630, (450000.0, 4400000.0)),
+        "winter": ("alpine", 32632, (600000.0, 5150000.0)),
+    }
     n_sen = {}
     for k, season in enumerate(SEASONS[: int(cfg.get("seasons", 4))]):
         clim, epsg, origin = climates[season]
         reg = generate_region(seed + 10 + k, roi, season, "sen12ms", clim, origin, epsg)
         roi_name = SEN12MS_ROIS[season]
-        n_sen[season] = _write_patches(reg, root / "SEN12MS" / roi_name, roi_name, str(k + 1), seed, profile, False)
+        n_sen[season] = _write_patches(
+            reg, root / "SEN12MS" / roi_name, roi_name, str(k + 1), seed, profile, False
+        )
     say(f"SEN12MS/ written: {n_sen} patches per season")
     fr = np.bincount(main.dfc.ravel(), minlength=11)[1:] / main.dfc.size
     summary.update(
         dfc_fractions={labels.DFC[i + 1]: round(float(f), 4) for i, f in enumerate(fr)},
-        patches={"dfc2020_test": n_test, "dfc2020_validation": n_val, "sen12ms": n_sen, "ntl": ntl_counts},
+        patches={
+            "dfc2020_test": n_test,
+            "dfc2020_validation": n_val,
+            "sen12ms": n_sen,
+            "ntl": ntl_counts,
+        },
         seconds=round(time.perf_counter() - t_start, 2),
     )
     return summary
 
 
 def _stamp(profile: str, seed: int) -> dict[str, Any]:
-    return {"generator_version": GENERATOR_VERSION, "profile": profile, "seed": int(seed), "source": SOURCE}
+    return {
+        "generator_version": GENERATOR_VERSION,
+        "profile": profile,
+        "seed": int(seed),
+        "source": SOURCE,
+    }
 
 
 def is_current(root: Path, profile: str, seed: int) -> bool:
@@ -812,7 +1056,51 @@ def is_current(root: Path, profile: str, seed: int) -> bool:
     return all(data.get(k) == v for k, v in want.items())
 
 
-def ensure_sample(profile: str | None = None, seed: int = 0, force: bool = False, verbose: bool = True) -> SamplePaths:
+def _wait_for_other_builder(
+    root: Path, profile: str, seed: int, verbose: bool, patience_s: float = 600.0
+) -> bool:
+    """If another process is building this scene (a fresh lock file), wait for it; True if it finished.
+
+    The lock only avoids duplicate work: correctness comes from the build-then-rename.
+    """
+    lock = root.parent / f".{profile}.seed{seed}.lock"
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        try:
+            age = time.time() - lock.stat().st_mtime
+        except OSError:
+            return is_current(root, profile, seed)
+        if age > patience_s:  # stale lock left by a killed process
+            return False
+        if verbose:
+            print(
+                f"another process is writing the sample scene ({profile}); waiting for it ...",
+                flush=True,
+            )
+        deadline = time.time() + patience_s - age
+        while time.time() < deadline and lock.exists():
+            time.sleep(1.0)
+        return is_current(root, profile, seed)
+    os.close(fd)
+    import atexit
+
+    atexit.register(lambda: lock.unlink(missing_ok=True))
+    _LOCKS.append(lock)
+    return False
+
+
+_LOCKS: list[Path] = []
+
+
+def _release_locks() -> None:
+    while _LOCKS:
+        _LOCKS.pop().unlink(missing_ok=True)
+
+
+def ensure_sample(
+    profile: str | None = None, seed: int = 0, force: bool = False, verbose: bool = True
+) -> SamplePaths:
     """Write the sample scene under ``data_dir()/sample/<profile>/`` unless it is already there.
 
     Built in a temporary folder and renamed into place, so concurrent callers are safe and a
@@ -826,14 +1114,22 @@ def ensure_sample(profile: str | None = None, seed: int = 0, force: bool = False
             print(f"sample scene ({name}, seed {seed}) already in {root}")
         return paths
     root.parent.mkdir(parents=True, exist_ok=True)
+    if not force and _wait_for_other_builder(root, name, seed, verbose):
+        if verbose:
+            print(f"sample scene ({name}, seed {seed}) written by another process to {root}")
+        return paths
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.building-", dir=root.parent))
     try:
         summary = build_sample(tmp, name, seed, verbose)
-        (tmp / "sample.json").write_text(json.dumps(dict(_stamp(name, seed), **summary), indent=2, sort_keys=True))
+        (tmp / "sample.json").write_text(
+            json.dumps(dict(_stamp(name, seed), **summary), indent=2, sort_keys=True)
+        )
         if root.exists():
             if not force and is_current(root, name, seed):  # another process finished first
                 if verbose:
-                    print(f"sample scene ({name}, seed {seed}) was written meanwhile by another process")
+                    print(
+                        f"sample scene ({name}, seed {seed}) was written meanwhile by another process"
+                    )
                 return paths
             old = root.parent / f".{name}.old-{os.getpid()}-{time.time_ns()}"
             os.replace(root, old)
@@ -846,6 +1142,7 @@ def ensure_sample(profile: str | None = None, seed: int = 0, force: bool = False
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+        _release_locks()
     if verbose:
         print(f"sample scene ({name}, seed {seed}) written to {root} in {summary['seconds']:.1f} s")
         print(f"  fine DFC class fractions (main region): {summary['dfc_fractions']}")

@@ -186,6 +186,40 @@ def swipe(left, right, labels: tuple[str, str] = ("LR upsampled", "HR"), cmap: s
     draw()
     return widgets.VBox([widgets.HBox([toggle, slider]), out])
 
+# notebooks 08-09
+
+
+def before_after(images: dict, cmap: str = "magma", log: bool = True) -> Any:
+    """Before/after slider over super-resolution results: pick the image on each side (e.g.
+    bicubic | model | truth) and swipe between them. Draws at once, so it works headless."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = list(images)
+    prep = {k: np.log1p(np.maximum(np.asarray(v, dtype=np.float32).squeeze(), 0)) if log else v for k, v in images.items()}
+    left = widgets.Dropdown(options=names, value=names[0], description="before")
+    right = widgets.Dropdown(options=names, value=names[-1], description="after")
+    slider = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.02, description="swipe",
+                                 continuous_update=False)
+    out = widgets.Output()
+
+    def draw(*_):
+        with out:
+            out.clear_output(wait=True)
+            fig, ax = plt.subplots(figsize=(6, 6))
+            frame = swipe_compose(prep[left.value], prep[right.value], slider.value, "swipe")
+            ax.imshow(frame, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+            ax.axvline(slider.value * frame.shape[1] - 0.5, color="w", lw=1)
+            ax.set_title(f"{left.value} | {right.value}")
+            ax.set_axis_off()
+            plt.show()
+
+    for w in (left, right, slider):
+        w.observe(draw, names="value")
+    draw()
+    return widgets.VBox([widgets.HBox([left, right]), slider, out])
+
 # ---- dashboard (notebook 10) ----
 # The map viewer of the HR-MARS web interface: low- and high-resolution land cover and night
 # lights as image overlays (they show without basemap tiles, i.e. offline), class distributions of
