@@ -61,6 +61,13 @@ PROBE_JS = """(() => {
 })()""" % json.dumps(REQUIRED)
 
 
+DIAG_JS = """JSON.stringify((() => { const app = window.jupyterapp; const w = app && app.shell.currentWidget;
+  const ctx = w && w.sessionContext; const k = ctx && ctx.session && ctx.session.kernel;
+  return {title: document.title, app: !!app, widget: w ? w.constructor.name + ' ' + w.title.label : null,
+          kernel: k ? k.status : null, dialogs: document.querySelectorAll('.jp-Dialog').length,
+          text: (document.body ? document.body.innerText : '').slice(0, 300)}; })())"""
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as sock:
@@ -155,14 +162,12 @@ async def drive(devtools_port: int, url: str, out: Path, timeout: float) -> dict
         raise TimeoutError(f"timed out waiting for: {what}")
 
     start = time.monotonic()
-    await until("!!(window.jupyterapp && window.jupyterapp.shell.currentWidget && "
-                "window.jupyterapp.shell.currentWidget.sessionContext && "
-                "window.jupyterapp.shell.currentWidget.sessionContext.session && "
-                "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel && "
-                "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle')",
-                "notebook open, kernel idle")
-    await cdp.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells').then(() => true)")
-    steps.append(f"run-all started after {time.monotonic() - start:.1f} s")
+    try:
+        await _run_notebook(cdp, until, steps, start)
+    except TimeoutError as err:
+        diag = await cdp.evaluate(DIAG_JS, timeout=20)
+        await _screenshot(cdp, out)
+        raise TimeoutError(f"{err}; page state: {diag}") from err
     probe: dict = {}
 
     def ready(p: dict) -> bool:
@@ -179,9 +184,7 @@ async def drive(devtools_port: int, url: str, out: Path, timeout: float) -> dict
     await cdp.evaluate("(() => { const m = document.querySelector('.leaflet-container');"
                        " if (m) m.scrollIntoView({block: 'start'}); return true; })()")
     await asyncio.sleep(3)
-    shot = await cdp.call("Page.captureScreenshot", format="png", timeout=60)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "dashboard.png").write_bytes(b64decode(shot["data"]))
+    await _screenshot(cdp, out)
     probe["ok"] = ready(probe)
     probe["steps"] = steps
     try:
@@ -189,6 +192,24 @@ async def drive(devtools_port: int, url: str, out: Path, timeout: float) -> dict
     except (RuntimeError, TimeoutError, ConnectionError):
         pass
     return probe
+
+
+async def _screenshot(cdp: DevTools, out: Path) -> None:
+    shot = await cdp.call("Page.captureScreenshot", format="png", timeout=60)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "dashboard.png").write_bytes(b64decode(shot["data"]))
+
+
+async def _run_notebook(cdp: DevTools, until: object, steps: list[str], start: float) -> None:
+    """Wait for Lab and an idle kernel, then run all cells through the Lab command."""
+    await until("!!(window.jupyterapp && window.jupyterapp.shell.currentWidget && "
+                "window.jupyterapp.shell.currentWidget.sessionContext && "
+                "window.jupyterapp.shell.currentWidget.sessionContext.session && "
+                "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel && "
+                "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle')",
+                "notebook open, kernel idle")
+    await cdp.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells').then(() => true)")
+    steps.append(f"run-all started after {time.monotonic() - start:.1f} s")
 
 
 def stop(proc: subprocess.Popen | None, name: str, grace: float = 10) -> None:

@@ -43,7 +43,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "explore_labels": {"max_patches": 64},
         "unet_landcover": {"crop": 128, "batch": 8, "epochs": 30, "width": 16, "depth": 4, "time_budget_s": 180},
         "label_super_resolution": {"crop": 128, "batch": 8, "epochs": 30, "width": 16, "depth": 4, "time_budget_s": 80},
-        "cgan_pix2pix": {"crop": 128, "batch": 4, "epochs": 20, "ngf": 16, "ndf": 16, "time_budget_s": 110},
+        "cgan_pix2pix": {"crop": 128, "batch": 4, "epochs": 100, "ngf": 16, "ndf": 16, "time_budget_s": 100},
         "bag_of_colors": {"words": 80, "segments": 20, "trees": 300, "max_pixels": 200000},
         "ntl_data_preparation": {},
         "ntl_super_resolution": {"batch": 8, "epochs": 60, "width": 24, "time_budget_s": 150},

@@ -176,7 +176,7 @@ GAN_MODES = ("vanilla", "lsgan")
 LAMBDA_L1 = 100.0
 
 
-def gan_loss(logits, target_is_real: bool, mode: str = "vanilla"):  # noqa: ANN001, ANN201
+def gan_loss(logits: Any, target_is_real: bool, mode: str = "vanilla") -> Any:
     """Adversarial loss of discriminator logits against an all-real (1) or all-fake (0) target."""
     import torch.nn.functional as F
 
@@ -188,7 +188,7 @@ def gan_loss(logits, target_is_real: bool, mode: str = "vanilla"):  # noqa: ANN0
     return F.mse_loss(logits, target)
 
 
-def masked_l1(output, target, valid=None):  # noqa: ANN001, ANN201
+def masked_l1(output: Any, target: Any, valid: Any = None) -> Any:
     """Mean |output - target| over channels and the pixels where ``valid`` (B, H, W) is True."""
     diff = (output - target).abs()
     if valid is None:
@@ -197,12 +197,19 @@ def masked_l1(output, target, valid=None):  # noqa: ANN001, ANN201
     return (diff * weight).sum() / weight.sum().clamp_min(1.0)
 
 
-def discriminator_loss(real_logits, fake_logits, mode: str = "vanilla"):  # noqa: ANN001, ANN201
+def discriminator_loss(real_logits: Any, fake_logits: Any, mode: str = "vanilla") -> Any:
     """pix2pix D objective: half the sum of the real (label 1) and fake (label 0) losses."""
     return 0.5 * (gan_loss(real_logits, True, mode) + gan_loss(fake_logits, False, mode))
 
 
-def generator_loss(fake_logits, fake, target, valid=None, mode: str = "vanilla", lambda_l1: float = LAMBDA_L1):  # noqa: ANN001, ANN201
+def generator_loss(
+    fake_logits: Any,
+    fake: Any,
+    target: Any,
+    valid: Any = None,
+    mode: str = "vanilla",
+    lambda_l1: float = LAMBDA_L1,
+) -> tuple[Any, Any, Any]:
     """pix2pix G objective: fool D (label 1) plus ``lambda_l1`` times L1 to the target.
 
     Returns ``(total, adversarial, l1)`` so that the training loop can log each part.

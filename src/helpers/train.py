@@ -655,7 +655,9 @@ class GANHistory:
     g_l1: list[float] = field(default_factory=list)
     val: list[dict[str, float]] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
-    steps: dict[str, list[float]] = field(default_factory=lambda: {"d_loss": [], "g_gan": [], "g_l1": []})
+    steps: dict[str, list[float]] = field(
+        default_factory=lambda: {"d_loss": [], "g_gan": [], "g_l1": []}
+    )
     stopped_early: bool = False
     stop_reason: str = ""
     checkpoint: str | None = None
@@ -690,15 +692,28 @@ class GANHistory:
 
         rows = []
         for i, ep in enumerate(self.epoch):
-            row = {"epoch": ep, "d_loss": self.d_loss[i], "g_loss": self.g_loss[i], "g_gan": self.g_gan[i],
-                   "g_l1": self.g_l1[i], "seconds": self.seconds[i]}
-            row.update({f"val_{k}": v for k, v in (self.val[i] if i < len(self.val) else {}).items()})
+            row = {
+                "epoch": ep,
+                "d_loss": self.d_loss[i],
+                "g_loss": self.g_loss[i],
+                "g_gan": self.g_gan[i],
+                "g_l1": self.g_l1[i],
+                "seconds": self.seconds[i],
+            }
+            row.update(
+                {f"val_{k}": v for k, v in (self.val[i] if i < len(self.val) else {}).items()}
+            )
             rows.append(row)
         return pd.DataFrame(rows)
 
 
-def gan_batch(num_classes: int, input_key: str = "image", target_key: str = "mask", one_hot_input: bool = False,
-              ignore_index: int = 255) -> Callable[[dict[str, Any]], tuple[Any, Any, Any]]:
+def gan_batch(
+    num_classes: int,
+    input_key: str = "image",
+    target_key: str = "mask",
+    one_hot_input: bool = False,
+    ignore_index: int = 255,
+) -> Callable[[dict[str, Any]], tuple[Any, Any, Any]]:
     """A ``batch_fn`` for :func:`fit_gan`: dict batch -> ``(condition, target, valid)``.
 
     ``target`` is the one-hot ``target_key`` scaled to [-1, 1] (for the tanh output), ``valid`` the
@@ -712,7 +727,11 @@ def gan_batch(num_classes: int, input_key: str = "image", target_key: str = "mas
         if one_hot_input:
             condition = labels_to_target(condition, num_classes, ignore_index)
         mask = batch[target_key]
-        return condition.float(), labels_to_target(mask, num_classes, ignore_index), mask != ignore_index
+        return (
+            condition.float(),
+            labels_to_target(mask, num_classes, ignore_index),
+            mask != ignore_index,
+        )
 
     return batch_fn
 
@@ -722,8 +741,17 @@ def _requires_grad(module: Any, flag: bool) -> None:
         p.requires_grad_(flag)
 
 
-def gan_step(generator: Any, discriminator: Any, opt_g: Any, opt_d: Any, condition: Any, target: Any,
-             valid: Any = None, gan_mode: str = "vanilla", lambda_l1: float = 100.0) -> dict[str, float]:
+def gan_step(
+    generator: Any,
+    discriminator: Any,
+    opt_g: Any,
+    opt_d: Any,
+    condition: Any,
+    target: Any,
+    valid: Any = None,
+    gan_mode: str = "vanilla",
+    lambda_l1: float = 100.0,
+) -> dict[str, float]:
     """One pix2pix iteration: D step (real -> 1, fake -> 0), then G step with D frozen. Returns the losses."""
     import torch
 
@@ -747,15 +775,24 @@ def gan_step(generator: Any, discriminator: Any, opt_g: Any, opt_d: Any, conditi
     loss_g.backward()
     opt_g.step()
     _requires_grad(discriminator, True)
-    out = {k: float(v.detach()) for k, v in
-           {"d_loss": loss_d, "g_loss": loss_g, "g_gan": adversarial, "g_l1": l1}.items()}
+    out = {
+        k: float(v.detach())
+        for k, v in {"d_loss": loss_d, "g_loss": loss_g, "g_gan": adversarial, "g_l1": l1}.items()
+    }
     if not all(np.isfinite(v) for v in out.values()):
-        raise FloatingPointError(f"GAN losses are not finite ({out}); lower the learning rate or check inputs for NaN.")
+        raise FloatingPointError(
+            f"GAN losses are not finite ({out}); lower the learning rate or check inputs for NaN."
+        )
     return out
 
 
-def evaluate_gan(generator: Any, loader: Iterable[Any], batch_fn: Callable[..., Any], num_classes: int,
-                 device: Any = None) -> Any:
+def evaluate_gan(
+    generator: Any,
+    loader: Iterable[Any],
+    batch_fn: Callable[..., Any],
+    num_classes: int,
+    device: Any = None,
+) -> Any:
     """Land-cover scores (``helpers.metrics.ClassScores``) of the argmax of G's output on a loader."""
     import torch
 
@@ -814,7 +851,9 @@ def fit_gan(
         raise ValueError(f"gan_mode must be one of {losses.GAN_MODES}, got {gan_mode!r}")
     if batch_fn is None:
         if num_classes is None:
-            raise ValueError("give num_classes (for the one-hot target) or a batch_fn(batch) -> (condition, target, valid)")
+            raise ValueError(
+                "give num_classes (for the one-hot target) or a batch_fn(batch) -> (condition, target, valid)"
+            )
         batch_fn = gan_batch(num_classes)
     device = torch.device(device) if device is not None else config.pick_device(verbose=False)
     generator.to(device)
@@ -829,10 +868,14 @@ def fit_gan(
         path = path / CHECKPOINT_NAME
     if path.exists():
         if not resume:
-            raise FileExistsError(f"{path}: a checkpoint exists. Pass resume=True to continue it, or another path.")
+            raise FileExistsError(
+                f"{path}: a checkpoint exists. Pass resume=True to continue it, or another path."
+            )
         state = load_checkpoint(path, map_location=device)
         if "generator" not in state:
-            raise RuntimeError(f"{path}: not a fit_gan checkpoint (no generator). Use another path.")
+            raise RuntimeError(
+                f"{path}: not a fit_gan checkpoint (no generator). Use another path."
+            )
         generator.load_state_dict(state["generator"])
         discriminator.load_state_dict(state["discriminator"])
         opt_g.load_state_dict(state["opt_g"])
@@ -846,8 +889,14 @@ def fit_gan(
     history.checkpoint = str(path)
 
     began = time.perf_counter()
-    bar = tqdm(range(start_epoch, epochs), desc="pix2pix", disable=not progress, initial=start_epoch,
-               total=epochs, unit="epoch")
+    bar = tqdm(
+        range(start_epoch, epochs),
+        desc="pix2pix",
+        disable=not progress,
+        initial=start_epoch,
+        total=epochs,
+        unit="epoch",
+    )
     for epoch in bar:
         t0 = time.perf_counter()
         generator.train()
@@ -859,7 +908,17 @@ def fit_gan(
         count = 0
         for batch in loader:
             condition, target, valid = batch_fn(to_device(batch, device))
-            step = gan_step(generator, discriminator, opt_g, opt_d, condition, target, valid, gan_mode, lambda_l1)
+            step = gan_step(
+                generator,
+                discriminator,
+                opt_g,
+                opt_d,
+                condition,
+                target,
+                valid,
+                gan_mode,
+                lambda_l1,
+            )
             for k in sums:
                 sums[k] += step[k]
             for k in history.steps:
@@ -867,8 +926,10 @@ def fit_gan(
             count += 1
             if time_budget_s is not None and time.perf_counter() - began > time_budget_s:
                 history.stopped_early = True
-                history.stop_reason = (f"time budget of {time_budget_s:.0f} s spent inside epoch {epoch + 1} "
-                                       f"after {count} batches")
+                history.stop_reason = (
+                    f"time budget of {time_budget_s:.0f} s spent inside epoch {epoch + 1} "
+                    f"after {count} batches"
+                )
                 break
         val = {}
         if val_loader is not None and num_classes is not None:
@@ -879,24 +940,34 @@ def fit_gan(
         history.val.append({k: float(v) for k, v in val.items()})
         history.seconds.append(time.perf_counter() - t0)
         bar.set_postfix(D=f"{history.d_loss[-1]:.3f}", G=f"{history.g_loss[-1]:.3f}")
-        save_checkpoint(path, {
-            "generator": generator.state_dict(),
-            "discriminator": discriminator.state_dict(),
-            "opt_g": opt_g.state_dict(),
-            "opt_d": opt_d.state_dict(),
-            "rng": _rng_state(loader),
-            "epoch": epoch + 1,
-            "history": history.to_dict(),
-            "settings": {"gan_mode": gan_mode, "lambda_l1": lambda_l1, "learning_rate": learning_rate, "beta1": beta1},
-        })
+        save_checkpoint(
+            path,
+            {
+                "generator": generator.state_dict(),
+                "discriminator": discriminator.state_dict(),
+                "opt_g": opt_g.state_dict(),
+                "opt_d": opt_d.state_dict(),
+                "rng": _rng_state(loader),
+                "epoch": epoch + 1,
+                "history": history.to_dict(),
+                "settings": {
+                    "gan_mode": gan_mode,
+                    "lambda_l1": lambda_l1,
+                    "learning_rate": learning_rate,
+                    "beta1": beta1,
+                },
+            },
+        )
         if history.stopped_early:
             break
         elapsed = time.perf_counter() - began
         per_epoch = elapsed / (epoch + 1 - start_epoch)
         if time_budget_s is not None and epoch + 1 < epochs and elapsed + per_epoch > time_budget_s:
             history.stopped_early = True
-            history.stop_reason = (f"time budget of {time_budget_s:.0f} s: stopped after epoch {epoch + 1} of {epochs} "
-                                   f"({elapsed:.1f} s used, ~{per_epoch:.1f} s per epoch)")
+            history.stop_reason = (
+                f"time budget of {time_budget_s:.0f} s: stopped after epoch {epoch + 1} of {epochs} "
+                f"({elapsed:.1f} s used, ~{per_epoch:.1f} s per epoch)"
+            )
             break
     bar.close()
     _write_history(path, history)

@@ -383,6 +383,31 @@ def step(model: nn.Module, batch: dict[str, torch.Tensor], loss_fn: Callable[...
     return loss_fn(out, b["high_res"].to(device), b["isp"].to(device))
 
 
+# ---- baseline: bicubic upsampling of the inter-calibrated LR lights ----
+
+
+def calibrate(dataset: Any, ratio: int = 8) -> Any:
+    """Fit the DN <-> radiance inter-calibration (:func:`helpers.ntl.intercalibrate`) on a
+    dataset's LR DN against its HR radiance aggregated to the LR grid (training split only)."""
+    from .. import ntl
+
+    dn, ref = [], []
+    for i in range(len(dataset)):
+        s = dataset[i]
+        dn.append(np.asarray(s["low_res"]).ravel())
+        ref.append(ntl.aggregate(np.asarray(s["high_res"])[0], ratio).ravel())
+    fit, _ = ntl.intercalibrate(np.concatenate(dn)[None], np.concatenate(ref)[None])
+    return fit
+
+
+def bicubic(low_res_dn: np.ndarray, calibration: Any, ratio: int = 8) -> np.ndarray:
+    """Baseline: LR DN -> radiance (inverse calibration) -> bicubic x``ratio`` (clipped at 0)."""
+    rad = np.asarray(calibration.to_radiance(np.asarray(low_res_dn).squeeze()), np.float32)
+    t = torch.as_tensor(rad)[None, None]
+    up = F.interpolate(t, scale_factor=ratio, mode="bicubic", align_corners=False).clamp(min=0)
+    return up[0, 0].numpy()
+
+
 # ---- inference ----
 
 
