@@ -66,3 +66,19 @@ def test_bad_labels_are_named():
         metrics.landcover_scores(np.zeros(4, int), np.array([0, 9, 1, 255]), 8)
     with pytest.raises(ValueError, match="shape"):
         metrics.landcover_scores(np.zeros(4, int), np.zeros(5, int), 8)
+
+
+def test_unlabelled_predictions_count_as_misses():
+    pred, target = _arrays(3)
+    pred[::7] = 255  # e.g. a coarse map with no class there
+    s = metrics.landcover_scores(pred, target, 8, unlabelled_pred=True)
+    keep = target != 255
+    y, p = target[keep], pred[keep]
+    present = np.unique(y)
+    # scikit-learn with 255 as an extra label that is never a true class
+    np.testing.assert_allclose(s.iou[present], skm.jaccard_score(y, p, labels=present, average=None, zero_division=0))
+    np.testing.assert_allclose(s.recall[present], skm.recall_score(y, p, labels=present, average=None, zero_division=0))
+    assert s.accuracy == pytest.approx(skm.accuracy_score(y, p))
+    assert s.confusion.shape == (8, 8)
+    with pytest.raises(ValueError, match="unlabelled_pred"):
+        metrics.landcover_scores(pred, target, 8)

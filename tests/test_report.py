@@ -60,6 +60,19 @@ def test_published_for_and_matching():
     assert report.find_row("anything", pub).row == "U-Net"  # the record's own link wins
     assert report.find_row("baseline", notebook="08_ntl_super_resolution") is None
     assert report.find_row("baseline", notebook="09_ntl_ablation").metrics["psnr"] == 15.656
+    names = {  # method names as the notebooks record them
+        ("03_unet_landcover", "U-Net (S2 B04,B03,B02,B08)"): "U-Net",
+        ("05_cgan_pix2pix", "cGAN low -> high"): "cGAN low->high",
+        ("05_cgan_pix2pix", "pix2pix S2 -> land cover"): "pix2pix",
+        ("06_bag_of_colors", "bag of colours (training)"): "Bag of colors (train)",
+        ("06_bag_of_colors", "bag of colours (testing)"): "Bag of colors (test)",
+        ("09_ntl_ablation", "+ multi-scale prediction loss"): "+ multi-scale prediction loss",
+        ("09_ntl_ablation", "+ local deformation (full model)"): None,
+        ("05_cgan_pix2pix", "coarse labels as the prediction"): None,
+    }
+    for (notebook, method), row in names.items():
+        found = report.find_row(method, notebook=notebook)
+        assert (found.row if found else None) == row, (notebook, method)
     with pytest.raises(KeyError, match="known"):
         report.published_for("no such method")
 
@@ -69,6 +82,16 @@ def test_report_tables(tmp_path):
         _rec("03_unet_landcover", "U-Net", {"iou": 0.25, "f1": 0.3}),
         _rec("09_ntl_ablation", "+ deformable CNN", {"psnr": 21.5}, dataset="DeepLightMD"),
         _rec("08_ntl_super_resolution", "NTL SR model", {"psnr": 25.0, "ssim": 0.8}),
+        _rec(
+            "08_ntl_super_resolution",
+            "MMNTLSR full model",
+            {"psnr": 26.0},
+            published={
+                "metrics": {"psnr": 32.395},
+                "seed": "000_*.txt",
+                "table": "ablation, all modules",
+            },
+        ),
         _rec("00_setup_and_tour", "tour", {"seconds_to_load": 1.0}, seconds=None),
     ]
     log = [
@@ -99,6 +122,9 @@ def test_report_tables(tmp_path):
     assert page.count("What differs and why") == 3
     assert "not run: recorded by 04_label_super_resolution" in page  # a row with no record
     assert "Other records" in page and "tour" in page
+    assert "32.395 dB*" in page and "compared with: ablation, all modules" in page  # cites seed 000
+    panda = page.split("PANDA-FINE: ablation")[1].split("DeepLight: multi-modal")[0]
+    assert "MMNTLSR full model" in panda and "NTL SR model" not in panda
     assert "&lt;boom&gt; &amp; more" in page and "<boom>" not in page
     assert "href='notebooks/03_unet_landcover.ipynb'" in page
     assert "href='notebooks/05_cgan_pix2pix.ipynb'" not in page  # not there: no dead link
@@ -114,13 +140,13 @@ def test_missing_values_and_escaping(tmp_path):
             seconds=None,
             dataset="<script>x</script>",
         ),
-        _rec("06_bag_of_colors", "Bag <of> colours & co", {"iou": None}),
+        _rec("06_bag_of_colors", "<b>boosting</b> & co", {"iou": None}),
     ]
     page = results.write_report(_run(tmp_path, records)).read_text()
     assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
     assert "n/a" in page and "diverged" in page and "&ndash;" in page
-    assert "Bag &lt;of&gt; colours &amp; co" in page  # unmatched record kept in its table
-    assert "no published value" in page
+    assert "&lt;b&gt;boosting&lt;/b&gt; &amp; co" in page  # unmatched record kept in its table
+    assert "no row of its own in the seed" in page
 
 
 def test_empty_run(tmp_path):

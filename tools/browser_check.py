@@ -32,9 +32,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1400,1800",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+    "--window-size=1400,1800",
 ]
 # What the page must hold once the notebook has run (CSS selector -> minimum count).
 REQUIRED = {
@@ -47,7 +55,7 @@ REQUIRED = {
 }
 # Evaluated in the page: counts of the selectors, overlay images that loaded, notebook progress.
 PROBE_JS = """(() => {
-  const sel = %s;
+  const sel = __SELECTORS__;
   const counts = {};
   for (const s of Object.keys(sel)) counts[s] = document.querySelectorAll(s).length;
   const imgs = [...document.querySelectorAll('img.leaflet-image-layer')];
@@ -56,16 +64,22 @@ PROBE_JS = """(() => {
     overlays_loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
     checks_passed: text.includes('all checks passed'),
     errors: [...document.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
-      .map(e => e.innerText).filter(t => /Error|Traceback/.test(t)).map(t => t.slice(-400)),
-    busy: !!document.querySelector('.jp-Notebook-ExecutionIndicator[data-status="busy"]')});
-})()""" % json.dumps(REQUIRED)
+      .map(e => e.innerText).filter(t => /Error|Traceback/.test(t)).map(t => t.slice(-400))});
+})()""".replace("__SELECTORS__", json.dumps(REQUIRED))
 
 
-DIAG_JS = """JSON.stringify((() => { const app = window.jupyterapp; const w = app && app.shell.currentWidget;
+# The open notebook panel (shell.currentWidget stays null in a headless, unfocused window).
+PANEL_JS = """window.__eosrPanel = () => { if (!window.jupyterapp) return null;
+  for (const w of window.jupyterapp.shell.widgets('main')) if (w.sessionContext) return w; return null; };
+"""
+DIAG_JS = (
+    PANEL_JS
+    + """JSON.stringify((() => { const app = window.jupyterapp; const w = window.__eosrPanel();
   const ctx = w && w.sessionContext; const k = ctx && ctx.session && ctx.session.kernel;
   return {title: document.title, app: !!app, widget: w ? w.constructor.name + ' ' + w.title.label : null,
           kernel: k ? k.status : null, dialogs: document.querySelectorAll('.jp-Dialog').length,
           text: (document.body ? document.body.innerText : '').slice(0, 300)}; })())"""
+)
 
 
 def free_port() -> int:
@@ -132,8 +146,13 @@ class DevTools:
 
     async def evaluate(self, expression: str, timeout: float = 60) -> object:
         """Evaluate JavaScript in the page and return its (JSON-able) value."""
-        result = await self.call("Runtime.evaluate", timeout=timeout, expression=expression,
-                                 returnByValue=True, awaitPromise=True)
+        result = await self.call(
+            "Runtime.evaluate",
+            timeout=timeout,
+            expression=expression,
+            returnByValue=True,
+            awaitPromise=True,
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"page error: {result['exceptionDetails'].get('text')}")
         return result.get("result", {}).get("value")
@@ -171,8 +190,11 @@ async def drive(devtools_port: int, url: str, out: Path, timeout: float) -> dict
     probe: dict = {}
 
     def ready(p: dict) -> bool:
-        return all(p["counts"].get(s, 0) >= n for s, n in REQUIRED.items()) and \
-            p["overlays_loaded"] >= REQUIRED["img.leaflet-image-layer"] and p["checks_passed"]
+        return (
+            all(p["counts"].get(s, 0) >= n for s, n in REQUIRED.items())
+            and p["overlays_loaded"] >= REQUIRED["img.leaflet-image-layer"]
+            and p["checks_passed"]
+        )
 
     while time.monotonic() < deadline:
         probe = json.loads(await cdp.evaluate(PROBE_JS, timeout=20))
@@ -181,8 +203,10 @@ async def drive(devtools_port: int, url: str, out: Path, timeout: float) -> dict
         await asyncio.sleep(2)
     steps.append(f"page probed after {time.monotonic() - start:.1f} s")
     # Bring the map into view, give Leaflet a moment to lay out, then take the picture.
-    await cdp.evaluate("(() => { const m = document.querySelector('.leaflet-container');"
-                       " if (m) m.scrollIntoView({block: 'start'}); return true; })()")
+    await cdp.evaluate(
+        "(() => { const m = document.querySelector('.leaflet-container');"
+        " if (m) m.scrollIntoView({block: 'center'}); return true; })()"
+    )
     await asyncio.sleep(3)
     await _screenshot(cdp, out)
     probe["ok"] = ready(probe)
@@ -202,13 +226,18 @@ async def _screenshot(cdp: DevTools, out: Path) -> None:
 
 async def _run_notebook(cdp: DevTools, until: object, steps: list[str], start: float) -> None:
     """Wait for Lab and an idle kernel, then run all cells through the Lab command."""
-    await until("!!(window.jupyterapp && window.jupyterapp.shell.currentWidget && "
-                "window.jupyterapp.shell.currentWidget.sessionContext && "
-                "window.jupyterapp.shell.currentWidget.sessionContext.session && "
-                "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel && "
-                "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle')",
-                "notebook open, kernel idle")
-    await cdp.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells').then(() => true)")
+    await until(
+        PANEL_JS
+        + "(() => { const p = window.__eosrPanel(); const s = p && p.sessionContext.session;"
+        " return !!(s && s.kernel && s.kernel.status === 'idle'); })()",
+        "notebook open, kernel idle",
+    )
+    await cdp.evaluate(
+        "(() => { window.jupyterapp.shell.activateById(window.__eosrPanel().id); return true; })()"
+    )
+    await cdp.evaluate(
+        "window.jupyterapp.commands.execute('notebook:run-all-cells').then(() => true)"
+    )
     steps.append(f"run-all started after {time.monotonic() - start:.1f} s")
 
 
@@ -229,26 +258,45 @@ def stop(proc: subprocess.Popen | None, name: str, grace: float = 10) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the check; print a JSON summary; exit 0 when the widgets and the map rendered."""
-    parser = argparse.ArgumentParser(description="Render the dashboard notebook in headless Chromium.")
-    parser.add_argument("--notebook", type=Path, default=ROOT / "notebooks" / "10_results_dashboard.ipynb")
+    parser = argparse.ArgumentParser(
+        description="Render the dashboard notebook in headless Chromium."
+    )
+    parser.add_argument(
+        "--notebook", type=Path, default=ROOT / "notebooks" / "10_results_dashboard.ipynb"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / ".eosr_browser")
     parser.add_argument("--profile", default="smoke")
-    parser.add_argument("--timeout", type=float, default=300, help="seconds for the page to be ready")
+    parser.add_argument(
+        "--timeout", type=float, default=300, help="seconds for the page to be ready"
+    )
     args = parser.parse_args(argv)
 
     chromium = find_chromium()
     if chromium is None:
-        print("chromium not found: install it with `apt-get update && apt-get install -y chromium`",
-              file=sys.stderr)
+        print(
+            "chromium not found: install it with `apt-get update && apt-get install -y chromium`",
+            file=sys.stderr,
+        )
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="eosr-browser-"))
     lab = browser = None
     token = secrets.token_hex(16)
     lab_port, devtools_port = free_port(), free_port()
-    env = dict(os.environ, EOSR_PROFILE=args.profile, EOSR_RUN_DIR=str(tmp / "run"),
-               JUPYTER_CONFIG_DIR=str(tmp / "jupyter-config"), JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
-               MPLBACKEND="module://matplotlib_inline.backend_inline")
+    env = dict(
+        os.environ,
+        EOSR_PROFILE=args.profile,
+        EOSR_RUN_DIR=str(tmp / "run"),
+        JUPYTER_CONFIG_DIR=str(tmp / "jupyter-config"),
+        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+        MPLBACKEND="module://matplotlib_inline.backend_inline",
+    )
     (tmp / "lab").mkdir()
+    # No "news" notification over the screenshot.
+    labconfig = tmp / "jupyter-config" / "labconfig"
+    labconfig.mkdir(parents=True)
+    (labconfig / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+    )
     shutil.copy(args.notebook, tmp / "lab" / args.notebook.name)
     args.out.mkdir(parents=True, exist_ok=True)
     summary: dict = {"notebook": args.notebook.name, "profile": args.profile, "chromium": chromium}
@@ -256,29 +304,54 @@ def main(argv: list[str] | None = None) -> int:
     try:
         jupyter = Path(sys.executable).with_name("jupyter")
         lab = subprocess.Popen(
-            [str(jupyter), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={lab_port}",
-             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp / 'lab'}",
-             "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=", "--ServerApp.port_retries=0",
-             "--LabApp.extension_manager=readonly", *(["--allow-root"] if os.geteuid() == 0 else [])],
-            env=env, stdout=open(args.out / "jupyterlab.log", "w"), stderr=subprocess.STDOUT,
+            [
+                str(jupyter),
+                "lab",
+                "--no-browser",
+                "--ip=127.0.0.1",
+                f"--port={lab_port}",
+                f"--IdentityProvider.token={token}",
+                f"--ServerApp.root_dir={tmp / 'lab'}",
+                "--LabApp.expose_app_in_browser=True",
+                "--LabApp.news_url=",
+                "--ServerApp.port_retries=0",
+                "--LabApp.extension_manager=readonly",
+                *(["--allow-root"] if os.geteuid() == 0 else []),
+            ],
+            env=env,
+            stdout=open(args.out / "jupyterlab.log", "w"),
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         wait_http(f"http://127.0.0.1:{lab_port}/api/status?token={token}", 90, lab)
         browser = subprocess.Popen(
-            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp / 'chromium'}",
-             f"--remote-debugging-port={devtools_port}", "about:blank"],
-            stdout=open(args.out / "chromium.log", "w"), stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                chromium,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={tmp / 'chromium'}",
+                f"--remote-debugging-port={devtools_port}",
+                "about:blank",
+            ],
+            stdout=open(args.out / "chromium.log", "w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         url = f"http://127.0.0.1:{lab_port}/lab/tree/{args.notebook.name}?token={token}&reset"
-        summary.update(asyncio.run(asyncio.wait_for(
-            drive(devtools_port, url, args.out, args.timeout), args.timeout + 90)))
+        summary.update(
+            asyncio.run(
+                asyncio.wait_for(
+                    drive(devtools_port, url, args.out, args.timeout), args.timeout + 90
+                )
+            )
+        )
     except (TimeoutError, asyncio.TimeoutError, OSError, RuntimeError, ConnectionError) as err:
         summary.update(ok=False, error=f"{type(err).__name__}: {err}")
     finally:
         if lab is not None and lab.poll() is None:
             try:  # shut the server (and its kernels) down cleanly first
-                req = urllib.request.Request(f"http://127.0.0.1:{lab_port}/api/shutdown?token={token}",
-                                             method="POST")
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{lab_port}/api/shutdown?token={token}", method="POST"
+                )
                 urllib.request.urlopen(req, timeout=10)  # noqa: S310 - local URL
                 lab.wait(15)
             except (OSError, subprocess.TimeoutExpired):

@@ -42,7 +42,9 @@ def sync_notebook(nb: nbformat.NotebookNode, name: str, repository: str, ref: st
                 changes.append("setup cell")
     if not any(colab.BADGE_MARK in c.source for c in nb.cells if c.cell_type == "markdown"):
         changes.append(f"no {colab.BADGE_MARK} marker in a markdown cell (add it to the title)")
-    if not any(c.source.lstrip().startswith(colab.SETUP_MARK) for c in nb.cells if c.cell_type == "code"):
+    if not any(
+        c.source.lstrip().startswith(colab.SETUP_MARK) for c in nb.cells if c.cell_type == "code"
+    ):
         changes.append(f"no cell starting {colab.SETUP_MARK!r} (add nbkit.setup_cell())")
     return changes
 
@@ -103,7 +105,10 @@ def main(argv: list[str] | None = None) -> int:
             print("\nREADME badge table:\n")
             print(readme_table(paths, repository, ref))
     if args.check and drift:
-        print(f"{drift} notebook(s) out of date: run `python tools/sync_notebooks.py`.", file=sys.stderr)
+        print(
+            f"{drift} notebook(s) out of date: run `python tools/sync_notebooks.py`.",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

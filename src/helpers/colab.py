@@ -39,7 +39,9 @@ def settings(pyproject: str | Path | None = None) -> tuple[str, str]:
         table = tomllib.load(fh).get("tool", {}).get("eosr", {})
     missing = [k for k in ("repository", "ref") if not table.get(k)]
     if missing:
-        raise KeyError(f"{path}: [tool.eosr] lacks {missing}; add e.g. repository = \"{PLACEHOLDER}\", ref = \"main\".")
+        raise KeyError(
+            f'{path}: [tool.eosr] lacks {missing}; add e.g. repository = "{PLACEHOLDER}", ref = "main".'
+        )
     return str(table["repository"]).rstrip("/"), str(table["ref"])
 
 
@@ -73,9 +75,7 @@ def github_parts(repository: str) -> tuple[str, str]:
     return match["owner"], match["name"]
 
 
-def badge_url(
-    notebook: str | Path, repository: str | None = None, ref: str | None = None
-) -> str:
+def badge_url(notebook: str | Path, repository: str | None = None, ref: str | None = None) -> str:
     """The Colab URL that opens ``notebooks/<notebook>`` of the published repository at ``ref``."""
     if repository is None or ref is None:
         repo_setting, ref_setting = settings()
@@ -89,7 +89,9 @@ def badge_url(
     return f"https://colab.research.google.com/github/{owner}/{name}/blob/{ref}/notebooks/{stem}"
 
 
-def badge_markdown(notebook: str | Path, repository: str | None = None, ref: str | None = None) -> str:
+def badge_markdown(
+    notebook: str | Path, repository: str | None = None, ref: str | None = None
+) -> str:
     """The "Open in Colab" badge as markdown."""
     return f"[![Open In Colab]({BADGE_IMAGE})]({badge_url(notebook, repository, ref)})"
 

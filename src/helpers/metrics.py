@@ -14,10 +14,13 @@ import numpy as np
 # the ground truth, so a class missing from an evaluation area does not count as a zero.
 
 
-def confusion_matrix(pred: Any, target: Any, num_classes: int, ignore_index: int | None = 255) -> Any:
+def confusion_matrix(pred: Any, target: Any, num_classes: int, ignore_index: int | None = 255,
+                     unlabelled_pred: bool = False) -> Any:
     """``(num_classes, num_classes)`` int64 counts, rows = truth, cols = prediction; ignore dropped.
 
-    ``pred`` holds class indices (any shape, same as ``target``); numpy arrays are accepted.
+    ``pred`` holds class indices (any shape, same as ``target``); numpy arrays are accepted. With
+    ``unlabelled_pred`` a prediction outside 0..num_classes-1 (e.g. a coarse map's 255) is allowed:
+    it lands in an extra last column (shape ``(C, C + 1)``) and counts as a miss of the true class.
     """
     import torch
     from torchmetrics.functional.classification import multiclass_confusion_matrix
@@ -35,8 +38,17 @@ def confusion_matrix(pred: Any, target: Any, num_classes: int, ignore_index: int
             f"target holds label(s) {sorted(set(bad.tolist()))[:5]} outside 0..{num_classes - 1} "
             f"and not the ignore index {ignore_index}; map labels with helpers.labels.to_train_index."
         )
-    if pred_t.numel() and ((pred_t < 0) | (pred_t >= num_classes)).any():
-        raise ValueError(f"prediction holds values outside 0..{num_classes - 1}")
+    outside = (pred_t < 0) | (pred_t >= num_classes)
+    if unlabelled_pred:
+        pred_t = torch.where(outside, torch.full_like(pred_t, num_classes), pred_t)
+        return multiclass_confusion_matrix(
+            pred_t, target_t, num_classes=num_classes + 1, ignore_index=ignore_index, normalize=None
+        ).long()[:num_classes]
+    if pred_t.numel() and outside.any():
+        raise ValueError(
+            f"prediction holds values outside 0..{num_classes - 1}; pass unlabelled_pred=True to "
+            "count them as misses"
+        )
     return multiclass_confusion_matrix(
         pred_t, target_t, num_classes=num_classes, ignore_index=ignore_index, normalize=None
     ).long()
@@ -46,7 +58,7 @@ def confusion_matrix(pred: Any, target: Any, num_classes: int, ignore_index: int
 class ClassScores:
     """Per-class and macro land-cover scores derived from one confusion matrix."""
 
-    confusion: np.ndarray  # (C, C) rows truth, cols prediction
+    confusion: np.ndarray  # (C, C) rows truth, cols prediction (unlabelled predictions not shown)
     iou: np.ndarray  # per class; NaN for classes absent from the ground truth
     f1: np.ndarray
     precision: np.ndarray
@@ -89,10 +101,11 @@ def scores_from_confusion(confusion: Any) -> ClassScores:
     Undefined ratios (0/0, e.g. precision of a class never predicted) count as 0 for present
     classes, as scikit-learn's ``zero_division=0``; absent classes get NaN and are left out of means.
     """
-    cm = np.asarray(confusion.cpu() if hasattr(confusion, "cpu") else confusion, dtype=np.float64)
+    full = np.asarray(confusion.cpu() if hasattr(confusion, "cpu") else confusion, dtype=np.float64)
+    cm = full[:, : full.shape[0]]  # a (C, C + 1) matrix carries unlabelled predictions last
     tp = np.diag(cm)
     fp = cm.sum(0) - tp
-    fn = cm.sum(1) - tp
+    fn = full.sum(1) - tp
     present = cm.sum(1) > 0
 
     def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -100,7 +113,7 @@ def scores_from_confusion(confusion: Any) -> ClassScores:
         out[~present] = np.nan
         return out
 
-    total = cm.sum()
+    total = full.sum()
     return ClassScores(
         confusion=cm.astype(np.int64),
         iou=ratio(tp, tp + fp + fn),
@@ -112,9 +125,11 @@ def scores_from_confusion(confusion: Any) -> ClassScores:
     )
 
 
-def landcover_scores(pred: Any, target: Any, num_classes: int, ignore_index: int | None = 255) -> ClassScores:
-    """Scores of predicted class indices against ground truth (``ignore_index`` pixels dropped)."""
-    return scores_from_confusion(confusion_matrix(pred, target, num_classes, ignore_index))
+def landcover_scores(pred: Any, target: Any, num_classes: int, ignore_index: int | None = 255,
+                     unlabelled_pred: bool = False) -> ClassScores:
+    """Scores of predicted class indices against ground truth (``ignore_index`` pixels dropped);
+    ``unlabelled_pred``: see :func:`confusion_matrix`."""
+    return scores_from_confusion(confusion_matrix(pred, target, num_classes, ignore_index, unlabelled_pred))
 
 
 # ---- night lights (notebooks 07-09) ----

@@ -211,6 +211,61 @@ def histograms_figure(hists: np.ndarray, colours: np.ndarray, which: list[int], 
     return fig
 
 
+# notebooks 03-06: predictions
+
+
+def learning_curves(histories: dict[str, Any], metric: str = "iou") -> Any:
+    """Training loss and one validation metric per epoch for ``{name: helpers.train.History}``."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4), constrained_layout=True)
+    for name, hist in histories.items():
+        left.plot(hist.epoch, hist.train_loss, marker=".", label=name)
+        values = hist.val_metric(metric) if hist.val else []
+        if values and np.isfinite(values).any():
+            right.plot(hist.epoch, values, marker=".", label=name)
+    left.set(xlabel="epoch", ylabel="training loss", title="training loss")
+    right.set(xlabel="epoch", ylabel=f"validation {metric}", title=f"validation {metric}")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=8)
+    return fig
+
+
+def block_statistics_figure(mu: np.ndarray, sigma2: np.ndarray, blocks: dict[str, dict[str, np.ndarray]],
+                            names: list[str], coarse_class: int) -> Any:
+    """Label-SR statistics: the ``mu`` table (coarse x fine) and, for blocks of one coarse class,
+    each method's block-mean prediction ``eta`` against the expected share ``mu +- sigma``.
+
+    ``blocks``: ``{method: {"eta": (Z, C), "label": (Z,)}}`` (``helpers.losses.block_statistics``).
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True,
+                                      gridspec_kw={"width_ratios": [1, 1.4]})
+    im = left.imshow(mu, cmap="viridis", vmin=0, vmax=1)
+    left.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
+    left.set_yticks(range(len(names)), names, fontsize=8)
+    left.set(xlabel="fine class share in the block", ylabel="coarse label of the block",
+             title="mu: expected fine share per coarse label")
+    fig.colorbar(im, ax=left, shrink=0.8)
+    x = np.arange(len(names))
+    right.bar(x, mu[coarse_class], yerr=np.sqrt(sigma2[coarse_class]), color="0.8", capsize=3,
+              label="mu +- sigma (training statistics)")
+    width = 0.8 / max(len(blocks), 1)
+    for i, (method, st) in enumerate(blocks.items()):
+        eta = np.asarray(st["eta"])[np.asarray(st["label"]) == coarse_class]
+        if len(eta):
+            pos = x - 0.4 + width * (i + 0.5)
+            right.scatter(np.repeat(pos, len(eta)), eta.T.ravel(), s=6, alpha=0.35, label=f"{method}: eta per block")
+    right.set_xticks(x, names, rotation=60, ha="right", fontsize=8)
+    right.set(ylim=(-0.02, 1.02), ylabel="share of the block",
+              title=f"blocks with coarse label {names[coarse_class]!r}")
+    right.legend(fontsize=7, loc="upper right")
+    return fig
+
+
 # ---- night lights (notebooks 07-09) ----
 
 # notebook 07

@@ -51,11 +51,15 @@ class Table:
 
 
 def _hr(row: str, iou: float, f1: float, quote: str, aliases: tuple[str, ...], nb: str) -> Row:
-    return Row(HR_MARS, "HR-MARS land cover methods", row, {"iou": iou, "f1": f1}, quote, aliases, nb)
+    return Row(
+        HR_MARS, "HR-MARS land cover methods", row, {"iou": iou, "f1": f1}, quote, aliases, nb
+    )
 
 
 def _ab(row: str, psnr: float, quote: str, aliases: tuple[str, ...]) -> Row:
-    return Row(PANDA_FINE, "PANDA-FINE ablation", row, {"psnr": psnr}, quote, aliases, "09_ntl_ablation")
+    return Row(
+        PANDA_FINE, "PANDA-FINE ablation", row, {"psnr": psnr}, quote, aliases, "09_ntl_ablation"
+    )
 
 
 TABLES: tuple[Table, ...] = (
@@ -64,7 +68,12 @@ TABLES: tuple[Table, ...] = (
         title="HR-MARS: land cover from Sentinel-2 and coarse labels",
         seed=HR_MARS,
         metrics=("iou", "f1"),
-        notebooks=("03_unet_landcover", "04_label_super_resolution", "05_cgan_pix2pix", "06_bag_of_colors"),
+        notebooks=(
+            "03_unet_landcover",
+            "04_label_super_resolution",
+            "05_cgan_pix2pix",
+            "06_bag_of_colors",
+        ),
         differs=(
             "The published numbers were computed on SEN12MS / DFC2020 patches (256 x 256, 4 bands "
             "RGB+NIR, 8 classes); the slides do not state the split, the number of epochs, nor how "
@@ -78,19 +87,54 @@ TABLES: tuple[Table, ...] = (
             "be swapped in the slides."
         ),
         rows=(
-            _hr("U-Net", 0.3812, 0.4223, "IOU accuracy: 38.12%, F1 score: 42.23%",
-                ("unet", "u net", "baseline semantic segmentation"), "03_unet_landcover"),
-            _hr("Label super-resolution", 0.1971, 0.2876, "IOU accuracy: 19.71%, F1 score: 28.76%",
-                ("label sr", "label super resolution", "labelsr"), "04_label_super_resolution"),
-            _hr("cGAN low->high", 0.5402, 0.6299, "IOU accuracy: 54.02%, F1 score: 62.99%",
-                ("cgan", "conditional gan", "low to high", "low->high"), "05_cgan_pix2pix"),
-            _hr("pix2pix", 0.6877, 0.7757, "testing: IOU accuracy: 68.77%, F1 score: 77.57%",
-                ("pix2pix", "pix 2 pix"), "05_cgan_pix2pix"),
-            _hr("Bag of colors (train)", 0.7928, 0.8703, "Training Scores: F1: 87.03%, IOU: 79.28%",
-                ("bag of colors train", "bag of colours train"), "06_bag_of_colors"),
-            _hr("Bag of colors (test)", 0.7735, 0.6777, "Testing Scores: F1: 67.77%, IOU: 77.35%",
+            _hr(
+                "U-Net",
+                0.3812,
+                0.4223,
+                "IOU accuracy: 38.12%, F1 score: 42.23%",
+                ("unet", "u net", "baseline semantic segmentation"),
+                "03_unet_landcover",
+            ),
+            _hr(
+                "Label super-resolution",
+                0.1971,
+                0.2876,
+                "IOU accuracy: 19.71%, F1 score: 28.76%",
+                ("label sr", "label super resolution", "labelsr"),
+                "04_label_super_resolution",
+            ),
+            _hr(
+                "cGAN low->high",
+                0.5402,
+                0.6299,
+                "IOU accuracy: 54.02%, F1 score: 62.99%",
+                ("cgan", "conditional gan", "low to high", "low->high"),
+                "05_cgan_pix2pix",
+            ),
+            _hr(
+                "pix2pix",
+                0.6877,
+                0.7757,
+                "testing: IOU accuracy: 68.77%, F1 score: 77.57%",
+                ("pix2pix", "pix 2 pix"),
+                "05_cgan_pix2pix",
+            ),
+            _hr(
+                "Bag of colors (train)",
+                0.7928,
+                0.8703,
+                "Training Scores: F1: 87.03%, IOU: 79.28%",
+                ("bag of colors train", "bag of colours train"),
+                "06_bag_of_colors",
+            ),
+            _hr(
+                "Bag of colors (test)",
+                0.7735,
+                0.6777,
+                "Testing Scores: F1: 67.77%, IOU: 77.35%",
                 ("bag of colors", "bag of colours", "bag of colors test", "bag of colours test"),
-                "06_bag_of_colors"),
+                "06_bag_of_colors",
+            ),
         ),
     ),
     Table(
@@ -110,12 +154,36 @@ TABLES: tuple[Table, ...] = (
             "budget in the smoke and teaching profiles."
         ),
         rows=(
-            _ab("Baseline (September)", 15.656, "√ × × × × 15.656", ("baseline", "baseline september")),
-            _ab("+ deformable CNN", 19.314, "√ √ × × × 19.314", ("deformable cnn", "+deformable cnn", "dcn")),
-            _ab("+ affine transformation", 24.066, "√ √ √ × × 24.066", ("affine transformation", "affine")),
-            _ab("+ auxiliary supervision", 29.199, "√ √ √ √ × 29.199", ("auxiliary supervision", "isp")),
-            _ab("+ multi-scale prediction loss", 32.395, "√ √ √ √ √ 32.395",
-                ("multi-scale prediction loss", "multiscale prediction loss", "multi-scale loss")),
+            _ab(
+                "Baseline (September)",
+                15.656,
+                "√ × × × × 15.656",
+                ("baseline", "baseline september"),
+            ),
+            _ab(
+                "+ deformable CNN",
+                19.314,
+                "√ √ × × × 19.314",
+                ("deformable cnn", "+deformable cnn"),
+            ),
+            _ab(
+                "+ affine transformation",
+                24.066,
+                "√ √ √ × × 24.066",
+                ("affine transformation",),
+            ),
+            _ab(
+                "+ auxiliary supervision",
+                29.199,
+                "√ √ √ √ × 29.199",
+                ("auxiliary supervision",),
+            ),
+            _ab(
+                "+ multi-scale prediction loss",
+                32.395,
+                "√ √ √ √ √ 32.395",
+                ("multi-scale prediction loss", "multiscale prediction loss", "multi-scale loss"),
+            ),
         ),
     ),
     Table(
@@ -139,26 +207,35 @@ PUBLISHED: dict[tuple[str, str, str], Row] = {
 }
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"[^a-z0-9>+]+", " ", str(text).lower()).strip()
+_SYNONYMS = {"colours": "colors", "colour": "color", "training": "train", "testing": "test"}
+
+
+def _tokens(text: str) -> set[str]:
+    """Words of a method name, lower case, British spellings and split names unified."""
+    words = re.findall(r"[a-z0-9]+|\+", str(text).lower())
+    return {_SYNONYMS.get(w, w) for w in words}
 
 
 def find_row(
     method: str, published: dict[str, Any] | None = None, notebook: str = ""
 ) -> Row | None:
     """The published row a record refers to: by its ``published`` seed/table/row, else by method
-    name (when ``notebook`` is given, only rows computed by that notebook)."""
+    name: the row whose name or alias has all its words in the method name (the longest such
+    wins), among the rows computed by ``notebook`` when it is given."""
     pub = published or {}
     key = (pub.get("seed"), pub.get("table"), pub.get("row"))
     if key in PUBLISHED:
         return PUBLISHED[key]
-    name = _norm(method)
+    words = _tokens(method)
+    best, best_len = None, 0
     for row in PUBLISHED.values():
         if notebook and not _same_notebook(notebook, row.notebook):
             continue
-        if name == _norm(row.row) or name in {_norm(a) for a in row.aliases}:
-            return row
-    return None
+        for name in (row.row, *row.aliases):
+            need = _tokens(name)
+            if need and need <= words and len(need) > best_len:
+                best, best_len = row, len(need)
+    return best
 
 
 def _same_notebook(a: str, b: str) -> bool:
@@ -182,9 +259,12 @@ def published_for(method: str) -> dict[str, Any]:
 def _table_of(rec: dict[str, Any], row: Row | None) -> Table | None:
     if row is not None:
         return next(t for t in TABLES if t.seed == row.seed)
-    seed = (rec.get("published") or {}).get("seed")
+    seed = str((rec.get("published") or {}).get("seed") or "")
+    for table in TABLES:  # the seed it cites (by its number prefix), else the notebook
+        if seed and seed[:4] == table.seed[:4]:
+            return table
     for table in TABLES:
-        if seed == table.seed or rec.get("notebook") in table.notebooks:
+        if any(_same_notebook(str(rec.get("notebook") or ""), nb) for nb in table.notebooks):
             return table
     return None
 
@@ -197,7 +277,9 @@ def compare(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     matched: dict[tuple[str, str, str], list[dict[str, Any]]] = {k: [] for k in PUBLISHED}
     extra: dict[str, list[dict[str, Any]]] = {k: [] for k in out}
     for rec in records:
-        row = find_row(str(rec.get("method", "")), rec.get("published"), str(rec.get("notebook") or ""))
+        row = find_row(
+            str(rec.get("method", "")), rec.get("published"), str(rec.get("notebook") or "")
+        )
         if row is not None:
             matched[(row.seed, row.table, row.row)].append(rec)
             continue
@@ -209,7 +291,9 @@ def compare(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
             for rec in recs or [None]:
                 out[table.key].append({"method": row.row, "row": row, "record": rec})
         for rec in extra[table.key]:
-            out[table.key].append({"method": str(rec.get("method", "")), "row": None, "record": rec})
+            out[table.key].append(
+                {"method": str(rec.get("method", "")), "row": None, "record": rec}
+            )
     for rec in extra["other"]:
         out["other"].append({"method": str(rec.get("method", "")), "row": None, "record": rec})
     return out
@@ -230,8 +314,12 @@ def comparison_frame(records: list[dict[str, Any]] | None = None) -> Any:
                 pub = item["row"].metrics.get(name) if item["row"] else None
                 row[f"{name} published"] = pub
                 row[f"{name} ours"] = _number((rec.get("metrics") or {}).get(name))
-            row.update(data=rec.get("dataset"), profile=rec.get("profile"), device=rec.get("device"),
-                       seconds=rec.get("seconds"))
+            row.update(
+                data=rec.get("dataset"),
+                profile=rec.get("profile"),
+                device=rec.get("device"),
+                seconds=rec.get("seconds"),
+            )
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -288,17 +376,28 @@ def table_html(table: Table, items: list[dict[str, Any]]) -> str:
     for item in items:
         rec, row = item["record"], item["row"]
         cells = ""
+        own = ((rec or {}).get("published") or {}).get("metrics") or {} if row is None else {}
         for name in names:
-            pub = row.metrics.get(name) if row else None
+            pub = row.metrics.get(name) if row else own.get(name)
+            star = "*" if row is None and pub is not None else ""
             ours = (rec.get("metrics") or {}).get(name) if rec else None
-            cells += f"<td>{fmt_metric(name, pub)}</td><td>{fmt_metric(name, ours)}</td>"
+            cells += f"<td>{fmt_metric(name, pub)}{star}</td><td>{fmt_metric(name, ours)}</td>"
         if rec is None:
             where = f"not run: recorded by {row.notebook or ' / '.join(table.notebooks)}"
             tail = f"<td colspan='4' class='missing'>{_esc(where)}</td>"
         else:
-            tail = (f"<td>{_esc(rec.get('dataset'))}</td><td>{_esc(rec.get('profile'))}</td>"
-                    f"<td>{_esc(rec.get('device'))}</td><td>{_seconds(rec.get('seconds'))}</td>")
-        source = f"<br><small>{_esc(row.quote)}</small>" if row else "<br><small>no published value</small>"
+            tail = (
+                f"<td>{_esc(rec.get('dataset'))}</td><td>{_esc(rec.get('profile'))}</td>"
+                f"<td>{_esc(rec.get('device'))}</td><td>{_seconds(rec.get('seconds'))}</td>"
+            )
+        if row is not None:
+            source = f"<br><small>seed: {_esc(row.quote)}</small>"
+            if rec is not None and str(rec.get("method")) != row.row:
+                source += f"<br><small>ours: {_esc(rec.get('method'))} ({_esc(rec.get('notebook'))})</small>"
+        else:
+            cited = ((rec or {}).get("published") or {}).get("table")
+            source = f"<br><small>{_esc(rec.get('notebook'))}; no row of its own in the seed"
+            source += f"; compared with: {_esc(cited)}</small>" if cited else "</small>"
         body += f"<tr><td>{_esc(item['method'])}{source}</td>{cells}{tail}</tr>"
     if not items:
         body = f"<tr><td colspan='{5 + 2 * len(names)}' class='missing'>no records</td></tr>"
@@ -307,6 +406,8 @@ def table_html(table: Table, items: list[dict[str, Any]]) -> str:
         f"<h2>{_esc(table.title)}</h2><p>Seed: <code>{_esc(table.seed)}</code>; computed by "
         f"{_esc(', '.join(table.notebooks))}.</p>{note}<table><tr><th>method</th>{head}<th>data</th>"
         f"<th>profile</th><th>device</th><th>time</th></tr>{body}</table>"
+        "<p><small>* a value carried by the record itself (the notebook compares this result "
+        "with it); it is not a row of the seed's table.</small></p>"
         f"<div class='differs'><b>What differs and why.</b> {_esc(table.differs)}"
         f"{_data_sentence(items)}</div>"
     )
@@ -328,14 +429,18 @@ def other_html(items: list[dict[str, Any]]) -> str:
     rows = ""
     for item in items:
         rec = item["record"]
-        metrics = ", ".join(f"{_esc(k)}={fmt_metric(k, v)}" for k, v in (rec.get("metrics") or {}).items())
+        metrics = ", ".join(
+            f"{_esc(k)}={fmt_metric(k, v)}" for k, v in (rec.get("metrics") or {}).items()
+        )
         rows += (
             f"<tr><td>{_esc(rec.get('notebook'))}</td><td>{_esc(item['method'])}</td><td>{metrics}</td>"
             f"<td>{_esc(rec.get('dataset'))}</td><td>{_esc(rec.get('profile'))}</td>"
             f"<td>{_esc(rec.get('device'))}</td><td>{_seconds(rec.get('seconds'))}</td></tr>"
         )
-    return ("<h2>Other records</h2><table><tr><th>notebook</th><th>method</th><th>metrics</th>"
-            f"<th>data</th><th>profile</th><th>device</th><th>time</th></tr>{rows}</table>")
+    return (
+        "<h2>Other records</h2><table><tr><th>notebook</th><th>method</th><th>metrics</th>"
+        f"<th>data</th><th>profile</th><th>device</th><th>time</th></tr>{rows}</table>"
+    )
 
 
 def notebooks_html(run: Path) -> str:
@@ -354,9 +459,11 @@ def notebooks_html(run: Path) -> str:
         rows += f"<tr><td>{link}</td><td{cls}>{status}</td><td>{_seconds(r.get('seconds'))}</td><td><pre>{error}</pre></td></tr>"
     failed = [r for r in log if r.get("status") != "ok"]
     total = sum(_number(r.get("seconds")) or 0.0 for r in log)
-    summary = (f"<p>{len(log)} notebook(s), {len(failed)} failed, {total:.1f} s in all.</p>")
-    return (f"<h2>Notebooks</h2>{summary}<table><tr><th>notebook</th><th>status</th><th>time</th>"
-            f"<th>error</th></tr>{rows}</table>")
+    summary = f"<p>{len(log)} notebook(s), {len(failed)} failed, {total:.1f} s in all.</p>"
+    return (
+        f"<h2>Notebooks</h2>{summary}<table><tr><th>notebook</th><th>status</th><th>time</th>"
+        f"<th>error</th></tr>{rows}</table>"
+    )
 
 
 def figures_html(run: Path) -> str:
@@ -368,8 +475,10 @@ def figures_html(run: Path) -> str:
     for png in pngs:
         data = base64.b64encode(png.read_bytes()).decode("ascii")
         caption = _esc(png.relative_to(run / "figures").as_posix())
-        parts.append(f"<figure><img alt='{caption}' src='data:image/png;base64,{data}'>"
-                     f"<figcaption>{caption}</figcaption></figure>")
+        parts.append(
+            f"<figure><img alt='{caption}' src='data:image/png;base64,{data}'>"
+            f"<figcaption>{caption}</figcaption></figure>"
+        )
     return "<h2>Figures</h2>" + "".join(parts)
 
 
@@ -383,10 +492,10 @@ def render(run: Path) -> str:
     return f"""<!doctype html><html><head><meta charset='utf-8'>
 <title>EO-SR Kit report: {_esc(run.name)}</title><style>{_STYLE}</style></head><body>
 <h1>EO-SR Kit report: {_esc(run.name)}</h1>
-<p>{len(records)} result record(s) in <code>results.jsonl</code>; data: {_esc(', '.join(data))}.
+<p>{len(records)} result record(s) in <code>results.jsonl</code>; data: {_esc(", ".join(data))}.
 Published values are quoted from the seed documents (converted to % and dB as printed there);
 results on the sample scene are synthetic and labelled "sample scene".</p>
-{tables}{other_html(groups['other'])}{notebooks_html(run)}{figures_html(run)}
+{tables}{other_html(groups["other"])}{notebooks_html(run)}{figures_html(run)}
 </body></html>"""
 
 

@@ -310,6 +310,7 @@ def fit(
     resume: bool = True,
     seed: int | None = None,
     grad_clip: float | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> History:
     """Train ``model`` for ``epochs`` epochs and return its :class:`History`.
 
@@ -324,6 +325,8 @@ def fit(
     - validation: ``val_fn(model, val_loader, device) -> dict``; by default the loss, plus IoU/F1/
       accuracy (``helpers.metrics``) when ``num_classes`` is given.
     - AMP (bf16, or fp16 with a GradScaler) only on CUDA and only when ``amp`` is true.
+    - ``meta``: anything JSON-like stored in the checkpoint (e.g. the model's settings) so that
+      another notebook can check what it loads.
     """
     import torch
     from tqdm.auto import tqdm
@@ -429,6 +432,7 @@ def fit(
             "rng": _rng_state(train_loader),
             "epoch": epoch + 1,
             "history": history.to_dict(),
+            "meta": meta or {},
         })
         elapsed = time.perf_counter() - began
         per_epoch = elapsed / (epoch + 1 - start_epoch)

@@ -265,7 +265,10 @@ def find_results_run(current: _Any = None, runs_root: _Any = None) -> _Path | No
     root = _Path(runs_root) if runs_root is not None else config.runs_dir()
     found = [p.parent for p in root.glob("*/results.jsonl")] if root.is_dir() else []
     found = [p for p in found if current is None or p.resolve() != _Path(current).resolve()]
-    found = sorted((p for p in found if useful(p)), key=lambda p: ((p / "results.jsonl").stat().st_mtime, p.name))
+    found = sorted(
+        (p for p in found if useful(p)),
+        key=lambda p: ((p / "results.jsonl").stat().st_mtime, p.name),
+    )
     return found[-1] if found else None
 
 
@@ -281,16 +284,27 @@ def dashboard_layers(scene_dir: _Any, predictions_dir: _Any = None) -> list[MapL
         if not (scene / name).exists():
             from .rasters import RasterError
 
-            raise RasterError(f"{scene / name}: not found. Create the sample scene with `eosr sample` "
-                              "(or helpers.synthetic.ensure_sample()) and pass its `scene` folder.")
+            raise RasterError(
+                f"{scene / name}: not found. Create the sample scene with `eosr sample` "
+                "(or helpers.synthetic.ensure_sample()) and pass its `scene` folder."
+            )
 
-    def predicted(file: str, name: str, kind: str, role: str, truth_scheme: str = "dfc") -> MapLayer:
+    def predicted(
+        file: str, name: str, kind: str, role: str, truth_scheme: str = "dfc"
+    ) -> MapLayer:
         maker, truth = PREDICTION_MAKERS[file]
         if preds is not None and (preds / file).exists():
             return MapLayer(f"{name} (prediction, {maker})", preds / file, kind, role, "prediction")
         note = f"{preds / file if preds else file} is missing: run {maker} to make it; showing {truth} (ground truth)."
-        return MapLayer(f"{name} (ground truth)", scene / truth, kind, role, "ground truth",
-                        scheme=truth_scheme, note=note)
+        return MapLayer(
+            f"{name} (ground truth)",
+            scene / truth,
+            kind,
+            role,
+            "ground truth",
+            scheme=truth_scheme,
+            note=note,
+        )
 
     coarse = predicted("landcover_coarse.tif", "Coarse land cover", "landcover", "low_res", "igbp")
     if coarse.source == "ground truth":  # the coarse labels are an input, not a prediction
@@ -300,7 +314,9 @@ def dashboard_layers(scene_dir: _Any, predictions_dir: _Any = None) -> list[MapL
         MapLayer("Sentinel-2 RGB", scene / "s2.tif", "rgb", "image", "input"),
         coarse,
         predicted("landcover_fine.tif", "Fine land cover", "landcover", "high_res"),
-        MapLayer("Coarse night lights (DMSP-like DN)", scene / "ntl_lr.tif", "lights", "low_res", "input"),
+        MapLayer(
+            "Coarse night lights (DMSP-like DN)", scene / "ntl_lr.tif", "lights", "low_res", "input"
+        ),
         predicted("ntl_fine.tif", "Fine night lights", "lights", "high_res"),
     ]
 
@@ -313,15 +329,8 @@ def latlon_bounds(path: _Any) -> tuple[float, float, float, float]:
     from .rasters import grid_of
 
     crs, transform, (h, w) = grid_of(path)
-    south, west, north, east = _sw_ne(array_bounds(h, w, transform))
+    west, south, east, north = array_bounds(h, w, transform)
     west, south, east, north = transform_bounds(crs, "EPSG:4326", west, south, east, north)
-    return south, west, north, east
-
-
-def _sw_ne(bounds: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-    """rasterio's ``(bottom/south, left/west, top, right)`` order from ``array_bounds``'s
-    ``(west, south, east, north)``."""
-    west, south, east, north = bounds
     return south, west, north, east
 
 
@@ -337,14 +346,20 @@ def point_box(lat: float, lon: float, half_m: float = 500.0) -> tuple[float, flo
 def parse_box(text: str) -> tuple[float, float, float, float]:
     """``"lat, lon"`` (a 1 km box around it) or ``"south, west, north, east"`` in degrees."""
     try:
-        values = [float(v) for v in text.replace(";", ",").replace(" ", ",").split(",") if v.strip()]
+        values = [
+            float(v) for v in text.replace(";", ",").replace(" ", ",").split(",") if v.strip()
+        ]
     except ValueError as err:
-        raise ValueError(f"{text!r}: give 'lat, lon' or 'south, west, north, east' in degrees.") from err
+        raise ValueError(
+            f"{text!r}: give 'lat, lon' or 'south, west, north, east' in degrees."
+        ) from err
     if len(values) == 2:
         return point_box(*values)
     if len(values) == 4 and values[0] < values[2] and values[1] < values[3]:
         return tuple(values)  # type: ignore[return-value]
-    raise ValueError(f"{text!r}: give 'lat, lon' or 'south, west, north, east' (south < north, west < east).")
+    raise ValueError(
+        f"{text!r}: give 'lat, lon' or 'south, west, north, east' (south < north, west < east)."
+    )
 
 
 def box_window(path: _Any, box: tuple[float, float, float, float]) -> _Any:
@@ -363,8 +378,10 @@ def box_window(path: _Any, box: tuple[float, float, float, float]) -> _Any:
     row1 = min(h, int(round(win.row_off + win.height)))
     if col1 <= col0 or row1 <= row0:
         s, we, n, e = latlon_bounds(path)
-        raise ValueError(f"box {tuple(round(v, 5) for v in box)} lies outside {path} "
-                         f"(covers south {s:.5f}, west {we:.5f}, north {n:.5f}, east {e:.5f}).")
+        raise ValueError(
+            f"box {tuple(round(v, 5) for v in box)} lies outside {path} "
+            f"(covers south {s:.5f}, west {we:.5f}, north {n:.5f}, east {e:.5f})."
+        )
     return Window(col0, row0, col1 - col0, row1 - row0)
 
 
@@ -373,7 +390,11 @@ def read_layer(layer: MapLayer, box: tuple[float, float, float, float] | None = 
     from . import labels, rasters
 
     window = box_window(layer.path, box) if box is not None else None
-    raster = rasters.read(layer.path, bands=[layer.band] if layer.kind != "rgb" else _rgb_bands(layer.path), window=window)
+    raster = rasters.read(
+        layer.path,
+        bands=[layer.band] if layer.kind != "rgb" else _rgb_bands(layer.path),
+        window=window,
+    )
     if layer.kind == "landcover" and layer.scheme == "igbp":
         raster.data = labels.igbp_to_dfc(raster.data)
     return raster
@@ -390,7 +411,9 @@ def _rgb_bands(path: _Any) -> list[int]:
     return [4, 3, 2]
 
 
-def class_distribution(layer: MapLayer, box: tuple[float, float, float, float] | None = None) -> dict[int, float]:
+def class_distribution(
+    layer: MapLayer, box: tuple[float, float, float, float] | None = None
+) -> dict[int, float]:
     """Share of each DFC class (1..10) among the labelled pixels of ``box`` (0 = no data ignored)."""
     import numpy as np
 
@@ -450,7 +473,9 @@ def layer_data_url(layer: MapLayer, max_side: int = 1024) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def export_view(layers: list[MapLayer], box: tuple[float, float, float, float], out_dir: _Any) -> list[_Path]:
+def export_view(
+    layers: list[MapLayer], box: tuple[float, float, float, float], out_dir: _Any
+) -> list[_Path]:
     """Write the high-resolution layers (the predictions) inside ``box`` as GeoTIFFs into
     ``out_dir``; a ground-truth stand-in is written with a ``groundtruth_`` prefix."""
     from . import rasters
@@ -463,13 +488,25 @@ def export_view(layers: list[MapLayer], box: tuple[float, float, float, float], 
         prefix = "" if layer.source == "prediction" else "groundtruth_"
         stamp = "_".join(f"{v:.5f}" for v in box)
         path = _Path(out_dir) / f"{prefix}{layer.path.stem}_{stamp}.tif"
-        tags = {"source": layer.source, "layer": layer.name, "from": str(layer.path),
-                "box_south_west_north_east": stamp}
-        out.append(rasters.write(path, raster.data, raster.crs, raster.transform, nodata=raster.nodata, tags=tags))
+        tags = {
+            "source": layer.source,
+            "layer": layer.name,
+            "from": str(layer.path),
+            "box_south_west_north_east": stamp,
+        }
+        out.append(
+            rasters.write(
+                path, raster.data, raster.crs, raster.transform, nodata=raster.nodata, tags=tags
+            )
+        )
     return out
 
 
-def distribution_figure(low: dict[int, float], high: dict[int, float], titles: tuple[str, str] = ("low resolution", "high resolution")) -> _Any:
+def distribution_figure(
+    low: dict[int, float],
+    high: dict[int, float],
+    titles: tuple[str, str] = ("low resolution", "high resolution"),
+) -> _Any:
     """Two bar charts side by side: the class shares of the low- and high-resolution maps."""
     import matplotlib.pyplot as plt
 
@@ -479,9 +516,16 @@ def distribution_figure(low: dict[int, float], high: dict[int, float], titles: t
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True, constrained_layout=True)
     for ax, dist, title in zip(axes, (low, high), titles):
         values = sorted(set(low) | set(high))
-        ax.bar(range(len(values)), [100 * dist.get(v, 0.0) for v in values],
-               color=[labels.color_of("dfc", v) for v in values], edgecolor="black", linewidth=0.4)
-        ax.set_xticks(range(len(values)), [names[v] for v in values], rotation=60, ha="right", fontsize=8)
+        ax.bar(
+            range(len(values)),
+            [100 * dist.get(v, 0.0) for v in values],
+            color=[labels.color_of("dfc", v) for v in values],
+            edgecolor="black",
+            linewidth=0.4,
+        )
+        ax.set_xticks(
+            range(len(values)), [names[v] for v in values], rotation=60, ha="right", fontsize=8
+        )
         ax.set_title(title, fontsize=10)
     axes[0].set_ylabel("share of pixels (%)")
     return fig
@@ -505,7 +549,9 @@ class Dashboard:
         """The layer of a role ("low_res"/"high_res") and kind."""
         return next(x for x in self.layers if x.role == role and x.kind == kind)
 
-    def show_box(self, box: tuple[float, float, float, float]) -> tuple[dict[int, float], dict[int, float]]:
+    def show_box(
+        self, box: tuple[float, float, float, float]
+    ) -> tuple[dict[int, float], dict[int, float]]:
         """Select ``box``: compute and draw the class distributions of the low- and high-res maps."""
         import matplotlib.pyplot as plt
 
@@ -520,7 +566,9 @@ class Dashboard:
                 fig = distribution_figure(low, high, (low_layer.name, high_layer.name))
                 display(fig)
                 plt.close(fig)
-        self._say(f"box south {box[0]:.5f}, west {box[1]:.5f}, north {box[2]:.5f}, east {box[3]:.5f}")
+        self._say(
+            f"box south {box[0]:.5f}, west {box[1]:.5f}, north {box[2]:.5f}, east {box[3]:.5f}"
+        )
         return low, high
 
     def export(self) -> list[_Path]:
@@ -542,11 +590,16 @@ class Dashboard:
 
 
 def results_dashboard(
-    scene_dir: _Any, predictions_dir: _Any = None, export_dir: _Any = None,
-    basemap: bool = True, max_side: int = 1024,
+    scene_dir: _Any,
+    predictions_dir: _Any = None,
+    export_dir: _Any = None,
+    basemap: bool = True,
+    max_side: int = 1024,
 ) -> Dashboard:
     """The map viewer: five overlays, a layer switcher, click / box / typed selection with class
     distributions, and a GeoTIFF export button. Builds and draws once; never waits for input."""
+    import math
+
     import ipyleaflet
     import ipywidgets as w
 
@@ -555,23 +608,46 @@ def results_dashboard(
     layers = dashboard_layers(scene_dir, predictions_dir)
     south, west, north, east = latlon_bounds(layers[0].path)
     center = ((south + north) / 2, (west + east) / 2)
-    dash = Dashboard(layers, _Path(export_dir) if export_dir else results.run_dir() / "exports",
-                     point_box(*center))
-    zoom = int(max(3, min(16, round(__import__("math").log2(360 / max(east - west, 1e-6))))))
-    m = ipyleaflet.Map(center=center, zoom=zoom, scroll_wheel_zoom=True, layout=w.Layout(height="420px"))
+    dash = Dashboard(
+        layers,
+        _Path(export_dir) if export_dir else results.run_dir() / "exports",
+        point_box(*center),
+    )
+    # The zoom at which the scene spans about 400 screen pixels (a world is 256 * 2**zoom pixels wide).
+    zoom = int(max(3, min(17, math.floor(math.log2(400 * 360 / (256 * max(east - west, 1e-9)))))))
+    m = ipyleaflet.Map(
+        center=center, zoom=zoom, scroll_wheel_zoom=True, layout=w.Layout(height="420px")
+    )
     if not basemap:
         for layer in list(m.layers):
             m.remove(layer)
-    for i, layer in enumerate(layers):
+    # Drawing order, bottom to top: image, lights, land cover (fine on top); toggle in the control.
+    order = sorted(
+        layers,
+        key=lambda x: ({"rgb": 0, "lights": 1, "landcover": 2}[x.kind], x.role == "high_res"),
+    )
+    for layer in order:
         s, we, n, e = latlon_bounds(layer.path)
-        m.add(ipyleaflet.ImageOverlay(url=layer_data_url(layer, max_side), bounds=((s, we), (n, e)),
-                                      name=layer.name, opacity=1.0 if i == 0 else 0.8))
+        m.add(
+            ipyleaflet.ImageOverlay(
+                url=layer_data_url(layer, max_side),
+                bounds=((s, we), (n, e)),
+                name=layer.name,
+                opacity=1.0 if layer.kind == "rgb" else 0.75,
+            )
+        )
     m.add(ipyleaflet.LayersControl(position="topright"))
     dash.map, dash.output = m, w.Output()
     dash.status = w.HTML()
-    text = w.Text(placeholder="lat, lon  or  south, west, north, east", description="Box:",
-                  layout=w.Layout(width="28em"))
-    show, export = w.Button(description="Show distributions"), w.Button(description="Export GeoTIFF", icon="download")
+    text = w.Text(
+        placeholder="lat, lon  or  south, west, north, east",
+        description="Box:",
+        layout=w.Layout(width="28em"),
+    )
+    show, export = (
+        w.Button(description="Show distributions"),
+        w.Button(description="Export GeoTIFF", icon="download"),
+    )
 
     def on_text(_: _Any = None) -> None:
         try:
@@ -598,8 +674,9 @@ def results_dashboard(
             dash._say(str(err))
 
     m.on_interaction(on_map)
-    draw = ipyleaflet.DrawControl(polyline={}, polygon={}, circlemarker={},
-                                  rectangle={"shapeOptions": {"color": "#00aaff"}})
+    draw = ipyleaflet.DrawControl(
+        polyline={}, polygon={}, circlemarker={}, rectangle={"shapeOptions": {"color": "#00aaff"}}
+    )
     draw.on_draw(on_draw)
     m.add(draw)
     show.on_click(on_text)

@@ -24,7 +24,8 @@ Choices the seeds leave open (ours, stated so they can be changed):
   "Plain concatenation" (``fusion=False``): DMO, DEM and the upsampled NTL features are
   concatenated at the input of one shared encoder.
 - SR heads at x2, x4, x8 of the LR grid (1/4, 1/2 and 1 of the HR grid), each adding a residual to
-  a learned gain/offset of the upsampled LR input (the "global" path). The ISP auxiliary
+  a "global" path: a per-pixel MLP of the LR input (it learns the DN -> radiance curve), upsampled
+  bilinearly. The ISP auxiliary
   supervision uses its own head (one conv on the final features, logits); DeepLight's formula
   applies the BCE to the SR output ``N_G,m`` itself, which we do not do.
 - Spatial alignment acts on the NTL features on the LR grid, against a reference computed from
@@ -34,8 +35,10 @@ Choices the seeds leave open (ours, stated so they can be changed):
   upsampled (smooth), zero-initialised, applied with ``grid_sample``. Deformable CNN:
   ``torchvision.ops.DeformConv2d`` with zero-initialised offsets. Without guidance there is
   nothing to align to, so the alignment flags require ``guidance=True``.
-- Scaling (defined once here): LR DN / 63; HR radiance ``log1p(x) / log1p(RADIANCE_MAX)``;
-  DMO reflectance / 0.3; DEM (m - 500) / 500. Constants, not per-patch statistics, so tiles agree.
+- Scaling (defined once here): LR DN / 63; HR radiance ``sqrt(x / RADIANCE_MAX)`` (``log1p`` is
+  the alternative, ``EOSR_NTL_TRANSFORM=log``: it under-weights bright cores, which dominate PSNR
+  in radiance units); DMO reflectance / 0.3; DEM (m - 500) / 500. Constants, not per-patch
+  statistics, so tiles agree. The loss is computed on the scaled target.
 - Loss weights alpha, beta_j and the normalisers F1, F2 are not given: F1, F2 = means over
   pixels; defaults in :mod:`helpers.losses`.
 """
@@ -57,7 +60,8 @@ from torch import nn
 # ---- input / target scaling (the one place that defines it) ----
 
 DN_MAX = 63.0  # DMSP-like 6-bit DN saturate at 63
-RADIANCE_MAX = 1000.0  # nW/cm2/sr mapped to 1.0 by the log scaling (brighter values exceed 1)
+RADIANCE_MAX = 1000.0  # nW/cm2/sr mapped to 1.0 by the HR scaling (brighter values exceed 1)
+HR_TRANSFORM = os.environ.get("EOSR_NTL_TRANSFORM", "sqrt")  # "sqrt" or "log" (see scale_high_res)
 DMO_SCALE = 0.3  # surface reflectance divisor
 DEM_MEAN, DEM_STD = 500.0, 500.0  # metres
 
@@ -68,17 +72,34 @@ def scale_low_res(dn: Any) -> Any:
 
 
 def scale_high_res(radiance: Any) -> Any:
-    """HR radiance (nW/cm2/sr) -> ``log1p(x) / log1p(RADIANCE_MAX)`` (~[0, 1]); negatives clipped."""
+    """HR radiance (nW/cm2/sr) -> ~[0, 1]: ``log1p(x) / log1p(RADIANCE_MAX)`` (``HR_TRANSFORM
+    = "log"``) or ``sqrt(x / RADIANCE_MAX)`` (``"sqrt"``, the default); negatives clipped."""
     if isinstance(radiance, torch.Tensor):
-        return torch.log1p(radiance.clamp(min=0)) / math.log1p(RADIANCE_MAX)
-    return np.log1p(np.clip(radiance, 0, None)) / math.log1p(RADIANCE_MAX)
+        x = radiance.clamp(min=0)
+        return (
+            torch.sqrt(x / RADIANCE_MAX)
+            if HR_TRANSFORM == "sqrt"
+            else torch.log1p(x) / math.log1p(RADIANCE_MAX)
+        )
+    x = np.clip(radiance, 0, None)
+    return (
+        np.sqrt(x / RADIANCE_MAX)
+        if HR_TRANSFORM == "sqrt"
+        else np.log1p(x) / math.log1p(RADIANCE_MAX)
+    )
 
 
 def unscale_high_res(scaled: Any) -> Any:
     """Inverse of :func:`scale_high_res`: model output -> radiance (nW/cm2/sr), >= 0."""
     if isinstance(scaled, torch.Tensor):
-        return torch.expm1(scaled.clamp(min=0) * math.log1p(RADIANCE_MAX))
-    return np.expm1(np.clip(scaled, 0, None) * math.log1p(RADIANCE_MAX))
+        y = scaled.clamp(min=0)
+        return (
+            y**2 * RADIANCE_MAX
+            if HR_TRANSFORM == "sqrt"
+            else torch.expm1(y * math.log1p(RADIANCE_MAX))
+        )
+    y = np.clip(scaled, 0, None)
+    return y**2 * RADIANCE_MAX if HR_TRANSFORM == "sqrt" else np.expm1(y * math.log1p(RADIANCE_MAX))
 
 
 def scale_dmo(reflectance: Any) -> Any:
@@ -126,7 +147,9 @@ class PyramidEncoder(nn.Module):
     def __init__(self, c_in: int, width: int, levels: int = 3) -> None:
         super().__init__()
         self.stem = nn.Sequential(conv(c_in, width), conv(width, width))
-        self.down = nn.ModuleList(nn.Sequential(conv(width, width, 2), conv(width, width)) for _ in range(levels))
+        self.down = nn.ModuleList(
+            nn.Sequential(conv(width, width, 2), conv(width, width)) for _ in range(levels)
+        )
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         feats = [self.stem(x)]
@@ -144,7 +167,9 @@ class FusionBlock(nn.Module):
         super().__init__()
         c = n_inputs * width
         self.gate = nn.Sequential(nn.Conv2d(c, c, 1), nn.Sigmoid())
-        self.merge = nn.Sequential(nn.Conv2d(c, width, 1), nn.LeakyReLU(0.1, inplace=True), conv(width, width))
+        self.merge = nn.Sequential(
+            nn.Conv2d(c, width, 1), nn.LeakyReLU(0.1, inplace=True), conv(width, width)
+        )
 
     def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         x = torch.cat(inputs, 1)
@@ -161,7 +186,9 @@ class MultiModalityFusion(nn.Module):
     ``guidance=False``: NTL only (the encoder sees only the upsampled NTL features).
     """
 
-    def __init__(self, width: int, fusion: bool = True, guidance: bool = True, dmo_bands: int = 7) -> None:
+    def __init__(
+        self, width: int, fusion: bool = True, guidance: bool = True, dmo_bands: int = 7
+    ) -> None:
         super().__init__()
         self.fusion = fusion and guidance
         self.guidance = guidance
@@ -174,7 +201,9 @@ class MultiModalityFusion(nn.Module):
             c_in = width + (dmo_bands + 1 if guidance else 0)
             self.encoder = PyramidEncoder(c_in, width)
 
-    def forward(self, ntl: torch.Tensor, dmo: torch.Tensor | None, dem: torch.Tensor | None) -> list[torch.Tensor]:
+    def forward(
+        self, ntl: torch.Tensor, dmo: torch.Tensor | None, dem: torch.Tensor | None
+    ) -> list[torch.Tensor]:
         size = (ntl.shape[-2] * 8, ntl.shape[-1] * 8)
         if not self.fusion:
             parts = [resize(ntl, size)] + ([dmo, dem] if self.guidance else [])
@@ -195,7 +224,9 @@ class AffineTransformation(nn.Module):
 
     def __init__(self, width: int) -> None:
         super().__init__()
-        self.locate = nn.Sequential(conv(2 * width, width), conv(width, width, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.locate = nn.Sequential(
+            conv(2 * width, width), conv(width, width, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten()
+        )
         self.theta = nn.Linear(width, 6)
         nn.init.zeros_(self.theta.weight)
         with torch.no_grad():
@@ -204,7 +235,9 @@ class AffineTransformation(nn.Module):
     def forward(self, ntl: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         theta = self.theta(self.locate(torch.cat([ntl, ref], 1))).view(-1, 2, 3)
         grid = F.affine_grid(theta, list(ntl.shape), align_corners=False)
-        return F.grid_sample(ntl, grid, mode="bilinear", padding_mode="border", align_corners=False), theta
+        return F.grid_sample(
+            ntl, grid, mode="bilinear", padding_mode="border", align_corners=False
+        ), theta
 
 
 # LocalDeformation: ntl (B, w, h, w), ref (B, w, h, w) -> warped ntl (B, w, h, w), flow (B, 2, h, w)
@@ -226,9 +259,15 @@ class LocalDeformation(nn.Module):
         x = torch.cat([ntl, ref], 1)
         small = F.adaptive_avg_pool2d(x, (max(1, h // self.coarse), max(1, w // self.coarse)))
         flow = resize(self.predict(small), (h, w))
-        base = F.affine_grid(torch.eye(2, 3, device=ntl.device).expand(ntl.shape[0], 2, 3), list(ntl.shape), align_corners=False)
+        base = F.affine_grid(
+            torch.eye(2, 3, device=ntl.device).expand(ntl.shape[0], 2, 3),
+            list(ntl.shape),
+            align_corners=False,
+        )
         grid = base + flow.permute(0, 2, 3, 1)
-        return F.grid_sample(ntl, grid, mode="bilinear", padding_mode="border", align_corners=False), flow
+        return F.grid_sample(
+            ntl, grid, mode="bilinear", padding_mode="border", align_corners=False
+        ), flow
 
 
 # DeformableAlignment: ntl (B, w, h, w), ref (B, w, h, w) -> aligned ntl (B, w, h, w)
@@ -254,15 +293,26 @@ class DeformableAlignment(nn.Module):
 class SpatialAlignment(nn.Module):
     """Align LR NTL features to the guidance grid: affine -> local deformation -> deformable CNN."""
 
-    def __init__(self, width: int, affine: bool, local_deformation: bool, deformable: bool, guide_bands: int = 8) -> None:
+    def __init__(
+        self,
+        width: int,
+        affine: bool,
+        local_deformation: bool,
+        deformable: bool,
+        guide_bands: int = 8,
+    ) -> None:
         super().__init__()
         # reference features on the LR grid: (B, 8, 8h, 8w) -> (B, w, h, w)
-        self.reference = nn.Sequential(conv(guide_bands, width, 2), conv(width, width, 2), conv(width, width, 2))
+        self.reference = nn.Sequential(
+            conv(guide_bands, width, 2), conv(width, width, 2), conv(width, width, 2)
+        )
         self.affine = AffineTransformation(width) if affine else None
         self.local = LocalDeformation(width) if local_deformation else None
         self.deformable = DeformableAlignment(width) if deformable else None
 
-    def forward(self, ntl: torch.Tensor, guide: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(
+        self, ntl: torch.Tensor, guide: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         ref = resize(self.reference(guide), ntl.shape[-2:])
         extras: dict[str, torch.Tensor] = {}
         if self.affine is not None:
@@ -279,27 +329,30 @@ class SpatialAlignment(nn.Module):
 class LocalGlobalRefinement(nn.Module):
     """Decoder with SR heads at x2, x4, x8 (multi-scale predictions) and an auxiliary ISP head.
 
-    Each head predicts a local residual on top of a global path: a learned gain/offset of the
-    bilinearly upsampled LR input.
+    Each head predicts a local residual on top of a global path: a per-pixel MLP of the LR
+    input, bilinearly upsampled.
     """
 
     def __init__(self, width: int) -> None:
         super().__init__()
-        self.up = nn.ModuleList(nn.Sequential(conv(2 * width, width), conv(width, width)) for _ in range(3))
+        self.up = nn.ModuleList(
+            nn.Sequential(conv(2 * width, width), conv(width, width)) for _ in range(3)
+        )
         self.heads = nn.ModuleList(nn.Conv2d(width, 1, 3, 1, 1) for _ in range(3))
-        self.global_path = nn.Conv2d(1, 1, 1)
-        with torch.no_grad():
-            self.global_path.weight.fill_(1.0)
-            self.global_path.bias.zero_()
+        # per-pixel MLP on the LR grid: DN scale -> target scale (learns the inter-calibration curve)
+        self.global_path = nn.Sequential(
+            nn.Conv2d(1, 16, 1), nn.LeakyReLU(0.1), nn.Conv2d(16, 1, 1)
+        )
         self.isp_head = nn.Conv2d(width, 1, 3, 1, 1)
 
     def forward(self, fused: list[torch.Tensor], low_res: torch.Tensor) -> dict[str, Any]:
         x = fused[3]
+        global_lr = self.global_path(low_res)
         scales = []
         for i, level in enumerate((2, 1, 0)):
             skip = fused[level]
             x = self.up[i](torch.cat([resize(x, skip.shape[-2:]), skip], 1))
-            base = self.global_path(resize(low_res, skip.shape[-2:]))
+            base = resize(global_lr, skip.shape[-2:])
             scales.append(base + self.heads[i](x))
         return {"high_res": scales[-1], "scales": scales, "isp_logits": self.isp_head(x)}
 
@@ -327,22 +380,35 @@ class MMNTLSR(nn.Module):
         if cfg.ratio != 8:
             raise ValueError(f"MMNTLSR is built for ratio 8 (three x2 steps); got {cfg.ratio}.")
         if not cfg.guidance and (cfg.deformable or cfg.affine or cfg.local_deformation):
-            raise ValueError("alignment needs guidance: set deformable/affine/local_deformation False when guidance=False.")
+            raise ValueError(
+                "alignment needs guidance: set deformable/affine/local_deformation False when guidance=False."
+            )
         self.config = cfg
         w = cfg.width
         self.ntl_stem = nn.Sequential(conv(1, w), conv(w, w))  # (B,1,h,w) -> (B,w,h,w)
         aligned = cfg.deformable or cfg.affine or cfg.local_deformation
-        self.alignment = SpatialAlignment(w, cfg.affine, cfg.local_deformation, cfg.deformable) if aligned else None
+        self.alignment = (
+            SpatialAlignment(w, cfg.affine, cfg.local_deformation, cfg.deformable)
+            if aligned
+            else None
+        )
         self.fusion = MultiModalityFusion(w, fusion=cfg.fusion, guidance=cfg.guidance)
         self.refinement = LocalGlobalRefinement(w)
 
-    def forward(self, low_res: torch.Tensor, dmo: torch.Tensor | None = None, dem: torch.Tensor | None = None) -> dict[str, Any]:
+    def forward(
+        self,
+        low_res: torch.Tensor,
+        dmo: torch.Tensor | None = None,
+        dem: torch.Tensor | None = None,
+    ) -> dict[str, Any]:
         h, w = low_res.shape[-2:]
         if self.config.guidance:
             for name, t, c in (("dmo", dmo, 7), ("dem", dem, 1)):
                 if t is None or t.shape[1] != c or tuple(t.shape[-2:]) != (8 * h, 8 * w):
                     got = None if t is None else tuple(t.shape)
-                    raise ValueError(f"{name}: expected (B, {c}, {8 * h}, {8 * w}) for low_res {tuple(low_res.shape)}, got {got}.")
+                    raise ValueError(
+                        f"{name}: expected (B, {c}, {8 * h}, {8 * w}) for low_res {tuple(low_res.shape)}, got {got}."
+                    )
         ntl = self.ntl_stem(low_res)
         extras: dict[str, torch.Tensor] = {}
         if self.alignment is not None:
@@ -365,14 +431,18 @@ def count_parameters(model: nn.Module) -> int:
 # ---- training ----
 
 
-def forward_batch(model: MMNTLSR, batch: dict[str, torch.Tensor], device: Any = None) -> dict[str, Any]:
+def forward_batch(
+    model: MMNTLSR, batch: dict[str, torch.Tensor], device: Any = None
+) -> dict[str, Any]:
     """Scale a physical-unit batch, move it to ``device`` and run the model."""
     device = device or next(model.parameters()).device
     b = scale_batch(batch)
     return model(b["low_res"].to(device), b["dmo"].to(device), b["dem"].to(device))
 
 
-def step(model: nn.Module, batch: dict[str, torch.Tensor], loss_fn: Callable[..., torch.Tensor]) -> torch.Tensor:
+def step(
+    model: nn.Module, batch: dict[str, torch.Tensor], loss_fn: Callable[..., torch.Tensor]
+) -> torch.Tensor:
     """The ``step_fn`` for :func:`helpers.train.fit`: scale the batch, run the model, return the loss.
 
     ``loss_fn(outputs, high_res_scaled, isp)``, e.g. ``functools.partial(losses.ntl_sr_loss, ...)``.
@@ -412,7 +482,9 @@ def bicubic(low_res_dn: np.ndarray, calibration: Any, ratio: int = 8) -> np.ndar
 
 
 @torch.no_grad()
-def predict(model: MMNTLSR, low_res: np.ndarray, dmo: np.ndarray, dem: np.ndarray, device: Any = None) -> np.ndarray:
+def predict(
+    model: MMNTLSR, low_res: np.ndarray, dmo: np.ndarray, dem: np.ndarray, device: Any = None
+) -> np.ndarray:
     """One-shot prediction in physical units: LR DN (h, w) or (1, h, w) + DMO + DEM -> radiance (H, W)."""
     device = device or next(model.parameters()).device
     model.eval()
@@ -439,22 +511,30 @@ class _Source:
 
             with rasterio.open(self.path) as ds:
                 if ds.count != bands:
-                    raise RasterError(f"{self.path}: {name} has {ds.count} band(s), expected {bands}; use the {name} file of the scene.")
+                    raise RasterError(
+                        f"{self.path}: {name} has {ds.count} band(s), expected {bands}; use the {name} file of the scene."
+                    )
         else:
             arr = np.asarray(src)
             self.array = arr[None] if arr.ndim == 2 else arr
             if self.array.shape[0] != bands:
-                raise ValueError(f"{name}: array has {self.array.shape[0]} band(s), expected {bands}.")
+                raise ValueError(
+                    f"{name}: array has {self.array.shape[0]} band(s), expected {bands}."
+                )
             self.shape = tuple(self.array.shape[-2:])
 
     def read(self, row: int, col: int, height: int, width: int) -> np.ndarray:
         if self.array is not None:
-            return np.asarray(self.array[:, row : row + height, col : col + width], dtype=np.float32)
+            return np.asarray(
+                self.array[:, row : row + height, col : col + width], dtype=np.float32
+            )
         from rasterio.windows import Window
 
         data = self._read(self.path, window=Window(col, row, width, height)).data.astype(np.float32)
         if not np.isfinite(data).all():
-            raise self._error(f"{self.path}: NaN/inf in window rows {row}:{row + height}, cols {col}:{col + width}; fill or mask nodata first.")
+            raise self._error(
+                f"{self.path}: NaN/inf in window rows {row}:{row + height}, cols {col}:{col + width}; fill or mask nodata first."
+            )
         return data
 
 
@@ -488,15 +568,25 @@ def predict_tiled(
     lo, dm, de = _Source(low_res, "low_res", 1), _Source(dmo, "dmo", 7), _Source(dem, "dem", 1)
     height, width = dm.shape
     if de.shape != dm.shape:
-        raise RasterError(f"dem {de.shape} and dmo {dm.shape} must share the HR grid; resample one onto the other.")
+        raise RasterError(
+            f"dem {de.shape} and dmo {dm.shape} must share the HR grid; resample one onto the other."
+        )
     if lo.shape != (height // r, width // r) or height % r or width % r:
-        raise RasterError(f"low_res {lo.shape} must be the HR grid {dm.shape} divided by the ratio {r}.")
+        raise RasterError(
+            f"low_res {lo.shape} must be the HR grid {dm.shape} divided by the ratio {r}."
+        )
     if tile % r or overlap % r or tile <= overlap:
-        raise ValueError(f"tile ({tile}) and overlap ({overlap}) must be multiples of {r}, tile > overlap.")
+        raise ValueError(
+            f"tile ({tile}) and overlap ({overlap}) must be multiples of {r}, tile > overlap."
+        )
     device = device or next(model.parameters()).device
     model.eval()
     tiles = tile_grid(height, width, tile, overlap)
-    sink = _ArraySink(height, width) if out_path is None else _FileSink(out_path, height, width, like or dm.path)
+    sink = (
+        _ArraySink(height, width)
+        if out_path is None
+        else _FileSink(out_path, height, width, like or dm.path)
+    )
     try:
         for t in tqdm(tiles, desc="tiles", disable=not progress, leave=False):
             pred = predict(
@@ -544,14 +634,26 @@ class _FileSink:
         self.out = Path(out_path)
         self.out.parent.mkdir(parents=True, exist_ok=True)
         if like is None:
-            raise ValueError("out_path needs a georeference: pass like=<HR GeoTIFF> when inputs are arrays.")
+            raise ValueError(
+                "out_path needs a georeference: pass like=<HR GeoTIFF> when inputs are arrays."
+            )
         crs, transform, shape = grid_of(like)
         if shape != (height, width):
             raise ValueError(f"like {like} has shape {shape}, the scene {(height, width)}.")
-        self.profile = {"driver": "GTiff", "height": height, "width": width, "crs": crs, "transform": transform}
-        fd, self.tmp = tempfile.mkstemp(suffix=".tif", dir=self.out.parent, prefix=f".{self.out.stem}.acc.")
+        self.profile = {
+            "driver": "GTiff",
+            "height": height,
+            "width": width,
+            "crs": crs,
+            "transform": transform,
+        }
+        fd, self.tmp = tempfile.mkstemp(
+            suffix=".tif", dir=self.out.parent, prefix=f".{self.out.stem}.acc."
+        )
         os.close(fd)
-        self.acc = rasterio.open(self.tmp, "w+", count=2, dtype="float32", tiled=False, **self.profile)
+        self.acc = rasterio.open(
+            self.tmp, "w+", count=2, dtype="float32", tiled=False, **self.profile
+        )
 
     def add(self, row: int, col: int, pred: np.ndarray, wgt: np.ndarray) -> None:
         from rasterio.windows import Window
@@ -568,15 +670,23 @@ class _FileSink:
 
         h, w = self.profile["height"], self.profile["width"]
         tmp_out = self.out.with_name(f".{self.out.stem}.part.tif")
-        blocks = {"tiled": True, "blockxsize": 256, "blockysize": 256} if h % 256 == 0 and w % 256 == 0 else {}
-        with rasterio.open(tmp_out, "w", count=1, dtype="float32", compress="deflate", **blocks, **self.profile) as dst:
+        blocks = (
+            {"tiled": True, "blockxsize": 256, "blockysize": 256}
+            if h % 256 == 0 and w % 256 == 0
+            else {}
+        )
+        with rasterio.open(
+            tmp_out, "w", count=1, dtype="float32", compress="deflate", **blocks, **self.profile
+        ) as dst:
             dst.set_band_description(1, "ntl_radiance_sr")
             dst.update_tags(units="nW/cm2/sr", source="helpers.models.ntl_sr.predict_tiled")
             for row in range(0, h, tile):
                 for col in range(0, w, tile):
                     win = Window(col, row, min(tile, w - col), min(tile, h - row))
                     cur = self.acc.read(window=win)
-                    dst.write((cur[0] / np.maximum(cur[1], 1e-12))[None].astype(np.float32), window=win)
+                    dst.write(
+                        (cur[0] / np.maximum(cur[1], 1e-12))[None].astype(np.float32), window=win
+                    )
         os.replace(tmp_out, self.out)
         return self.out
 
