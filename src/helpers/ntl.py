@@ -48,7 +48,9 @@ def _as_2d(image: Any, name: str, allow_nan: bool = False) -> np.ndarray:
     if arr.ndim == 3 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-D image (h, w) or (1, h, w), got shape {arr.shape}.")
+        raise ValueError(
+            f"{name}: expected a 2-D image (h, w) or (1, h, w), got shape {arr.shape}."
+        )
     arr = arr.astype(np.float64)
     if not allow_nan and not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).sum())
@@ -96,7 +98,9 @@ def aggregate(image: np.ndarray, ratio: int, how: str = "mean") -> np.ndarray:
 
 
 def bloom(
-    radiance: np.ndarray, psf_sigma: float | Sequence[float], psf_weights: Sequence[float] | None = None
+    radiance: np.ndarray,
+    psf_sigma: float | Sequence[float],
+    psf_weights: Sequence[float] | None = None,
 ) -> np.ndarray:
     """Gaussian point-spread function (sigma in pixels; several sigmas with ``psf_weights`` make a
     core + wide halo): the 'blooming' that spreads city light over dark surroundings."""
@@ -104,12 +108,19 @@ def bloom(
 
     arr = _as_2d(radiance, "radiance")
     sigmas = [float(psf_sigma)] if np.isscalar(psf_sigma) else [float(x) for x in psf_sigma]
-    weights = [1.0 / len(sigmas)] * len(sigmas) if psf_weights is None else [float(x) for x in psf_weights]
+    weights = (
+        [1.0 / len(sigmas)] * len(sigmas)
+        if psf_weights is None
+        else [float(x) for x in psf_weights]
+    )
     if len(weights) != len(sigmas):
         raise ValueError(f"psf_weights ({len(weights)}) must match psf_sigma ({len(sigmas)}).")
     if all(sg <= 0 for sg in sigmas):
         return arr
-    return sum(w * (gaussian_filter(arr, sg, mode="nearest") if sg > 0 else arr) for w, sg in zip(weights, sigmas))
+    return sum(
+        w * (gaussian_filter(arr, sg, mode="nearest") if sg > 0 else arr)
+        for w, sg in zip(weights, sigmas)
+    )
 
 
 def simulate_dmsp(
@@ -150,7 +161,9 @@ def saturation_mask(dn: np.ndarray, level: int = DN_MAX, dilate: int = 0) -> np.
 def quantise(values: np.ndarray, bits: int = 6) -> np.ndarray:
     """Round and clip to an unsigned ``bits``-bit integer range (6 bits: 0..63), as stored DN."""
     top = 2**bits - 1
-    return np.clip(np.rint(_as_2d(values, "values")), 0, top).astype(np.uint8 if bits <= 8 else np.uint16)
+    return np.clip(np.rint(_as_2d(values, "values")), 0, top).astype(
+        np.uint8 if bits <= 8 else np.uint16
+    )
 
 
 # ---- inter-calibration ----
@@ -172,7 +185,10 @@ class Calibration:
 
     def to_dn(self, radiance: np.ndarray) -> np.ndarray:
         """Forward model: radiance -> expected (unrounded, unclipped) DN."""
-        return self.offset + self.gain * np.maximum(np.asarray(radiance, dtype=np.float64), 0) ** self.power
+        return (
+            self.offset
+            + self.gain * np.maximum(np.asarray(radiance, dtype=np.float64), 0) ** self.power
+        )
 
     def to_radiance(self, dn: np.ndarray) -> np.ndarray:
         """Inverse model: DN -> radiance; DN <= offset gives 0; saturated DN give a lower bound."""
@@ -235,7 +251,9 @@ def intercalibrate(
     power = float(sol.x[2]) if fit_power else 1.0
     res = residual(sol.x)
     r2 = 1.0 - float((res**2).sum() / max(((y - y.mean()) ** 2).sum(), 1e-12))
-    fit = Calibration(gain, offset, power, r2, float(np.sqrt((res**2).mean())), int(use.sum()), saturation)
+    fit = Calibration(
+        gain, offset, power, r2, float(np.sqrt((res**2).mean())), int(use.sum()), saturation
+    )
     return fit, fit.to_radiance(dn)
 
 
@@ -367,23 +385,36 @@ def resample_raster(source: Any, like: Any, method: str = "bilinear") -> np.ndar
     returns ``(bands, h, w)`` float32 on ``like``'s grid. ``method``: nearest/bilinear/bicubic/average."""
     from rasterio.warp import Resampling, reproject
 
-    methods = {"nearest": Resampling.nearest, "bilinear": Resampling.bilinear,
-               "bicubic": Resampling.cubic, "average": Resampling.average}
+    methods = {
+        "nearest": Resampling.nearest,
+        "bilinear": Resampling.bilinear,
+        "bicubic": Resampling.cubic,
+        "average": Resampling.average,
+    }
     if method not in methods:
         raise ValueError(f"method must be one of {sorted(methods)}, got {method!r}.")
     src = np.asarray(source.data, dtype=np.float32)
     src = src if src.ndim == 3 else src[None]
     h, w = like.shape
     out = np.zeros((src.shape[0], h, w), dtype=np.float32)
-    reproject(src, out, src_transform=source.transform, src_crs=source.crs,
-              dst_transform=like.transform, dst_crs=like.crs, resampling=methods[method])
+    reproject(
+        src,
+        out,
+        src_transform=source.transform,
+        src_crs=source.crs,
+        dst_transform=like.transform,
+        dst_crs=like.crs,
+        resampling=methods[method],
+    )
     return out
 
 
 # ---- misregistration ----
 
 
-def _upsampled_dft(data: np.ndarray, region: int, factor: int, offsets: tuple[float, float]) -> np.ndarray:
+def _upsampled_dft(
+    data: np.ndarray, region: int, factor: int, offsets: tuple[float, float]
+) -> np.ndarray:
     """Inverse DFT of ``data`` on a ``region x region`` patch of a grid ``factor`` times finer,
     starting at ``offsets`` (Guizar-Sicairos et al. 2008, as in scikit-image)."""
     rows, cols = data.shape
@@ -480,7 +511,14 @@ def estimate_misregistration(
     result = Misregistration(dy, dx, ratio)
     if block:
         result.field = displacement_field(
-            low, high, ratio, block, step or max(block // 2, 1), (psf_sigma, psf_weights), valid, start=(dy, dx)
+            low,
+            high,
+            ratio,
+            block,
+            step or max(block // 2, 1),
+            (psf_sigma, psf_weights),
+            valid,
+            start=(dy, dx),
         )
     return result
 
@@ -518,10 +556,16 @@ def _register(
         coef, *_ = np.linalg.lstsq(design, target, rcond=None)
         return float(((design @ coef - target) ** 2).mean())
 
-    best = min((d0 + np.array(o) for o in [(0, 0), (0.5, 0), (-0.5, 0), (0, 0.5), (0, -0.5)]), key=cost)
+    best = min(
+        (d0 + np.array(o) for o in [(0, 0), (0.5, 0), (-0.5, 0), (0, 0.5), (0, -0.5)]), key=cost
+    )
     simplex = np.array([best, best + [0.3, 0.0], best + [0.0, 0.3]])
-    sol = minimize(cost, best, method="Nelder-Mead",
-                   options={"initial_simplex": simplex, "xatol": 1e-3, "fatol": 1e-12, "maxiter": 400})
+    sol = minimize(
+        cost,
+        best,
+        method="Nelder-Mead",
+        options={"initial_simplex": simplex, "xatol": 1e-3, "fatol": 1e-12, "maxiter": 400},
+    )
     return float(sol.x[0]), float(sol.x[1])
 
 
@@ -598,7 +642,9 @@ def r2_score(reference: np.ndarray, estimate: np.ndarray, mask: np.ndarray | Non
     return 1.0 - float(((ref - est) ** 2).sum()) / max(ss_tot, 1e-12)
 
 
-def ntl_stats(image: np.ndarray, saturation: int | None = None, lit_above: float = 0.0) -> dict[str, float]:
+def ntl_stats(
+    image: np.ndarray, saturation: int | None = None, lit_above: float = 0.0
+) -> dict[str, float]:
     """Min, max, mean, lit and (for DN) saturated fractions of one lights image."""
     arr = _as_2d(image, "image", allow_nan=True)
     stats = {

@@ -366,12 +366,9 @@ def _seconds(value: Any) -> str:
 
 def table_html(table: Table, items: list[dict[str, Any]]) -> str:
     """One seed table: published and ours per metric, data, profile, device, time."""
-    names = list(table.metrics)
-    for item in items:
-        for name in (item["record"] or {}).get("metrics") or {}:
-            if name not in names:
-                names.append(name)
+    names = list(table.metrics)  # published metrics: a published and an ours column each
     head = "".join(f"<th>{_esc(n)} published</th><th>{_esc(n)} ours</th>" for n in names)
+    head += "<th>other metrics (ours)</th>"
     body = ""
     for item in items:
         rec, row = item["record"], item["row"]
@@ -382,6 +379,11 @@ def table_html(table: Table, items: list[dict[str, Any]]) -> str:
             star = "*" if row is None and pub is not None else ""
             ours = (rec.get("metrics") or {}).get(name) if rec else None
             cells += f"<td>{fmt_metric(name, pub)}{star}</td><td>{fmt_metric(name, ours)}</td>"
+        rest = {k: v for k, v in ((rec or {}).get("metrics") or {}).items() if k not in names}
+        cells += "<td><small>" + "<br>".join(
+            f"{_esc(k)} {fmt_metric(k, v)}" for k, v in rest.items()
+        )
+        cells += "</small></td>"
         if rec is None:
             where = f"not run: recorded by {row.notebook or ' / '.join(table.notebooks)}"
             tail = f"<td colspan='4' class='missing'>{_esc(where)}</td>"
@@ -400,7 +402,7 @@ def table_html(table: Table, items: list[dict[str, Any]]) -> str:
             source += f"; compared with: {_esc(cited)}</small>" if cited else "</small>"
         body += f"<tr><td>{_esc(item['method'])}{source}</td>{cells}{tail}</tr>"
     if not items:
-        body = f"<tr><td colspan='{5 + 2 * len(names)}' class='missing'>no records</td></tr>"
+        body = f"<tr><td colspan='{6 + 2 * len(names)}' class='missing'>no records</td></tr>"
     note = "" if table.rows else "<p><b>No numbers are published in this seed.</b></p>"
     return (
         f"<h2>{_esc(table.title)}</h2><p>Seed: <code>{_esc(table.seed)}</code>; computed by "
@@ -484,7 +486,7 @@ def figures_html(run: Path) -> str:
 
 def render(run: Path) -> str:
     """The whole report page of a run folder as HTML text."""
-    run = Path(run)
+    run = Path(run).resolve()
     records = results.load(run)
     groups = compare(records)
     data = sorted({str(r.get("dataset")) for r in records}) or ["none"]

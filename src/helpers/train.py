@@ -976,3 +976,50 @@ def fit_gan(
     bar.close()
     _write_history(path, history)
     return history
+
+
+class MemoryCrops:
+    """Random crops (and flips) of samples held in memory: a map-style dataset for :func:`fit_gan`.
+
+    The teaching runs train on a handful of patches for many steps; reading them once keeps the
+    loop busy with the networks instead of with GeoTIFFs. ``set_epoch`` changes the crops.
+    """
+
+    def __init__(
+        self,
+        samples: list[dict[str, Any]],
+        crop: int,
+        keys: tuple[str, ...] = ("image", "mask", "coarse"),
+        augment: bool = True,
+        seed: int = 0,
+    ) -> None:
+        self.samples = [{k: s[k] for k in keys if k in s} for s in samples]
+        self.crop, self.augment, self.seed, self.epoch = crop, augment, seed, 0
+        small = [s for s in self.samples if min(next(iter(s.values())).shape[-2:]) < crop]
+        if small:
+            raise ValueError(f"crop {crop} is larger than a sample ({next(iter(small[0].values())).shape})")
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def set_epoch(self, epoch: int) -> None:
+        """New random crops and flips for a new epoch (deterministic given the seed)."""
+        self.epoch = int(epoch)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        import torch
+
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        sample = self.samples[index]
+        h, w = next(iter(sample.values())).shape[-2:]
+        r, c = int(rng.integers(0, h - self.crop + 1)), int(rng.integers(0, w - self.crop + 1))
+        flip_h, flip_v = self.augment and rng.random() < 0.5, self.augment and rng.random() < 0.5
+        out = {}
+        for key, value in sample.items():
+            x = value[..., r : r + self.crop, c : c + self.crop]
+            if flip_h:
+                x = torch.flip(x, dims=(-1,))
+            if flip_v:
+                x = torch.flip(x, dims=(-2,))
+            out[key] = x.contiguous()
+        return out

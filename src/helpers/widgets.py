@@ -132,13 +132,13 @@ def label_browser(panels: list[dict[str, Any]], scheme: str = "dfc8", titles: li
 # notebook 07
 
 
-def swipe_compose(left, right, position: float = 0.5, mode: str = "swipe"):
+def swipe_compose(left: Any, right: Any, position: float = 0.5, mode: str = "swipe") -> Any:
     """One frame of the swipe/blend comparison: ``left`` up to column ``position * width`` and
     ``right`` after it (``swipe``), or ``(1 - position) * left + position * right`` (``blend``).
     Both are scaled to [0, 1] by their own 99.5th percentile (they may be in different units)."""
     import numpy as np
 
-    def unit(a):
+    def unit(a: Any) -> Any:
         a = np.asarray(a, dtype=np.float32).squeeze()
         top = float(np.nanpercentile(a, 99.5)) or 1.0
         return np.clip(a / top, 0, 1)
@@ -156,8 +156,8 @@ def swipe_compose(left, right, position: float = 0.5, mode: str = "swipe"):
     return out
 
 
-def swipe(left, right, labels: tuple[str, str] = ("LR upsampled", "HR"), cmap: str = "magma",
-          position: float = 0.5, mode: str = "swipe"):
+def swipe(left: Any, right: Any, labels: tuple[str, str] = ("LR upsampled", "HR"), cmap: str = "magma",
+          position: float = 0.5, mode: str = "swipe") -> Any:
     """A slider that swipes (or blends) ``left`` over ``right``, e.g. upsampled coarse lights over
     fine lights, to see misregistration. Draws the first frame at once, so it works headless."""
     import ipywidgets as widgets
@@ -168,7 +168,7 @@ def swipe(left, right, labels: tuple[str, str] = ("LR upsampled", "HR"), cmap: s
     toggle = widgets.ToggleButtons(options=["swipe", "blend"], value=mode, description="mode")
     out = widgets.Output()
 
-    def draw(*_):
+    def draw(*_: Any) -> None:
         with out:
             out.clear_output(wait=True)
             fig, ax = plt.subplots(figsize=(6, 6))

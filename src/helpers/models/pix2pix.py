@@ -233,3 +233,22 @@ def labels_to_target(mask: torch.Tensor, num_classes: int, ignore_index: int = 2
 def output_to_labels(output: torch.Tensor) -> torch.Tensor:
     """(B, classes, H, W) generator output -> (B, H, W) predicted class (argmax)."""
     return output.argmax(1)
+
+
+def with_batch_statistics(generator: nn.Module) -> nn.Module:
+    """A copy of ``generator`` whose batch norm always uses the statistics of the current batch.
+
+    The pix2pix reference tests in this mode (no ``model.eval()``): after short training the running
+    averages lag behind the weights. The copy is meant for ``eval()``: dropout is then off, so the
+    prediction is deterministic (the reference also keeps dropout on at test time).
+    """
+    import copy
+
+    clone = copy.deepcopy(generator)
+    for module in clone.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.track_running_stats = False
+            module.running_mean = None
+            module.running_var = None
+            module.num_batches_tracked = None
+    return clone.eval()
