@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PROFILE ?= $(or $(EOSR_PROFILE),teaching)
 
-.PHONY: setup reproduce test lab bench sample lint format clean-venv
+.PHONY: setup reproduce test lab bench sample lint format clean-venv browser-check sync-notebooks
 
 setup: $(STAMP)
 
@@ -40,3 +40,10 @@ format: setup
 
 clean-venv:
 	rm -rf $(VENV)
+
+browser-check: setup
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	$(PY) tools/browser_check.py
+
+sync-notebooks: setup
+	$(PY) tools/sync_notebooks.py

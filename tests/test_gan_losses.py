@@ -175,3 +175,30 @@ def test_gan_step_freezes_nothing_permanently():
     assert all(p.requires_grad for p in d.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(d_before, d.parameters()))
     assert out["g_loss"] == pytest.approx(out["g_gan"] + 100 * out["g_l1"], rel=1e-5)
+
+
+def test_memory_crops():
+    from helpers import train
+
+    samples = [
+        {
+            "image": torch.arange(2 * 8 * 8).reshape(2, 8, 8).float(),
+            "mask": torch.arange(64).reshape(8, 8),
+            "id": "a",
+        }
+    ]
+    ds = train.MemoryCrops(samples, crop=4, keys=("image", "mask"), seed=1)
+    a = ds[0]
+    assert a["image"].shape == (2, 4, 4) and a["mask"].shape == (4, 4) and "id" not in a
+    assert torch.equal(a["image"][0], ds[0]["image"][0])  # deterministic per epoch
+    # image and mask are cropped and flipped together
+    assert torch.equal(
+        a["image"][0], samples[0]["image"][0].flatten()[a["mask"].flatten()].reshape(4, 4)
+    )
+    crops = set()
+    for epoch in range(6):
+        ds.set_epoch(epoch)
+        crops.add(tuple(ds[0]["mask"].flatten().tolist()))
+    assert len(crops) > 1
+    with pytest.raises(ValueError, match="larger"):
+        train.MemoryCrops(samples, crop=16)

@@ -250,3 +250,33 @@ def test_swipe_widget_builds_headless():
     assert len(box.children) == 2
     with pytest.raises(ValueError, match="one grid"):
         widgets.swipe_compose(a, np.ones((4, 4)))
+
+
+def test_bloom_two_gaussians_keeps_total_and_spreads():
+    img = np.zeros((128, 128))
+    img[64, 64] = 100.0
+    one = ntl.bloom(img, 2.0)
+    two = ntl.bloom(img, [2.0, 8.0], [0.85, 0.15])
+    assert one.sum() == pytest.approx(100.0) and two.sum() == pytest.approx(100.0)
+    assert two[64, 76] > one[64, 76]  # the wide halo reaches further
+    with pytest.raises(ValueError, match="psf_weights"):
+        ntl.bloom(img, [2.0, 8.0], [1.0])
+
+
+def test_quantise_and_saturated_lower_bound():
+    assert ntl.quantise(np.array([[-3.0, 10.4, 70.0]])).tolist() == [[0, 10, 63]]
+    fit = ntl.Calibration(gain=0.5, offset=2.0, power=1.0, r2=1.0, rmse_dn=0.0, n_pixels=10)
+    assert fit.to_radiance(np.array([2.0, 12.0])).tolist() == [0.0, 20.0]
+    assert fit.saturation_radiance == pytest.approx(122.0)
+    assert fit.to_dn(np.array([20.0]))[0] == pytest.approx(12.0)
+
+
+def test_displacement_field_skips_dark_blocks():
+    high, moved = _shifted_pair(4.0, 0.0)
+    moved[:, :128] = 0.0  # left half dark: no structure to register
+    high = high.copy()
+    high[:, :128] = 0.0
+    low = ntl.aggregate(moved, 8)
+    field = ntl.displacement_field(low, high, 8, block=16, step=16, start=(0.5, 0.0))
+    assert np.isnan(field["dy"][:, 0]).all()
+    assert np.nanmax(np.abs(field["dy"][:, 1] - 0.5)) < 0.2

@@ -217,3 +217,25 @@ def test_step_trains_on_a_tiny_batch():
         loss.backward()
         opt.step()
     assert loss.item() < first
+
+
+def test_cached_crops_are_aligned_and_deterministic():
+    g = torch.Generator().manual_seed(8)
+    low = torch.arange(16.0).view(1, 4, 4)
+    high = low.repeat_interleave(8, -1).repeat_interleave(8, -2)  # HR = LR upsampled exactly
+    sample = {
+        "low_res": low,
+        "high_res": high,
+        "dmo": high.repeat(7, 1, 1),
+        "dem": high,
+        "isp": (torch.rand(1, 32, 32, generator=g) > 0.5).float(),
+    }
+    crops = ntl_sr.CachedCrops([sample], crop=16, repeats=3, seed=0)
+    assert len(crops) == 3
+    a = crops[1]
+    assert a["low_res"].shape == (1, 2, 2) and a["high_res"].shape == (1, 16, 16)
+    up = a["low_res"].repeat_interleave(8, -1).repeat_interleave(8, -2)
+    assert torch.equal(up, a["high_res"]) and torch.equal(a["dmo"][3:4], a["high_res"])
+    assert torch.equal(crops[1]["high_res"], a["high_res"])  # same epoch, same crop
+    with pytest.raises(ValueError, match="multiple"):
+        ntl_sr.CachedCrops([sample], crop=12)

@@ -73,3 +73,20 @@ def test_labels_round_trip():
     assert (target == 1).sum() == 3
     labels = pix2pix.output_to_labels(target)
     assert labels[0, 0].tolist() == [0, 3] and labels[0, 1, 0] == 7
+
+
+def test_with_batch_statistics_uses_the_batch_and_leaves_the_original():
+    torch.manual_seed(0)
+    g = pix2pix.generator(4, 3, patch=32, ngf=4)
+    g.train()
+    x = torch.randn(4, 4, 32, 32) * 3 + 5  # far from the running statistics (0, 1)
+    clone = pix2pix.with_batch_statistics(g)
+    assert not clone.training and g.training
+    g.eval()
+    with torch.no_grad():
+        running, batch = g(x), clone(x)
+        again = clone(x)
+    assert not torch.allclose(running, batch)
+    assert torch.equal(batch, again)  # deterministic: dropout off
+    bn = next(m for m in g.modules() if isinstance(m, nn.BatchNorm2d))
+    assert bn.running_mean is not None and torch.count_nonzero(bn.running_mean) == 0

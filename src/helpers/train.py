@@ -796,22 +796,30 @@ def evaluate_gan(
     batch_fn: Callable[..., Any],
     num_classes: int,
     device: Any = None,
+    batch_statistics: bool = True,
 ) -> Any:
-    """Land-cover scores (``helpers.metrics.ClassScores``) of the argmax of G's output on a loader."""
+    """Land-cover scores (``helpers.metrics.ClassScores``) of the argmax of G's output on a loader.
+
+    ``batch_statistics``: batch norm uses each test batch's statistics, as the pix2pix reference
+    tests (see ``pix2pix.with_batch_statistics``); ``False`` uses the running averages (``eval()``).
+    Dropout is off either way, so the scores are deterministic for a given loader.
+    """
     import torch
 
     from . import metrics
+    from .models.pix2pix import with_batch_statistics
 
     device = torch.device(device) if device is not None else next(generator.parameters()).device
-    generator.eval()
+    was_training = generator.training
+    model = with_batch_statistics(generator) if batch_statistics else generator.eval()
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
     with torch.no_grad():
         for batch in loader:
             condition, target, valid = batch_fn(to_device(batch, device))
-            pred = generator(condition).argmax(1)
+            pred = model(condition).argmax(1)
             truth = torch.where(valid, target.argmax(1), torch.full_like(pred, 255))
             confusion += metrics.confusion_matrix(pred, truth, num_classes, 255).cpu()
-    generator.train()
+    generator.train(was_training)
     return metrics.scores_from_confusion(confusion)
 
 

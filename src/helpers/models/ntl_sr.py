@@ -25,16 +25,19 @@ Choices the seeds leave open (ours, stated so they can be changed):
   concatenated at the input of one shared encoder.
 - SR heads at x2, x4, x8 of the LR grid (1/4, 1/2 and 1 of the HR grid), each adding a residual to
   a "global" path: a per-pixel MLP of the LR input (it learns the DN -> radiance curve), upsampled
-  bilinearly. The ISP auxiliary
-  supervision uses its own head (one conv on the final features, logits); DeepLight's formula
-  applies the BCE to the SR output ``N_G,m`` itself, which we do not do.
+  bilinearly. The ISP auxiliary supervision uses its own head (one conv on the final features,
+  logits); DeepLight's formula applies the BCE to the SR output ``N_G,m`` itself (and is written
+  without the minus sign of a cross-entropy), which we do not copy.
 - Spatial alignment acts on the NTL features on the LR grid, against a reference computed from
   the guidance (strided convs down to the LR grid), in the order affine -> local deformation ->
   deformable convolution. Affine: a spatial transformer whose last layer is zero with identity
   bias. Local deformation: a flow predicted on a 4x coarser grid than the LR grid, bilinearly
   upsampled (smooth), zero-initialised, applied with ``grid_sample``. Deformable CNN:
   ``torchvision.ops.DeformConv2d`` with zero-initialised offsets. Without guidance there is
-  nothing to align to, so the alignment flags require ``guidance=True``.
+  nothing to align to, so the alignment flags require ``guidance=True``. The affine matrix comes
+  from globally pooled features, so it is estimated per input: per tile in :func:`predict_tiled`.
+- Ratio fixed at 8 (three x2 steps), as in DeepLight; patch sizes come from the profile, not the
+  published 256 -> 2048.
 - Scaling (defined once here): LR DN / 63; HR radiance ``sqrt(x / RADIANCE_MAX)`` (``log1p`` is
   the alternative, ``EOSR_NTL_TRANSFORM=log``: it under-weights bright cores, which dominate PSNR
   in radiance units); DMO reflectance / 0.3; DEM (m - 500) / 500. Constants, not per-patch
@@ -451,6 +454,47 @@ def step(
     b = scale_batch(batch)
     out = model(b["low_res"].to(device), b["dmo"].to(device), b["dem"].to(device))
     return loss_fn(out, b["high_res"].to(device), b["isp"].to(device))
+
+
+class CachedCrops(torch.utils.data.Dataset):
+    """A small NTL split held in memory, served as random crops with flips/rotations.
+
+    Reading each patch from disk once makes training on tiny sets (the sample scene) fast;
+    ``repeats`` makes one epoch visit every patch that many times. Crops are deterministic given
+    ``seed`` and the epoch (:meth:`set_epoch`, called by :func:`helpers.train.fit`).
+    """
+
+    KEYS = ("low_res", "high_res", "dmo", "dem", "isp")
+
+    def __init__(self, dataset: Any, crop: int, repeats: int = 1, seed: int = 0) -> None:
+        self.samples = [{k: dataset[i][k] for k in self.KEYS} for i in range(len(dataset))]
+        self.ratio = self.samples[0]["high_res"].shape[-1] // self.samples[0]["low_res"].shape[-1]
+        if crop % self.ratio:
+            raise ValueError(f"crop {crop} must be a multiple of the ratio {self.ratio}.")
+        self.crop, self.repeats, self.seed, self.epoch = crop, repeats, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """New crops for a new epoch."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.samples) * self.repeats
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        s = self.samples[index % len(self.samples)]
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        r, c = self.ratio, self.crop // self.ratio
+        h, w = s["low_res"].shape[-2:]
+        top, left = int(rng.integers(0, h - c + 1)), int(rng.integers(0, w - c + 1))
+        out = {}
+        for k in self.KEYS:
+            f = 1 if k == "low_res" else r
+            out[k] = s[k][..., top * f : (top + c) * f, left * f : (left + c) * f]
+        k90, flip = int(rng.integers(0, 4)), bool(rng.integers(0, 2))
+        for k in self.KEYS:
+            x = torch.rot90(out[k], k90, dims=(-2, -1))
+            out[k] = (torch.flip(x, dims=(-1,)) if flip else x).contiguous()
+        return out
 
 
 # ---- baseline: bicubic upsampling of the inter-calibrated LR lights ----
