@@ -104,7 +104,7 @@ def test_local_deformation_starts_with_zero_flow():
 def test_local_deformation_warps_by_the_flow():
     block = ntl_sr.LocalDeformation(1)
     with torch.no_grad():  # a constant flow of +2/W in x (normalised units) = one pixel
-        block.predict[-1].bias.copy_(torch.tensor([2.0 / 8, 0.0]))
+        block.predict[-1].bias.copy_(torch.tensor([2.0 / 8 / block.gain, 0.0]))
     x = torch.arange(64.0).view(1, 1, 8, 8)
     warped, _ = block(x, torch.zeros_like(x))
     assert torch.allclose(warped[..., :, :-1], x[..., :, 1:], atol=1e-4)

@@ -26,7 +26,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "setup_and_tour": {},
         "fetch_earth_engine": {"aoi_km": 2.0},
         "explore_labels": {"max_patches": 8},
-        "unet_landcover": {"crop": 64, "batch": 8, "epochs": 3, "width": 8, "depth": 3, "time_budget_s": 12, "samples": 32, "learning_rate": 3e-3, "tile": 256},
+        "unet_landcover": {"crop": 64, "batch": 8, "epochs": 3, "width": 8, "depth": 3, "time_budget_s": 15, "samples": 32, "learning_rate": 1e-2, "tile": 256},
         "label_super_resolution": {"crop": 64, "batch": 8, "epochs": 2, "width": 8, "depth": 3, "time_budget_s": 5, "samples": 32, "learning_rate": 3e-3, "tile": 256},
         "cgan_pix2pix": {"crop": 64, "batch": 2, "epochs": 2, "ngf": 8, "ndf": 8, "learning_rate": 1e-3, "time_budget_s": 20},
         "bag_of_colors": {"words": 16, "segments": 20, "trees": 50, "max_pixels": 20000},

@@ -30,9 +30,9 @@ Choices the seeds leave open (ours, stated so they can be changed):
   without the minus sign of a cross-entropy), which we do not copy.
 - Spatial alignment acts on the NTL features on the LR grid, against a reference computed from
   the guidance (strided convs down to the LR grid), in the order affine -> local deformation ->
-  deformable convolution. Affine: a spatial transformer whose last layer is zero with identity
-  bias. Local deformation: a flow predicted on a 4x coarser grid than the LR grid, bilinearly
-  upsampled (smooth), zero-initialised, applied with ``grid_sample``. Deformable CNN:
+  deformable convolution. Affine: a spatial transformer predicting identity + 0.1 x a zero-initialised
+  correction. Local deformation: a flow predicted on a 4x coarser grid than the LR grid, bilinearly
+  upsampled (smooth), zero-initialised and scaled by 0.1, applied with ``grid_sample``. Deformable CNN:
   ``torchvision.ops.DeformConv2d`` with zero-initialised offsets. Without guidance there is
   nothing to align to, so the alignment flags require ``guidance=True``. The affine matrix comes
   from globally pooled features, so it is estimated per input: per tile in :func:`predict_tiled`.
@@ -223,7 +223,13 @@ class MultiModalityFusion(nn.Module):
 
 # AffineTransformation: ntl (B, w, h, w), ref (B, w, h, w) -> warped ntl (B, w, h, w), theta (B, 2, 3)
 class AffineTransformation(nn.Module):
-    """Spatial transformer: predicts a 2x3 affine matrix (initialised to identity) and warps NTL."""
+    """Spatial transformer: predicts a 2x3 affine matrix (identity at init) and warps NTL.
+
+    The matrix is the identity plus ``gain`` times a zero-initialised correction, so the
+    transform learns more slowly than the rest of the network (usual for spatial transformers).
+    """
+
+    gain = 0.1
 
     def __init__(self, width: int) -> None:
         super().__init__()
@@ -232,11 +238,12 @@ class AffineTransformation(nn.Module):
         )
         self.theta = nn.Linear(width, 6)
         nn.init.zeros_(self.theta.weight)
-        with torch.no_grad():
-            self.theta.bias.copy_(torch.tensor([1.0, 0, 0, 0, 1.0, 0]))
+        nn.init.zeros_(self.theta.bias)
+        self.register_buffer("identity", torch.tensor([1.0, 0, 0, 0, 1.0, 0]), persistent=False)
 
     def forward(self, ntl: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        theta = self.theta(self.locate(torch.cat([ntl, ref], 1))).view(-1, 2, 3)
+        delta = self.theta(self.locate(torch.cat([ntl, ref], 1)))
+        theta = (self.identity + self.gain * delta).view(-1, 2, 3)
         grid = F.affine_grid(theta, list(ntl.shape), align_corners=False)
         return F.grid_sample(
             ntl, grid, mode="bilinear", padding_mode="border", align_corners=False
@@ -247,8 +254,11 @@ class AffineTransformation(nn.Module):
 class LocalDeformation(nn.Module):
     """A smooth flow field (predicted 4x coarser, upsampled, zero at init) applied by grid_sample.
 
-    The flow is in normalised [-1, 1] grid units, channels (x, y).
+    The flow is in normalised [-1, 1] grid units, channels (x, y), ``gain`` times the predicted
+    field (a slower start, like the affine transformation).
     """
+
+    gain = 0.1
 
     def __init__(self, width: int, coarse: int = 4) -> None:
         super().__init__()
@@ -261,7 +271,7 @@ class LocalDeformation(nn.Module):
         h, w = ntl.shape[-2:]
         x = torch.cat([ntl, ref], 1)
         small = F.adaptive_avg_pool2d(x, (max(1, h // self.coarse), max(1, w // self.coarse)))
-        flow = resize(self.predict(small), (h, w))
+        flow = self.gain * resize(self.predict(small), (h, w))
         base = F.affine_grid(
             torch.eye(2, 3, device=ntl.device).expand(ntl.shape[0], 2, 3),
             list(ntl.shape),
