@@ -76,8 +76,12 @@ def test_unlabelled_predictions_count_as_misses():
     y, p = target[keep], pred[keep]
     present = np.unique(y)
     # scikit-learn with 255 as an extra label that is never a true class
-    np.testing.assert_allclose(s.iou[present], skm.jaccard_score(y, p, labels=present, average=None, zero_division=0))
-    np.testing.assert_allclose(s.recall[present], skm.recall_score(y, p, labels=present, average=None, zero_division=0))
+    np.testing.assert_allclose(
+        s.iou[present], skm.jaccard_score(y, p, labels=present, average=None, zero_division=0)
+    )
+    np.testing.assert_allclose(
+        s.recall[present], skm.recall_score(y, p, labels=present, average=None, zero_division=0)
+    )
     assert s.accuracy == pytest.approx(skm.accuracy_score(y, p))
     assert s.confusion.shape == (8, 8)
     with pytest.raises(ValueError, match="unlabelled_pred"):

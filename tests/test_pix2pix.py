@@ -90,3 +90,29 @@ def test_with_batch_statistics_uses_the_batch_and_leaves_the_original():
     assert torch.equal(batch, again)  # deterministic: dropout off
     bn = next(m for m in g.modules() if isinstance(m, nn.BatchNorm2d))
     assert bn.running_mean is not None and torch.count_nonzero(bn.running_mean) == 0
+
+
+def test_figures_and_browser_headless():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from helpers import plots, train, widgets
+
+    rng = np.random.default_rng(0)
+    panel = {"image": rng.random((4, 16, 16)), "truth": rng.integers(0, 8, (16, 16))}
+    fig = plots.label_grid([panel, panel])
+    assert len(fig.axes) >= 4
+    fig2 = plots.confusion_figure(np.eye(8, dtype=int) * 5 + 1, list("abcdefgh"))
+    hist = train.GANHistory(
+        steps={"d_loss": [0.7, 0.6, 0.5], "g_gan": [1.0, 1.1, 1.2], "g_l1": [1.0, 0.8, 0.6]}
+    )
+    fig3 = plots.gan_curves({"run": hist}, window=2)
+    plt.close("all")
+    assert fig2 is not None and fig3 is not None
+    browser = widgets.label_browser([panel, panel], titles=["a", "b"])
+    assert browser.children[0].children[0].max == 1
+    with pytest.raises(ValueError, match="at least one"):
+        widgets.label_browser([])

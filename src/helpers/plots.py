@@ -108,36 +108,58 @@ def class_share_figure(shares: Any, scheme: str = "dfc", title: str = "") -> Any
 # pix2pix and bag of colours figures (notebooks 05, 06)
 
 
-def confusion_figure(confusion: Any, names: list[str] | None = None, title: str = "", normalize: bool = True) -> Any:
+def confusion_figure(
+    confusion: Any, names: list[str] | None = None, title: str = "", normalize: bool = True
+) -> Any:
     """Confusion matrix (rows truth, columns prediction), row-normalised to recall by default."""
     import matplotlib.pyplot as plt
 
     cm = np.asarray(confusion, dtype=np.float64)
     shown = cm / np.maximum(cm.sum(1, keepdims=True), 1) if normalize else cm
     names = names or [str(i) for i in range(len(cm))]
-    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * len(cm), 0.8 + 0.6 * len(cm)), constrained_layout=True)
+    fig, ax = plt.subplots(
+        figsize=(1.0 + 0.6 * len(cm), 0.8 + 0.6 * len(cm)), constrained_layout=True
+    )
     im = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else None)
     for i in range(len(cm)):
         for j in range(len(cm)):
             if cm[i].sum() > 0:
-                ax.text(j, i, f"{shown[i, j]:.2f}" if normalize else f"{int(cm[i, j])}", ha="center", va="center",
-                        fontsize=7, color="white" if shown[i, j] > 0.6 * shown.max() else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{shown[i, j]:.2f}" if normalize else f"{int(cm[i, j])}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if shown[i, j] > 0.6 * shown.max() else "black",
+                )
     ax.set_xticks(range(len(cm)), names, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(len(cm)), names, fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("ground truth")
-    ax.set_title(title or ("confusion (share of each true class)" if normalize else "confusion (pixels)"))
+    ax.set_title(
+        title or ("confusion (share of each true class)" if normalize else "confusion (pixels)")
+    )
     fig.colorbar(im, ax=ax, shrink=0.8)
     return fig
 
 
-def label_grid(rows: list[dict[str, np.ndarray]], scheme: str = "dfc8", rgb_bands: tuple[int, int, int] = (0, 1, 2)) -> Any:
+def label_grid(
+    rows: list[dict[str, np.ndarray]],
+    scheme: str = "dfc8",
+    rgb_bands: tuple[int, int, int] = (0, 1, 2),
+) -> Any:
     """A grid of samples: one row per dict, one column per key; (C, H, W) arrays as RGB, (H, W) as labels."""
     import matplotlib.pyplot as plt
 
     cols = list(rows[0])
-    fig, axes = plt.subplots(len(rows), len(cols), figsize=(2.4 * len(cols), 2.4 * len(rows)), squeeze=False,
-                             constrained_layout=True)
+    fig, axes = plt.subplots(
+        len(rows),
+        len(cols),
+        figsize=(2.4 * len(cols), 2.4 * len(rows)),
+        squeeze=False,
+        constrained_layout=True,
+    )
     for r, row in enumerate(rows):
         for c, name in enumerate(cols):
             ax, arr = axes[r, c], np.asarray(row[name])
@@ -146,8 +168,14 @@ def label_grid(rows: list[dict[str, np.ndarray]], scheme: str = "dfc8", rgb_band
                 ax.set_title(name if r == 0 else "")
                 ax.set_axis_off()
             else:
-                show_labels(ax, np.where(arr == 255, np.nan, arr), scheme, title=name if r == 0 else "")
-    present = np.unique(np.concatenate([np.asarray(v).ravel() for row in rows for v in row.values() if np.asarray(v).ndim == 2]))
+                show_labels(
+                    ax, np.where(arr == 255, np.nan, arr), scheme, title=name if r == 0 else ""
+                )
+    present = np.unique(
+        np.concatenate(
+            [np.asarray(v).ravel() for row in rows for v in row.values() if np.asarray(v).ndim == 2]
+        )
+    )
     from . import labels as lab
 
     lab.add_legend(axes[0, -1], scheme, present=[int(v) for v in present if v != 255])
@@ -159,7 +187,11 @@ def gan_curves(histories: dict[str, Any], window: int = 5) -> Any:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.2), constrained_layout=True)
-    titles = {"d_loss": "D loss (0.5 (real + fake))", "g_gan": "G adversarial loss", "g_l1": "G L1 to target"}
+    titles = {
+        "d_loss": "D loss (0.5 (real + fake))",
+        "g_gan": "G adversarial loss",
+        "g_l1": "G L1 to target",
+    }
     for name, hist in histories.items():
         for ax, key in zip(axes, titles):
             values = np.asarray(hist.steps[key], dtype=float)
@@ -168,7 +200,9 @@ def gan_curves(histories: dict[str, Any], window: int = 5) -> Any:
             k = max(1, min(window, len(values)))
             smooth = np.convolve(values, np.ones(k) / k, mode="valid")
             ax.plot(values, alpha=0.25)
-            ax.plot(np.arange(k - 1, len(values)), smooth, label=name, color=ax.lines[-1].get_color())
+            ax.plot(
+                np.arange(k - 1, len(values)), smooth, label=name, color=ax.lines[-1].get_color()
+            )
     for ax, title in zip(axes, titles.values()):
         ax.set_title(title)
         ax.set_xlabel("step (batch)")
@@ -184,7 +218,9 @@ def vocabulary_figure(colours: np.ndarray, title: str = "colour vocabulary") -> 
     per_row = int(np.ceil(np.sqrt(n * 2)))
     grid = np.ones((int(np.ceil(n / per_row)) * per_row, 3))
     grid[:n] = colours
-    fig, ax = plt.subplots(figsize=(0.35 * per_row + 1, 0.35 * len(grid) / per_row + 0.8), constrained_layout=True)
+    fig, ax = plt.subplots(
+        figsize=(0.35 * per_row + 1, 0.35 * len(grid) / per_row + 0.8), constrained_layout=True
+    )
     ax.imshow(grid.reshape(-1, per_row, 3), interpolation="nearest")
     ax.set_title(f"{title} ({n} words)")
     ax.set_axis_off()
@@ -197,12 +233,20 @@ def segments_image(segments: np.ndarray, seed: int = 0) -> np.ndarray:
     return palette[segments]
 
 
-def histograms_figure(hists: np.ndarray, colours: np.ndarray, which: list[int], titles: list[str] | None = None) -> Any:
+def histograms_figure(
+    hists: np.ndarray, colours: np.ndarray, which: list[int], titles: list[str] | None = None
+) -> Any:
     """Word histograms of a few segments, bars coloured by their word."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(which), figsize=(3.2 * len(which), 2.6), sharey=True, squeeze=False,
-                             constrained_layout=True)
+    fig, axes = plt.subplots(
+        1,
+        len(which),
+        figsize=(3.2 * len(which), 2.6),
+        sharey=True,
+        squeeze=False,
+        constrained_layout=True,
+    )
     for ax, i, t in zip(axes[0], which, titles or [f"segment {i}" for i in which]):
         ax.bar(np.arange(hists.shape[1]), hists[i], color=colours, width=1.0, edgecolor="none")
         ax.set_title(t, fontsize=9)
@@ -233,8 +277,13 @@ def learning_curves(histories: dict[str, Any], metric: str = "iou") -> Any:
     return fig
 
 
-def block_statistics_figure(mu: np.ndarray, sigma2: np.ndarray, blocks: dict[str, dict[str, np.ndarray]],
-                            names: list[str], coarse_class: int) -> Any:
+def block_statistics_figure(
+    mu: np.ndarray,
+    sigma2: np.ndarray,
+    blocks: dict[str, dict[str, np.ndarray]],
+    names: list[str],
+    coarse_class: int,
+) -> Any:
     """Label-SR statistics: the ``mu`` table (coarse x fine) and, for blocks of one coarse class,
     each method's block-mean prediction ``eta`` against the expected share ``mu +- sigma``.
 
@@ -242,26 +291,45 @@ def block_statistics_figure(mu: np.ndarray, sigma2: np.ndarray, blocks: dict[str
     """
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True,
-                                      gridspec_kw={"width_ratios": [1, 1.4]})
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(12, 4.2), constrained_layout=True, gridspec_kw={"width_ratios": [1, 1.4]}
+    )
     im = left.imshow(mu, cmap="viridis", vmin=0, vmax=1)
     left.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
     left.set_yticks(range(len(names)), names, fontsize=8)
-    left.set(xlabel="fine class share in the block", ylabel="coarse label of the block",
-             title="mu: expected fine share per coarse label")
+    left.set(
+        xlabel="fine class share in the block",
+        ylabel="coarse label of the block",
+        title="mu: expected fine share per coarse label",
+    )
     fig.colorbar(im, ax=left, shrink=0.8)
     x = np.arange(len(names))
-    right.bar(x, mu[coarse_class], yerr=np.sqrt(sigma2[coarse_class]), color="0.8", capsize=3,
-              label="mu +- sigma (training statistics)")
+    right.bar(
+        x,
+        mu[coarse_class],
+        yerr=np.sqrt(sigma2[coarse_class]),
+        color="0.8",
+        capsize=3,
+        label="mu +- sigma (training statistics)",
+    )
     width = 0.8 / max(len(blocks), 1)
     for i, (method, st) in enumerate(blocks.items()):
         eta = np.asarray(st["eta"])[np.asarray(st["label"]) == coarse_class]
         if len(eta):
             pos = x - 0.4 + width * (i + 0.5)
-            right.scatter(np.repeat(pos, len(eta)), eta.T.ravel(), s=6, alpha=0.35, label=f"{method}: eta per block")
+            right.scatter(
+                np.repeat(pos, len(eta)),
+                eta.T.ravel(),
+                s=6,
+                alpha=0.35,
+                label=f"{method}: eta per block",
+            )
     right.set_xticks(x, names, rotation=60, ha="right", fontsize=8)
-    right.set(ylim=(-0.02, 1.02), ylabel="share of the block",
-              title=f"blocks with coarse label {names[coarse_class]!r}")
+    right.set(
+        ylim=(-0.02, 1.02),
+        ylabel="share of the block",
+        title=f"blocks with coarse label {names[coarse_class]!r}",
+    )
     right.legend(fontsize=7, loc="upper right")
     return fig
 

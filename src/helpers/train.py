@@ -88,19 +88,33 @@ class RandomCrops:
     (``image``) and label maps (``mask``, ``coarse``) are cropped together.
     """
 
-    def __init__(self, patches: Any, crop: int, samples: int, augment: bool = True, seed: int = 0,
-                 align: int = 1) -> None:
+    def __init__(
+        self,
+        patches: Any,
+        crop: int,
+        samples: int,
+        augment: bool = True,
+        seed: int = 0,
+        align: int = 1,
+    ) -> None:
         import torch
 
         self.items = [
-            {k: v for k, v in patches[i].items() if isinstance(v, torch.Tensor)} for i in range(len(patches))
+            {k: v for k, v in patches[i].items() if isinstance(v, torch.Tensor)}
+            for i in range(len(patches))
         ]
         if not self.items:
             raise ValueError("no patches to crop from")
         h, w = self.items[0]["image"].shape[-2:]
         if crop > min(h, w):
             raise ValueError(f"crop {crop} is larger than the patches ({h}x{w})")
-        self.crop, self.samples, self.augment, self.seed, self.align = crop, samples, augment, seed, align
+        self.crop, self.samples, self.augment, self.seed, self.align = (
+            crop,
+            samples,
+            augment,
+            seed,
+            align,
+        )
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -281,7 +295,9 @@ def _make_scheduler(scheduler: Any, optimizer: Any, epochs: int) -> Any:
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
     if callable(scheduler):
         return scheduler(optimizer)
-    raise ValueError(f"scheduler must be None, 'cosine' or a callable(optimizer); got {scheduler!r}")
+    raise ValueError(
+        f"scheduler must be None, 'cosine' or a callable(optimizer); got {scheduler!r}"
+    )
 
 
 # ---- the loop ----
@@ -334,14 +350,18 @@ def fit(
     from . import config
 
     if step_fn is None and loss_fn is None:
-        raise ValueError("give a loss_fn, or a step_fn(model, batch, loss_fn) that returns the loss")
+        raise ValueError(
+            "give a loss_fn, or a step_fn(model, batch, loss_fn) that returns the loss"
+        )
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     device = torch.device(device) if device is not None else config.pick_device(verbose=False)
     step = step_fn or default_step
     model.to(device)
     if optimizer is None:
-        optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=learning_rate, weight_decay=weight_decay
+        )
     sched = _make_scheduler(scheduler, optimizer, epochs)
     autocast, scaler = _autocast(device, amp)
 
@@ -374,8 +394,14 @@ def fit(
     history.checkpoint = str(path)
 
     began = time.perf_counter()
-    bar = tqdm(range(start_epoch, epochs), desc=type(model).__name__, disable=not progress,
-               initial=start_epoch, total=epochs, unit="epoch")
+    bar = tqdm(
+        range(start_epoch, epochs),
+        desc=type(model).__name__,
+        disable=not progress,
+        initial=start_epoch,
+        total=epochs,
+        unit="epoch",
+    )
     for epoch in bar:
         t0 = time.perf_counter()
         for source in (train_loader, getattr(train_loader, "dataset", None)):
@@ -415,8 +441,15 @@ def fit(
             if val_fn is not None:
                 val = val_fn(model, val_loader, device)
             else:
-                val = validate(model, val_loader, loss_fn, device, step_fn=step_fn,
-                               num_classes=num_classes, ignore_index=ignore_index)
+                val = validate(
+                    model,
+                    val_loader,
+                    loss_fn,
+                    device,
+                    step_fn=step_fn,
+                    num_classes=num_classes,
+                    ignore_index=ignore_index,
+                )
         history.epoch.append(epoch + 1)
         history.train_loss.append(total / max(count, 1))
         history.val.append({k: float(v) for k, v in val.items()})
@@ -424,16 +457,19 @@ def fit(
         shown = {"loss": f"{history.train_loss[-1]:.4f}"}
         shown.update({f"val_{k}": f"{v:.3f}" for k, v in list(history.val[-1].items())[:2]})
         bar.set_postfix(shown)
-        save_checkpoint(path, {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": sched.state_dict() if sched is not None else None,
-            "scaler": scaler.state_dict() if scaler is not None else None,
-            "rng": _rng_state(train_loader),
-            "epoch": epoch + 1,
-            "history": history.to_dict(),
-            "meta": meta or {},
-        })
+        save_checkpoint(
+            path,
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": sched.state_dict() if sched is not None else None,
+                "scaler": scaler.state_dict() if scaler is not None else None,
+                "rng": _rng_state(train_loader),
+                "epoch": epoch + 1,
+                "history": history.to_dict(),
+                "meta": meta or {},
+            },
+        )
         elapsed = time.perf_counter() - began
         per_epoch = elapsed / (epoch + 1 - start_epoch)
         if time_budget_s is not None and epoch + 1 < epochs and elapsed + per_epoch > time_budget_s:
@@ -582,7 +618,11 @@ def predict(
         if parts and isinstance(parts[0], torch.Tensor):
             result[k] = torch.cat(parts)
         else:
-            result[k] = [item for part in parts for item in (part if isinstance(part, (list, tuple)) else [part])]
+            result[k] = [
+                item
+                for part in parts
+                for item in (part if isinstance(part, (list, tuple)) else [part])
+            ]
     return result
 
 
@@ -615,7 +655,9 @@ def predict_scene(
     if arr.ndim != 3:
         raise ValueError(f"image must be (bands, height, width), got shape {arr.shape}")
     if not np.isfinite(arr).all():
-        raise ValueError("image holds NaN/inf; fill nodata first (e.g. np.nan_to_num) before predicting")
+        raise ValueError(
+            "image holds NaN/inf; fill nodata first (e.g. np.nan_to_num) before predicting"
+        )
     device = torch.device(device) if device is not None else next(model.parameters()).device
     multiple = multiple or int(getattr(model, "size_multiple", 1))
     _, height, width = arr.shape
@@ -633,7 +675,9 @@ def predict_scene(
             mode = "reflect" if min(t0.height, t0.width) > max(ph, pw) else "replicate"
             x = F.pad(x, (0, pw, 0, ph), mode=mode)
         with torch.no_grad():
-            probs = model(x.to(device)).float().softmax(1)[:, :, : t0.height, : t0.width].cpu().numpy()
+            probs = (
+                model(x.to(device)).float().softmax(1)[:, :, : t0.height, : t0.width].cpu().numpy()
+            )
         pieces.extend(zip(group, probs))
     blended = rasters.assemble(pieces, height, width, overlap)
     if output == "probs":
@@ -1005,7 +1049,9 @@ class MemoryCrops:
         self.crop, self.augment, self.seed, self.epoch = crop, augment, seed, 0
         small = [s for s in self.samples if min(next(iter(s.values())).shape[-2:]) < crop]
         if small:
-            raise ValueError(f"crop {crop} is larger than a sample ({next(iter(small[0].values())).shape})")
+            raise ValueError(
+                f"crop {crop} is larger than a sample ({next(iter(small[0].values())).shape})"
+            )
 
     def __len__(self) -> int:
         return len(self.samples)

@@ -97,7 +97,9 @@ def patch_browser(sen12ms_root: Any = None, dfc2020_root: Any = None, max_patche
 # prediction browser (notebooks 05, 06)
 
 
-def label_browser(panels: list[dict[str, Any]], scheme: str = "dfc8", titles: list[str] | None = None) -> Any:
+def label_browser(
+    panels: list[dict[str, Any]], scheme: str = "dfc8", titles: list[str] | None = None
+) -> Any:
     """Browse samples side by side (e.g. input, predictions, ground truth) with a slider.
 
     ``panels``: one dict per sample, ``{column title: array}``; ``(C, H, W)`` arrays are drawn as RGB,
@@ -111,7 +113,9 @@ def label_browser(panels: list[dict[str, Any]], scheme: str = "dfc8", titles: li
 
     if not panels:
         raise ValueError("label_browser needs at least one sample (panels is empty)")
-    slider = w.IntSlider(value=0, min=0, max=len(panels) - 1, description="sample", continuous_update=False)
+    slider = w.IntSlider(
+        value=0, min=0, max=len(panels) - 1, description="sample", continuous_update=False
+    )
     caption, out = w.HTML(), w.Output()
 
     def draw(index: int) -> None:

@@ -70,7 +70,9 @@ class Up(nn.Module):
     (B, in, H, W) and skip (B, in/2, 2H, 2W) -> (B, out, 2H, 2W).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, batch_norm: bool = True, up: str = "bilinear") -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, batch_norm: bool = True, up: str = "bilinear"
+    ) -> None:
         super().__init__()
         half = in_channels // 2
         if up == "transposed":
@@ -139,7 +141,9 @@ class UNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in_channels, H, W)`` -> logits ``(B, num_classes, H, W)``."""
         if x.ndim != 4:
-            raise ValueError(f"UNet expects (batch, bands, height, width), got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"UNet expects (batch, bands, height, width), got shape {tuple(x.shape)}"
+            )
         height, width = x.shape[-2:]
         m = self.size_multiple
         ph, pw = (-height) % m, (-width) % m
@@ -161,13 +165,18 @@ class UNet(nn.Module):
 
 
 def parameter_count(
-    in_channels: int, num_classes: int, width: int, depth: int, batch_norm: bool = True, up: str = "bilinear"
+    in_channels: int,
+    num_classes: int,
+    width: int,
+    depth: int,
+    batch_norm: bool = True,
+    up: str = "bilinear",
 ) -> int:
     """Closed-form number of trainable parameters of :class:`UNet` (used to check the code)."""
 
     def double(cin: int, cout: int) -> int:
-        per_conv = (lambda c: 9 * c * cout + (2 * cout if batch_norm else cout))
-        return per_conv(cin) + per_conv(cout)
+        bias_or_bn = 2 * cout if batch_norm else cout  # BN: scale + shift; else a conv bias
+        return 9 * cin * cout + bias_or_bn + 9 * cout * cout + bias_or_bn
 
     w = [width * 2**i for i in range(depth + 1)]
     total = double(in_channels, w[0])
