@@ -77,9 +77,15 @@ def bench_readers(profile: str, repeats: int, n: int = 16) -> list[dict[str, Any
 
 def _files_of(ds: Any, count: int) -> list[Path]:
     """All GeoTIFFs behind the first ``count`` samples of a dataset (for the bare-read floor)."""
+    from .datasets import NTL_LAYERS
+
     files: list[Path] = []
     for i in range(count):
-        files.extend(Path(p) for p in ds.files_of(i))
+        if hasattr(ds, "patches"):  # SEN12MS / DFC2020: s2 + labels (+ dfc)
+            mods = ["s2", "lc"] + (["dfc"] if ds.patches[i].path("dfc").exists() else [])
+            files.extend(ds.patches[i].path(m) for m in mods)
+        else:  # NTL: every layer of the sample
+            files.extend(ds._path(layer, ds.ids_[i]) for layer in NTL_LAYERS)
     return files
 
 
@@ -91,7 +97,7 @@ def training_cases(profile: str) -> list[tuple[str, Callable[[], Any], Callable[
     import torch
     import torch.nn.functional as F
 
-    from . import datasets, synthetic
+    from . import datasets, losses, synthetic
     from .models import ntl_sr, pix2pix, unet
 
     paths = synthetic.ensure_sample(profile, verbose=False)
@@ -111,16 +117,16 @@ def training_cases(profile: str) -> list[tuple[str, Callable[[], Any], Callable[
         return F.l1_loss(model(image), target)
 
     def ntl_loss(model: Any, batch: dict, device: Any) -> Any:
-        return ntl_sr.training_loss(model, {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v
-                                            for k, v in batch.items()})
+        return ntl_sr.step(model, batch, losses.ntl_sr_loss)
 
+    ntl_crop = ntl_cfg.get("crop", config.settings("scene", profile)["ntl_patch"])
     return [
         ("U-Net", lambda: unet.UNet(4, 8, width=unet_cfg["width"], depth=unet_cfg["depth"]),
          lambda: datasets.DFC2020(paths.dfc2020, split="validation", crop=crop), unet_loss),
-        ("pix2pix G", lambda: pix2pix.UnetGenerator(4, 8, patch_size=crop, ngf=gan_cfg["ngf"]),
+        ("pix2pix G", lambda: pix2pix.generator(4, 8, patch=crop, ngf=gan_cfg["ngf"]),
          lambda: datasets.DFC2020(paths.dfc2020, split="validation", crop=crop), pix2pix_loss),
-        ("NTL SR", lambda: ntl_sr.NTLSR(width=ntl_cfg["width"]),
-         lambda: datasets.NTL(paths.ntl, split="train"), ntl_loss),
+        ("NTL SR", lambda: ntl_sr.build(width=ntl_cfg["width"]),
+         lambda: datasets.NTL(paths.ntl, split="train", crop=ntl_crop), ntl_loss),
     ]
 
 
@@ -213,13 +219,17 @@ def bench_tiled(profile: str, repeats: int) -> list[dict[str, Any]]:
     from .models import ntl_sr
 
     paths = synthetic.ensure_sample(profile, verbose=False)
-    model = ntl_sr.NTLSR(width=config.settings("ntl_super_resolution", profile)["width"]).eval()
-    tile = config.settings("scene", profile)["ntl_patch"]
+    cfg = config.settings("ntl_super_resolution", profile)
+    model = ntl_sr.build(width=cfg["width"]).eval()
+    tile = cfg.get("tile", config.settings("scene", profile)["ntl_patch"])
+    overlap = cfg.get("overlap", tile // 4)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ntl_fine.tif"
 
         def run() -> None:
-            ntl_sr.predict_tiled(model, paths.scene, out, tile=tile, overlap=tile // 4)
+            scene = paths.scene
+            ntl_sr.predict_tiled(model, scene / "ntl_lr.tif", scene / "dmo.tif", scene / "ntl_dem.tif",
+                                 tile=tile, overlap=overlap, out_path=out, progress=False)
 
         tracemalloc.start()
         t = repeat(run, repeats, warmup=0)

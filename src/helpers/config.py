@@ -43,7 +43,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "explore_labels": {"max_patches": 64},
         "unet_landcover": {"crop": 64, "batch": 16, "epochs": 40, "width": 16, "depth": 3, "time_budget_s": 170, "samples": 128, "learning_rate": 3e-3, "tile": 256},
         "label_super_resolution": {"crop": 128, "batch": 8, "epochs": 100, "width": 8, "depth": 3, "time_budget_s": 75, "samples": 32, "learning_rate": 1e-2, "tile": 256},
-        "cgan_pix2pix": {"crop": 64, "batch": 4, "epochs": 400, "ngf": 8, "ndf": 8, "learning_rate": 1e-3, "time_budget_s": 100},
+        "cgan_pix2pix": {"crop": 64, "batch": 4, "epochs": 400, "ngf": 8, "ndf": 8, "learning_rate": 1e-3, "time_budget_s": 85},
         "bag_of_colors": {"words": 80, "segments": 20, "trees": 300, "max_pixels": 200000},
         "ntl_data_preparation": {},
         "ntl_super_resolution": {"batch": 8, "epochs": 60, "width": 16, "time_budget_s": 130, "crop": 64, "repeats": 4, "tile": 128, "overlap": 32},
