@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         )
-    except (TimeoutError, asyncio.TimeoutError, OSError, RuntimeError, ConnectionError) as err:
+    except (TimeoutError, OSError, RuntimeError, ConnectionError) as err:
         summary.update(ok=False, error=f"{type(err).__name__}: {err}")
     finally:
         if lab is not None and lab.poll() is None:

@@ -34,7 +34,9 @@ def code(text: str, tags: tuple[str, ...] = ()) -> nbformat.NotebookNode:
     return cell
 
 
-def header(title: str, goals: list[str], times: dict[str, str], intro: str = "") -> nbformat.NotebookNode:
+def header(
+    title: str, goals: list[str], times: dict[str, str], intro: str = ""
+) -> nbformat.NotebookNode:
     """Title, badge placeholder, learning goals and expected run time per profile."""
     goal_lines = "\n".join(f"- {g}" for g in goals)
     time_lines = "\n".join(f"| {k} | {v} |" for k, v in times.items())
@@ -76,7 +78,11 @@ def save(path: str | Path, cells: list[nbformat.NotebookNode]) -> Path:
     """Write the notebook (outputs empty, python3 kernel) and validate it."""
     nb = nbformat.v4.new_notebook()
     nb.cells = cells
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     nbformat.validate(nb)
     path = Path(path)

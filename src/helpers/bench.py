@@ -36,7 +36,11 @@ def repeat(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> dict[str, fl
 
 def _rate(seconds: dict[str, float], count: float) -> dict[str, float]:
     """Turn seconds for ``count`` items into items per second (min time -> max rate)."""
-    return {"max": count / seconds["min"], "median": count / seconds["median"], "min": count / seconds["max"]}
+    return {
+        "max": count / seconds["min"],
+        "median": count / seconds["median"],
+        "min": count / seconds["max"],
+    }
 
 
 # ---- readers ----
@@ -70,8 +74,16 @@ def bench_readers(profile: str, repeats: int, n: int = 16) -> list[dict[str, Any
 
         t_ds = repeat(read_dataset, repeats)
         t_raw = repeat(read_bare, repeats)
-        rows.append({"group": "readers", "case": name, "unit": "samples/s", **_rate(t_ds, count),
-                     "floor (bare rasterio)": count / t_raw["median"], "files per sample": len(files) / count})
+        rows.append(
+            {
+                "group": "readers",
+                "case": name,
+                "unit": "samples/s",
+                **_rate(t_ds, count),
+                "floor (bare rasterio)": count / t_raw["median"],
+                "files per sample": len(files) / count,
+            }
+        )
     return rows
 
 
@@ -92,9 +104,10 @@ def _files_of(ds: Any, count: int) -> list[Path]:
 # ---- training ----
 
 
-def training_cases(profile: str) -> list[tuple[str, Callable[[], Any], Callable[[], Any], Callable[..., Any]]]:
+def training_cases(
+    profile: str,
+) -> list[tuple[str, Callable[[], Any], Callable[[], Any], Callable[..., Any]]]:
     """(name, build model, build dataset, loss(model, batch, device)) for each trainable model."""
-    import torch
     import torch.nn.functional as F
 
     from . import datasets, losses, synthetic
@@ -121,12 +134,24 @@ def training_cases(profile: str) -> list[tuple[str, Callable[[], Any], Callable[
 
     ntl_crop = ntl_cfg.get("crop", config.settings("scene", profile)["ntl_patch"])
     return [
-        ("U-Net", lambda: unet.UNet(4, 8, width=unet_cfg["width"], depth=unet_cfg["depth"]),
-         lambda: datasets.DFC2020(paths.dfc2020, split="validation", crop=crop), unet_loss),
-        ("pix2pix G", lambda: pix2pix.generator(4, 8, patch=crop, ngf=gan_cfg["ngf"]),
-         lambda: datasets.DFC2020(paths.dfc2020, split="validation", crop=crop), pix2pix_loss),
-        ("NTL SR", lambda: ntl_sr.build(width=ntl_cfg["width"]),
-         lambda: datasets.NTL(paths.ntl, split="train", crop=ntl_crop), ntl_loss),
+        (
+            "U-Net",
+            lambda: unet.UNet(4, 8, width=unet_cfg["width"], depth=unet_cfg["depth"]),
+            lambda: datasets.DFC2020(paths.dfc2020, split="validation", crop=crop),
+            unet_loss,
+        ),
+        (
+            "pix2pix G",
+            lambda: pix2pix.generator(4, 8, patch=crop, ngf=gan_cfg["ngf"]),
+            lambda: datasets.DFC2020(paths.dfc2020, split="validation", crop=crop),
+            pix2pix_loss,
+        ),
+        (
+            "NTL SR",
+            lambda: ntl_sr.build(width=ntl_cfg["width"]),
+            lambda: datasets.NTL(paths.ntl, split="train", crop=ntl_crop),
+            ntl_loss,
+        ),
     ]
 
 
@@ -154,7 +179,9 @@ def bench_training(profile: str, repeats: int, steps: int, batch: int = 4) -> li
             resident = {k: v.to(device) if torch.is_tensor(v) else v for k, v in resident.items()}
             pixels = _pixels(resident)
 
-            def step(b: dict, model: Any = model, opt: Any = opt, amp: bool = amp) -> None:
+            def step(
+                b: dict, model: Any = model, opt: Any = opt, amp: bool = amp, loss_fn: Any = loss_fn
+            ) -> None:
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                     loss = loss_fn(model, b, device)
                 opt.zero_grad(set_to_none=True)
@@ -175,17 +202,29 @@ def bench_training(profile: str, repeats: int, steps: int, batch: int = 4) -> li
             t_fed = repeat(fed, repeats)
             t_dev = repeat(on_device, repeats)
             n = steps * batch
-            rows.append({"group": "training", "case": f"{name} [{device.type} {label}]", "unit": "samples/s",
-                         **_rate(t_fed, n), "device-resident samples/s": n / t_dev["median"],
-                         "fed / resident": t_dev["median"] / t_fed["median"],
-                         "pixels/s": n * pixels / t_fed["median"]})
+            rows.append(
+                {
+                    "group": "training",
+                    "case": f"{name} [{device.type} {label}]",
+                    "unit": "samples/s",
+                    **_rate(t_fed, n),
+                    "device-resident samples/s": n / t_dev["median"],
+                    "fed / resident": t_dev["median"] / t_fed["median"],
+                    "pixels/s": n * pixels / t_fed["median"],
+                }
+            )
     return rows
 
 
 def _loader_kwargs(device: Any) -> dict[str, Any]:
     """DataLoader settings per device: workers, pinned memory and persistent workers on CUDA."""
     if device.type == "cuda":
-        return {"num_workers": 4, "pin_memory": True, "persistent_workers": True, "prefetch_factor": 4}
+        return {
+            "num_workers": 4,
+            "pin_memory": True,
+            "persistent_workers": True,
+            "prefetch_factor": 4,
+        }
     return {"num_workers": 0}
 
 
@@ -228,8 +267,16 @@ def bench_tiled(profile: str, repeats: int) -> list[dict[str, Any]]:
 
         def run() -> None:
             scene = paths.scene
-            ntl_sr.predict_tiled(model, scene / "ntl_lr.tif", scene / "dmo.tif", scene / "ntl_dem.tif",
-                                 tile=tile, overlap=overlap, out_path=out, progress=False)
+            ntl_sr.predict_tiled(
+                model,
+                scene / "ntl_lr.tif",
+                scene / "dmo.tif",
+                scene / "ntl_dem.tif",
+                tile=tile,
+                overlap=overlap,
+                out_path=out,
+                progress=False,
+            )
 
         tracemalloc.start()
         t = repeat(run, repeats, warmup=0)
@@ -238,9 +285,16 @@ def bench_tiled(profile: str, repeats: int) -> list[dict[str, Any]]:
         from . import rasters
 
         h, w = rasters.grid_of(out)[2]
-    return [{"group": "tiled", "case": f"NTL SR tiled ({h}x{w}, tile {tile})", "unit": "pixels/s",
-             **_rate(t, h * w), "peak traced MiB": peak / 2**20,
-             "max RSS MiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}]
+    return [
+        {
+            "group": "tiled",
+            "case": f"NTL SR tiled ({h}x{w}, tile {tile})",
+            "unit": "pixels/s",
+            **_rate(t, h * w),
+            "peak traced MiB": peak / 2**20,
+            "max RSS MiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+    ]
 
 
 # ---- notebooks ----
@@ -255,11 +309,25 @@ def bench_notebooks() -> list[dict[str, Any]]:
         newest[profile] = run.parent
     for profile, run in sorted(newest.items()):
         for rec in results.load_notebook_log(run):
-            rows.append({"group": "notebooks", "case": f"{rec['notebook']} [{profile}]", "unit": "s",
-                         "median": rec["seconds"], "status": rec["status"], "run": run.name})
+            rows.append(
+                {
+                    "group": "notebooks",
+                    "case": f"{rec['notebook']} [{profile}]",
+                    "unit": "s",
+                    "median": rec["seconds"],
+                    "status": rec["status"],
+                    "run": run.name,
+                }
+            )
     if not rows:
-        rows.append({"group": "notebooks", "case": "no reproduction run found",
-                     "unit": "s", "status": "run `make reproduce` (any profile) first"})
+        rows.append(
+            {
+                "group": "notebooks",
+                "case": "no reproduction run found",
+                "unit": "s",
+                "status": "run `make reproduce` (any profile) first",
+            }
+        )
     return rows
 
 
@@ -271,9 +339,14 @@ def environment() -> dict[str, Any]:
     import torch
 
     device = config.pick_device(verbose=False)
-    return {"date": time.strftime("%Y-%m-%d"), "python": platform.python_version(),
-            "torch": torch.__version__, "device": config.device_report(device),
-            "cpu_threads": torch.get_num_threads(), "machine": platform.machine()}
+    return {
+        "date": time.strftime("%Y-%m-%d"),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "device": config.device_report(device),
+        "cpu_threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+    }
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
@@ -314,7 +387,9 @@ def main(profile: str | None = None, only: list[str] | None = None) -> int:
     env = environment()
     table = format_table(rows)
     out = results.run_dir()
-    (out / "bench.json").write_text(json.dumps({"environment": env, "profile": profile, "rows": rows}, indent=1))
+    (out / "bench.json").write_text(
+        json.dumps({"environment": env, "profile": profile, "rows": rows}, indent=1)
+    )
     (out / "bench.md").write_text(f"{env}\n\n{table}\n")
     print(table)
     print(f"\n{env['device']}; written to {out / 'bench.json'}")

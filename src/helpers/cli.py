@@ -16,7 +16,9 @@ from . import config
 def _cmd_sample(args: argparse.Namespace) -> int:
     from . import synthetic
 
-    paths = synthetic.ensure_sample(profile=args.profile, seed=args.seed, force=args.force, verbose=True)
+    paths = synthetic.ensure_sample(
+        profile=args.profile, seed=args.seed, force=args.force, verbose=True
+    )
     print(f"sample scene ready under {paths.root}")
     return 0
 
@@ -40,8 +42,9 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from . import results
 
-    run = results.reproduce(profile=args.profile, notebooks=args.notebooks or None,
-                            timeout=args.timeout)
+    run = results.reproduce(
+        profile=args.profile, notebooks=args.notebooks or None, timeout=args.timeout
+    )
     print(f"report: {run / 'report.html'}")
     failed = [r for r in results.load_notebook_log(run) if r.get("status") != "ok"]
     return 1 if failed else 0
@@ -69,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the sources and how each is obtained")
     p.set_defaults(func=_cmd_fetch)
 
-    p = sub.add_parser("reproduce", help="run every notebook into a new run folder and write a report")
+    p = sub.add_parser(
+        "reproduce", help="run every notebook into a new run folder and write a report"
+    )
     p.add_argument("--profile", choices=config.PROFILE_NAMES, default=None)
     p.add_argument("--timeout", type=int, default=1800, help="seconds per notebook")
     p.add_argument("notebooks", nargs="*", help="only these notebooks (default: all, in order)")

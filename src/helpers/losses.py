@@ -30,11 +30,15 @@ def _coarse_phase(coarse: Any, block: int, ignore_index: int) -> tuple[int, int]
         b = coarse.narrow(dim, 0, coarse.shape[dim] - 1)
         changed = (a != b) & (a != ignore_index) & (b != ignore_index)
         pos = torch.nonzero(changed.any(dim=1 - dim)).flatten() + 1
-        offsets.append(int(torch.bincount(pos % block, minlength=block).argmax()) if pos.numel() else 0)
+        offsets.append(
+            int(torch.bincount(pos % block, minlength=block).argmax()) if pos.numel() else 0
+        )
     return offsets[0], offsets[1]
 
 
-def block_ids(coarse: Any, block: int, num_coarse: int, ignore_index: int = 255, align: bool = True) -> Any:
+def block_ids(
+    coarse: Any, block: int, num_coarse: int, ignore_index: int = 255, align: bool = True
+) -> Any:
     """Block index per pixel of ``coarse`` (N, H, W): one block per coarse-grid cell and coarse
     label, -1 where ignored. ``align`` finds each sample's grid offset from the label edges."""
     import torch
@@ -47,13 +51,20 @@ def block_ids(coarse: Any, block: int, num_coarse: int, ignore_index: int = 255,
     cells = ((h + block) // block + 1) * cells_per_row
     for i in range(n):
         r0, c0 = _coarse_phase(coarse[i], block, ignore_index) if align else (0, 0)
-        cell = ((rows + block - r0) // block)[:, None] * cells_per_row + ((cols + block - c0) // block)[None]
+        cell = ((rows + block - r0) // block)[:, None] * cells_per_row + (
+            (cols + block - c0) // block
+        )[None]
         ids[i] = (i * cells + cell) * num_coarse + coarse[i].long().clamp(0, num_coarse - 1)
     return torch.where(coarse == ignore_index, torch.full_like(ids, -1), ids)
 
 
 def block_statistics(
-    probs: Any, coarse: Any, block: int, num_coarse: int, ignore_index: int = 255, align: bool = True
+    probs: Any,
+    coarse: Any,
+    block: int,
+    num_coarse: int,
+    ignore_index: int = 255,
+    align: bool = True,
 ) -> dict[str, Any]:
     """Per block: ``eta`` (mean p, (Z, C)), ``rho2`` (variance of that mean, (Z, C)), ``label``
     (coarse class, (Z,)), ``pixels`` (Z,). ``probs`` is (N, C, H, W) softmax output."""
@@ -64,8 +75,13 @@ def block_statistics(
     keep = ids >= 0
     uniq, inv = torch.unique(ids[keep], return_inverse=True)
     p = p[keep]
-    count = torch.zeros(len(uniq), device=p.device, dtype=p.dtype).index_add_(0, inv, torch.ones_like(p[:, 0]))
-    eta = torch.zeros(len(uniq), p.shape[1], device=p.device, dtype=p.dtype).index_add_(0, inv, p) / count[:, None]
+    count = torch.zeros(len(uniq), device=p.device, dtype=p.dtype).index_add_(
+        0, inv, torch.ones_like(p[:, 0])
+    )
+    eta = (
+        torch.zeros(len(uniq), p.shape[1], device=p.device, dtype=p.dtype).index_add_(0, inv, p)
+        / count[:, None]
+    )
     var = torch.zeros_like(eta).index_add_(0, inv, p * (1 - p)) / count[:, None] ** 2
     return {"eta": eta, "rho2": var, "label": uniq % num_coarse, "pixels": count}
 
@@ -93,7 +109,9 @@ def label_sr_loss(
     mu = torch.as_tensor(mu, dtype=probs.dtype, device=probs.device)
     sigma2 = torch.as_tensor(sigma2, dtype=probs.dtype, device=probs.device)
     if mu.shape != sigma2.shape or mu.shape[1] != probs.shape[1]:
-        raise ValueError(f"mu {tuple(mu.shape)} and sigma2 {tuple(sigma2.shape)} must be (coarse classes, {probs.shape[1]})")
+        raise ValueError(
+            f"mu {tuple(mu.shape)} and sigma2 {tuple(sigma2.shape)} must be (coarse classes, {probs.shape[1]})"
+        )
     stats = block_statistics(probs, coarse, block, mu.shape[0], ignore_index, align)
     if stats["label"].numel() == 0:
         return probs.sum() * 0.0  # no labelled block: zero loss that still has a graph
@@ -107,10 +125,23 @@ def label_sr_loss(
 class LabelSRLoss:
     """``loss(output, coarse)``: :func:`label_sr_loss` with the statistics held (a step_fn's loss_fn)."""
 
-    def __init__(self, mu: Any, sigma2: Any, block: int, ignore_index: int = 255, eps: float = 1e-4,
-                 log_term: bool = True, align: bool = True) -> None:
+    def __init__(
+        self,
+        mu: Any,
+        sigma2: Any,
+        block: int,
+        ignore_index: int = 255,
+        eps: float = 1e-4,
+        log_term: bool = True,
+        align: bool = True,
+    ) -> None:
         self.mu, self.sigma2, self.block = mu, sigma2, block
-        self.kwargs = {"ignore_index": ignore_index, "eps": eps, "log_term": log_term, "align": align}
+        self.kwargs = {
+            "ignore_index": ignore_index,
+            "eps": eps,
+            "log_term": log_term,
+            "align": align,
+        }
 
     def __call__(self, output: Any, coarse: Any) -> Any:
         """The loss of one batch."""
@@ -118,8 +149,14 @@ class LabelSRLoss:
 
 
 def cooccurrence_statistics(
-    coarse: Any, fine: Any, block: int, num_coarse: int, num_fine: int, ignore_index: int = 255,
-    min_var: float = 1e-3, align: bool = True,
+    coarse: Any,
+    fine: Any,
+    block: int,
+    num_coarse: int,
+    num_fine: int,
+    ignore_index: int = 255,
+    min_var: float = 1e-3,
+    align: bool = True,
 ) -> dict[str, Any]:
     """Estimate ``mu``/``sigma2`` (K, C): mean and variance, over blocks with coarse class k, of the
     share of fine class c (fine ``ignore_index`` pixels left out). Use fine labels of the *training*
@@ -133,9 +170,17 @@ def cooccurrence_statistics(
     if coarse_t.ndim == 2:
         coarse_t, fine_t = coarse_t[None], fine_t[None]
     if coarse_t.shape != fine_t.shape:
-        raise ValueError(f"coarse {tuple(coarse_t.shape)} and fine {tuple(fine_t.shape)} differ in shape")
-    coarse_t = torch.where(fine_t == ignore_index, torch.full_like(coarse_t, ignore_index), coarse_t)
-    onehot = torch.nn.functional.one_hot(fine_t.clamp(0, num_fine - 1), num_fine).permute(0, 3, 1, 2).double()
+        raise ValueError(
+            f"coarse {tuple(coarse_t.shape)} and fine {tuple(fine_t.shape)} differ in shape"
+        )
+    coarse_t = torch.where(
+        fine_t == ignore_index, torch.full_like(coarse_t, ignore_index), coarse_t
+    )
+    onehot = (
+        torch.nn.functional.one_hot(fine_t.clamp(0, num_fine - 1), num_fine)
+        .permute(0, 3, 1, 2)
+        .double()
+    )
     stats = block_statistics(onehot, coarse_t, block, num_coarse, ignore_index, align)
     mu = np.zeros((num_coarse, num_fine))
     sigma2 = np.full((num_coarse, num_fine), min_var)
@@ -218,6 +263,7 @@ def generator_loss(
     l1 = masked_l1(fake, target, valid)
     return adversarial + lambda_l1 * l1, adversarial, l1
 
+
 # ---- night lights: multi-scale L1 and ISP auxiliary loss (notebooks 08, 09) ----
 
 # DeepLight objective (seed 001): alpha * F1 * sum_j beta_j * L1(pred_j, HR_j) + (1 - alpha) * F2 * BCE.
@@ -247,14 +293,22 @@ def ntl_sr_loss(
     preds = list(outputs["scales"]) if multiscale else [outputs["scales"][-1]]
     weights = list(betas) if multiscale else [1.0]
     if len(weights) != len(preds):
-        raise ValueError(f"{len(preds)} predictions but {len(weights)} betas; give one beta per scale.")
+        raise ValueError(
+            f"{len(preds)} predictions but {len(weights)} betas; give one beta per scale."
+        )
     l1 = 0.0
     for beta, pred in zip(weights, preds):
-        target = high_res if pred.shape[-2:] == high_res.shape[-2:] else F.adaptive_avg_pool2d(high_res, pred.shape[-2:])
+        target = (
+            high_res
+            if pred.shape[-2:] == high_res.shape[-2:]
+            else F.adaptive_avg_pool2d(high_res, pred.shape[-2:])
+        )
         l1 = l1 + beta * F.l1_loss(pred, target)
     if not auxiliary:
         return l1
     if isp is None:
-        raise ValueError("auxiliary=True needs the ISP mask (batch['isp']); pass auxiliary=False without it.")
+        raise ValueError(
+            "auxiliary=True needs the ISP mask (batch['isp']); pass auxiliary=False without it."
+        )
     bce = F.binary_cross_entropy_with_logits(outputs["isp_logits"], isp.float())
     return alpha * l1 + (1.0 - alpha) * bce

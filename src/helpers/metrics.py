@@ -14,8 +14,13 @@ import numpy as np
 # the ground truth, so a class missing from an evaluation area does not count as a zero.
 
 
-def confusion_matrix(pred: Any, target: Any, num_classes: int, ignore_index: int | None = 255,
-                     unlabelled_pred: bool = False) -> Any:
+def confusion_matrix(
+    pred: Any,
+    target: Any,
+    num_classes: int,
+    ignore_index: int | None = 255,
+    unlabelled_pred: bool = False,
+) -> Any:
     """``(num_classes, num_classes)`` int64 counts, rows = truth, cols = prediction; ignore dropped.
 
     ``pred`` holds class indices (any shape, same as ``target``); numpy arrays are accepted. With
@@ -26,12 +31,20 @@ def confusion_matrix(pred: Any, target: Any, num_classes: int, ignore_index: int
     from torchmetrics.functional.classification import multiclass_confusion_matrix
 
     pred_t = torch.as_tensor(np.asarray(pred) if not isinstance(pred, torch.Tensor) else pred)
-    target_t = torch.as_tensor(np.asarray(target) if not isinstance(target, torch.Tensor) else target)
+    target_t = torch.as_tensor(
+        np.asarray(target) if not isinstance(target, torch.Tensor) else target
+    )
     if pred_t.shape != target_t.shape:
-        raise ValueError(f"prediction {tuple(pred_t.shape)} and target {tuple(target_t.shape)} differ in shape")
+        raise ValueError(
+            f"prediction {tuple(pred_t.shape)} and target {tuple(target_t.shape)} differ in shape"
+        )
     pred_t = pred_t.long().reshape(-1)
     target_t = target_t.long().reshape(-1)
-    keep = target_t != ignore_index if ignore_index is not None else torch.ones_like(target_t, dtype=torch.bool)
+    keep = (
+        target_t != ignore_index
+        if ignore_index is not None
+        else torch.ones_like(target_t, dtype=torch.bool)
+    )
     bad = target_t[keep][(target_t[keep] < 0) | (target_t[keep] >= num_classes)]
     if bad.numel():
         raise ValueError(
@@ -125,11 +138,18 @@ def scores_from_confusion(confusion: Any) -> ClassScores:
     )
 
 
-def landcover_scores(pred: Any, target: Any, num_classes: int, ignore_index: int | None = 255,
-                     unlabelled_pred: bool = False) -> ClassScores:
+def landcover_scores(
+    pred: Any,
+    target: Any,
+    num_classes: int,
+    ignore_index: int | None = 255,
+    unlabelled_pred: bool = False,
+) -> ClassScores:
     """Scores of predicted class indices against ground truth (``ignore_index`` pixels dropped);
     ``unlabelled_pred``: see :func:`confusion_matrix`."""
-    return scores_from_confusion(confusion_matrix(pred, target, num_classes, ignore_index, unlabelled_pred))
+    return scores_from_confusion(
+        confusion_matrix(pred, target, num_classes, ignore_index, unlabelled_pred)
+    )
 
 
 # ---- night lights (notebooks 07-09) ----

@@ -26,7 +26,9 @@ def rgb(image: np.ndarray, bands: tuple[int, int, int] = (0, 1, 2)) -> np.ndarra
     return np.moveaxis(stretch(np.asarray(image)[list(bands)]), 0, -1)
 
 
-def show_labels(ax: Any, labels: np.ndarray, scheme: str = "dfc", title: str = "", legend: bool = False) -> Any:
+def show_labels(
+    ax: Any, labels: np.ndarray, scheme: str = "dfc", title: str = "", legend: bool = False
+) -> Any:
     """Draw a label map with the scheme's colours (see ``helpers.labels``); optional legend."""
     from . import labels as lab
 
@@ -37,6 +39,7 @@ def show_labels(ax: Any, labels: np.ndarray, scheme: str = "dfc", title: str = "
     if legend:
         lab.add_legend(ax, scheme, present=np.unique(labels))
     return im
+
 
 # ---- land cover (notebooks 02-06) ----
 
@@ -56,8 +59,13 @@ def composite(image: np.ndarray, bands: tuple[str, ...], names: tuple[str, ...])
     return np.moveaxis(stretch(np.stack(picked[:3])), 0, -1)
 
 
-def patch_figure(sample: dict[str, Any], bands: tuple[str, ...], names: tuple[str, ...], scheme: str,
-                 title: str = "") -> Any:
+def patch_figure(
+    sample: dict[str, Any],
+    bands: tuple[str, ...],
+    names: tuple[str, ...],
+    scheme: str,
+    title: str = "",
+) -> Any:
     """One patch: the band composite, its label map in ``scheme`` and, for DFC2020, the coarse
     MODIS label beside it; each label map with its legend."""
     import matplotlib.pyplot as plt
@@ -67,7 +75,9 @@ def patch_figure(sample: dict[str, Any], bands: tuple[str, ...], names: tuple[st
     if "coarse" in sample:
         coarse_scheme = "dfc" if scheme == "dfc" else "dfc8"
         maps.append((f"coarse MODIS -> {coarse_scheme}", sample["coarse"], coarse_scheme))
-    fig, axes = plt.subplots(1, 1 + len(maps), figsize=(3.2 + 4.4 * len(maps), 3.4), constrained_layout=True)
+    fig, axes = plt.subplots(
+        1, 1 + len(maps), figsize=(3.2 + 4.4 * len(maps), 3.4), constrained_layout=True
+    )
     axes[0].imshow(composite(np.asarray(sample["image"]), bands, names))
     axes[0].set_title(", ".join(names))
     axes[0].set_axis_off()
@@ -94,8 +104,15 @@ def class_share_figure(shares: Any, scheme: str = "dfc", title: str = "") -> Any
     left = np.zeros(len(shares))
     for value in shares.columns:
         width = shares[value].to_numpy(dtype=float)
-        ax.barh(list(shares.index), width, left=left, color=lab.color_of(scheme, int(value)),
-                edgecolor="0.3", linewidth=0.3, label=f"{value} {names[int(value)]}")
+        ax.barh(
+            list(shares.index),
+            width,
+            left=left,
+            color=lab.color_of(scheme, int(value)),
+            edgecolor="0.3",
+            linewidth=0.3,
+            label=f"{value} {names[int(value)]}",
+        )
         left += width
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of labelled pixels")
@@ -349,8 +366,14 @@ def _lights(ax: Any, image: np.ndarray, title: str, cmap: str = "magma", log: bo
     return im
 
 
-def plot_ntl_modalities(low_res: np.ndarray, high_res: np.ndarray, dmo: np.ndarray, dem: np.ndarray,
-                        isp: np.ndarray, suptitle: str = "") -> Any:
+def plot_ntl_modalities(
+    low_res: np.ndarray,
+    high_res: np.ndarray,
+    dmo: np.ndarray,
+    dem: np.ndarray,
+    isp: np.ndarray,
+    suptitle: str = "",
+) -> Any:
     """The five NTL modalities side by side: LR lights (DN), HR lights (radiance, log scale),
     Landsat DMO true colour (B4, B3, B2), DEM and impervious surface."""
     import matplotlib.pyplot as plt
@@ -376,7 +399,9 @@ def plot_saturation(dn: np.ndarray, level: int = 63, title: str = "") -> Any:
     arr = np.asarray(dn).squeeze()
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
     ax0.hist(arr.ravel(), bins=np.arange(0, level + 2) - 0.5, color="0.4")
-    ax0.bar([level], [(arr >= level).sum()], width=1, color="crimson", label=f"saturated (DN {level})")
+    ax0.bar(
+        [level], [(arr >= level).sum()], width=1, color="crimson", label=f"saturated (DN {level})"
+    )
     ax0.set_yscale("log")
     ax0.set_xlabel("DN")
     ax0.set_ylabel("pixels")
@@ -390,8 +415,12 @@ def plot_saturation(dn: np.ndarray, level: int = 63, title: str = "") -> Any:
     return fig
 
 
-def plot_profile(profiles: dict[str, np.ndarray], dn_profiles: dict[str, np.ndarray] | None = None,
-                 title: str = "", xlabel: str = "HR pixel along the line") -> Any:
+def plot_profile(
+    profiles: dict[str, np.ndarray],
+    dn_profiles: dict[str, np.ndarray] | None = None,
+    title: str = "",
+    xlabel: str = "HR pixel along the line",
+) -> Any:
     """Radiance profiles (left axis) and DN profiles (right axis) along one line across a town,
     all on the HR pixel axis: shows blooming (wider), aggregation (steps) and the 63 ceiling."""
     import matplotlib.pyplot as plt
@@ -405,7 +434,9 @@ def plot_profile(profiles: dict[str, np.ndarray], dn_profiles: dict[str, np.ndar
     if dn_profiles:
         ax2 = ax.twinx()
         for name, prof in dn_profiles.items():
-            ax2.step(np.arange(len(prof)), np.asarray(prof), where="mid", color="k", ls="--", label=name)
+            ax2.step(
+                np.arange(len(prof)), np.asarray(prof), where="mid", color="k", ls="--", label=name
+            )
         ax2.axhline(63, color="crimson", lw=0.8, ls=":")
         ax2.set_ylabel("DN")
         h2, n2 = ax2.get_legend_handles_labels()
@@ -427,8 +458,12 @@ def plot_calibration(fine_aggregated: np.ndarray, dn: np.ndarray, fit: Any, titl
     ax.scatter(x[~sat], y[~sat], s=6, alpha=0.5, label="unsaturated (fitted)")
     ax.scatter(x[sat], y[sat], s=6, alpha=0.5, color="crimson", label="saturated (left out)")
     grid = np.linspace(0, max(x.max(), 1e-6), 200)
-    ax.plot(grid, np.clip(fit.to_dn(grid), 0, fit.saturation), "k-",
-            label=f"DN = {fit.offset:.2f} + {fit.gain:.3f} L^{fit.power:.2f}  (R2 {fit.r2:.3f})")
+    ax.plot(
+        grid,
+        np.clip(fit.to_dn(grid), 0, fit.saturation),
+        "k-",
+        label=f"DN = {fit.offset:.2f} + {fit.gain:.3f} L^{fit.power:.2f}  (R2 {fit.r2:.3f})",
+    )
     ax.set_xlabel("fine radiance aggregated to the coarse grid")
     ax.set_ylabel("coarse DN")
     ax.legend(fontsize=8)
@@ -436,15 +471,22 @@ def plot_calibration(fine_aggregated: np.ndarray, dn: np.ndarray, fit: Any, titl
     return fig
 
 
-def plot_images(images: dict[str, np.ndarray], log: bool = True, cmap: str = "magma", ncols: int | None = None,
-                suptitle: str = "") -> Any:
+def plot_images(
+    images: dict[str, np.ndarray],
+    log: bool = True,
+    cmap: str = "magma",
+    ncols: int | None = None,
+    suptitle: str = "",
+) -> Any:
     """A row (or grid) of lights images with the same colour scale, e.g. resampling methods."""
     import matplotlib.pyplot as plt
 
     n = len(images)
     ncols = ncols or n
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3.8 * nrows), constrained_layout=True, squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(4 * ncols, 3.8 * nrows), constrained_layout=True, squeeze=False
+    )
     arrays = {k: np.asarray(v, dtype=np.float32).squeeze() for k, v in images.items()}
     shown = {k: np.log1p(np.maximum(v, 0)) if log else v for k, v in arrays.items()}
     vmax = max(float(np.nanpercentile(v, 99.5)) for v in shown.values()) or 1.0
@@ -460,8 +502,14 @@ def plot_images(images: dict[str, np.ndarray], log: bool = True, cmap: str = "ma
     return fig
 
 
-def plot_displacement(background: np.ndarray, field: dict[str, np.ndarray], true_shift: tuple[float, float] | None = None,
-                      title: str = "", scale: float = 1.0, true_field: dict[str, np.ndarray] | None = None) -> Any:
+def plot_displacement(
+    background: np.ndarray,
+    field: dict[str, np.ndarray],
+    true_shift: tuple[float, float] | None = None,
+    title: str = "",
+    scale: float = 1.0,
+    true_field: dict[str, np.ndarray] | None = None,
+) -> Any:
     """Block-wise displacement arrows (LR px, exaggerated by ``scale``) over the LR lights; the
     true global shift (red, at the centre) and true block shifts (orange), when known."""
     import matplotlib.pyplot as plt
@@ -469,16 +517,45 @@ def plot_displacement(background: np.ndarray, field: dict[str, np.ndarray], true
     fig, ax = plt.subplots(figsize=(6, 6), constrained_layout=True)
     ax.imshow(np.asarray(background).squeeze(), cmap="gray", interpolation="nearest")
     cc, rr = np.meshgrid(field["cols"], field["rows"])
-    ax.quiver(cc, rr, field["dx"] * scale, field["dy"] * scale, color="cyan", angles="xy",
-              scale_units="xy", scale=1, label="estimated (blocks)")
+    ax.quiver(
+        cc,
+        rr,
+        field["dx"] * scale,
+        field["dy"] * scale,
+        color="cyan",
+        angles="xy",
+        scale_units="xy",
+        scale=1,
+        label="estimated (blocks)",
+    )
     if true_field is not None:
         tc, tr = np.meshgrid(true_field["cols"], true_field["rows"])
-        ax.quiver(tc, tr, true_field["dx"] * scale, true_field["dy"] * scale, color="orange", angles="xy",
-                  scale_units="xy", scale=1, alpha=0.8, width=0.004, label="true (blocks)")
+        ax.quiver(
+            tc,
+            tr,
+            true_field["dx"] * scale,
+            true_field["dy"] * scale,
+            color="orange",
+            angles="xy",
+            scale_units="xy",
+            scale=1,
+            alpha=0.8,
+            width=0.004,
+            label="true (blocks)",
+        )
     if true_shift is not None:
         h, w = np.asarray(background).squeeze().shape
-        ax.quiver([w / 2], [h / 2], [true_shift[1] * scale], [true_shift[0] * scale], color="red",
-                  angles="xy", scale_units="xy", scale=1, label="true global shift")
+        ax.quiver(
+            [w / 2],
+            [h / 2],
+            [true_shift[1] * scale],
+            [true_shift[0] * scale],
+            color="red",
+            angles="xy",
+            scale_units="xy",
+            scale=1,
+            label="true global shift",
+        )
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(title or f"local displacement (arrows x{scale:g}, LR px)")
     ax.set_axis_off()
@@ -488,8 +565,9 @@ def plot_displacement(background: np.ndarray, field: dict[str, np.ndarray], true
 # notebooks 08-09
 
 
-def plot_sr_results(images: dict[str, np.ndarray], truth: np.ndarray, title: str = "",
-                    vmax: float | None = None) -> Any:
+def plot_sr_results(
+    images: dict[str, np.ndarray], truth: np.ndarray, title: str = "", vmax: float | None = None
+) -> Any:
     """Top row: each super-resolved image and the truth (radiance, log scale, shared colours);
     bottom row: absolute error maps |prediction - truth| with one shared scale."""
     import matplotlib.pyplot as plt
@@ -503,12 +581,16 @@ def plot_sr_results(images: dict[str, np.ndarray], truth: np.ndarray, title: str
     fig, axes = plt.subplots(2, n, figsize=(3.6 * n, 7.2), constrained_layout=True, squeeze=False)
     for i, name in enumerate([*names, "truth"]):
         img = t if name == "truth" else np.asarray(images[name]).squeeze()
-        im = axes[0, i].imshow(np.log1p(np.maximum(img, 0)), cmap="magma", vmin=0, vmax=top, interpolation="nearest")
+        im = axes[0, i].imshow(
+            np.log1p(np.maximum(img, 0)), cmap="magma", vmin=0, vmax=top, interpolation="nearest"
+        )
         axes[0, i].set_title(name)
         axes[0, i].set_axis_off()
         axes[1, i].set_axis_off()
         if name != "truth":
-            err = axes[1, i].imshow(errors[name], cmap="inferno", vmin=0, vmax=emax, interpolation="nearest")
+            err = axes[1, i].imshow(
+                errors[name], cmap="inferno", vmin=0, vmax=emax, interpolation="nearest"
+            )
             axes[1, i].set_title(f"|error|, MAE {errors[name].mean():.2f}")
     fig.colorbar(im, ax=axes[0, -1], fraction=0.046, label="log(1 + radiance)")
     fig.colorbar(err, ax=axes[1, :-1].tolist(), fraction=0.02, label="abs. error (nW/cm2/sr)")
@@ -517,16 +599,27 @@ def plot_sr_results(images: dict[str, np.ndarray], truth: np.ndarray, title: str
     return fig
 
 
-def plot_ablation(names: list[str], ours: list[float], published: list[float | None] | None = None,
-                  metric: str = "PSNR (dB)", ours_label: str = "ours (sample scene)",
-                  published_label: str = "PANDA-FINE (published)") -> Any:
+def plot_ablation(
+    names: list[str],
+    ours: list[float],
+    published: list[float | None] | None = None,
+    metric: str = "PSNR (dB)",
+    ours_label: str = "ours (sample scene)",
+    published_label: str = "PANDA-FINE (published)",
+) -> Any:
     """Bars of one metric per ablation row, ours beside the published value where there is one."""
     import matplotlib.pyplot as plt
 
     x = np.arange(len(names))
     width = 0.4 if published is not None else 0.7
     fig, ax = plt.subplots(figsize=(max(7, 1.3 * len(names)), 4), constrained_layout=True)
-    ax.bar(x - (width / 2 if published is not None else 0), ours, width, label=ours_label, color="tab:blue")
+    ax.bar(
+        x - (width / 2 if published is not None else 0),
+        ours,
+        width,
+        label=ours_label,
+        color="tab:blue",
+    )
     if published is not None:
         vals = [np.nan if v is None else v for v in published]
         ax.bar(x + width / 2, vals, width, label=published_label, color="tab:gray")

@@ -255,7 +255,9 @@ def tile_grid(height: int, width: int, tile: int, overlap: int = 0) -> list[Tile
         return out
 
     return [
-        Tile(r, c, min(tile, height), min(tile, width)) for r in starts(height) for c in starts(width)
+        Tile(r, c, min(tile, height), min(tile, width))
+        for r in starts(height)
+        for c in starts(width)
     ]
 
 
@@ -268,6 +270,7 @@ def iter_tiles(image: np.ndarray, tile: int, overlap: int = 0) -> Iterator[tuple
 
 def blend_window(height: int, width: int, overlap: int) -> np.ndarray:
     """A weight window that ramps linearly over ``overlap`` pixels at each edge (for blending)."""
+
     def ramp(n: int) -> np.ndarray:
         w = np.ones(n, dtype=np.float32)
         if overlap > 0:
@@ -291,7 +294,9 @@ def assemble(
         wgt = blend_window(t.height, t.width, overlap)
         out[..., t.row : t.row + t.height, t.col : t.col + t.width] += np.asarray(arr) * wgt
         weight[t.row : t.row + t.height, t.col : t.col + t.width] += wgt
-    return (out / np.maximum(weight, 1e-12)).astype(first.dtype if first.dtype.kind == "f" else np.float32)
+    return (out / np.maximum(weight, 1e-12)).astype(
+        first.dtype if first.dtype.kind == "f" else np.float32
+    )
 
 
 def utm_crs_for(lon: float, lat: float) -> Any:

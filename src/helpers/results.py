@@ -148,10 +148,16 @@ def notebook_paths(names: list[str] | None = None) -> list[Path]:
     """The kit's notebooks in order (``notebooks/NN_*.ipynb``), optionally only those named."""
     found = sorted((config.repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if names:
-        keep = [p for p in found if any(p.stem == n or p.stem.startswith(n) or p.name == n for n in names)]
+        keep = [
+            p
+            for p in found
+            if any(p.stem == n or p.stem.startswith(n) or p.name == n for n in names)
+        ]
         missing = [n for n in names if not any(p.stem.startswith(n) or p.name == n for p in found)]
         if missing:
-            raise FileNotFoundError(f"No notebook matches {missing}; known: {[p.stem for p in found]}")
+            raise FileNotFoundError(
+                f"No notebook matches {missing}; known: {[p.stem for p in found]}"
+            )
         return keep
     return found
 
@@ -178,16 +184,31 @@ def reproduce(
         status, error = "ok", ""
         try:
             pm.execute_notebook(
-                str(nb), str(out), parameters={"PROFILE": profile}, cwd=str(nb.parent),
-                kernel_name="python3", progress_bar=False, execution_timeout=timeout,
+                str(nb),
+                str(out),
+                parameters={"PROFILE": profile},
+                cwd=str(nb.parent),
+                kernel_name="python3",
+                progress_bar=False,
+                execution_timeout=timeout,
             )
         except Exception as err:  # papermill raises its own error types for cell failures
             status, error = "failed", f"{type(err).__name__}: {str(err)[-2000:]}"
         seconds = time.perf_counter() - start
         print(f"    {status} in {seconds:.1f} s", flush=True)
         with open(run / NOTEBOOK_LOG, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"notebook": nb.stem, "status": status, "seconds": round(seconds, 1),
-                                 "error": error, "output": f"notebooks/{nb.name}"}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "notebook": nb.stem,
+                        "status": status,
+                        "seconds": round(seconds, 1),
+                        "error": error,
+                        "output": f"notebooks/{nb.name}",
+                    }
+                )
+                + "\n"
+            )
     write_report(run)
     return run
 

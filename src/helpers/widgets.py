@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def patch_groups(sen12ms_root: Any = None, dfc2020_root: Any = None) -> dict[str, tuple[str, Any, str]]:
+def patch_groups(
+    sen12ms_root: Any = None, dfc2020_root: Any = None
+) -> dict[str, tuple[str, Any, str]]:
     """Browsable groups: ``{"summer (SEN12MS)": ("sen12ms", root, "ROIs1868_summer"), "test (DFC2020)":
     ("dfc2020", root, "test"), ...}`` for the seasons and splits found under the roots."""
     from pathlib import Path
@@ -37,11 +39,15 @@ def _group_dataset(group: tuple[str, Any, str], combo: tuple[str, ...], scheme: 
     s2 = tuple(b for b in combo if b in ds.S2_BANDS)
     s1 = tuple(b for b in combo if b in ds.S1_BANDS)
     if kind == "sen12ms":
-        return ds.SEN12MS(root, seasons=[part], s2_bands=s2, s1_bands=s1, label=scheme, nan_policy="zero")
+        return ds.SEN12MS(
+            root, seasons=[part], s2_bands=s2, s1_bands=s1, label=scheme, nan_policy="zero"
+        )
     return ds.DFC2020(root, split=part, s2_bands=s2, s1_bands=s1, label=scheme, nan_policy="zero")
 
 
-def patch_browser(sen12ms_root: Any = None, dfc2020_root: Any = None, max_patches: int | None = None) -> Any:
+def patch_browser(
+    sen12ms_root: Any = None, dfc2020_root: Any = None, max_patches: int | None = None
+) -> Any:
     """Browse patches: season/split, patch number, label scheme and band combination, each label map
     with its legend (DFC2020 shows fine and coarse side by side). Draws the first view at once."""
     import ipywidgets as w
@@ -68,8 +74,9 @@ def patch_browser(sen12ms_root: Any = None, dfc2020_root: Any = None, max_patche
     group = w.Dropdown(options=list(groups), description="season")
     patch = w.IntSlider(min=0, max=0, description="patch", continuous_update=False)
     scheme = w.Dropdown(options=list(ds.SCHEMES), value="dfc", description="scheme")
-    combo = w.Dropdown(options=list(ds.BAND_COMBOS), description="bands",
-                       layout=w.Layout(width="340px"))
+    combo = w.Dropdown(
+        options=list(ds.BAND_COMBOS), description="bands", layout=w.Layout(width="340px")
+    )
     out = w.Output()
 
     def limit(*_: Any) -> None:
@@ -81,8 +88,13 @@ def patch_browser(sen12ms_root: Any = None, dfc2020_root: Any = None, max_patche
         sample = data[min(patch.value, len(data) - 1)]
         out.clear_output(wait=True)
         with out:
-            fig = plots.patch_figure(sample, data.bands, ds.BAND_COMBOS[combo.value], scheme.value,
-                                     title=f"{group.value}: {sample['id']}")
+            fig = plots.patch_figure(
+                sample,
+                data.bands,
+                ds.BAND_COMBOS[combo.value],
+                scheme.value,
+                title=f"{group.value}: {sample['id']}",
+            )
             display(fig)
             plt.close(fig)
 
@@ -149,7 +161,9 @@ def swipe_compose(left: Any, right: Any, position: float = 0.5, mode: str = "swi
 
     a, b = unit(left), unit(right)
     if a.shape != b.shape:
-        raise ValueError(f"left {a.shape} and right {b.shape} must be on one grid (resample first).")
+        raise ValueError(
+            f"left {a.shape} and right {b.shape} must be on one grid (resample first)."
+        )
     if mode == "blend":
         return (1 - position) * a + position * b
     if mode != "swipe":
@@ -160,15 +174,22 @@ def swipe_compose(left: Any, right: Any, position: float = 0.5, mode: str = "swi
     return out
 
 
-def swipe(left: Any, right: Any, labels: tuple[str, str] = ("LR upsampled", "HR"), cmap: str = "magma",
-          position: float = 0.5, mode: str = "swipe") -> Any:
+def swipe(
+    left: Any,
+    right: Any,
+    labels: tuple[str, str] = ("LR upsampled", "HR"),
+    cmap: str = "magma",
+    position: float = 0.5,
+    mode: str = "swipe",
+) -> Any:
     """A slider that swipes (or blends) ``left`` over ``right``, e.g. upsampled coarse lights over
     fine lights, to see misregistration. Draws the first frame at once, so it works headless."""
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
-    slider = widgets.FloatSlider(value=position, min=0.0, max=1.0, step=0.02, description="position",
-                                 continuous_update=False)
+    slider = widgets.FloatSlider(
+        value=position, min=0.0, max=1.0, step=0.02, description="position", continuous_update=False
+    )
     toggle = widgets.ToggleButtons(options=["swipe", "blend"], value=mode, description="mode")
     out = widgets.Output()
 
@@ -180,8 +201,11 @@ def swipe(left: Any, right: Any, labels: tuple[str, str] = ("LR upsampled", "HR"
             ax.imshow(frame, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
             if toggle.value == "swipe":
                 ax.axvline(slider.value * frame.shape[1] - 0.5, color="w", lw=1)
-            ax.set_title(f"{labels[0]} | {labels[1]}" if toggle.value == "swipe"
-                         else f"{1 - slider.value:.0%} {labels[0]} + {slider.value:.0%} {labels[1]}")
+            ax.set_title(
+                f"{labels[0]} | {labels[1]}"
+                if toggle.value == "swipe"
+                else f"{1 - slider.value:.0%} {labels[0]} + {slider.value:.0%} {labels[1]}"
+            )
             ax.set_axis_off()
             plt.show()
 
@@ -189,6 +213,7 @@ def swipe(left: Any, right: Any, labels: tuple[str, str] = ("LR upsampled", "HR"
     toggle.observe(draw, names="value")
     draw()
     return widgets.VBox([widgets.HBox([toggle, slider]), out])
+
 
 # notebooks 08-09
 
@@ -201,11 +226,15 @@ def before_after(images: dict, cmap: str = "magma", log: bool = True) -> Any:
     import numpy as np
 
     names = list(images)
-    prep = {k: np.log1p(np.maximum(np.asarray(v, dtype=np.float32).squeeze(), 0)) if log else v for k, v in images.items()}
+    prep = {
+        k: np.log1p(np.maximum(np.asarray(v, dtype=np.float32).squeeze(), 0)) if log else v
+        for k, v in images.items()
+    }
     left = widgets.Dropdown(options=names, value=names[0], description="before")
     right = widgets.Dropdown(options=names, value=names[-1], description="after")
-    slider = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.02, description="swipe",
-                                 continuous_update=False)
+    slider = widgets.FloatSlider(
+        value=0.5, min=0.0, max=1.0, step=0.02, description="swipe", continuous_update=False
+    )
     out = widgets.Output()
 
     def draw(*_):
@@ -223,6 +252,7 @@ def before_after(images: dict, cmap: str = "magma", log: bool = True) -> Any:
         w.observe(draw, names="value")
     draw()
     return widgets.VBox([widgets.HBox([left, right]), slider, out])
+
 
 # ---- dashboard (notebook 10) ----
 # The map viewer of the HR-MARS web interface: low- and high-resolution land cover and night
