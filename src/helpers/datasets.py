@@ -25,24 +25,9 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset
 
+from .bands import S1_BANDS, S2_BANDS
 from .rasters import Raster, RasterError, check_same_bounds, check_same_grid, grid_of, read
 
-S2_BANDS = (
-    "B01",
-    "B02",
-    "B03",
-    "B04",
-    "B05",
-    "B06",
-    "B07",
-    "B08",
-    "B8A",
-    "B09",
-    "B10",
-    "B11",
-    "B12",
-)
-S1_BANDS = ("VV", "VH")
 LC_LAYERS = ("igbp", "lccs_lc", "lccs_lu", "lccs_sh")  # band order of the SEN12MS lc files
 SEASONS = ("ROIs1158_spring", "ROIs1868_summer", "ROIs1970_fall", "ROIs2017_winter")
 SCHEMES = (*LC_LAYERS, "dfc", "dfc8")

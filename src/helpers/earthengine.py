@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from .bands import S2_BANDS as SEN12MS_S2_BANDS
+
 CACHE_VERSION = 1
 MiB = 2**20
 
@@ -464,21 +466,7 @@ def _region(ee: Any, grid: Grid) -> Any:  # pragma: no cover - needs Earth Engin
 
 
 S2_SR_BANDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12")
-SEN12MS_S2_BANDS = (
-    "B01",
-    "B02",
-    "B03",
-    "B04",
-    "B05",
-    "B06",
-    "B07",
-    "B08",
-    "B8A",
-    "B09",
-    "B10",
-    "B11",
-    "B12",
-)
+
 SCL_CLOUDY = (3, 8, 9, 10)  # cloud shadow, cloud medium / high probability, thin cirrus
 
 

@@ -28,14 +28,13 @@ from typing import Any
 import numpy as np
 
 from . import config, labels
+from .bands import S1_BANDS, S2_BANDS
 
 GENERATOR_VERSION = "1.0.0"
 SOURCE = "sample scene"
 PATCH = 256  # SEN12MS / DFC2020 patch side (10 m pixels)
 
 # fmt: off
-S2_BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
-S1_BANDS = ("VV", "VH")
 LC_BANDS = ("IGBP", "LCCS_LC", "LCCS_LU", "LCCS_SH")
 L8_BANDS = ("SR_B1", "SR_B2", "SR_B3", "SR_B4", "SR_B5", "SR_B6", "SR_B7")
 SEASONS = ("spring", "summer", "fall", "winter")

@@ -24,19 +24,12 @@ import numpy as np
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
-@dataclass
-class History:
-    """What happened in :func:`fit`: one entry per epoch, and why training stopped."""
+class _EpochLog:
+    """Methods shared by :class:`History` and :class:`GANHistory` (fields: epoch, seconds, val)."""
 
-    epoch: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    val: list[dict[str, float]] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-    learning_rate: list[float] = field(default_factory=list)
-    stopped_early: bool = False
-    stop_reason: str = ""
-    checkpoint: str | None = None
-    device: str = "cpu"
+    epoch: list[int]
+    seconds: list[float]
+    val: list[dict[str, float]]
 
     @property
     def epochs_done(self) -> int:
@@ -57,9 +50,24 @@ class History:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> History:
+    def from_dict(cls, data: dict[str, Any]) -> Any:
         """Inverse of :meth:`to_dict`."""
         return cls(**data)
+
+
+@dataclass
+class History(_EpochLog):
+    """What happened in :func:`fit`: one entry per epoch, and why training stopped."""
+
+    epoch: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    val: list[dict[str, float]] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    learning_rate: list[float] = field(default_factory=list)
+    stopped_early: bool = False
+    stop_reason: str = ""
+    checkpoint: str | None = None
+    device: str = "cpu"
 
     def to_frame(self) -> Any:
         """A pandas DataFrame: one row per epoch, validation metrics as ``val_<name>`` columns."""
@@ -693,7 +701,7 @@ def predict_scene(
 
 
 @dataclass
-class GANHistory:
+class GANHistory(_EpochLog):
     """What happened in :func:`fit_gan`: per-epoch means, per-step losses (learning curves), stop reason."""
 
     epoch: list[int] = field(default_factory=list)
@@ -710,29 +718,6 @@ class GANHistory:
     stop_reason: str = ""
     checkpoint: str | None = None
     device: str = "cpu"
-
-    @property
-    def epochs_done(self) -> int:
-        """Number of finished epochs."""
-        return len(self.epoch)
-
-    @property
-    def total_seconds(self) -> float:
-        """Wall seconds spent training (across resumes)."""
-        return float(sum(self.seconds))
-
-    def val_metric(self, name: str) -> list[float]:
-        """One validation metric per epoch (NaN where it was not computed)."""
-        return [float(v.get(name, float("nan"))) for v in self.val]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-ready)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GANHistory:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**data)
 
     def to_frame(self) -> Any:
         """A pandas DataFrame: one row per epoch, validation metrics as ``val_<name>`` columns."""
