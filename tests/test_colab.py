@@ -62,7 +62,11 @@ def test_settings_from_pyproject(tmp_path):
 def test_setup_cell_matches_nbkit():
     assert colab.setup_source(nbkit.REPOSITORY, nbkit.REF) == nbkit.setup_cell().source
     src = colab.setup_source(REPO, "v2")
-    assert 'pip -q install "eosr-kit @ git+https://github.com/someone/eosr-kit@v2"' in src
+    assert (
+        "git clone -q --depth 1 --branch v2 https://github.com/someone/eosr-kit /content/eosr-kit"
+        in src
+    )
+    assert 'pip -q install -e "/content/eosr-kit[earthengine]"' in src
     assert src.startswith(colab.SETUP_MARK) and 'if "google.colab" in sys.modules' in src
 
 
@@ -85,7 +89,7 @@ def test_sync_is_idempotent_and_check_detects_drift(tmp_path, capsys):
     first = path.read_text()
     nb = nbformat.read(path, as_version=4)
     assert colab.badge_url("01_demo", REPO, "main") in nb.cells[0].source
-    assert "git+https://github.com/someone/eosr-kit@main" in nb.cells[1].source
+    assert "--branch main https://github.com/someone/eosr-kit" in nb.cells[1].source
     assert sync_notebooks.main(["--root", str(tmp_path), "--quiet"]) == 0
     assert path.read_text() == first  # second run changes nothing
     assert sync_notebooks.main(["--root", str(tmp_path), "--check", "--quiet"]) == 0

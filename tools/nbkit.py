@@ -47,15 +47,10 @@ def header(
 
 
 def setup_cell() -> nbformat.NotebookNode:
-    """Colab installs the kit; everywhere else this cell does nothing."""
-    return code(
-        f"""{SETUP_MARK}: in Colab this installs the kit; elsewhere it does nothing.
-import sys
+    """Colab installs the kit; everywhere else this cell does nothing (text from helpers.colab)."""
+    from helpers import colab
 
-if "google.colab" in sys.modules:  # repository and ref come from [tool.eosr] in pyproject.toml
-    !pip -q install "eosr-kit @ git+{REPOSITORY}@{REF}"
-"""
-    )
+    return code(colab.setup_source(REPOSITORY, REF))
 
 
 def imports_cell(extra: str = "") -> nbformat.NotebookNode:

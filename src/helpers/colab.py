@@ -1,7 +1,7 @@
 """Colab badges and the Colab setup cell, all built from one setting.
 
 ``[tool.eosr] repository`` and ``ref`` in ``pyproject.toml`` say where the kit is published.
-Every "Open in Colab" badge and every notebook's setup cell (``pip install "eosr-kit @ git+..."``)
+Every "Open in Colab" badge and every notebook's setup cell (``git clone`` + ``pip install -e``)
 is generated from them by ``tools/sync_notebooks.py``, so changing the setting in one place and
 re-running the tool updates all notebooks.
 """
@@ -96,17 +96,15 @@ def badge_markdown(
     return f"[![Open In Colab]({BADGE_IMAGE})]({badge_url(notebook, repository, ref)})"
 
 
-def install_spec(repository: str, ref: str) -> str:
-    """The pip requirement that installs the kit from the repository at ``ref``."""
-    return f"eosr-kit @ git+{repository}@{ref}"
-
-
 def setup_source(repository: str, ref: str) -> str:
-    """Source of the standard setup cell: installs the kit in Colab, does nothing elsewhere."""
+    """Source of the standard setup cell: in Colab, clone the kit and install it editable (so the
+    notebooks, ``data_manifest.yaml`` and ``data/`` live in one checkout); elsewhere do nothing."""
     return (
         f"{SETUP_MARK}: in Colab this installs the kit; elsewhere it does nothing.\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:  # repository and ref come from [tool.eosr] in pyproject.toml\n'
-        f'    !pip -q install "{install_spec(repository, ref)}"\n'
+        f"    !git clone -q --depth 1 --branch {ref} {repository} /content/eosr-kit || true\n"
+        '    !pip -q install -e "/content/eosr-kit[earthengine]"\n'
+        '    sys.path.insert(0, "/content/eosr-kit/src")  # this kernel started before the install\n'
     ).strip("\n")
