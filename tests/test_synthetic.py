@@ -196,3 +196,16 @@ def test_different_seed_gives_different_region() -> None:
     c = synthetic.generate_region(1, 256, "summer")
     assert np.array_equal(a.s2, b.s2) and np.array_equal(a.igbp, b.igbp)
     assert not np.array_equal(a.s2, c.s2)
+
+
+def test_a_scene_from_other_generator_code_is_not_current(sample: synthetic.SamplePaths) -> None:
+    import json as _json
+
+    stamp = sample.root / "sample.json"
+    data = _json.loads(stamp.read_text())
+    assert synthetic.is_current(sample.root, data["profile"], data["seed"])
+    changed = dict(data, generator_sha256="0" * 16)
+    other = sample.root.parent / "stale"
+    other.mkdir(exist_ok=True)
+    (other / "sample.json").write_text(_json.dumps(changed))
+    assert not synthetic.is_current(other, data["profile"], data["seed"])

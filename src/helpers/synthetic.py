@@ -1038,10 +1038,23 @@ def build_sample(root: Path, profile: str, seed: int = 0, verbose: bool = True) 
 def _stamp(profile: str, seed: int) -> dict[str, Any]:
     return {
         "generator_version": GENERATOR_VERSION,
+        "generator_sha256": _code_hash(),
         "profile": profile,
         "seed": int(seed),
         "source": SOURCE,
     }
+
+
+def _code_hash() -> str:
+    """Hash of this module and the profile sizes: a scene written by other code is rebuilt, even
+    when someone changed the generator without bumping GENERATOR_VERSION."""
+    import hashlib
+
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    h.update(
+        json.dumps({k: v["scene"] for k, v in config.PROFILES.items()}, sort_keys=True).encode()
+    )
+    return h.hexdigest()[:16]
 
 
 def is_current(root: Path, profile: str, seed: int) -> bool:
