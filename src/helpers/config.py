@@ -102,7 +102,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "epochs": 100,
             "width": 8,
             "depth": 3,
-            "time_budget_s": 75,
+            "time_budget_s": 100,
             "samples": 32,
             "learning_rate": 1e-2,
             "tile": 256,
