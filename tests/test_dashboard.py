@@ -11,6 +11,7 @@ from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
 from helpers import rasters, results, widgets
+from helpers.bands import S2_BANDS
 
 CRS_UTM = CRS.from_epsg(32632)  # UTM 32N
 ORIGIN = (500_000.0, 5_000_000.0)
@@ -23,21 +24,7 @@ def _write_scene(root):
     t240 = from_origin(*ORIGIN, 240, 240)
     rng = np.random.default_rng(0)
     s2 = rng.integers(0, 3000, (13, 48, 48), dtype=np.uint16)
-    names = [
-        "B01",
-        "B02",
-        "B03",
-        "B04",
-        "B05",
-        "B06",
-        "B07",
-        "B08",
-        "B8A",
-        "B09",
-        "B10",
-        "B11",
-        "B12",
-    ]
+    names = list(S2_BANDS)
     rasters.write(scene / "s2.tif", s2, CRS_UTM, t10, descriptions=names)
     dfc = np.ones((48, 48), np.uint16)
     dfc[:, 24:] = 10  # west half forest, east half water
