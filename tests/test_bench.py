@@ -19,27 +19,26 @@ def test_rate_inverts_times():
     assert r == {"max": 8.0, "median": 4.0, "min": 2.0}
 
 
-def test_notebook_times_come_from_newest_run_per_profile(monkeypatch, tmp_path):
+def test_notebook_times_are_the_newest_per_notebook_and_profile(monkeypatch, tmp_path):
     monkeypatch.setenv("EOSR_RUNS", str(tmp_path))
-    for name, secs in [("20260101-000000-smoke", 50.0), ("20260102-000000-smoke", 40.0)]:
+    logs = {
+        "20260101-000000-smoke": [("03_unet", 50.0), ("04_lsr", 70.0)],
+        "20260102-000000-smoke": [("03_unet", 40.0)],  # a later partial run (one notebook)
+        "20260103-000000-teaching": [("03_unet", 90.0)],
+    }
+    for name, recs in logs.items():
         (tmp_path / name).mkdir()
-        (tmp_path / name / results.NOTEBOOK_LOG).write_text(
-            json.dumps(
-                {"notebook": "03_unet", "status": "ok", "seconds": secs, "error": "", "output": ""}
-            )
-            + "\n"
-        )
-    rows = bench.bench_notebooks()
-    assert rows == [
-        {
-            "group": "notebooks",
-            "case": "03_unet [smoke]",
-            "unit": "s",
-            "median": 40.0,
-            "status": "ok",
-            "run": "20260102-000000-smoke",
-        }
-    ]
+        lines = [
+            json.dumps({"notebook": nb, "status": "ok", "seconds": s, "error": "", "output": ""})
+            for nb, s in recs
+        ]
+        (tmp_path / name / results.NOTEBOOK_LOG).write_text("\n".join(lines) + "\n")
+    got = {r["case"]: (r["median"], r["run"]) for r in bench.bench_notebooks()}
+    assert got == {
+        "03_unet [smoke]": (40.0, "20260102-000000-smoke"),
+        "04_lsr [smoke]": (70.0, "20260101-000000-smoke"),
+        "03_unet [teaching]": (90.0, "20260103-000000-teaching"),
+    }
 
 
 def test_table_has_every_row_and_column():

@@ -301,24 +301,24 @@ def bench_tiled(profile: str, repeats: int) -> list[dict[str, Any]]:
 
 
 def bench_notebooks() -> list[dict[str, Any]]:
-    """Wall time of each notebook per profile, from the newest reproduction of each profile."""
-    rows = []
-    newest: dict[str, Path] = {}
-    for run in sorted(config.runs_dir().glob("*/notebooks.jsonl")):
-        profile = run.parent.name.split("-")[2] if run.parent.name.count("-") >= 2 else "?"
-        newest[profile] = run.parent
-    for profile, run in sorted(newest.items()):
-        for rec in results.load_notebook_log(run):
-            rows.append(
-                {
-                    "group": "notebooks",
-                    "case": f"{rec['notebook']} [{profile}]",
-                    "unit": "s",
-                    "median": rec["seconds"],
-                    "status": rec["status"],
-                    "run": run.name,
-                }
-            )
+    """Wall time of each notebook per profile: its newest execution in any reproduction run."""
+    latest: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
+    for log in sorted(config.runs_dir().glob("*/notebooks.jsonl")):  # names sort by time
+        run = log.parent.name
+        profile = run.split("-")[2] if run.count("-") >= 2 else "?"
+        for rec in results.load_notebook_log(log.parent):
+            latest[(rec["notebook"], profile)] = (rec, run)
+    rows = [
+        {
+            "group": "notebooks",
+            "case": f"{nb} [{profile}]",
+            "unit": "s",
+            "median": rec["seconds"],
+            "status": rec["status"],
+            "run": run,
+        }
+        for (nb, profile), (rec, run) in sorted(latest.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+    ]
     if not rows:
         rows.append(
             {
