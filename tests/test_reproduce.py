@@ -37,6 +37,12 @@ def test_two_reproductions_leave_two_complete_run_folders(runs, monkeypatch):
 def test_a_failing_notebook_is_logged_and_fails_the_command(runs, monkeypatch, tmp_path):
     bad = nbformat.v4.new_notebook()
     bad.cells = [nbformat.v4.new_code_cell('raise RuntimeError("broken on purpose")')]
+    bad.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    bad.metadata["language_info"] = {"name": "python"}
     nb_dir = tmp_path / "kit" / "notebooks"
     nb_dir.mkdir(parents=True)
     nbformat.write(bad, nb_dir / "99_broken.ipynb")
