@@ -68,9 +68,11 @@ def test_labels_round_trip():
     mask = torch.tensor([[[0, 3], [7, 255]]])
     target = pix2pix.labels_to_target(mask, 8)
     assert target.shape == (1, 8, 2, 2)
-    assert set(target.unique().tolist()) == {-1.0, 1.0}
-    assert (target[0, :, 1, 1] == -1).all()  # ignored pixel: no class
-    assert (target == 1).sum() == 3
+    assert torch.allclose(target.unique(), torch.tensor([-0.8, 0.8]))  # soft targets (TARGET_SCALE)
+    assert (target[0, :, 1, 1] == -0.8).all()  # ignored pixel: no class
+    hard = pix2pix.labels_to_target(mask, 8, scale=1.0)
+    assert set(hard.unique().tolist()) == {-1.0, 1.0}
+    assert (hard == 1).sum() == 3 and (target == 0.8).sum() == 3
     labels = pix2pix.output_to_labels(target)
     assert labels[0, 0].tolist() == [0, 3] and labels[0, 1, 0] == 7
 
