@@ -239,6 +239,48 @@ def _loader_generators(loader: Any) -> dict[str, Any]:
 # ---- checkpoints ----
 
 
+def _open_checkpoint(
+    checkpoint: str | os.PathLike | None, name: str, resume: bool, device: Any
+) -> tuple[Path, dict[str, Any] | None]:
+    """Resolve where a run checkpoints (a new folder when ``checkpoint`` is None) and load the
+    checkpoint found there to resume it; an existing one is never overwritten unless resumed."""
+    path = new_checkpoint_path(name) if checkpoint is None else Path(checkpoint)
+    if path.is_dir():
+        path = path / CHECKPOINT_NAME
+    if not path.exists():
+        return path, None
+    if not resume:
+        raise FileExistsError(
+            f"{path}: a checkpoint exists. Pass resume=True to continue it, or another path."
+        )
+    return path, load_checkpoint(path, map_location=device)
+
+
+def _start_history(
+    history_cls: type,
+    state: dict[str, Any] | None,
+    path: Path,
+    loader: Any,
+    seed: int | None,
+    device: Any,
+) -> tuple[Any, int]:
+    """The history and first epoch of a run: restored (with RNG state) from ``state``, or fresh
+    and seeded."""
+    if state is not None:
+        _set_rng_state(state["rng"], loader)
+        history = history_cls.from_dict(state["history"])
+        history.stopped_early, history.stop_reason = False, ""
+        start = int(state["epoch"])
+    else:
+        if seed is not None:
+            from . import config
+
+            config.seed_everything(seed)
+        history, start = history_cls(device=str(device)), 0
+    history.checkpoint = str(path)
+    return history, start
+
+
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     """Write ``state`` with ``torch.save`` atomically: a temporary file, then ``os.replace``."""
     import torch
@@ -373,33 +415,15 @@ def fit(
     sched = _make_scheduler(scheduler, optimizer, epochs)
     autocast, scaler = _autocast(device, amp)
 
-    history = History(device=str(device))
-    start_epoch = 0
-    if checkpoint is None:
-        path = new_checkpoint_path(type(model).__name__)
-    else:
-        path = Path(checkpoint)
-        if path.is_dir():
-            path = path / CHECKPOINT_NAME
-    if path.exists():
-        if not resume:
-            raise FileExistsError(
-                f"{path}: a checkpoint exists. Pass resume=True to continue it, or another path."
-            )
-        state = load_checkpoint(path, map_location=device)
+    path, state = _open_checkpoint(checkpoint, type(model).__name__, resume, device)
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if sched is not None and state.get("scheduler") is not None:
             sched.load_state_dict(state["scheduler"])
         if scaler is not None and state.get("scaler") is not None:
             scaler.load_state_dict(state["scaler"])
-        _set_rng_state(state["rng"], train_loader)
-        history = History.from_dict(state["history"])
-        history.stopped_early, history.stop_reason = False, ""
-        start_epoch = int(state["epoch"])
-    elif seed is not None:
-        config.seed_everything(seed)
-    history.checkpoint = str(path)
+    history, start_epoch = _start_history(History, state, path, train_loader, seed, device)
 
     began = time.perf_counter()
     bar = tqdm(
@@ -902,17 +926,8 @@ def fit_gan(
     opt_g = torch.optim.Adam(generator.parameters(), lr=learning_rate, betas=(beta1, 0.999))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=learning_rate, betas=(beta1, 0.999))
 
-    history = GANHistory(device=str(device))
-    start_epoch = 0
-    path = new_checkpoint_path(type(generator).__name__) if checkpoint is None else Path(checkpoint)
-    if path.is_dir():
-        path = path / CHECKPOINT_NAME
-    if path.exists():
-        if not resume:
-            raise FileExistsError(
-                f"{path}: a checkpoint exists. Pass resume=True to continue it, or another path."
-            )
-        state = load_checkpoint(path, map_location=device)
+    path, state = _open_checkpoint(checkpoint, type(generator).__name__, resume, device)
+    if state is not None:
         if "generator" not in state:
             raise RuntimeError(
                 f"{path}: not a fit_gan checkpoint (no generator). Use another path."
@@ -921,13 +936,7 @@ def fit_gan(
         discriminator.load_state_dict(state["discriminator"])
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
-        _set_rng_state(state["rng"], loader)
-        history = GANHistory.from_dict(state["history"])
-        history.stopped_early, history.stop_reason = False, ""
-        start_epoch = int(state["epoch"])
-    elif seed is not None:
-        config.seed_everything(seed)
-    history.checkpoint = str(path)
+    history, start_epoch = _start_history(GANHistory, state, path, loader, seed, device)
 
     began = time.perf_counter()
     bar = tqdm(
