@@ -585,6 +585,13 @@ class LandsatSpec(Spec):
         return self._finish(col.select(list(self.bands)).median())
 
 
+def fill_to_nan(raw: np.ndarray, fill: float) -> np.ndarray:
+    """Float32 copy of ``raw`` with Earth Engine's masked-pixel ``fill`` value turned into NaN."""
+    out = np.asarray(raw, dtype=np.float32).copy()
+    out[out == fill] = np.nan
+    return out
+
+
 @dataclass(frozen=True)
 class DemSpec(Spec):
     """Elevation in metres from NASADEM (30 m, heights relative to the EGM96 geoid)."""
@@ -599,9 +606,7 @@ class DemSpec(Spec):
     verified: str = "EE catalog NASA_NASADEM_HGT_001"
 
     def postprocess(self, raw: np.ndarray) -> np.ndarray:
-        out = np.asarray(raw, dtype=np.float32).copy()
-        out[out == self.fill] = np.nan
-        return out
+        return fill_to_nan(raw, self.fill)
 
     def ee_image(self, ee: Any, grid: Grid) -> Any:  # pragma: no cover - needs Earth Engine
         return self._finish(ee.Image(self.dataset).select(list(self.bands)))
@@ -628,9 +633,7 @@ class ViirsSpec(Spec):
     verified: str = "EE catalog NOAA_VIIRS_DNB_MONTHLY_V1_VCMSLCFG / _VCMCFG"
 
     def postprocess(self, raw: np.ndarray) -> np.ndarray:
-        out = np.asarray(raw, dtype=np.float32).copy()
-        out[out == self.fill] = np.nan
-        return out
+        return fill_to_nan(raw, self.fill)
 
     def ee_image(self, ee: Any, grid: Grid) -> Any:  # pragma: no cover - needs Earth Engine
         col = (
