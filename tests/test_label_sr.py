@@ -158,3 +158,32 @@ def test_loss_object_and_shape_errors():
             np.ones((2, 4)),
             4,
         )
+
+
+def test_min_pixels_skips_cut_blocks():
+    # A 6x6 crop of a 4-pixel grid: one whole 4x4 cell, the rest slivers of 2x4, 4x2 and 2x2 pixels.
+    rng = np.random.default_rng(1)
+    logits = torch.from_numpy(rng.normal(size=(1, 3, 6, 6)))
+    coarse = torch.zeros(1, 6, 6, dtype=torch.long)
+    mu, sigma2 = rng.dirichlet(np.ones(3), size=1), np.full((1, 3), 0.02)
+    kw = {"block": 4, "align": False}
+    stats = losses.block_statistics(logits.softmax(1), coarse, 4, 1, align=False)
+    assert sorted(stats["pixels"].tolist()) == [4, 8, 8, 16]
+    whole = losses.label_sr_loss(logits[..., :4, :4], coarse[..., :4, :4], mu, sigma2, **kw)
+    got = losses.label_sr_loss(logits, coarse, mu, sigma2, min_pixels=9, **kw)
+    assert float(got) == pytest.approx(float(whole), rel=1e-12)
+    assert float(losses.label_sr_loss(logits, coarse, mu, sigma2, min_pixels=0, **kw)) != float(got)
+    # every block too small: a zero loss that still has a graph
+    logits.requires_grad_(True)
+    none = losses.label_sr_loss(logits, coarse, mu, sigma2, min_pixels=100, **kw)
+    none.backward()
+    assert float(none) == 0.0
+
+
+def test_cooccurrence_variance_floor():
+    coarse = np.zeros((1, 8, 8), dtype=np.int64)
+    fine = np.zeros((1, 8, 8), dtype=np.int64)
+    fine[0, ::4] = 1  # every 4x4 block: 0.75 / 0.25 -> zero variance across blocks
+    for floor in (1e-3, 0.03):
+        st = losses.cooccurrence_statistics(coarse, fine, 4, 1, 2, min_var=floor, align=False)
+        assert np.allclose(st["sigma2"], floor)

@@ -103,8 +103,8 @@ def test_local_deformation_starts_with_zero_flow():
 
 def test_local_deformation_warps_by_the_flow():
     block = ntl_sr.LocalDeformation(1)
-    with torch.no_grad():  # a constant flow of +2/W in x (normalised units) = one pixel
-        block.predict[-1].bias.copy_(torch.tensor([2.0 / 8 / block.gain, 0.0]))
+    with torch.no_grad():  # a constant flow of one LR pixel in x
+        block.predict[-1].bias.copy_(torch.tensor([1.0 / block.gain, 0.0]))
     x = torch.arange(64.0).view(1, 1, 8, 8)
     warped, _ = block(x, torch.zeros_like(x))
     assert torch.allclose(warped[..., :, :-1], x[..., :, 1:], atol=1e-4)
@@ -239,3 +239,44 @@ def test_cached_crops_are_aligned_and_deterministic():
     assert torch.equal(crops[1]["high_res"], a["high_res"])  # same epoch, same crop
     with pytest.raises(ValueError, match="multiple"):
         ntl_sr.CachedCrops([sample], crop=12)
+
+
+def test_deformable_block_starts_as_the_identity():
+    block = ntl_sr.DeformableAlignment(WIDTH)
+    x, ref = torch.rand(1, WIDTH, 6, 6), torch.rand(1, WIDTH, 6, 6)
+    assert torch.equal(block(x, ref), x)
+
+
+def test_alignment_also_warps_the_low_res_input():
+    """The global path sees the aligned LR lights: one geometry for the input and its features."""
+    torch.manual_seed(6)
+    align = ntl_sr.SpatialAlignment(WIDTH, affine=True, local_deformation=False, deformable=False)
+    with torch.no_grad():  # translate by one LR pixel in x
+        align.affine.theta.bias.copy_(
+            torch.tensor([0.0, 0.0, 1.0, 0.0, 0.0, 0.0]) / align.affine.shift_gain
+        )
+    low = torch.arange(64.0).view(1, 1, 8, 8)
+    feats = torch.rand(1, WIDTH, 8, 8)
+    _, warped_low, extras = align(feats, torch.rand(1, 8, 64, 64), low)
+    assert torch.allclose(warped_low, ntl_sr.warp_affine(low, extras["theta"]))
+    assert torch.allclose(warped_low[..., :, :-1], low[..., :, 1:], atol=1e-4)
+
+
+def test_pixel_path_is_per_pixel():
+    """The pixel path (1x1 convs) adds at each HR pixel a function of that pixel's inputs only."""
+    model = ntl_sr.build(width=WIDTH)
+    assert all(m.kernel_size == (1, 1) for m in model.pixel if isinstance(m, torch.nn.Conv2d))
+
+
+@pytest.mark.parametrize("size", [8, 16, 32])
+def test_warps_move_by_pixels_whatever_the_input_size(size):
+    """A learned shift means the same distance on a training crop, a tile or a whole scene."""
+    affine, local = ntl_sr.AffineTransformation(1), ntl_sr.LocalDeformation(1)
+    with torch.no_grad():
+        affine.theta.bias.copy_(torch.tensor([0.0, 0.0, 1.0, 0.0, 0.0, 0.0]) / affine.shift_gain)
+        local.predict[-1].bias.copy_(torch.tensor([0.0, 1.0 / local.gain]))
+    x = torch.arange(float(size * size)).view(1, 1, size, size)
+    shifted_x, _ = affine(x, torch.zeros_like(x))
+    shifted_y, _ = local(x, torch.zeros_like(x))
+    assert torch.allclose(shifted_x[..., :, :-1], x[..., :, 1:], atol=1e-3)
+    assert torch.allclose(shifted_y[..., :-1, :], x[..., 1:, :], atol=1e-3)

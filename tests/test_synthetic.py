@@ -209,3 +209,23 @@ def test_a_scene_from_other_generator_code_is_not_current(sample: synthetic.Samp
     other.mkdir(exist_ok=True)
     (other / "sample.json").write_text(_json.dumps(changed))
     assert not synthetic.is_current(other, data["profile"], data["seed"])
+
+
+def test_night_light_hot_spots_follow_an_observable_surface() -> None:
+    """Commercial hot spots follow the roof share of the impervious surface (visible to Landsat),
+    so a model can learn where fine lights are brighter; only a small part is unobservable."""
+    region = synthetic.generate_region(
+        3, 480, "summer", "dfc", "temperate", (500000.0, 5300000.0), 32633,
+        town_bands=[(0.2, 0.8)],
+    )  # fmt: skip
+    lights = synthetic._lights(synthetic._rng(3, 99), region, 8)
+    imp = synthetic.block_mean(region.impervious, 3)
+    dens = synthetic.block_mean(region.density, 3)
+    roads = synthetic.block_mean(region.roads.astype(np.float32), 3)
+    roof = synthetic.block_mean(region.fractions[synthetic.RF], 3) / np.maximum(imp, 1e-3)
+    lit = (imp > 0.5) & (roads == 0)
+    assert lit.sum() > 200
+    hot = lights["radiance"][lit] / (imp[lit] * (5.0 + 190.0 * dens[lit] ** 1.7))
+    assert np.corrcoef(np.log(hot), roof[lit])[0, 1] > 0.8
+    # the local (spatially varying) misregistration is a sizeable fraction of a coarse pixel
+    assert lights["truth"]["flow_rms_hr_px"] > 0.4 * 8

@@ -211,3 +211,30 @@ def test_predict_scene_matches_whole_image():
         bad = image.copy()
         bad[0, 0, 0] = np.nan
         train.predict_scene(model, bad, tile=16, progress=False)
+
+
+def test_cosine_anneals_within_a_time_budget(tmp_path):
+    """A run the budget cuts short must still end at a low learning rate, not near the start."""
+    import time
+
+    def slow_step(model, batch, loss_fn):
+        time.sleep(0.02)
+        return loss_fn(model(batch["image"]), batch["mask"])
+
+    hist = train.fit(
+        UNet(4, 2, 4, 1),
+        DataLoader(_Toy(4), batch_size=2),
+        _loss,
+        1000,
+        learning_rate=1e-2,
+        device="cpu",
+        step_fn=slow_step,
+        scheduler="cosine",
+        time_budget_s=1.0,
+        checkpoint=tmp_path / "c.pt",
+        progress=False,
+    )
+    lrs = hist.learning_rate
+    assert hist.stopped_early and 5 <= len(lrs) < 100
+    assert lrs[0] == pytest.approx(1e-2) and lrs[-1] < 0.25e-2
+    assert all(b <= a for a, b in zip(lrs, lrs[1:]))

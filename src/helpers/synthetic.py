@@ -30,9 +30,11 @@ import numpy as np
 from . import config, labels
 from .bands import S1_BANDS, S2_BANDS
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 SOURCE = "sample scene"
 PATCH = 256  # SEN12MS / DFC2020 patch side (10 m pixels)
+FLOW_AMPLITUDE = 0.6  # night-light local misregistration: std of each flow component, LR pixels
+HOT_ROOF_GAIN = 2.0  # night-light hot spots: log-brightness per unit roof share (see _lights)
 
 # fmt: off
 LC_BANDS = ("IGBP", "LCCS_LC", "LCCS_LU", "LCCS_SH")
@@ -693,7 +695,11 @@ def _lights(rng: np.random.Generator, region: Region, ratio: int) -> dict[str, A
     imp30 = block_mean(region.impervious, 3)
     dens30 = block_mean(region.density, 3)
     roads30 = block_mean(region.roads.astype(np.float32), 3)
-    hot = np.exp(0.45 * smooth_noise(rng, (n30, n30), 2.0))  # commercial / industrial hot spots
+    # Hot spots: large flat roofs (commercial / industrial) are lit more brightly than streets and
+    # houses. The factor follows the roof share of the impervious surface, which Landsat sees
+    # (roofs are brighter than asphalt in red, NIR and SWIR); a small part stays unobservable.
+    roof_share = np.clip(block_mean(region.fractions[RF], 3) / np.maximum(imp30, 1e-3), 0, 1)
+    hot = np.exp(HOT_ROOF_GAIN * (roof_share - 0.5) + 0.1 * smooth_noise(rng, (n30, n30), 2.0))
     rad = 0.25 + 0.15 * np.abs(smooth_noise(rng, (n30, n30), 1.0))  # airglow + scattered light
     rad += imp30 * (5.0 + 190.0 * dens30**1.7) * hot
     rad += 14.0 * roads30 * (0.6 + 0.4 * hot)
@@ -708,7 +714,7 @@ def _lights(rng: np.random.Generator, region: Region, ratio: int) -> dict[str, A
     shift = (float(t * np.cos(ang)), float(t * np.sin(ang)))
     rot = float(rng.uniform(0.15, 0.5) * rng.choice([-1, 1]))
     scale = float(1.0 + rng.uniform(-0.006, 0.006))
-    amp = 0.25 * ratio
+    amp = FLOW_AMPLITUDE * ratio  # local part: varies over the scene, so no fixed offset undoes it
     flow = (
         np.stack([smooth_noise(rng, (n30, n30), n30 / 6), smooth_noise(rng, (n30, n30), n30 / 6)])
         * amp

@@ -10,6 +10,7 @@ on batches, loaders or whole rasters (tiled, with blended overlaps).
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import tempfile
@@ -336,6 +337,15 @@ def new_checkpoint_path(name: str = "model") -> Path:
     raise RuntimeError(f"cannot create a new training folder under {base}")
 
 
+def _anneal(optimizer: Any, progress: float) -> None:
+    """Set the cosine learning rate for ``progress`` in [0, 1]. With a time budget, progress is
+    the larger of the epochs done and the budget spent, so a run the budget cuts short still
+    anneals to ~0 by its end instead of stopping at a high learning rate."""
+    factor = 0.5 * (1.0 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
+    for group in optimizer.param_groups:
+        group["lr"] = group["initial_lr"] * factor
+
+
 def _make_scheduler(scheduler: Any, optimizer: Any, epochs: int) -> Any:
     import torch
 
@@ -387,7 +397,8 @@ def fit(
       run folder (``results.run_dir()/train/<Model>/``). An existing checkpoint is resumed when
       ``resume`` is true, otherwise refused (a user's checkpoint is never overwritten).
     - ``time_budget_s``: after each epoch, stop when the next epoch would overrun the budget; the
-      history records ``stopped_early`` and why.
+      history records ``stopped_early`` and why. ``scheduler="cosine"`` then anneals over the
+      budget or the epochs, whichever ends first.
     - validation: ``val_fn(model, val_loader, device) -> dict``; by default the loss, plus IoU/F1/
       accuracy (``helpers.metrics``) when ``num_classes`` is given.
     - AMP (bf16, or fp16 with a GradScaler) only on CUDA and only when ``amp`` is true.
@@ -468,6 +479,9 @@ def fit(
         history.learning_rate.append(float(optimizer.param_groups[0]["lr"]))
         if sched is not None:
             sched.step()
+            if scheduler == "cosine" and time_budget_s:
+                spent = (time.perf_counter() - began) / time_budget_s
+                _anneal(optimizer, max((epoch + 1) / max(epochs, 1), spent))
         val = {}
         if val_loader is not None:
             if val_fn is not None:
