@@ -213,12 +213,20 @@ def test_predict_scene_matches_whole_image():
         train.predict_scene(model, bad, tile=16, progress=False)
 
 
-def test_cosine_anneals_within_a_time_budget(tmp_path):
+def test_cosine_anneals_within_a_time_budget(tmp_path, monkeypatch):
     """A run the budget cuts short must still end at a low learning rate, not near the start."""
-    import time
+
+    class Clock:  # a clock that only the training steps move: the test does not depend on load
+        now = 0.0
+
+        @classmethod
+        def perf_counter(cls):
+            return cls.now
+
+    monkeypatch.setattr(train, "time", Clock)
 
     def slow_step(model, batch, loss_fn):
-        time.sleep(0.02)
+        Clock.now += 0.02
         return loss_fn(model(batch["image"]), batch["mask"])
 
     hist = train.fit(
@@ -238,3 +246,52 @@ def test_cosine_anneals_within_a_time_budget(tmp_path):
     assert hist.stopped_early and 5 <= len(lrs) < 100
     assert lrs[0] == pytest.approx(1e-2) and lrs[-1] < 0.25e-2
     assert all(b <= a for a, b in zip(lrs, lrs[1:]))
+
+
+def test_recalibrate_batch_norm_averages_the_batches_with_the_final_weights():
+    model = torch.nn.Sequential(torch.nn.BatchNorm2d(4), torch.nn.Conv2d(4, 2, 1))
+    loader = DataLoader(_Toy(8), batch_size=4)  # flips do not change channel means/variances
+    model[0].running_mean.fill_(5.0)  # stale statistics, as after fast-changing weights
+    assert train.recalibrate_batch_norm(model, loader, loss_fn=_loss, device="cpu")
+    batches = [b["image"] for b in loader]
+    mean = torch.stack([b.mean((0, 2, 3)) for b in batches]).mean(0)
+    var = torch.stack([b.var((0, 2, 3), unbiased=True) for b in batches]).mean(0)
+    assert torch.allclose(model[0].running_mean, mean, atol=1e-5)
+    assert torch.allclose(model[0].running_var, var, atol=1e-5)
+    assert model[0].momentum == 0.1  # restored
+    assert not train.recalibrate_batch_norm(torch.nn.Conv2d(4, 2, 1), loader, loss_fn=_loss)
+
+
+def test_fit_saves_recalibrated_statistics_and_channels_last_trains_the_same(tmp_path):
+    runs = {}
+    for cl in (False, True):
+        torch.manual_seed(0)
+        model = UNet(4, 2, width=4, depth=2)
+        hist = train.fit(
+            model,
+            DataLoader(_Toy(), batch_size=4),
+            _loss,
+            2,
+            device="cpu",
+            checkpoint=tmp_path / f"{cl}" / "checkpoint.pt",
+            progress=False,
+            channels_last=cl,
+        )
+        runs[cl] = model, hist
+    (a, ha), (b, hb) = runs[False], runs[True]
+    assert np.allclose(ha.train_loss, hb.train_loss, rtol=1e-4)
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.allclose(x.float(), y.float(), atol=1e-4), name
+    saved = train.load_checkpoint(tmp_path / "True" / "checkpoint.pt")["model"]
+    for name, value in b.state_dict().items():  # the checkpoint holds the recalibrated statistics
+        assert torch.equal(saved[name], value), name
+    bn = next(m for m in b.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert bn.num_batches_tracked == 2  # one recalibration pass over the 2 batches, not training's
+
+
+def test_to_device_channels_last_only_for_image_batches():
+    batch = {"image": torch.rand(2, 3, 4, 4), "mask": torch.zeros(2, 4, 4, dtype=torch.long)}
+    out = train.to_device(batch, "cpu", channels_last=True)
+    assert out["image"].is_contiguous(memory_format=torch.channels_last)
+    assert out["mask"].is_contiguous()
+    assert torch.equal(out["image"], batch["image"])

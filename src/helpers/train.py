@@ -150,16 +150,20 @@ class RandomCrops:
 # ---- batches and devices ----
 
 
-def to_device(batch: Any, device: Any) -> Any:
-    """Move every tensor in a batch (dict, list, tuple or tensor) to ``device``."""
+def to_device(batch: Any, device: Any, channels_last: bool = False) -> Any:
+    """Move every tensor in a batch (dict, list, tuple or tensor) to ``device``; with
+    ``channels_last``, 4-D floating-point tensors (image batches) are stored NHWC."""
     import torch
 
     if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
+        batch = batch.to(device, non_blocking=True)
+        if channels_last and batch.ndim == 4 and batch.is_floating_point():
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        return batch
     if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
+        return {k: to_device(v, device, channels_last) for k, v in batch.items()}
     if isinstance(batch, (list, tuple)):
-        return type(batch)(to_device(v, device) for v in batch)
+        return type(batch)(to_device(v, device, channels_last) for v in batch)
     return batch
 
 
@@ -321,6 +325,32 @@ def load_weights(model: Any, path: str | os.PathLike) -> Any:
     return model
 
 
+def find_checkpoint(
+    name: str, match: dict[str, Any], roots: Iterable[str | os.PathLike] | None = None
+) -> tuple[Path | None, dict[str, Any] | None]:
+    """The newest ``<run folder>/train/<name>*/checkpoint.pt`` whose ``meta`` holds every item of
+    ``match`` (e.g. the profile, bands and sample scene it was trained on), so that one notebook can
+    reuse another's model instead of training it again; ``(None, None)`` when there is none.
+
+    ``roots``: run folders to search; default the current run folder, then every folder under
+    ``EOSR_RUNS``. Unreadable checkpoints are skipped.
+    """
+    from . import config, results
+
+    if roots is None:
+        roots = [results.run_dir(), *config.runs_dir().glob("*")]
+    found = {p.resolve() for r in roots for p in Path(r).glob(f"train/{name}*/{CHECKPOINT_NAME}")}
+    for path in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True):
+        try:
+            state = load_checkpoint(path)
+        except RuntimeError:
+            continue
+        meta = state.get("meta") or {}
+        if all(meta.get(k) == v for k, v in match.items()):
+            return path, state
+    return None, None
+
+
 def new_checkpoint_path(name: str = "model") -> Path:
     """A fresh ``<run folder>/train/<name>[-k]/checkpoint.pt``; never an existing folder."""
     from . import results
@@ -387,6 +417,8 @@ def fit(
     seed: int | None = None,
     grad_clip: float | None = None,
     meta: dict[str, Any] | None = None,
+    channels_last: bool = True,
+    recalibrate_bn: bool = True,
 ) -> History:
     """Train ``model`` for ``epochs`` epochs and return its :class:`History`.
 
@@ -404,6 +436,10 @@ def fit(
     - AMP (bf16, or fp16 with a GradScaler) only on CUDA and only when ``amp`` is true.
     - ``meta``: anything JSON-like stored in the checkpoint (e.g. the model's settings) so that
       another notebook can check what it loads.
+    - ``channels_last``: weights and image batches in NHWC memory order (faster convolutions on
+      CPU and GPU; same results up to rounding).
+    - ``recalibrate_bn``: after the last epoch, re-estimate batch-norm statistics with the final
+      weights (:func:`recalibrate_batch_norm`) and save them in the checkpoint.
     """
     import torch
     from tqdm.auto import tqdm
@@ -419,6 +455,8 @@ def fit(
     device = torch.device(device) if device is not None else config.pick_device(verbose=False)
     step = step_fn or default_step
     model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     if optimizer is None:
         optimizer = torch.optim.AdamW(
             model.parameters(), lr=learning_rate, weight_decay=weight_decay
@@ -453,7 +491,7 @@ def fit(
         model.train()
         total, count = 0.0, 0
         for batch in train_loader:
-            batch = to_device(batch, device)
+            batch = to_device(batch, device, channels_last)
             optimizer.zero_grad(set_to_none=True)
             with autocast:
                 loss = step(model, batch, loss_fn)
@@ -526,8 +564,49 @@ def fit(
             )
             break
     bar.close()
+    if recalibrate_bn and history.epochs_done:
+        rng = _rng_state(train_loader)  # saved as before, so a resumed finished run does the same
+        if recalibrate_batch_norm(model, train_loader, step, loss_fn, device, channels_last):
+            state = load_checkpoint(path, map_location=device)
+            state["model"], state["rng"] = model.state_dict(), rng
+            save_checkpoint(path, state)
+        _set_rng_state(rng, train_loader)
     _write_history(path, history)
     return history
+
+
+def recalibrate_batch_norm(
+    model: Any,
+    loader: Iterable[Any],
+    step_fn: Callable[..., Any] = default_step,
+    loss_fn: Callable[..., Any] | None = None,
+    device: Any = None,
+    channels_last: bool = False,
+) -> bool:
+    """Re-estimate every batch-norm layer's running mean and variance with the current weights
+    ("precise BN"): one pass over ``loader`` in training mode, without gradients, averaging all
+    batches equally. The running averages kept during training lag behind weights that change
+    fast (short runs, high learning rates), and ``eval()`` predictions then swing from epoch to
+    epoch. Returns False (and does nothing) when the model has no batch norm."""
+    import torch
+
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return False
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the pass
+    was_training = model.training
+    model.train()
+    with torch.no_grad():
+        for batch in loader:
+            step_fn(model, to_device(batch, device, channels_last), loss_fn)
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    model.train(was_training)
+    return True
 
 
 def _write_history(path: Path, history: History) -> None:
@@ -784,23 +863,25 @@ def gan_batch(
     target_key: str = "mask",
     one_hot_input: bool = False,
     ignore_index: int = 255,
+    scale: float | None = None,
 ) -> Callable[[dict[str, Any]], tuple[Any, Any, Any]]:
     """A ``batch_fn`` for :func:`fit_gan`: dict batch -> ``(condition, target, valid)``.
 
-    ``target`` is the one-hot ``target_key`` scaled to [-1, 1] (for the tanh output), ``valid`` the
-    pixels that are not ``ignore_index``. ``one_hot_input`` turns a label condition (e.g. the coarse
-    ``"coarse"`` labels of the cGAN) into the same [-1, 1] one-hot channels.
+    ``target`` is the one-hot ``target_key`` mapped to +-``scale`` (the generator's
+    ``target_scale``; default ``pix2pix.TARGET_SCALE``), ``valid`` the pixels that are not
+    ``ignore_index``. ``one_hot_input`` turns a label condition (e.g. the coarse ``"coarse"``
+    labels of the cGAN) into the same one-hot channels.
     """
     from .models.pix2pix import labels_to_target
 
     def batch_fn(batch: dict[str, Any]) -> tuple[Any, Any, Any]:
         condition = batch[input_key]
         if one_hot_input:
-            condition = labels_to_target(condition, num_classes, ignore_index)
+            condition = labels_to_target(condition, num_classes, ignore_index, scale)
         mask = batch[target_key]
         return (
             condition.float(),
-            labels_to_target(mask, num_classes, ignore_index),
+            labels_to_target(mask, num_classes, ignore_index, scale),
             mask != ignore_index,
         )
 
