@@ -30,7 +30,7 @@ import numpy as np
 from . import config, labels
 from .bands import S1_BANDS, S2_BANDS
 
-GENERATOR_VERSION = "1.1.0"
+GENERATOR_VERSION = "1.2.0"
 SOURCE = "sample scene"
 PATCH = 256  # SEN12MS / DFC2020 patch side (10 m pixels)
 FLOW_AMPLITUDE = 0.6  # night-light local misregistration: std of each flow component, LR pixels
@@ -999,8 +999,12 @@ def build_sample(root: Path, profile: str, seed: int = 0, verbose: bool = True) 
     )
     ntl_counts = _write_ntl_layout(lights, root / "NTL", main, seed, profile, patch, ratio)
     say(f"NTL/ written: {ntl_counts}")
-    # DFC2020 validation: another region.
-    val = generate_region(seed + 1, roi, "spring", "dfc", "temperate", (540000.0, 5300000.0), 32633)
+    # DFC2020 validation (the land-cover notebooks' training split): another region of the same
+    # climate and season as the test region, so that train/test differ in place, not in season.
+    val_size = int(cfg.get("val_size", roi))
+    val = generate_region(
+        seed + 1, val_size, "summer", "dfc", "temperate", (540000.0, 5300000.0), 32633
+    )
     n_val = _write_patches(
         val,
         root / "DFC2020" / "ROIs0000_validation",
@@ -1061,6 +1065,13 @@ def _code_hash() -> str:
         json.dumps({k: v["scene"] for k, v in config.PROFILES.items()}, sort_keys=True).encode()
     )
     return h.hexdigest()[:16]
+
+
+def scene_id(root: str | Path) -> str:
+    """``<generator version>-<code hash>`` of the sample scene under ``root`` (from its
+    ``sample.json``): stored with trained models so that a model is reused only on its own scene."""
+    stamp = json.loads((Path(root) / "sample.json").read_text())
+    return f"{stamp['generator_version']}-{stamp['generator_sha256']}"
 
 
 def is_current(root: Path, profile: str, seed: int) -> bool:
