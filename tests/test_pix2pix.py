@@ -118,3 +118,28 @@ def test_figures_and_browser_headless():
     assert browser.children[0].children[0].max == 1
     with pytest.raises(ValueError, match="at least one"):
         widgets.label_browser([])
+
+
+def test_softmax_output_is_a_class_distribution_in_minus_one_one():
+    torch.manual_seed(0)
+    g = pix2pix.generator(4, 8, patch=32, ngf=4, output="softmax")
+    assert isinstance(list(g.modules())[-1], pix2pix.SoftmaxImage) and g.target_scale == 1.0
+    assert pix2pix.generator(4, 8, patch=32, ngf=4).target_scale == pix2pix.TARGET_SCALE
+    with torch.no_grad():
+        y = g(torch.randn(2, 4, 32, 32))
+    assert y.min() >= -1 and y.max() <= 1
+    assert torch.allclose(((y + 1) / 2).sum(1), torch.ones(2, 32, 32), atol=1e-5)
+    same = pix2pix.count_parameters(pix2pix.generator(3, 3, 256, 64, output="softmax"))
+    assert same == 54_413_955  # the output layer has no parameters
+    with pytest.raises(ValueError, match="output must be one of"):
+        pix2pix.generator(4, 8, patch=32, output="sigmoid")
+
+
+def test_l1_to_one_hot_is_linear_in_the_true_class_probability():
+    """Why the softmax image trains: per pixel, L1 to the +-1 one-hot equals 4 (1 - p_true)."""
+    logits = torch.randn(3, 5, 4, 4)
+    mask = torch.randint(0, 5, (3, 4, 4))
+    image = pix2pix.SoftmaxImage()(logits)
+    l1 = (image - pix2pix.labels_to_target(mask, 5, scale=1.0)).abs().sum(1)
+    p_true = logits.softmax(1).gather(1, mask[:, None])[:, 0]
+    assert torch.allclose(l1, 4 * (1 - p_true), atol=1e-5)

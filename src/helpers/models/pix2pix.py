@@ -23,11 +23,20 @@ Departures, all stated:
   class in [-1, 1] (tanh); training targets are the one-hot labels scaled to [-1, 1]
   (:func:`labels_to_target`) and the predicted label is the argmax over channels
   (:func:`output_to_labels`). The paper translates images to images, not to class maps.
-- Soft one-hot targets: +-0.8 instead of +-1 (:data:`TARGET_SCALE`). With +-1 the L1 term drives
-  every class channel into tanh's flat tail at -1 before the model is sure of any class, and
-  training stalls (measured on the sample scene, teaching profile: cGAN IoU 0.05 with +-1 vs 0.32
-  with +-0.8; pix2pix stayed near 0.10 either way at that budget). The conditioning one-hot of the
-  cGAN uses the same scale.
+- Soft one-hot targets for the tanh output: +-0.8 instead of +-1 (:data:`TARGET_SCALE`). With +-1
+  the L1 term drives every class channel into tanh's flat tail at -1 before the model is sure of
+  any class, and training stalls (measured on the sample scene, teaching profile: cGAN IoU 0.05
+  with +-1 vs 0.32 with +-0.8). The conditioning one-hot of the cGAN uses the same scale.
+- ``output="softmax"`` (an option; the default stays ``"tanh"``): the last layer is
+  :class:`SoftmaxImage`, ``2 softmax(x) - 1`` over the class channels, still an image in [-1, 1]
+  whose fully confident pixels are exactly the +-1 one-hot targets. Why: with independent tanh
+  channels, L1 is minimised channel by channel by the *median*, so a class channel rises above
+  -0.8 only where the model is more than 50 % sure of that class; elsewhere every channel sits at
+  -0.8 and the argmax is noise (pix2pix S2 -> land cover: IoU ~0.10 on the sample scene, teaching
+  profile, the L1 term stuck at the all-negative value). With coupled channels the L1 to the
+  one-hot is ``4 (1 - p_true)`` per pixel, which rewards putting probability on the right class
+  anywhere (IoU ~0.45-0.54 with the same budget). Isola et al.'s own photo -> labels experiment
+  used colour-coded label images, not one channel per class.
 - Inputs are the kit's normalised bands (S2 reflectance in [0, 1]) or one-hot labels in [-1, 1];
   the reference rescales RGB images to [-1, 1].
 - Evaluation in the notebooks runs G in ``eval()`` mode (running batch-norm statistics, no
@@ -44,11 +53,29 @@ from torch import nn
 
 # Magnitude of the one-hot targets for the tanh output (1.0 = plain [-1, 1] one-hot); see the docstring.
 TARGET_SCALE = 0.8
+OUTPUTS = ("tanh", "softmax")
+
+
+# SoftmaxImage: (B, C, H, W) scores -> (B, C, H, W) in [-1, 1], channels coupled by a softmax.
+class SoftmaxImage(nn.Module):
+    """``2 * softmax(x) - 1`` over channels: a class map as an image in [-1, 1] (see docstring)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities mapped to [-1, 1]."""
+        return 2.0 * x.softmax(1) - 1.0
+
+
+def output_layer(output: str) -> nn.Module:
+    """The generator's last layer: ``"tanh"`` (the paper) or ``"softmax"`` (:class:`SoftmaxImage`)."""
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+    return nn.Tanh() if output == "tanh" else SoftmaxImage()
 
 
 # UNetSkipBlock: one level of the U-Net. Input (B, outer, H, W) -> down conv to (B, inner, H/2, W/2)
 # -> the deeper levels -> up conv back to (B, outer, H, W), concatenated with the input
-# (B, 2*outer, H, W); the outermost block returns the up conv's (B, out_channels, H, W) through tanh.
+# (B, 2*outer, H, W); the outermost block returns the up conv's (B, out_channels, H, W) through
+# ``final`` (tanh by default).
 class UNetSkipBlock(nn.Module):
     """One encoder/decoder level of the pix2pix U-Net with its skip connection."""
 
@@ -61,6 +88,7 @@ class UNetSkipBlock(nn.Module):
         outermost: bool = False,
         innermost: bool = False,
         use_dropout: bool = False,
+        final: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.outermost = outermost
@@ -72,7 +100,7 @@ class UNetSkipBlock(nn.Module):
         upnorm = nn.BatchNorm2d(outer_nc)
         if outermost:
             upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1)
-            layers = [downconv, submodule, uprelu, upconv, nn.Tanh()]
+            layers = [downconv, submodule, uprelu, upconv, nn.Tanh() if final is None else final]
         elif innermost:
             upconv = nn.ConvTranspose2d(
                 inner_nc, outer_nc, kernel_size=4, stride=2, padding=1, bias=False
@@ -97,7 +125,7 @@ class UNetSkipBlock(nn.Module):
 # UNetGenerator ("U-Net" of Fig. 3): (B, in_channels, H, W) -> (B, out_channels, H, W) in [-1, 1];
 # H and W must be multiples of 2**num_downs.
 class UNetGenerator(nn.Module):
-    """The pix2pix generator G: a U-Net of ``num_downs`` levels with a tanh output."""
+    """The pix2pix generator G: a U-Net of ``num_downs`` levels with a tanh (or softmax-image) output."""
 
     def __init__(
         self,
@@ -106,10 +134,13 @@ class UNetGenerator(nn.Module):
         num_downs: int = 8,
         ngf: int = 64,
         dropout: bool = True,
+        output: str = "tanh",
     ) -> None:
         super().__init__()
         if num_downs < 1:
             raise ValueError(f"num_downs must be >= 1, got {num_downs}")
+        final = output_layer(output)
+        self.output = output
         self.in_channels, self.out_channels, self.num_downs, self.ngf = (
             in_channels,
             out_channels,
@@ -130,6 +161,7 @@ class UNetGenerator(nn.Module):
                 outermost=outermost,
                 innermost=innermost,
                 use_dropout=drop,
+                final=final if outermost else None,
             )
         self.model = block
 
@@ -137,6 +169,11 @@ class UNetGenerator(nn.Module):
     def size_multiple(self) -> int:
         """Inputs must have sides divisible by this (``helpers.train.predict_scene`` pads to it)."""
         return 2**self.num_downs
+
+    @property
+    def target_scale(self) -> float:
+        """Magnitude of the one-hot targets this output can reach: 0.8 for tanh, 1 for softmax."""
+        return TARGET_SCALE if self.output == "tanh" else 1.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Translate ``x`` (B, in, H, W) to (B, out, H, W) in [-1, 1]."""
@@ -208,11 +245,17 @@ def num_downs_for(patch: int) -> int:
 
 
 def generator(
-    in_channels: int, out_channels: int, patch: int = 256, ngf: int = 64, dropout: bool = True
+    in_channels: int,
+    out_channels: int,
+    patch: int = 256,
+    ngf: int = 64,
+    dropout: bool = True,
+    output: str = "tanh",
 ) -> UNetGenerator:
-    """A pix2pix U-Net for ``patch``-sized inputs, initialised as in the paper."""
+    """A pix2pix U-Net for ``patch``-sized inputs, initialised as in the paper (``output``: see
+    the module docstring)."""
     return init_weights(
-        UNetGenerator(in_channels, out_channels, num_downs_for(patch), ngf, dropout)
+        UNetGenerator(in_channels, out_channels, num_downs_for(patch), ngf, dropout, output)
     )
 
 
