@@ -92,6 +92,22 @@ def test_affine_initialised_to_identity():
     assert block.theta.weight.grad is not None and block.theta.bias.grad.abs().sum() > 0
 
 
+def test_affine_linear_part_is_bounded_but_shift_is_not():
+    """A registration error is a shift plus a tiny rotation/scale: however large the predicted
+    correction, the linear part stays within linear_max of the identity (a zoom learned on tiny
+    crops would wreck a whole scene), while a 3 LR px shift is still reachable."""
+    block = ntl_sr.AffineTransformation(WIDTH)
+    with torch.no_grad():
+        block.theta.bias.copy_(torch.tensor([50.0, -50.0, 3.0, 50.0, 50.0, -3.0]))
+    x = torch.rand(1, WIDTH, 8, 16)
+    theta = block.estimate(x, x)[0]
+    linear = theta[:, :2] - torch.eye(2)
+    assert linear.abs().max() <= block.linear_max + 1e-6
+    assert linear.abs().min() > 0.9 * block.linear_max  # saturated, not ignored
+    # translation in grid units = LR px x 2 / size (x: width 16, y: height 8)
+    assert torch.allclose(theta[:, 2], torch.tensor([3.0 * 2 / 16, -3.0 * 2 / 8]))
+
+
 def test_local_deformation_starts_with_zero_flow():
     torch.manual_seed(2)
     block = ntl_sr.LocalDeformation(WIDTH)
@@ -99,6 +115,21 @@ def test_local_deformation_starts_with_zero_flow():
     warped, flow = block(x, ref)
     assert flow.shape == (2, 2, 8, 8) and torch.count_nonzero(flow) == 0
     assert torch.allclose(warped, x, atol=1e-5)
+
+
+def test_local_deformation_cell_flow_does_not_depend_on_input_size():
+    """A coarse cell's flow comes from that cell alone: the same on a 4 x 4 training crop (one
+    cell) and inside a 16 x 16 tile, so what was learned on crops holds on tiles and scenes."""
+    torch.manual_seed(3)
+    block = ntl_sr.LocalDeformation(WIDTH)
+    with torch.no_grad():
+        torch.nn.init.normal_(block.predict[-1].weight)
+    x, ref = torch.rand(1, WIDTH, 16, 16), torch.rand(1, WIDTH, 16, 16)
+    big = block.cell_flow(x, ref)
+    crop = block.cell_flow(x[..., 4:8, 8:12], ref[..., 4:8, 8:12])
+    assert big.shape == (1, 2, 4, 4) and crop.shape == (1, 2, 1, 1)
+    assert torch.allclose(big[..., 1, 2], crop[..., 0, 0], atol=1e-6)
+    assert big[..., 1, 2].abs().sum() > 0
 
 
 def test_local_deformation_warps_by_the_flow():
@@ -280,3 +311,50 @@ def test_warps_move_by_pixels_whatever_the_input_size(size):
     shifted_y, _ = local(x, torch.zeros_like(x))
     assert torch.allclose(shifted_x[..., :, :-1], x[..., :, 1:], atol=1e-3)
     assert torch.allclose(shifted_y[..., :-1, :], x[..., 1:, :], atol=1e-3)
+
+
+def _guided_patches(n: int = 4, side: int = 64, seed: int = 0) -> list[dict]:
+    """Patches whose fine lights follow a DMO band pixel by pixel (the guidance explains them),
+    and whose coarse DN are a calibrated block mean: what the boosted baseline should learn."""
+    from helpers import ntl
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        dmo = rng.uniform(0.02, 0.4, (7, side, side)).astype(np.float32)
+        high = (200.0 * dmo[4] ** 2).astype(np.float32)
+        dn = np.clip(np.round(0.5 * ntl.aggregate(high, 8) + 2), 0, 62).astype(np.float32)
+        out.append(
+            {
+                "low_res": torch.from_numpy(dn[None]),
+                "high_res": torch.from_numpy(high[None]),
+                "dmo": torch.from_numpy(dmo),
+                "dem": torch.full((1, side, side), 400.0),
+            }
+        )
+    return out
+
+
+def test_context_features_hold_the_bands_the_lights_and_their_blurs():
+    train = _guided_patches(2)
+    cal = ntl_sr.calibrate(train, 8)
+    s = train[0]
+    f = ntl_sr.context_features(s["low_res"].numpy(), s["dmo"].numpy(), s["dem"].numpy(), cal)
+    n = 7 + 1 + 1 + 1 + len(ntl_sr.CONTEXT_SIGMAS) * (1 + len(ntl_sr.CONTEXT_BANDS))
+    assert f.shape == (64, 64, n) and np.isfinite(f).all()
+    assert np.allclose(f[..., :7], np.moveaxis(s["dmo"].numpy(), 0, -1))
+    assert np.allclose(f[..., 8], ntl_sr.bicubic(s["low_res"].numpy(), cal, 8))
+
+
+def test_boosted_baseline_uses_the_guidance_that_bicubic_cannot():
+    from helpers import metrics
+
+    train, test = _guided_patches(4, seed=0), _guided_patches(1, seed=1)[0]
+    cal = ntl_sr.calibrate(train, 8)
+    model = ntl_sr.BoostedBaseline(cal, max_iter=60).fit(train)
+    args = (test["low_res"].numpy(), test["dmo"].numpy(), test["dem"].numpy())
+    truth = test["high_res"].numpy()[0]
+    boosted, bic = model.predict(*args), ntl_sr.bicubic(args[0], cal, 8)
+    assert boosted.shape == truth.shape and boosted.min() >= 0
+    dr = float(truth.max())
+    assert metrics.psnr(boosted, truth, data_range=dr) > metrics.psnr(bic, truth, data_range=dr) + 6

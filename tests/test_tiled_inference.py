@@ -56,6 +56,8 @@ def model():
         # random offset does not set the scale the seam tolerances below are relative to
         m.pixel[-1].weight.zero_()
         m.pixel[-1].bias.zero_()
+        # lift the output above zero (radiance is clipped at 0), whatever the random init
+        m.refinement.heads[-1].bias.fill_(0.5)
     return m.eval()
 
 
@@ -71,7 +73,8 @@ def test_tiled_close_to_one_shot_with_overlap(model, tmp_path):
     one = ntl_sr.predict(model, low, dmo, dem)
     tiled = ntl_sr.predict_tiled(model, low, dmo, dem, tile=64, overlap=32, progress=False)
     diff = np.abs(tiled - one)
-    scale = np.abs(one).mean()
+    scale = one.std()  # the spatial variation the model produces (not its constant offset)
+    assert scale > 0
     assert diff.mean() < 0.02 * scale, (diff.mean(), scale)
     assert np.percentile(diff, 99) < 0.25 * scale  # seams remain where tiles see zero padding
     # without overlap the seams are worse than with it
