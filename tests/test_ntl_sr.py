@@ -358,3 +358,13 @@ def test_boosted_baseline_uses_the_guidance_that_bicubic_cannot():
     assert boosted.shape == truth.shape and boosted.min() >= 0
     dr = float(truth.max())
     assert metrics.psnr(boosted, truth, data_range=dr) > metrics.psnr(bic, truth, data_range=dr) + 6
+
+
+def test_context_features_name_a_grid_mismatch():
+    train = _guided_patches(1)
+    cal = ntl_sr.calibrate(train, 8)
+    s = train[0]
+    with pytest.raises(ValueError, match=r"dmo must be \(7, 64, 64\)"):
+        ntl_sr.context_features(
+            s["low_res"].numpy(), s["dmo"].numpy()[:, :-8], s["dem"].numpy(), cal
+        )

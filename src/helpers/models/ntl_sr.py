@@ -615,8 +615,20 @@ def context_features(
     mask, and Gaussian blurs (:data:`CONTEXT_SIGMAS`) of the bicubic lights and of red/NIR/SWIR1."""
     from scipy import ndimage
 
-    dmo, dem = np.asarray(dmo, np.float32), np.asarray(dem, np.float32).reshape(np.shape(dmo)[-2:])
+    dmo = np.asarray(dmo, np.float32)
     lights = bicubic(low_res_dn, calibration, ratio)
+    if dmo.ndim != 3 or dmo.shape[0] != 7 or dmo.shape[-2:] != lights.shape:
+        raise ValueError(
+            f"context_features: dmo must be (7, {lights.shape[0]}, {lights.shape[1]}) for low_res "
+            f"{np.shape(low_res_dn)} at ratio {ratio}, got {dmo.shape}; pass the 7 Landsat bands "
+            "on the fine grid that covers the coarse pixels."
+        )
+    dem = np.asarray(dem, np.float32)
+    if dem.size != lights.size:
+        raise ValueError(
+            f"context_features: dem must be {lights.shape} (the fine grid), got {dem.shape}."
+        )
+    dem = dem.reshape(lights.shape)
     saturated = np.kron(np.asarray(low_res_dn).squeeze() >= DN_MAX, np.ones((ratio, ratio)))
     layers = [*dmo, dem, lights, saturated.astype(np.float32)]
     for sigma in CONTEXT_SIGMAS:
