@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1075,66 +1074,63 @@ def scene_id(root: str | Path) -> str:
 
 
 def is_current(root: Path, profile: str, seed: int) -> bool:
-    """True if ``root/sample.json`` records this generator version, profile and seed."""
+    """True if ``root/sample.json`` records this generator version, profile and seed, and every
+    file it lists is there with its recorded size (:func:`missing_files`)."""
     stamp = Path(root) / "sample.json"
     try:
         data = json.loads(stamp.read_text())
     except (OSError, ValueError):
         return False
     want = _stamp(profile, seed)
-    return all(data.get(k) == v for k, v in want.items())
+    if not all(data.get(k) == v for k, v in want.items()):
+        return False
+    return not missing_files(root, data)
 
 
-def _wait_for_other_builder(
-    root: Path, profile: str, seed: int, verbose: bool, patience_s: float = 600.0
-) -> bool:
-    """If another process is building this scene (a fresh lock file), wait for it; True if it finished.
+def file_list(root: Path) -> dict[str, int]:
+    """``{relative path: size in bytes}`` of every file of a scene folder (``sample.json`` aside)."""
+    root = Path(root)
+    return {
+        p.relative_to(root).as_posix(): p.stat().st_size
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "sample.json"
+    }
 
-    The lock only avoids duplicate work: correctness comes from the build-then-rename.
-    """
-    lock = root.parent / f".{profile}.seed{seed}.lock"
-    try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
+
+def missing_files(root: Path, stamp: dict[str, Any] | None = None) -> list[str]:
+    """Files listed in ``sample.json`` that are gone or changed size (deleted, emptied, truncated);
+    a stamp without a file list counts as unverified (``["<no file list>"]``)."""
+    root = Path(root)
+    if stamp is None:
         try:
-            age = time.time() - lock.stat().st_mtime
+            stamp = json.loads((root / "sample.json").read_text())
+        except (OSError, ValueError):
+            return ["sample.json"]
+    listed = stamp.get("files")
+    if not isinstance(listed, dict) or not listed:
+        return ["<no file list>"]
+    bad = []
+    for rel, size in listed.items():
+        try:
+            if (root / rel).stat().st_size != size:
+                bad.append(rel)
         except OSError:
-            return is_current(root, profile, seed)
-        if age > patience_s:  # stale lock left by a killed process
-            return False
-        if verbose:
-            print(
-                f"another process is writing the sample scene ({profile}); waiting for it ...",
-                flush=True,
-            )
-        deadline = time.time() + patience_s - age
-        while time.time() < deadline and lock.exists():
-            time.sleep(1.0)
-        return is_current(root, profile, seed)
-    os.close(fd)
-    import atexit
-
-    atexit.register(lambda: lock.unlink(missing_ok=True))
-    _LOCKS.append(lock)
-    return False
-
-
-_LOCKS: list[Path] = []
-
-
-def _release_locks() -> None:
-    while _LOCKS:
-        _LOCKS.pop().unlink(missing_ok=True)
+            bad.append(rel)
+    return bad
 
 
 def ensure_sample(
     profile: str | None = None, seed: int = 0, force: bool = False, verbose: bool = True
 ) -> SamplePaths:
-    """Write the sample scene under ``data_dir()/sample/<profile>/`` unless it is already there.
+    """Write the sample scene under ``data_dir()/sample/<profile>/`` unless it is already there
+    (stamp and every listed file with its size).
 
     Built in a temporary folder and renamed into place, so concurrent callers are safe and a
-    half-written scene is never seen.
+    half-written scene is never seen. A lock (:mod:`helpers.locks`) avoids building twice; a lock
+    or temporary folder left by a killed process is taken over / removed at once.
     """
+    from . import locks
+
     name = config.get_profile(profile)
     root = config.data_dir() / "sample" / name
     paths = SamplePaths(root)
@@ -1142,36 +1138,40 @@ def ensure_sample(
         if verbose:
             print(f"sample scene ({name}, seed {seed}) already in {root}")
         return paths
+    if verbose and (root / "sample.json").exists() and not force:
+        gone = missing_files(root)
+        if gone and gone != ["<no file list>"]:
+            print(
+                f"sample scene in {root}: {len(gone)} file(s) missing or changed, e.g. {gone[:3]}"
+            )
     root.parent.mkdir(parents=True, exist_ok=True)
-    if not force and _wait_for_other_builder(root, name, seed, verbose):
-        if verbose:
-            print(f"sample scene ({name}, seed {seed}) written by another process to {root}")
-        return paths
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.building-", dir=root.parent))
+    lock = root.parent / f".{name}.seed{seed}.lock"
+    waited = locks.acquire(lock, f"the sample scene ({name})", verbose=verbose)
+    tmp = None
     try:
+        if waited and not force and is_current(root, name, seed):
+            if verbose:
+                print(f"sample scene ({name}, seed {seed}) written by another process to {root}")
+            return paths
+        locks.remove_orphans(root.parent, f".{name}.building-")
+        locks.remove_orphans(root.parent, f".{name}.old-")
+        tmp = root.parent / locks.temp_name(f".{name}.building-")
+        tmp.mkdir()
         summary = build_sample(tmp, name, seed, verbose)
         (tmp / "sample.json").write_text(
-            json.dumps(dict(_stamp(name, seed), **summary), indent=2, sort_keys=True)
+            json.dumps(
+                dict(_stamp(name, seed), **summary, files=file_list(tmp)), indent=2, sort_keys=True
+            )
         )
         if root.exists():
-            if not force and is_current(root, name, seed):  # another process finished first
-                if verbose:
-                    print(
-                        f"sample scene ({name}, seed {seed}) was written meanwhile by another process"
-                    )
-                return paths
-            old = root.parent / f".{name}.old-{os.getpid()}-{time.time_ns()}"
+            old = root.parent / locks.temp_name(f".{name}.old-")
             os.replace(root, old)
             shutil.rmtree(old, ignore_errors=True)
-        try:
-            os.replace(tmp, root)
-        except OSError:
-            if not is_current(root, name, seed):
-                raise
+        os.replace(tmp, root)
     finally:
-        if tmp.exists():
+        if tmp is not None and tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-        _release_locks()
+        locks.release(lock)
     if verbose:
         print(f"sample scene ({name}, seed {seed}) written to {root} in {summary['seconds']:.1f} s")
         print(f"  fine DFC class fractions (main region): {summary['dfc_fractions']}")

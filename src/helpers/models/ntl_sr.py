@@ -514,11 +514,47 @@ def count_parameters(model: nn.Module) -> int:
 # ---- training ----
 
 
+INPUT_KEYS = ("low_res", "dmo", "dem", "high_res", "isp")
+
+
+def check_finite(batch: dict[str, Any], source: str = "batch") -> None:
+    """Refuse NaN/+-inf inputs before the forward pass, naming the sample and layer.
+
+    Why: ``torchvision.ops.deform_conv2d`` kills the process (segfault) on -inf, and +inf in the
+    target only surfaces later as "loss is inf" with no file named.
+    """
+    ids = batch.get("id")
+    for key in INPUT_KEYS:
+        x = batch.get(key)
+        if x is None:
+            continue
+        t = torch.as_tensor(x)
+        if not t.is_floating_point():
+            continue
+        bad = ~torch.isfinite(t)
+        if not bad.any():
+            continue
+        rows = bad.reshape(bad.shape[0], -1).any(1) if t.dim() == 4 else torch.tensor([True])
+        first = int(rows.nonzero()[0, 0]) if t.dim() == 4 else 0
+        if isinstance(ids, (list, tuple)) and first < len(ids):
+            which = f"sample {ids[first]!r}"
+        elif isinstance(ids, str):
+            which = f"sample {ids!r}"
+        else:
+            which = f"{source}, item {first} (no id in the batch)"
+        raise ValueError(
+            f"{which}: {key} holds {int(bad.sum())} NaN/inf value(s); the model cannot run on "
+            "them. Read the data with helpers.datasets.NTL(..., nan_policy='zero') or fill the "
+            "pixels in the file."
+        )
+
+
 def forward_batch(
     model: MMNTLSR, batch: dict[str, torch.Tensor], device: Any = None
 ) -> dict[str, Any]:
     """Scale a physical-unit batch, move it to ``device`` and run the model."""
     device = device or next(model.parameters()).device
+    check_finite(batch)
     b = scale_batch(batch)
     return model(b["low_res"].to(device), b["dmo"].to(device), b["dem"].to(device))
 
@@ -531,6 +567,7 @@ def step(
     ``loss_fn(outputs, high_res_scaled, isp)``, e.g. ``functools.partial(losses.ntl_sr_loss, ...)``.
     """
     device = next(model.parameters()).device
+    check_finite(batch)
     b = scale_batch(batch)
     out = model(b["low_res"].to(device), b["dmo"].to(device), b["dem"].to(device))
     return loss_fn(out, b["high_res"].to(device), b["isp"].to(device))
@@ -548,6 +585,8 @@ class CachedCrops(torch.utils.data.Dataset):
 
     def __init__(self, dataset: Any, crop: int, repeats: int = 1, seed: int = 0) -> None:
         self.samples = [{k: dataset[i][k] for k in self.KEYS} for i in range(len(dataset))]
+        ids = dataset.ids() if hasattr(dataset, "ids") else range(len(dataset))
+        self.sample_ids = [str(i) for i in ids]
         self.ratio = self.samples[0]["high_res"].shape[-1] // self.samples[0]["low_res"].shape[-1]
         if crop % self.ratio:
             raise ValueError(f"crop {crop} must be a multiple of the ratio {self.ratio}.")
@@ -574,6 +613,7 @@ class CachedCrops(torch.utils.data.Dataset):
         for k in self.KEYS:
             x = torch.rot90(out[k], k90, dims=(-2, -1))
             out[k] = (torch.flip(x, dims=(-1,)) if flip else x).contiguous()
+        out["id"] = self.sample_ids[index % len(self.samples)]
         return out
 
 
@@ -688,6 +728,7 @@ def predict(
     lo = torch.as_tensor(np.asarray(low_res, np.float32).reshape(1, 1, *np.shape(low_res)[-2:]))
     dm = torch.as_tensor(np.asarray(dmo, np.float32))[None]
     de = torch.as_tensor(np.asarray(dem, np.float32).reshape(1, 1, *np.shape(dem)[-2:]))
+    check_finite({"low_res": lo, "dmo": dm, "dem": de}, "predict input")
     out = model(scale_low_res(lo).to(device), scale_dmo(dm).to(device), scale_dem(de).to(device))
     return unscale_high_res(out["high_res"])[0, 0].float().cpu().numpy()
 
