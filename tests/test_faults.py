@@ -416,3 +416,34 @@ def test_grid_helpers_unchanged_for_crs_less_dfc2020(tmp_path):
     root = tmp_path / "DFC2020"
     write_patch(root, "ROIs0000_test", "0", 1, crs=None, dfc=True)
     assert ds.DFC2020(root)[0]["image"].shape[0] == 4
+
+
+# ---- the command line: one message, exit 2 ----
+
+
+def test_cli_unknown_source_is_one_line_exit_2(capsys):
+    from helpers import cli
+
+    assert cli.main(["fetch", "no_such_source"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("eosr fetch: error: No data source 'no_such_source'")
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_checksum_error_is_one_line_exit_2(monkeypatch, capsys):
+    from helpers import cli, manifest
+
+    def broken(name):
+        raise manifest.ChecksumError(
+            f"/data/{name}/x.tif: hash differs from the manifest (sha256:0)."
+        )
+
+    monkeypatch.setattr(manifest, "fetch", broken)
+    assert cli.main(["fetch", "dfc2020"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "eosr fetch: error: /data/dfc2020/x.tif: hash differs from the manifest (sha256:0)."
+    )
+    monkeypatch.setenv("EOSR_DEBUG", "1")
+    with pytest.raises(manifest.ChecksumError):
+        cli.main(["fetch", "dfc2020"])
