@@ -12,7 +12,10 @@ from __future__ import annotations
 import base64
 import html
 import math
+import os
 import re
+import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -487,7 +490,14 @@ def figures_html(run: Path) -> str:
 def render(run: Path) -> str:
     """The whole report page of a run folder as HTML text."""
     run = Path(run).resolve()
-    records = results.load(run)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        records = results.load(run, skip_broken=True)  # a half-written line is named, not fatal
+    problems = "".join(
+        f"<p class='failed'>{_esc(w.message)}</p>"
+        for w in caught
+        if "results.jsonl" in str(w.message)
+    )
     groups = compare(records)
     data = sorted({str(r.get("dataset")) for r in records}) or ["none"]
     tables = "".join(table_html(t, groups[t.key]) for t in TABLES)
@@ -497,13 +507,38 @@ def render(run: Path) -> str:
 <p>{len(records)} result record(s) in <code>results.jsonl</code>; data: {_esc(", ".join(data))}.
 Published values are quoted from the seed documents (converted to % and dB as printed there);
 results on the sample scene are synthetic and labelled "sample scene".</p>
+{problems}{conventions_html()}
 {tables}{other_html(groups["other"])}{notebooks_html(run)}{figures_html(run)}
 </body></html>"""
 
 
+def conventions_html() -> str:
+    """The metric conventions (:data:`helpers.metrics.CONVENTIONS`) as a short list."""
+    from .metrics import CONVENTIONS
+
+    items = "".join(f"<li><b>{_esc(k)}</b>: {_esc(v)}</li>" for k, v in CONVENTIONS.items())
+    return f"<h2>Metric conventions</h2><ul>{items}</ul>"
+
+
 def write(run: Path) -> Path:
-    """Render the report of ``run`` into ``run/report.html`` and return its path."""
+    """Render the report of ``run`` into ``run/report.html`` atomically (a temporary file, then a
+    rename: a reader never sees half a page) and return its path; a failed write names the file."""
     run = Path(run)
     out = run / "report.html"
-    out.write_text(render(run), encoding="utf-8")
+    page = render(run)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".report.html.", suffix=".tmp", dir=run)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(page)
+        os.replace(tmp, out)
+    except OSError as err:
+        raise OSError(
+            err.errno,
+            f"{out}: cannot write the report ({err.strerror or err}). Free disk space or "
+            "check the folder's permissions, then run helpers.reproduce.write_report again.",
+        ) from err
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
     return out
