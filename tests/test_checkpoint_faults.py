@@ -21,7 +21,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from helpers import cli, reproduce, results, runs, train
+from helpers import cli, results, train
+from helpers import results as reproduce
+from helpers import train as runs
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -50,7 +52,9 @@ def _loader(seed: int = 0, n: int = 8) -> DataLoader:
     x = torch.randn(n, 2, 8, 8, generator=g)
     y = torch.randint(0, 3, (n, 8, 8), generator=g)
     data = [{"image": a, "mask": b} for a, b in zip(x, y)]
-    return DataLoader(data, batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    return DataLoader(
+        data, batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(seed)
+    )
 
 
 def _fit(model, loader, epochs, checkpoint=None, **kw):
@@ -100,7 +104,8 @@ def test_planted_checkpoint_runs_nothing(run_folders, tmp_path):
         train.load_checkpoint(path)
     assert not marker.exists()
     # as notebook 04 calls it: default roots (this run, then every run folder)
-    assert runs.find_checkpoint("03_unet_landcover", {"kind": "tiny"}) == (None, None)
+    with pytest.warns(UserWarning, match="refused"):
+        assert runs.find_checkpoint("03_unet_landcover", {"kind": "tiny"}) == (None, None)
     assert not marker.exists()
 
 
@@ -109,7 +114,8 @@ def test_planted_checkpoint_runs_nothing(run_folders, tmp_path):
 
 def test_find_checkpoint_returns_only_finished_and_creates_nothing(run_folders, monkeypatch):
     monkeypatch.delenv("EOSR_RUN_DIR")
-    monkeypatch.setattr(runs, "_CURRENT", None)
+    monkeypatch.setattr(runs, "_CURRENT", None, raising=False)
+    monkeypatch.setattr(results, "_CURRENT", None, raising=False)
     assert runs.find_checkpoint("Tiny", {"kind": "tiny"}) == (None, None)
     assert not run_folders.exists() or not any(run_folders.iterdir())
     ck = run_folders / "r1" / "train" / "Tiny" / "checkpoint.pt"
@@ -130,38 +136,56 @@ def test_unfinished_checkpoint_is_not_returned(run_folders):
     history = _fit(model, _loader(), 5, checkpoint=ck, time_budget_s=0.0)  # stops early
     assert len(history.epoch) < 5
     assert not train.load_checkpoint(ck)["finished"]
-    assert runs.find_checkpoint("Tiny", {"kind": "tiny"}, roots=[run_folders / "r1"]) == (None, None)
+    assert runs.find_checkpoint("Tiny", {"kind": "tiny"}, roots=[run_folders / "r1"]) == (
+        None,
+        None,
+    )
 
 
-def test_sigkilled_training_is_never_returned(run_folders, tmp_path):
+class _Slow(torch.utils.data.Dataset):
+    """Items of :func:`_loader`, each taking 20 ms: an epoch lasts long enough to be killed in."""
+
+    def __init__(self) -> None:
+        self.items = list(_loader().dataset)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict:
+        import time
+
+        time.sleep(0.02)
+        return self.items[i]
+
+
+def test_sigkilled_training_is_never_returned(run_folders):
+    import time
+
     ck = run_folders / "r1" / "train" / "Tiny" / "checkpoint.pt"
     code = (
-        "import sys, time, torch\n"
+        "import sys\n"
         f"sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
-        "from tests.test_checkpoint_faults import Tiny, _loader, _fit\n"
-        "import helpers.train as train\n"
-        "save = train.save_checkpoint\n"
-        "def slow_save(path, state):\n"
-        "    out = save(path, state)\n"
-        "    print('saved', state['epoch'], flush=True)\n"
-        "    time.sleep(0.2)\n"
-        "    return out\n"
-        "train.save_checkpoint = slow_save\n"
-        "import helpers.train.loop as loop\n"
-        "loop.save_checkpoint = slow_save\n"
-        f"_fit(Tiny(), _loader(), 1000, checkpoint={str(ck)!r})\n"
+        "from torch.utils.data import DataLoader\n"
+        "from tests.test_checkpoint_faults import Tiny, _Slow, _fit\n"
+        f"_fit(Tiny(), DataLoader(_Slow(), batch_size=4), 1000, checkpoint={str(ck)!r})\n"
     )
     env = {**os.environ, "PYTHONPATH": SRC}
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
     try:
-        for _ in range(2):
-            line = proc.stdout.readline()
-            assert line.startswith("saved"), line
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if ck.exists() and train.load_checkpoint(ck)["epoch"] >= 2:
+                break
+            time.sleep(0.05)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
-    assert ck.exists() and train.load_checkpoint(ck)["epoch"] >= 2
-    assert runs.find_checkpoint("Tiny", {"kind": "tiny"}, roots=[run_folders / "r1"]) == (None, None)
+    assert train.load_checkpoint(ck)["epoch"] >= 2  # it was killed mid-training, checkpoint there
+    assert runs.find_checkpoint("Tiny", {"kind": "tiny"}, roots=[run_folders / "r1"]) == (
+        None,
+        None,
+    )
+    assert runs.find_checkpoint("Tiny", {"kind": "tiny"}) == (None, None)
 
 
 def test_refit_of_a_finished_checkpoint_keeps_the_weights(run_folders):
@@ -189,7 +213,9 @@ def test_checkpoint_without_model_is_named(tmp_path):
 def test_checkpoint_of_another_architecture_is_named(run_folders):
     ck = run_folders / "r1" / "train" / "Tiny" / "checkpoint.pt"
     _fit(Tiny(width=4), _loader(), 1, checkpoint=ck)
-    with pytest.raises(train.CheckpointError, match=r"checkpoint\.pt: written for another architecture"):
+    with pytest.raises(
+        train.CheckpointError, match=r"checkpoint\.pt: written for another architecture"
+    ):
         train.load_weights(Tiny(width=6), ck)
     with pytest.raises(train.CheckpointError, match="another architecture"):
         _fit(Tiny(width=6), _loader(), 2, checkpoint=ck)

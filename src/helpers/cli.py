@@ -52,9 +52,13 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from . import results
 
-    run = results.reproduce(
-        profile=args.profile, notebooks=args.notebooks or None, timeout=args.timeout
-    )
+    try:
+        run = results.reproduce(
+            profile=args.profile, notebooks=args.notebooks or None, timeout=args.timeout
+        )
+    except results.Interrupted as err:
+        print(f"eosr reproduce: {err}", file=sys.stderr)
+        return 130
     print(f"report: {run / 'report.html'}")
     failed = [r for r in results.load_notebook_log(run) if r.get("status") != "ok"]
     return 1 if failed else 0

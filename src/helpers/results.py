@@ -7,6 +7,7 @@ compared with. Run folders are never overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -50,6 +51,15 @@ def run_dir() -> Path:
         return path
     if _CURRENT is None:
         _CURRENT = new_run_dir()
+    return _CURRENT
+
+
+def current_run_dir() -> Path | None:
+    """The current run folder if one exists already (``EOSR_RUN_DIR`` or this session's); None
+    otherwise. Unlike :func:`run_dir` it never creates a folder (for readers that only look)."""
+    env = os.environ.get("EOSR_RUN_DIR")
+    if env:
+        return Path(env) if Path(env).is_dir() else None
     return _CURRENT
 
 
@@ -209,7 +219,9 @@ def reproduce(
 ) -> Path:
     """Execute the notebooks in order with papermill into a new run folder, then write the report.
 
-    A failing notebook is logged and the next one still runs; the report says which failed.
+    A failing notebook is logged and the next one still runs; the report says which failed. An
+    interruption (Ctrl-C, SIGTERM) marks the running notebook ``interrupted`` in the log, writes the
+    report of what finished and raises :class:`Interrupted`.
     """
     import papermill as pm
 
@@ -218,41 +230,79 @@ def reproduce(
     os.environ["EOSR_RUN_DIR"] = str(run)
     os.environ["EOSR_PROFILE"] = profile
     print(f"run folder: {run}")
-    for nb in notebook_paths(notebooks):
-        out = run / "notebooks" / nb.name
-        out.parent.mkdir(parents=True, exist_ok=True)
-        print(f"[{profile}] {nb.name} ...", flush=True)
-        start = time.perf_counter()
-        status, error = "ok", ""
-        try:
-            pm.execute_notebook(
-                str(nb),
-                str(out),
-                parameters={"PROFILE": profile},
-                cwd=str(nb.parent),
-                kernel_name="python3",
-                progress_bar=False,
-                execution_timeout=timeout,
-            )
-        except Exception as err:  # papermill raises its own error types for cell failures
-            status, error = "failed", f"{type(err).__name__}: {str(err)[-2000:]}"
-        seconds = time.perf_counter() - start
-        print(f"    {status} in {seconds:.1f} s", flush=True)
-        with open(run / NOTEBOOK_LOG, "a", encoding="utf-8") as fh:
-            fh.write(
-                json.dumps(
-                    {
-                        "notebook": nb.stem,
-                        "status": status,
-                        "seconds": round(seconds, 1),
-                        "error": error,
-                        "output": f"notebooks/{nb.name}",
-                    }
-                )
-                + "\n"
-            )
+    interrupted = False
+    with _sigterm_as_interrupt():
+        for nb in notebook_paths(notebooks):
+            interrupted = _run_notebook(pm, nb, run, profile, timeout)
+            if interrupted:
+                break
     write_report(run)
+    if interrupted:
+        raise Interrupted(run)
     return run
+
+
+class Interrupted(KeyboardInterrupt):
+    """A reproduction stopped by the user or a signal; ``run`` holds the report of what finished."""
+
+    def __init__(self, run: Path) -> None:
+        super().__init__(f"interrupted; report of what finished: {run / 'report.html'}")
+        self.run = run
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Any:
+    """Treat SIGTERM like Ctrl-C while notebooks run (so the run is marked and reported)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_notebook(pm: Any, nb: Path, run: Path, profile: str, timeout: int) -> bool:
+    """Execute one notebook into the run folder and log it; True if it was interrupted."""
+    out = run / "notebooks" / nb.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    print(f"[{profile}] {nb.name} ...", flush=True)
+    start = time.perf_counter()
+    status, error = "ok", ""
+    try:
+        pm.execute_notebook(
+            str(nb),
+            str(out),
+            parameters={"PROFILE": profile},
+            cwd=str(nb.parent),
+            kernel_name="python3",
+            progress_bar=False,
+            execution_timeout=timeout,
+        )
+    except Exception as err:  # papermill raises its own error types for cell failures
+        status, error = "failed", f"{type(err).__name__}: {str(err)[-2000:]}"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        error = "interrupted (Ctrl-C or a signal) while this notebook ran; later ones did not run"
+    seconds = time.perf_counter() - start
+    print(f"    {status} in {seconds:.1f} s", flush=True)
+    entry = {
+        "notebook": nb.stem,
+        "status": status,
+        "seconds": round(seconds, 1),
+        "error": error,
+        "output": f"notebooks/{nb.name}",
+    }
+    append_line(run / NOTEBOOK_LOG, json.dumps(entry))
+    return status == "interrupted"
 
 
 def load_notebook_log(run: str | os.PathLike) -> list[dict[str, Any]]:
@@ -260,7 +310,7 @@ def load_notebook_log(run: str | os.PathLike) -> list[dict[str, Any]]:
     path = Path(run) / NOTEBOOK_LOG
     if not path.exists():
         return []
-    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    return load(path, skip_broken=True)
 
 
 def write_report(run: str | os.PathLike) -> Path:

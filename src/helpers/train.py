@@ -201,25 +201,49 @@ def _autocast(device: Any, amp: bool) -> tuple[Any, Any]:
 
 
 def _rng_state(loader: Any) -> dict[str, Any]:
+    """Python, numpy, torch (CUDA, loader) random states as tensors and plain numbers only, so
+    that checkpoints load with ``weights_only=True``."""
     import torch
 
-    state = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
+    version, keys, gauss = random.getstate()
+    np_name, np_keys, np_pos, np_has_gauss, np_cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": {
+            "version": int(version),
+            "state": torch.tensor(keys, dtype=torch.int64),
+            "gauss": gauss,
+        },
+        "numpy": {
+            "name": str(np_name),
+            "keys": torch.from_numpy(np.asarray(np_keys, dtype=np.int64)),
+            "pos": int(np_pos),
+            "has_gauss": int(np_has_gauss),
+            "cached": float(np_cached),
+        },
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+        state["cuda"] = list(torch.cuda.get_rng_state_all())
     for name, gen in _loader_generators(loader).items():
         state[f"loader_{name}"] = gen.get_state()
     return state
 
 
 def _set_rng_state(state: dict[str, Any], loader: Any) -> None:
+    """Restore the states saved by :func:`_rng_state`."""
     import torch
 
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    py, nps = state["python"], state["numpy"]
+    random.setstate((py["version"], tuple(int(v) for v in py["state"].tolist()), py["gauss"]))
+    np.random.set_state(
+        (
+            nps["name"],
+            nps["keys"].numpy().astype(np.uint32),
+            nps["pos"],
+            nps["has_gauss"],
+            nps["cached"],
+        )
+    )
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -286,67 +310,192 @@ def _start_history(
     return history, start
 
 
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used; the message names the file, the cause and the fix."""
+
+
+FINISHED_NAME = "finished.json"  # beside the checkpoint: its hash, written when training ends
+
+
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
-    """Write ``state`` with ``torch.save`` atomically: a temporary file, then ``os.replace``."""
+    """Write ``state`` with ``torch.save`` atomically: a temporary file, then ``os.replace``.
+
+    A failed write (disk full, permission) names the file and the cause; the previous
+    checkpoint, if any, is left as it was.
+    """
     import torch
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=path.parent, prefix=f".{path.name}.")
+        os.close(fd)
         torch.save(state, tmp)
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:  # torch reports a full disk as a RuntimeError
+        cause = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        code = err.errno if isinstance(err, OSError) else None
+        raise OSError(
+            code,
+            f"{path}: cannot write the checkpoint ({cause}). Free disk space or choose a folder "
+            "you can write to (checkpoint=...); the previous checkpoint is unchanged.",
+        ) from err
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
     return path
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by :func:`fit`; a broken file gives an error that says what to do."""
+    """Read a checkpoint with ``weights_only=True``: tensors and plain data only, so that loading
+    never runs code; anything else is refused with :class:`CheckpointError`."""
+    import pickle
+
     import torch
 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no checkpoint here. Train first (helpers.train.fit).")
     try:
-        return torch.load(path, map_location=map_location, weights_only=False)
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f"{path}: refused: it holds objects other than tensors and plain data, which could run "
+            "code when loaded (only tensors, numbers, strings, lists and dicts are accepted). If it "
+            "is an older kit checkpoint, delete it and train again; never load files you do not trust."
+        ) from err
     except Exception as err:  # torch raises several kinds for truncated/corrupt files
-        raise RuntimeError(
+        raise CheckpointError(
             f"{path}: cannot be read as a checkpoint ({err}). Delete it and train again."
         ) from err
+    if not isinstance(state, dict):
+        raise CheckpointError(
+            f"{path}: holds a {type(state).__name__}, not a checkpoint dict. Train again "
+            "(helpers.train.fit) or load raw weights with model.load_state_dict."
+        )
+    return state
+
+
+def load_model_state(model: Any, state: dict[str, Any], path: Path, key: str = "model") -> Any:
+    """Load ``state[key]`` into ``model``; a missing entry or another architecture is named."""
+    if key not in state:
+        raise CheckpointError(
+            f"{path}: no {key!r} entry (keys: {sorted(state)[:8]}); not a checkpoint of "
+            "helpers.train.fit. Pass the checkpoint.pt that fit wrote, or a new path to train."
+        )
+    try:
+        model.load_state_dict(state[key])
+    except RuntimeError as err:
+        first = str(err).splitlines()[1:3]
+        raise CheckpointError(
+            f"{path}: written for another architecture than this {type(model).__name__} "
+            f"(meta: {state.get('meta') or state.get('settings') or {}}); e.g. "
+            f"{' '.join(x.strip() for x in first)[:300]}. Build the model with the settings in meta, "
+            "or train into a new checkpoint path."
+        ) from err
+    return model
 
 
 def load_weights(model: Any, path: str | os.PathLike) -> Any:
     """Load the model weights of a :func:`fit` checkpoint into ``model`` and return it."""
-    state = load_checkpoint(path)
-    model.load_state_dict(state["model"] if "model" in state else state)
-    return model
+    path = Path(path)
+    return load_model_state(model, load_checkpoint(path), path)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file (the finished mark records the checkpoint's own hash)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def mark_finished(path: Path, planned_epochs: int, device: Any = "cpu") -> None:
+    """Mark a checkpoint whose planned epochs are all done: ``finished`` in the checkpoint, then
+    ``finished.json`` beside it with the checkpoint's hash (written last: a killed run has none)."""
+    state = load_checkpoint(path, map_location=device)
+    state["finished"], state["planned_epochs"] = True, int(planned_epochs)
+    save_checkpoint(path, state)
+    record = {
+        "sha256": file_sha256(path),
+        "epochs": int(state["epoch"]),
+        "planned_epochs": int(planned_epochs),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    _write_json(path.parent / FINISHED_NAME, record)
+
+
+def unmark_finished(path: Path) -> None:
+    """Remove the finished mark before a checkpoint is trained further."""
+    (Path(path).parent / FINISHED_NAME).unlink(missing_ok=True)
+
+
+def is_finished(path: str | os.PathLike) -> bool:
+    """True if ``finished.json`` beside the checkpoint records this very file's hash (checked
+    before the checkpoint is even opened: unfinished and changed files are never loaded)."""
+    path = Path(path)
+    try:
+        mark = json.loads((path.parent / FINISHED_NAME).read_text(encoding="utf-8"))
+        return isinstance(mark, dict) and mark.get("sha256") == file_sha256(path)
+    except (OSError, ValueError):
+        return False
+
+
+def _write_json(target: Path, data: Any) -> None:
+    """Write JSON atomically; a failure names the file and the cause."""
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=target.parent, prefix=f".{target.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1)
+        os.replace(tmp, target)
+    except OSError as err:
+        raise OSError(
+            err.errno,
+            f"{target}: cannot write ({err.strerror or err}). Free disk space or check "
+            "the folder's permissions.",
+        ) from err
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def find_checkpoint(
     name: str, match: dict[str, Any], roots: Iterable[str | os.PathLike] | None = None
 ) -> tuple[Path | None, dict[str, Any] | None]:
-    """The newest ``<run folder>/train/<name>*/checkpoint.pt`` whose ``meta`` holds every item of
-    ``match`` (e.g. the profile, bands and sample scene it was trained on), so that one notebook can
-    reuse another's model instead of training it again; ``(None, None)`` when there is none.
+    """The newest finished ``<run folder>/train/<name>*/checkpoint.pt`` whose ``meta`` holds every
+    item of ``match`` (e.g. the profile, bands and sample scene it was trained on), so that one
+    notebook can reuse another's model instead of training it again; ``(None, None)`` when there is
+    none.
 
-    ``roots``: run folders to search; default the current run folder, then every folder under
-    ``EOSR_RUNS``. Unreadable checkpoints are skipped.
+    Only finished checkpoints count (:func:`is_finished`: all planned epochs done, hash recorded);
+    they are loaded with ``weights_only=True`` and refused ones are skipped with a warning.
+    ``roots``: run folders to search; default the current run folder (if it exists), then every
+    folder under ``EOSR_RUNS``. Nothing is created.
     """
+    import warnings
+
     from . import config, results
 
     if roots is None:
-        roots = [results.run_dir(), *config.runs_dir().glob("*")]
+        current = results.current_run_dir()
+        base = config.runs_dir()
+        roots = [*([current] if current else []), *(base.glob("*") if base.is_dir() else [])]
     found = {p.resolve() for r in roots for p in Path(r).glob(f"train/{name}*/{CHECKPOINT_NAME}")}
     for path in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True):
+        if not is_finished(path):
+            continue
         try:
             state = load_checkpoint(path)
-        except RuntimeError:
+        except CheckpointError as err:
+            warnings.warn(f"skipped: {err}", stacklevel=2)
             continue
         meta = state.get("meta") or {}
-        if all(meta.get(k) == v for k, v in match.items()):
+        if state.get("finished") and all(meta.get(k) == v for k, v in match.items()):
             return path, state
     return None, None
 
@@ -466,7 +615,12 @@ def fit(
 
     path, state = _open_checkpoint(checkpoint, type(model).__name__, resume, device)
     if state is not None:
-        model.load_state_dict(state["model"])
+        load_model_state(model, state, path)
+        if state.get("finished") and int(state["epoch"]) >= epochs:
+            history = History.from_dict(state["history"])  # finished: weights stay as they are
+            history.checkpoint = str(path)
+            return history
+        unmark_finished(path)
         optimizer.load_state_dict(state["optimizer"])
         if sched is not None and state.get("scheduler") is not None:
             sched.load_state_dict(state["scheduler"])
@@ -552,6 +706,8 @@ def fit(
                 "epoch": epoch + 1,
                 "history": history.to_dict(),
                 "meta": meta or {},
+                "finished": False,
+                "planned_epochs": int(epochs),
             },
         )
         elapsed = time.perf_counter() - began
@@ -572,6 +728,8 @@ def fit(
             save_checkpoint(path, state)
         _set_rng_state(rng, train_loader)
     _write_history(path, history)
+    if history.epoch and history.epoch[-1] >= epochs and not history.stopped_early:
+        mark_finished(path, epochs, device)
     return history
 
 
@@ -1027,8 +1185,13 @@ def fit_gan(
             raise RuntimeError(
                 f"{path}: not a fit_gan checkpoint (no generator). Use another path."
             )
-        generator.load_state_dict(state["generator"])
-        discriminator.load_state_dict(state["discriminator"])
+        load_model_state(generator, state, path, "generator")
+        load_model_state(discriminator, state, path, "discriminator")
+        if state.get("finished") and int(state["epoch"]) >= epochs:
+            history = GANHistory.from_dict(state["history"])  # finished: nothing to do
+            history.checkpoint = str(path)
+            return history
+        unmark_finished(path)
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
     history, start_epoch = _start_history(GANHistory, state, path, loader, seed, device)
@@ -1101,6 +1264,8 @@ def fit_gan(
                     "learning_rate": learning_rate,
                     "beta1": beta1,
                 },
+                "finished": False,
+                "planned_epochs": int(epochs),
             },
         )
         if history.stopped_early:
@@ -1116,6 +1281,8 @@ def fit_gan(
             break
     bar.close()
     _write_history(path, history)
+    if history.epoch and history.epoch[-1] >= epochs and not history.stopped_early:
+        mark_finished(path, epochs, device)
     return history
 
 
