@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 
 from helpers import cli, results, train
 from helpers import results as reproduce
