@@ -21,9 +21,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from helpers import cli, results, train
-from helpers import results as reproduce
-from helpers import train as runs
+from helpers import cli, reproduce, results, runs, train
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import config, locks, metrics, rasters, synthetic
+from helpers import config, crops, locks, metrics, rasters, synthetic
 from helpers import datasets as ds
 from helpers.models import ntl_sr
 from tests.test_datasets import write_ntl, write_patch
@@ -195,8 +195,8 @@ def test_ntl_predict_refuses_inf_and_no_process_dies():
 def test_cached_crops_carry_the_sample_id(tmp_path):
     root = tmp_path / "NTL"
     write_ntl(root, ident="patch7")
-    crops = ntl_sr.CachedCrops(ds.NTL(root), crop=16)
-    assert crops[0]["id"] == "patch7"
+    cached = crops.CachedCrops(ds.NTL(root), crop=16)
+    assert cached[0]["id"] == "patch7"
 
 
 # ---- locks ----

@@ -50,13 +50,13 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from . import results
+    from . import reproduce, results
 
     try:
-        run = results.reproduce(
+        run = reproduce.reproduce(
             profile=args.profile, notebooks=args.notebooks or None, timeout=args.timeout
         )
-    except results.Interrupted as err:
+    except reproduce.Interrupted as err:
         print(f"eosr reproduce: {err}", file=sys.stderr)
         return 130
     print(f"report: {run / 'report.html'}")

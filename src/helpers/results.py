@@ -1,4 +1,4 @@
-"""Run folders, results records and the reader that turns them into a table.
+"""Results records and the reader that turns them into a table.
 
 Each experiment appends one JSON line to ``results.jsonl`` in the current run folder: what was
 run, on which data and profile, how long it took, the metrics, and the published value it is
@@ -7,7 +7,6 @@ compared with. Run folders are never overwritten.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
@@ -19,48 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from . import config
+from .runs import run_dir
 
 SAMPLE_SCENE = "sample scene"
-_CURRENT: Path | None = None
-
-
-def new_run_dir(profile: str | None = None, root: str | os.PathLike | None = None) -> Path:
-    """Create and return a fresh ``runs/<timestamp>-<profile>/``; never reuses an existing folder."""
-    base = Path(root) if root else config.runs_dir()
-    base.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    name = f"{stamp}-{config.get_profile(profile)}"
-    for i in range(1000):
-        candidate = base / (name if i == 0 else f"{name}-{i}")
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"Could not create a new run folder under {base}.")
-
-
-def run_dir() -> Path:
-    """The current run folder: ``EOSR_RUN_DIR`` when set (``make reproduce`` sets it), else one new
-    folder per Python session."""
-    global _CURRENT
-    env = os.environ.get("EOSR_RUN_DIR")
-    if env:
-        path = Path(env)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-    if _CURRENT is None:
-        _CURRENT = new_run_dir()
-    return _CURRENT
-
-
-def current_run_dir() -> Path | None:
-    """The current run folder if one exists already (``EOSR_RUN_DIR`` or this session's); None
-    otherwise. Unlike :func:`run_dir` it never creates a folder (for readers that only look)."""
-    env = os.environ.get("EOSR_RUN_DIR")
-    if env:
-        return Path(env) if Path(env).is_dir() else None
-    return _CURRENT
+NOTEBOOK_LOG = "notebooks.jsonl"  # one line per notebook executed by helpers.reproduce
 
 
 def record(
@@ -191,130 +152,9 @@ class Timer:
         self.seconds = time.perf_counter() - self.start
 
 
-# ---- make reproduce: execute the notebooks and write the report ----
-
-NOTEBOOK_LOG = "notebooks.jsonl"
-
-
-def notebook_paths(names: list[str] | None = None) -> list[Path]:
-    """The kit's notebooks in order (``notebooks/NN_*.ipynb``), optionally only those named."""
-    found = sorted((config.repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    if names:
-        keep = [
-            p
-            for p in found
-            if any(p.stem == n or p.stem.startswith(n) or p.name == n for n in names)
-        ]
-        missing = [n for n in names if not any(p.stem.startswith(n) or p.name == n for p in found)]
-        if missing:
-            raise FileNotFoundError(
-                f"No notebook matches {missing}; known: {[p.stem for p in found]}"
-            )
-        return keep
-    return found
-
-
-def reproduce(
-    profile: str | None = None, notebooks: list[str] | None = None, timeout: int = 1800
-) -> Path:
-    """Execute the notebooks in order with papermill into a new run folder, then write the report.
-
-    A failing notebook is logged and the next one still runs; the report says which failed. An
-    interruption (Ctrl-C, SIGTERM) marks the running notebook ``interrupted`` in the log, writes the
-    report of what finished and raises :class:`Interrupted`.
-    """
-    import papermill as pm
-
-    profile = config.get_profile(profile)
-    run = new_run_dir(profile)
-    os.environ["EOSR_RUN_DIR"] = str(run)
-    os.environ["EOSR_PROFILE"] = profile
-    print(f"run folder: {run}")
-    interrupted = False
-    with _sigterm_as_interrupt():
-        for nb in notebook_paths(notebooks):
-            interrupted = _run_notebook(pm, nb, run, profile, timeout)
-            if interrupted:
-                break
-    write_report(run)
-    if interrupted:
-        raise Interrupted(run)
-    return run
-
-
-class Interrupted(KeyboardInterrupt):
-    """A reproduction stopped by the user or a signal; ``run`` holds the report of what finished."""
-
-    def __init__(self, run: Path) -> None:
-        super().__init__(f"interrupted; report of what finished: {run / 'report.html'}")
-        self.run = run
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Any:
-    """Treat SIGTERM like Ctrl-C while notebooks run (so the run is marked and reported)."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _run_notebook(pm: Any, nb: Path, run: Path, profile: str, timeout: int) -> bool:
-    """Execute one notebook into the run folder and log it; True if it was interrupted."""
-    out = run / "notebooks" / nb.name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    print(f"[{profile}] {nb.name} ...", flush=True)
-    start = time.perf_counter()
-    status, error = "ok", ""
-    try:
-        pm.execute_notebook(
-            str(nb),
-            str(out),
-            parameters={"PROFILE": profile},
-            cwd=str(nb.parent),
-            kernel_name="python3",
-            progress_bar=False,
-            execution_timeout=timeout,
-        )
-    except Exception as err:  # papermill raises its own error types for cell failures
-        status, error = "failed", f"{type(err).__name__}: {str(err)[-2000:]}"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        error = "interrupted (Ctrl-C or a signal) while this notebook ran; later ones did not run"
-    seconds = time.perf_counter() - start
-    print(f"    {status} in {seconds:.1f} s", flush=True)
-    entry = {
-        "notebook": nb.stem,
-        "status": status,
-        "seconds": round(seconds, 1),
-        "error": error,
-        "output": f"notebooks/{nb.name}",
-    }
-    append_line(run / NOTEBOOK_LOG, json.dumps(entry))
-    return status == "interrupted"
-
-
 def load_notebook_log(run: str | os.PathLike) -> list[dict[str, Any]]:
     """The per-notebook execution log of a run folder (name, status, seconds, error)."""
     path = Path(run) / NOTEBOOK_LOG
     if not path.exists():
         return []
     return load(path, skip_broken=True)
-
-
-def write_report(run: str | os.PathLike) -> Path:
-    """Write ``report.html`` for a run folder: each notebook with its time and recorded results."""
-    from . import report
-
-    return report.write(Path(run))
