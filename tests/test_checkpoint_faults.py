@@ -21,9 +21,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+import helpers
 from helpers import cli, reproduce, results, runs, train
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(helpers.__file__).resolve().parents[1])  # the helpers under test
 
 
 @pytest.fixture

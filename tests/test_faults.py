@@ -21,12 +21,13 @@ import numpy as np
 import pytest
 import torch
 
+import helpers
 from helpers import config, crops, locks, metrics, rasters, synthetic
 from helpers import datasets as ds
 from helpers.models import ntl_sr
 from tests.test_datasets import write_ntl, write_patch
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(helpers.__file__).resolve().parents[1])  # the helpers under test
 
 # ---- readers: non-finite pixels follow nan_policy ----
 
@@ -162,15 +163,32 @@ def _ntl_batch(ids=("p1", "p2")):
     }
 
 
-@pytest.mark.parametrize("layer", ["low_res", "dmo", "dem", "high_res"])
-def test_ntl_step_names_the_sample_with_minus_inf(layer):
-    from helpers import losses
-
-    model = ntl_sr.build(width=8)
-    batch = _ntl_batch()
-    batch[layer][1, 0, 0, 0] = -np.inf
-    with pytest.raises(ValueError, match=rf"sample 'p2': {layer} holds 1 NaN/inf"):
-        ntl_sr.step(model, batch, losses.ntl_sr_loss)
+def test_ntl_step_names_the_sample_with_minus_inf():
+    """In a child process (a regression would segfault in deform_conv2d, not just fail)."""
+    code = (
+        "import sys, numpy as np\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
+        "from helpers import losses\n"
+        "from helpers.models import ntl_sr\n"
+        "from tests.test_faults import _ntl_batch\n"
+        "model = ntl_sr.build(width=8)\n"
+        "for layer in ('low_res', 'dmo', 'dem', 'high_res'):\n"
+        "    batch = _ntl_batch()\n"
+        "    batch[layer][1, 0, 0, 0] = -np.inf\n"
+        "    try:\n"
+        "        ntl_sr.step(model, batch, losses.ntl_sr_loss)\n"
+        "    except ValueError as err:\n"
+        "        print('REFUSED', err)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": SRC}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
+    refused = [x for x in out.stdout.splitlines() if x.startswith("REFUSED")]
+    assert len(refused) == 4, out.stdout
+    for line, layer in zip(refused, ("low_res", "dmo", "dem", "high_res")):
+        assert f"sample 'p2': {layer} holds 1 NaN/inf" in line, line
 
 
 def test_ntl_predict_refuses_inf_and_no_process_dies():
