@@ -153,7 +153,9 @@ def fit(
       returns the scalar loss.
     - ``checkpoint``: a path to save to after every epoch. ``None`` makes a new folder under the
       run folder (``runs.run_dir()/train/<Model>/``). An existing checkpoint is resumed when
-      ``resume`` is true, otherwise refused (a user's checkpoint is never overwritten).
+      ``resume`` is true, otherwise refused (a user's checkpoint is never overwritten). When all
+      planned epochs are done the checkpoint is marked finished (``finished.json`` with its hash);
+      calling ``fit`` again on a finished checkpoint returns its history and changes nothing.
     - ``time_budget_s``: after each epoch, stop when the next epoch would overrun the budget; the
       history records ``stopped_early`` and why. ``scheduler="cosine"`` then anneals over the
       budget or the epochs, whichever ends first.
