@@ -18,7 +18,7 @@ SETUP_MARK = "# eosr:setup"
 BADGE_MARK = "<!-- eosr:badge -->"
 # Provisional until tools/sync_notebooks.py stamps the value of [tool.eosr] in pyproject.toml.
 REPOSITORY = "https://github.com/YOUR-ACCOUNT/eosr-kit"
-REF = "main"
+REF = "v0.1.0"
 
 
 def md(text: str) -> nbformat.NotebookNode:
