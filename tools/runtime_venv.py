@@ -87,7 +87,7 @@ def repack(dist: md.Distribution, out: Path) -> Path:
     tmp = wheel.with_suffix(".part")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
         for rel in _files(dist):
-            if rel.parent.name.endswith(".dist-info"):
+            if len(rel.parts) == 2 and rel.parts[0].endswith(".dist-info"):  # not a vendored one
                 info = rel.parent
                 if rel.name in _SKIP_META:
                     continue
@@ -134,8 +134,11 @@ def link_into(venv_dir: Path, names: set[str], dists: dict[str, md.Distribution]
 
 def site_packages(venv_dir: Path) -> Path:
     """``lib/pythonX.Y/site-packages`` of a venv."""
-    return venv_dir / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / (
-        "site-packages"
+    return (
+        venv_dir
+        / "lib"
+        / f"python{sys.version_info.major}.{sys.version_info.minor}"
+        / ("site-packages")
     )
 
 
