@@ -1,7 +1,7 @@
 """Bag of colours: a colour vocabulary, per-segment word histograms and a random forest (HR-MARS method 5).
 
-After the HR-MARS seed (slides "Bag of Color - Algorithm"), which cites Wengert, Douze and Jegou,
-2011, Bag-of-colors for improved image search (ACM Multimedia, pp. 1437-1440). Steps, as the seed
+After HR-MARS (slides "Bag of Color - Algorithm"), which cites Wengert, Douze and Jegou,
+2011, Bag-of-colors for improved image search (ACM Multimedia, pp. 1437-1440). Steps, as HR-MARS
 lists them:
 
 1. Vocabulary: normalised pixel values (R, G, B, NIR) of all training images are clustered into
@@ -16,7 +16,7 @@ lists them:
    (1000 trees in the seed) learns histogram -> label.
 5. Prediction: the forest's label for a segment is painted on all its pixels.
 
-Departures: the normalisation of the seed's pixel values is not stated; here each band is
+Departures: the normalisation of HR-MARS's pixel values is not stated; here each band is
 standardised with the mean and standard deviation of the vocabulary's training pixels. The
 vocabulary and the forest are fitted on a random subsample (``max_pixels``) for speed.
 Everything is seeded, so a re-run gives the same result.
