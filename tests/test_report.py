@@ -60,6 +60,11 @@ def test_published_for_and_matching():
     assert report.find_row("anything", old).row == "U-Net"
     assert report.source_of({"seed": "000_*.txt (PANDA-FINE slides)"}) == "PANDA-FINE"
     assert report.source_of({"source": "DeepLight"}) == "DeepLight"
+    assert report.published("pix2pix") == {"iou": 0.6877, "f1": 0.7757}
+    ablation = report.published_rows("PANDA-FINE ablation")
+    assert [r.metrics["psnr"] for r in ablation] == [15.656, 19.314, 24.066, 29.199, 32.395]
+    with pytest.raises(KeyError, match="known"):
+        report.published_rows("no such table")
     assert report.find_row("baseline", notebook="08_ntl_super_resolution") is None
     assert report.find_row("baseline", notebook="09_ntl_ablation").metrics["psnr"] == 15.656
     names = {  # method names as the notebooks record them

@@ -267,6 +267,21 @@ def published_for(method: str) -> dict[str, Any]:
     return {"metrics": dict(row.metrics), "source": row.source, "table": row.table, "row": row.row}
 
 
+def published(row: str) -> dict[str, float]:
+    """The published metrics of one row (name or alias, e.g. ``"U-Net"``): notebooks print these
+    instead of retyping numbers."""
+    return dict(published_for(row)["metrics"])
+
+
+def published_rows(table: str) -> list[Row]:
+    """The published rows of one table (e.g. ``"PANDA-FINE ablation"``), in the document's order."""
+    rows = [r for r in PUBLISHED.values() if r.table == table]
+    if not rows:
+        known = sorted({r.table for r in PUBLISHED.values()})
+        raise KeyError(f"No published table {table!r}; known: {known}.")
+    return rows
+
+
 # ---- the comparison tables ----
 
 
