@@ -151,7 +151,7 @@ def _fake_repo(tmp_path, repository):
     (tmp_path / "pyproject.toml").write_text(
         f'[tool.eosr]\nrepository = "{repository}"\nref = "main"\n'
     )
-    cells = [nbkit.header("Demo", ["g"], {"smoke": "1 s"}), nbkit.setup_cell(), nbkit.code("x = 1")]
+    cells = [nbkit.header("Demo", ["g"]), nbkit.setup_cell(), nbkit.code("x = 1")]
     nbkit.save(tmp_path / "notebooks" / "01_demo.ipynb", cells)
     return tmp_path / "notebooks" / "01_demo.ipynb"
 
