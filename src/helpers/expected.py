@@ -39,6 +39,16 @@ RANGES: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
         },
     },
     "smoke": {
+        "03_unet_landcover": {
+            "U-Net macro IoU": (0.03, 0.30),
+            "coarse labels as the map, macro IoU": (0.38, 0.50),
+        },
+        "04_label_super_resolution": {
+            "coarse labels up-sampled, macro IoU": (0.38, 0.50),
+            "naive U-Net, macro IoU": (0.0, 0.20),
+            "label SR, macro IoU": (0.0, 0.20),
+            "supervised U-Net, macro IoU": (0.03, 0.30),
+        },
         "05_cgan_pix2pix": {
             "cGAN macro IoU": (0.02, 0.20),
             "pix2pix (tanh) macro IoU": (0.02, 0.20),
