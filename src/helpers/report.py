@@ -50,6 +50,11 @@ class Row:
     aliases: tuple[str, ...] = ()
     notebook: str = ""
 
+    @property
+    def seed(self) -> str:
+        """Old name of :attr:`source` (kept so older code still reads)."""
+        return self.source
+
 
 @dataclass(frozen=True)
 class Table:
@@ -62,6 +67,11 @@ class Table:
     notebooks: tuple[str, ...]
     differs: str
     rows: tuple[Row, ...] = field(default_factory=tuple)
+
+    @property
+    def seed(self) -> str:
+        """Old name of :attr:`source` (kept so older code still reads)."""
+        return self.source
 
 
 def _hr(row: str, iou: float, f1: float, quote: str, aliases: tuple[str, ...], nb: str) -> Row:
