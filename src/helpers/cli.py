@@ -49,7 +49,20 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+REPRODUCE_NEEDS = (
+    "eosr reproduce executes the notebooks with papermill, a developer tool that the kit's "
+    "runtime install (and Colab) leaves out. Install it with `pip install papermill` or install "
+    'the kit with its dev extra: `pip install -e ".[dev]"` (`make reproduce` does this).'
+)
+
+
 def _cmd_reproduce(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("papermill") is None:
+        print(REPRODUCE_NEEDS, file=sys.stderr)
+        return 2
+
     from . import reproduce, results
 
     try:

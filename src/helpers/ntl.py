@@ -1,4 +1,4 @@
-"""Night-light (NTL) data preparation: step 1 of PANDA-FINE (seed ``000``) on numpy arrays.
+"""Night-light (NTL) data preparation: step 1 of PANDA-FINE (source document, docs/sources.md) on numpy arrays.
 
 The PANDA-FINE slides list the preprocessing chain as *inter-calibration, denoising, spatially
 weighted average, resampling* before the frames are split into training/validation/test sets,

@@ -39,7 +39,8 @@ def record(
     """Append one experiment to ``results.jsonl`` of the run folder and return the record.
 
     ``published`` holds the compared value(s) and where they come from, e.g.
-    ``{"metrics": {"iou": 38.12}, "seed": "002_e751d8a1a2a5b193.txt", "table": "U-Net results"}``.
+    ``{"metrics": {"iou": 0.3812}, "source": "HR-MARS", "table": ..., "row": "U-Net"}`` (from
+    ``report.published_for``; older records say ``"seed"`` and still match).
     """
     clean = {k: _plain(v) for k, v in metrics.items()}
     rec = {

@@ -1,6 +1,6 @@
 """Multimodal night-time-light super-resolution (MMNTLSR): fusion, local-global refinement, alignment.
 
-Sources (``seeds/``; neither released code, so this is an open re-implementation from their text):
+Source documents (docs/sources.md; neither released code, so this is an open re-implementation from their text):
 
 - ``000_*.txt`` PANDA-FINE slides (L. Zhang): the MMNTLSR model with three boxes, a
   *multi-modality fusion module* ("fuse multi-modality features parallelly from high to low",
@@ -13,7 +13,7 @@ Sources (``seeds/``; neither released code, so this is an open re-implementation
   ``alpha F1 sum_j beta_j L1(pred_j, HR_j) + (1 - alpha) F2 BCE(., ISP)``
   (implemented in :func:`helpers.losses.ntl_sr_loss`).
 
-Choices the seeds leave open (ours, stated so they can be changed):
+Choices the source documents leave open (ours, stated so they can be changed):
 
 - Layer counts, widths, kernel sizes, activations (LeakyReLU 0.1), no normalisation layers (so a
   tile's output does not depend on batch or tile statistics, which tiled inference needs).
@@ -25,7 +25,7 @@ Choices the seeds leave open (ours, stated so they can be changed):
   concatenated at the input of one shared encoder.
 - SR heads at x2, x4, x8 of the LR grid (1/4, 1/2 and 1 of the HR grid), each adding a residual to
   a "global" path: a per-pixel MLP of the LR input (it learns the DN -> radiance curve), upsampled
-  bilinearly. A "pixel path" (ours, not in the seeds): a per-pixel MLP (1x1 convs) of the aligned LR
+  bilinearly. A "pixel path" (ours, not in the source documents): a per-pixel MLP (1x1 convs) of the aligned LR
   lights and the guidance bands at each HR pixel, added to the x8 output; it lets spectral cues
   (e.g. roof vs asphalt) set local brightness quickly (+0.5-1 dB on the sample scene at the
   teaching budget; per-pixel, so tiles agree). The ISP auxiliary supervision uses its own head (one conv on the final features,

@@ -1,6 +1,6 @@
 """The adversarial loop (pix2pix, notebook 05): :func:`fit_gan`, one :func:`gan_step`, scores.
 
-pix2pix training (Isola et al. 2017, and the HR-MARS seed's cGAN): for every batch, first D is
+pix2pix training (Isola et al. 2017, and the HR-MARS cGAN): for every batch, first D is
 trained on the real pair (condition, target) with label 1 and on the generated pair with label
 0; then D is frozen and G is trained to make D answer 1 on its pair, plus lambda_L1 * L1 to the
 target. Adam(2e-4, beta1 0.5) for both, as in the paper.
