@@ -55,7 +55,7 @@ SEN12MS_ROIS = {"spring": "ROIs1158_spring", "summer": "ROIs1868_summer", "fall"
 # from the shapes of common library spectra such as the USGS and ECOSTRESS libraries; not measured
 # for this kit and not yet re-derived band by band: issue 16 item 2 is open for summer). B09 is the
 # surface value (~0.7 x B8A); the atmosphere adds the water-vapour absorption. B10 ~0 (surface).
-ENDMEMBERS = ("water", "broadleaf", "conifer", "grass", "crop", "dry", "soil", "rock", "asphalt", "roof", "snow")
+ENDMEMBERS = ("water", "broadleaf", "conifer", "grass", "crop", "dry", "soil", "rock", "asphalt", "roof", "snow", "shade")
 _E = np.array([
     # B01   B02   B03   B04   B05   B06   B07   B08   B8A   B09   B10   B11   B12
     [.060, .052, .048, .030, .022, .016, .014, .012, .010, .006, .001, .005, .003],  # water
@@ -69,11 +69,13 @@ _E = np.array([
     [.085, .090, .095, .100, .110, .120, .125, .130, .135, .095, .002, .160, .150],  # asphalt
     [.085, .085, .095, .150, .170, .180, .190, .200, .205, .140, .002, .250, .210],  # roof
     [.900, .900, .880, .850, .830, .800, .770, .740, .710, .500, .010, .050, .040],  # snow
+    [.000, .000, .000, .000, .000, .000, .000, .000, .000, .000, .000, .000, .000],  # shade (see below)
 ], dtype=np.float32).T  # (13, K)
-# (VV, VH) dB per endmember (typical C-band values); roofs stand for double bounce from buildings.
+# (VV, VH) dB per endmember (typical C-band values); roofs stand for double bounce from buildings;
+# "shade" is an optical notion (see below): in radar it is canopy, so it gets forest backscatter.
 _S1_DB = np.array([
     [-22, -29], [-7.5, -13], [-7, -13.5], [-11, -18], [-9, -15.5], [-12, -19], [-12.5, -20],
-    [-9.5, -17], [-15, -24], [1, -7], [-13, -21],
+    [-9.5, -17], [-15, -24], [1, -7], [-13, -21], [-7.5, -13],
 ], dtype=np.float32).T  # (2, K)
 K = len(ENDMEMBERS)
 # Winter surfaces (wet soil, litter, frost, dormant grass, low-sun canopy shadow) differ from the
@@ -82,26 +84,33 @@ K = len(ENDMEMBERS)
 # were taken to the surface with ``atmosphere.to_surface`` (sun zenith 66.8 deg from the date;
 # aot550 0.28 from the dark-target rule blue = SWIR(2.1 um) / 4 over forest, Kaufman et al. 1997;
 # water vapour 0.7 cm assumed), and the endmembers were fitted to them by a ridge regression on the
-# scene's winter class fractions, pulled towards the table above (rock and snow unchanged). "Water"
-# absorbs what OSM water polygons hold in winter (shore pixels, ice), so it is brighter than open water.
+# scene's winter class fractions (regions of seeds 0-3, 512 px), pulled towards the table above (rock
+# and snow unchanged). "Water" absorbs what OSM water polygons hold in winter (shore pixels, ice), so
+# it is brighter than open water.
 # The comparison with that scene (tests/test_synthetic.py) therefore checks the whole chain, not
 # independent spectra.
 _E_WINTER = np.array([
     # B01   B02   B03   B04   B05   B06   B07   B08   B8A   B09   B10   B11   B12
     [.015, .035, .040, .052, .059, .068, .074, .064, .078, .049, .001, .039, .024],  # water
-    [.025, .030, .065, .029, .099, .299, .399, .419, .429, .299, .002, .199, .089],  # broadleaf
-    [.014, .014, .035, .015, .053, .158, .201, .210, .221, .153, .001, .095, .036],  # conifer
-    [.043, .060, .103, .078, .149, .308, .379, .397, .413, .274, .002, .291, .159],  # grass
-    [.031, .041, .091, .041, .131, .352, .452, .482, .492, .341, .002, .232, .102],  # crop
-    [.001, .029, .033, .094, .110, .107, .124, .113, .171, .085, .002, .235, .168],  # dry
-    [.026, .052, .058, .112, .120, .107, .109, .092, .137, .066, .003, .194, .158],  # soil
+    [.025, .030, .065, .030, .100, .299, .399, .419, .429, .299, .002, .199, .090],  # broadleaf
+    [.013, .017, .036, .027, .063, .154, .193, .199, .216, .147, .001, .111, .052],  # conifer
+    [.040, .052, .096, .060, .131, .297, .370, .391, .400, .269, .002, .263, .135],  # grass
+    [.030, .040, .090, .040, .130, .350, .450, .480, .490, .340, .002, .230, .100],  # crop
+    [.001, .035, .039, .106, .122, .116, .132, .119, .182, .089, .002, .254, .184],  # dry
+    [.026, .053, .059, .112, .121, .111, .115, .098, .143, .070, .003, .194, .158],  # soil
     [.110, .130, .160, .190, .210, .230, .240, .250, .260, .180, .003, .300, .240],  # rock
-    [.001, .014, .018, .025, .039, .070, .089, .076, .113, .063, .002, .091, .075],  # asphalt
-    [.009, .021, .031, .084, .108, .139, .162, .158, .188, .116, .002, .187, .142],  # roof
+    [.001, .014, .018, .029, .042, .068, .086, .072, .110, .060, .002, .095, .079],  # asphalt
+    [.007, .021, .031, .081, .106, .139, .163, .159, .189, .116, .002, .184, .139],  # roof
     [.900, .900, .880, .850, .830, .800, .770, .740, .710, .500, .010, .050, .040],  # snow
+    [.000, .000, .000, .000, .000, .000, .000, .000, .000, .000, .000, .000, .000],  # shade
 ], dtype=np.float32).T  # (13, K)
 # fmt: on
-W, BL, CO, GR, CR, DR, SO, RO, AS, RF, SN = range(K)
+W, BL, CO, GR, CR, DR, SO, RO, AS, RF, SN, SH = range(K)
+# "shade" is the photometric shade endmember of spectral mixture analysis (Adams, Smith & Johnson
+# 1986, reflectance 0): the understory seen through canopy gaps is sunlit only with the Beer-law gap
+# probability exp(-G LAI / cos(sun zenith)), G = 0.5 (spherical leaf angles; Ross 1981). LAI below
+# is a typical value per canopy (assumed, not measured): low sun and dense canopies make forests dark.
+_LAI = {"conifer": 3.0, "broadleaf_on": 4.0, "broadleaf_off": 0.8}
 
 # Seasonal state: deciduous leaf share, grass greenness (the sun is in ``season_conditions``).
 _PHENO = {
@@ -221,6 +230,7 @@ def block_mean(arr: np.ndarray, factor: int) -> np.ndarray:
 # ---- acquisition conditions (domain randomisation) ----
 
 PRODUCTS = ("L1C", "L2A")
+DFC_EXTRA_SEASONS = ("spring", "fall", "winter")  # extra DFC training regions (teaching / full)
 # Mid-season day of year, central aerosol optical depth (550 nm) and water-vapour column (cm) of a
 # mid-latitude continental site, and the ranges that teaching/full regions draw from (``draw_conditions``).
 _SEASON_DOY = {"spring": 105, "summer": 196, "fall": 288, "winter": 30}
@@ -512,7 +522,7 @@ def generate_region(
     terrain = _land_surface(rng, int(size), climate)
     settle = _settlements(rng, terrain, town_bands)
     igbp, parcels = _land_cover(rng, seed, terrain, settle, kind, climate)
-    frac = _fractions(rng, igbp, parcels, terrain, settle, season, kind, climate)
+    frac = _fractions(rng, igbp, parcels, terrain, settle, season, kind, climate, cond)
     surface = np.tensordot(_endmembers(season), frac, axes=1) * _illumination(terrain, cond)[None]
     s2 = _render_s2(rng, surface, terrain["n"], cond, product)
     s1 = _sentinel1(rng, frac, terrain)
@@ -689,6 +699,7 @@ def _fractions(
     season: str,
     kind: str,
     climate: str,
+    cond: Conditions,
 ) -> np.ndarray:
     """Per-pixel endmember fractions (K, h, w): vegetation by season, built-up, roads, snow."""
     from scipy import ndimage
@@ -697,7 +708,7 @@ def _fractions(
     tex, tex2 = smooth_noise(rng, (n, n), 1.0), smooth_noise(rng, (n, n), 4.0)
     frac = np.zeros((K, n, n), np.float32)
     g = np.clip(_PHENO[season]["grass"] + 0.12 * tex2 + 0.08 * parcels["nz"]["w"], 0.05, 0.95)
-    _vegetation(frac, igbp, _PHENO[season]["leaf"], g, tex, tex2)
+    _vegetation(frac, igbp, _PHENO[season]["leaf"], g, tex, tex2, cond.sun_zenith_deg)
     _fields(frac, parcels, SEASONS.index(season), _PHENO[season]["leaf"], tex)
     _put(frac, igbp == 16, **_barren_parts(tex, tex2, g))
     _put(
@@ -731,17 +742,30 @@ def _vegetation(
     g: np.ndarray,
     tex: np.ndarray,
     tex2: np.ndarray,
+    sun_zenith_deg: float,
 ) -> None:
-    """Forests (canopy gaps, deciduous leaf share), shrubland, grassland, savanna, wetland."""
+    """Forests (canopy gaps, deciduous leaf share, shaded understory), shrubland, grassland,
+    savanna, wetland."""
     gap = np.clip(0.08 + 0.07 * tex + 0.05 * tex2, 0, 0.4)  # canopy gaps
-    _put(frac, igbp == 1, conifer=0.88 - gap, dry=gap * 0.5, soil=gap * 0.5)
-    _put(frac, igbp == 4, broadleaf=(0.9 - gap) * leaf, dry=(0.9 - gap) * (1 - leaf) * 0.7 + gap * 0.6,
-         soil=(0.9 - gap) * (1 - leaf) * 0.3 + 0.1 + gap * 0.4)  # fmt: skip
-    _put(frac, igbp == 5, conifer=0.45 - gap / 2, broadleaf=(0.45 - gap / 2) * leaf,
-         dry=0.45 * (1 - leaf) * 0.7 + gap * 0.5, soil=0.45 * (1 - leaf) * 0.3 + 0.1 + gap * 0.5)  # fmt: skip
+    # Understory in gaps and between shrubs: herbs as green as the season's grass, else litter/soil.
+    under = {"grass": g, "dry": (1 - g) * 0.6, "soil": (1 - g) * 0.4}
+    canopy = 1.0 - gap
+    mu = np.cos(np.radians(sun_zenith_deg))
+    lai_bl = _LAI["broadleaf_on"] * leaf + _LAI["broadleaf_off"] * (1 - leaf)
+    for cls, lai in ((1, _LAI["conifer"]), (4, lai_bl), (5, (_LAI["conifer"] + lai_bl) / 2)):
+        sunlit = float(np.exp(-0.5 * lai / mu))  # Beer-law gap probability along the sun beam
+        m = igbp == cls
+        _put(frac, m, shade=gap * (1 - sunlit), **{k: gap * sunlit * v for k, v in under.items()})
+    bare = {"dry": canopy * (1 - leaf) * 0.7, "soil": canopy * (1 - leaf) * 0.3}  # leaf-off crowns
+    _put(frac, igbp == 1, conifer=canopy)
+    m = igbp == 4
+    _put(frac, m, broadleaf=canopy * leaf, dry=bare["dry"] + frac[DR], soil=bare["soil"] + frac[SO])
+    m = igbp == 5
+    _put(frac, m, conifer=canopy / 2, broadleaf=canopy / 2 * leaf, dry=bare["dry"] / 2 + frac[DR],
+         soil=bare["soil"] / 2 + frac[SO])  # fmt: skip
     cover = np.clip(0.5 + 0.15 * tex2, 0.2, 0.8)
     _put(frac, igbp == 6, broadleaf=cover * (0.4 + 0.6 * leaf) * 0.8, conifer=cover * 0.2,
-         dry=(1 - cover) * 0.6, soil=(1 - cover) * 0.4)  # fmt: skip
+         **{k: (1 - cover) * v for k, v in under.items()})  # fmt: skip
     ones = np.ones_like(cover)
     _put(frac, igbp == 7, broadleaf=cover * 0.35 * (0.4 + 0.6 * leaf), dry=0.3 * ones,
          soil=0.2 * ones, rock=0.5 - cover * 0.35)  # fmt: skip
@@ -1031,9 +1055,17 @@ def _s2_uint16(s2: np.ndarray) -> np.ndarray:
 
 
 def _write_patches(
-    region: Region, folder: Path, prefix: str, scene: str, seed: int, profile: str, with_dfc: bool
+    region: Region,
+    folder: Path,
+    prefix: str,
+    scene: str,
+    seed: int,
+    profile: str,
+    with_dfc: bool,
+    first: int = 1,
 ) -> int:
-    """Cut a region into 256 px patches in the SEN12MS / DFC2020 naming; returns the patch count."""
+    """Cut a region into 256 px patches in the SEN12MS / DFC2020 naming (numbered from ``first``);
+    returns the patch count."""
     from rasterio.transform import Affine
 
     from . import rasters
@@ -1047,10 +1079,11 @@ def _write_patches(
     for r in range(per_side):
         for c in range(per_side):
             count += 1
+            number = first + count - 1
             sl = (slice(None), slice(r * PATCH, (r + 1) * PATCH), slice(c * PATCH, (c + 1) * PATCH))
             tr = region.transform * Affine.translation(c * PATCH, r * PATCH)
             for mod, (arr, names) in mods.items():
-                path = folder / f"{mod}_{scene}" / f"{prefix}_{mod}_{scene}_p{count}.tif"
+                path = folder / f"{mod}_{scene}" / f"{prefix}_{mod}_{scene}_p{number}.tif"
                 rasters.write(
                     path,
                     arr[sl],
@@ -1230,15 +1263,19 @@ def build_sample(root: Path, profile: str, seed: int = 0, verbose: bool = True) 
         seed + 1, val_size, "summer", "dfc", "temperate", (540000.0, 5300000.0), 32633,
         conditions=conditions(1, "summer"),
     )  # fmt: skip
-    n_val = _write_patches(
-        val,
-        root / "DFC2020" / "ROIs0000_validation",
-        "ROIs0000_validation",
-        "0",
-        seed,
-        profile,
-        True,
-    )
+    val_dir = root / "DFC2020" / "ROIs0000_validation"
+    n_val = _write_patches(val, val_dir, "ROIs0000_validation", "0", seed, profile, True)
+    if profile != "smoke":
+        # Domain randomisation of the season: teaching/full training data also hold one region per
+        # other season (real DFC2020 spans all four), so a model has met leaf-off and low-sun scenes.
+        for k, season in enumerate(DFC_EXTRA_SEASONS):
+            extra = generate_region(
+                seed + 2 + k, roi, season, "dfc", "temperate", (580000.0 + 40000.0 * k, 5300000.0),
+                32633, conditions=conditions(2 + k, season),
+            )  # fmt: skip
+            n_val += _write_patches(
+                extra, val_dir, "ROIs0000_validation", "0", seed, profile, True, first=n_val + 1
+            )
     say(f"DFC2020/ written: {n_test} test + {n_val} validation patches")
     # SEN12MS: one region per season, each with its own climate and UTM zone.
     climates = {
