@@ -304,6 +304,10 @@ def test_s2_files_say_their_product_level(sample: synthetic.SamplePaths) -> None
     assert {"aot550", "water_vapour_cm", "sun_zenith_deg", "gain"} <= set(cond)
     truth = json.loads((sample.scene / "truth.json").read_text())
     assert truth["region"]["product"] == "L1C" and truth["region"]["conditions"] == cond
+    stamp = json.loads((sample.root / "sample.json").read_text())
+    assert stamp["s2_product"] == "L1C"
+    assert {r["season"] for r in stamp["regions"].values()} == set(synthetic.SEASONS)
+    assert all("aot550" in r["conditions"] for r in stamp["regions"].values())
 
 
 def test_conditions_are_drawn_from_documented_ranges() -> None:

@@ -1208,18 +1208,26 @@ def _write_ntl_layout(
     return counts
 
 
+# SEN12MS: one region per season, each with its own climate and UTM zone.
+_SEN12MS_CLIMATES = {
+    "spring": ("temperate", 32632, (400000.0, 5100000.0)),
+    "summer": ("temperate", 32634, (600000.0, 5500000.0)),
+    "fall": ("dry", 32630, (450000.0, 4400000.0)),
+    "winter": ("alpine", 32632, (600000.0, 5150000.0)),
+}
+
+
+def _region_record(region: Region) -> dict[str, Any]:
+    """What sample.json says about one region: season, climate, product and conditions."""
+    return {"seed": region.seed, "size": region.size, "season": region.season,
+            "climate": region.climate, "product": region.product,
+            "conditions": region.info["conditions"]}  # fmt: skip
+
+
 def build_sample(root: Path, profile: str, seed: int = 0, verbose: bool = True) -> dict[str, Any]:
     """Generate every region and write the whole sample scene under ``root`` (no stamp check)."""
     cfg = config.settings("scene", profile)
-    size, roi, ratio, patch = (
-        int(cfg["size"]),
-        int(cfg["roi_size"]),
-        int(cfg["ntl_ratio"]),
-        int(cfg["ntl_patch"]),
-    )
-    root = Path(root)
-    t_start = time.perf_counter()
-    summary: dict[str, Any] = {}
+    root, t_start = Path(root), time.perf_counter()
 
     def say(msg: str) -> None:
         if verbose:
@@ -1229,18 +1237,61 @@ def build_sample(root: Path, profile: str, seed: int = 0, verbose: bool = True) 
         """Smoke: the season's central conditions; teaching/full: drawn per region."""
         return None if profile == "smoke" else draw_conditions(_rng(seed, 500 + tag), season)
 
-    # Main region: DFC2020 test patches, whole-scene rasters and the NTL layout.
+    regions: dict[str, dict[str, Any]] = {}
+    main, counts = _build_main(root, cfg, seed, profile, conditions(0, "summer"), say)
+    regions["main (DFC2020 test, scene/, NTL)"] = _region_record(main)
+    # DFC2020 validation (the land-cover notebooks' training split): another region of the same
+    # climate and season as the test region, so that train/test differ in place, not in season.
+    val_dir = root / "DFC2020" / "ROIs0000_validation"
+    val = generate_region(
+        seed + 1, int(cfg.get("val_size", cfg["roi_size"])), "summer", "dfc", "temperate",
+        (540000.0, 5300000.0), 32633, conditions=conditions(1, "summer"),
+    )  # fmt: skip
+    regions["DFC2020 validation"] = _region_record(val)
+    n_val = _write_patches(val, val_dir, "ROIs0000_validation", "0", seed, profile, True)
+    if profile != "smoke":
+        # Domain randomisation of the season: teaching/full training data also hold one region per
+        # other season (real DFC2020 spans all four), so a model has met leaf-off and low-sun scenes.
+        for k, season in enumerate(DFC_EXTRA_SEASONS):
+            extra = generate_region(
+                seed + 2 + k, int(cfg["roi_size"]), season, "dfc", "temperate",
+                (580000.0 + 40000.0 * k, 5300000.0), 32633, conditions=conditions(2 + k, season),
+            )  # fmt: skip
+            regions[f"DFC2020 validation ({season})"] = _region_record(extra)
+            n_val += _write_patches(
+                extra, val_dir, "ROIs0000_validation", "0", seed, profile, True, first=n_val + 1
+            )
+    say(f"DFC2020/ written: {counts['dfc2020_test']} test + {n_val} validation patches")
+    n_sen = {}
+    for k, season in enumerate(SEASONS[: int(cfg.get("seasons", 4))]):
+        clim, epsg, origin = _SEN12MS_CLIMATES[season]
+        reg = generate_region(seed + 10 + k, int(cfg["roi_size"]), season, "sen12ms", clim, origin,
+                              epsg, conditions=conditions(10 + k, season))  # fmt: skip
+        regions[f"SEN12MS {season}"] = _region_record(reg)
+        roi_name = SEN12MS_ROIS[season]
+        n_sen[season] = _write_patches(
+            reg, root / "SEN12MS" / roi_name, roi_name, str(k + 1), seed, profile, False
+        )
+    say(f"SEN12MS/ written: {n_sen} patches per season")
+    fr = np.bincount(main.dfc.ravel(), minlength=11)[1:] / main.dfc.size
+    return {
+        "dfc_fractions": {labels.DFC[i + 1]: round(float(f), 4) for i, f in enumerate(fr)},
+        "patches": dict(counts, dfc2020_validation=n_val, sen12ms=n_sen),
+        "s2_product": main.product,
+        "regions": regions,
+        "seconds": round(time.perf_counter() - t_start, 2),
+    }
+
+
+def _build_main(
+    root: Path, cfg: dict[str, Any], seed: int, profile: str, cond: Conditions | None, say: Any
+) -> tuple[Region, dict[str, Any]]:
+    """The main region: DFC2020 test patches, whole-scene rasters (scene/) and the NTL layout."""
+    size, ratio, patch = int(cfg["size"]), int(cfg["ntl_ratio"]), int(cfg["ntl_patch"])
     main = generate_region(
-        seed,
-        size,
-        "summer",
-        "dfc",
-        "temperate",
-        (500000.0, 5300000.0),
-        32633,
-        town_bands=[(0.08, 0.42), (0.55, 0.70), (0.79, 0.92)],
-        conditions=conditions(0, "summer"),
-    )
+        seed, size, "summer", "dfc", "temperate", (500000.0, 5300000.0), 32633,
+        town_bands=[(0.08, 0.42), (0.55, 0.70), (0.79, 0.92)], conditions=cond,
+    )  # fmt: skip
     say(f"main region {size}x{size} px at 10 m generated")
     n_test = _write_patches(
         main, root / "DFC2020" / "ROIs0000_test", "ROIs0000_test", "0", seed, profile, True
@@ -1251,61 +1302,10 @@ def build_sample(root: Path, profile: str, seed: int = 0, verbose: bool = True) 
     lights["dem"] = block_mean(main.dem, 3).astype(np.float32)
     lights["isp"] = (lights["impervious"] > 0.5).astype(np.uint8)
     _write_scene(main, lights, root / "scene", seed, profile, ratio)
-    say(
-        f"scene/ written (lights: {lights['truth']['saturated_fraction']:.1%} of coarse pixels saturated)"
-    )
+    say(f"scene/ written (lights: {lights['truth']['saturated_fraction']:.1%} saturated)")
     ntl_counts = _write_ntl_layout(lights, root / "NTL", main, seed, profile, patch, ratio)
     say(f"NTL/ written: {ntl_counts}")
-    # DFC2020 validation (the land-cover notebooks' training split): another region of the same
-    # climate and season as the test region, so that train/test differ in place, not in season.
-    val_size = int(cfg.get("val_size", roi))
-    val = generate_region(
-        seed + 1, val_size, "summer", "dfc", "temperate", (540000.0, 5300000.0), 32633,
-        conditions=conditions(1, "summer"),
-    )  # fmt: skip
-    val_dir = root / "DFC2020" / "ROIs0000_validation"
-    n_val = _write_patches(val, val_dir, "ROIs0000_validation", "0", seed, profile, True)
-    if profile != "smoke":
-        # Domain randomisation of the season: teaching/full training data also hold one region per
-        # other season (real DFC2020 spans all four), so a model has met leaf-off and low-sun scenes.
-        for k, season in enumerate(DFC_EXTRA_SEASONS):
-            extra = generate_region(
-                seed + 2 + k, roi, season, "dfc", "temperate", (580000.0 + 40000.0 * k, 5300000.0),
-                32633, conditions=conditions(2 + k, season),
-            )  # fmt: skip
-            n_val += _write_patches(
-                extra, val_dir, "ROIs0000_validation", "0", seed, profile, True, first=n_val + 1
-            )
-    say(f"DFC2020/ written: {n_test} test + {n_val} validation patches")
-    # SEN12MS: one region per season, each with its own climate and UTM zone.
-    climates = {
-        "spring": ("temperate", 32632, (400000.0, 5100000.0)),
-        "summer": ("temperate", 32634, (600000.0, 5500000.0)),
-        "fall": ("dry", 32630, (450000.0, 4400000.0)),
-        "winter": ("alpine", 32632, (600000.0, 5150000.0)),
-    }
-    n_sen = {}
-    for k, season in enumerate(SEASONS[: int(cfg.get("seasons", 4))]):
-        clim, epsg, origin = climates[season]
-        reg = generate_region(seed + 10 + k, roi, season, "sen12ms", clim, origin, epsg,
-                              conditions=conditions(10 + k, season))  # fmt: skip
-        roi_name = SEN12MS_ROIS[season]
-        n_sen[season] = _write_patches(
-            reg, root / "SEN12MS" / roi_name, roi_name, str(k + 1), seed, profile, False
-        )
-    say(f"SEN12MS/ written: {n_sen} patches per season")
-    fr = np.bincount(main.dfc.ravel(), minlength=11)[1:] / main.dfc.size
-    summary.update(
-        dfc_fractions={labels.DFC[i + 1]: round(float(f), 4) for i, f in enumerate(fr)},
-        patches={
-            "dfc2020_test": n_test,
-            "dfc2020_validation": n_val,
-            "sen12ms": n_sen,
-            "ntl": ntl_counts,
-        },
-        seconds=round(time.perf_counter() - t_start, 2),
-    )
-    return summary
+    return main, {"dfc2020_test": n_test, "ntl": ntl_counts}
 
 
 def _stamp(profile: str, seed: int) -> dict[str, Any]:
