@@ -96,12 +96,12 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
 def open_checkpoint(
     checkpoint: str | os.PathLike | None, name: str, resume: bool, device: Any
 ) -> tuple[Path, dict[str, Any] | None]:
-    """Resolve where a run checkpoints (a new folder when ``checkpoint`` is None) and load the
-    checkpoint found there to resume it; an existing one is never overwritten unless resumed."""
-    if checkpoint is None:  # the caller did not say where: a new folder in the run folder
-        from .. import runs
-
-        checkpoint = runs.new_checkpoint_path(name)
+    """Resolve where a run checkpoints and load the checkpoint found there to resume it; an
+    existing one is never overwritten unless resumed. Training writes where it is told: without
+    ``checkpoint``, a new temporary folder (``helpers.runs.new_checkpoint_path`` gives one in the
+    run folder)."""
+    if checkpoint is None:
+        checkpoint = Path(tempfile.mkdtemp(prefix=f"eosr-{name}-")) / CHECKPOINT_NAME
     path = Path(checkpoint)
     if path.is_dir():
         path = path / CHECKPOINT_NAME

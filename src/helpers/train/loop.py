@@ -148,8 +148,9 @@ def fit(
     - ``loss_fn(output, target)`` is used by the default step; ``step_fn(model, batch, loss_fn)``
       replaces the step for custom losses (it gets the whole batch dict, on the device) and
       returns the scalar loss.
-    - ``checkpoint``: a path to save to after every epoch. ``None`` makes a new folder under the
-      run folder (``runs.run_dir()/train/<Model>/``). An existing checkpoint is resumed when
+    - ``checkpoint``: a path to save to after every epoch, e.g.
+      ``runs.new_checkpoint_path("03_unet")`` in the run folder; ``None`` writes to a new
+      temporary folder (training writes where it is told). An existing checkpoint is resumed when
       ``resume`` is true, otherwise refused (a user's checkpoint is never overwritten).
     - ``time_budget_s``: after each epoch, stop when the next epoch would overrun the budget; the
       history records ``stopped_early`` and why. ``scheduler="cosine"`` then anneals over the
@@ -218,7 +219,7 @@ def fit(
             )
         _log_epoch(history, epoch, loss, val, t0, bar)
         _save(run, epoch, history, meta)
-        if _out_of_time(history, epoch, epochs, start_epoch, began, time_budget_s):
+        if out_of_time(history, epoch, epochs, start_epoch, began, time_budget_s):
             break
     bar.close()
     if recalibrate_bn and history.epochs_done:
@@ -371,7 +372,7 @@ def _save(run: _Run, epoch: int, history: History, meta: dict[str, Any] | None) 
     )
 
 
-def _out_of_time(
+def out_of_time(
     history: Any,
     epoch: int,
     epochs: int,
