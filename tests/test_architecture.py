@@ -176,8 +176,10 @@ def check_rules(g: dict[str, dict[str, set[str]]]) -> list[str]:
     problems = []
     for name, deps in g.items():
         top = name.partition(".")[0]
-        if top == "models":
-            outside = {d for d in deps["helpers"] if d.partition(".")[0] != "models"}
+        if top == "models":  # models may use the foundation's constants (layer 0), nothing else
+            outside = {
+                d for d in deps["helpers"] if d.partition(".")[0] != "models" and layer_of(d) != 0
+            }
             files = deps["external"] & set(MODEL_FORBIDDEN)
             if outside or files:
                 problems.append(

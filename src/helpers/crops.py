@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .layouts import NTL_SAMPLE_KEYS
+
 # How each augmentation draws its random numbers, in order. The three orders are those the
 # notebooks' crops were drawn with before they shared this class; keeping them keeps every
 # recorded result reproducible with the same seed.
@@ -27,7 +29,7 @@ AUGMENTS = {
     "flips": "flip_h = random() < 0.5; flip_v = random() < 0.5",  # pix2pix (05)
     "rot90+flip:int": "k = integers(0, 4); flip = integers(0, 2) == 1",  # night lights (08, 09)
 }
-NTL_KEYS = ("low_res", "high_res", "dmo", "dem", "isp")
+NTL_KEYS = tuple(NTL_SAMPLE_KEYS.values())  # low_res, high_res, dmo, dem, isp
 
 
 class Crops(torch.utils.data.Dataset):

@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from . import layouts
 from .earthengine_specs import (  # noqa: F401 (re-exported: helpers.earthengine.<name> works)
     LANDSAT_OFFSET,
     LANDSAT_SCALE,
@@ -68,6 +69,12 @@ from .earthengine_specs import (  # noqa: F401 (re-exported: helpers.earthengine
     grid_for_aoi,
     landsat_reflectance,
     nested_grids,
+)
+from .layouts import (  # noqa: F401 (re-exported: helpers.earthengine.SCENE_FILES etc. work)
+    SCENE_FILES,
+    ntl_split,
+    write_dfc2020_layout,
+    write_ntl_layout,
 )
 
 CACHE_VERSION = 1
@@ -441,9 +448,6 @@ def _progress(items: list[Any], desc: str, enabled: bool) -> Any:
 # The kit's layouts
 # ---------------------------------------------------------------------------------------------
 
-# scene/ file name -> (spec factory, scale in metres). Names match the sample scene's scene/ folder.
-SCENE_FILES = ("s2", "lc", "dfc", "dem", "ntl_hr", "ntl_lr", "dmo", "ntl_dem", "isp")
-
 
 def default_requests(
     start: str = "2021-06-01",
@@ -487,117 +491,6 @@ def export_scene(
         name: export(spec, grids[scale], scene / f"{name}.tif", fetcher=fetcher, **export_kwargs)
         for name, (spec, scale) in requests.items()
     }
-
-
-def _patch_starts(n: int, patch: int) -> list[int]:
-    return list(range(0, n - patch + 1, patch))
-
-
-def write_dfc2020_layout(
-    scene: str | os.PathLike, root: str | os.PathLike, split: str = "test", patch: int = 256
-) -> list[Path]:
-    """Cut ``scene/{s2,lc,dfc}.tif`` into the DFC2020 layout (``ROIs0000_<split>/<mod>_0/..._p<n>.tif``)."""
-    from . import rasters
-
-    scene, out_root = Path(scene), Path(root) / "DFC2020" / f"ROIs0000_{split}"
-    layers = {mod: rasters.read(scene / f"{mod}.tif") for mod in ("s2", "lc", "dfc")}
-    base = layers["s2"]
-    for mod in ("lc", "dfc"):
-        rasters.check_same_grid(base, layers[mod])
-    h, w = base.shape
-    if h < patch or w < patch:
-        raise ValueError(
-            f"{scene / 's2.tif'}: {h}x{w} px is smaller than one {patch} px patch; "
-            f"enlarge the AOI to at least {patch * base.resolution[0] / 1000:.2f} km a side."
-        )
-    written, number = [], 0
-    for r in _patch_starts(h, patch):
-        for c in _patch_starts(w, patch):
-            number += 1
-            for mod, raster in layers.items():
-                transform = raster.transform * _translation(c, r)
-                path = out_root / f"{mod}_0" / f"ROIs0000_{split}_{mod}_0_p{number}.tif"
-                data = raster.data[:, r : r + patch, c : c + patch]
-                written.append(
-                    rasters.write(
-                        path,
-                        data,
-                        raster.crs,
-                        transform,
-                        nodata=raster.nodata,
-                        descriptions=[d or "" for d in raster.descriptions],
-                    )
-                )
-    return written
-
-
-def _translation(col: int, row: int) -> Any:
-    from affine import Affine
-
-    return Affine.translation(col, row)
-
-
-def ntl_split(index: int, count: int) -> str:
-    """Spatial-block split of the ``index``-th patch (ordered by column, then row): 70/15/15 %."""
-    if count < 3:
-        return "train"
-    n_test = max(1, round(0.15 * count))
-    n_val = max(1, round(0.15 * count))
-    if index >= count - n_test:
-        return "test"
-    if index >= count - n_test - n_val:
-        return "val"
-    return "train"
-
-
-def write_ntl_layout(
-    scene: str | os.PathLike, root: str | os.PathLike, patch: int = 64, ratio: int = 8
-) -> list[Path]:
-    """Cut the lights side of ``scene/`` into ``NTL/{split}/{lr_ntl,hr_ntl,dmo,dem,isp}/{id}.tif``."""
-    from . import rasters
-
-    scene, out_root = Path(scene), Path(root) / "NTL"
-    if patch % ratio:
-        raise ValueError(f"patch ({patch}) must be a multiple of the ratio ({ratio}).")
-    hr = {"hr_ntl": "ntl_hr", "dmo": "dmo", "dem": "ntl_dem", "isp": "isp"}
-    layers = {mod: rasters.read(scene / f"{name}.tif") for mod, name in hr.items()}
-    low = rasters.read(scene / "ntl_lr.tif")
-    for mod in ("dmo", "dem", "isp"):
-        rasters.check_same_grid(layers["hr_ntl"], layers[mod])
-    rasters.check_same_bounds(layers["hr_ntl"], low)
-    h, w = layers["hr_ntl"].shape
-    cells = [(r, c) for c in _patch_starts(w, patch) for r in _patch_starts(h, patch)]
-    if not cells:
-        raise ValueError(
-            f"{scene / 'ntl_hr.tif'}: {h}x{w} px is smaller than one {patch} px patch; enlarge the AOI."
-        )
-    written = []
-    for i, (r, c) in enumerate(cells):
-        split, pid = ntl_split(i, len(cells)), f"ee{r // patch:03d}_{c // patch:03d}"
-        for mod, raster in layers.items():
-            data = raster.data[:, r : r + patch, c : c + patch]
-            written.append(
-                rasters.write(
-                    out_root / split / mod / f"{pid}.tif",
-                    data,
-                    raster.crs,
-                    raster.transform * _translation(c, r),
-                    nodata=raster.nodata,
-                    descriptions=[d or "" for d in raster.descriptions],
-                )
-            )
-        lr, lc, lp = r // ratio, c // ratio, patch // ratio
-        written.append(
-            rasters.write(
-                out_root / split / "lr_ntl" / f"{pid}.tif",
-                low.data[:, lr : lr + lp, lc : lc + lp],
-                low.crs,
-                low.transform * _translation(lc, lr),
-                nodata=low.nodata,
-                descriptions=[d or "" for d in low.descriptions],
-            )
-        )
-    return written
 
 
 # ---------------------------------------------------------------------------------------------
@@ -657,8 +550,8 @@ def fetch_or_sample(
     ntl_patch = ntl_patch or int(config.settings("scene", profile).get("ntl_patch", 64))
     try:
         files = export_scene(bbox, root, requests, fetcher=fetcher, progress=progress)
-        write_dfc2020_layout(root / "scene", root, split="test", patch=patch)
-        write_ntl_layout(root / "scene", root, patch=ntl_patch, ratio=ratio)
+        layouts.write_dfc2020_layout(root / "scene", root, split="test", patch=patch)
+        layouts.write_ntl_layout(root / "scene", root, patch=ntl_patch, ratio=ratio)
     except (EarthEngineFetchError, ValueError) as err:
         if not fallback_on_error:
             raise
