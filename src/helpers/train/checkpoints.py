@@ -94,7 +94,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
 
 
 def open_checkpoint(
-    checkpoint: str | os.PathLike | None, name: str, resume: bool, device: Any
+    checkpoint: str | os.PathLike | None, name: str, resume: bool, device: torch.device | str | None
 ) -> tuple[Path, dict[str, Any] | None]:
     """Resolve where a run checkpoints and load the checkpoint found there to resume it; an
     existing one is never overwritten unless resumed. Training writes where it is told: without
@@ -120,7 +120,7 @@ def start_history(
     path: Path,
     loader: Any,
     seed: int | None,
-    device: Any,
+    device: torch.device | str | None,
 ) -> tuple[Any, int]:
     """The history and first epoch of a run: restored (with RNG state) from ``state``, or fresh
     and seeded."""

@@ -55,19 +55,19 @@ def gan_batch(
     return batch_fn
 
 
-def _requires_grad(module: Any, flag: bool) -> None:
+def _requires_grad(module: torch.nn.Module, flag: bool) -> None:
     for p in module.parameters():
         p.requires_grad_(flag)
 
 
 def gan_step(
-    generator: Any,
-    discriminator: Any,
-    opt_g: Any,
-    opt_d: Any,
-    condition: Any,
-    target: Any,
-    valid: Any = None,
+    generator: torch.nn.Module,
+    discriminator: torch.nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    condition: torch.Tensor,
+    target: torch.Tensor,
+    valid: torch.Tensor | None = None,
     gan_mode: str = "vanilla",
     lambda_l1: float = 100.0,
 ) -> dict[str, float]:
@@ -102,11 +102,11 @@ def gan_step(
 
 
 def evaluate_gan(
-    generator: Any,
+    generator: torch.nn.Module,
     loader: Iterable[Any],
     batch_fn: Callable[..., Any],
     num_classes: int,
-    device: Any = None,
+    device: torch.device | str | None = None,
     batch_statistics: bool = True,
 ) -> Any:
     """Land-cover scores (``helpers.metrics.ClassScores``) of the argmax of G's output on a loader.
@@ -130,15 +130,15 @@ def evaluate_gan(
 
 
 def fit_gan(
-    generator: Any,
-    discriminator: Any,
+    generator: torch.nn.Module,
+    discriminator: torch.nn.Module,
     loader: Iterable[Any],
     epochs: int,
     learning_rate: float = 2e-4,
     beta1: float = 0.5,
     lambda_l1: float = 100.0,
     gan_mode: str = "vanilla",
-    device: Any = None,
+    device: torch.device | str | None = None,
     checkpoint: str | os.PathLike | None = None,
     time_budget_s: float | None = None,
     progress: bool = True,
