@@ -188,3 +188,32 @@ def test_4096_scene_to_geotiff_in_well_under_1_gb(tmp_path):
         assert ds.shape == (side, side) and ds.count == 1 and ds.dtypes[0] == "uint8"
         assert ds.read(1, window=Window(4000, 4000, 96, 96)).max() < 8  # class indexes
     print(f"4096 x 4096 scene: peak memory +{measured['delta'] / 2**20:.0f} MiB")
+
+
+def test_landcover_map_is_the_notebook_chain_streamed(model, tmp_path):
+    """landcover_map = bands by name -> normalise_s2 -> predict_scene -> DFC values, in a file."""
+    from helpers import datasets, plots
+
+    rng = np.random.default_rng(1)
+    s2 = rng.integers(0, 10000, (13, 96, 128)).astype(np.uint16)
+    path = rasters.write(
+        tmp_path / "s2.tif",
+        s2,
+        CRS,
+        from_origin(500000, 4000000, 10, 10),
+        descriptions=list(datasets.S2_BANDS),
+    )
+    bands = ("B04", "B03", "B02", "B08")
+    out = inference.landcover_map(
+        model, path, bands, tmp_path / "out" / "map.tif", tile=64, overlap=16, progress=False
+    )
+    index = datasets.band_indexes(bands, datasets.S2_BANDS, datasets.S2_BANDS)
+    image = datasets.normalise_s2(s2[[i - 1 for i in index]])
+    expected = labels.from_train_index(
+        inference.predict_scene(model, image, tile=64, overlap=16, progress=False)
+    )
+    written = rasters.read(out)
+    assert (written.data[0] == expected).all() and written.nodata == 0
+    rasters.check_same_grid(out, path)
+    fig = plots.scene_maps(path, {"map": written.data[0], "again": expected})
+    assert len(fig.axes) >= 3

@@ -26,6 +26,8 @@ import torch.nn.functional as F
 from rasterio.windows import Window
 from tqdm.auto import tqdm
 
+from . import datasets, labels
+from .bands import S2_BANDS
 from .models import ntl_sr
 from .rasters import RasterError, Tile, blend_window, grid_of, read, tile_grid
 
@@ -363,6 +365,41 @@ def _landcover_output(
     if out_path is None:
         return ArrayOutput(height, width, dtype, finish, squeeze=output == "labels")
     return GeoTiffOutput(out_path, like, (height, width), dtype, finish, nodata, descriptions, tags)
+
+
+def landcover_map(
+    model: torch.nn.Module,
+    s2_path: str | os.PathLike,
+    bands: Sequence[str],
+    out_path: str | os.PathLike,
+    tile: int = 256,
+    overlap: int = 32,
+    device: Any = None,
+    description: str = "DFC2020 class",
+    tags: dict[str, str] | None = None,
+    progress: bool = True,
+) -> Path:
+    """A land-cover map of a whole Sentinel-2 GeoTIFF, streamed into ``out_path``: bands picked
+    by name, normalised like the datasets (``datasets.normalise_s2``) window by window, predicted
+    with :func:`predict_scene`, written as DFC values 1..10 (uint8, nodata 0) on the S2 grid."""
+    with rasterio.open(s2_path) as ds:
+        descriptions = ds.descriptions
+    index = datasets.band_indexes(bands, S2_BANDS, descriptions)
+    source = Windows(s2_path, "s2", bands=len(bands), indexes=index, prepare=datasets.normalise_s2)
+    return predict_scene(
+        model,
+        source,
+        tile=tile,
+        overlap=overlap,
+        device=device,
+        progress=progress,
+        out_path=out_path,
+        like=s2_path,
+        label_values=labels.from_train_index,
+        nodata=0,
+        descriptions=[description],
+        tags=tags,
+    )
 
 
 # ---- night lights ----
