@@ -187,7 +187,7 @@ def test_memory_crops():
             "id": "a",
         }
     ]
-    ds = crops.MemoryCrops(samples, crop=4, keys=("image", "mask"), seed=1)
+    ds = crops.for_gan(samples, crop=4, keys=("image", "mask"), seed=1)
     a = ds[0]
     assert a["image"].shape == (2, 4, 4) and a["mask"].shape == (4, 4) and "id" not in a
     assert torch.equal(a["image"][0], ds[0]["image"][0])  # deterministic per epoch
@@ -201,4 +201,4 @@ def test_memory_crops():
         seen.add(tuple(ds[0]["mask"].flatten().tolist()))
     assert len(seen) > 1
     with pytest.raises(ValueError, match="larger"):
-        crops.MemoryCrops(samples, crop=16)
+        crops.for_gan(samples, crop=16)

@@ -261,7 +261,7 @@ def test_cached_crops_are_aligned_and_deterministic():
         "dem": high,
         "isp": (torch.rand(1, 32, 32, generator=g) > 0.5).float(),
     }
-    cached = crops.CachedCrops([sample], crop=16, repeats=3, seed=0)
+    cached = crops.for_ntl([sample], crop=16, repeats=3, seed=0)
     assert len(cached) == 3
     a = cached[1]
     assert a["low_res"].shape == (1, 2, 2) and a["high_res"].shape == (1, 16, 16)
@@ -269,7 +269,7 @@ def test_cached_crops_are_aligned_and_deterministic():
     assert torch.equal(up, a["high_res"]) and torch.equal(a["dmo"][3:4], a["high_res"])
     assert torch.equal(cached[1]["high_res"], a["high_res"])  # same epoch, same crop
     with pytest.raises(ValueError, match="multiple"):
-        crops.CachedCrops([sample], crop=12)
+        crops.for_ntl([sample], crop=12)
 
 
 def test_deformable_block_starts_as_the_identity():

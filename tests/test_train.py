@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -109,13 +110,24 @@ def test_existing_checkpoint_is_not_overwritten(tmp_path):
     assert path.read_bytes() == before
 
 
-def test_default_checkpoint_goes_to_a_new_run_folder(tmp_path, monkeypatch):
+def test_training_writes_where_it_is_told(tmp_path, monkeypatch):
+    """Without a checkpoint path, fit writes to a new temporary folder, never into the run folder;
+    runs.new_checkpoint_path gives a fresh folder in the run folder."""
+    from helpers import runs
+
     monkeypatch.setenv("EOSR_RUN_DIR", str(tmp_path / "run"))
     loader = DataLoader(_Toy(4), batch_size=4)
     h1 = train.fit(UNet(4, 2, 4, 1), loader, _loss, 1, device="cpu", progress=False)
     h2 = train.fit(UNet(4, 2, 4, 1), loader, _loss, 1, device="cpu", progress=False)
-    assert h1.checkpoint != h2.checkpoint
-    assert str(tmp_path / "run" / "train") in h1.checkpoint
+    assert h1.checkpoint != h2.checkpoint and Path(h1.checkpoint).exists()
+    assert not (tmp_path / "run" / "train").exists()
+    told = runs.new_checkpoint_path("toy")
+    h3 = train.fit(
+        UNet(4, 2, 4, 1), loader, _loss, 1, device="cpu", progress=False, checkpoint=told
+    )
+    assert Path(h3.checkpoint) == told and told.parent == tmp_path / "run" / "train" / "toy"
+    assert runs.new_checkpoint_path("toy").parent.name == "toy-1"
+    assert runs.new_checkpoint_path("09_+ a b/c").parent.name == "09_+_a_b_c"  # a folder name
 
 
 def test_time_budget_stops_after_an_epoch(tmp_path):

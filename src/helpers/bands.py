@@ -21,3 +21,5 @@ S2_BANDS = (
 )
 # Sentinel-1 dual polarisation, in dB.
 S1_BANDS = ("VV", "VH")
+# DMSP-OLS / PANDA-like coarse night lights: 6-bit digital numbers, saturating at 63.
+DN_MAX = 63

@@ -89,7 +89,7 @@ def bench_readers(profile: str, repeats: int, n: int = 16) -> list[dict[str, Any
 
 def _files_of(ds: Any, count: int) -> list[Path]:
     """All GeoTIFFs behind the first ``count`` samples of a dataset (for the bare-read floor)."""
-    from .datasets import NTL_LAYERS
+    from .layouts import NTL_LAYERS
 
     files: list[Path] = []
     for i in range(count):

@@ -1,161 +1,182 @@
-"""In-memory crop datasets: patches read once, served as random crops (and flips/rotations).
+"""One in-memory crop dataset for every training notebook: patches read once, random crops served.
 
 Small training sets (the sample scene) are read from disk once; every epoch draws new crops that
 depend only on ``(seed, epoch, index)``, so runs and resumed runs see the same data. The training
-loops call ``set_epoch``.
+loops call :meth:`Crops.set_epoch`.
+
+:class:`Crops` takes the keys to crop and a per-key scale (night lights: the coarse ``low_res``
+grid and the 8x finer ``high_res``, ``dmo``, ... grids are cropped over the same ground).
+:func:`for_landcover`, :func:`for_gan` and :func:`for_ntl` set it up for notebooks 03-04, 05 and
+08-09.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
+from .layouts import NTL_SAMPLE_KEYS
 
-class RandomCrops:
-    """A map-style dataset of ``samples`` random crops (+ rot90/flip) from patches held in memory.
+# How each augmentation draws its random numbers, in order. The three orders are those the
+# notebooks' crops were drawn with before they shared this class; keeping them keeps every
+# recorded result reproducible with the same seed.
+AUGMENTS = {
+    None: "none",
+    "rot90+flip": "k = integers(4); flip = random() < 0.5",  # land cover (03, 04)
+    "flips": "flip_h = random() < 0.5; flip_v = random() < 0.5",  # pix2pix (05)
+    "rot90+flip:int": "k = integers(0, 4); flip = integers(0, 2) == 1",  # night lights (08, 09)
+}
+NTL_KEYS = tuple(NTL_SAMPLE_KEYS.values())  # low_res, high_res, dmo, dem, isp
 
-    ``patches``: a dataset of full patch dicts (e.g. ``helpers.datasets.DFC2020(crop=None)``); its
-    tensors are loaded once. Crops depend only on ``(seed, epoch, index)``, so runs and resumed runs
-    see the same data; :func:`fit` calls :meth:`set_epoch`. Keys with a leading channel axis
-    (``image``) and label maps (``mask``, ``coarse``) are cropped together.
+
+class Crops(torch.utils.data.Dataset):
+    """Random crops (and rotations/flips) of samples held in memory.
+
+    - ``samples``: dicts of tensors ``(..., H, W)``; only ``keys`` are kept (default: all tensors).
+    - ``scale``: per-key grid factor (default 1): a key of scale ``s`` is ``s`` times finer than
+      the base grid; ``crop`` is given on the finest grid and positions are drawn on the base grid,
+      every ``align`` base pixels.
+    - ``length``: crops per epoch, each from a randomly drawn sample; without it, every sample is
+      visited ``repeats`` times per epoch (index modulo the number of samples).
+    - ``augment``: one of :data:`AUGMENTS`.
+    - ``ids``: sample names; when given, every crop carries ``"id"`` (so an error names the sample).
     """
 
     def __init__(
         self,
-        patches: Any,
+        samples: Sequence[dict[str, Any]],
         crop: int,
-        samples: int,
-        augment: bool = True,
-        seed: int = 0,
+        *,
+        keys: Sequence[str] | None = None,
+        scale: dict[str, int] | None = None,
+        length: int | None = None,
+        repeats: int = 1,
+        augment: str | None = "rot90+flip",
         align: int = 1,
-    ) -> None:
-        self.items = [
-            {k: v for k, v in patches[i].items() if isinstance(v, torch.Tensor)}
-            for i in range(len(patches))
-        ]
-        if not self.items:
-            raise ValueError("no patches to crop from")
-        h, w = self.items[0]["image"].shape[-2:]
-        if crop > min(h, w):
-            raise ValueError(f"crop {crop} is larger than the patches ({h}x{w})")
-        self.crop, self.samples, self.augment, self.seed, self.align = (
-            crop,
-            samples,
-            augment,
-            seed,
-            align,
-        )
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """New crops for a new epoch."""
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return self.samples
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        rng = np.random.default_rng([self.seed, self.epoch, index])
-        item = self.items[int(rng.integers(len(self.items)))]
-        h, w = item["image"].shape[-2:]
-        r = int(rng.integers(0, (h - self.crop) // self.align + 1)) * self.align
-        c = int(rng.integers(0, (w - self.crop) // self.align + 1)) * self.align
-        k, flip = int(rng.integers(4)) if self.augment else 0, self.augment and rng.random() < 0.5
-        out = {}
-        for key, v in item.items():
-            v = v[..., r : r + self.crop, c : c + self.crop].rot90(k, dims=(-2, -1))
-            out[key] = (v.flip(-1) if flip else v).contiguous()
-        return out
-
-
-class MemoryCrops:
-    """Random crops (and flips) of samples held in memory: a map-style dataset for :func:`fit_gan`.
-
-    The teaching runs train on a handful of patches for many steps; reading them once keeps the
-    loop busy with the networks instead of with GeoTIFFs. ``set_epoch`` changes the crops.
-    """
-
-    def __init__(
-        self,
-        samples: list[dict[str, Any]],
-        crop: int,
-        keys: tuple[str, ...] = ("image", "mask", "coarse"),
-        augment: bool = True,
         seed: int = 0,
+        ids: Sequence[str] | None = None,
     ) -> None:
-        self.samples = [{k: s[k] for k in keys if k in s} for s in samples]
-        self.crop, self.augment, self.seed, self.epoch = crop, augment, seed, 0
-        small = [s for s in self.samples if min(next(iter(s.values())).shape[-2:]) < crop]
-        if small:
-            raise ValueError(
-                f"crop {crop} is larger than a sample ({next(iter(small[0].values())).shape})"
-            )
+        if augment not in AUGMENTS:
+            raise ValueError(f"augment must be one of {list(AUGMENTS)}, got {augment!r}")
+        self.samples = [
+            {k: v for k, v in s.items() if isinstance(v, torch.Tensor) and (not keys or k in keys)}
+            for s in samples
+        ]
+        if not self.samples or not self.samples[0]:
+            raise ValueError("no patches to crop from")
+        self.scale = {k: (scale or {}).get(k, 1) for k in self.samples[0]}
+        finest = max(self.scale.values())
+        if crop % finest:
+            raise ValueError(f"crop {crop} must be a multiple of the ratio {finest}.")
+        self.crop, self.base_crop = crop, crop // finest
+        self.length, self.repeats, self.augment = length, repeats, augment
+        self.align, self.seed, self.epoch = align, seed, 0
+        self.ids = [str(i) for i in ids] if ids is not None else None  # a bad crop names its sample
+        for s in self.samples:
+            h, w = self._base_shape(s)
+            if self.base_crop > min(h, w):
+                raise ValueError(
+                    f"crop {crop} is larger than a sample "
+                    f"({h * finest}x{w * finest} on the finest grid)"
+                )
 
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def set_epoch(self, epoch: int) -> None:
-        """New random crops and flips for a new epoch (deterministic given the seed)."""
-        self.epoch = int(epoch)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        rng = np.random.default_rng((self.seed, self.epoch, index))
-        sample = self.samples[index]
-        h, w = next(iter(sample.values())).shape[-2:]
-        r, c = int(rng.integers(0, h - self.crop + 1)), int(rng.integers(0, w - self.crop + 1))
-        flip_h, flip_v = self.augment and rng.random() < 0.5, self.augment and rng.random() < 0.5
-        out = {}
-        for key, value in sample.items():
-            x = value[..., r : r + self.crop, c : c + self.crop]
-            if flip_h:
-                x = torch.flip(x, dims=(-1,))
-            if flip_v:
-                x = torch.flip(x, dims=(-2,))
-            out[key] = x.contiguous()
-        return out
-
-
-class CachedCrops(torch.utils.data.Dataset):
-    """A small NTL split held in memory, served as random crops with flips/rotations.
-
-    Reading each patch from disk once makes training on tiny sets (the sample scene) fast;
-    ``repeats`` makes one epoch visit every patch that many times. Crops are deterministic given
-    ``seed`` and the epoch (:meth:`set_epoch`, called by :func:`helpers.train.fit`).
-    """
-
-    KEYS = ("low_res", "high_res", "dmo", "dem", "isp")
-
-    def __init__(self, dataset: Any, crop: int, repeats: int = 1, seed: int = 0) -> None:
-        self.samples = [{k: dataset[i][k] for k in self.KEYS} for i in range(len(dataset))]
-        ids = dataset.ids() if hasattr(dataset, "ids") else range(len(dataset))
-        self.sample_ids = [str(i) for i in ids]  # so a bad crop names its sample
-        self.ratio = self.samples[0]["high_res"].shape[-1] // self.samples[0]["low_res"].shape[-1]
-        if crop % self.ratio:
-            raise ValueError(f"crop {crop} must be a multiple of the ratio {self.ratio}.")
-        self.crop, self.repeats, self.seed, self.epoch = crop, repeats, seed, 0
+    def _base_shape(self, sample: dict[str, torch.Tensor]) -> tuple[int, int]:
+        """Height and width of a sample on the base grid."""
+        key = next(iter(sample))
+        h, w = sample[key].shape[-2:]
+        return h // self.scale[key], w // self.scale[key]
 
     def set_epoch(self, epoch: int) -> None:
         """New crops for a new epoch."""
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        return len(self.samples) * self.repeats
+        return self.length if self.length is not None else len(self.samples) * self.repeats
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        s = self.samples[index % len(self.samples)]
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        r, c = self.ratio, self.crop // self.ratio
-        h, w = s["low_res"].shape[-2:]
-        top, left = int(rng.integers(0, h - c + 1)), int(rng.integers(0, w - c + 1))
+        if self.length is not None:
+            which = int(rng.integers(len(self.samples)))
+        else:
+            which = index % len(self.samples)
+        sample = self.samples[which]
+        h, w = self._base_shape(sample)
+        a, c = self.align, self.base_crop
+        top = int(rng.integers(0, (h - c) // a + 1)) * a
+        left = int(rng.integers(0, (w - c) // a + 1)) * a
+        k, flip_h, flip_v = _draw(rng, self.augment)
         out = {}
-        for k in self.KEYS:
-            f = 1 if k == "low_res" else r
-            out[k] = s[k][..., top * f : (top + c) * f, left * f : (left + c) * f]
-        k90, flip = int(rng.integers(0, 4)), bool(rng.integers(0, 2))
-        for k in self.KEYS:
-            x = torch.rot90(out[k], k90, dims=(-2, -1))
-            out[k] = (torch.flip(x, dims=(-1,)) if flip else x).contiguous()
-        out["id"] = self.sample_ids[index % len(self.samples)]
+        for key, value in sample.items():
+            f = self.scale[key]
+            x = value[..., top * f : (top + c) * f, left * f : (left + c) * f]
+            x = x.rot90(k, dims=(-2, -1)) if k else x
+            x = x.flip(-1) if flip_h else x
+            out[key] = (x.flip(-2) if flip_v else x).contiguous()
+        if self.ids is not None:
+            out["id"] = self.ids[which]
         return out
+
+
+def _draw(rng: np.random.Generator, augment: str | None) -> tuple[int, bool, bool]:
+    """``(quarter turns, flip left-right, flip up-down)`` drawn as :data:`AUGMENTS` says."""
+    if augment == "rot90+flip":
+        return int(rng.integers(4)), bool(rng.random() < 0.5), False
+    if augment == "flips":
+        return 0, bool(rng.random() < 0.5), bool(rng.random() < 0.5)
+    if augment == "rot90+flip:int":
+        return int(rng.integers(0, 4)), bool(rng.integers(0, 2)), False
+    return 0, False, False
+
+
+def load(dataset: Any, keys: Sequence[str] | None = None) -> list[dict[str, torch.Tensor]]:
+    """Every sample of a dataset, read once (only ``keys`` when given)."""
+    return [
+        {k: v for k, v in dataset[i].items() if not keys or k in keys} for i in range(len(dataset))
+    ]
+
+
+def for_landcover(
+    patches: Any, crop: int, samples: int, augment: bool = True, seed: int = 0, align: int = 1
+) -> Crops:
+    """``samples`` crops per epoch from random patches (image, mask, coarse) of a land-cover
+    dataset (e.g. ``datasets.DFC2020``), with quarter turns and flips (notebooks 03, 04)."""
+    return Crops(
+        load(patches),
+        crop,
+        length=samples,
+        augment="rot90+flip" if augment else None,
+        align=align,
+        seed=seed,
+    )
+
+
+def for_gan(
+    samples: Sequence[dict[str, Any]],
+    crop: int,
+    keys: Sequence[str] = ("image", "mask", "coarse"),
+    augment: bool = True,
+    seed: int = 0,
+) -> Crops:
+    """One crop per sample and epoch, with flips (pix2pix, notebook 05)."""
+    return Crops(samples, crop, keys=keys, augment="flips" if augment else None, seed=seed)
+
+
+def for_ntl(dataset: Any, crop: int, repeats: int = 1, seed: int = 0) -> Crops:
+    """Night-light crops: every patch ``repeats`` times per epoch, the coarse ``low_res`` and the
+    fine grids cropped over the same ground (``crop`` in fine pixels, a multiple of the ratio)."""
+    samples = load(dataset, NTL_KEYS)
+    ratio = samples[0]["high_res"].shape[-1] // samples[0]["low_res"].shape[-1]
+    scale = {k: 1 if k == "low_res" else ratio for k in NTL_KEYS}
+    return Crops(
+        samples,
+        crop,
+        keys=NTL_KEYS,
+        scale=scale,
+        repeats=repeats,
+        augment="rot90+flip:int",
+        seed=seed,
+        ids=dataset.ids() if hasattr(dataset, "ids") else range(len(dataset)),
+    )

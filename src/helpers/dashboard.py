@@ -381,23 +381,44 @@ def results_dashboard(
 ) -> Dashboard:
     """The map viewer: five overlays, a layer switcher, click / box / typed selection with class
     distributions, and a GeoTIFF export button. Builds and draws once; never waits for input."""
-    import math
-
-    import ipyleaflet
     import ipywidgets as w
 
-    from . import results
+    from . import runs
 
     layers = dashboard_layers(scene_dir, predictions_dir)
     south, west, north, east = latlon_bounds(layers[0].path)
     center = ((south + north) / 2, (west + east) / 2)
     dash = Dashboard(
         layers,
-        Path(export_dir) if export_dir else results.run_dir() / "exports",
+        Path(export_dir) if export_dir else runs.run_dir() / "exports",
         point_box(*center),
     )
+    dash.map = _overlay_map(layers, center, east - west, basemap, max_side)
+    dash.output, dash.status = w.Output(), w.HTML()
+    text, show, export = _selection_controls(dash)
+    notes = [f"<li>{x.note}</li>" for x in layers if x.note]
+    legend = w.HTML("<ul>" + "".join(notes) + "</ul>" if notes else "")
+    dash.widget = w.VBox([dash.map, legend, w.HBox([text, show, export]), dash.status, dash.output])
+    text.value = ", ".join(f"{v:.5f}" for v in dash.box)
+    dash.show_box(dash.box)
+    return dash
+
+
+def _overlay_map(
+    layers: list[MapLayer],
+    center: tuple[float, float],
+    width_deg: float,
+    basemap: bool,
+    max_side: int,
+) -> Any:
+    """An ipyleaflet map with every layer as an image overlay and a layer switcher."""
+    import math
+
+    import ipyleaflet
+    import ipywidgets as w
+
     # The zoom at which the scene spans about 400 screen pixels (a world is 256 * 2**zoom pixels wide).
-    zoom = int(max(3, min(17, math.floor(math.log2(400 * 360 / (256 * max(east - west, 1e-9)))))))
+    zoom = int(max(3, min(17, math.floor(math.log2(400 * 360 / (256 * max(width_deg, 1e-9)))))))
     m = ipyleaflet.Map(
         center=center, zoom=zoom, scroll_wheel_zoom=True, layout=w.Layout(height="420px")
     )
@@ -420,8 +441,14 @@ def results_dashboard(
             )
         )
     m.add(ipyleaflet.LayersControl(position="topright"))
-    dash.map, dash.output = m, w.Output()
-    dash.status = w.HTML()
+    return m
+
+
+def _selection_controls(dash: Dashboard) -> tuple[Any, Any, Any]:
+    """The box text field and the two buttons, wired to the map's clicks and drawn rectangles."""
+    import ipyleaflet
+    import ipywidgets as w
+
     text = w.Text(
         placeholder="lat, lon  or  south, west, north, east",
         description="Box:",
@@ -456,17 +483,12 @@ def results_dashboard(
         except (ValueError, OSError) as err:
             dash._say(str(err))
 
-    m.on_interaction(on_map)
+    dash.map.on_interaction(on_map)
     draw = ipyleaflet.DrawControl(
         polyline={}, polygon={}, circlemarker={}, rectangle={"shapeOptions": {"color": "#00aaff"}}
     )
     draw.on_draw(on_draw)
-    m.add(draw)
+    dash.map.add(draw)
     show.on_click(on_text)
     export.on_click(on_export)
-    notes = [f"<li>{x.note}</li>" for x in layers if x.note]
-    legend = w.HTML("<ul>" + "".join(notes) + "</ul>" if notes else "")
-    dash.widget = w.VBox([m, legend, w.HBox([text, show, export]), dash.status, dash.output])
-    text.value = ", ".join(f"{v:.5f}" for v in dash.box)
-    dash.show_box(dash.box)
-    return dash
+    return text, show, export

@@ -16,7 +16,6 @@ Layouts (DESIGN.md, docs/CONTRACTS.md):
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +25,10 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from .bands import S1_BANDS, S2_BANDS
+from .layouts import LC_LAYERS, NTL_LAYERS, SEASONS, dfc2020_roi, ntl_path, patch_id, patch_path
+from .layouts import PATCH_NAME as _NAME
 from .rasters import Raster, RasterError, check_same_bounds, check_same_grid, grid_of, read
 
-LC_LAYERS = ("igbp", "lccs_lc", "lccs_lu", "lccs_sh")  # band order of the SEN12MS lc files
-SEASONS = ("ROIs1158_spring", "ROIs1868_summer", "ROIs1970_fall", "ROIs2017_winter")
 SCHEMES = (*LC_LAYERS, "dfc", "dfc8")
 IGNORE = 255
 # Band combinations shown by the browsers; all by name.
@@ -39,9 +38,6 @@ BAND_COMBOS = {
     "SWIR (B12, B08, B04)": ("B12", "B08", "B04"),
     "S1 (VV, VH, VV/VH)": ("VV", "VH"),
 }
-_NAME = re.compile(
-    r"(?P<roi>ROIs\d{4}_[A-Za-z]+)_(?P<mod>s1|s2|lc|dfc)_(?P<scene>\d+)_p(?P<patch>\d+)"
-)
 _NAN_HINT = (
     "Real SEN12MS has such a patch (ROIs1868_summer s2_146 p202). Pass nan_policy='zero' to set "
     "those pixels to 0 after normalisation, or leave the patch out with files=[...]."
@@ -136,16 +132,11 @@ class Patch:
     @property
     def id(self) -> str:
         """The official name of the S2 file without ``.tif`` (e.g. ``ROIs1158_spring_s2_1_p30``)."""
-        return f"{self.roi}_s2_{self.scene}_p{self.patch}"
+        return patch_id(self.roi, self.scene, self.patch)
 
     def path(self, mod: str) -> Path:
         """Path of modality ``mod`` (``s1``, ``s2``, ``lc`` or ``dfc``) in the official naming."""
-        return (
-            self.root
-            / self.roi
-            / f"{mod}_{self.scene}"
-            / f"{self.roi}_{mod}_{self.scene}_p{self.patch}.tif"
-        )
+        return patch_path(self.root, self.roi, self.scene, self.patch, mod)
 
 
 def parse_id(name: str) -> tuple[str, str, int]:
@@ -608,7 +599,7 @@ class DFC2020(_PatchDataset):
         self.split = split
         super().__init__(
             root,
-            [f"ROIs0000_{split}"],
+            [dfc2020_roi(split)],
             s2_bands,
             s1_bands,
             label,
@@ -621,7 +612,8 @@ class DFC2020(_PatchDataset):
         )
 
     def _pattern(self) -> str:
-        return f"ROIs0000_{self.split}/s2_0/ROIs0000_{self.split}_s2_0_p*.tif"
+        roi = dfc2020_roi(self.split)
+        return f"{roi}/s2_0/{roi}_s2_0_p*.tif"
 
     def _label_files(self) -> list[str]:
         return ["lc", "dfc"]
@@ -634,8 +626,6 @@ class DFC2020(_PatchDataset):
 
 
 # ---- night lights ----
-
-NTL_LAYERS = {"lr_ntl": 1, "hr_ntl": 1, "dmo": 7, "dem": 1, "isp": 1}  # folder: band count
 
 
 def _check_ntl_range(layer: str, data: np.ndarray, path: Path) -> None:
@@ -711,7 +701,7 @@ class NTL(Dataset):
                 )
 
     def _path(self, layer: str, ident: str) -> Path:
-        return self.root / self.split / layer / f"{ident}.tif"
+        return ntl_path(self.root, self.split, layer, ident)
 
     def __len__(self) -> int:
         return len(self.ids_)

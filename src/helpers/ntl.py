@@ -35,8 +35,10 @@ from typing import Any
 
 import numpy as np
 
-DN_MAX = 63  # DMSP-OLS / PANDA: 6-bit digital numbers, saturating at 63
-LAYOUT_FOLDERS = ("lr_ntl", "hr_ntl", "dmo", "dem", "isp")
+from .bands import DN_MAX
+from .layouts import NTL_LAYERS
+
+LAYOUT_FOLDERS = tuple(NTL_LAYERS)  # the NTL layout's folders (helpers.layouts)
 METHOD_ORDER = {"nearest": 0, "bilinear": 1, "bicubic": 3}
 
 

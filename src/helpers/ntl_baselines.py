@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from . import ntl
-from .ntl import DN_MAX
+from .bands import DN_MAX
 
 # ---- baseline: bicubic upsampling of the inter-calibrated LR lights ----
 

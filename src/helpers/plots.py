@@ -41,6 +41,30 @@ def show_labels(
     return im
 
 
+def scene_maps(
+    s2_path: Any,
+    maps: dict[str, np.ndarray],
+    bands: tuple[str, str, str] = ("B04", "B03", "B02"),
+    scheme: str = "dfc",
+) -> Any:
+    """A Sentinel-2 scene as true colour beside label maps of it (the last one with a legend)."""
+    import matplotlib.pyplot as plt
+
+    from . import datasets, rasters
+
+    s2 = rasters.read(s2_path)
+    index = datasets.band_indexes(bands, datasets.S2_BANDS, s2.descriptions)
+    image = datasets.normalise_s2(s2.data[[i - 1 for i in index]])
+    n = 1 + len(maps)
+    fig, axes = plt.subplots(1, n, figsize=(4 * n, 4.4), constrained_layout=True)
+    axes[0].imshow(rgb(image))
+    axes[0].set_title("Sentinel-2 RGB")
+    axes[0].set_axis_off()
+    for i, (ax, (title, values)) in enumerate(zip(axes[1:], maps.items())):
+        show_labels(ax, values, scheme, title, legend=i == len(maps) - 1)
+    return fig
+
+
 # ---- land cover (notebooks 02-06) ----
 
 # explore labels (notebook 02)

@@ -9,6 +9,7 @@ says where.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -82,7 +83,7 @@ def find_checkpoint(
     found = {
         p.resolve()
         for r in roots
-        for p in Path(r).glob(f"train/{name}*/{checkpoints.CHECKPOINT_NAME}")
+        for p in Path(r).glob(f"train/{folder_name(name)}*/{checkpoints.CHECKPOINT_NAME}")
     }
     for path in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True):
         if not checkpoints.is_finished(path):
@@ -98,10 +99,17 @@ def find_checkpoint(
     return None, None
 
 
+def folder_name(name: str) -> str:
+    """``name`` as a training-folder name: spaces, slashes and the like become ``_``."""
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", name).strip("_") or "model"
+
+
 def new_checkpoint_path(name: str = "model") -> Path:
-    """A fresh ``<run folder>/train/<name>[-k]/checkpoint.pt``; never an existing folder."""
+    """A fresh ``<run folder>/train/<name>[-k]/checkpoint.pt``; never an existing folder
+    (``name`` through :func:`folder_name`)."""
     from .train import checkpoints
 
+    name = folder_name(name)
     base = run_dir() / "train"
     base.mkdir(parents=True, exist_ok=True)
     for i in range(10000):

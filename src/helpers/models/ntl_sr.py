@@ -68,9 +68,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..bands import DN_MAX  # 63: DMSP-like 6-bit DN saturate
+
 # ---- input / target scaling (the one place that defines it) ----
 
-DN_MAX = 63.0  # DMSP-like 6-bit DN saturate at 63
 RADIANCE_MAX = 1000.0  # nW/cm2/sr mapped to 1.0 by the HR scaling (brighter values exceed 1)
 HR_TRANSFORM = os.environ.get("EOSR_NTL_TRANSFORM", "sqrt")  # "sqrt" or "log" (see scale_high_res)
 DMO_SCALE = 0.3  # surface reflectance divisor

@@ -243,14 +243,14 @@ def _write_json(target: Path, data: Any) -> None:
 
 
 def open_checkpoint(
-    checkpoint: str | os.PathLike | None, name: str, resume: bool, device: Any
+    checkpoint: str | os.PathLike | None, name: str, resume: bool, device: torch.device | str | None
 ) -> tuple[Path, dict[str, Any] | None]:
-    """Resolve where a run checkpoints (a new folder when ``checkpoint`` is None) and load the
-    checkpoint found there to resume it; an existing one is never overwritten unless resumed."""
-    if checkpoint is None:  # the caller did not say where: a new folder in the run folder
-        from .. import runs
-
-        checkpoint = runs.new_checkpoint_path(name)
+    """Resolve where a run checkpoints and load the checkpoint found there to resume it; an
+    existing one is never overwritten unless resumed. Training writes where it is told: without
+    ``checkpoint``, a new temporary folder (``helpers.runs.new_checkpoint_path`` gives one in the
+    run folder)."""
+    if checkpoint is None:
+        checkpoint = Path(tempfile.mkdtemp(prefix=f"eosr-{name}-")) / CHECKPOINT_NAME
     path = Path(checkpoint)
     if path.is_dir():
         path = path / CHECKPOINT_NAME
@@ -269,7 +269,7 @@ def start_history(
     path: Path,
     loader: Any,
     seed: int | None,
-    device: Any,
+    device: torch.device | str | None,
 ) -> tuple[Any, int]:
     """The history and first epoch of a run: restored (with RNG state) from ``state``, or fresh
     and seeded."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from .checkpoints import (
     write_history,
 )
 from .history import GANHistory
-from .loop import to_device
+from .loop import out_of_time, to_device
 
 
 def gan_batch(
@@ -63,19 +64,19 @@ def gan_batch(
     return batch_fn
 
 
-def _requires_grad(module: Any, flag: bool) -> None:
+def _requires_grad(module: torch.nn.Module, flag: bool) -> None:
     for p in module.parameters():
         p.requires_grad_(flag)
 
 
 def gan_step(
-    generator: Any,
-    discriminator: Any,
-    opt_g: Any,
-    opt_d: Any,
-    condition: Any,
-    target: Any,
-    valid: Any = None,
+    generator: torch.nn.Module,
+    discriminator: torch.nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    condition: torch.Tensor,
+    target: torch.Tensor,
+    valid: torch.Tensor | None = None,
     gan_mode: str = "vanilla",
     lambda_l1: float = 100.0,
 ) -> dict[str, float]:
@@ -110,11 +111,11 @@ def gan_step(
 
 
 def evaluate_gan(
-    generator: Any,
+    generator: torch.nn.Module,
     loader: Iterable[Any],
     batch_fn: Callable[..., Any],
     num_classes: int,
-    device: Any = None,
+    device: torch.device | str | None = None,
     batch_statistics: bool = True,
 ) -> Any:
     """Land-cover scores (``helpers.metrics.ClassScores``) of the argmax of G's output on a loader.
@@ -138,15 +139,15 @@ def evaluate_gan(
 
 
 def fit_gan(
-    generator: Any,
-    discriminator: Any,
+    generator: torch.nn.Module,
+    discriminator: torch.nn.Module,
     loader: Iterable[Any],
     epochs: int,
     learning_rate: float = 2e-4,
     beta1: float = 0.5,
     lambda_l1: float = 100.0,
     gan_mode: str = "vanilla",
-    device: Any = None,
+    device: torch.device | str | None = None,
     checkpoint: str | os.PathLike | None = None,
     time_budget_s: float | None = None,
     progress: bool = True,
@@ -162,9 +163,10 @@ def fit_gan(
     - ``batch_fn(batch) -> (condition, target, valid)``; default ``gan_batch(num_classes)``
       (``image`` -> one-hot ``mask``). Batches are moved to the device first.
     - ``checkpoint``: saved atomically after every epoch (G, D, both optimisers, random states,
-      history) and resumed when it exists and ``resume`` is true; ``None`` makes a new folder in
-      the run folder. ``time_budget_s`` stops between epochs when the next one would overrun,
-      or inside an epoch once the budget is spent (that epoch is then saved as done).
+      history) and resumed when it exists and ``resume`` is true; ``None`` writes to a new
+      temporary folder (pass ``runs.new_checkpoint_path(name)`` to keep it in the run folder).
+    - ``time_budget_s`` stops between epochs when the next one would overrun, or inside an epoch
+      once the budget is spent (that epoch is then saved as done).
     - With ``val_loader`` and ``num_classes``: IoU/F1/accuracy of G's argmax after each epoch.
     - No AMP: the loop runs in float32 on every device (a GAN is touchy in half precision).
     """
@@ -179,24 +181,27 @@ def fit_gan(
     device = torch.device(device) if device is not None else config.pick_device(verbose=False)
     generator.to(device)
     discriminator.to(device)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=learning_rate, betas=(beta1, 0.999))
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=learning_rate, betas=(beta1, 0.999))
-
+    pair = _Pair(
+        generator,
+        discriminator,
+        torch.optim.Adam(generator.parameters(), lr=learning_rate, betas=(beta1, 0.999)),
+        torch.optim.Adam(discriminator.parameters(), lr=learning_rate, betas=(beta1, 0.999)),
+        batch_fn,
+        device,
+        {
+            "gan_mode": gan_mode,
+            "lambda_l1": lambda_l1,
+            "learning_rate": learning_rate,
+            "beta1": beta1,
+        },
+    )
     path, state = open_checkpoint(checkpoint, type(generator).__name__, resume, device)
     if state is not None:
-        if "generator" not in state:
-            raise RuntimeError(
-                f"{path}: not a fit_gan checkpoint (no generator). Use another path."
-            )
-        load_model_state(generator, state, path, "generator")
-        load_model_state(discriminator, state, path, "discriminator")
+        pair.restore(state, path)
         done = finished_history(GANHistory, state, path, epochs)
         if done is not None:  # a finished checkpoint: its weights stay as they are
             return done
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
     history, start_epoch = start_history(GANHistory, state, path, loader, seed, device)
-
     began = time.perf_counter()
     bar = tqdm(
         range(start_epoch, epochs),
@@ -208,38 +213,7 @@ def fit_gan(
     )
     for epoch in bar:
         t0 = time.perf_counter()
-        generator.train()
-        discriminator.train()
-        dataset = getattr(loader, "dataset", None)
-        if hasattr(dataset, "set_epoch"):  # new random crops/flips each epoch (helpers.datasets)
-            dataset.set_epoch(epoch)
-        sums = {"d_loss": 0.0, "g_loss": 0.0, "g_gan": 0.0, "g_l1": 0.0}
-        count = 0
-        for batch in loader:
-            condition, target, valid = batch_fn(to_device(batch, device))
-            step = gan_step(
-                generator,
-                discriminator,
-                opt_g,
-                opt_d,
-                condition,
-                target,
-                valid,
-                gan_mode,
-                lambda_l1,
-            )
-            for k in sums:
-                sums[k] += step[k]
-            for k in history.steps:
-                history.steps[k].append(step[k])
-            count += 1
-            if time_budget_s is not None and time.perf_counter() - began > time_budget_s:
-                history.stopped_early = True
-                history.stop_reason = (
-                    f"time budget of {time_budget_s:.0f} s spent inside epoch {epoch + 1} "
-                    f"after {count} batches"
-                )
-                break
+        sums, count = _gan_epoch(pair, loader, history, epoch, began, time_budget_s)
         val = {}
         if val_loader is not None and num_classes is not None:
             val = evaluate_gan(generator, val_loader, batch_fn, num_classes, device).summary()
@@ -249,38 +223,98 @@ def fit_gan(
         history.val.append({k: float(v) for k, v in val.items()})
         history.seconds.append(time.perf_counter() - t0)
         bar.set_postfix(D=f"{history.d_loss[-1]:.3f}", G=f"{history.g_loss[-1]:.3f}")
-        save_checkpoint(
-            path,
-            {
-                "generator": generator.state_dict(),
-                "discriminator": discriminator.state_dict(),
-                "opt_g": opt_g.state_dict(),
-                "opt_d": opt_d.state_dict(),
-                "rng": rng_state(loader),
-                "epoch": epoch + 1,
-                "history": history.to_dict(),
-                "settings": {
-                    "gan_mode": gan_mode,
-                    "lambda_l1": lambda_l1,
-                    "learning_rate": learning_rate,
-                    "beta1": beta1,
-                },
-                "finished": False,  # set by checkpoints.finish when the planned epochs are done
-                "planned_epochs": int(epochs),
-            },
-        )
+        save_checkpoint(path, pair.state(loader, epoch, history, epochs))
         if history.stopped_early:
             break
-        elapsed = time.perf_counter() - began
-        per_epoch = elapsed / (epoch + 1 - start_epoch)
-        if time_budget_s is not None and epoch + 1 < epochs and elapsed + per_epoch > time_budget_s:
-            history.stopped_early = True
-            history.stop_reason = (
-                f"time budget of {time_budget_s:.0f} s: stopped after epoch {epoch + 1} of {epochs} "
-                f"({elapsed:.1f} s used, ~{per_epoch:.1f} s per epoch)"
-            )
+        if out_of_time(history, epoch, epochs, start_epoch, began, time_budget_s):
             break
     bar.close()
     write_history(path, history)
     finish(path, history, epochs, device)
     return history
+
+
+@dataclass
+class _Pair:
+    """The generator and discriminator of a :func:`fit_gan` run with their optimisers."""
+
+    generator: torch.nn.Module
+    discriminator: torch.nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    batch_fn: Callable[..., tuple[Any, Any, Any]]
+    device: torch.device
+    settings: dict[str, Any]
+
+    def restore(self, state: dict[str, Any], path: Any) -> None:
+        """Load weights and optimiser states from a :func:`fit_gan` checkpoint."""
+        if "generator" not in state:
+            raise RuntimeError(
+                f"{path}: not a fit_gan checkpoint (no generator). Use another path."
+            )
+        load_model_state(self.generator, state, path, "generator")
+        load_model_state(self.discriminator, state, path, "discriminator")
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+
+    def state(
+        self, loader: Iterable[Any], epoch: int, history: GANHistory, epochs: int
+    ) -> dict[str, Any]:
+        """Everything a checkpoint holds to resume after ``epoch``."""
+        return {
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "rng": rng_state(loader),
+            "epoch": epoch + 1,
+            "history": history.to_dict(),
+            "settings": dict(self.settings),
+            "finished": False,  # set by checkpoints.finish when the planned epochs are done
+            "planned_epochs": int(epochs),
+        }
+
+
+def _gan_epoch(
+    pair: _Pair,
+    loader: Iterable[Any],
+    history: GANHistory,
+    epoch: int,
+    began: float,
+    time_budget_s: float | None,
+) -> tuple[dict[str, float], int]:
+    """One adversarial pass over the loader (it stops inside the epoch once the budget is spent);
+    returns the summed losses and the number of batches."""
+    pair.generator.train()
+    pair.discriminator.train()
+    dataset = getattr(loader, "dataset", None)
+    if hasattr(dataset, "set_epoch"):  # new random crops/flips each epoch (helpers.crops)
+        dataset.set_epoch(epoch)
+    sums = {"d_loss": 0.0, "g_loss": 0.0, "g_gan": 0.0, "g_l1": 0.0}
+    count = 0
+    for batch in loader:
+        condition, target, valid = pair.batch_fn(to_device(batch, pair.device))
+        step = gan_step(
+            pair.generator,
+            pair.discriminator,
+            pair.opt_g,
+            pair.opt_d,
+            condition,
+            target,
+            valid,
+            pair.settings["gan_mode"],
+            pair.settings["lambda_l1"],
+        )
+        for k in sums:
+            sums[k] += step[k]
+        for k in history.steps:
+            history.steps[k].append(step[k])
+        count += 1
+        if time_budget_s is not None and time.perf_counter() - began > time_budget_s:
+            history.stopped_early = True
+            history.stop_reason = (
+                f"time budget of {time_budget_s:.0f} s spent inside epoch {epoch + 1} "
+                f"after {count} batches"
+            )
+            break
+    return sums, count

@@ -36,7 +36,7 @@ from .history import History
 # ---- batches and devices ----
 
 
-def to_device(batch: Any, device: Any, channels_last: bool = False) -> Any:
+def to_device(batch: Any, device: torch.device | str | None, channels_last: bool = False) -> Any:
     """Move every tensor in a batch (dict, list, tuple or tensor) to ``device``; with
     ``channels_last``, 4-D floating-point tensors (image batches) are stored NHWC."""
     if isinstance(batch, torch.Tensor):
@@ -62,13 +62,15 @@ def split_batch(batch: Any, input_key: str = "image", target_key: str = "mask") 
     raise TypeError(f"cannot split a batch of type {type(batch).__name__}; pass a step_fn.")
 
 
-def default_step(model: Any, batch: Any, loss_fn: Callable[..., Any]) -> Any:
+def default_step(
+    model: torch.nn.Module, batch: Any, loss_fn: Callable[..., torch.Tensor]
+) -> torch.Tensor:
     """The plain supervised step: ``loss_fn(model(input), target)``."""
     x, y = split_batch(batch)
     return loss_fn(model(x), y)
 
 
-def _autocast(device: Any, amp: bool) -> tuple[Any, Any]:
+def _autocast(device: torch.device | str | None, amp: bool) -> tuple[Any, Any]:
     """``(autocast context, GradScaler or None)``: bf16 where supported, else fp16; CUDA only."""
     if not (amp and device.type == "cuda"):
         return contextlib.nullcontext(), None
@@ -80,7 +82,7 @@ def _autocast(device: Any, amp: bool) -> tuple[Any, Any]:
 # ---- the loop ----
 
 
-def _anneal(optimizer: Any, progress: float) -> None:
+def _anneal(optimizer: torch.optim.Optimizer, progress: float) -> None:
     """Set the cosine learning rate for ``progress`` in [0, 1]. With a time budget, progress is
     the larger of the epochs done and the budget spent, so a run the budget cuts short still
     anneals to ~0 by its end instead of stopping at a high learning rate."""
@@ -89,7 +91,7 @@ def _anneal(optimizer: Any, progress: float) -> None:
         group["lr"] = group["initial_lr"] * factor
 
 
-def _make_scheduler(scheduler: Any, optimizer: Any, epochs: int) -> Any:
+def _make_scheduler(scheduler: Any, optimizer: torch.optim.Optimizer, epochs: int) -> Any:
     if scheduler is None:
         return None
     if scheduler == "cosine":
@@ -125,7 +127,7 @@ def fit(
     loss_fn: Callable[..., torch.Tensor] | None,
     epochs: int,
     learning_rate: float = 1e-3,
-    device: Any = None,
+    device: torch.device | str | None = None,
     val_loader: Iterable[Any] | None = None,
     checkpoint: str | os.PathLike | None = None,
     time_budget_s: float | None = None,
@@ -151,8 +153,9 @@ def fit(
     - ``loss_fn(output, target)`` is used by the default step; ``step_fn(model, batch, loss_fn)``
       replaces the step for custom losses (it gets the whole batch dict, on the device) and
       returns the scalar loss.
-    - ``checkpoint``: a path to save to after every epoch. ``None`` makes a new folder under the
-      run folder (``runs.run_dir()/train/<Model>/``). An existing checkpoint is resumed when
+    - ``checkpoint``: a path to save to after every epoch, e.g.
+      ``runs.new_checkpoint_path("03_unet")`` in the run folder; ``None`` writes to a new
+      temporary folder (training writes where it is told). An existing checkpoint is resumed when
       ``resume`` is true, otherwise refused (a user's checkpoint is never overwritten). When all
       planned epochs are done the checkpoint is marked finished (``finished.json`` with its hash);
       calling ``fit`` again on a finished checkpoint returns its history and changes nothing.
@@ -226,7 +229,7 @@ def fit(
             )
         _log_epoch(history, epoch, loss, val, t0, bar)
         _save(run, epoch, history, meta, epochs)
-        if _out_of_time(history, epoch, epochs, start_epoch, began, time_budget_s):
+        if out_of_time(history, epoch, epochs, start_epoch, began, time_budget_s):
             break
     bar.close()
     if recalibrate_bn and history.epochs_done:
@@ -243,7 +246,7 @@ def _prepare(
     step_fn: Callable[..., torch.Tensor] | None,
     epochs: int,
     learning_rate: float,
-    device: Any,
+    device: torch.device | str | None,
     checkpoint: str | os.PathLike | None,
     amp: bool,
     optimizer: torch.optim.Optimizer | None,
@@ -384,7 +387,7 @@ def _save(
     )
 
 
-def _out_of_time(
+def out_of_time(
     history: Any,
     epoch: int,
     epochs: int,
@@ -418,11 +421,11 @@ def _recalibrate_and_save(run: _Run) -> None:
 
 
 def recalibrate_batch_norm(
-    model: Any,
+    model: torch.nn.Module,
     loader: Iterable[Any],
     step_fn: Callable[..., Any] = default_step,
     loss_fn: Callable[..., Any] | None = None,
-    device: Any = None,
+    device: torch.device | str | None = None,
     channels_last: bool = False,
 ) -> bool:
     """Re-estimate every batch-norm layer's running mean and variance with the current weights
@@ -455,10 +458,10 @@ class _Mean:
 
 
 def validate(
-    model: Any,
+    model: torch.nn.Module,
     loader: Iterable[Any],
     loss_fn: Callable[..., Any] | None,
-    device: Any = None,
+    device: torch.device | str | None = None,
     step_fn: Callable[..., Any] | None = None,
     num_classes: int | None = None,
     ignore_index: int = 255,
@@ -489,11 +492,11 @@ def validate(
 
 
 def evaluate(
-    model: Any,
+    model: torch.nn.Module,
     loader: Iterable[Any],
     num_classes: int,
     ignore_index: int = 255,
-    device: Any = None,
+    device: torch.device | str | None = None,
     target_key: str = "mask",
 ) -> Any:
     """Land-cover scores of ``model`` on a loader (``helpers.metrics.ClassScores``)."""
@@ -514,9 +517,9 @@ def evaluate(
 
 
 def predict(
-    model: Any,
+    model: torch.nn.Module,
     data: Any,
-    device: Any = None,
+    device: torch.device | str | None = None,
     batch_size: int = 8,
     output: str = "labels",
     amp: bool = False,

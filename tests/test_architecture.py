@@ -1,0 +1,359 @@
+"""The house plan of docs/ARCHITECTURE.md, checked on the source: layers, rules, sizes, no cycles.
+
+The imports of every module under ``src/helpers`` are read with ``ast`` (module level and inside
+functions alike), so a rule broken by a lazy import is caught too. Each check returns the list of
+problems it found; the tests at the bottom plant violations in a copy of the package and see them
+caught, so that these checks cannot pass by finding nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HELPERS = ROOT / "src" / "helpers"
+
+# Layers, lowest first: a module may import its own layer or a lower one, never a higher one.
+# Keys are module names below ``helpers`` (a package name covers its modules).
+LAYERS: dict[str, int] = {
+    # 0 foundation: settings and vocabularies
+    "config": 0,
+    "bands": 0,
+    "labels": 0,
+    "locks": 0,
+    # 1 rasters: GeoTIFF I/O with georeference, windows, tiles, grid checks
+    "rasters": 1,
+    # 2 data: layouts and their readers and writers, preparation, downloads
+    "layouts": 2,
+    "datasets": 2,
+    "crops": 2,
+    "synthetic": 2,
+    "earthengine": 2,
+    "earthengine_specs": 2,
+    "ntl": 2,
+    "manifest": 2,
+    "scene": 2,
+    "realdata": 2,
+    # 3 models: networks, losses, metrics, the classic method
+    "models": 3,
+    "losses": 3,
+    "metrics": 3,
+    "bag_of_colors": 3,
+    # 4 training and inference
+    "train": 4,
+    "inference": 4,
+    "ntl_baselines": 4,
+    "ablation": 4,
+    # 5 runs, records, report, reproduction
+    "runs": 5,
+    "results": 5,
+    "report": 5,
+    "reproduce": 5,
+    # 6 presentation
+    "plots": 6,
+    "widgets": 6,
+    "dashboard": 6,
+    # 7 entry points
+    "cli": 7,
+    "bench": 7,
+    "colab": 7,
+    "": 7,  # helpers/__init__.py
+}
+LAYER_NAMES = [
+    "foundation",
+    "rasters",
+    "data",
+    "models",
+    "training and inference",
+    "runs and records",
+    "presentation",
+    "entry points",
+]
+# "A model knows tensors, not files": what a module under helpers/models may not import.
+MODEL_FORBIDDEN = ("rasterio", "sklearn", "scipy", "pandas", "matplotlib", "pathlib")
+# "Training writes where it is told": training and inference never pick run folders themselves.
+TRAINING = ("train", "inference")
+RUN_FOLDERS = ("runs", "results", "report", "reproduce")
+MAX_MODULE_LINES = 750  # the target is ~700; above this the module has two topics
+MAX_FUNCTION_LINES = 80  # code lines of one function (signature and docstring not counted)
+EXEMPT = {"synthetic"}  # the scene generator's layers are long by nature (its own issue)
+
+
+def module_name(path: Path, root: Path) -> str:
+    """``helpers/train/loop.py`` -> ``train.loop``; ``helpers/__init__.py`` -> ``""``."""
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def modules(root: Path = HELPERS) -> dict[str, Path]:
+    """Every module of the package, by name below ``helpers``."""
+    return {module_name(p, root): p for p in sorted(root.rglob("*.py"))}
+
+
+def imports(name: str, path: Path, known: set[str]) -> dict[str, set[str]]:
+    """``{"helpers": {modules imported}, "external": {top-level packages}}`` of one module."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: dict[str, set[str]] = {"helpers": set(), "external": set()}
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                _add(found, alias.name, known)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                base = node.module or ""
+            else:
+                parts = ["helpers", *package.split(".")] if package else ["helpers"]
+                parts = parts[: len(parts) - (node.level - 1)]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            for alias in node.names:
+                _add(found, f"{base}.{alias.name}", known, fallback=base)
+    found["helpers"].discard(name)
+    return found
+
+
+def _add(found: dict[str, set[str]], full: str, known: set[str], fallback: str = "") -> None:
+    """Record ``full`` (``helpers.x.y`` or an external module) as the module it names."""
+    for candidate in (full, fallback):
+        if candidate == "helpers" or candidate.startswith("helpers."):
+            inner = candidate.removeprefix("helpers").removeprefix(".")
+            if inner in known:
+                found["helpers"].add(inner)
+                parent = inner.rpartition(".")[0]
+                if parent:  # importing a submodule runs its package's __init__ first
+                    found["helpers"].add(parent)
+                return
+        elif candidate:
+            found["external"].add(candidate.split(".")[0])
+            return
+
+
+def graph(root: Path = HELPERS) -> dict[str, dict[str, set[str]]]:
+    """The import graph of the package: module -> its imports."""
+    mods = modules(root)
+    known = set(mods)
+    out = {}
+    for name, path in mods.items():
+        deps = imports(name, path, known)
+        own = {d for d in deps["helpers"] if d == name.partition(".")[0] and "." in name}
+        deps["helpers"] -= own  # a package's own __init__ is already running
+        out[name] = deps
+    return out
+
+
+def layer_of(name: str) -> int | None:
+    """The layer of a module (its own entry, else its top-level package's)."""
+    return LAYERS.get(name, LAYERS.get(name.partition(".")[0]))
+
+
+def check_layers(g: dict[str, dict[str, set[str]]]) -> list[str]:
+    """Every module has a layer; no import goes up a layer."""
+    problems = []
+    for name, deps in g.items():
+        mine = layer_of(name)
+        if mine is None:
+            problems.append(f"helpers.{name} has no layer: add it to LAYERS and ARCHITECTURE.md")
+            continue
+        for dep in sorted(deps["helpers"]):
+            theirs = layer_of(dep)
+            if theirs is not None and theirs > mine:
+                problems.append(
+                    f"helpers.{name} ({LAYER_NAMES[mine]}) imports helpers.{dep} "
+                    f"({LAYER_NAMES[theirs]}): a layer may only import layers below it"
+                )
+    return problems
+
+
+def check_rules(g: dict[str, dict[str, set[str]]]) -> list[str]:
+    """The two named rules of ARCHITECTURE.md."""
+    problems = []
+    for name, deps in g.items():
+        top = name.partition(".")[0]
+        if top == "models":  # models may use the foundation's constants (layer 0), nothing else
+            outside = {
+                d for d in deps["helpers"] if d.partition(".")[0] != "models" and layer_of(d) != 0
+            }
+            files = deps["external"] & set(MODEL_FORBIDDEN)
+            if outside or files:
+                problems.append(
+                    f"helpers.{name} imports {sorted(outside | files)}: "
+                    "a model knows tensors, not files"
+                )
+        if top in TRAINING:
+            told = {d for d in deps["helpers"] if d.partition(".")[0] in RUN_FOLDERS}
+            if told:
+                problems.append(
+                    f"helpers.{name} imports {sorted(told)}: training writes where it is told"
+                )
+    return problems
+
+
+def check_cycles(g: dict[str, dict[str, set[str]]]) -> list[str]:
+    """Import cycles between modules (Tarjan's strongly connected components)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[str] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in g.get(v, {}).get("helpers", ()):
+            if w not in g:
+                continue
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append("import cycle: " + " <-> ".join(sorted(component)))
+
+    for v in sorted(g):
+        if v not in index:
+            visit(v)
+    return cycles
+
+
+def code_lines(node: ast.AST) -> int:
+    """Lines of a function's body, without its signature and docstring."""
+    body = node.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    return 0 if not body else body[-1].end_lineno - body[0].lineno + 1
+
+
+def check_sizes(root: Path = HELPERS) -> list[str]:
+    """No module over MAX_MODULE_LINES, no function over MAX_FUNCTION_LINES (EXEMPT aside)."""
+    problems = []
+    for name, path in modules(root).items():
+        if name.partition(".")[0] in EXEMPT:
+            continue
+        text = path.read_text(encoding="utf-8")
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            problems.append(
+                f"helpers.{name}: {len(text.splitlines())} lines (> {MAX_MODULE_LINES}); split it"
+            )
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = code_lines(node)
+                if n > MAX_FUNCTION_LINES:
+                    problems.append(
+                        f"helpers.{name}.{node.name}: {n} code lines (> {MAX_FUNCTION_LINES})"
+                    )
+    return problems
+
+
+# ---- the repository as it is ----
+
+
+def test_every_module_has_a_layer_and_imports_go_down():
+    assert check_layers(graph()) == []
+
+
+def test_models_know_tensors_and_training_writes_where_it_is_told():
+    assert check_rules(graph()) == []
+
+
+def test_no_import_cycle():
+    assert check_cycles(graph()) == []
+
+
+def test_no_module_or_function_too_long():
+    assert check_sizes() == []
+
+
+def test_architecture_document_names_every_module():
+    text = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    tops = {name.partition(".")[0] for name in modules() if name}
+    missing = sorted(t for t in tops if f"`{t}`" not in text)
+    assert missing == [], f"docs/ARCHITECTURE.md does not name {missing}"
+    for doc in ("README.md", "docs/CONTRACTS.md"):
+        body = (ROOT / doc).read_text(encoding="utf-8")
+        assert "ARCHITECTURE.md" in body, f"{doc} does not link the architecture"
+        assert "DESIGN.md" not in body, f"{doc} points to a DESIGN.md outside the repository"
+
+
+def test_import_helpers_stays_light():
+    code = "import sys, helpers; print(sorted({'torch', 'rasterio', 'pandas'} & set(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]", f"import helpers pulled in {out.strip()}"
+
+
+# ---- planted violations: the checks catch what they are meant to catch ----
+
+
+@pytest.fixture
+def copy(tmp_path):
+    """A throwaway copy of the package to break."""
+    target = tmp_path / "helpers"
+    shutil.copytree(HELPERS, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+def _append(path: Path, text: str) -> None:
+    path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+
+
+def test_a_model_that_reads_files_is_caught(copy):
+    _append(copy / "models" / "unet.py", "\n\ndef load(path):\n    from .. import rasters\n")
+    problems = check_rules(graph(copy))
+    assert any("models.unet" in p and "tensors, not files" in p for p in problems), problems
+    _append(copy / "models" / "pix2pix.py", "\nimport rasterio\n")
+    assert any("pix2pix" in p and "rasterio" in p for p in check_rules(graph(copy)))
+
+
+def test_training_that_picks_its_run_folder_is_caught(copy):
+    _append(copy / "train" / "loop.py", "\n\ndef where():\n    from .. import runs\n")
+    problems = check_rules(graph(copy))
+    assert any("train.loop" in p and "told" in p for p in problems), problems
+    layers = check_layers(graph(copy))
+    assert any("train.loop" in p and "imports helpers.runs" in p for p in layers), layers
+
+
+def test_an_import_cycle_is_caught(copy):
+    assert check_cycles(graph(copy)) == []
+    _append(copy / "rasters.py", "\n\ndef late():\n    from . import datasets\n")
+    cycles = check_cycles(graph(copy))
+    assert any("datasets" in c and "rasters" in c for c in cycles), cycles
+    assert any(
+        "rasters" in p and "imports helpers.datasets" in p for p in check_layers(graph(copy))
+    )
+
+
+def test_a_cycle_through_a_package_init_is_caught(copy):
+    """``from .train import checkpoints`` runs ``train/__init__`` (which imports the loop)."""
+    _append(copy / "train" / "loop.py", "\nfrom .. import widgets\n")
+    _append(copy / "widgets.py", "\nfrom .train import checkpoints\n")
+    cycles = check_cycles(graph(copy))
+    assert any("widgets" in c and "train" in c for c in cycles), cycles
+
+
+def test_an_unplaced_module_and_long_code_are_caught(copy):
+    (copy / "newtopic.py").write_text("X = 1\n", encoding="utf-8")
+    assert any("newtopic has no layer" in p for p in check_layers(graph(copy)))
+    body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES + 1))
+    _append(copy / "config.py", f'\n\ndef long():\n    """Doc."""\n{body}')
+    _append(copy / "labels.py", "\n" + "# filler\n" * MAX_MODULE_LINES)
+    problems = check_sizes(copy)
+    assert any("config.long" in p for p in problems), problems
+    assert any(p.startswith("helpers.labels:") for p in problems), problems
