@@ -61,9 +61,13 @@ def record(
     seconds: float | None = None,
     published: dict[str, Any] | None = None,
     notes: str = "",
+    capped: bool = False,
     **extra: Any,
 ) -> dict[str, Any]:
     """Append one experiment to ``results.jsonl`` of the run folder and return the record.
+
+    ``capped``: training hit its time cap before its epochs (``History.capped``), so the numbers
+    are not the profile's; the report and dashboard mark such rows.
 
     ``published`` holds the compared value(s) and where they come from, e.g.
     ``{"metrics": {"iou": 38.12}, "seed": "002_e751d8a1a2a5b193.txt", "table": "U-Net results"}``.
@@ -80,6 +84,7 @@ def record(
         "metrics": clean,
         "published": published,
         "notes": notes,
+        "capped": bool(capped),
         "host": platform.node(),
         **{k: _plain(v) for k, v in extra.items()},
     }

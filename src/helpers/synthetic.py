@@ -1062,7 +1062,7 @@ def _code_hash() -> str:
 
     h = hashlib.sha256(Path(__file__).read_bytes())
     h.update(
-        json.dumps({k: v["scene"] for k, v in config.PROFILES.items()}, sort_keys=True).encode()
+        json.dumps(config.PROFILES["scene"], sort_keys=True).encode()
     )
     return h.hexdigest()[:16]
 

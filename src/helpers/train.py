@@ -10,11 +10,11 @@ on batches, loaders or whole rasters (tiled, with blended overlaps).
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -67,6 +67,7 @@ class History(_EpochLog):
     learning_rate: list[float] = field(default_factory=list)
     stopped_early: bool = False
     stop_reason: str = ""
+    capped: bool = False  # the time cap ended training before its epochs: not a full run
     checkpoint: str | None = None
     device: str = "cpu"
 
@@ -274,7 +275,7 @@ def _start_history(
     if state is not None:
         _set_rng_state(state["rng"], loader)
         history = history_cls.from_dict(state["history"])
-        history.stopped_early, history.stop_reason = False, ""
+        history.stopped_early, history.stop_reason, history.capped = False, "", False
         start = int(state["epoch"])
     else:
         if seed is not None:
@@ -367,13 +368,35 @@ def new_checkpoint_path(name: str = "model") -> Path:
     raise RuntimeError(f"cannot create a new training folder under {base}")
 
 
-def _anneal(optimizer: Any, progress: float) -> None:
-    """Set the cosine learning rate for ``progress`` in [0, 1]. With a time budget, progress is
-    the larger of the epochs done and the budget spent, so a run the budget cuts short still
-    anneals to ~0 by its end instead of stopping at a high learning rate."""
-    factor = 0.5 * (1.0 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
-    for group in optimizer.param_groups:
-        group["lr"] = group["initial_lr"] * factor
+class TrainingCapped(UserWarning):
+    """Training hit its time cap before its epochs: the model is under-trained."""
+
+
+def _cap(history: Any, time_cap_s: float, reason: str) -> None:
+    """Mark ``history`` as capped and warn loudly: a capped run is not the profile's run."""
+    history.stopped_early = history.capped = True
+    history.stop_reason = f"capped: {reason}"
+    warnings.warn(
+        f"TRAINING CAPPED after {time_cap_s:.0f} s ({reason}). This machine is slower or busier "
+        "than the profile expects: the model is under-trained and its scores are not the "
+        "profile's. Re-run on a quieter machine, or raise the cap (time_budget_s).",
+        TrainingCapped,
+        stacklevel=3,
+    )
+
+
+def _would_overrun(began: float, done: int, epoch: int, epochs: int, cap: float | None) -> str:
+    """Why the next epoch would overrun the cap (empty when it would not, or it is the last)."""
+    if cap is None or epoch + 1 >= epochs:
+        return ""
+    elapsed = time.perf_counter() - began
+    per_epoch = elapsed / max(done, 1)
+    if elapsed + per_epoch <= cap:
+        return ""
+    return (
+        f"stopped after epoch {epoch + 1} of {epochs} ({elapsed:.1f} s used, "
+        f"~{per_epoch:.1f} s per epoch)"
+    )
 
 
 def _make_scheduler(scheduler: Any, optimizer: Any, epochs: int) -> Any:
@@ -428,9 +451,10 @@ def fit(
     - ``checkpoint``: a path to save to after every epoch. ``None`` makes a new folder under the
       run folder (``results.run_dir()/train/<Model>/``). An existing checkpoint is resumed when
       ``resume`` is true, otherwise refused (a user's checkpoint is never overwritten).
-    - ``time_budget_s``: after each epoch, stop when the next epoch would overrun the budget; the
-      history records ``stopped_early`` and why. ``scheduler="cosine"`` then anneals over the
-      budget or the epochs, whichever ends first.
+    - ``epochs`` decide how long it trains (and the cosine schedule follows them), so the same seed
+      gives the same weights on a quiet or a busy machine. ``time_budget_s`` is only a safety cap:
+      when the next epoch would overrun it, training stops, warns (:class:`TrainingCapped`) and the
+      history says ``capped`` and why.
     - validation: ``val_fn(model, val_loader, device) -> dict``; by default the loss, plus IoU/F1/
       accuracy (``helpers.metrics``) when ``num_classes`` is given.
     - AMP (bf16, or fp16 with a GradScaler) only on CUDA and only when ``amp`` is true.
@@ -517,9 +541,6 @@ def fit(
         history.learning_rate.append(float(optimizer.param_groups[0]["lr"]))
         if sched is not None:
             sched.step()
-            if scheduler == "cosine" and time_budget_s:
-                spent = (time.perf_counter() - began) / time_budget_s
-                _anneal(optimizer, max((epoch + 1) / max(epochs, 1), spent))
         val = {}
         if val_loader is not None:
             if val_fn is not None:
@@ -554,14 +575,9 @@ def fit(
                 "meta": meta or {},
             },
         )
-        elapsed = time.perf_counter() - began
-        per_epoch = elapsed / (epoch + 1 - start_epoch)
-        if time_budget_s is not None and epoch + 1 < epochs and elapsed + per_epoch > time_budget_s:
-            history.stopped_early = True
-            history.stop_reason = (
-                f"time budget of {time_budget_s:.0f} s: stopped after epoch {epoch + 1} of {epochs} "
-                f"({elapsed:.1f} s used, ~{per_epoch:.1f} s per epoch)"
-            )
+        reason = _would_overrun(began, epoch + 1 - start_epoch, epoch, epochs, time_budget_s)
+        if reason:
+            _cap(history, time_budget_s, reason)
             break
     bar.close()
     if recalibrate_bn and history.epochs_done:
@@ -833,6 +849,7 @@ class GANHistory(_EpochLog):
     )
     stopped_early: bool = False
     stop_reason: str = ""
+    capped: bool = False  # the time cap ended training before its epochs: not a full run
     checkpoint: str | None = None
     device: str = "cpu"
 
@@ -997,8 +1014,9 @@ def fit_gan(
       (``image`` -> one-hot ``mask``). Batches are moved to the device first.
     - ``checkpoint``: saved atomically after every epoch (G, D, both optimisers, random states,
       history) and resumed when it exists and ``resume`` is true; ``None`` makes a new folder in
-      the run folder. ``time_budget_s`` stops between epochs when the next one would overrun,
-      or inside an epoch once the budget is spent (that epoch is then saved as done).
+      the run folder. ``time_budget_s`` is a safety cap, as in :func:`fit`: it stops between
+      epochs when the next one would overrun, or inside an epoch once it is spent (that epoch is
+      then saved as done); it warns and the history says ``capped``.
     - With ``val_loader`` and ``num_classes``: IoU/F1/accuracy of G's argmax after each epoch.
     - No AMP: the loop runs in float32 on every device (a GAN is touchy in half precision).
     """
@@ -1070,10 +1088,8 @@ def fit_gan(
                 history.steps[k].append(step[k])
             count += 1
             if time_budget_s is not None and time.perf_counter() - began > time_budget_s:
-                history.stopped_early = True
-                history.stop_reason = (
-                    f"time budget of {time_budget_s:.0f} s spent inside epoch {epoch + 1} "
-                    f"after {count} batches"
+                _cap(
+                    history, time_budget_s, f"spent inside epoch {epoch + 1} after {count} batches"
                 )
                 break
         val = {}
@@ -1103,16 +1119,11 @@ def fit_gan(
                 },
             },
         )
-        if history.stopped_early:
+        if history.capped:
             break
-        elapsed = time.perf_counter() - began
-        per_epoch = elapsed / (epoch + 1 - start_epoch)
-        if time_budget_s is not None and epoch + 1 < epochs and elapsed + per_epoch > time_budget_s:
-            history.stopped_early = True
-            history.stop_reason = (
-                f"time budget of {time_budget_s:.0f} s: stopped after epoch {epoch + 1} of {epochs} "
-                f"({elapsed:.1f} s used, ~{per_epoch:.1f} s per epoch)"
-            )
+        reason = _would_overrun(began, epoch + 1 - start_epoch, epoch, epochs, time_budget_s)
+        if reason:
+            _cap(history, time_budget_s, reason)
             break
     bar.close()
     _write_history(path, history)
