@@ -346,6 +346,16 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> None:
         torch.backends.cudnn.deterministic = True
 
 
+HEADLESS_ENV = "EOSR_HEADLESS"
+
+
+def headless() -> bool:
+    """True when notebooks run unattended (``EOSR_HEADLESS=1``, set by ``eosr reproduce`` and the
+    tests): the kit's widgets then draw their first frame as plain output, without ipywidgets'
+    Output widget, whose front-end mimicry in nbclient can hang an unattended run."""
+    return os.environ.get(HEADLESS_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
 def in_colab() -> bool:
     """True inside Google Colab."""
     import sys

@@ -173,8 +173,10 @@ def reproduce(
     """Execute the notebooks in order with papermill into a new run folder, then write the report.
 
     A failing notebook is logged and the next one still runs; the report says which failed.
+    Execution is headless and never hangs on a widget (:mod:`helpers.execute`); ``timeout``
+    bounds each cell.
     """
-    import papermill as pm
+    from . import execute
 
     profile = config.get_profile(profile)
     run = new_run_dir(profile)
@@ -188,15 +190,7 @@ def reproduce(
         start = time.perf_counter()
         status, error = "ok", ""
         try:
-            pm.execute_notebook(
-                str(nb),
-                str(out),
-                parameters={"PROFILE": profile},
-                cwd=str(nb.parent),
-                kernel_name="python3",
-                progress_bar=False,
-                execution_timeout=timeout,
-            )
+            execute.execute_notebook(nb, out, {"PROFILE": profile}, nb.parent, timeout)
         except Exception as err:  # papermill raises its own error types for cell failures
             status, error = "failed", f"{type(err).__name__}: {str(err)[-2000:]}"
         seconds = time.perf_counter() - start

@@ -1,7 +1,10 @@
 """ipywidgets browsers shared by the notebooks: patch browsers, before/after sliders, map viewers.
 
-Every widget function also works headless (tests, papermill): it builds the widget, draws the
-first state once, and returns the widget so that a notebook can display it.
+Every widget function draws its first state at once and never waits for input. Unattended runs
+(``config.headless()``: ``eosr reproduce``, the tests) get that first frame as plain output and no
+ipywidgets ``Output``: nbclient answers an Output widget over the kernel's shell channel while it
+waits there for the cell's reply, and that can miss the reply and hang forever (nbclient issue
+312, papermill issue 723).
 """
 
 from __future__ import annotations
@@ -9,6 +12,50 @@ from __future__ import annotations
 # ---- land cover (notebooks 02-06) ----
 # patch browser (notebook 02)
 from typing import Any
+
+
+class StaticOutput:
+    """Stands in for ``ipywidgets.Output`` in headless runs: what is drawn "inside" it goes to the
+    cell's own output."""
+
+    def __enter__(self) -> StaticOutput:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def clear_output(self, wait: bool = False) -> None:
+        """Nothing to clear: each frame is plain output."""
+
+
+class StaticView:
+    """What a widget function returns in headless runs: a note instead of live controls."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"({self.name}: first frame shown above; controls are live in Jupyter, not here)"
+
+
+def _output() -> Any:
+    """An ``ipywidgets.Output``, or a :class:`StaticOutput` when running headless."""
+    from . import config
+
+    if config.headless():
+        return StaticOutput()
+    import ipywidgets as w
+
+    return w.Output()
+
+
+def _view(name: str, rows: list[Any], out: Any) -> Any:
+    """The widget's layout (``rows`` above ``out``), or a :class:`StaticView` when headless."""
+    if isinstance(out, StaticOutput):
+        return StaticView(name)
+    import ipywidgets as w
+
+    return w.VBox([*rows, out])
 
 
 def patch_groups(
@@ -77,7 +124,7 @@ def patch_browser(
     combo = w.Dropdown(
         options=list(ds.BAND_COMBOS), description="bands", layout=w.Layout(width="340px")
     )
-    out = w.Output()
+    out = _output()
 
     def limit(*_: Any) -> None:
         n = len(dataset(group.value, combo.value, scheme.value))
@@ -103,7 +150,7 @@ def patch_browser(
         control.observe(draw, "value")
     limit()
     draw()
-    return w.VBox([w.HBox([group, patch]), w.HBox([scheme, combo]), out])
+    return _view("patch browser", [w.HBox([group, patch]), w.HBox([scheme, combo])], out)
 
 
 # prediction browser (notebooks 05, 06)
@@ -128,7 +175,7 @@ def label_browser(
     slider = w.IntSlider(
         value=0, min=0, max=len(panels) - 1, description="sample", continuous_update=False
     )
-    caption, out = w.HTML(), w.Output()
+    caption, out = w.HTML(), _output()
 
     def draw(index: int) -> None:
         caption.value = f"<b>{titles[index]}</b>" if titles else f"sample {index}"
@@ -140,7 +187,7 @@ def label_browser(
 
     slider.observe(lambda change: draw(change["new"]), names="value")
     draw(0)
-    return w.VBox([w.HBox([slider, caption]), out])
+    return _view("label browser", [w.HBox([slider, caption])], out)
 
 
 # ---- night lights (notebooks 07-09) ----
@@ -191,7 +238,7 @@ def swipe(
         value=position, min=0.0, max=1.0, step=0.02, description="position", continuous_update=False
     )
     toggle = widgets.ToggleButtons(options=["swipe", "blend"], value=mode, description="mode")
-    out = widgets.Output()
+    out = _output()
 
     def draw(*_: Any) -> None:
         with out:
@@ -212,7 +259,7 @@ def swipe(
     slider.observe(draw, names="value")
     toggle.observe(draw, names="value")
     draw()
-    return widgets.VBox([widgets.HBox([toggle, slider]), out])
+    return _view("swipe", [widgets.HBox([toggle, slider])], out)
 
 
 # notebooks 08-09
@@ -235,7 +282,7 @@ def before_after(images: dict, cmap: str = "magma", log: bool = True) -> Any:
     slider = widgets.FloatSlider(
         value=0.5, min=0.0, max=1.0, step=0.02, description="swipe", continuous_update=False
     )
-    out = widgets.Output()
+    out = _output()
 
     def draw(*_):
         with out:
@@ -251,7 +298,7 @@ def before_after(images: dict, cmap: str = "magma", log: bool = True) -> Any:
     for w in (left, right, slider):
         w.observe(draw, names="value")
     draw()
-    return widgets.VBox([widgets.HBox([left, right]), slider, out])
+    return _view("before/after slider", [widgets.HBox([left, right]), slider], out)
 
 
 # ---- dashboard (notebook 10) ----
@@ -671,7 +718,7 @@ def results_dashboard(
             )
         )
     m.add(ipyleaflet.LayersControl(position="topright"))
-    dash.map, dash.output = m, w.Output()
+    dash.map, dash.output = m, _output()
     dash.status = w.HTML()
     text = w.Text(
         placeholder="lat, lon  or  south, west, north, east",
@@ -717,7 +764,9 @@ def results_dashboard(
     export.on_click(on_export)
     notes = [f"<li>{x.note}</li>" for x in layers if x.note]
     legend = w.HTML("<ul>" + "".join(notes) + "</ul>" if notes else "")
-    dash.widget = w.VBox([m, legend, w.HBox([text, show, export]), dash.status, dash.output])
+    dash.widget = _view(
+        "results dashboard", [m, legend, w.HBox([text, show, export]), dash.status], dash.output
+    )
     text.value = ", ".join(f"{v:.5f}" for v in dash.box)
     dash.show_box(dash.box)
     return dash
