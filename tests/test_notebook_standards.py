@@ -84,3 +84,33 @@ def test_plain_parameters_check_fails_on_a_derived_setting():
     assert_plain_parameters("ok", 'PROFILE = None\nSEED = 0\nBANDS = ("B04", "B03")')
     with pytest.raises(AssertionError, match="not a plain value"):
         assert_plain_parameters("bad", 'S = config.settings("03_unet_landcover", PROFILE)')
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_profile_parameter_reaches_the_settings(path, monkeypatch):
+    """``papermill -p PROFILE smoke`` without EOSR_PROFILE: papermill injects its cell after the
+    parameters cell; the settings cell after that must then use smoke settings."""
+    import os
+    import time
+
+    from papermill.execute import prepare_notebook_metadata
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    from helpers import config, labels
+
+    monkeypatch.delenv("EOSR_PROFILE", raising=False)
+    nb = prepare_notebook_metadata(load_notebook_node(str(path)), str(path), "")
+    nb = parameterize_notebook(nb, {"PROFILE": "smoke"})  # as papermill.execute_notebook does
+    at = next(
+        i for i, c in enumerate(nb.cells) if "injected-parameters" in c.metadata.get("tags", [])
+    )
+    names = {"os": os, "time": time, "config": config, "labels": labels}
+    for cell in nb.cells[at - 1 : at + 2]:  # parameters, injected, settings
+        exec(cell.source, names)  # noqa: S102 - the notebook's own first cells
+    assert names["PROFILE"] == "smoke"
+    table = names.get("S", names.get("SETTINGS"))
+    if table is not None:
+        assert table == config.settings(path.stem, "smoke")
+    else:
+        assert path.stem.split("_", 1)[1] in ("setup_and_tour",)

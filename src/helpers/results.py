@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,38 @@ def record(
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(rec) + "\n")
     return rec
+
+
+def latest_records(
+    profile: str | None = None,
+    exclude: Iterable[str] = (),
+    roots: Iterable[str | os.PathLike] | None = None,
+) -> list[dict[str, Any]]:
+    """The newest record per notebook and method of ``profile`` across run folders, each with the
+    run folder it came from under ``"run"``, so that notebooks run one at a time (each in its own
+    folder) still show each other's results. A record is written when its notebook finished.
+
+    ``roots``: run folders to search; default the current one (``EOSR_RUN_DIR``, when set) and
+    every folder under ``EOSR_RUNS``. ``exclude``: notebooks to leave out.
+    """
+    profile = config.get_profile(profile)
+    if roots is None:
+        env = os.environ.get("EOSR_RUN_DIR")
+        base = config.runs_dir()
+        roots = ([Path(env)] if env else []) + (sorted(base.iterdir()) if base.is_dir() else [])
+    newest: dict[tuple[str, str], tuple[tuple[str, float], dict[str, Any]]] = {}
+    for run in {Path(r).resolve() for r in roots}:
+        path = run / "results.jsonl"
+        if not path.is_file():
+            continue
+        mtime = path.stat().st_mtime
+        for rec in load(path):
+            if rec.get("profile") != profile or rec.get("notebook") in set(exclude):
+                continue
+            key, order = (str(rec.get("notebook")), str(rec.get("method"))), (rec["time"], mtime)
+            if key not in newest or order >= newest[key][0]:
+                newest[key] = (order, {**rec, "run": str(run)})
+    return sorted((r for _, r in newest.values()), key=lambda r: (r["notebook"], r["time"]))
 
 
 def _plain(value: Any) -> Any:

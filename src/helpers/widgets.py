@@ -353,14 +353,33 @@ def find_results_run(current: _Any = None, runs_root: _Any = None) -> _Path | No
     return found[-1] if found else None
 
 
+def prediction_sources(records: list[dict], current: _Any = None) -> dict[str, _Path]:
+    """For each prediction file, the ``predictions`` folder holding it: the current run's, else
+    the run of the newest record of the notebook that makes it (``results.latest_records``)."""
+    found: dict[str, _Path] = {}
+    for file, (maker, _truth) in PREDICTION_MAKERS.items():
+        runs = [_Path(current)] if current is not None else []
+        runs += [_Path(r["run"]) for r in reversed(records) if r.get("notebook") == maker]
+        folder = next(
+            (run / "predictions" for run in runs if (run / "predictions" / file).exists()), None
+        )
+        if folder is not None:
+            found[file] = folder
+    return found
+
+
 def dashboard_layers(scene_dir: _Any, predictions_dir: _Any = None) -> list[MapLayer]:
     """The five layers: S2 RGB, coarse and fine land cover, coarse and fine lights.
 
+    ``predictions_dir``: one folder, or ``{file name: folder}`` (:func:`prediction_sources`).
     A missing prediction is replaced by the scene's ground truth, labelled as such, with a note
     naming the notebook that makes it.
     """
     scene = _Path(scene_dir)
-    preds = _Path(predictions_dir) if predictions_dir is not None else None
+    if isinstance(predictions_dir, dict):
+        folders = {k: _Path(v) for k, v in predictions_dir.items()}
+    else:
+        folders = {k: _Path(predictions_dir) for k in PREDICTION_MAKERS} if predictions_dir else {}
     for name in ("s2.tif", "lc.tif", "dfc.tif", "ntl_lr.tif", "ntl_hr.tif"):
         if not (scene / name).exists():
             from .rasters import RasterError
@@ -374,6 +393,7 @@ def dashboard_layers(scene_dir: _Any, predictions_dir: _Any = None) -> list[MapL
         file: str, name: str, kind: str, role: str, truth_scheme: str = "dfc"
     ) -> MapLayer:
         maker, truth = PREDICTION_MAKERS[file]
+        preds = folders.get(file)
         if preds is not None and (preds / file).exists():
             return MapLayer(f"{name} (prediction, {maker})", preds / file, kind, role, "prediction")
         note = f"{preds / file if preds else file} is missing: run {maker} to make it; showing {truth} (ground truth)."
