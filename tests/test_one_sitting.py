@@ -9,7 +9,7 @@ import os
 import nbformat
 import pytest
 
-from helpers import config, execute, results, widgets
+from helpers import config, dashboard, execute, results
 
 
 def _write(run, *records):
@@ -33,7 +33,7 @@ def test_latest_records_pick_the_newest_per_notebook_and_method(tmp_path, monkey
     _write(runs / "c", _rec("03_unet_landcover", "U-Net", "2026-12-01T11:00:00", iou=0.8))
     _write(runs / "d", _rec("03_unet_landcover", "U-Net", "2026-12-01T12:00:00", "teaching"))
     _write(runs / "e", _rec("10_results_dashboard", "results dashboard", "2026-12-01T13:00:00"))
-    got = results.latest_records("smoke", exclude=[widgets.DASHBOARD_NOTEBOOK])
+    got = results.latest_records("smoke", exclude=[dashboard.DASHBOARD_NOTEBOOK])
     assert [(r["notebook"], r["metrics"]["iou"]) for r in got] == [
         ("03_unet_landcover", 0.8),
         ("09_ntl_ablation", 0.5),
@@ -52,11 +52,11 @@ def test_maps_come_from_the_run_of_the_newest_maker(tmp_path):
         {**_rec("03_unet_landcover", "U-Net", "2026-12-01T10:00:00"), "run": str(old)},
         {**_rec("03_unet_landcover", "U-Net", "2026-12-01T11:00:00"), "run": str(new)},
     ]
-    found = widgets.prediction_sources(records, current)
+    found = dashboard.prediction_sources(records, current)
     assert found == {"landcover_fine.tif": new / "predictions"}
     (current / "predictions").mkdir()
     (current / "predictions" / "landcover_fine.tif").write_bytes(b"")
-    assert widgets.prediction_sources(records, current)["landcover_fine.tif"] == (
+    assert dashboard.prediction_sources(records, current)["landcover_fine.tif"] == (
         current / "predictions"
     )
 
@@ -79,7 +79,7 @@ def test_00_03_10_one_by_one_show_03_in_the_dashboard(tmp_path, monkeypatch):
     dash = [r for run in runs for r in results.load(run) if r["notebook"] == "10_results_dashboard"]
     assert len(dash) == 1 and dash[0]["profile"] == "smoke"
     assert dash[0]["metrics"]["prediction_layers"] >= 1, dash[0]
-    shown = results.latest_records("smoke", exclude=[widgets.DASHBOARD_NOTEBOOK])
+    shown = results.latest_records("smoke", exclude=[dashboard.DASHBOARD_NOTEBOOK])
     unet = [r for r in shown if r["notebook"] == "03_unet_landcover" and "U-Net" in r["method"]]
     assert unet and unet[0]["run"] in dash[0]["notes"]
     executed = nbformat.read(tmp_path / "10_results_dashboard.ipynb", as_version=4)
