@@ -220,7 +220,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "teaching": {
             "batch": 16,
-            "epochs": 150,
+            "epochs": 80,
             "width": 8,
             "crop": 32,
             "repeats": 16,
