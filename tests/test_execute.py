@@ -65,6 +65,7 @@ def test_headless_widgets_make_no_output_widget(monkeypatch):
     assert config.headless()
     view = widgets.label_browser(_panels())
     assert isinstance(view, widgets.StaticView) and "label browser" in repr(view)
+    assert view.children, "the controls were built (kept, not displayed)"
     swipe = widgets.swipe(np.ones((8, 8)), np.zeros((8, 8)))
     assert isinstance(swipe, widgets.StaticView)
     monkeypatch.setenv(config.HEADLESS_ENV, "0")

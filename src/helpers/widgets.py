@@ -33,10 +33,11 @@ class StaticOutput:
 
 
 class StaticView:
-    """What a widget function returns in headless runs: a note instead of live controls."""
+    """What a widget function returns in headless runs: a note instead of live controls (the
+    controls are kept in ``children``, undisplayed, so checks can see what was built)."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, name: str, children: tuple[Any, ...] = ()) -> None:
+        self.name, self.children = name, tuple(children)
 
     def __repr__(self) -> str:
         return f"({self.name}: first frame shown above; controls are live in Jupyter, not here)"
@@ -56,7 +57,7 @@ def output_area() -> Any:
 def assemble(name: str, rows: list[Any], out: Any) -> Any:
     """The widget's layout (``rows`` above ``out``), or a :class:`StaticView` when headless."""
     if isinstance(out, StaticOutput):
-        return StaticView(name)
+        return StaticView(name, tuple(rows))
     import ipywidgets as w
 
     return w.VBox([*rows, out])
