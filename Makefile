@@ -6,6 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PROFILE ?= $(or $(EOSR_PROFILE),teaching)
+TAG ?=
 
 .PHONY: setup reproduce test lab bench sample lint format clean-venv browser-check sync-notebooks
 
@@ -46,4 +47,4 @@ browser-check: setup
 	$(PY) tools/browser_check.py
 
 sync-notebooks: setup
-	$(PY) tools/sync_notebooks.py
+	$(PY) tools/sync_notebooks.py --pin $(TAG)

@@ -55,3 +55,35 @@ def test_table_has_every_row_and_column():
 def test_unknown_group_is_refused():
     with pytest.raises(SystemExit, match="unknown benchmark group"):
         bench.main(profile="smoke", only=["nope"])
+
+
+def test_bench_writes_the_readme_run_time_table_between_its_markers(monkeypatch, tmp_path):
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("EOSR_RUNS", str(runs))
+    monkeypatch.setenv("EOSR_RUN_DIR", str(tmp_path / "out"))
+    for name, recs in {
+        "20260101-000000-smoke": [("03_unet", 12.0, "ok")],
+        "20260102-000000-teaching": [("03_unet", 95.4, "ok"), ("08_ntl", 250.0, "failed")],
+    }.items():
+        (runs / name).mkdir(parents=True)
+        lines = [
+            json.dumps({"notebook": nb, "status": st, "seconds": s, "error": "", "output": ""})
+            for nb, s, st in recs
+        ]
+        (runs / name / results.NOTEBOOK_LOG).write_text("\n".join(lines) + "\n")
+    readme = tmp_path / "README.md"
+    before, after = "# Kit\n\nintro\n\n", "\n\n## Next\n\nkept\n"
+    readme.write_text(f"{before}{bench.README_START}\nold table\n{bench.README_END}{after}")
+    assert bench.main(profile="smoke", only=["notebooks"], readme=readme) == 0
+    text = readme.read_text()
+    assert text.startswith(before + bench.README_START) and text.endswith(bench.README_END + after)
+    assert "old table" not in text
+    assert "| notebook | smoke | teaching |" in text
+    assert "| 03_unet | 12 s | 95 s |" in text and "| 08_ntl | – | 250 s (failed) |" in text
+    first = text
+    assert bench.main(profile="smoke", only=["notebooks"], readme=readme) == 0
+    assert readme.read_text() == first  # same runs, same table
+    plain = tmp_path / "OTHER.md"
+    plain.write_text("no markers here\n")
+    assert bench.main(profile="smoke", only=["notebooks"], readme=plain) == 0
+    assert plain.read_text() == "no markers here\n"  # nothing a user wrote is overwritten

@@ -62,12 +62,88 @@ def test_settings_from_pyproject(tmp_path):
 def test_setup_cell_matches_nbkit():
     assert colab.setup_source(nbkit.REPOSITORY, nbkit.REF) == nbkit.setup_cell().source
     src = colab.setup_source(REPO, "v2")
-    assert (
-        "git clone -q --depth 1 --branch v2 https://github.com/someone/eosr-kit /content/eosr-kit"
-        in src
-    )
-    assert 'pip -q install -e "/content/eosr-kit[earthengine]"' in src
+    assert '"EOSR_COLAB_REPO", "https://github.com/someone/eosr-kit"' in src
+    assert '"EOSR_COLAB_REF", "v2"' in src
+    assert '"pip", "install", "-q", "-e", KIT, "-c", constraints' in src  # runtime set only
+    assert "[dev]" not in src and "|| true" not in src
     assert src.startswith(colab.SETUP_MARK) and 'if "google.colab" in sys.modules' in src
+    compile(src, "setup cell", "exec")  # plain Python: no shell magics to hide a failure
+
+
+def test_setup_cell_does_nothing_outside_colab(monkeypatch):
+    monkeypatch.delenv("EOSR_COLAB_SETUP", raising=False)
+    scope: dict = {}
+    exec(colab.setup_source(REPO, "v2"), scope)
+    assert scope["USE_DRIVE"] is True and "KIT" not in scope
+
+
+def test_setup_cell_fails_loudly_when_the_clone_fails(monkeypatch, tmp_path):
+    monkeypatch.setenv("EOSR_COLAB_SETUP", "1")
+    monkeypatch.setenv("EOSR_COLAB_REPO", str(tmp_path / "no-such-repository"))
+    monkeypatch.setenv("EOSR_COLAB_DIR", str(tmp_path / "kit"))
+    with pytest.raises(RuntimeError, match="git clone .* failed") as err:
+        exec(colab.setup_source(REPO, "v2"), {})
+    assert "REPO/REF" in str(err.value)
+    assert not (tmp_path / "kit" / "src").exists()
+
+
+def _fake_colab(monkeypatch, mount_error=None):
+    """A stand-in ``google.colab`` with ``drive.mount`` and ``output.enable_custom_widget_manager``."""
+    import types
+
+    calls = []
+    google = types.ModuleType("google")
+    google.__path__ = []
+    pkg = types.ModuleType("google.colab")
+    drive = types.ModuleType("google.colab.drive")
+    output = types.ModuleType("google.colab.output")
+
+    def mount(point):
+        calls.append(("mount", point))
+        if mount_error:
+            raise mount_error
+
+    drive.mount = mount
+    output.enable_custom_widget_manager = lambda: calls.append(("widgets",))
+    pkg.drive, pkg.output = drive, output
+    for name, mod in [
+        ("google", google),
+        ("google.colab", pkg),
+        ("google.colab.drive", drive),
+        ("google.colab.output", output),
+    ]:
+        monkeypatch.setitem(sys.modules, name, mod)
+    return calls
+
+
+def test_setup_puts_data_and_runs_on_drive_and_enables_widgets(monkeypatch, tmp_path):
+    monkeypatch.delenv("EOSR_DATA", raising=False)
+    monkeypatch.delenv("EOSR_RUNS", raising=False)
+    calls = _fake_colab(monkeypatch)
+    done = colab.setup(use_drive=True, mount_point=tmp_path)
+    assert ("widgets",) in calls and ("mount", str(tmp_path)) in calls
+    base = tmp_path / "MyDrive" / "eosr-kit"
+    assert done == {"drive": str(base), "widgets": True}
+    import os
+
+    assert os.environ["EOSR_DATA"] == str(base / "data") and (base / "runs").is_dir()
+    from helpers import config
+
+    assert config.data_dir() == (base / "data").resolve()
+    assert config.runs_dir() == (base / "runs").resolve()
+
+
+def test_setup_without_drive_permission_stays_in_the_runtime(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("EOSR_DATA", raising=False)
+    calls = _fake_colab(
+        monkeypatch, mount_error=RuntimeError("credential propagation was unsuccessful")
+    )
+    done = colab.setup(use_drive=True, mount_point=tmp_path)
+    assert done["drive"] is None and done["widgets"] and "EOSR_DATA" not in __import__("os").environ
+    assert "not mounted" in capsys.readouterr().out
+    calls.clear()
+    assert colab.setup(use_drive=False, mount_point=tmp_path)["drive"] is None
+    assert calls == [("widgets",)]  # the student said no: Drive is not even asked
 
 
 def _fake_repo(tmp_path, repository):
@@ -75,7 +151,7 @@ def _fake_repo(tmp_path, repository):
     (tmp_path / "pyproject.toml").write_text(
         f'[tool.eosr]\nrepository = "{repository}"\nref = "main"\n'
     )
-    cells = [nbkit.header("Demo", ["g"], {"smoke": "1 s"}), nbkit.setup_cell(), nbkit.code("x = 1")]
+    cells = [nbkit.header("Demo", ["g"]), nbkit.setup_cell(), nbkit.code("x = 1")]
     nbkit.save(tmp_path / "notebooks" / "01_demo.ipynb", cells)
     return tmp_path / "notebooks" / "01_demo.ipynb"
 
@@ -89,7 +165,8 @@ def test_sync_is_idempotent_and_check_detects_drift(tmp_path, capsys):
     first = path.read_text()
     nb = nbformat.read(path, as_version=4)
     assert colab.badge_url("01_demo", REPO, "main") in nb.cells[0].source
-    assert "--branch main https://github.com/someone/eosr-kit" in nb.cells[1].source
+    assert '"https://github.com/someone/eosr-kit"' in nb.cells[1].source
+    assert '"EOSR_COLAB_REF", "main"' in nb.cells[1].source
     assert sync_notebooks.main(["--root", str(tmp_path), "--quiet"]) == 0
     assert path.read_text() == first  # second run changes nothing
     assert sync_notebooks.main(["--root", str(tmp_path), "--check", "--quiet"]) == 0
@@ -111,3 +188,27 @@ def test_sync_warns_on_placeholder(tmp_path):
     )
     assert proc.returncode == 0 and "placeholder" in proc.stderr
     shutil.rmtree(tmp_path / "notebooks")
+
+
+def test_pin_writes_the_ref_and_branches_are_not_pins(tmp_path, capsys):
+    path = _fake_repo(tmp_path, REPO)
+    assert sync_notebooks.main(["--root", str(tmp_path), "--quiet"]) == 0
+    assert "branch" in capsys.readouterr().err  # ref = "main" moves under the notebooks
+    assert sync_notebooks.main(["--root", str(tmp_path), "--quiet", "--pin", "v9.9"]) == 0
+    assert 'ref = "v9.9"' in (tmp_path / "pyproject.toml").read_text()
+    assert '"EOSR_COLAB_REF", "v9.9"' in nbformat.read(path, as_version=4).cells[1].source
+    assert "git tag v9.9" in capsys.readouterr().err
+    assert sync_notebooks.pin_problem("0123456789abcdef0123456789abcdef01234567", tmp_path) == ""
+
+
+def test_pin_without_a_tag_uses_the_current_commit(tmp_path):
+    _fake_repo(tmp_path, REPO)
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git[:3], "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    assert sync_notebooks.main(["--root", str(tmp_path), "--quiet", "--pin"]) == 0
+    assert f'ref = "{head.strip()}"' in (tmp_path / "pyproject.toml").read_text()
+    subprocess.run([*git, "tag", "v1.2"], check=True)
+    assert sync_notebooks.current_pin(tmp_path) == "v1.2"

@@ -123,11 +123,26 @@ def test_landsat_scale_factor():
     assert E.LandsatSpec().postprocess(dn).dtype == np.float32
 
 
+def test_s2_product_level_picks_the_collection():
+    l1c, l2a = E.Sentinel2Spec(), E.Sentinel2Spec(product="L2A")
+    assert l1c.dataset == "COPERNICUS/S2_HARMONIZED" and len(l1c.bands) == 13 and "B10" in l1c.bands
+    assert l2a.dataset == "COPERNICUS/S2_SR_HARMONIZED" and "B10" not in l2a.bands
+    toa = l1c.postprocess(np.arange(13, dtype=np.uint16)[:, None, None] + 1)
+    assert toa[:, 0, 0].tolist() == list(range(1, 14))  # B10 kept in L1C
+    assert E.default_requests()["s2"][0].product == "L1C"
+    with pytest.raises(ValueError, match="L1C"):
+        E.Sentinel2Spec(product="L3")
+    with pytest.raises(ValueError, match="SCL"):
+        E.Sentinel2Spec(mask="scl")
+
+
 def test_spec_postprocessing():
-    s2 = E.Sentinel2Spec().postprocess(np.arange(12, dtype=np.uint16)[:, None, None] + 1)
+    s2 = E.Sentinel2Spec(product="L2A").postprocess(
+        np.arange(12, dtype=np.uint16)[:, None, None] + 1
+    )
     assert s2.shape == (13, 1, 1) and s2[10, 0, 0] == 0  # B10 absent in L2A
     assert s2[0, 0, 0] == 1 and s2[8, 0, 0] == 9 and s2[12, 0, 0] == 12  # B01, B8A, B12
-    assert len(E.Sentinel2Spec().out_bands) == 13
+    assert len(E.Sentinel2Spec(product="L2A").out_bands) == 13
     wc = E.WorldCoverSpec(to_dfc=True).postprocess(
         np.array([[[10, 50, 80, 95, 0]]], dtype=np.uint8)
     )

@@ -37,10 +37,14 @@ def test_equal_to_sklearn(seed):
     ]:
         per_class = fn(y, p, labels=present, average=None, zero_division=0)
         np.testing.assert_allclose(getattr(scores, name)[present], per_class, rtol=1e-12)
-        macro = fn(y, p, labels=present, average="macro", zero_division=0)
+        # default: scikit-learn's own labels (truth or prediction); the kit's variant by name
+        macro = fn(y, p, average="macro", zero_division=0)
         assert scores.summary()[name] == pytest.approx(macro, rel=1e-12)
+        macro_truth = fn(y, p, labels=present, average="macro", zero_division=0)
+        assert scores.summary("truth")[name] == pytest.approx(macro_truth, rel=1e-12)
     assert scores.accuracy == pytest.approx(skm.accuracy_score(y, p))
-    assert np.isnan(scores.iou[2]) and not scores.present[2]
+    # class 2: predicted, absent from the truth -> scores 0 and counts in the default mean
+    assert scores.iou[2] == 0 and not scores.present[2] and scores.predicted[2]
 
 
 def test_class_never_predicted_counts_zero():

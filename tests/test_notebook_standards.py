@@ -1,4 +1,4 @@
-"""Every committed notebook follows the standard cell order of DESIGN.md and carries no outputs."""
+"""Every committed notebook follows the standard cell order (docs/ARCHITECTURE.md) and carries no outputs."""
 
 from __future__ import annotations
 
@@ -114,3 +114,36 @@ def test_papermill_profile_parameter_reaches_the_settings(path, monkeypatch):
         assert table == config.settings(path.stem, "smoke")
     else:
         assert path.stem.split("_", 1)[1] in ("setup_and_tour",)
+
+
+def _published_strings() -> set[str]:
+    """Every published value as the source documents print it (38.12, 15.656, ...)."""
+    from helpers import report
+
+    out = set()
+    for row in report.PUBLISHED.values():
+        for name, value in row.metrics.items():
+            out.add(f"{value:.3f}" if name == "psnr" else f"{100 * value:.2f}")
+    return out
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_text_retypes_no_published_number_run_time_or_source_file(path):
+    """Published numbers come from helpers.report.PUBLISHED, run times from the README's table,
+    and the source documents are named by title (never by file or as 'seed')."""
+    import re
+
+    nb = nbformat.read(path, as_version=4)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    retyped = sorted(v for v in _published_strings() if v in markdown or v in code)
+    assert not retyped, f"{path.name} retypes published numbers {retyped}; use helpers.report"
+    run_time = nb.cells[0].source.lower().split("expected run time", 1)[1].split("\n## ", 1)[0]
+    assert "readme" in run_time and not re.search(r"\d+\s*(s|min|minutes?)\b", run_time), (
+        f"{path.name}: the expected run time must point to the README's measured table"
+    )
+    text = markdown + code
+    assert not re.search(r"seeds?/|\b\d{3}_[0-9a-f]{16}\.txt|\bseed (document|file|slide)", text)
+    assert not re.search(r"\b(the|a) seed('s)?\b(?! \d)(?!s? =)", markdown.lower()), (
+        f"{path.name}: call the source documents by title (HR-MARS, PANDA-FINE, DeepLight)"
+    )

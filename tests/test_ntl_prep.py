@@ -280,3 +280,16 @@ def test_displacement_field_skips_dark_blocks():
     field = ntl.displacement_field(low, high, 8, block=16, step=16, start=(0.5, 0.0))
     assert np.isnan(field["dy"][:, 0]).all()
     assert np.nanmax(np.abs(field["dy"][:, 1] - 0.5)) < 0.2
+
+
+def test_simulate_dmsp_accepts_viirs_background_noise_and_says_so():
+    rng = np.random.default_rng(0)
+    viirs = rng.normal(0.0, 0.2, (64, 64))  # background-subtracted dark scene
+    viirs[20:30, 20:30] += 40.0
+    with pytest.warns(UserWarning, match="clipped to 0"):
+        dn = ntl.simulate_dmsp(viirs, ratio=8, psf_sigma=2, gain=1.0, offset=0.0)
+    assert dn.dtype == np.uint8 and dn.max() > 0
+    clean = ntl.simulate_dmsp(np.clip(viirs, 0, None), ratio=8, psf_sigma=2, gain=1.0, offset=0.0)
+    assert np.array_equal(dn, clean)  # negatives are noise, not (negative) light
+    with pytest.raises(ValueError, match="not VIIRS background noise"):
+        ntl.simulate_dmsp(viirs - 50.0, ratio=8, psf_sigma=2)

@@ -26,27 +26,34 @@ def test_environment_yml_installs_the_pyproject_package():
     assert conda_pkgs <= {"python", "pip"}, "every other dependency must come from pyproject.toml"
 
 
-def test_core_dependencies_are_the_design_cards():
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    names = {d.split(">")[0].split("=")[0].split("<")[0].strip().lower() for d in deps}
+def _names(deps):
+    return {d.split(">")[0].split("=")[0].split("<")[0].split("[")[0].strip().lower() for d in deps}
+
+
+def test_runtime_dependencies_are_the_design_cards_and_dev_tools_are_not_runtime():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = _names(project["dependencies"])
+    dev = _names(project["optional-dependencies"]["dev"])
     for need in [
-        "jupyterlab",
         "torch",
         "rasterio",
         "matplotlib",
         "ipywidgets",
         "earthengine-api",
         "geemap",
-        "nbval",
         "torchvision",
         "torchmetrics",
         "scikit-learn",
         "pooch",
         "pyyaml",
         "tqdm",
-        "papermill",
+        "pandas",
     ]:
-        assert need in names, f"{need} missing from pyproject dependencies"
+        assert need in runtime, f"{need} missing from pyproject dependencies"
+    # Colab installs only the runtime set: the notebook server, executors and linters are dev tools.
+    for tool in ["jupyterlab", "papermill", "nbval", "pytest", "ruff", "nbformat"]:
+        assert tool in dev, f"{tool} missing from the dev extra"
+        assert tool not in runtime, f"{tool} is a dev tool; move it to the dev extra"
 
 
 def test_cli_has_the_four_commands():
@@ -67,3 +74,17 @@ def test_import_helpers_is_light():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "", f"import helpers pulled in heavy modules: {out}"
+
+
+def test_reproduce_without_papermill_says_how_to_install_it(monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "papermill" else real(name, *a),
+    )
+    assert cli.main(["reproduce", "--profile", "smoke"]) == 2
+    err = capsys.readouterr().err
+    assert "papermill" in err and ".[dev]" in err

@@ -38,7 +38,7 @@ def _rec(notebook, method, metrics, **kw):
     return base
 
 
-def test_published_values_are_the_seeds():
+def test_published_values_are_the_source_documents():
     rows = {r.row: r for r in report.PUBLISHED.values()}
     assert rows["U-Net"].metrics == {"iou": 0.3812, "f1": 0.4223}
     assert rows["pix2pix"].metrics == {"iou": 0.6877, "f1": 0.7757}
@@ -47,17 +47,24 @@ def test_published_values_are_the_seeds():
         r.metrics["psnr"] for r in report.PUBLISHED.values() if r.table == "PANDA-FINE ablation"
     ]
     assert psnr == [15.656, 19.314, 24.066, 29.199, 32.395]
-    assert all(r.seed.endswith(".txt") for r in report.PUBLISHED.values())
-    assert not any(r.seed == report.DEEPLIGHT for r in report.PUBLISHED.values())
+    assert {r.source for r in report.PUBLISHED.values()} == {"HR-MARS", "PANDA-FINE"}
+    assert not any(r.source == report.DEEPLIGHT for r in report.PUBLISHED.values())
 
 
 def test_published_for_and_matching():
     pub = report.published_for("u-net")
-    assert (
-        pub["metrics"]["iou"] == 0.3812 and pub["seed"] == report.HR_MARS and pub["row"] == "U-Net"
-    )
+    assert pub["metrics"]["iou"] == 0.3812 and pub["source"] == "HR-MARS" and pub["row"] == "U-Net"
     assert report.find_row("Label SR").row == "Label super-resolution"
     assert report.find_row("anything", pub).row == "U-Net"  # the record's own link wins
+    old = {"seed": "002_abc.txt", "table": pub["table"], "row": "U-Net"}  # records before renaming
+    assert report.find_row("anything", old).row == "U-Net"
+    assert report.source_of({"seed": "000_*.txt (PANDA-FINE slides)"}) == "PANDA-FINE"
+    assert report.source_of({"source": "DeepLight"}) == "DeepLight"
+    assert report.published("pix2pix") == {"iou": 0.6877, "f1": 0.7757}
+    ablation = report.published_rows("PANDA-FINE ablation")
+    assert [r.metrics["psnr"] for r in ablation] == [15.656, 19.314, 24.066, 29.199, 32.395]
+    with pytest.raises(KeyError, match="known"):
+        report.published_rows("no such table")
     assert report.find_row("baseline", notebook="08_ntl_super_resolution") is None
     assert report.find_row("baseline", notebook="09_ntl_ablation").metrics["psnr"] == 15.656
     names = {  # method names as the notebooks record them
@@ -118,11 +125,13 @@ def test_report_tables(tmp_path):
     page = reproduce.write_report(run).read_text()
     assert "38.12 %" in page and "25.00 %" in page and "30.00 %" in page  # published vs ours
     assert "21.500 dB" in page and "19.314 dB" in page and "DeepLightMD" in page
-    assert "No numbers are published in this seed" in page and "NTL SR model" in page
+    assert "No numbers are published in this source document" in page and "NTL SR model" in page
     assert page.count("What differs and why") == 3
     assert "not run: recorded by 04_label_super_resolution" in page  # a row with no record
     assert "Other records" in page and "tour" in page
-    assert "32.395 dB*" in page and "compared with: ablation, all modules" in page  # cites seed 000
+    assert (
+        "32.395 dB*" in page and "compared with: ablation, all modules" in page
+    )  # an old record citing the document by number
     panda = page.split("PANDA-FINE: ablation")[1].split("DeepLight: multi-modal")[0]
     assert "MMNTLSR full model" in panda and "NTL SR model" not in panda
     assert "&lt;boom&gt; &amp; more" in page and "<boom>" not in page
@@ -146,7 +155,7 @@ def test_missing_values_and_escaping(tmp_path):
     assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
     assert "n/a" in page and "diverged" in page and "&ndash;" in page
     assert "&lt;b&gt;boosting&lt;/b&gt; &amp; co" in page  # unmatched record kept in its table
-    assert "no row of its own in the seed" in page
+    assert "no row of its own in the source document" in page
 
 
 def test_empty_run(tmp_path):

@@ -1,4 +1,4 @@
-"""Developer tool: build a kit notebook with the standard cells (DESIGN.md cell order).
+"""Developer tool: build a kit notebook with the standard cells (the cell order of docs/ARCHITECTURE.md).
 
 Notebooks are the source of truth once written; this only saves typing the standard cells when a
 notebook is created or its cells are regenerated. Usage from a throwaway script::
@@ -19,7 +19,7 @@ SETUP_MARK = "# eosr:setup"
 BADGE_MARK = "<!-- eosr:badge -->"
 # Provisional until tools/sync_notebooks.py stamps the value of [tool.eosr] in pyproject.toml.
 REPOSITORY = "https://github.com/YOUR-ACCOUNT/eosr-kit"
-REF = "main"
+REF = "v0.1.0"
 
 
 def md(text: str) -> nbformat.NotebookNode:
@@ -35,15 +35,21 @@ def code(text: str, tags: tuple[str, ...] = ()) -> nbformat.NotebookNode:
     return cell
 
 
-def header(
-    title: str, goals: list[str], times: dict[str, str], intro: str = ""
-) -> nbformat.NotebookNode:
-    """Title, badge placeholder, learning goals and expected run time per profile."""
+RUN_TIME = (
+    "Measured wall times per profile are in one place, the README's table *How long each notebook "
+    "takes* (updated by `eosr bench` from the newest `make reproduce` runs). The teaching profile "
+    "is sized for a few minutes on a laptop CPU; a machine busy with other work is slower, a GPU "
+    "faster."
+)
+
+
+def header(title: str, goals: list[str], note: str = "", intro: str = "") -> nbformat.NotebookNode:
+    """Title, badge placeholder, learning goals and where the measured run times are (no minutes
+    typed here: the README's table, kept by ``eosr bench``, is the one place); ``note`` adds to it."""
     goal_lines = "\n".join(f"- {g}" for g in goals)
-    time_lines = "\n".join(f"| {k} | {v} |" for k, v in times.items())
     return md(
         f"# {title}\n\n{BADGE_MARK}\n\n{intro}\n\n## Learning goals\n\n{goal_lines}\n\n"
-        f"## Expected run time\n\n| profile | time (2 CPU cores, no GPU) |\n|---|---|\n{time_lines}\n"
+        f"## Expected run time\n\n{RUN_TIME}{' ' + note if note else ''}\n"
     )
 
 

@@ -1,22 +1,22 @@
 """Bag of colours: a colour vocabulary, per-segment word histograms and a random forest (HR-MARS method 5).
 
-After the HR-MARS seed (slides "Bag of Color - Algorithm"), which cites Wengert, Douze and Jegou,
-2011, Bag-of-colors for improved image search (ACM Multimedia, pp. 1437-1440). Steps, as the seed
+After HR-MARS (slides "Bag of Color - Algorithm"), which cites Wengert, Douze and Jegou,
+2011, Bag-of-colors for improved image search (ACM Multimedia, pp. 1437-1440). Steps, as HR-MARS
 lists them:
 
 1. Vocabulary: normalised pixel values (R, G, B, NIR) of all training images are clustered into
-   ``words`` colours (80 in the seed) by k-means (here scikit-learn ``MiniBatchKMeans``).
-2. Image division: each patch is split into ``segments`` (20 in the seed) groups of pixels that
+   ``words`` colours (80 in HR-MARS) by k-means (here scikit-learn ``MiniBatchKMeans``).
+2. Image division: each patch is split into ``segments`` (20 in HR-MARS) groups of pixels that
    "can be at any spatial location": by default k-means on the pixel colours *within the patch*
    (``method="colour"``). ``method="slic"`` adds the pixel coordinates to the features (a SLIC-like
    spatially compact segmentation without SLIC's local search window), as an alternative.
 3. Histograms: every pixel gets its nearest vocabulary word; each segment is described by the
    normalised histogram (sums to 1) of its words.
 4. Training: the label of a segment is the majority label of its pixels; a random forest
-   (1000 trees in the seed) learns histogram -> label.
+   (1000 trees in HR-MARS) learns histogram -> label.
 5. Prediction: the forest's label for a segment is painted on all its pixels.
 
-Departures: the normalisation of the seed's pixel values is not stated; here each band is
+Departures: the normalisation of HR-MARS's pixel values is not stated; here each band is
 standardised with the mean and standard deviation of the vocabulary's training pixels. The
 vocabulary and the forest are fitted on a random subsample (``max_pixels``) for speed.
 Everything is seeded, so a re-run gives the same result.
@@ -123,7 +123,7 @@ def segment(
 ) -> np.ndarray:
     """Split a (bands, H, W) patch into at most ``segments`` groups of pixels -> (H, W) ids 0..n-1.
 
-    ``"colour"`` (default, as the seed): k-means on the patch's standardised pixel colours, so a
+    ``"colour"`` (default, as HR-MARS): k-means on the patch's standardised pixel colours, so a
     segment's pixels need not touch. ``"slic"``: the same with the pixel coordinates (weighted by
     ``compactness``) as extra features, which gives spatially compact segments. k-means is fitted on
     up to ``max_fit`` pixels and then every pixel goes to its nearest centre.

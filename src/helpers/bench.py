@@ -331,6 +331,50 @@ def bench_notebooks() -> list[dict[str, Any]]:
     return rows
 
 
+# ---- the README's run-time table ----
+
+README_START = "<!-- eosr:bench-times (written by `eosr bench`) -->"
+README_END = "<!-- /eosr:bench-times -->"
+PROFILE_ORDER = ("smoke", "teaching", "full")
+
+
+def times_table(rows: list[dict[str, Any]], env: dict[str, Any]) -> str:
+    """Markdown: one row per notebook, one column per profile (newest reproduction of each)."""
+    cells: dict[str, dict[str, str]] = {}
+    for r in rows:
+        if r.get("group") != "notebooks" or "median" not in r:
+            continue
+        nb, profile = r["case"].rsplit(" [", 1)
+        mark = "" if r.get("status") == "ok" else f" ({r.get('status')})"
+        cells.setdefault(nb, {})[profile.rstrip("]")] = f"{float(r['median']):.0f} s{mark}"
+    if not cells:
+        return "No reproduction run found yet: run `make reproduce`, then `eosr bench`."
+    profiles = [p for p in PROFILE_ORDER if any(p in c for c in cells.values())]
+    lines = ["| notebook | " + " | ".join(profiles) + " |", "|---|" + "---|" * len(profiles)]
+    for nb in sorted(cells):
+        lines.append(f"| {nb} | " + " | ".join(cells[nb].get(p, "–") for p in profiles) + " |")
+    note = (
+        f"Wall time of each notebook's newest `make reproduce` run (papermill), as of {env['date']}: "
+        f"Python {env['python']}, torch {env['torch']}, {env['device']}, "
+        f"{env['cpu_threads']} CPU threads."
+    )
+    return note + "\n\n" + "\n".join(lines)
+
+
+def update_readme(readme: Path, table: str) -> bool:
+    """Replace the text between the README's bench-times markers by ``table``; False (and the
+    README untouched) when the markers are missing."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        print(f"{readme}: no {README_START} ... {README_END} markers; run-time table not written")
+        return False
+    new = text[: start + len(README_START)] + "\n" + table.strip() + "\n" + text[end:]
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+    return True
+
+
 # ---- the command ----
 
 
@@ -366,8 +410,11 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
-def main(profile: str | None = None, only: list[str] | None = None) -> int:
-    """Run the benchmark groups, print the table, write ``bench.json`` and ``bench.md``."""
+def main(
+    profile: str | None = None, only: list[str] | None = None, readme: Path | None = None
+) -> int:
+    """Run the benchmark groups, print the table, write ``bench.json`` and ``bench.md``, and
+    (notebook group) the README's run-time table, the one place run times are stated."""
     profile = config.get_profile(profile)
     cfg = config.settings("bench", profile)
     groups = only or list(GROUPS)
@@ -393,4 +440,7 @@ def main(profile: str | None = None, only: list[str] | None = None) -> int:
     (out / "bench.md").write_text(f"{env}\n\n{table}\n")
     print(table)
     print(f"\n{env['device']}; written to {out / 'bench.json'}")
+    readme = readme or config.repo_root() / "README.md"
+    if "notebooks" in groups and readme.exists() and update_readme(readme, times_table(rows, env)):
+        print(f"run-time table updated in {readme}")
     return 0

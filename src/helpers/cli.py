@@ -7,10 +7,16 @@ also be done from a notebook.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Sequence
 
 from . import config
+
+
+class CliError(RuntimeError):
+    """An error the command reports as one message (exit status 2)."""
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -19,7 +25,15 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     paths = synthetic.ensure_sample(
         profile=args.profile, seed=args.seed, force=args.force, verbose=True
     )
-    print(f"sample scene ready under {paths.root}")
+    missing = synthetic.missing_files(paths.root)
+    if missing:  # verified against sample.json's file list before saying "ready"
+        raise CliError(
+            f"{paths.root}: {len(missing)} file(s) of the sample scene missing or changed after "
+            f"building, e.g. {missing[:3]}. Run `eosr sample --force`; if it repeats, check the disk."
+        )
+    print(
+        f"sample scene ready under {paths.root} ({len(json.loads((paths.root / 'sample.json').read_text())['files'])} files checked)"
+    )
     return 0
 
 
@@ -30,21 +44,34 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
         for entry in manifest.entries():
             print(f"{entry['id']:<22} {entry.get('obtain', '')}")
         return 0
-    try:
-        path = manifest.fetch(args.name)
-    except manifest.ManualDownloadRequired as err:
-        print(err, file=sys.stderr)
-        return 2
+    path = manifest.fetch(args.name)
     print(f"{args.name}: {path}")
     return 0
 
 
+REPRODUCE_NEEDS = (
+    "eosr reproduce executes the notebooks with papermill, a developer tool that the kit's "
+    "runtime install (and Colab) leaves out. Install it with `pip install papermill` or install "
+    'the kit with its dev extra: `pip install -e ".[dev]"` (`make reproduce` does this).'
+)
+
+
 def _cmd_reproduce(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("papermill") is None:
+        print(REPRODUCE_NEEDS, file=sys.stderr)
+        return 2
+
     from . import reproduce, results
 
-    run = reproduce.reproduce(
-        profile=args.profile, notebooks=args.notebooks or None, timeout=args.timeout
-    )
+    try:
+        run = reproduce.reproduce(
+            profile=args.profile, notebooks=args.notebooks or None, timeout=args.timeout
+        )
+    except reproduce.Interrupted as err:
+        print(f"eosr reproduce: {err}", file=sys.stderr)
+        return 130
     print(f"report: {run / 'report.html'}")
     failed = [r for r in results.load_notebook_log(run) if r.get("status") != "ok"]
     return 1 if failed else 0
@@ -87,14 +114,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _message(err: BaseException) -> str:
+    """One line for an error: its message (KeyError's repr quotes stripped), no traceback."""
+    text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+    return " ".join(str(text).split()) or type(err).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``eosr`` console script."""
+    """Entry point of the ``eosr`` console script.
+
+    Errors are printed as one message on stderr and exit with status 2 (as argparse does for bad
+    arguments); ``EOSR_DEBUG=1`` shows the traceback instead.
+    """
     args = build_parser().parse_args(argv)
     if getattr(args, "profile", None):
-        import os
-
         os.environ["EOSR_PROFILE"] = args.profile
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"eosr {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if os.environ.get("EOSR_DEBUG"):
+            raise
+        print(f"eosr {args.command}: error: {_message(err)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,16 +1,22 @@
-"""Colab badges and the Colab setup cell, all built from one setting.
+"""Colab badges, the Colab setup cell and what it does after the install, from one setting.
 
-``[tool.eosr] repository`` and ``ref`` in ``pyproject.toml`` say where the kit is published.
-Every "Open in Colab" badge and every notebook's setup cell (``git clone`` + ``pip install -e``)
-is generated from them by ``tools/sync_notebooks.py``, so changing the setting in one place and
-re-running the tool updates all notebooks.
+``[tool.eosr] repository`` and ``ref`` in ``pyproject.toml`` say where the kit is published (``ref``
+a tag or a commit, so every notebook installs the same kit). Every "Open in Colab" badge and every
+notebook's setup cell is generated from them by ``tools/sync_notebooks.py`` (``make
+sync-notebooks``). The cell clones the kit (failing loudly), installs only the runtime dependencies
+without replacing the runtime's torch, then calls :func:`setup`: Google Drive for data and runs
+(when the student allows it) and Colab's widget manager. ``EOSR_COLAB_SETUP=1`` runs the cell
+outside Colab (the runtime-only install test); ``EOSR_COLAB_REPO``/``_REF``/``_DIR`` override
+where it clones from, what it checks out and where to.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 from . import config
 
@@ -96,15 +102,95 @@ def badge_markdown(
     return f"[![Open In Colab]({BADGE_IMAGE})]({badge_url(notebook, repository, ref)})"
 
 
+SETUP_TEMPLATE = """\
+{mark}: in Colab this installs the kit (runtime dependencies only); elsewhere it does nothing.
+import os
+import sys
+
+# Colab: keep data and runs on your Google Drive (it asks once), so all notebooks share them.
+USE_DRIVE = True
+if "google.colab" in sys.modules or os.environ.get("EOSR_COLAB_SETUP") == "1":
+    import subprocess
+    import tempfile
+    from importlib import metadata
+
+    REPO = os.environ.get("EOSR_COLAB_REPO", "{repository}")
+    REF = os.environ.get("EOSR_COLAB_REF", "{ref}")  # pinned by `make sync-notebooks`
+    KIT = os.environ.get("EOSR_COLAB_DIR", "/content/eosr-kit")
+
+    def _run(*cmd):
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(
+                f"{{' '.join(cmd)}} failed ({{done.returncode}}):\\n{{done.stderr[-2000:]}}\\n"
+                "Check the internet connection and REPO/REF above, then run this cell again."
+            )
+
+    if not os.path.isdir(os.path.join(KIT, ".git")):
+        _run("git", "clone", "-q", REPO, KIT)
+    _run("git", "-C", KIT, "checkout", "-q", REF)
+    keep = []  # the runtime's torch (a CUDA build on Colab) stays: pip may not replace it
+    for dist in ("torch", "torchvision"):
+        try:
+            keep.append(f"{{dist}}=={{metadata.version(dist)}}")
+        except metadata.PackageNotFoundError:
+            pass
+    constraints = os.path.join(tempfile.gettempdir(), "eosr-keep-torch.txt")
+    with open(constraints, "w") as fh:
+        fh.write("\\n".join(keep) + "\\n")
+    _run(sys.executable, "-m", "pip", "install", "-q", "-e", KIT, "-c", constraints)
+    sys.path.insert(0, os.path.join(KIT, "src"))  # this kernel started before the install
+    from helpers import colab
+
+    colab.setup(use_drive=USE_DRIVE)"""
+
+
 def setup_source(repository: str, ref: str) -> str:
-    """Source of the standard setup cell: in Colab, clone the kit and install it editable (so the
-    notebooks, ``data_manifest.yaml`` and ``data/`` live in one checkout); elsewhere do nothing."""
-    return (
-        f"{SETUP_MARK}: in Colab this installs the kit; elsewhere it does nothing.\n"
-        "import sys\n"
-        "\n"
-        'if "google.colab" in sys.modules:  # repository and ref come from [tool.eosr] in pyproject.toml\n'
-        f"    !git clone -q --depth 1 --branch {ref} {repository} /content/eosr-kit || true\n"
-        '    !pip -q install -e "/content/eosr-kit[earthengine]"\n'
-        '    sys.path.insert(0, "/content/eosr-kit/src")  # this kernel started before the install\n'
-    ).strip("\n")
+    """Source of the standard setup cell: in Colab, clone the kit at ``ref`` and install it editable
+    (so the notebooks, ``data_manifest.yaml`` and ``data/`` live in one checkout), keeping the
+    runtime's torch, then :func:`setup`; elsewhere do nothing."""
+    return SETUP_TEMPLATE.format(mark=SETUP_MARK, repository=repository, ref=ref)
+
+
+def drive_folder(mount_point: str | Path = "/content/drive") -> Path:
+    """The kit's folder on a mounted Google Drive (``MyDrive/eosr-kit``)."""
+    return Path(mount_point) / "MyDrive" / "eosr-kit"
+
+
+def setup(use_drive: bool = True, mount_point: str | Path = "/content/drive") -> dict[str, Any]:
+    """After the Colab install: data and runs on Drive when allowed, Colab's widget manager on.
+
+    Each Colab notebook starts in a fresh runtime; with ``EOSR_DATA``/``EOSR_RUNS`` on Drive the
+    sample scene is written once and later notebooks (04, 10) see the runs of earlier ones. A
+    declined or failed mount keeps everything in the runtime and says what that costs.
+    """
+    done: dict[str, Any] = {"drive": None, "widgets": False}
+    try:
+        from google.colab import output  # type: ignore[import-not-found]
+
+        output.enable_custom_widget_manager()  # ipywidgets 8 / ipyleaflet need it in Colab
+        done["widgets"] = True
+    except ImportError:
+        pass
+    if use_drive:
+        try:
+            from google.colab import drive  # type: ignore[import-not-found]
+        except ImportError:
+            print("Google Drive: not in Colab, data and runs stay in the kit's folders.")
+            return done
+        try:
+            drive.mount(str(mount_point))
+        except Exception as err:  # declined in the dialog, or no Drive: carry on in the runtime
+            print(
+                f"Google Drive not mounted ({type(err).__name__}: {err}). Data and runs stay in this "
+                "runtime and are lost when it ends; the next notebook rebuilds the sample scene. "
+                "Run this cell again to retry, or set USE_DRIVE = False to stop asking."
+            )
+            return done
+        base = drive_folder(mount_point)
+        for var, sub in (("EOSR_DATA", "data"), ("EOSR_RUNS", "runs")):
+            os.environ.setdefault(var, str(base / sub))
+            Path(os.environ[var]).mkdir(parents=True, exist_ok=True)
+        done["drive"] = str(base)
+        print(f"Google Drive: data in {os.environ['EOSR_DATA']}, runs in {os.environ['EOSR_RUNS']}")
+    return done

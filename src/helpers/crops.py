@@ -129,6 +129,8 @@ class CachedCrops(torch.utils.data.Dataset):
 
     def __init__(self, dataset: Any, crop: int, repeats: int = 1, seed: int = 0) -> None:
         self.samples = [{k: dataset[i][k] for k in self.KEYS} for i in range(len(dataset))]
+        ids = dataset.ids() if hasattr(dataset, "ids") else range(len(dataset))
+        self.sample_ids = [str(i) for i in ids]  # so a bad crop names its sample
         self.ratio = self.samples[0]["high_res"].shape[-1] // self.samples[0]["low_res"].shape[-1]
         if crop % self.ratio:
             raise ValueError(f"crop {crop} must be a multiple of the ratio {self.ratio}.")
@@ -155,4 +157,5 @@ class CachedCrops(torch.utils.data.Dataset):
         for k in self.KEYS:
             x = torch.rot90(out[k], k90, dims=(-2, -1))
             out[k] = (torch.flip(x, dims=(-1,)) if flip else x).contiguous()
+        out["id"] = self.sample_ids[index % len(self.samples)]
         return out

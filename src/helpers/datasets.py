@@ -73,8 +73,46 @@ def band_indexes(
     return [order.index(n) + 1 for n in names]
 
 
-def normalise_s2(x: np.ndarray) -> np.ndarray:
-    """DFC2020 baseline: S2 digital numbers clipped to [0, 10000] and divided by 10000 -> [0, 1]."""
+def check_s2_dn(x: np.ndarray, source: str = "S2 array") -> None:
+    """Refuse S2 that is not digital numbers 0..10000: uint8 quick-looks and float reflectance 0..1.
+
+    Why: dividing reflectance by 10000 again gives ~1e-4 inputs and a one-class map, silently.
+    """
+    x = np.asarray(x)
+    if x.dtype == np.uint8:
+        raise DatasetError(
+            f"{source}: Sentinel-2 as uint8 (an 8-bit quick-look?); the kit expects digital numbers "
+            "0..10000 (reflectance x 10000, uint16). Export the uint16 bands instead."
+        )
+    if x.dtype.kind == "f" and x.size:
+        finite = x[np.isfinite(x)]
+        if finite.size and 0 < float(np.abs(finite).max()) <= 1.5:
+            raise DatasetError(
+                f"{source}: Sentinel-2 values look like reflectance 0..1 (max "
+                f"{float(finite.max()):.3g}); the kit expects digital numbers 0..10000. "
+                "Multiply by 10000 first (or export DN, uint16)."
+            )
+
+
+def check_reflectance(x: np.ndarray, source: str = "reflectance array") -> None:
+    """Refuse digital numbers (e.g. 0..10000 or Landsat's scaled integers) where reflectance 0..1
+    is expected: the model's scaling assumes reflectance."""
+    x = np.asarray(x)
+    finite = x[np.isfinite(x)] if x.dtype.kind == "f" else x
+    if finite.size and float(np.max(finite)) > 2.0:
+        raise DatasetError(
+            f"{source}: values up to {float(np.max(finite)):.6g} look like digital numbers, not "
+            "surface reflectance 0..1. Apply the product's scale factor and offset first "
+            "(Landsat 8 C2 L2: DN x 0.0000275 - 0.2; Sentinel-2: DN / 10000)."
+        )
+
+
+def normalise_s2(x: np.ndarray, source: str = "S2 array") -> np.ndarray:
+    """DFC2020 baseline: S2 digital numbers clipped to [0, 10000] and divided by 10000 -> [0, 1].
+
+    Float reflectance 0..1 and uint8 are refused (:func:`check_s2_dn`), naming ``source``.
+    """
+    check_s2_dn(x, source)
     return (np.clip(np.asarray(x, dtype=np.float32), 0, 10000) / 10000.0).astype(np.float32)
 
 
@@ -140,7 +178,10 @@ def find_patches(root: str | os.PathLike, rois: Sequence[str] | None = None) -> 
 
 
 def read_id_list(files: str | os.PathLike | Sequence[str]) -> list[str]:
-    """Ids from a list or a text file (one per line; blank lines and ``#`` comments skipped)."""
+    """Ids from a list or a text file (one per line; blank lines and ``#`` comments skipped).
+
+    An empty list is refused: it would otherwise read as "no files matched" far from its cause.
+    """
     if isinstance(files, (str, os.PathLike)) and Path(files).suffix in (".txt", ".csv", ".lst"):
         path = Path(files)
         if not path.exists():
@@ -148,12 +189,23 @@ def read_id_list(files: str | os.PathLike | Sequence[str]) -> list[str]:
                 f"{path}: split list not found. Check the path or pass a list of ids."
             )
         lines = path.read_text(encoding="utf-8").splitlines()
-        return [
+        ids = [
             x.split(",")[0].strip() for x in lines if x.strip() and not x.lstrip().startswith("#")
         ]
+        if not ids:
+            raise DatasetError(
+                f"{path}: the split list holds no ids (empty, or only comments). Write one id per "
+                "line, or pass files=None to use every patch."
+            )
+        return ids
     if isinstance(files, str):
         return [files]
-    return [str(x) for x in files]
+    ids = [str(x) for x in files]
+    if not ids:
+        raise DatasetError(
+            "files=[] is an empty split list: give at least one id, or files=None to use every patch."
+        )
+    return ids
 
 
 def _check_root(root: str | os.PathLike, what: str, sub: str) -> Path:
@@ -228,8 +280,12 @@ def _augment(arrays: dict[str, np.ndarray], rng: np.random.Generator) -> dict[st
 
 
 def _bad_pixels(data: np.ndarray, nodata: float | None) -> np.ndarray:
-    """Boolean map (h, w): any band NaN or equal to the file's nodata value."""
-    bad = np.isnan(data).any(axis=0) if data.dtype.kind == "f" else np.zeros(data.shape[-2:], bool)
+    """Boolean map (h, w): any band NaN, +-inf or equal to the file's nodata value."""
+    bad = (
+        ~np.isfinite(data).all(axis=0)
+        if data.dtype.kind == "f"
+        else np.zeros(data.shape[-2:], bool)
+    )
     if nodata is not None and not np.isnan(nodata):
         bad |= (data == nodata).any(axis=0)
     return bad
@@ -261,6 +317,7 @@ class _PatchDataset(Dataset):
 
     what = "SEN12MS"
     label_source: dict[str, str] = {}
+    crs_required = True  # SEN12MS files are all georeferenced; DFC2020 files may lack a CRS
 
     def __init__(
         self,
@@ -361,14 +418,14 @@ class _PatchDataset(Dataset):
                 path, bands=band_indexes(names, all_names, desc), window=window, expect_bands=count
             )
             bad = _bad_pixels(raster.data, raster.nodata)
-            data = norm(raster.data)
-            if bad.any():
-                if self.nan_policy == "raise":
-                    raise DatasetError(
-                        f"{path}: {int(bad.sum())} NaN/nodata pixel(s) in the {mod.upper()} bands. "
-                        + _NAN_HINT
-                    )
-                data[:, bad] = 0.0
+            if bad.any() and self.nan_policy == "raise":
+                raise DatasetError(
+                    f"{path}: {int(bad.sum())} NaN/nodata/inf pixel(s) in the {mod.upper()} bands. "
+                    + _NAN_HINT
+                )
+            raw = np.where(bad, 0, raster.data) if bad.any() else raster.data
+            data = norm(raw, str(path)) if mod == "s2" else norm(raw)
+            data[:, bad] = 0.0
             parts.append(data)
         return np.concatenate(parts, axis=0)
 
@@ -389,6 +446,14 @@ class _PatchDataset(Dataset):
     def _check_grids(self, patch: Patch) -> dict[str, _Meta]:
         """Open each file of the patch once: grids must match (shape only where a CRS is missing)."""
         meta = {mod: _meta(patch.path(mod)) for mod in self._needed()}
+        if self.crs_required:
+            for m in meta.values():
+                if m.crs is None:
+                    raise DatasetError(
+                        f"{m.path}: no CRS (not georeferenced), so it cannot be checked against "
+                        f"{patch.path('s2')}. Re-export it with its CRS and transform, or leave the "
+                        "patch out with files=[...]."
+                    )
         first, *others = meta.values()
         for other in others:
             _check_pair(first, other)
@@ -523,6 +588,7 @@ class DFC2020(_PatchDataset):
     """
 
     what = "DFC2020"
+    crs_required = False
 
     def __init__(
         self,
@@ -570,6 +636,25 @@ class DFC2020(_PatchDataset):
 # ---- night lights ----
 
 NTL_LAYERS = {"lr_ntl": 1, "hr_ntl": 1, "dmo": 7, "dem": 1, "isp": 1}  # folder: band count
+
+
+def _check_ntl_range(layer: str, data: np.ndarray, path: Path) -> None:
+    """Value checks where NTL layers enter: DMSP DN 0..63, isp 0/1, dmo reflectance (not DN)."""
+    if layer == "lr_ntl" and data.size and (data.min() < 0 or data.max() > 63):
+        raise DatasetError(
+            f"{path}: DN from {data.min():g} to {data.max():g}, outside DMSP's 0..63. The low-res layer "
+            "must be DMSP-like digital numbers: convert radiance with helpers.ntl.simulate_dmsp, or "
+            "clip/rescale the DN to 0..63."
+        )
+    if layer == "isp" and data.size:
+        odd = np.setdiff1d(np.unique(data), [0.0, 1.0])
+        if odd.size:
+            raise DatasetError(
+                f"{path}: impervious-surface mask holds {odd[:5].tolist()}, expected only 0 and 1. "
+                "Threshold the fraction (e.g. isp = fraction >= 0.5) and write uint8 0/1."
+            )
+    if layer == "dmo":
+        check_reflectance(data, str(path))
 
 
 class NTL(Dataset):
@@ -690,10 +775,11 @@ class NTL(Dataset):
             if bad.any():
                 if self.nan_policy == "raise":
                     raise DatasetError(
-                        f"{path}: {int(bad.sum())} NaN/nodata pixel(s). Fill them before export, or "
-                        "pass nan_policy='zero' to set them to 0."
+                        f"{path}: {int(bad.sum())} NaN/nodata/inf pixel(s). Fill them before export, "
+                        "or pass nan_policy='zero' to set them to 0."
                     )
                 data[:, bad] = 0.0
+            _check_ntl_range(layer, data, path)
             arrays[layer] = data
         if self.augment:
             arrays = _augment(arrays, rng)

@@ -466,21 +466,31 @@ def _region(ee: Any, grid: Grid) -> Any:  # pragma: no cover - needs Earth Engin
 
 
 S2_SR_BANDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B11", "B12")
+S2_TOA_BANDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12")
+# Product level -> Earth Engine collection. L1C (top of atmosphere) is what SEN12MS and DFC2020 hold
+# and what the sample scene renders by default; L2A (surface reflectance, Sen2Cor) has no B10.
+S2_COLLECTIONS = {"L1C": "COPERNICUS/S2_HARMONIZED", "L2A": "COPERNICUS/S2_SR_HARMONIZED"}
 
 SCL_CLOUDY = (3, 8, 9, 10)  # cloud shadow, cloud medium / high probability, thin cirrus
 
 
 @dataclass(frozen=True)
 class Sentinel2Spec(Spec):
-    """Median Sentinel-2 L2A (harmonized) composite over a date range, clouds masked.
+    """Median Sentinel-2 composite (harmonized) over a date range, clouds masked.
 
-    Mask: Cloud Score+ ``cs_cdf >= clear_threshold`` (default, the catalog's suggested use with 0.60),
-    or the Sen2Cor scene classification (``mask="scl"``: drops shadow, cloud and cirrus classes).
-    The file has the 13 SEN12MS band names; B10 (cirrus) is not in L2A and is written as zeros.
+    ``product="L1C"`` (default): top-of-atmosphere reflectance, all 13 bands, the level of SEN12MS,
+    DFC2020 and the sample scene, so models trained on those apply without a domain gap.
+    ``product="L2A"``: surface reflectance (atmosphere removed by Sen2Cor); B10 is not in L2A and is
+    written as zeros. Mask: Cloud Score+ ``cs_cdf >= clear_threshold`` (default, the catalog's
+    suggested use with 0.60), or, for L2A only, the Sen2Cor scene classification (``mask="scl"``).
     """
 
     # verified: COPERNICUS/S2_SR_HARMONIZED, "12 UINT16 spectral bands representing SR scaled by 10000
     # (unlike in L1 data, there is no B10)" - EE catalog COPERNICUS_S2_SR page (points to HARMONIZED).
+    # L1C: the COPERNICUS/S2 catalog text "13 UINT16 spectral bands representing TOA reflectance scaled
+    # by 10000" (quoted in public STAC examples, search tool); COPERNICUS/S2_HARMONIZED is its
+    # harmonized version (same bands, processing-baseline offset removed), id as named in issue 16 -
+    # not re-checked against the catalog page this session.
     # verified: GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED bands cs, cs_cdf in 0..1, linked by
     # system:index - EE catalog GOOGLE_CLOUD_SCORE_PLUS_V1_S2_HARMONIZED.
     # EE band names B1..B12/B8A/SCL: confirmed from public EE scripts (find_string), not the catalog page.
@@ -488,21 +498,37 @@ class Sentinel2Spec(Spec):
     end: str = "2021-09-01"
     mask: str = "cloud_score_plus"
     clear_threshold: float = 0.60
-    dataset: str = "COPERNICUS/S2_SR_HARMONIZED"
-    bands: tuple[str, ...] = S2_SR_BANDS
+    product: str = "L1C"
+    dataset: str = ""
+    bands: tuple[str, ...] = ()
     dtype: str = "uint16"
     fill: float = 0
     resample: str | None = None
     verified: str = (
-        "EE catalog COPERNICUS_S2_SR(_HARMONIZED), GOOGLE_CLOUD_SCORE_PLUS_V1_S2_HARMONIZED"
+        "EE catalog COPERNICUS_S2_SR(_HARMONIZED), GOOGLE_CLOUD_SCORE_PLUS_V1_S2_HARMONIZED; "
+        "COPERNICUS/S2 (L1C) catalog text via STAC examples"
     )
+
+    def __post_init__(self) -> None:
+        if self.product not in S2_COLLECTIONS:
+            raise ValueError(
+                f"Sentinel2Spec: product must be 'L1C' (top of atmosphere, as SEN12MS / DFC2020) or "
+                f"'L2A' (surface reflectance), not {self.product!r}."
+            )
+        if self.mask == "scl" and self.product == "L1C":
+            raise ValueError("Sentinel2Spec: mask='scl' needs product='L2A' (L1C has no SCL band).")
+        if not self.dataset:
+            object.__setattr__(self, "dataset", S2_COLLECTIONS[self.product])
+        if not self.bands:
+            bands = S2_TOA_BANDS if self.product == "L1C" else S2_SR_BANDS
+            object.__setattr__(self, "bands", bands)
 
     @property
     def out_bands(self) -> tuple[str, ...]:
         return SEN12MS_S2_BANDS
 
     def postprocess(self, raw: np.ndarray) -> np.ndarray:
-        """12 L2A bands -> the 13 SEN12MS bands (B10 zero), uint16 reflectance x 10000."""
+        """L1C (13) or L2A (12) bands -> the 13 SEN12MS bands (B10 zero for L2A), uint16 x 10000."""
         out = np.zeros((13,) + raw.shape[1:], dtype=np.uint16)
         index = [SEN12MS_S2_BANDS.index(b if len(b) == 3 else f"B0{b[1:]}") for b in self.bands]
         out[index] = np.asarray(raw).astype(np.uint16)
@@ -956,13 +982,16 @@ def default_requests(
     dmsp_year: int = 2013,
     isp_year: int = 2018,
     ratio: int = 8,
+    s2_product: str = "L1C",
 ) -> dict[str, tuple[Spec, float]]:
     """The modalities of ``scene/``: Sentinel-2 / labels / DEM at 10 m, lights side at 30 m (LR x ratio).
+
+    ``s2_product``: "L1C" (top of atmosphere, as SEN12MS / DFC2020 and the sample scene) or "L2A".
 
     DMSP ends in 2013 and VIIRS VCMSLCFG starts in 2014, so the default pairs the closest years.
     """
     return {
-        "s2": (Sentinel2Spec(start=start, end=end), 10.0),
+        "s2": (Sentinel2Spec(start=start, end=end, product=s2_product), 10.0),
         "lc": (ModisLandCoverSpec(year=year), 10.0),
         "dfc": (WorldCoverSpec(to_dfc=True), 10.0),
         "dem": (DemSpec(), 10.0),

@@ -1,8 +1,8 @@
 """Land-cover label schemes (IGBP, LCCS, DFC2020), the mappings between them, colours and legends.
 
-Value tables follow the HR-MARS slides (seed ``002``), which copy the SEN12MS paper (Schmitt et
+Value tables follow the HR-MARS slides, which copy the SEN12MS paper (Schmitt et
 al. 2019, arXiv:1906.07789) and the DFC2020 paper (Schmitt et al. 2020, arXiv:2002.08254). Where
-the seed's table is garbled, the SEN12MS / MODIS MCD12Q1 LCCS scheme is used and a comment says so.
+the HR-MARS table is garbled, the SEN12MS / MODIS MCD12Q1 LCCS scheme is used and a comment says so.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ IGBP: dict[int, str] = {
 }
 
 # ---- LCCS layers (MODIS LC_Prop1..3 as used by SEN12MS) ----
-# Seed 002 lists "11 12" on the Evergreen Needleleaf row and nothing on Evergreen Broadleaf: a
+# HR-MARS lists "11 12" on the Evergreen Needleleaf row and nothing on Evergreen Broadleaf: a
 # shifted cell; SEN12MS gives 11 = Evergreen Needleleaf, 12 = Evergreen Broadleaf.
 LCCS_LC: dict[int, str] = {
     1: "Barren",
@@ -58,8 +58,8 @@ LCCS_LC: dict[int, str] = {
     42: "Shrubland/Grassland Mosaics",
     43: "Open (Sparse) Shrublands",
 }
-# Seed 002 lists Tundra with LU value 33 (and SH 51); the MCD12Q1 user guide's LC_Prop2 table (not
-# reachable offline to confirm) is usually quoted without it. Kept as the seed has it.
+# HR-MARS lists Tundra with LU value 33 (and SH 51); the MCD12Q1 user guide's LC_Prop2 table (not
+# reachable offline to confirm) is usually quoted without it. Kept as HR-MARS has it.
 LCCS_LU: dict[int, str] = {
     1: "Barren",
     2: "Permanent Snow and Ice",
@@ -74,7 +74,7 @@ LCCS_LU: dict[int, str] = {
     36: "Herbaceous Croplands",
     40: "Shrublands",
 }
-# Seed 002 puts SH 30 on the "Grasslands" row; the SH layer calls it Grasslands as well.
+# HR-MARS puts SH 30 on the "Grasslands" row; the SH layer calls it Grasslands as well.
 LCCS_SH: dict[int, str] = {
     1: "Barren",
     2: "Permanent Snow and Ice",
@@ -104,7 +104,7 @@ DFC: dict[int, str] = {
 # Savanna (3) and Snow/Ice (8) are absent from the DFC2020 evaluation data: 8 classes remain.
 DFC8: tuple[int, ...] = (1, 2, 4, 5, 6, 7, 9, 10)
 
-# IGBP -> DFC, indexed by IGBP value 0..17 (DESIGN; the DFC2020 baseline's mapping). Seed 002's
+# IGBP -> DFC, indexed by IGBP value 0..17 (DESIGN; the DFC2020 baseline's mapping). HR-MARS's
 # table is garbled on the Woody Savannas row ("2 6"); here it maps to Savanna (3) as in the baseline.
 IGBP_TO_DFC = np.array([0, 1, 1, 1, 1, 1, 2, 2, 3, 3, 4, 5, 6, 7, 6, 8, 9, 10], dtype=np.uint8)
 

@@ -9,7 +9,7 @@ from typing import Any
 # Label super-resolution (Malkin et al. 2018, "Label super-resolution networks", ICLR 2019).
 # Variant (the public reference versions differ, so it is stated here and tested):
 # - the full Gaussian negative log-likelihood per block z and fine class c,
-#   (mu - eta)^2 / (2 (sigma^2 + rho^2)) + 0.5 log(2 pi (sigma^2 + rho^2)); the seed slide's
+#   (mu - eta)^2 / (2 (sigma^2 + rho^2)) + 0.5 log(2 pi (sigma^2 + rho^2)); the HR-MARS slide's
 #   "const - 1/2 (mu - eta)^2 / (sigma^2 + rho^2)" is this with the log term held constant; we keep
 #   it because rho^2 depends on the network (without it confident outputs are punished harder).
 # - eta = block mean of p(c); rho^2 = sum_i p_i(c)(1 - p_i(c)) / n^2 (variance of a mean of n
@@ -281,8 +281,8 @@ def generator_loss(
 
 # ---- night lights: multi-scale L1 and ISP auxiliary loss (notebooks 08, 09) ----
 
-# DeepLight objective (seed 001): alpha * F1 * sum_j beta_j * L1(pred_j, HR_j) + (1 - alpha) * F2 * BCE.
-# Our choices (the seed leaves them open): F1, F2 = means over pixels (mean L1, mean BCE); HR_j is
+# DeepLight objective (source document DeepLight): alpha * F1 * sum_j beta_j * L1(pred_j, HR_j) + (1 - alpha) * F2 * BCE.
+# Our choices (DeepLight leaves them open): F1, F2 = means over pixels (mean L1, mean BCE); HR_j is
 # the scaled HR target average-pooled to the size of prediction j; BCE with logits of an ISP head.
 NTL_ALPHA = 0.97  # the BCE (~0.3-0.7) would otherwise swamp the L1 (~0.03 on the sqrt scale)
 NTL_BETAS = (0.25, 0.25, 0.5)  # x2, x4, x8

@@ -1,17 +1,67 @@
 """Metrics: land-cover classification (IoU, F1, accuracy, confusion) and NTL super-resolution
-(PSNR, SSIM, RMSE, MAE, R^2, total-light error)."""
+(PSNR, SSIM, RMSE, MAE, R^2, total-light error).
+
+Conventions (:data:`CONVENTIONS`, printed in the report): macro means follow scikit-learn and
+torchmetrics by default; a metric that is undefined on its input is NaN with an
+:class:`UndefinedMetricWarning`, never -inf or a huge number.
+"""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+CONVENTIONS = {
+    "macro": (
+        "Macro IoU/F1/precision/recall: mean over the classes present in the ground truth or the "
+        "prediction (scikit-learn jaccard_score(average='macro'), torchmetrics); a class predicted but "
+        "absent from the truth scores 0. The kit's variant over the classes present in the ground "
+        "truth only is ClassScores.macro(name, classes='truth')."
+    ),
+    "undefined": (
+        "Undefined metrics are NaN with a warning: PSNR and SSIM when the target's data range is 0 "
+        "(all dark / constant), R^2 when the target is constant, total-light error when it sums to 0."
+    ),
+    "ssim": "SSIM per patch (Gaussian window 11, sigma 1.5), then averaged over patches.",
+    "psnr": "PSNR data range: the peak of the true radiance over the evaluated area unless stated.",
+}
+
+
+class UndefinedMetricWarning(UserWarning):
+    """A metric is undefined on this input (e.g. PSNR of an all-dark target) and was set to NaN."""
+
+
+def _undefined(name: str, why: str) -> float:
+    """Warn that ``name`` is undefined (``why``) and return NaN."""
+    warnings.warn(
+        f"{name} is undefined: {why}; returned NaN.", UndefinedMetricWarning, stacklevel=3
+    )
+    return float("nan")
+
+
 # ---- land cover (notebooks 03-06) ----
 # Confusion matrix from torchmetrics (rows = ground truth, columns = prediction, like
 # scikit-learn), then every score derived from it. Macro means run over the classes present in
-# the ground truth, so a class missing from an evaluation area does not count as a zero.
+# the ground truth or the prediction (scikit-learn/torchmetrics); ``classes="truth"`` gives the
+# kit's variant over the classes present in the ground truth only.
+
+
+def _class_indices(x: Any, what: str) -> Any:
+    """``x`` as a tensor of class indices; float values that are not whole numbers are refused
+    (probabilities or logits would otherwise be truncated to classes silently)."""
+    import torch
+
+    t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    if t.is_floating_point() and t.numel():
+        if not torch.isfinite(t).all() or (t != t.round()).any():
+            raise ValueError(
+                f"{what} holds non-integer values (dtype {t.dtype}): class indices expected. For "
+                "scores or probabilities take the class with .argmax(dim=1) (channel axis) first."
+            )
+    return t
 
 
 def confusion_matrix(
@@ -30,10 +80,8 @@ def confusion_matrix(
     import torch
     from torchmetrics.functional.classification import multiclass_confusion_matrix
 
-    pred_t = torch.as_tensor(np.asarray(pred) if not isinstance(pred, torch.Tensor) else pred)
-    target_t = torch.as_tensor(
-        np.asarray(target) if not isinstance(target, torch.Tensor) else target
-    )
+    pred_t = _class_indices(pred, "prediction")
+    target_t = _class_indices(target, "target")
     if pred_t.shape != target_t.shape:
         raise ValueError(
             f"prediction {tuple(pred_t.shape)} and target {tuple(target_t.shape)} differ in shape"
@@ -72,21 +120,31 @@ class ClassScores:
     """Per-class and macro land-cover scores derived from one confusion matrix."""
 
     confusion: np.ndarray  # (C, C) rows truth, cols prediction (unlabelled predictions not shown)
-    iou: np.ndarray  # per class; NaN for classes absent from the ground truth
+    iou: np.ndarray  # per class; 0 if predicted but absent from the truth, NaN if in neither
     f1: np.ndarray
     precision: np.ndarray
     recall: np.ndarray
     present: np.ndarray  # bool per class: present in the ground truth
     accuracy: float  # overall accuracy (correct / all labelled pixels)
+    predicted: np.ndarray | None = None  # bool per class: predicted somewhere (labelled pixels)
 
-    def macro(self, name: str) -> float:
-        """Mean of a per-class score over the classes present in the ground truth."""
-        values = getattr(self, name)[self.present]
+    def macro(self, name: str, classes: str = "any") -> float:
+        """Mean of a per-class score: ``classes="any"`` over the classes present in the truth or
+        the prediction (scikit-learn/torchmetrics, the default), ``"truth"`` over the classes
+        present in the ground truth only (the kit's earlier convention)."""
+        if classes not in ("any", "truth"):
+            raise ValueError(f"classes must be 'any' or 'truth', not {classes!r}")
+        seen = (
+            self.present
+            if classes == "truth" or self.predicted is None
+            else self.present | self.predicted
+        )
+        values = getattr(self, name)[seen]
         return float(values.mean()) if values.size else float("nan")
 
-    def summary(self) -> dict[str, float]:
-        """Macro IoU, F1, precision, recall and overall accuracy as fractions in [0, 1]."""
-        out = {k: self.macro(k) for k in ("iou", "f1", "precision", "recall")}
+    def summary(self, classes: str = "any") -> dict[str, float]:
+        """Macro IoU, F1, precision, recall (:meth:`macro`) and overall accuracy in [0, 1]."""
+        out = {k: self.macro(k, classes) for k in ("iou", "f1", "precision", "recall")}
         out["accuracy"] = self.accuracy
         return out
 
@@ -111,8 +169,8 @@ class ClassScores:
 def scores_from_confusion(confusion: Any) -> ClassScores:
     """IoU = TP/(TP+FP+FN), F1 = 2TP/(2TP+FP+FN), precision, recall, overall accuracy.
 
-    Undefined ratios (0/0, e.g. precision of a class never predicted) count as 0 for present
-    classes, as scikit-learn's ``zero_division=0``; absent classes get NaN and are left out of means.
+    Undefined ratios (0/0, e.g. precision of a class never predicted) count as 0 for classes in the
+    truth or the prediction, as scikit-learn's ``zero_division=0``; classes in neither get NaN.
     """
     full = np.asarray(confusion.cpu() if hasattr(confusion, "cpu") else confusion, dtype=np.float64)
     cm = full[:, : full.shape[0]]  # a (C, C + 1) matrix carries unlabelled predictions last
@@ -120,10 +178,11 @@ def scores_from_confusion(confusion: Any) -> ClassScores:
     fp = cm.sum(0) - tp
     fn = full.sum(1) - tp
     present = cm.sum(1) > 0
+    predicted = cm.sum(0) > 0
 
     def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         out = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-        out[~present] = np.nan
+        out[~(present | predicted)] = np.nan
         return out
 
     total = full.sum()
@@ -135,6 +194,7 @@ def scores_from_confusion(confusion: Any) -> ClassScores:
         recall=ratio(tp, tp + fn),
         present=present,
         accuracy=float(tp.sum() / total) if total > 0 else float("nan"),
+        predicted=predicted,
     )
 
 
@@ -170,23 +230,35 @@ def _pair(pred: Any, target: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def psnr(pred: Any, target: Any, data_range: float | None = None) -> float:
-    """PSNR in dB: ``10 log10(data_range^2 / MSE)``; ``data_range`` defaults to ``max(target)``."""
+    """PSNR in dB: ``10 log10(data_range^2 / MSE)``; ``data_range`` defaults to ``max(target)``.
+
+    NaN with a warning when the data range is not positive (an all-dark target)."""
     p, t = _pair(pred, target)
     rng = float(t.max()) if data_range is None else float(data_range)
+    if not rng > 0:
+        return _undefined("PSNR", f"data range {rng:g} (all-dark or constant target)")
     mse = float(((p - t) ** 2).mean())
     return float("inf") if mse == 0 else 10.0 * float(np.log10(rng**2 / mse))
 
 
 def ssim(pred: Any, target: Any, data_range: float | None = None) -> float:
-    """SSIM (torchmetrics, Gaussian window 11, sigma 1.5) on a 2-D image pair."""
+    """SSIM (torchmetrics, Gaussian window 11, sigma 1.5) of a 2-D image pair, or of a stack of
+    patches (N, H, W) computed per patch and averaged (windows never span two patches).
+
+    NaN with a warning when the data range is not positive."""
     import torch
     from torchmetrics.functional.image import structural_similarity_index_measure as _ssim
 
     p, t = _pair(pred, target)
     rng = float(t.max()) if data_range is None else float(data_range)
-    pt = torch.as_tensor(p, dtype=torch.float64)[None, None]
-    tt = torch.as_tensor(t, dtype=torch.float64)[None, None]
-    return float(_ssim(pt, tt, data_range=rng))
+    if not rng > 0:
+        return _undefined("SSIM", f"data range {rng:g} (all-dark or constant target)")
+    if p.ndim not in (2, 3):
+        raise ValueError(f"SSIM needs (H, W) or (N, H, W) arrays, not {p.shape}.")
+    pt = torch.as_tensor(p, dtype=torch.float64).reshape(-1, 1, *p.shape[-2:])
+    tt = torch.as_tensor(t, dtype=torch.float64).reshape(-1, 1, *t.shape[-2:])
+    per_patch = _ssim(pt, tt, data_range=rng, reduction="none")
+    return float(per_patch.mean())
 
 
 def rmse(pred: Any, target: Any) -> float:
@@ -205,22 +277,28 @@ def r2(pred: Any, target: Any) -> float:
     """Coefficient of determination ``1 - SS_res / SS_tot`` of the prediction against the target."""
     p, t = _pair(pred, target)
     ss_tot = float(((t - t.mean()) ** 2).sum())
-    return 1.0 - float(((t - p) ** 2).sum()) / max(ss_tot, 1e-12)
+    if ss_tot <= 1e-12 * max(t.size, 1):
+        return _undefined("R^2", "the target is constant")
+    return 1.0 - float(((t - p) ** 2).sum()) / ss_tot
 
 
 def total_light_error(pred: Any, target: Any) -> float:
     """Relative total night-light error ``|sum T - sum P| / sum T``."""
     p, t = _pair(pred, target)
-    return abs(float(t.sum()) - float(p.sum())) / max(abs(float(t.sum())), 1e-12)
+    if abs(float(t.sum())) <= 1e-12:
+        return _undefined("total-light error", "the target sums to 0 (no light)")
+    return abs(float(t.sum()) - float(p.sum())) / abs(float(t.sum()))
 
 
 def block_sums(image: Any, block: int) -> np.ndarray:
-    """Sum of lights in non-overlapping ``block`` x ``block`` blocks (edges that do not fill a block dropped)."""
+    """Sum of lights in non-overlapping ``block`` x ``block`` blocks of the last two axes (edges
+    that do not fill a block dropped); a patch stack (N, H, W) gives (N, H/block, W/block)."""
     a = np.asarray(image, dtype=np.float64).squeeze()
-    h, w = (a.shape[0] // block) * block, (a.shape[1] // block) * block
+    h, w = (a.shape[-2] // block) * block, (a.shape[-1] // block) * block
     if h == 0 or w == 0:
         raise ValueError(f"image {a.shape} is smaller than one block of {block} px.")
-    return a[:h, :w].reshape(h // block, block, w // block, block).sum(axis=(1, 3))
+    lead = a.shape[:-2]
+    return a[..., :h, :w].reshape(*lead, h // block, block, w // block, block).sum(axis=(-3, -1))
 
 
 def aggregated_r2(pred: Any, target: Any, block: int = 32) -> float:
@@ -232,7 +310,7 @@ def aggregated_r2(pred: Any, target: Any, block: int = 32) -> float:
 def saturated_mask(low_res: Any, ratio: int, level: int = 63) -> np.ndarray:
     """HR-grid mask of pixels whose LR DN is saturated (``DN >= level``), by nearest upsampling."""
     lo = np.asarray(low_res).squeeze()
-    return np.kron(lo >= level, np.ones((ratio, ratio), dtype=bool)).astype(bool)
+    return (lo >= level).repeat(ratio, axis=-2).repeat(ratio, axis=-1)
 
 
 def saturated_mae(pred: Any, target: Any, low_res: Any, ratio: int, level: int = 63) -> float:
@@ -253,7 +331,10 @@ def ntl_scores(
     block: int = 32,
 ) -> dict[str, float]:
     """All NTL SR scores in radiance units: PSNR (dB), SSIM, RMSE, MAE, R^2, total-light error,
-    aggregated R^2 (``block`` px) and, with ``low_res``, MAE in saturated areas; plus the data range."""
+    aggregated R^2 (``block`` px) and, with ``low_res``, MAE in saturated areas; plus the data range.
+
+    Pass test patches stacked as (N, H, W) (``np.stack``): SSIM is then computed per patch and
+    averaged; the other scores pool all pixels."""
     p, t = _pair(pred, target)
     rng = float(t.max()) if data_range is None else float(data_range)
     out = {

@@ -1,4 +1,4 @@
-"""Night-light (NTL) data preparation: step 1 of PANDA-FINE (seed ``000``) on numpy arrays.
+"""Night-light (NTL) data preparation: step 1 of PANDA-FINE (source document, docs/sources.md) on numpy arrays.
 
 The PANDA-FINE slides list the preprocessing chain as *inter-calibration, denoising, spatially
 weighted average, resampling* before the frames are split into training/validation/test sets,
@@ -27,6 +27,7 @@ ratio that does not divide the shape) raises ``ValueError`` saying what to fix.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -123,6 +124,35 @@ def bloom(
     )
 
 
+NEGATIVE_TOLERANCE = (
+    2.0  # nW/cm2/sr: VIIRS background noise is a fraction of this; more is not noise
+)
+
+
+def clip_background_noise(
+    radiance: np.ndarray, tolerance: float = NEGATIVE_TOLERANCE
+) -> np.ndarray:
+    """Clip small negative radiance (VIIRS background noise) to 0, warning how much was clipped;
+    refuse values below ``-tolerance`` (not noise: wrong units, a nodata fill or a difference image)."""
+    arr = np.asarray(radiance, dtype=np.float64)
+    low = float(arr.min()) if arr.size else 0.0
+    if low < -tolerance:
+        raise ValueError(
+            f"radiance: values down to {low:.3g}, below -{tolerance} nW/cm2/sr, are not VIIRS "
+            "background noise. Check the units and mask nodata (e.g. -999 fills) before simulating, "
+            "or raise negative_tolerance if your product really is that noisy."
+        )
+    neg = arr < 0
+    if neg.any():
+        warnings.warn(
+            f"radiance: {int(neg.sum())} pixel(s) ({neg.mean():.1%}) slightly negative (min {low:.3g}, "
+            "VIIRS background noise) clipped to 0: a DMSP-like sensor sees no negative light.",
+            stacklevel=3,
+        )
+        arr = np.where(neg, 0.0, arr)
+    return arr
+
+
 def simulate_dmsp(
     radiance: np.ndarray,
     ratio: int = 8,
@@ -134,12 +164,16 @@ def simulate_dmsp(
     saturation: int = DN_MAX,
     noise_dn: float = 0.0,
     seed: int = 0,
+    negative_tolerance: float = NEGATIVE_TOLERANCE,
 ) -> np.ndarray:
     """Fine radiance -> DMSP-like uint8 DN: blur (PSF, HR px), aggregate by ``ratio``,
-    ``DN = offset + gain * L**power`` (+ Gaussian noise), round, clip to ``0..saturation``."""
+    ``DN = offset + gain * L**power`` (+ Gaussian noise), round, clip to ``0..saturation``.
+
+    Real VIIRS monthly composites keep background noise, so dark pixels are slightly negative.
+    That noise is VIIRS's, not light a DMSP sensor would see: values down to ``-negative_tolerance``
+    are clipped to 0 first (with a warning saying how many); anything more negative is refused."""
     arr = _as_2d(radiance, "radiance")
-    if (arr < 0).any():
-        raise ValueError("radiance: negative values; radiance is >= 0 (clip or check the units).")
+    arr = clip_background_noise(arr, negative_tolerance)
     coarse = aggregate(bloom(arr, psf_sigma, psf_weights), ratio)
     dn = offset + gain * coarse**power
     if noise_dn > 0:

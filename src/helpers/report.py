@@ -1,8 +1,8 @@
-"""``report.html`` of a run folder: every table of the seed documents, ours beside the published.
+"""``report.html`` of a run folder: every table of the source documents, ours beside the published.
 
 The published numbers live here and nowhere else (:data:`PUBLISHED`, one entry per table row of a
-seed file). A notebook's record is matched to its row by the record's ``published`` field (seed,
-table, row) or, failing that, by method name, so notebooks need not copy numbers:
+source document, see docs/sources.md). A notebook's record is matched to its row by the record's
+``published`` field (source, table, row; older records say ``seed``) or, failing that, by method name, so notebooks need not copy numbers:
 ``results.record(..., published=report.published_for("U-Net"))``. The report also embeds every
 PNG of ``figures/``, links the executed notebooks and lists the notebook times and failures.
 """
@@ -12,23 +12,40 @@ from __future__ import annotations
 import base64
 import html
 import math
+import os
 import re
+import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import results
 
-HR_MARS = "002_e751d8a1a2a5b193.txt"
-PANDA_FINE = "000_68b5e32edcdfaf1b.txt"
-DEEPLIGHT = "001_8ad3f7ba5b632560.txt"
+HR_MARS = "HR-MARS"
+PANDA_FINE = "PANDA-FINE"
+DEEPLIGHT = "DeepLight"
+# Records written before the source documents were named by title cite them by number.
+_LEGACY_NUMBER = {"000": PANDA_FINE, "001": DEEPLIGHT, "002": HR_MARS}
+
+
+def source_of(published: dict[str, Any] | None) -> str:
+    """The source document a record's ``published`` field cites (``source``, or an old ``seed``)."""
+    pub = published or {}
+    cited = str(pub.get("source") or pub.get("seed") or "")
+    if cited in (HR_MARS, PANDA_FINE, DEEPLIGHT):
+        return cited
+    for title in (HR_MARS, PANDA_FINE, DEEPLIGHT):
+        if title.lower() in cited.lower():
+            return title
+    return _LEGACY_NUMBER.get(cited[:3], cited)
 
 
 @dataclass(frozen=True)
 class Row:
     """One published row: where it is printed and its values in record units (fractions, dB)."""
 
-    seed: str
+    source: str
     table: str
     row: str
     metrics: dict[str, float]
@@ -36,18 +53,28 @@ class Row:
     aliases: tuple[str, ...] = ()
     notebook: str = ""
 
+    @property
+    def seed(self) -> str:
+        """Old name of :attr:`source` (kept so older code still reads)."""
+        return self.source
+
 
 @dataclass(frozen=True)
 class Table:
-    """One table of a seed document, the notebooks that compute it, and what differs from it."""
+    """One table of a source document, the notebooks that compute it, and what differs from it."""
 
     key: str
     title: str
-    seed: str
+    source: str
     metrics: tuple[str, ...]
     notebooks: tuple[str, ...]
     differs: str
     rows: tuple[Row, ...] = field(default_factory=tuple)
+
+    @property
+    def seed(self) -> str:
+        """Old name of :attr:`source` (kept so older code still reads)."""
+        return self.source
 
 
 def _hr(row: str, iou: float, f1: float, quote: str, aliases: tuple[str, ...], nb: str) -> Row:
@@ -66,7 +93,7 @@ TABLES: tuple[Table, ...] = (
     Table(
         key="hr_mars",
         title="HR-MARS: land cover from Sentinel-2 and coarse labels",
-        seed=HR_MARS,
+        source=HR_MARS,
         metrics=("iou", "f1"),
         notebooks=(
             "03_unet_landcover",
@@ -140,7 +167,7 @@ TABLES: tuple[Table, ...] = (
     Table(
         key="panda_fine",
         title="PANDA-FINE: ablation of the night-light super-resolution model",
-        seed=PANDA_FINE,
+        source=PANDA_FINE,
         metrics=("psnr",),
         notebooks=("09_ntl_ablation",),
         differs=(
@@ -189,11 +216,11 @@ TABLES: tuple[Table, ...] = (
     Table(
         key="deeplight",
         title="DeepLight: multi-modal night-light super-resolution",
-        seed=DEEPLIGHT,
+        source=DEEPLIGHT,
         metrics=(),
         notebooks=("07_ntl_data_preparation", "08_ntl_super_resolution"),
         differs=(
-            "The DeepLight README (the seed) publishes no numbers: its code and the DeepLightMD "
+            "The DeepLight README publishes no numbers: its code and the DeepLightMD "
             "data set are 'under technical reviewing'. Our rows therefore have nothing to be compared "
             "with; they document what the kit's model reaches on the data named in the 'data' column "
             "(on the sample scene: a DeepLightMD-like layout with LR NTL, DMO, DEM and ISP), under "
@@ -203,7 +230,7 @@ TABLES: tuple[Table, ...] = (
 )
 
 PUBLISHED: dict[tuple[str, str, str], Row] = {
-    (r.seed, r.table, r.row): r for t in TABLES for r in t.rows
+    (r.source, r.table, r.row): r for t in TABLES for r in t.rows
 }
 
 
@@ -219,11 +246,11 @@ def _tokens(text: str) -> set[str]:
 def find_row(
     method: str, published: dict[str, Any] | None = None, notebook: str = ""
 ) -> Row | None:
-    """The published row a record refers to: by its ``published`` seed/table/row, else by method
+    """The published row a record refers to: by its ``published`` source/table/row, else by method
     name: the row whose name or alias has all its words in the method name (the longest such
     wins), among the rows computed by ``notebook`` when it is given."""
     pub = published or {}
-    key = (pub.get("seed"), pub.get("table"), pub.get("row"))
+    key = (source_of(pub), pub.get("table"), pub.get("row"))
     if key in PUBLISHED:
         return PUBLISHED[key]
     words = _tokens(method)
@@ -250,7 +277,22 @@ def published_for(method: str) -> dict[str, Any]:
     if row is None:
         known = ", ".join(r.row for r in PUBLISHED.values())
         raise KeyError(f"No published row for {method!r}; known: {known}.")
-    return {"metrics": dict(row.metrics), "seed": row.seed, "table": row.table, "row": row.row}
+    return {"metrics": dict(row.metrics), "source": row.source, "table": row.table, "row": row.row}
+
+
+def published(row: str) -> dict[str, float]:
+    """The published metrics of one row (name or alias, e.g. ``"U-Net"``): notebooks print these
+    instead of retyping numbers."""
+    return dict(published_for(row)["metrics"])
+
+
+def published_rows(table: str) -> list[Row]:
+    """The published rows of one table (e.g. ``"PANDA-FINE ablation"``), in the document's order."""
+    rows = [r for r in PUBLISHED.values() if r.table == table]
+    if not rows:
+        known = sorted({r.table for r in PUBLISHED.values()})
+        raise KeyError(f"No published table {table!r}; known: {known}.")
+    return rows
 
 
 # ---- the comparison tables ----
@@ -258,10 +300,10 @@ def published_for(method: str) -> dict[str, Any]:
 
 def _table_of(rec: dict[str, Any], row: Row | None) -> Table | None:
     if row is not None:
-        return next(t for t in TABLES if t.seed == row.seed)
-    seed = str((rec.get("published") or {}).get("seed") or "")
-    for table in TABLES:  # the seed it cites (by its number prefix), else the notebook
-        if seed and seed[:4] == table.seed[:4]:
+        return next(t for t in TABLES if t.source == row.source)
+    source = source_of(rec.get("published"))
+    for table in TABLES:  # the source document it cites, else the notebook
+        if source and source == table.source:
             return table
     for table in TABLES:
         if any(_same_notebook(str(rec.get("notebook") or ""), nb) for nb in table.notebooks):
@@ -281,13 +323,13 @@ def compare(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
             str(rec.get("method", "")), rec.get("published"), str(rec.get("notebook") or "")
         )
         if row is not None:
-            matched[(row.seed, row.table, row.row)].append(rec)
+            matched[(row.source, row.table, row.row)].append(rec)
             continue
         table = _table_of(rec, None)
         extra[table.key if table else "other"].append(rec)
     for table in TABLES:
         for row in table.rows:
-            recs = matched[(row.seed, row.table, row.row)]
+            recs = matched[(row.source, row.table, row.row)]
             for rec in recs or [None]:
                 out[table.key].append({"method": row.row, "row": row, "record": rec})
         for rec in extra[table.key]:
@@ -334,7 +376,7 @@ def _number(value: Any) -> float | None:
 
 
 def fmt_metric(name: str, value: Any) -> str:
-    """A metric as the seeds print it: IoU/F1/accuracy in %, PSNR in dB; missing as an en dash."""
+    """A metric as the source documents print it: IoU/F1/accuracy in %, PSNR in dB; missing as an en dash."""
     if value is None:
         return "&ndash;"
     number = _number(value)
@@ -366,7 +408,7 @@ def _seconds(value: Any) -> str:
 
 
 def table_html(table: Table, items: list[dict[str, Any]]) -> str:
-    """One seed table: published and ours per metric, data, profile, device, time."""
+    """One table of a source document: published and ours per metric, data, profile, device, time."""
     names = list(table.metrics)  # published metrics: a published and an ours column each
     head = "".join(f"<th>{_esc(n)} published</th><th>{_esc(n)} ours</th>" for n in names)
     head += "<th>other metrics (ours)</th>"
@@ -394,23 +436,25 @@ def table_html(table: Table, items: list[dict[str, Any]]) -> str:
                 f"<td>{_esc(rec.get('device'))}</td><td>{_seconds(rec.get('seconds'))}</td>"
             )
         if row is not None:
-            source = f"<br><small>seed: {_esc(row.quote)}</small>"
+            source = f"<br><small>published: {_esc(row.quote)}</small>"
             if rec is not None and str(rec.get("method")) != row.row:
                 source += f"<br><small>ours: {_esc(rec.get('method'))} ({_esc(rec.get('notebook'))})</small>"
         else:
             cited = ((rec or {}).get("published") or {}).get("table")
-            source = f"<br><small>{_esc(rec.get('notebook'))}; no row of its own in the seed"
+            source = (
+                f"<br><small>{_esc(rec.get('notebook'))}; no row of its own in the source document"
+            )
             source += f"; compared with: {_esc(cited)}</small>" if cited else "</small>"
         body += f"<tr><td>{_esc(item['method'])}{source}</td>{cells}{tail}</tr>"
     if not items:
         body = f"<tr><td colspan='{6 + 2 * len(names)}' class='missing'>no records</td></tr>"
-    note = "" if table.rows else "<p><b>No numbers are published in this seed.</b></p>"
+    note = "" if table.rows else "<p><b>No numbers are published in this source document.</b></p>"
     return (
-        f"<h2>{_esc(table.title)}</h2><p>Seed: <code>{_esc(table.seed)}</code>; computed by "
+        f"<h2>{_esc(table.title)}</h2><p>Source document: <b>{_esc(table.source)}</b> (docs/sources.md); computed by "
         f"{_esc(', '.join(table.notebooks))}.</p>{note}<table><tr><th>method</th>{head}<th>data</th>"
         f"<th>profile</th><th>device</th><th>time</th></tr>{body}</table>"
         "<p><small>* a value carried by the record itself (the notebook compares this result "
-        "with it); it is not a row of the seed's table.</small></p>"
+        "with it); it is not a row of the source document's table.</small></p>"
         f"<div class='differs'><b>What differs and why.</b> {_esc(table.differs)}"
         f"{_data_sentence(items)}</div>"
     )
@@ -426,7 +470,7 @@ def _data_sentence(items: list[dict[str, Any]]) -> str:
 
 
 def other_html(items: list[dict[str, Any]]) -> str:
-    """Records that belong to no seed table (e.g. the tour, the data notebooks)."""
+    """Records that belong to no source-document table (e.g. the tour, the data notebooks)."""
     if not items:
         return ""
     rows = ""
@@ -488,7 +532,14 @@ def figures_html(run: Path) -> str:
 def render(run: Path) -> str:
     """The whole report page of a run folder as HTML text."""
     run = Path(run).resolve()
-    records = results.load(run)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        records = results.load(run, skip_broken=True)  # a half-written line is named, not fatal
+    problems = "".join(
+        f"<p class='failed'>{_esc(w.message)}</p>"
+        for w in caught
+        if "results.jsonl" in str(w.message)
+    )
     groups = compare(records)
     data = sorted({str(r.get("dataset")) for r in records}) or ["none"]
     tables = "".join(table_html(t, groups[t.key]) for t in TABLES)
@@ -496,15 +547,40 @@ def render(run: Path) -> str:
 <title>EO-SR Kit report: {_esc(run.name)}</title><style>{_STYLE}</style></head><body>
 <h1>EO-SR Kit report: {_esc(run.name)}</h1>
 <p>{len(records)} result record(s) in <code>results.jsonl</code>; data: {_esc(", ".join(data))}.
-Published values are quoted from the seed documents (converted to % and dB as printed there);
+Published values are quoted from the source documents (converted to % and dB as printed there);
 results on the sample scene are synthetic and labelled "sample scene".</p>
+{problems}{conventions_html()}
 {tables}{other_html(groups["other"])}{notebooks_html(run)}{figures_html(run)}
 </body></html>"""
 
 
+def conventions_html() -> str:
+    """The metric conventions (:data:`helpers.metrics.CONVENTIONS`) as a short list."""
+    from .metrics import CONVENTIONS
+
+    items = "".join(f"<li><b>{_esc(k)}</b>: {_esc(v)}</li>" for k, v in CONVENTIONS.items())
+    return f"<h2>Metric conventions</h2><ul>{items}</ul>"
+
+
 def write(run: Path) -> Path:
-    """Render the report of ``run`` into ``run/report.html`` and return its path."""
+    """Render the report of ``run`` into ``run/report.html`` atomically (a temporary file, then a
+    rename: a reader never sees half a page) and return its path; a failed write names the file."""
     run = Path(run)
     out = run / "report.html"
-    out.write_text(render(run), encoding="utf-8")
+    page = render(run)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".report.html.", suffix=".tmp", dir=run)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(page)
+        os.replace(tmp, out)
+    except OSError as err:
+        raise OSError(
+            err.errno,
+            f"{out}: cannot write the report ({err.strerror or err}). Free disk space or "
+            "check the folder's permissions, then run helpers.reproduce.write_report again.",
+        ) from err
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
     return out

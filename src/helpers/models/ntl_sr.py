@@ -1,6 +1,6 @@
 """Multimodal night-time-light super-resolution (MMNTLSR): fusion, local-global refinement, alignment.
 
-Sources (``seeds/``; neither released code, so this is an open re-implementation from their text):
+Source documents (docs/sources.md; neither released code, so this is an open re-implementation from their text):
 
 - ``000_*.txt`` PANDA-FINE slides (L. Zhang): the MMNTLSR model with three boxes, a
   *multi-modality fusion module* ("fuse multi-modality features parallelly from high to low",
@@ -13,7 +13,7 @@ Sources (``seeds/``; neither released code, so this is an open re-implementation
   ``alpha F1 sum_j beta_j L1(pred_j, HR_j) + (1 - alpha) F2 BCE(., ISP)``
   (implemented in :func:`helpers.losses.ntl_sr_loss`).
 
-Choices the seeds leave open (ours, stated so they can be changed):
+Choices the source documents leave open (ours, stated so they can be changed):
 
 - Layer counts, widths, kernel sizes, activations (LeakyReLU 0.1), no normalisation layers (so a
   tile's output does not depend on batch or tile statistics, which tiled inference needs).
@@ -25,7 +25,7 @@ Choices the seeds leave open (ours, stated so they can be changed):
   concatenated at the input of one shared encoder.
 - SR heads at x2, x4, x8 of the LR grid (1/4, 1/2 and 1 of the HR grid), each adding a residual to
   a "global" path: a per-pixel MLP of the LR input (it learns the DN -> radiance curve), upsampled
-  bilinearly. A "pixel path" (ours, not in the seeds): a per-pixel MLP (1x1 convs) of the aligned LR
+  bilinearly. A "pixel path" (ours, not in the source documents): a per-pixel MLP (1x1 convs) of the aligned LR
   lights and the guidance bands at each HR pixel, added to the x8 output; it lets spectral cues
   (e.g. roof vs asphalt) set local brightness quickly (+0.5-1 dB on the sample scene at the
   teaching budget; per-pixel, so tiles agree). The ISP auxiliary supervision uses its own head (one conv on the final features,
@@ -513,6 +513,41 @@ def count_parameters(model: nn.Module) -> int:
 # ---- training ----
 
 
+INPUT_KEYS = ("low_res", "dmo", "dem", "high_res", "isp")
+
+
+def check_finite(batch: dict[str, Any], source: str = "batch") -> None:
+    """Refuse NaN/+-inf inputs before the forward pass, naming the sample and layer.
+
+    Why: ``torchvision.ops.deform_conv2d`` kills the process (segfault) on -inf, and +inf in the
+    target only surfaces later as "loss is inf" with no file named.
+    """
+    ids = batch.get("id")
+    for key in INPUT_KEYS:
+        x = batch.get(key)
+        if x is None:
+            continue
+        t = torch.as_tensor(x)
+        if not t.is_floating_point():
+            continue
+        bad = ~torch.isfinite(t)
+        if not bad.any():
+            continue
+        rows = bad.reshape(bad.shape[0], -1).any(1) if t.dim() == 4 else torch.tensor([True])
+        first = int(rows.nonzero()[0, 0]) if t.dim() == 4 else 0
+        if isinstance(ids, (list, tuple)) and first < len(ids):
+            which = f"sample {ids[first]!r}"
+        elif isinstance(ids, str):
+            which = f"sample {ids!r}"
+        else:
+            which = f"{source}, item {first} (no id in the batch)"
+        raise ValueError(
+            f"{which}: {key} holds {int(bad.sum())} NaN/inf value(s); the model cannot run on "
+            "them. Read the data with helpers.datasets.NTL(..., nan_policy='zero') or fill the "
+            "pixels in the file."
+        )
+
+
 def step(
     model: nn.Module, batch: dict[str, torch.Tensor], loss_fn: Callable[..., torch.Tensor]
 ) -> torch.Tensor:
@@ -521,6 +556,7 @@ def step(
     ``loss_fn(outputs, high_res_scaled, isp)``, e.g. ``functools.partial(losses.ntl_sr_loss, ...)``.
     """
     device = next(model.parameters()).device
+    check_finite(batch)
     b = scale_batch(batch)
     out = model(b["low_res"].to(device), b["dmo"].to(device), b["dem"].to(device))
     return loss_fn(out, b["high_res"].to(device), b["isp"].to(device))
@@ -539,5 +575,6 @@ def predict(
     lo = torch.as_tensor(np.asarray(low_res, np.float32).reshape(1, 1, *np.shape(low_res)[-2:]))
     dm = torch.as_tensor(np.asarray(dmo, np.float32))[None]
     de = torch.as_tensor(np.asarray(dem, np.float32).reshape(1, 1, *np.shape(dem)[-2:]))
+    check_finite({"low_res": lo, "dmo": dm, "dem": de}, "predict input")
     out = model(scale_low_res(lo).to(device), scale_dmo(dm).to(device), scale_dem(de).to(device))
     return unscale_high_res(out["high_res"])[0, 0].float().cpu().numpy()

@@ -1,7 +1,7 @@
 """pix2pix: a U-Net generator and a PatchGAN discriminator for image-to-label translation.
 
 Paper: Isola, P., Zhu, J.-Y., Zhou, T. and Efros, A. A., 2017. Image-to-image translation with
-conditional adversarial networks. CVPR, pp. 1125-1134 (cited by the HR-MARS seed, methods 3 and 4).
+conditional adversarial networks. CVPR, pp. 1125-1134 (cited by HR-MARS, methods 3 and 4).
 The layers follow the authors' reference code (junyanz/pytorch-CycleGAN-and-pix2pix, ``networks.py``:
 ``UnetGenerator`` / ``UnetSkipConnectionBlock`` / ``NLayerDiscriminator``), so that ``unet_256``
 (3 -> 3 channels, batch norm) has 54,413,955 parameters and the 70x70 PatchGAN (``n_layers=3``,

@@ -6,7 +6,16 @@ Notebooks call the names re-exported here (``train.fit``, ``train.fit_gan``, ...
 
 from __future__ import annotations
 
-from .checkpoints import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from .checkpoints import (
+    CHECKPOINT_NAME,
+    CheckpointError,
+    file_sha256,
+    is_finished,
+    load_checkpoint,
+    load_model_state,
+    load_weights,
+    save_checkpoint,
+)
 from .gan import evaluate_gan, fit_gan, gan_batch, gan_step
 from .history import GANHistory, History, TrainingCapped
 from .loop import (
@@ -22,17 +31,22 @@ from .loop import (
 
 __all__ = [
     "CHECKPOINT_NAME",
+    "CheckpointError",
     "GANHistory",
     "History",
     "TrainingCapped",
     "default_step",
     "evaluate",
     "evaluate_gan",
+    "file_sha256",
+    "is_finished",
     "fit",
     "fit_gan",
     "gan_batch",
     "gan_step",
     "load_checkpoint",
+    "load_model_state",
+    "load_weights",
     "predict",
     "recalibrate_batch_norm",
     "save_checkpoint",

@@ -1,6 +1,6 @@
 """The adversarial loop (pix2pix, notebook 05): :func:`fit_gan`, one :func:`gan_step`, scores.
 
-pix2pix training (Isola et al. 2017, and the HR-MARS seed's cGAN): for every batch, first D is
+pix2pix training (Isola et al. 2017, and the HR-MARS cGAN): for every batch, first D is
 trained on the real pair (condition, target) with label 1 and on the generated pair with label
 0; then D is frozen and G is trained to make D answer 1 on its pair, plus lambda_L1 * L1 to the
 target. Adam(2e-4, beta1 0.5) for both, as in the paper.
@@ -19,7 +19,16 @@ from tqdm.auto import tqdm
 
 from .. import config, losses, metrics
 from ..models.pix2pix import labels_to_target, with_batch_statistics
-from .checkpoints import open_checkpoint, rng_state, save_checkpoint, start_history, write_history
+from .checkpoints import (
+    finish,
+    finished_history,
+    load_model_state,
+    open_checkpoint,
+    rng_state,
+    save_checkpoint,
+    start_history,
+    write_history,
+)
 from .history import GANHistory, mark_capped, would_overrun
 from .loop import to_device
 
@@ -180,8 +189,11 @@ def fit_gan(
             raise RuntimeError(
                 f"{path}: not a fit_gan checkpoint (no generator). Use another path."
             )
-        generator.load_state_dict(state["generator"])
-        discriminator.load_state_dict(state["discriminator"])
+        load_model_state(generator, state, path, "generator")
+        load_model_state(discriminator, state, path, "discriminator")
+        done = finished_history(GANHistory, state, path, epochs)
+        if done is not None:  # a finished checkpoint: its weights stay as they are
+            return done
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
     history, start_epoch = start_history(GANHistory, state, path, loader, seed, device)
@@ -251,6 +263,8 @@ def fit_gan(
                     "learning_rate": learning_rate,
                     "beta1": beta1,
                 },
+                "finished": False,  # set by checkpoints.finish when the planned epochs are done
+                "planned_epochs": int(epochs),
             },
         )
         if history.capped:
@@ -263,4 +277,5 @@ def fit_gan(
             break
     bar.close()
     write_history(path, history)
+    finish(path, history, epochs, device)
     return history

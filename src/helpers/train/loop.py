@@ -19,7 +19,10 @@ from tqdm.auto import tqdm
 
 from .. import config, metrics
 from .checkpoints import (
+    finish,
+    finished_history,
     load_checkpoint,
+    load_model_state,
     open_checkpoint,
     rng_state,
     save_checkpoint,
@@ -140,7 +143,9 @@ def fit(
       returns the scalar loss.
     - ``checkpoint``: a path to save to after every epoch. ``None`` makes a new folder under the
       run folder (``runs.run_dir()/train/<Model>/``). An existing checkpoint is resumed when
-      ``resume`` is true, otherwise refused (a user's checkpoint is never overwritten).
+      ``resume`` is true, otherwise refused (a user's checkpoint is never overwritten). When all
+      planned epochs are done the checkpoint is marked finished (``finished.json`` with its hash);
+      calling ``fit`` again on a finished checkpoint returns its history and changes nothing.
     - ``epochs`` decide how long it trains (and the cosine schedule follows them), so the same seed
       gives the same weights on a quiet or a busy machine. ``time_budget_s`` is only a safety cap:
       when the next epoch would overrun it, training stops, warns (``TrainingCapped``) and the
@@ -178,6 +183,9 @@ def fit(
         channels_last,
         grad_clip,
     )
+    done = finished_history(History, state, run.path, epochs)
+    if done is not None:  # a finished checkpoint: its weights stay as they are
+        return done
     history, start_epoch = start_history(History, state, run.path, train_loader, seed, run.device)
     began = time.perf_counter()
     bar = tqdm(
@@ -208,13 +216,14 @@ def fit(
                 ignore_index=ignore_index,
             )
         _log_epoch(history, epoch, loss, val, t0, bar)
-        _save(run, epoch, history, meta)
+        _save(run, epoch, history, meta, epochs)
         if _out_of_time(history, epoch, epochs, start_epoch, began, time_budget_s):
             break
     bar.close()
     if recalibrate_bn and history.epochs_done:
         _recalibrate_and_save(run)
     write_history(run.path, history)
+    finish(run.path, history, epochs, run.device)
     return history
 
 
@@ -248,7 +257,7 @@ def _prepare(
     autocast, scaler = _autocast(device, amp)
     path, state = open_checkpoint(checkpoint, type(model).__name__, resume, device)
     if state is not None:
-        model.load_state_dict(state["model"])
+        load_model_state(model, state, path)
         optimizer.load_state_dict(state["optimizer"])
         if sched is not None and state.get("scheduler") is not None:
             sched.load_state_dict(state["scheduler"])
@@ -334,7 +343,9 @@ def _log_epoch(
     bar.set_postfix(shown)
 
 
-def _save(run: _Run, epoch: int, history: History, meta: dict[str, Any] | None) -> None:
+def _save(
+    run: _Run, epoch: int, history: History, meta: dict[str, Any] | None, epochs: int
+) -> None:
     """Checkpoint after an epoch: everything needed to resume to the same result."""
     save_checkpoint(
         run.path,
@@ -347,6 +358,8 @@ def _save(run: _Run, epoch: int, history: History, meta: dict[str, Any] | None) 
             "epoch": epoch + 1,
             "history": history.to_dict(),
             "meta": meta or {},
+            "finished": False,  # set by checkpoints.finish when the planned epochs are done
+            "planned_epochs": int(epochs),
         },
     )
 
