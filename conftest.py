@@ -13,6 +13,7 @@ os.environ["EOSR_PROFILE"] = os.environ.get("EOSR_TEST_PROFILE", "smoke")
 os.environ.setdefault("EOSR_RUN_DIR", tempfile.mkdtemp(prefix="eosr-test-run-"))
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+os.environ.setdefault("EOSR_HEADLESS", "1")  # widgets draw static frames: no nbclient widget hang
 
 
 def pytest_configure(config: object) -> None:

@@ -43,6 +43,6 @@ def test_run_rows_trains_each_row_where_it_is_told(tmp_path):
     )
     assert [r["row"] for r in results] == ["plain", "full"] and set(models) == {"plain", "full"}
     assert results[1]["published PSNR"] == 32.4 and results[0]["epochs"] == 1
-    assert truth.shape == (64, 32) and np.isfinite(results[0]["psnr"])
+    assert truth.shape == (2, 32, 32) and np.isfinite(results[0]["psnr"])
     pred, truth_again, low = ablation.evaluate(models["full"], test_set)
     assert np.array_equal(truth_again, truth) and np.allclose(pred, results[1]["pred"])

@@ -8,9 +8,23 @@ from helpers import config
 
 
 def test_profiles_cover_the_same_keys():
-    keys = [set(t) for t in config.PROFILES.values()]
-    assert all(k == keys[0] for k in keys), "every profile must define every notebook"
-    assert set(config.PROFILES) == set(config.PROFILE_NAMES)
+    for notebook, table in config.PROFILES.items():
+        assert set(table) == set(config.PROFILE_NAMES), f"{notebook}: every profile must be defined"
+        keys = {name: set(values) for name, values in table.items()}
+        assert all(k == keys["teaching"] for k in keys.values()), (notebook, keys)
+
+
+def test_training_is_sized_in_epochs_with_a_cap():
+    """Every notebook that trains says how many epochs and has a safety cap (None in full)."""
+    trains = [n for n, t in config.PROFILES.items() if "epochs" in t["teaching"]]
+    assert len(trains) == 5, trains
+    for notebook in trains:
+        for name in config.PROFILE_NAMES:
+            s = config.settings(notebook, name)
+            assert isinstance(s["epochs"], int) and s["epochs"] >= 1, (notebook, name)
+            assert "time_budget_s" not in s and "learning_rate" in s, (notebook, name)
+            assert s["time_cap_s"] is None or s["time_cap_s"] > 0, (notebook, name)
+        assert config.settings(notebook, "full")["time_cap_s"] is None, notebook
 
 
 def test_profile_from_env_and_argument(monkeypatch):

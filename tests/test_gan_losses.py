@@ -144,19 +144,20 @@ def test_fit_gan_time_budget_and_batch_fn(tmp_path):
 
     g, d = pix2pix.generator(3, 3, patch=32, ngf=4), pix2pix.discriminator(6, ndf=4)
     fn = train.gan_batch(3, input_key="coarse", one_hot_input=True)
-    h = train.fit_gan(
-        g,
-        d,
-        loader,
-        epochs=5,
-        batch_fn=fn,
-        time_budget_s=0.0,
-        checkpoint=tmp_path / "c.pt",
-        progress=False,
-        device="cpu",
-        gan_mode="lsgan",
-    )
-    assert h.stopped_early and "time budget" in h.stop_reason
+    with pytest.warns(train.TrainingCapped, match="TRAINING CAPPED"):
+        h = train.fit_gan(
+            g,
+            d,
+            loader,
+            epochs=5,
+            batch_fn=fn,
+            time_budget_s=0.0,
+            checkpoint=tmp_path / "c.pt",
+            progress=False,
+            device="cpu",
+            gan_mode="lsgan",
+        )
+    assert h.stopped_early and h.capped and h.stop_reason.startswith("capped")
     assert h.epochs_done == 1 and len(h.steps["d_loss"]) == 1
     with pytest.raises(ValueError, match="num_classes"):
         train.fit_gan(g, d, loader, epochs=1, checkpoint=tmp_path / "x.pt", progress=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import nbformat
@@ -39,7 +40,11 @@ def test_standard_cells(path):
     assert any("eosr:setup" in s for s in sources), "missing the Colab setup cell"
     params = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1, "exactly one cell must carry the papermill 'parameters' tag"
-    assert 'PROFILE = os.environ.get("EOSR_PROFILE", "teaching")' in params[0].source
+    assert_plain_parameters(path.name, params[0].source)
+    after = cells[cells.index(params[0]) + 1]
+    assert "PROFILE = config.get_profile(PROFILE)" in after.source, (
+        "the cell after the parameters derives the settings: PROFILE = config.get_profile(PROFILE)"
+    )
     md_titles = [
         c.source.splitlines()[0].lower() for c in cells if c.cell_type == "markdown" and c.source
     ]
@@ -59,6 +64,56 @@ def test_standard_cells(path):
     assert any("exercise" in c.source.lower() for c in cells if c.cell_type == "markdown"), (
         "missing exercises"
     )
+
+
+def assert_plain_parameters(name: str, source: str) -> None:
+    """Only ``NAME = <literal>`` statements, so that papermill's injected values reach every
+    setting (settings derived inside the parameters cell would keep the defaults)."""
+    for node in ast.parse(source).body:
+        assert isinstance(node, ast.Assign), f"{name}: parameters cell holds {ast.dump(node)[:60]}"
+        try:
+            ast.literal_eval(node.value)
+        except ValueError:
+            raise AssertionError(
+                f"{name}: parameter {ast.unparse(node)!r} is not a plain value; derive it in the "
+                "cell after the parameters"
+            ) from None
+
+
+def test_plain_parameters_check_fails_on_a_derived_setting():
+    assert_plain_parameters("ok", 'PROFILE = None\nSEED = 0\nBANDS = ("B04", "B03")')
+    with pytest.raises(AssertionError, match="not a plain value"):
+        assert_plain_parameters("bad", 'S = config.settings("03_unet_landcover", PROFILE)')
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_profile_parameter_reaches_the_settings(path, monkeypatch):
+    """``papermill -p PROFILE smoke`` without EOSR_PROFILE: papermill injects its cell after the
+    parameters cell; the settings cell after that must then use smoke settings."""
+    import os
+    import time
+
+    from papermill.execute import prepare_notebook_metadata
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    from helpers import config, labels
+
+    monkeypatch.delenv("EOSR_PROFILE", raising=False)
+    nb = prepare_notebook_metadata(load_notebook_node(str(path)), str(path), "")
+    nb = parameterize_notebook(nb, {"PROFILE": "smoke"})  # as papermill.execute_notebook does
+    at = next(
+        i for i, c in enumerate(nb.cells) if "injected-parameters" in c.metadata.get("tags", [])
+    )
+    names = {"os": os, "time": time, "config": config, "labels": labels}
+    for cell in nb.cells[at - 1 : at + 2]:  # parameters, injected, settings
+        exec(cell.source, names)  # noqa: S102 - the notebook's own first cells
+    assert names["PROFILE"] == "smoke"
+    table = names.get("S", names.get("SETTINGS"))
+    if table is not None:
+        assert table == config.settings(path.stem, "smoke")
+    else:
+        assert path.stem.split("_", 1)[1] in ("setup_and_tour",)
 
 
 def _published_strings() -> set[str]:

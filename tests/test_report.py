@@ -174,3 +174,9 @@ def test_comparison_frame():
     )
     assert len(frame[frame.table == "PANDA-FINE"]) == 5
     assert frame[frame.method == "pix2pix"].iloc[0][["iou ours", "data"]].isna().all()
+
+
+def test_comparison_frame_marks_a_capped_run():
+    rec = {**_rec("03_unet_landcover", "unet", {"iou": 0.5, "f1": 0.6}), "capped": True}
+    frame = report.comparison_frame([rec])
+    assert frame[frame.method == "U-Net"].iloc[0]["capped"] is True

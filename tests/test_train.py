@@ -132,17 +132,20 @@ def test_training_writes_where_it_is_told(tmp_path, monkeypatch):
 
 def test_time_budget_stops_after_an_epoch(tmp_path):
     loader = DataLoader(_Toy(4), batch_size=4)
-    hist = train.fit(
-        UNet(4, 2, 4, 1),
-        loader,
-        _loss,
-        50,
-        device="cpu",
-        time_budget_s=0.0,
-        checkpoint=tmp_path / "c.pt",
-        progress=False,
-    )
-    assert hist.epochs_done == 1 and hist.stopped_early and "time budget" in hist.stop_reason
+    with pytest.warns(train.TrainingCapped, match="TRAINING CAPPED"):
+        hist = train.fit(
+            UNet(4, 2, 4, 1),
+            loader,
+            _loss,
+            50,
+            device="cpu",
+            time_budget_s=0.0,
+            checkpoint=tmp_path / "c.pt",
+            progress=False,
+        )
+    assert hist.epochs_done == 1 and hist.stopped_early and hist.capped
+    assert hist.stop_reason.startswith("capped") and "epoch 1 of 50" in hist.stop_reason
+    assert train.History.from_dict(hist.to_dict()).capped
     assert train.load_checkpoint(tmp_path / "c.pt")["epoch"] == 1
 
 
@@ -227,39 +230,65 @@ def test_predict_scene_matches_whole_image():
         inference.predict_scene(model, bad, tile=16, progress=False)
 
 
-def test_cosine_anneals_within_a_time_budget(tmp_path, monkeypatch):
-    """A run the budget cuts short must still end at a low learning rate, not near the start."""
+class _Clock:
+    """A clock that only the training steps move, so the tests do not depend on machine load."""
 
-    class Clock:  # a clock that only the training steps move: the test does not depend on load
-        now = 0.0
+    now = 0.0
 
-        @classmethod
-        def perf_counter(cls):
-            return cls.now
+    @classmethod
+    def perf_counter(cls):
+        return cls.now
 
-    monkeypatch.setattr(train.loop, "time", Clock)
 
-    def slow_step(model, batch, loss_fn):
-        Clock.now += 0.02
+def _clocked_fit(tmp_path, name, monkeypatch, seconds_per_step, cap, epochs=12):
+    """Train a tiny U-Net whose steps 'take' ``seconds_per_step`` on the fake clock."""
+    _Clock.now = 0.0
+    monkeypatch.setattr(train.loop, "time", _Clock)
+
+    def step(model, batch, loss_fn):
+        _Clock.now += seconds_per_step
         return loss_fn(model(batch["image"]), batch["mask"])
 
+    torch.manual_seed(7)
+    model = UNet(4, 2, 4, 1)
     hist = train.fit(
-        UNet(4, 2, 4, 1),
+        model,
         DataLoader(_Toy(4), batch_size=2),
         _loss,
-        1000,
+        epochs,
         learning_rate=1e-2,
         device="cpu",
-        step_fn=slow_step,
+        step_fn=step,
         scheduler="cosine",
-        time_budget_s=1.0,
-        checkpoint=tmp_path / "c.pt",
+        time_budget_s=cap,
+        seed=7,
+        checkpoint=tmp_path / f"{name}.pt",
         progress=False,
     )
-    lrs = hist.learning_rate
-    assert hist.stopped_early and 5 <= len(lrs) < 100
-    assert lrs[0] == pytest.approx(1e-2) and lrs[-1] < 0.25e-2
-    assert all(b <= a for a, b in zip(lrs, lrs[1:]))
+    return model, hist
+
+
+def test_epochs_decide_not_the_clock(tmp_path, monkeypatch):
+    """Same seed, same epochs: a slow (busy) machine trains to exactly the same weights as a fast
+    one while the cap is not hit; the learning rate follows the epochs, never the clock."""
+    fast, h_fast = _clocked_fit(tmp_path, "fast", monkeypatch, 0.001, cap=60.0)
+    slow, h_slow = _clocked_fit(tmp_path, "slow", monkeypatch, 2.0, cap=60.0)  # 48 of 60 s
+    assert not h_fast.capped and not h_slow.capped and h_slow.epochs_done == 12
+    assert h_fast.learning_rate == h_slow.learning_rate
+    for a, b in zip(fast.state_dict().values(), slow.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_time_cap_stops_warns_and_keeps_the_epoch_schedule(tmp_path, monkeypatch):
+    """A capped run stops before overrunning, warns, says ``capped``, and its learning rates are
+    the uncapped run's first epochs (the cap must not reshape the schedule)."""
+    _, full = _clocked_fit(tmp_path, "full", monkeypatch, 0.001, cap=None)
+    with pytest.warns(train.TrainingCapped):
+        _, capped = _clocked_fit(tmp_path, "capped", monkeypatch, 2.0, cap=30.0)  # 4 s/epoch
+    assert capped.capped and capped.stopped_early and 1 <= capped.epochs_done < 12
+    assert capped.epochs_done * 4.0 <= 30.0  # it never overran the cap
+    assert capped.learning_rate == full.learning_rate[: capped.epochs_done]
+    assert json.loads((tmp_path / "history.json").read_text())["capped"] is True
 
 
 def test_recalibrate_batch_norm_averages_the_batches_with_the_final_weights():

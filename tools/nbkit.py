@@ -3,8 +3,9 @@
 Notebooks are the source of truth once written; this only saves typing the standard cells when a
 notebook is created or its cells are regenerated. Usage from a throwaway script::
 
-    from nbkit import md, code, header, setup_cell, imports_cell, parameters_cell, save
-    cells = [header(...), setup_cell(), imports_cell("import helpers"), parameters_cell("03_unet_landcover"), ...]
+    from nbkit import md, code, header, setup_cell, imports_cell, parameters_cell, settings_cell, save
+    cells = [header(...), setup_cell(), imports_cell("import helpers"), parameters_cell("03_unet_landcover"),
+             settings_cell("03_unet_landcover"), ...]
     save("notebooks/03_unet_landcover.ipynb", cells)
 """
 
@@ -65,13 +66,23 @@ def imports_cell(extra: str = "") -> nbformat.NotebookNode:
 
 
 def parameters_cell(notebook: str, extra: str = "") -> nbformat.NotebookNode:
-    """The papermill ``parameters`` cell: the profile and the sizes derived from it."""
+    """The papermill ``parameters`` cell: plain assignments only (papermill injects after it)."""
     return code(
-        f"""# Parameters (papermill can override PROFILE).
-PROFILE = os.environ.get("EOSR_PROFILE", "teaching")
-{extra.strip()}""".rstrip()
-        + "\n",
+        """# Parameters: plain values only (papermill may override them; settings follow below).
+PROFILE = None  # "smoke", "teaching" or "full"; None: $EOSR_PROFILE, else "teaching"
+"""
+        + extra.strip(),
         tags=("parameters",),
+    )
+
+
+def settings_cell(notebook: str, extra: str = "") -> nbformat.NotebookNode:
+    """The cell after the parameters: the profile's settings of ``notebook``."""
+    return code(
+        f"""# Settings derived from the parameters (one table: helpers.config.PROFILES).
+PROFILE = config.get_profile(PROFILE)
+S = config.settings("{notebook}", PROFILE)
+{extra.strip()}""".rstrip()
     )
 
 

@@ -54,7 +54,7 @@ def run_rows(
     checkpoint_for: Callable[[str], Any] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, torch.nn.Module], np.ndarray]:
     """Train and score one model per row; returns the rows' results (metrics, seconds, epochs,
-    the stacked prediction ``"pred"``), the trained models by name, and the stacked truth."""
+    whether the time cap cut the row short (``capped``), the stacked prediction ``"pred"``), the trained models by name, and the stacked truth."""
     results, models, truth = [], {}, np.zeros(0)
     for name, (switches, loss_switches, published) in tqdm(rows.items(), desc="rows"):
         config.seed_everything(seed)
@@ -88,6 +88,7 @@ def run_rows(
                 "row": name,
                 "seconds": seconds,
                 "epochs": len(history.epoch),
+                "capped": history.capped,
                 "published PSNR": published,
                 "pred": pred,
                 **scores,

@@ -55,14 +55,32 @@ def find_results_run(current: Any = None, runs_root: Any = None) -> Path | None:
     return found[-1] if found else None
 
 
+def prediction_sources(records: list[dict], current: Any = None) -> dict[str, Path]:
+    """For each prediction file, the ``predictions`` folder holding it: the current run's, else
+    the run of the newest record of the notebook that makes it (``results.latest_records``)."""
+    found: dict[str, Path] = {}
+    for file, (maker, _truth) in PREDICTION_MAKERS.items():
+        runs = [Path(current)] if current is not None else []
+        runs += [Path(r["run"]) for r in reversed(records) if r.get("notebook") == maker]
+        folders = [run / "predictions" for run in runs]
+        folder = next((f for f in folders if (f / file).exists()), None)
+        if folder is not None:
+            found[file] = folder
+    return found
+
+
 def dashboard_layers(scene_dir: Any, predictions_dir: Any = None) -> list[MapLayer]:
     """The five layers: S2 RGB, coarse and fine land cover, coarse and fine lights.
 
+    ``predictions_dir``: one folder, or ``{file name: folder}`` (:func:`prediction_sources`).
     A missing prediction is replaced by the scene's ground truth, labelled as such, with a note
     naming the notebook that makes it.
     """
     scene = Path(scene_dir)
-    preds = Path(predictions_dir) if predictions_dir is not None else None
+    if isinstance(predictions_dir, dict):
+        folders = {k: Path(v) for k, v in predictions_dir.items()}
+    else:
+        folders = {k: Path(predictions_dir) for k in PREDICTION_MAKERS} if predictions_dir else {}
     for name in ("s2.tif", "lc.tif", "dfc.tif", "ntl_lr.tif", "ntl_hr.tif"):
         if not (scene / name).exists():
             from .rasters import RasterError
@@ -76,6 +94,7 @@ def dashboard_layers(scene_dir: Any, predictions_dir: Any = None) -> list[MapLay
         file: str, name: str, kind: str, role: str, truth_scheme: str = "dfc"
     ) -> MapLayer:
         maker, truth = PREDICTION_MAKERS[file]
+        preds = folders.get(file)
         if preds is not None and (preds / file).exists():
             return MapLayer(f"{name} (prediction, {maker})", preds / file, kind, role, "prediction")
         note = f"{preds / file if preds else file} is missing: run {maker} to make it; showing {truth} (ground truth)."
@@ -383,7 +402,7 @@ def results_dashboard(
     distributions, and a GeoTIFF export button. Builds and draws once; never waits for input."""
     import ipywidgets as w
 
-    from . import runs
+    from . import runs, widgets
 
     layers = dashboard_layers(scene_dir, predictions_dir)
     south, west, north, east = latlon_bounds(layers[0].path)
@@ -394,11 +413,15 @@ def results_dashboard(
         point_box(*center),
     )
     dash.map = _overlay_map(layers, center, east - west, basemap, max_side)
-    dash.output, dash.status = w.Output(), w.HTML()
+    dash.output, dash.status = widgets.output_area(), w.HTML()  # headless: plain output, no widget
     text, show, export = _selection_controls(dash)
     notes = [f"<li>{x.note}</li>" for x in layers if x.note]
     legend = w.HTML("<ul>" + "".join(notes) + "</ul>" if notes else "")
-    dash.widget = w.VBox([dash.map, legend, w.HBox([text, show, export]), dash.status, dash.output])
+    dash.widget = widgets.assemble(
+        "results dashboard",
+        [dash.map, legend, w.HBox([text, show, export]), dash.status],
+        dash.output,
+    )
     text.value = ", ".join(f"{v:.5f}" for v in dash.box)
     dash.show_box(dash.box)
     return dash

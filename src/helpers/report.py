@@ -361,6 +361,7 @@ def comparison_frame(records: list[dict[str, Any]] | None = None) -> Any:
                 profile=rec.get("profile"),
                 device=rec.get("device"),
                 seconds=rec.get("seconds"),
+                capped=rec.get("capped"),  # training hit its time cap: not the profile's run
             )
             rows.append(row)
     return pd.DataFrame(rows)

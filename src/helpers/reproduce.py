@@ -45,8 +45,10 @@ def reproduce(
     A failing notebook is logged and the next one still runs; the report says which failed. An
     interruption (Ctrl-C, SIGTERM) marks the running notebook ``interrupted`` in the log, writes the
     report of what finished and raises :class:`Interrupted`.
+    Execution is headless and never hangs on a widget (:mod:`helpers.execute`); ``timeout``
+    bounds each cell.
     """
-    import papermill as pm
+    from . import execute as pm  # papermill, headless, with the patient client
 
     profile = config.get_profile(profile)
     run = runs.new_run_dir(profile)
@@ -91,22 +93,16 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _run_notebook(pm: Any, nb: Path, run: Path, profile: str, timeout: int) -> bool:
-    """Execute one notebook into the run folder and log it; True if it was interrupted."""
+    """Execute one notebook into the run folder and log it; True if it was interrupted.
+    ``pm``: what executes it (``helpers.execute``: ``execute_notebook(nb, out, parameters, cwd,
+    cell_timeout)``)."""
     out = run / "notebooks" / nb.name
     out.parent.mkdir(parents=True, exist_ok=True)
     print(f"[{profile}] {nb.name} ...", flush=True)
     start = time.perf_counter()
     status, error = "ok", ""
     try:
-        pm.execute_notebook(
-            str(nb),
-            str(out),
-            parameters={"PROFILE": profile},
-            cwd=str(nb.parent),
-            kernel_name="python3",
-            progress_bar=False,
-            execution_timeout=timeout,
-        )
+        pm.execute_notebook(nb, out, {"PROFILE": profile}, nb.parent, timeout)
     except Exception as err:  # papermill raises its own error types for cell failures
         status, error = "failed", f"{type(err).__name__}: {str(err)[-2000:]}"
     except KeyboardInterrupt:

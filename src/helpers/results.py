@@ -13,6 +13,7 @@ import os
 import platform
 import time
 import warnings
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,13 @@ def record(
     seconds: float | None = None,
     published: dict[str, Any] | None = None,
     notes: str = "",
+    capped: bool = False,
     **extra: Any,
 ) -> dict[str, Any]:
     """Append one experiment to ``results.jsonl`` of the run folder and return the record.
+
+    ``capped``: training hit its time cap before its epochs (``History.capped``), so the numbers
+    are not the profile's; the report and dashboard mark such rows.
 
     ``published`` holds the compared value(s) and where they come from, e.g.
     ``{"metrics": {"iou": 0.3812}, "source": "HR-MARS", "table": ..., "row": "U-Net"}`` (from
@@ -54,11 +59,44 @@ def record(
         "metrics": clean,
         "published": published,
         "notes": notes,
+        "capped": bool(capped),
         "host": platform.node(),
         **{k: _plain(v) for k, v in extra.items()},
     }
     append_line(run_dir() / "results.jsonl", json.dumps(rec))
     return rec
+
+
+def latest_records(
+    profile: str | None = None,
+    exclude: Iterable[str] = (),
+    roots: Iterable[str | os.PathLike] | None = None,
+) -> list[dict[str, Any]]:
+    """The newest record per notebook and method of ``profile`` across run folders, each with the
+    run folder it came from under ``"run"``, so that notebooks run one at a time (each in its own
+    folder) still show each other's results. A record is written when its notebook finished.
+
+    ``roots``: run folders to search; default the current one (``EOSR_RUN_DIR``, when set) and
+    every folder under ``EOSR_RUNS``. ``exclude``: notebooks to leave out.
+    """
+    profile = config.get_profile(profile)
+    if roots is None:
+        env = os.environ.get("EOSR_RUN_DIR")
+        base = config.runs_dir()
+        roots = ([Path(env)] if env else []) + (sorted(base.iterdir()) if base.is_dir() else [])
+    newest: dict[tuple[str, str], tuple[tuple[str, float], dict[str, Any]]] = {}
+    for run in {Path(r).resolve() for r in roots}:
+        path = run / "results.jsonl"
+        if not path.is_file():
+            continue
+        mtime = path.stat().st_mtime
+        for rec in load(path):
+            if rec.get("profile") != profile or rec.get("notebook") in set(exclude):
+                continue
+            key, order = (str(rec.get("notebook")), str(rec.get("method"))), (rec["time"], mtime)
+            if key not in newest or order >= newest[key][0]:
+                newest[key] = (order, {**rec, "run": str(run)})
+    return sorted((r for _, r in newest.values()), key=lambda r: (r["notebook"], r["time"]))
 
 
 class ResultsError(ValueError):

@@ -1323,9 +1323,7 @@ def _code_hash() -> str:
     import hashlib
 
     h = hashlib.sha256(Path(__file__).read_bytes())
-    h.update(
-        json.dumps({k: v["scene"] for k, v in config.PROFILES.items()}, sort_keys=True).encode()
-    )
+    h.update(json.dumps(config.PROFILES["scene"], sort_keys=True).encode())
     return h.hexdigest()[:16]
 
 

@@ -3,8 +3,11 @@
 The results dashboard of notebook 10 (map viewer, class distributions, export) is in
 :mod:`helpers.dashboard`.
 
-Every widget function also works headless (tests, papermill): it builds the widget, draws the
-first state once, and returns the widget so that a notebook can display it.
+Every widget function draws its first state at once and never waits for input. Unattended runs
+(``config.headless()``: ``eosr reproduce``, the tests) get that first frame as plain output and no
+ipywidgets ``Output``: nbclient answers an Output widget over the kernel's shell channel while it
+waits there for the cell's reply, and that can miss the reply and hang forever (nbclient issue
+312, papermill issue 723).
 """
 
 from __future__ import annotations
@@ -13,6 +16,51 @@ from typing import Any
 
 # ---- land cover (notebooks 02-06) ----
 # patch browser (notebook 02)
+
+
+class StaticOutput:
+    """Stands in for ``ipywidgets.Output`` in headless runs: what is drawn "inside" it goes to the
+    cell's own output."""
+
+    def __enter__(self) -> StaticOutput:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def clear_output(self, wait: bool = False) -> None:
+        """Nothing to clear: each frame is plain output."""
+
+
+class StaticView:
+    """What a widget function returns in headless runs: a note instead of live controls (the
+    controls are kept in ``children``, undisplayed, so checks can see what was built)."""
+
+    def __init__(self, name: str, children: tuple[Any, ...] = ()) -> None:
+        self.name, self.children = name, tuple(children)
+
+    def __repr__(self) -> str:
+        return f"({self.name}: first frame shown above; controls are live in Jupyter, not here)"
+
+
+def output_area() -> Any:
+    """An ``ipywidgets.Output``, or a :class:`StaticOutput` when running headless."""
+    from . import config
+
+    if config.headless():
+        return StaticOutput()
+    import ipywidgets as w
+
+    return w.Output()
+
+
+def assemble(name: str, rows: list[Any], out: Any) -> Any:
+    """The widget's layout (``rows`` above ``out``), or a :class:`StaticView` when headless."""
+    if isinstance(out, StaticOutput):
+        return StaticView(name, tuple(rows))
+    import ipywidgets as w
+
+    return w.VBox([*rows, out])
 
 
 def patch_groups(
@@ -81,7 +129,7 @@ def patch_browser(
     combo = w.Dropdown(
         options=list(ds.BAND_COMBOS), description="bands", layout=w.Layout(width="340px")
     )
-    out = w.Output()
+    out = output_area()
 
     def limit(*_: Any) -> None:
         n = len(dataset(group.value, combo.value, scheme.value))
@@ -107,7 +155,7 @@ def patch_browser(
         control.observe(draw, "value")
     limit()
     draw()
-    return w.VBox([w.HBox([group, patch]), w.HBox([scheme, combo]), out])
+    return assemble("patch browser", [w.HBox([group, patch]), w.HBox([scheme, combo])], out)
 
 
 # prediction browser (notebooks 05, 06)
@@ -132,7 +180,7 @@ def label_browser(
     slider = w.IntSlider(
         value=0, min=0, max=len(panels) - 1, description="sample", continuous_update=False
     )
-    caption, out = w.HTML(), w.Output()
+    caption, out = w.HTML(), output_area()
 
     def draw(index: int) -> None:
         caption.value = f"<b>{titles[index]}</b>" if titles else f"sample {index}"
@@ -144,7 +192,7 @@ def label_browser(
 
     slider.observe(lambda change: draw(change["new"]), names="value")
     draw(0)
-    return w.VBox([w.HBox([slider, caption]), out])
+    return assemble("label browser", [w.HBox([slider, caption])], out)
 
 
 # ---- night lights (notebooks 07-09) ----
@@ -195,7 +243,7 @@ def swipe(
         value=position, min=0.0, max=1.0, step=0.02, description="position", continuous_update=False
     )
     toggle = widgets.ToggleButtons(options=["swipe", "blend"], value=mode, description="mode")
-    out = widgets.Output()
+    out = output_area()
 
     def draw(*_: Any) -> None:
         with out:
@@ -216,7 +264,7 @@ def swipe(
     slider.observe(draw, names="value")
     toggle.observe(draw, names="value")
     draw()
-    return widgets.VBox([widgets.HBox([toggle, slider]), out])
+    return assemble("swipe", [widgets.HBox([toggle, slider])], out)
 
 
 # notebooks 08-09
@@ -239,7 +287,7 @@ def before_after(images: dict, cmap: str = "magma", log: bool = True) -> Any:
     slider = widgets.FloatSlider(
         value=0.5, min=0.0, max=1.0, step=0.02, description="swipe", continuous_update=False
     )
-    out = widgets.Output()
+    out = output_area()
 
     def draw(*_):
         with out:
@@ -255,4 +303,4 @@ def before_after(images: dict, cmap: str = "magma", log: bool = True) -> Any:
     for w in (left, right, slider):
         w.observe(draw, names="value")
     draw()
-    return widgets.VBox([widgets.HBox([left, right]), slider, out])
+    return assemble("before/after slider", [widgets.HBox([left, right]), slider], out)

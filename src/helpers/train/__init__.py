@@ -17,7 +17,7 @@ from .checkpoints import (
     save_checkpoint,
 )
 from .gan import evaluate_gan, fit_gan, gan_batch, gan_step
-from .history import GANHistory, History
+from .history import GANHistory, History, TrainingCapped
 from .loop import (
     default_step,
     evaluate,
@@ -34,6 +34,7 @@ __all__ = [
     "CheckpointError",
     "GANHistory",
     "History",
+    "TrainingCapped",
     "default_step",
     "evaluate",
     "evaluate_gan",

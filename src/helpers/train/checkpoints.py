@@ -277,7 +277,7 @@ def start_history(
         unmark_finished(path)  # trained further: finished again only when the new plan is done
         set_rng_state(state["rng"], loader)
         history = history_cls.from_dict(state["history"])
-        history.stopped_early, history.stop_reason = False, ""
+        history.stopped_early, history.stop_reason, history.capped = False, "", False
         start = int(state["epoch"])
     else:
         if seed is not None:

@@ -30,7 +30,7 @@ from .checkpoints import (
     start_history,
     write_history,
 )
-from .history import GANHistory
+from .history import GANHistory, mark_capped
 from .loop import out_of_time, to_device
 
 
@@ -165,8 +165,9 @@ def fit_gan(
     - ``checkpoint``: saved atomically after every epoch (G, D, both optimisers, random states,
       history) and resumed when it exists and ``resume`` is true; ``None`` writes to a new
       temporary folder (pass ``runs.new_checkpoint_path(name)`` to keep it in the run folder).
-    - ``time_budget_s`` stops between epochs when the next one would overrun, or inside an epoch
-      once the budget is spent (that epoch is then saved as done).
+    - ``time_budget_s`` is a safety cap, as in ``fit``: it stops between epochs when the next one
+      would overrun, or inside an epoch once it is spent (that epoch is then saved as done); it
+      warns and the history says ``capped``.
     - With ``val_loader`` and ``num_classes``: IoU/F1/accuracy of G's argmax after each epoch.
     - No AMP: the loop runs in float32 on every device (a GAN is touchy in half precision).
     """
@@ -224,7 +225,7 @@ def fit_gan(
         history.seconds.append(time.perf_counter() - t0)
         bar.set_postfix(D=f"{history.d_loss[-1]:.3f}", G=f"{history.g_loss[-1]:.3f}")
         save_checkpoint(path, pair.state(loader, epoch, history, epochs))
-        if history.stopped_early:
+        if history.capped:
             break
         if out_of_time(history, epoch, epochs, start_epoch, began, time_budget_s):
             break
@@ -311,10 +312,7 @@ def _gan_epoch(
             history.steps[k].append(step[k])
         count += 1
         if time_budget_s is not None and time.perf_counter() - began > time_budget_s:
-            history.stopped_early = True
-            history.stop_reason = (
-                f"time budget of {time_budget_s:.0f} s spent inside epoch {epoch + 1} "
-                f"after {count} batches"
-            )
+            reason = f"spent inside epoch {epoch + 1} after {count} batches"
+            mark_capped(history, time_budget_s, reason)
             break
     return sums, count

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -49,6 +50,7 @@ class History(_EpochLog):
     learning_rate: list[float] = field(default_factory=list)
     stopped_early: bool = False
     stop_reason: str = ""
+    capped: bool = False  # the time cap ended training before its epochs: not a full run
     checkpoint: str | None = None
     device: str = "cpu"
 
@@ -83,6 +85,7 @@ class GANHistory(_EpochLog):
     )
     stopped_early: bool = False
     stop_reason: str = ""
+    capped: bool = False  # the time cap ended training before its epochs: not a full run
     checkpoint: str | None = None
     device: str = "cpu"
 
@@ -105,3 +108,34 @@ class GANHistory(_EpochLog):
             )
             rows.append(row)
         return pd.DataFrame(rows)
+
+
+class TrainingCapped(UserWarning):
+    """Training hit its time cap before its epochs: the model is under-trained."""
+
+
+def mark_capped(history: Any, time_cap_s: float, reason: str) -> None:
+    """Mark ``history`` as capped and warn loudly: a capped run is not the profile's run."""
+    history.stopped_early = history.capped = True
+    history.stop_reason = f"capped: {reason}"
+    warnings.warn(
+        f"TRAINING CAPPED after {time_cap_s:.0f} s ({reason}). This machine is slower or busier "
+        "than the profile expects: the model is under-trained and its scores are not the "
+        "profile's. Re-run on a quieter machine, or raise the cap (time_budget_s).",
+        TrainingCapped,
+        stacklevel=3,
+    )
+
+
+def would_overrun(elapsed: float, done: int, epoch: int, epochs: int, cap: float | None) -> str:
+    """Why the next epoch would overrun the cap (empty when it would not, or it was the last);
+    ``elapsed`` seconds for ``done`` epochs (a resumed run counts from its restart)."""
+    if cap is None or epoch + 1 >= epochs:
+        return ""
+    per_epoch = elapsed / max(done, 1)
+    if elapsed + per_epoch <= cap:
+        return ""
+    return (
+        f"stopped after epoch {epoch + 1} of {epochs} ({elapsed:.1f} s used, "
+        f"~{per_epoch:.1f} s per epoch)"
+    )

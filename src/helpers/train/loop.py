@@ -8,7 +8,6 @@ prediction on batches and loaders.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -31,7 +30,7 @@ from .checkpoints import (
     start_history,
     write_history,
 )
-from .history import History
+from .history import History, mark_capped, would_overrun
 
 # ---- batches and devices ----
 
@@ -80,15 +79,6 @@ def _autocast(device: torch.device | str | None, amp: bool) -> tuple[Any, Any]:
 
 
 # ---- the loop ----
-
-
-def _anneal(optimizer: torch.optim.Optimizer, progress: float) -> None:
-    """Set the cosine learning rate for ``progress`` in [0, 1]. With a time budget, progress is
-    the larger of the epochs done and the budget spent, so a run the budget cuts short still
-    anneals to ~0 by its end instead of stopping at a high learning rate."""
-    factor = 0.5 * (1.0 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
-    for group in optimizer.param_groups:
-        group["lr"] = group["initial_lr"] * factor
 
 
 def _make_scheduler(scheduler: Any, optimizer: torch.optim.Optimizer, epochs: int) -> Any:
@@ -159,9 +149,10 @@ def fit(
       ``resume`` is true, otherwise refused (a user's checkpoint is never overwritten). When all
       planned epochs are done the checkpoint is marked finished (``finished.json`` with its hash);
       calling ``fit`` again on a finished checkpoint returns its history and changes nothing.
-    - ``time_budget_s``: after each epoch, stop when the next epoch would overrun the budget; the
-      history records ``stopped_early`` and why. ``scheduler="cosine"`` then anneals over the
-      budget or the epochs, whichever ends first.
+    - ``epochs`` decide how long it trains (and the cosine schedule follows them), so the same seed
+      gives the same weights on a quiet or a busy machine. ``time_budget_s`` is only a safety cap:
+      when the next epoch would overrun it, training stops, warns (``TrainingCapped``) and the
+      history says ``capped`` and why.
     - validation: ``val_fn(model, val_loader, device) -> dict``; by default the loss, plus IoU/F1/
       accuracy (``helpers.metrics``) when ``num_classes`` is given.
     - AMP (bf16, or fp16 with a GradScaler) only on CUDA and only when ``amp`` is true.
@@ -213,7 +204,7 @@ def fit(
         _set_epoch(train_loader, epoch)
         loss = _train_epoch(run, epoch)
         history.learning_rate.append(float(run.optimizer.param_groups[0]["lr"]))
-        _step_schedule(run, scheduler, epoch, epochs, time_budget_s, began)
+        _step_schedule(run)
         val = {}
         if val_loader is not None and val_fn is not None:
             val = val_fn(model, val_loader, run.device)
@@ -336,21 +327,10 @@ def _backward_and_step(run: _Run, loss: torch.Tensor) -> None:
         run.optimizer.step()
 
 
-def _step_schedule(
-    run: _Run,
-    scheduler: Any,
-    epoch: int,
-    epochs: int,
-    time_budget_s: float | None,
-    began: float,
-) -> None:
-    """Advance the learning-rate schedule; a cosine under a time budget follows the budget too."""
-    if run.sched is None:
-        return
-    run.sched.step()
-    if scheduler == "cosine" and time_budget_s:
-        spent = (time.perf_counter() - began) / time_budget_s
-        _anneal(run.optimizer, max((epoch + 1) / max(epochs, 1), spent))
+def _step_schedule(run: _Run) -> None:
+    """Advance the learning-rate schedule: it follows the epochs, never the clock."""
+    if run.sched is not None:
+        run.sched.step()
 
 
 def _log_epoch(
@@ -395,17 +375,13 @@ def out_of_time(
     began: float,
     time_budget_s: float | None,
 ) -> bool:
-    """True (and the reason in the history) when the next epoch would overrun the time budget."""
-    elapsed = time.perf_counter() - began
-    per_epoch = elapsed / (epoch + 1 - start_epoch)
-    if time_budget_s is not None and epoch + 1 < epochs and elapsed + per_epoch > time_budget_s:
-        history.stopped_early = True
-        history.stop_reason = (
-            f"time budget of {time_budget_s:.0f} s: stopped after epoch {epoch + 1} of {epochs} "
-            f"({elapsed:.1f} s used, ~{per_epoch:.1f} s per epoch)"
-        )
-        return True
-    return False
+    """True when the next epoch would overrun the time cap; the history then says ``capped``."""
+    reason = would_overrun(
+        time.perf_counter() - began, epoch + 1 - start_epoch, epoch, epochs, time_budget_s
+    )
+    if reason:
+        mark_capped(history, time_budget_s, reason)
+    return bool(reason)
 
 
 def _recalibrate_and_save(run: _Run) -> None:
