@@ -32,7 +32,7 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
         return 0
     try:
         path = manifest.fetch(args.name)
-    except manifest.ManualDownloadRequired as err:
+    except (manifest.ManualDownloadRequired, manifest.ChecksumError) as err:
         print(err, file=sys.stderr)
         return 2
     print(f"{args.name}: {path}")

