@@ -23,7 +23,8 @@ the same sample dicts as :mod:`helpers.datasets` (``{"image", "mask", "id", "pat
   the other split are 255 in every mask, so train and test share no pixel.
 - **crop** (training): ``samples`` random windows of side ``crop`` per epoch (at least
   ``min_labelled`` labelled pixels each, rot90/flip with ``augment``); **crop=None** (evaluation): a
-  grid of ``tile`` x ``tile`` windows covering the split, each pixel scored once.
+  grid of ``tile`` x ``tile`` windows covering the split (``tile`` shrinks to fit a small split), each
+  pixel scored once.
 """
 
 from __future__ import annotations
@@ -406,9 +407,12 @@ class Scene(Dataset):
 
     def _grid_windows(self, side: int | None = None) -> list[tuple[int, int, int, int]]:
         """Non-overlapping-in-effect ``(row, col, side, side)`` windows covering the split."""
-        side = side or self.tile
         rows, cols = np.nonzero(self.region)
         r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+        if side is None:  # evaluation tiles shrink to the split (a multiple of 32 px when possible)
+            extent = min(r1 - r0, c1 - c0)
+            side = min(self.tile, extent // 32 * 32 or extent)
+            self.tile = side
         if side > r1 - r0 or side > c1 - c0:
             raise SceneError(
                 f"{self.paths[0]}: tile/crop {side} is larger than split {self.split!r} "
