@@ -94,6 +94,7 @@ class Patch:
     scene: str
     patch: int
     root: Path
+    flat: bool = False  # Copernicus-Bench DFC2020: {s1,s2,dfc}/<name>.tif, no ROI folders
 
     @property
     def id(self) -> str:
@@ -102,6 +103,8 @@ class Patch:
 
     def path(self, mod: str) -> Path:
         """Path of modality ``mod`` (``s1``, ``s2``, ``lc`` or ``dfc``) in the official naming."""
+        if self.flat:
+            return self.root / mod / f"{self.roi}_{mod}_{self.scene}_p{self.patch}.tif"
         return (
             self.root
             / self.roi
@@ -514,12 +517,33 @@ def _season_folder(season: str) -> str:
     )
 
 
+COBENCH_DIR = "dfc2020_s1s2"  # the folder inside the Copernicus-Bench dfc2020.zip
+COBENCH_SPLITS = {"train": "train", "val": "val", "validation": "val", "test": "test"}
+
+
+def cobench_root(root: str | os.PathLike) -> Path | None:
+    """The Copernicus-Bench DFC2020 folder (``{s1,s2,dfc}/`` + ``dfc-{split}-new.csv``) at or
+    under ``root``, or None. Layout as in torchgeo's ``CopernicusBenchDFC2020S2`` (file names as
+    in the original, e.g. ``dfc/ROIs0000_test_dfc_0_p609.tif``; split CSVs without a header)."""
+    root = Path(root).expanduser()
+    for folder in (root, root / COBENCH_DIR, root / "dfc2020" / COBENCH_DIR):
+        if (folder / "dfc").is_dir() and any(folder.glob("dfc-*-new.csv")):
+            return folder
+    return None
+
+
 class DFC2020(_PatchDataset):
     """DFC2020 patches: ``{"image", "mask", "coarse", "id", "path"}``.
 
     ``mask`` is the fine ``dfc`` label in ``label`` scheme (default ``"dfc8"``: 0..7, 255 ignore;
     ``"igbp"``/``"lccs_*"`` read the lc file instead); ``coarse`` is the MODIS IGBP layer mapped to DFC,
     in the same scheme when ``label`` is ``"dfc"``, else the 0..7 index. The files may lack a CRS.
+
+    Two layouts: the original ``ROIs0000_{validation,test}/{s1,s2,lc,dfc}_0/`` (splits
+    ``"validation"``, ``"test"``) and the Copernicus-Bench zip that ``eosr fetch dfc2020`` downloads,
+    ``dfc2020_s1s2/{s1,s2,dfc}/`` with ``dfc-{train,val,test}-new.csv`` (splits ``"train"``,
+    ``"val"`` (alias ``"validation"``), ``"test"``). That zip holds no MODIS lc layer, so its
+    samples have no ``"coarse"`` key and only the ``"dfc"``/``"dfc8"`` label schemes.
     """
 
     what = "DFC2020"
@@ -537,7 +561,22 @@ class DFC2020(_PatchDataset):
         label: str = "dfc8",
         nan_policy: str = "raise",
     ) -> None:
-        if split not in ("validation", "test"):
+        flat = cobench_root(root)
+        self.flat = flat is not None
+        if self.flat:
+            if split not in COBENCH_SPLITS:
+                raise DatasetError(
+                    f"{flat}: the Copernicus-Bench layout has splits 'train', 'val' and 'test', "
+                    f"not {split!r}."
+                )
+            split = COBENCH_SPLITS[split]
+            if label not in ("dfc", "dfc8") and not (flat / "lc").is_dir():
+                raise DatasetError(
+                    f"{flat}: the Copernicus-Bench layout has no lc (MODIS) layer, so label "
+                    f"{label!r} cannot be read; use label='dfc8' or 'dfc'."
+                )
+            root = flat
+        elif split not in ("validation", "test"):
             raise DatasetError(f"split must be 'validation' or 'test', not {split!r}.")
         self.split = split
         super().__init__(
@@ -555,12 +594,27 @@ class DFC2020(_PatchDataset):
         )
 
     def _pattern(self) -> str:
+        if self.flat:
+            return f"dfc-{self.split}-new.csv"
         return f"ROIs0000_{self.split}/s2_0/ROIs0000_{self.split}_s2_0_p*.tif"
 
+    def _select(self, rois: Sequence[str] | None, files: Any) -> list[Patch]:
+        if not self.flat:
+            return super()._select(rois, files)
+        listed = self.root / f"dfc-{self.split}-new.csv"
+        names = read_id_list(files if files is not None else listed)
+        if not names:
+            raise DatasetError(f"{listed}: lists no patch. Unpack dfc2020.zip again.")
+        return [Patch(*parse_id(name), self.root, flat=True) for name in names]
+
     def _label_files(self) -> list[str]:
+        if self.flat and not (self.root / "lc").is_dir():
+            return ["dfc"]
         return ["lc", "dfc"]
 
     def _extra(self, patch: Patch, window: Any) -> dict[str, np.ndarray]:
+        if "lc" not in self._label_files():
+            return {}
         coarse_scheme = "dfc" if self.label == "dfc" else "dfc8"
         path = patch.path("lc")
         raw = read(path, bands=[1], window=window, expect_bands=4).data[0]

@@ -156,7 +156,28 @@ def fetch(name: str, progress: bool = False) -> Path:
     if entry.get("obtain") in ("generated", "earthengine", "not released"):
         raise _manual(entry, folder, f"obtained by '{entry['obtain']}', not by download", files)
     for f in files:
-        _fetch_file(entry, f, folder, files, progress)
+        path = _fetch_file(entry, f, folder, files, progress)
+        if (
+            entry.get("unpack")
+            and path.suffix == ".zip"
+            and not (folder / entry["unpack"]).exists()
+        ):
+            unpack_zip(path, folder)
+    return folder
+
+
+def unpack_zip(path: str | os.PathLike, folder: str | os.PathLike) -> Path:
+    """Extract a (hash-checked) zip into ``folder``, refusing members that would land outside it."""
+    import zipfile
+
+    folder = Path(folder).resolve()
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            if not (folder / name).resolve().is_relative_to(folder):
+                raise ChecksumError(
+                    f"{path}: member {name!r} would land outside {folder}; refused."
+                )
+        zf.extractall(folder)
     return folder
 
 
