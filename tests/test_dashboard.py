@@ -10,7 +10,7 @@ import pytest
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
-from helpers import rasters, results, widgets
+from helpers import dashboard, rasters, results
 from helpers.bands import S2_BANDS
 
 CRS_UTM = CRS.from_epsg(32632)  # UTM 32N
@@ -54,7 +54,7 @@ def _box_of(path, rows, cols):
 
 def test_layers_fall_back_to_ground_truth(tmp_path):
     scene = _write_scene(tmp_path)
-    layers = widgets.dashboard_layers(scene, tmp_path / "predictions")
+    layers = dashboard.dashboard_layers(scene, tmp_path / "predictions")
     assert [x.kind for x in layers] == ["rgb", "landcover", "landcover", "lights", "lights"]
     fine_lc, fine_ntl = layers[2], layers[4]
     assert fine_lc.source == "ground truth" and "03_unet_landcover" in fine_lc.note
@@ -68,66 +68,66 @@ def test_layers_use_predictions(tmp_path):
     preds = tmp_path / "predictions"
     like = rasters.read(scene / "dfc.tif")
     rasters.write_like(preds / "landcover_fine.tif", np.full((48, 48), 7, np.uint16), like)
-    layers = widgets.dashboard_layers(scene, preds)
+    layers = dashboard.dashboard_layers(scene, preds)
     assert layers[2].source == "prediction" and layers[2].path == preds / "landcover_fine.tif"
     assert layers[4].source == "ground truth"
 
 
 def test_missing_scene_names_the_file(tmp_path):
     with pytest.raises(rasters.RasterError, match="s2.tif"):
-        widgets.dashboard_layers(tmp_path / "nowhere")
+        dashboard.dashboard_layers(tmp_path / "nowhere")
 
 
 def test_box_window_and_distribution(tmp_path):
     scene = _write_scene(tmp_path)
-    layers = widgets.dashboard_layers(scene)
+    layers = dashboard.dashboard_layers(scene)
     box = _box_of(scene / "dfc.tif", (0, 48), (30, 48))  # east part only
-    win = widgets.box_window(scene / "dfc.tif", box)
+    win = dashboard.box_window(scene / "dfc.tif", box)
     assert abs(win.col_off - 30) <= 1 and abs(win.width - 18) <= 1 and win.height >= 46
-    fine = widgets.class_distribution(layers[2], box)
+    fine = dashboard.class_distribution(layers[2], box)
     assert fine[10] == pytest.approx(1.0) and fine[1] == 0.0
-    coarse = widgets.class_distribution(layers[1], box)  # IGBP 17 -> DFC 10, IGBP 1 -> DFC 1
+    coarse = dashboard.class_distribution(layers[1], box)  # IGBP 17 -> DFC 10, IGBP 1 -> DFC 1
     assert coarse[10] == pytest.approx(8 / 18, abs=0.1) and coarse[1] > 0.4
     assert sum(coarse.values()) == pytest.approx(1.0)
-    whole = widgets.class_distribution(layers[2])
+    whole = dashboard.class_distribution(layers[2])
     assert whole[1] == pytest.approx(0.5) and whole[10] == pytest.approx(0.5)
 
 
 def test_box_outside_scene_is_an_error(tmp_path):
     scene = _write_scene(tmp_path)
     with pytest.raises(ValueError, match="lies outside"):
-        widgets.box_window(scene / "dfc.tif", (10.0, 10.0, 10.1, 10.1))
+        dashboard.box_window(scene / "dfc.tif", (10.0, 10.0, 10.1, 10.1))
 
 
 def test_parse_box():
-    assert widgets.parse_box("1, 2, 3, 4") == (1.0, 2.0, 3.0, 4.0)
-    s, w, n, e = widgets.parse_box("45.0 9.0")
+    assert dashboard.parse_box("1, 2, 3, 4") == (1.0, 2.0, 3.0, 4.0)
+    s, w, n, e = dashboard.parse_box("45.0 9.0")
     assert s < 45.0 < n and w < 9.0 < e and n - s == pytest.approx(1000 / 111_320)
     for bad in ("a, b", "1, 2, 3", "3, 2, 1, 4"):
         with pytest.raises(ValueError):
-            widgets.parse_box(bad)
+            dashboard.parse_box(bad)
 
 
 def test_overlays_render(tmp_path):
     scene = _write_scene(tmp_path)
-    for layer in widgets.dashboard_layers(scene):
-        rgba = widgets.layer_rgba(layer, max_side=24)
+    for layer in dashboard.dashboard_layers(scene):
+        rgba = dashboard.layer_rgba(layer, max_side=24)
         assert rgba.dtype == np.uint8 and rgba.shape[-1] == 4 and max(rgba.shape[:2]) <= 24
         assert rgba[..., 3].max() > 0
-        assert widgets.layer_data_url(layer, 24).startswith("data:image/png;base64,")
-    s, w, n, e = widgets.latlon_bounds(scene / "s2.tif")
+        assert dashboard.layer_data_url(layer, 24).startswith("data:image/png;base64,")
+    s, w, n, e = dashboard.latlon_bounds(scene / "s2.tif")
     assert 44 < s < n < 46 and 8 < w < e < 10  # UTM 32N, 500 km E, 5000 km N is near 45N 9E
 
 
 def test_export_view_is_georeferenced(tmp_path):
     scene = _write_scene(tmp_path)
-    layers = widgets.dashboard_layers(scene)
+    layers = dashboard.dashboard_layers(scene)
     box = _box_of(scene / "dfc.tif", (10, 20), (5, 15))
-    paths = widgets.export_view(layers, box, tmp_path / "exports")
+    paths = dashboard.export_view(layers, box, tmp_path / "exports")
     assert len(paths) == 2 and all(p.name.startswith("groundtruth_") for p in paths)
     out = rasters.read(paths[0])
     full = rasters.read(scene / "dfc.tif")
-    win = widgets.box_window(scene / "dfc.tif", box)
+    win = dashboard.box_window(scene / "dfc.tif", box)
     assert out.crs == full.crs
     x0, y0 = full.transform * (win.col_off, win.row_off)
     assert (out.transform.c, out.transform.f) == pytest.approx((x0, y0))
@@ -141,7 +141,7 @@ def test_export_view_is_georeferenced(tmp_path):
 def test_dashboard_widget_headless(tmp_path):
     pytest.importorskip("ipyleaflet")
     scene = _write_scene(tmp_path)
-    dash = widgets.results_dashboard(
+    dash = dashboard.results_dashboard(
         scene, tmp_path / "predictions", tmp_path / "exports", basemap=False
     )
     names = [layer.name for layer in dash.map.layers]
@@ -166,7 +166,7 @@ def test_find_results_run(tmp_path):
     import os
 
     os.utime(old / "results.jsonl", (1, 1))
-    assert widgets.find_results_run(current, runs) == new
-    assert widgets.find_results_run(new, runs) == new
-    assert widgets.find_results_run(tmp_path / "empty", tmp_path / "none") is None
+    assert dashboard.find_results_run(current, runs) == new
+    assert dashboard.find_results_run(new, runs) == new
+    assert dashboard.find_results_run(tmp_path / "empty", tmp_path / "none") is None
     assert results.load(current)[0]["notebook"] == "10_results_dashboard"

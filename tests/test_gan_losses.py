@@ -178,7 +178,7 @@ def test_gan_step_freezes_nothing_permanently():
 
 
 def test_memory_crops():
-    from helpers import train
+    from helpers import crops
 
     samples = [
         {
@@ -187,7 +187,7 @@ def test_memory_crops():
             "id": "a",
         }
     ]
-    ds = train.MemoryCrops(samples, crop=4, keys=("image", "mask"), seed=1)
+    ds = crops.MemoryCrops(samples, crop=4, keys=("image", "mask"), seed=1)
     a = ds[0]
     assert a["image"].shape == (2, 4, 4) and a["mask"].shape == (4, 4) and "id" not in a
     assert torch.equal(a["image"][0], ds[0]["image"][0])  # deterministic per epoch
@@ -195,10 +195,10 @@ def test_memory_crops():
     assert torch.equal(
         a["image"][0], samples[0]["image"][0].flatten()[a["mask"].flatten()].reshape(4, 4)
     )
-    crops = set()
+    seen = set()
     for epoch in range(6):
         ds.set_epoch(epoch)
-        crops.add(tuple(ds[0]["mask"].flatten().tolist()))
-    assert len(crops) > 1
+        seen.add(tuple(ds[0]["mask"].flatten().tolist()))
+    assert len(seen) > 1
     with pytest.raises(ValueError, match="larger"):
-        train.MemoryCrops(samples, crop=16)
+        crops.MemoryCrops(samples, crop=16)

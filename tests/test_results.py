@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from helpers import results
+from helpers import reproduce, results, runs
 
 
 def test_record_appends_json_lines(monkeypatch, tmp_path):
@@ -42,12 +42,12 @@ def test_record_appends_json_lines(monkeypatch, tmp_path):
 
 
 def test_new_run_dirs_are_never_reused(tmp_path):
-    a = results.new_run_dir("smoke", root=tmp_path)
-    b = results.new_run_dir("smoke", root=tmp_path)
+    a = runs.new_run_dir("smoke", root=tmp_path)
+    b = runs.new_run_dir("smoke", root=tmp_path)
     assert a != b and a.exists() and b.exists() and a.name.endswith("smoke")
 
 
 def test_notebook_paths_in_order():
-    paths = results.notebook_paths()
+    paths = reproduce.notebook_paths()
     assert [p.stem[:2] for p in paths] == sorted(p.stem[:2] for p in paths)
-    assert results.notebook_paths(["00"])[0].stem == "00_setup_and_tour"
+    assert reproduce.notebook_paths(["00"])[0].stem == "00_setup_and_tour"

@@ -11,7 +11,7 @@ import rasterio
 import torch
 from rasterio.transform import from_origin
 
-from helpers import rasters
+from helpers import inference, rasters
 from helpers.models import ntl_sr
 
 CRS = "EPSG:32633"
@@ -64,14 +64,14 @@ def model():
 def test_single_tile_equals_one_shot(model, tmp_path):
     low, dmo, dem = _scene(tmp_path, 64)["arrays"]
     one = ntl_sr.predict(model, low, dmo, dem)
-    tiled = ntl_sr.predict_tiled(model, low, dmo, dem, tile=64, overlap=16, progress=False)
+    tiled = inference.predict_ntl(model, low, dmo, dem, tile=64, overlap=16, progress=False)
     assert one.shape == (64, 64) and np.allclose(tiled, one, atol=1e-5)
 
 
 def test_tiled_close_to_one_shot_with_overlap(model, tmp_path):
     low, dmo, dem = _scene(tmp_path, 128)["arrays"]
     one = ntl_sr.predict(model, low, dmo, dem)
-    tiled = ntl_sr.predict_tiled(model, low, dmo, dem, tile=64, overlap=32, progress=False)
+    tiled = inference.predict_ntl(model, low, dmo, dem, tile=64, overlap=32, progress=False)
     diff = np.abs(tiled - one)
     scale = one.std()  # the spatial variation the model produces (not its constant offset)
     assert scale > 0
@@ -79,14 +79,14 @@ def test_tiled_close_to_one_shot_with_overlap(model, tmp_path):
     assert np.percentile(diff, 99) < 0.25 * scale  # seams remain where tiles see zero padding
     # without overlap the seams are worse than with it
     seams = np.abs(
-        ntl_sr.predict_tiled(model, low, dmo, dem, tile=64, overlap=0, progress=False) - one
+        inference.predict_ntl(model, low, dmo, dem, tile=64, overlap=0, progress=False) - one
     )
     assert diff.mean() <= seams.mean()
 
 
 def test_file_output_is_georeferenced_and_matches_arrays(model, tmp_path):
     scene = _scene(tmp_path, 128)
-    out = ntl_sr.predict_tiled(
+    out = inference.predict_ntl(
         model,
         scene["low_res"],
         scene["dmo"],
@@ -98,7 +98,7 @@ def test_file_output_is_georeferenced_and_matches_arrays(model, tmp_path):
     )
     rasters.check_same_grid(out, scene["dmo"])
     written = rasters.read(out).data[0]
-    in_memory = ntl_sr.predict_tiled(model, *scene["arrays"], tile=64, overlap=16, progress=False)
+    in_memory = inference.predict_ntl(model, *scene["arrays"], tile=64, overlap=16, progress=False)
     assert np.allclose(written, in_memory, atol=1e-5)
     assert not list((tmp_path / "pred").glob(".*")), "temporary files left behind"
 
@@ -107,15 +107,15 @@ def test_bad_inputs_name_the_problem(model, tmp_path):
     scene = _scene(tmp_path, 64)
     low, dmo, dem = scene["arrays"]
     with pytest.raises(rasters.RasterError, match="ratio"):
-        ntl_sr.predict_tiled(model, low[:-1], dmo, dem, tile=32, overlap=8, progress=False)
+        inference.predict_ntl(model, low[:-1], dmo, dem, tile=32, overlap=8, progress=False)
     with pytest.raises(ValueError, match="multiples"):
-        ntl_sr.predict_tiled(model, low, dmo, dem, tile=30, overlap=8, progress=False)
+        inference.predict_ntl(model, low, dmo, dem, tile=30, overlap=8, progress=False)
     with pytest.raises(rasters.RasterError, match="band"):
-        ntl_sr.predict_tiled(
+        inference.predict_ntl(
             model, scene["low_res"], scene["dem"], scene["dem"], tile=32, overlap=8, progress=False
         )
     with pytest.raises(rasters.RasterError, match="not found"):
-        ntl_sr.predict_tiled(
+        inference.predict_ntl(
             model, tmp_path / "missing.tif", scene["dmo"], scene["dem"], progress=False
         )
 
@@ -123,7 +123,7 @@ def test_bad_inputs_name_the_problem(model, tmp_path):
 def _peak_bytes(model, scene, tmp_path) -> int:
     tracemalloc.start()
     try:
-        ntl_sr.predict_tiled(
+        inference.predict_ntl(
             model,
             scene["low_res"],
             scene["dmo"],

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from helpers import train
+from helpers import inference, train
 from helpers.models.unet import UNet
 
 
@@ -199,18 +199,20 @@ def test_predict_scene_matches_whole_image():
     model = torch.nn.Conv2d(4, 3, 1).eval()
     image = np.random.default_rng(0).normal(size=(4, 45, 70)).astype(np.float32)
     whole = model(torch.from_numpy(image)[None]).softmax(1)[0].detach().numpy()
-    probs = train.predict_scene(model, image, tile=16, overlap=4, output="probs", progress=False)
+    probs = inference.predict_scene(
+        model, image, tile=16, overlap=4, output="probs", progress=False
+    )
     np.testing.assert_allclose(probs, whole, atol=1e-5)
-    labels = train.predict_scene(model, image, tile=16, overlap=4, progress=False)
+    labels = inference.predict_scene(model, image, tile=16, overlap=4, progress=False)
     assert labels.dtype == np.uint8 and (labels == whole.argmax(0)).all()
     unet = UNet(4, 3, 4, 3).eval()  # tiles padded to multiples of 8 internally
-    assert train.predict_scene(
+    assert inference.predict_scene(
         unet, image[:, :20, :30], tile=12, overlap=2, progress=False
     ).shape == (20, 30)
     with pytest.raises(ValueError, match="NaN"):
         bad = image.copy()
         bad[0, 0, 0] = np.nan
-        train.predict_scene(model, bad, tile=16, progress=False)
+        inference.predict_scene(model, bad, tile=16, progress=False)
 
 
 def test_cosine_anneals_within_a_time_budget(tmp_path, monkeypatch):
@@ -223,7 +225,7 @@ def test_cosine_anneals_within_a_time_budget(tmp_path, monkeypatch):
         def perf_counter(cls):
             return cls.now
 
-    monkeypatch.setattr(train, "time", Clock)
+    monkeypatch.setattr(train.loop, "time", Clock)
 
     def slow_step(model, batch, loss_fn):
         Clock.now += 0.02

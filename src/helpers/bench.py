@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from . import config, results
+from . import config, results, runs
 
 GROUPS = ("readers", "training", "tiled", "notebooks")
 
@@ -254,7 +254,7 @@ def bench_tiled(profile: str, repeats: int) -> list[dict[str, Any]]:
     import tempfile
     import tracemalloc
 
-    from . import synthetic
+    from . import inference, synthetic
     from .models import ntl_sr
 
     paths = synthetic.ensure_sample(profile, verbose=False)
@@ -267,7 +267,7 @@ def bench_tiled(profile: str, repeats: int) -> list[dict[str, Any]]:
 
         def run() -> None:
             scene = paths.scene
-            ntl_sr.predict_tiled(
+            inference.predict_ntl(
                 model,
                 scene / "ntl_lr.tif",
                 scene / "dmo.tif",
@@ -386,7 +386,7 @@ def main(profile: str | None = None, only: list[str] | None = None) -> int:
         rows.extend(runners[g]())
     env = environment()
     table = format_table(rows)
-    out = results.run_dir()
+    out = runs.run_dir()
     (out / "bench.json").write_text(
         json.dumps({"environment": env, "profile": profile, "rows": rows}, indent=1)
     )

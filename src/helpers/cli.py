@@ -40,9 +40,9 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from . import results
+    from . import reproduce, results
 
-    run = results.reproduce(
+    run = reproduce.reproduce(
         profile=args.profile, notebooks=args.notebooks or None, timeout=args.timeout
     )
     print(f"report: {run / 'report.html'}")

@@ -1,4 +1,4 @@
-"""Run folders, results records and the reader that turns them into a table.
+"""Results records and the reader that turns them into a table.
 
 Each experiment appends one JSON line to ``results.jsonl`` in the current run folder: what was
 run, on which data and profile, how long it took, the metrics, and the published value it is
@@ -16,39 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from . import config
+from .runs import run_dir
 
 SAMPLE_SCENE = "sample scene"
-_CURRENT: Path | None = None
-
-
-def new_run_dir(profile: str | None = None, root: str | os.PathLike | None = None) -> Path:
-    """Create and return a fresh ``runs/<timestamp>-<profile>/``; never reuses an existing folder."""
-    base = Path(root) if root else config.runs_dir()
-    base.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    name = f"{stamp}-{config.get_profile(profile)}"
-    for i in range(1000):
-        candidate = base / (name if i == 0 else f"{name}-{i}")
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"Could not create a new run folder under {base}.")
-
-
-def run_dir() -> Path:
-    """The current run folder: ``EOSR_RUN_DIR`` when set (``make reproduce`` sets it), else one new
-    folder per Python session."""
-    global _CURRENT
-    env = os.environ.get("EOSR_RUN_DIR")
-    if env:
-        path = Path(env)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-    if _CURRENT is None:
-        _CURRENT = new_run_dir()
-    return _CURRENT
+NOTEBOOK_LOG = "notebooks.jsonl"  # one line per notebook executed by helpers.reproduce
 
 
 def record(
@@ -139,90 +110,9 @@ class Timer:
         self.seconds = time.perf_counter() - self.start
 
 
-# ---- make reproduce: execute the notebooks and write the report ----
-
-NOTEBOOK_LOG = "notebooks.jsonl"
-
-
-def notebook_paths(names: list[str] | None = None) -> list[Path]:
-    """The kit's notebooks in order (``notebooks/NN_*.ipynb``), optionally only those named."""
-    found = sorted((config.repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    if names:
-        keep = [
-            p
-            for p in found
-            if any(p.stem == n or p.stem.startswith(n) or p.name == n for n in names)
-        ]
-        missing = [n for n in names if not any(p.stem.startswith(n) or p.name == n for p in found)]
-        if missing:
-            raise FileNotFoundError(
-                f"No notebook matches {missing}; known: {[p.stem for p in found]}"
-            )
-        return keep
-    return found
-
-
-def reproduce(
-    profile: str | None = None, notebooks: list[str] | None = None, timeout: int = 1800
-) -> Path:
-    """Execute the notebooks in order with papermill into a new run folder, then write the report.
-
-    A failing notebook is logged and the next one still runs; the report says which failed.
-    """
-    import papermill as pm
-
-    profile = config.get_profile(profile)
-    run = new_run_dir(profile)
-    os.environ["EOSR_RUN_DIR"] = str(run)
-    os.environ["EOSR_PROFILE"] = profile
-    print(f"run folder: {run}")
-    for nb in notebook_paths(notebooks):
-        out = run / "notebooks" / nb.name
-        out.parent.mkdir(parents=True, exist_ok=True)
-        print(f"[{profile}] {nb.name} ...", flush=True)
-        start = time.perf_counter()
-        status, error = "ok", ""
-        try:
-            pm.execute_notebook(
-                str(nb),
-                str(out),
-                parameters={"PROFILE": profile},
-                cwd=str(nb.parent),
-                kernel_name="python3",
-                progress_bar=False,
-                execution_timeout=timeout,
-            )
-        except Exception as err:  # papermill raises its own error types for cell failures
-            status, error = "failed", f"{type(err).__name__}: {str(err)[-2000:]}"
-        seconds = time.perf_counter() - start
-        print(f"    {status} in {seconds:.1f} s", flush=True)
-        with open(run / NOTEBOOK_LOG, "a", encoding="utf-8") as fh:
-            fh.write(
-                json.dumps(
-                    {
-                        "notebook": nb.stem,
-                        "status": status,
-                        "seconds": round(seconds, 1),
-                        "error": error,
-                        "output": f"notebooks/{nb.name}",
-                    }
-                )
-                + "\n"
-            )
-    write_report(run)
-    return run
-
-
 def load_notebook_log(run: str | os.PathLike) -> list[dict[str, Any]]:
     """The per-notebook execution log of a run folder (name, status, seconds, error)."""
     path = Path(run) / NOTEBOOK_LOG
     if not path.exists():
         return []
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
-
-
-def write_report(run: str | os.PathLike) -> Path:
-    """Write ``report.html`` for a run folder: each notebook with its time and recorded results."""
-    from . import report
-
-    return report.write(Path(run))

@@ -167,7 +167,7 @@ class UNetGenerator(nn.Module):
 
     @property
     def size_multiple(self) -> int:
-        """Inputs must have sides divisible by this (``helpers.train.predict_scene`` pads to it)."""
+        """Inputs must have sides divisible by this (``helpers.inference.predict_scene`` pads to it)."""
         return 2**self.num_downs
 
     @property

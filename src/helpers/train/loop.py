@@ -1,0 +1,557 @@
+"""The supervised training loop and what goes with it: :func:`fit`, validation, evaluation,
+prediction on batches and loaders.
+
+:func:`fit` trains any model on batches that are dicts (``image``, ``mask``, ...) or
+``(input, target)`` pairs, with progress bars, AMP on CUDA, resumable checkpoints and a history.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from .. import config, metrics
+from .checkpoints import (
+    load_checkpoint,
+    open_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    start_history,
+    write_history,
+)
+from .history import History
+
+# ---- batches and devices ----
+
+
+def to_device(batch: Any, device: Any, channels_last: bool = False) -> Any:
+    """Move every tensor in a batch (dict, list, tuple or tensor) to ``device``; with
+    ``channels_last``, 4-D floating-point tensors (image batches) are stored NHWC."""
+    if isinstance(batch, torch.Tensor):
+        batch = batch.to(device, non_blocking=True)
+        if channels_last and batch.ndim == 4 and batch.is_floating_point():
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        return batch
+    if isinstance(batch, dict):
+        return {k: to_device(v, device, channels_last) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(v, device, channels_last) for v in batch)
+    return batch
+
+
+def split_batch(batch: Any, input_key: str = "image", target_key: str = "mask") -> tuple[Any, Any]:
+    """``(input, target)`` of a dict batch (``image``/``mask``) or a ``(input, target)`` pair."""
+    if isinstance(batch, dict):
+        if input_key not in batch:
+            raise KeyError(f"batch has no {input_key!r}; keys are {sorted(batch)}. Pass step_fn.")
+        return batch[input_key], batch.get(target_key)
+    if isinstance(batch, (list, tuple)) and len(batch) >= 2:
+        return batch[0], batch[1]
+    raise TypeError(f"cannot split a batch of type {type(batch).__name__}; pass a step_fn.")
+
+
+def default_step(model: Any, batch: Any, loss_fn: Callable[..., Any]) -> Any:
+    """The plain supervised step: ``loss_fn(model(input), target)``."""
+    x, y = split_batch(batch)
+    return loss_fn(model(x), y)
+
+
+def _autocast(device: Any, amp: bool) -> tuple[Any, Any]:
+    """``(autocast context, GradScaler or None)``: bf16 where supported, else fp16; CUDA only."""
+    if not (amp and device.type == "cuda"):
+        return contextlib.nullcontext(), None
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+    return torch.autocast("cuda", dtype=dtype), scaler
+
+
+# ---- the loop ----
+
+
+def _anneal(optimizer: Any, progress: float) -> None:
+    """Set the cosine learning rate for ``progress`` in [0, 1]. With a time budget, progress is
+    the larger of the epochs done and the budget spent, so a run the budget cuts short still
+    anneals to ~0 by its end instead of stopping at a high learning rate."""
+    factor = 0.5 * (1.0 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
+    for group in optimizer.param_groups:
+        group["lr"] = group["initial_lr"] * factor
+
+
+def _make_scheduler(scheduler: Any, optimizer: Any, epochs: int) -> Any:
+    if scheduler is None:
+        return None
+    if scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
+    if callable(scheduler):
+        return scheduler(optimizer)
+    raise ValueError(
+        f"scheduler must be None, 'cosine' or a callable(optimizer); got {scheduler!r}"
+    )
+
+
+@dataclass
+class _Run:
+    """What one :func:`fit` call works with, built once before the first epoch."""
+
+    model: torch.nn.Module
+    loader: Iterable[Any]
+    step: Callable[..., torch.Tensor]
+    loss_fn: Callable[..., torch.Tensor] | None
+    device: torch.device
+    optimizer: torch.optim.Optimizer
+    sched: Any
+    autocast: Any
+    scaler: Any
+    path: Any
+    channels_last: bool
+    grad_clip: float | None
+
+
+def fit(
+    model: torch.nn.Module,
+    train_loader: Iterable[Any],
+    loss_fn: Callable[..., torch.Tensor] | None,
+    epochs: int,
+    learning_rate: float = 1e-3,
+    device: Any = None,
+    val_loader: Iterable[Any] | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    time_budget_s: float | None = None,
+    amp: bool = True,
+    progress: bool = True,
+    step_fn: Callable[..., torch.Tensor] | None = None,
+    *,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any = None,
+    weight_decay: float = 0.0,
+    num_classes: int | None = None,
+    ignore_index: int = 255,
+    val_fn: Callable[..., dict[str, float]] | None = None,
+    resume: bool = True,
+    seed: int | None = None,
+    grad_clip: float | None = None,
+    meta: dict[str, Any] | None = None,
+    channels_last: bool = True,
+    recalibrate_bn: bool = True,
+) -> History:
+    """Train ``model`` for ``epochs`` epochs and return its :class:`History`.
+
+    - ``loss_fn(output, target)`` is used by the default step; ``step_fn(model, batch, loss_fn)``
+      replaces the step for custom losses (it gets the whole batch dict, on the device) and
+      returns the scalar loss.
+    - ``checkpoint``: a path to save to after every epoch. ``None`` makes a new folder under the
+      run folder (``runs.run_dir()/train/<Model>/``). An existing checkpoint is resumed when
+      ``resume`` is true, otherwise refused (a user's checkpoint is never overwritten).
+    - ``time_budget_s``: after each epoch, stop when the next epoch would overrun the budget; the
+      history records ``stopped_early`` and why. ``scheduler="cosine"`` then anneals over the
+      budget or the epochs, whichever ends first.
+    - validation: ``val_fn(model, val_loader, device) -> dict``; by default the loss, plus IoU/F1/
+      accuracy (``helpers.metrics``) when ``num_classes`` is given.
+    - AMP (bf16, or fp16 with a GradScaler) only on CUDA and only when ``amp`` is true.
+    - ``meta``: anything JSON-like stored in the checkpoint (e.g. the model's settings) so that
+      another notebook can check what it loads.
+    - ``channels_last``: weights and image batches in NHWC memory order (faster convolutions on
+      CPU and GPU; same results up to rounding).
+    - ``recalibrate_bn``: after the last epoch, re-estimate batch-norm statistics with the final
+      weights (:func:`recalibrate_batch_norm`) and save them in the checkpoint.
+    """
+    if step_fn is None and loss_fn is None:
+        raise ValueError(
+            "give a loss_fn, or a step_fn(model, batch, loss_fn) that returns the loss"
+        )
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    run, state = _prepare(
+        model,
+        train_loader,
+        loss_fn,
+        step_fn,
+        epochs,
+        learning_rate,
+        device,
+        checkpoint,
+        amp,
+        optimizer,
+        scheduler,
+        weight_decay,
+        resume,
+        channels_last,
+        grad_clip,
+    )
+    history, start_epoch = start_history(History, state, run.path, train_loader, seed, run.device)
+    began = time.perf_counter()
+    bar = tqdm(
+        range(start_epoch, epochs),
+        desc=type(model).__name__,
+        disable=not progress,
+        initial=start_epoch,
+        total=epochs,
+        unit="epoch",
+    )
+    for epoch in bar:
+        t0 = time.perf_counter()
+        _set_epoch(train_loader, epoch)
+        loss = _train_epoch(run, epoch)
+        history.learning_rate.append(float(run.optimizer.param_groups[0]["lr"]))
+        _step_schedule(run, scheduler, epoch, epochs, time_budget_s, began)
+        val = {}
+        if val_loader is not None and val_fn is not None:
+            val = val_fn(model, val_loader, run.device)
+        elif val_loader is not None:
+            val = validate(
+                model,
+                val_loader,
+                loss_fn,
+                run.device,
+                step_fn=step_fn,
+                num_classes=num_classes,
+                ignore_index=ignore_index,
+            )
+        _log_epoch(history, epoch, loss, val, t0, bar)
+        _save(run, epoch, history, meta)
+        if _out_of_time(history, epoch, epochs, start_epoch, began, time_budget_s):
+            break
+    bar.close()
+    if recalibrate_bn and history.epochs_done:
+        _recalibrate_and_save(run)
+    write_history(run.path, history)
+    return history
+
+
+def _prepare(
+    model: torch.nn.Module,
+    loader: Iterable[Any],
+    loss_fn: Callable[..., torch.Tensor] | None,
+    step_fn: Callable[..., torch.Tensor] | None,
+    epochs: int,
+    learning_rate: float,
+    device: Any,
+    checkpoint: str | os.PathLike | None,
+    amp: bool,
+    optimizer: torch.optim.Optimizer | None,
+    scheduler: Any,
+    weight_decay: float,
+    resume: bool,
+    channels_last: bool,
+    grad_clip: float | None,
+) -> tuple[_Run, dict[str, Any] | None]:
+    """Device, optimiser, scheduler and AMP for a run, restored from its checkpoint if one exists."""
+    device = torch.device(device) if device is not None else config.pick_device(verbose=False)
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    if optimizer is None:
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=learning_rate, weight_decay=weight_decay
+        )
+    sched = _make_scheduler(scheduler, optimizer, epochs)
+    autocast, scaler = _autocast(device, amp)
+    path, state = open_checkpoint(checkpoint, type(model).__name__, resume, device)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if sched is not None and state.get("scheduler") is not None:
+            sched.load_state_dict(state["scheduler"])
+        if scaler is not None and state.get("scaler") is not None:
+            scaler.load_state_dict(state["scaler"])
+    step = step_fn or default_step
+    run = _Run(
+        model,
+        loader,
+        step,
+        loss_fn,
+        device,
+        optimizer,
+        sched,
+        autocast,
+        scaler,
+        path,
+        channels_last,
+        grad_clip,
+    )
+    return run, state
+
+
+def _set_epoch(loader: Iterable[Any], epoch: int) -> None:
+    """Tell the loader and its dataset the epoch (datasets drawing new crops/flips per epoch)."""
+    for source in (loader, getattr(loader, "dataset", None)):
+        if hasattr(source, "set_epoch"):
+            source.set_epoch(epoch)
+
+
+def _train_epoch(run: _Run, epoch: int) -> float:
+    """One pass over the training batches; returns the mean loss."""
+    run.model.train()
+    total, count = 0.0, 0
+    for batch in run.loader:
+        batch = to_device(batch, run.device, run.channels_last)
+        run.optimizer.zero_grad(set_to_none=True)
+        with run.autocast:
+            loss = run.step(run.model, batch, run.loss_fn)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"epoch {epoch + 1}: loss is {loss.item()}. Lower the learning rate or check "
+                "the inputs for NaN (helpers.rasters.read(..., masked_nodata=True))."
+            )
+        _backward_and_step(run, loss)
+        total += float(loss.detach())
+        count += 1
+    return total / max(count, 1)
+
+
+def _backward_and_step(run: _Run, loss: torch.Tensor) -> None:
+    """Backpropagate (through the AMP scaler when there is one), clip, step the optimiser."""
+    if run.scaler is not None:
+        run.scaler.scale(loss).backward()
+        run.scaler.unscale_(run.optimizer)
+    else:
+        loss.backward()
+    if run.grad_clip is not None:
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.grad_clip)
+    if run.scaler is not None:
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+    else:
+        run.optimizer.step()
+
+
+def _step_schedule(
+    run: _Run,
+    scheduler: Any,
+    epoch: int,
+    epochs: int,
+    time_budget_s: float | None,
+    began: float,
+) -> None:
+    """Advance the learning-rate schedule; a cosine under a time budget follows the budget too."""
+    if run.sched is None:
+        return
+    run.sched.step()
+    if scheduler == "cosine" and time_budget_s:
+        spent = (time.perf_counter() - began) / time_budget_s
+        _anneal(run.optimizer, max((epoch + 1) / max(epochs, 1), spent))
+
+
+def _log_epoch(
+    history: History, epoch: int, loss: float, val: dict[str, Any], t0: float, bar: Any
+) -> None:
+    """Append one epoch to the history and show it on the progress bar."""
+    history.epoch.append(epoch + 1)
+    history.train_loss.append(loss)
+    history.val.append({k: float(v) for k, v in val.items()})
+    history.seconds.append(time.perf_counter() - t0)
+    shown = {"loss": f"{history.train_loss[-1]:.4f}"}
+    shown.update({f"val_{k}": f"{v:.3f}" for k, v in list(history.val[-1].items())[:2]})
+    bar.set_postfix(shown)
+
+
+def _save(run: _Run, epoch: int, history: History, meta: dict[str, Any] | None) -> None:
+    """Checkpoint after an epoch: everything needed to resume to the same result."""
+    save_checkpoint(
+        run.path,
+        {
+            "model": run.model.state_dict(),
+            "optimizer": run.optimizer.state_dict(),
+            "scheduler": run.sched.state_dict() if run.sched is not None else None,
+            "scaler": run.scaler.state_dict() if run.scaler is not None else None,
+            "rng": rng_state(run.loader),
+            "epoch": epoch + 1,
+            "history": history.to_dict(),
+            "meta": meta or {},
+        },
+    )
+
+
+def _out_of_time(
+    history: Any,
+    epoch: int,
+    epochs: int,
+    start_epoch: int,
+    began: float,
+    time_budget_s: float | None,
+) -> bool:
+    """True (and the reason in the history) when the next epoch would overrun the time budget."""
+    elapsed = time.perf_counter() - began
+    per_epoch = elapsed / (epoch + 1 - start_epoch)
+    if time_budget_s is not None and epoch + 1 < epochs and elapsed + per_epoch > time_budget_s:
+        history.stopped_early = True
+        history.stop_reason = (
+            f"time budget of {time_budget_s:.0f} s: stopped after epoch {epoch + 1} of {epochs} "
+            f"({elapsed:.1f} s used, ~{per_epoch:.1f} s per epoch)"
+        )
+        return True
+    return False
+
+
+def _recalibrate_and_save(run: _Run) -> None:
+    """Re-estimate batch-norm statistics with the final weights and store them in the checkpoint."""
+    rng = rng_state(run.loader)  # saved as before, so a resumed finished run does the same
+    if recalibrate_batch_norm(
+        run.model, run.loader, run.step, run.loss_fn, run.device, run.channels_last
+    ):
+        state = load_checkpoint(run.path, map_location=run.device)
+        state["model"], state["rng"] = run.model.state_dict(), rng
+        save_checkpoint(run.path, state)
+    set_rng_state(rng, run.loader)
+
+
+def recalibrate_batch_norm(
+    model: Any,
+    loader: Iterable[Any],
+    step_fn: Callable[..., Any] = default_step,
+    loss_fn: Callable[..., Any] | None = None,
+    device: Any = None,
+    channels_last: bool = False,
+) -> bool:
+    """Re-estimate every batch-norm layer's running mean and variance with the current weights
+    ("precise BN"): one pass over ``loader`` in training mode, without gradients, averaging all
+    batches equally. The running averages kept during training lag behind weights that change
+    fast (short runs, high learning rates), and ``eval()`` predictions then swing from epoch to
+    epoch. Returns False (and does nothing) when the model has no batch norm."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return False
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the pass
+    was_training = model.training
+    model.train()
+    with torch.no_grad():
+        for batch in loader:
+            step_fn(model, to_device(batch, device, channels_last), loss_fn)
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    model.train(was_training)
+    return True
+
+
+class _Mean:
+    total: float = 0.0
+    count: int = 0
+
+
+def validate(
+    model: Any,
+    loader: Iterable[Any],
+    loss_fn: Callable[..., Any] | None,
+    device: Any = None,
+    step_fn: Callable[..., Any] | None = None,
+    num_classes: int | None = None,
+    ignore_index: int = 255,
+) -> dict[str, float]:
+    """Mean loss over ``loader`` (when computable) and, with ``num_classes``, IoU/F1/accuracy."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.eval()
+    mean = _Mean()
+    confusion = None
+    with torch.no_grad():
+        for batch in loader:
+            batch = to_device(batch, device)
+            if loss_fn is not None or step_fn is not None:
+                loss = (step_fn or default_step)(model, batch, loss_fn)
+                mean.total += float(loss)
+                mean.count += 1
+            if num_classes is not None:
+                x, y = split_batch(batch)
+                pred = model(x).argmax(1)
+                cm = metrics.confusion_matrix(pred, y, num_classes, ignore_index)
+                confusion = cm if confusion is None else confusion + cm
+    out = {}
+    if mean.count:
+        out["loss"] = mean.total / mean.count
+    if confusion is not None:
+        out.update(metrics.scores_from_confusion(confusion).summary())
+    return out
+
+
+def evaluate(
+    model: Any,
+    loader: Iterable[Any],
+    num_classes: int,
+    ignore_index: int = 255,
+    device: Any = None,
+    target_key: str = "mask",
+) -> Any:
+    """Land-cover scores of ``model`` on a loader (``helpers.metrics.ClassScores``)."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.eval()
+    confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
+    with torch.no_grad():
+        for batch in loader:
+            batch = to_device(batch, device)
+            x, _ = split_batch(batch)
+            y = batch[target_key] if isinstance(batch, dict) else batch[1]
+            pred = model(x).argmax(1)
+            confusion += metrics.confusion_matrix(pred, y, num_classes, ignore_index).cpu()
+    return metrics.scores_from_confusion(confusion)
+
+
+# ---- inference on batches ----
+
+
+def predict(
+    model: Any,
+    data: Any,
+    device: Any = None,
+    batch_size: int = 8,
+    output: str = "labels",
+    amp: bool = False,
+    progress: bool = False,
+) -> Any:
+    """Run ``model`` on a tensor ``(N, C, H, W)`` / ``(C, H, W)`` or on a loader of batches.
+
+    ``output``: ``"labels"`` (argmax over classes), ``"probs"`` (softmax) or ``"logits"``.
+    A tensor gives a tensor; a loader gives a dict: ``"pred"`` plus every other tensor of the
+    batches (e.g. ``"mask"``, ``"coarse"``) concatenated on the CPU, and lists for the rest (``"id"``).
+    """
+    if output not in ("labels", "probs", "logits"):
+        raise ValueError(f"output must be 'labels', 'probs' or 'logits', got {output!r}")
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.eval()
+    autocast, _ = _autocast(device, amp)
+
+    def run(x: Any) -> Any:
+        with torch.no_grad(), autocast:
+            out = model(x.to(device)).float()
+        if output == "labels":
+            return out.argmax(1).cpu()
+        return (out.softmax(1) if output == "probs" else out).cpu()
+
+    if isinstance(data, torch.Tensor):
+        single = data.ndim == 3
+        x = data[None] if single else data
+        outs = [run(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        result = torch.cat(outs)
+        return result[0] if single else result
+    collected: dict[str, list[Any]] = {"pred": []}
+    for batch in tqdm(data, desc="predict", disable=not progress):
+        x, _ = split_batch(batch)
+        collected["pred"].append(run(x))
+        if isinstance(batch, dict):
+            for k, v in batch.items():
+                if k != "image":
+                    collected.setdefault(k, []).append(v)
+        elif isinstance(batch, (list, tuple)) and len(batch) > 1:
+            collected.setdefault("mask", []).append(batch[1])
+    result: dict[str, Any] = {}
+    for k, parts in collected.items():
+        if parts and isinstance(parts[0], torch.Tensor):
+            result[k] = torch.cat(parts)
+        else:
+            result[k] = [
+                item
+                for part in parts
+                for item in (part if isinstance(part, (list, tuple)) else [part])
+            ]
+    return result
