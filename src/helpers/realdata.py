@@ -222,3 +222,13 @@ def build_from_wheel(wheel: Path, folder: Path) -> dict:
         "labelled_fraction": round(float(1 - counts[0] / values.size), 4),
         "class_pixels": {c["name"]: int(counts[c["value"]]) for c in CLASSES},
     }
+
+
+def dfc8_lookup(classes: list[dict]) -> np.ndarray:
+    """uint8 table: DFC8 training index (0..7, notebook 03's classes) -> index into ``classes``
+    (0-based, via each class's ``"dfc"`` value), 255 where no class corresponds."""
+    from . import labels
+
+    ours = {c["dfc"]: i for i, c in enumerate(classes) if c.get("dfc") is not None}
+    dfc = labels.from_train_index(np.arange(len(labels.DFC8)))
+    return np.array([ours.get(int(d), 255) for d in dfc], dtype=np.uint8)
