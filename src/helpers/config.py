@@ -85,7 +85,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "width": 8,
             "depth": 3,
             "learning_rate": 3e-3,
-            "class_weight_power": 0.5,
+            "class_weight_power": 1.0,
             "min_labelled": 200,
             "time_budget_s": 30,  # a safety cap only
             "tile": 256,
@@ -166,7 +166,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "width": 16,
             "depth": 3,
             "learning_rate": 3e-3,
-            "class_weight_power": 0.5,
+            "class_weight_power": 1.0,
             "min_labelled": 200,
             "time_budget_s": 400,  # a safety cap only
             "tile": 256,
@@ -238,7 +238,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "width": 32,
             "depth": 4,
             "learning_rate": 1e-3,
-            "class_weight_power": 0.5,
+            "class_weight_power": 1.0,
             "min_labelled": 500,
             "time_budget_s": None,
             "tile": 512,
