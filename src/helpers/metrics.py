@@ -99,19 +99,23 @@ def confusion_matrix(
             f"target holds label(s) {sorted(set(bad.tolist()))[:5]} outside 0..{num_classes - 1} "
             f"and not the ignore index {ignore_index}; map labels with helpers.labels.to_train_index."
         )
+    # Only labelled pixels are scored: a prediction there must be a class (a masked map may hold
+    # the ignore value where the truth is ignored too).
+    pred_t, target_t = pred_t[keep], target_t[keep]
     outside = (pred_t < 0) | (pred_t >= num_classes)
     if unlabelled_pred:
         pred_t = torch.where(outside, torch.full_like(pred_t, num_classes), pred_t)
         return multiclass_confusion_matrix(
-            pred_t, target_t, num_classes=num_classes + 1, ignore_index=ignore_index, normalize=None
+            pred_t, target_t, num_classes=num_classes + 1, normalize=None
         ).long()[:num_classes]
     if pred_t.numel() and outside.any():
         raise ValueError(
-            f"prediction holds values outside 0..{num_classes - 1}; pass unlabelled_pred=True to "
-            "count them as misses"
+            f"prediction holds values {sorted(set(pred_t[outside].tolist()))[:5]} outside "
+            f"0..{num_classes - 1} on labelled pixels; pass unlabelled_pred=True to count them as "
+            "misses"
         )
     return multiclass_confusion_matrix(
-        pred_t, target_t, num_classes=num_classes, ignore_index=ignore_index, normalize=None
+        pred_t, target_t, num_classes=num_classes, normalize=None
     ).long()
 
 

