@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "bands": 0,
     "labels": 0,
     "locks": 0,
+    "atmosphere": 0,
     # 1 rasters: GeoTIFF I/O with georeference, windows, tiles, grid checks
     "rasters": 1,
     # 2 data: layouts and their readers and writers, preparation, downloads
@@ -40,6 +41,8 @@ LAYERS: dict[str, int] = {
     "manifest": 2,
     "scene": 2,
     "realdata": 2,
+    "vectors": 2,
+    "normalise": 2,
     # 3 models: networks, losses, metrics, the classic method
     "models": 3,
     "losses": 3,
@@ -55,6 +58,8 @@ LAYERS: dict[str, int] = {
     "results": 5,
     "report": 5,
     "reproduce": 5,
+    "execute": 5,
+    "expected": 5,
     # 6 presentation
     "plots": 6,
     "widgets": 6,

@@ -215,7 +215,7 @@ def test_ntl_predict_refuses_inf_and_no_process_dies():
 def test_cached_crops_carry_the_sample_id(tmp_path):
     root = tmp_path / "NTL"
     write_ntl(root, ident="patch7")
-    cached = crops.CachedCrops(ds.NTL(root), crop=16)
+    cached = crops.for_ntl(ds.NTL(root), crop=16)
     assert cached[0]["id"] == "patch7"
 
 

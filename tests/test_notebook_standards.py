@@ -97,7 +97,7 @@ def test_papermill_profile_parameter_reaches_the_settings(path, monkeypatch):
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
-    from helpers import config, labels
+    from helpers import config, datasets, labels
 
     monkeypatch.delenv("EOSR_PROFILE", raising=False)
     nb = prepare_notebook_metadata(load_notebook_node(str(path)), str(path), "")
@@ -105,7 +105,7 @@ def test_papermill_profile_parameter_reaches_the_settings(path, monkeypatch):
     at = next(
         i for i, c in enumerate(nb.cells) if "injected-parameters" in c.metadata.get("tags", [])
     )
-    names = {"os": os, "time": time, "config": config, "labels": labels}
+    names = {"os": os, "time": time, "config": config, "labels": labels, "datasets": datasets}
     for cell in nb.cells[at - 1 : at + 2]:  # parameters, injected, settings
         exec(cell.source, names)  # noqa: S102 - the notebook's own first cells
     assert names["PROFILE"] == "smoke"

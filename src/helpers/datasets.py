@@ -564,7 +564,7 @@ class DFC2020(_PatchDataset):
         self.split = split
         super().__init__(
             root,
-            [dfc2020_roi(split)],
+            [f"ROIs0000_{split}" if self.flat else dfc2020_roi(split)],  # flat: the CSV selects
             s2_bands,
             s1_bands,
             label,
