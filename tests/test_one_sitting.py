@@ -42,6 +42,18 @@ def test_latest_records_pick_the_newest_per_notebook_and_method(tmp_path, monkey
     assert results.latest_records("full") == []
 
 
+def test_a_half_written_line_in_another_run_is_left_out_with_a_warning(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("EOSR_RUNS", str(runs))
+    monkeypatch.delenv("EOSR_RUN_DIR", raising=False)
+    _write(runs / "a", _rec("03_unet_landcover", "U-Net", "2026-12-01T10:00:00", iou=0.7))
+    (runs / "b").mkdir()
+    (runs / "b" / "results.jsonl").write_text('{"notebook": "08_ntl_su')  # killed mid-write
+    with pytest.warns(UserWarning, match=r"b.results\.jsonl, line 1"):
+        got = results.latest_records("smoke")
+    assert [(r["notebook"], r["metrics"]["iou"]) for r in got] == [("03_unet_landcover", 0.7)]
+
+
 def test_maps_come_from_the_run_of_the_newest_maker(tmp_path):
     old, new, current = tmp_path / "old", tmp_path / "new", tmp_path / "current"
     for run in (old, new):

@@ -41,7 +41,9 @@ def find_results_run(current: Any = None, runs_root: Any = None) -> Path | None:
     from . import config, results
 
     def useful(run: Path) -> bool:
-        return any(r.get("notebook") != DASHBOARD_NOTEBOOK for r in results.load(run))
+        return any(
+            r.get("notebook") != DASHBOARD_NOTEBOOK for r in results.load(run, skip_broken=True)
+        )
 
     if current is not None and useful(Path(current)):
         return Path(current)

@@ -77,7 +77,8 @@ def latest_records(
     folder) still show each other's results. A record is written when its notebook finished.
 
     ``roots``: run folders to search; default the current one (``EOSR_RUN_DIR``, when set) and
-    every folder under ``EOSR_RUNS``. ``exclude``: notebooks to leave out.
+    every folder under ``EOSR_RUNS``. ``exclude``: notebooks to leave out. A half-written line (a
+    killed process) is left out with a warning naming the file and line.
     """
     profile = config.get_profile(profile)
     if roots is None:
@@ -90,7 +91,7 @@ def latest_records(
         if not path.is_file():
             continue
         mtime = path.stat().st_mtime
-        for rec in load(path):
+        for rec in load(path, skip_broken=True):  # one killed run must not hide all the others
             if rec.get("profile") != profile or rec.get("notebook") in set(exclude):
                 continue
             key, order = (str(rec.get("notebook")), str(rec.get("method"))), (rec["time"], mtime)
