@@ -80,7 +80,7 @@ from .layouts import (  # noqa: F401 (re-exported: helpers.earthengine.SCENE_FIL
 CACHE_VERSION = 1
 MiB = 2**20
 
-# Request limits users hit (DESIGN.md "Facts from the anchors"): computePixels ~48 MB per request;
+# Request limits users hit (as reported for Earth Engine; not re-checked here): computePixels ~48 MB per request;
 # getDownloadURL ~32 MB and 10,000 px per side. 32768 px per side for computePixels is taken from a
 # third-party page (earthlens docs: "EE's 32768-px per-axis cap") and is marked unverified.
 LIMITS: dict[str, dict[str, int]] = {

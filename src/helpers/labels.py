@@ -104,7 +104,7 @@ DFC: dict[int, str] = {
 # Savanna (3) and Snow/Ice (8) are absent from the DFC2020 evaluation data: 8 classes remain.
 DFC8: tuple[int, ...] = (1, 2, 4, 5, 6, 7, 9, 10)
 
-# IGBP -> DFC, indexed by IGBP value 0..17 (DESIGN; the DFC2020 baseline's mapping). HR-MARS's
+# IGBP -> DFC, indexed by IGBP value 0..17 (the DFC2020 baseline's mapping). HR-MARS's
 # table is garbled on the Woody Savannas row ("2 6"); here it maps to Savanna (3) as in the baseline.
 IGBP_TO_DFC = np.array([0, 1, 1, 1, 1, 1, 2, 2, 3, 3, 4, 5, 6, 7, 6, 8, 9, 10], dtype=np.uint8)
 
