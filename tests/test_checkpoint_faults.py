@@ -277,7 +277,7 @@ def test_half_written_results_line_is_named_and_the_report_still_written(run_fol
 
 
 def test_report_is_written_atomically(run_folders, monkeypatch):
-    from helpers import report
+    from helpers import locks
 
     run = run_folders / "current"
     results.record("00_setup_and_tour", "first", {"x": 1.0})
@@ -287,7 +287,7 @@ def test_report_is_written_atomically(run_folders, monkeypatch):
     def broken(src, dst):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(report.os, "replace", broken)
+    monkeypatch.setattr(locks.os, "replace", broken)  # the report is written by locks
     with pytest.raises(OSError, match=r"report\.html: cannot write"):
         reproduce.write_report(run)
     assert (run / "report.html").read_text() == first

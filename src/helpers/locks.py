@@ -4,7 +4,7 @@ A lock is a small JSON file holding the owner's PID, host and start time. A lock
 gone (same host, PID no longer running) is taken over at once, so a killed ``eosr sample`` never
 makes the next run wait; a lock from another host is trusted until ``patience_s`` has passed.
 Locks only avoid duplicate work: correctness comes from building in a temporary folder and
-renaming it into place. Temporary folders carry ``<host>-<pid>`` in their name
+renaming it into place (:func:`write_text_atomic` does the same for one file). Temporary folders carry ``<host>-<pid>`` in their name
 (:func:`temp_name`) so that orphans of dead processes can be removed (:func:`remove_orphans`).
 """
 
@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import socket
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -156,3 +157,20 @@ def remove_orphans(folder: str | os.PathLike, prefix: str) -> list[Path]:
         shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
         removed.append(p)
     return removed
+
+
+def write_text_atomic(target: Path, text: str, fix: str) -> Path:
+    """Write ``text`` to a temporary file beside ``target``, then rename it into place, so a reader
+    never sees half a file; a failure names the file, the cause and ``fix``, and leaves no temp file."""
+    target, tmp = Path(target), None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except OSError as err:
+        raise OSError(err.errno, f"{target}: cannot write ({err.strerror or err}). {fix}") from err
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
+    return target

@@ -12,15 +12,13 @@ from __future__ import annotations
 import base64
 import html
 import math
-import os
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import results
+from . import locks, results
 
 HR_MARS = "HR-MARS"
 PANDA_FINE = "PANDA-FINE"
@@ -596,20 +594,9 @@ def write(run: Path) -> Path:
     rename: a reader never sees half a page) and return its path; a failed write names the file."""
     run = Path(run)
     out = run / "report.html"
-    page = render(run)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".report.html.", suffix=".tmp", dir=run)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page)
-        os.replace(tmp, out)
-    except OSError as err:
-        raise OSError(
-            err.errno,
-            f"{out}: cannot write the report ({err.strerror or err}). Free disk space or "
-            "check the folder's permissions, then run helpers.reproduce.write_report again.",
-        ) from err
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.remove(tmp)
-    return out
+    return locks.write_text_atomic(
+        out,
+        render(run),
+        "Free disk space or check the folder's permissions, then run "
+        "helpers.reproduce.write_report again.",
+    )

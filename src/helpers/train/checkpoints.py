@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import config
+from .. import config, locks
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -225,21 +225,9 @@ def is_finished(path: str | os.PathLike) -> bool:
 
 def _write_json(target: Path, data: Any) -> None:
     """Write JSON atomically; a failure names the file and the cause."""
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=target.parent, prefix=f".{target.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1)
-        os.replace(tmp, target)
-    except OSError as err:
-        raise OSError(
-            err.errno,
-            f"{target}: cannot write ({err.strerror or err}). Free disk space or check "
-            "the folder's permissions.",
-        ) from err
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.remove(tmp)
+    locks.write_text_atomic(
+        target, json.dumps(data, indent=1), "Free disk space or check the folder's permissions."
+    )
 
 
 def open_checkpoint(
@@ -289,11 +277,7 @@ def start_history(
 
 def write_history(path: Path, history: Any) -> None:
     """``history.json`` beside the checkpoint, for people and for the report."""
-    target = path.parent / "history.json"
-    fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=path.parent, prefix=".history.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(history.to_dict(), fh, indent=1)
-    os.replace(tmp, target)
+    _write_json(path.parent / "history.json", history.to_dict())
 
 
 def finished_history(
