@@ -64,8 +64,9 @@ def test_setup_cell_matches_nbkit():
     src = colab.setup_source(REPO, "v2")
     assert '"EOSR_COLAB_REPO", "https://github.com/someone/eosr-kit"' in src
     assert '"EOSR_COLAB_REF", "v2"' in src
-    assert '"pip", "install", "-q", "-e", KIT, "-c", constraints' in src  # runtime set only
+    assert "colab.install(KIT)" in src and "colab.setup(use_drive=USE_DRIVE)" in src
     assert "[dev]" not in src and "|| true" not in src
+    assert len(src.splitlines()) <= 30  # the notebooks' cell limit (test_notebook_standards)
     assert src.startswith(colab.SETUP_MARK) and 'if "google.colab" in sys.modules' in src
     compile(src, "setup cell", "exec")  # plain Python: no shell magics to hide a failure
 
@@ -85,6 +86,43 @@ def test_setup_cell_fails_loudly_when_the_clone_fails(monkeypatch, tmp_path):
         exec(colab.setup_source(REPO, "v2"), {})
     assert "REPO/REF" in str(err.value)
     assert not (tmp_path / "kit" / "src").exists()
+
+
+def test_install_keeps_torch_and_installs_the_runtime_set_only(monkeypatch, tmp_path):
+    import subprocess as sp
+    from importlib import metadata
+
+    calls = []
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    monkeypatch.setattr(
+        sp, "run", lambda cmd, **kw: calls.append(cmd) or sp.CompletedProcess(cmd, 0)
+    )
+    cmd = colab.install(tmp_path / "kit", python="py")
+    assert calls == [cmd]
+    assert cmd[:7] == ["py", "-m", "pip", "install", "-q", "-e", str(tmp_path / "kit")]
+    assert "[dev]" not in " ".join(cmd) and cmd[-2] == "-c"
+    pins = Path(cmd[-1]).read_text().split()
+    assert f"torch=={metadata.version('torch')}" in pins  # pip may not replace the runtime's torch
+    monkeypatch.setattr(sp, "run", lambda cmd, **kw: sp.CompletedProcess(cmd, 1, "", "no index"))
+    with pytest.raises(RuntimeError, match="pip install .* failed .*\\n.*no index"):
+        colab.install(tmp_path / "kit")
+
+
+def test_colab_module_imports_with_the_standard_library_only():
+    """The setup cell imports helpers.colab from the fresh clone before pip installed anything."""
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from helpers import colab; "
+        "extra = {m.split('.')[0] for m in sys.modules} - set(sys.stdlib_module_names) - {'helpers', '__main__'}; "
+        "print(sorted(extra))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", probe, str(ROOT / "src")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]", out.stdout
 
 
 def _fake_colab(monkeypatch, mount_error=None):

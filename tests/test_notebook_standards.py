@@ -147,3 +147,35 @@ def test_text_retypes_no_published_number_run_time_or_source_file(path):
     assert not re.search(r"\b(the|a) seed('s)?\b(?! \d)(?!s? =)", markdown.lower()), (
         f"{path.name}: call the source documents by title (HR-MARS, PANDA-FINE, DeepLight)"
     )
+
+
+MAX_CELL_LINES = 30  # a code cell a student reads in one glance; longer: move the loop into helpers
+
+
+def long_cells(nb: nbformat.NotebookNode, limit: int = MAX_CELL_LINES) -> list[tuple[int, int]]:
+    """``(cell index, lines)`` of every code cell longer than ``limit`` lines."""
+    return [
+        (i, len(c.source.splitlines()))
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and len(c.source.splitlines()) > limit
+    ]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_code_cell_is_longer_than_30_lines(path):
+    """Notebooks keep explanation and calls; loops and repeated chains live in helpers."""
+    found = long_cells(nbformat.read(path, as_version=4))
+    assert not found, (
+        f"{path.name}: code cells (index, lines) {found} exceed {MAX_CELL_LINES} lines; move the "
+        "loop or repeated chain into a helpers function and call it"
+    )
+
+
+def test_long_cell_check_counts_lines_of_code_cells_only():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("\n".join(["text"] * 50)),
+        nbformat.v4.new_code_cell("\n".join(["x = 1"] * 30)),
+        nbformat.v4.new_code_cell("\n".join(["x = 1"] * 31)),
+    ]
+    assert long_cells(nb) == [(2, 31)]

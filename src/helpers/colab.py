@@ -3,9 +3,10 @@
 ``[tool.eosr] repository`` and ``ref`` in ``pyproject.toml`` say where the kit is published (``ref``
 a tag or a commit, so every notebook installs the same kit). Every "Open in Colab" badge and every
 notebook's setup cell is generated from them by ``tools/sync_notebooks.py`` (``make
-sync-notebooks``). The cell clones the kit (failing loudly), installs only the runtime dependencies
-without replacing the runtime's torch, then calls :func:`setup`: Google Drive for data and runs
-(when the student allows it) and Colab's widget manager. ``EOSR_COLAB_SETUP=1`` runs the cell
+sync-notebooks``). The cell clones the kit (failing loudly), then runs two functions of this module
+from the clone: :func:`install` (runtime dependencies only, the runtime's torch kept) and
+:func:`setup` (Google Drive for data and runs when the student allows it, Colab's widget manager).
+This module is imported before the install, so it and ``config`` import only the standard library. ``EOSR_COLAB_SETUP=1`` runs the cell
 outside Colab (the runtime-only install test); ``EOSR_COLAB_REPO``/``_REF``/``_DIR`` override
 where it clones from, what it checks out and where to.
 """
@@ -111,8 +112,6 @@ import sys
 USE_DRIVE = True
 if "google.colab" in sys.modules or os.environ.get("EOSR_COLAB_SETUP") == "1":
     import subprocess
-    import tempfile
-    from importlib import metadata
 
     REPO = os.environ.get("EOSR_COLAB_REPO", "{repository}")
     REF = os.environ.get("EOSR_COLAB_REF", "{ref}")  # pinned by `make sync-notebooks`
@@ -129,27 +128,55 @@ if "google.colab" in sys.modules or os.environ.get("EOSR_COLAB_SETUP") == "1":
     if not os.path.isdir(os.path.join(KIT, ".git")):
         _run("git", "clone", "-q", REPO, KIT)
     _run("git", "-C", KIT, "checkout", "-q", REF)
-    keep = []  # the runtime's torch (a CUDA build on Colab) stays: pip may not replace it
-    for dist in ("torch", "torchvision"):
-        try:
-            keep.append(f"{{dist}}=={{metadata.version(dist)}}")
-        except metadata.PackageNotFoundError:
-            pass
-    constraints = os.path.join(tempfile.gettempdir(), "eosr-keep-torch.txt")
-    with open(constraints, "w") as fh:
-        fh.write("\\n".join(keep) + "\\n")
-    _run(sys.executable, "-m", "pip", "install", "-q", "-e", KIT, "-c", constraints)
-    sys.path.insert(0, os.path.join(KIT, "src"))  # this kernel started before the install
+    sys.path.insert(0, os.path.join(KIT, "src"))  # helpers.colab needs only the standard library
     from helpers import colab
 
+    colab.install(KIT)  # pip: runtime dependencies only, the runtime's torch stays
     colab.setup(use_drive=USE_DRIVE)"""
 
 
 def setup_source(repository: str, ref: str) -> str:
-    """Source of the standard setup cell: in Colab, clone the kit at ``ref`` and install it editable
-    (so the notebooks, ``data_manifest.yaml`` and ``data/`` live in one checkout), keeping the
-    runtime's torch, then :func:`setup`; elsewhere do nothing."""
+    """Source of the standard setup cell: in Colab, clone the kit at ``ref`` (inline, so that a
+    failed clone stops the cell), then :func:`install` and :func:`setup` from the clone; elsewhere
+    do nothing. The cell imports this module before pip ran: it must need only the standard library."""
     return SETUP_TEMPLATE.format(mark=SETUP_MARK, repository=repository, ref=ref)
+
+
+def kept_torch() -> list[str]:
+    """Pins (``torch==2.x``) of the runtime's torch and torchvision, so pip cannot replace them."""
+    from importlib import metadata
+
+    keep = []
+    for dist in ("torch", "torchvision"):
+        try:
+            keep.append(f"{dist}=={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return keep
+
+
+def install(kit: str | Path, python: str | None = None) -> list[str]:
+    """Install the cloned kit editable with its runtime dependencies only (never the ``dev`` extra),
+    keeping the runtime's torch (a CUDA build on Colab) through a pip constraints file.
+
+    Editable, so the notebooks, ``data_manifest.yaml`` and ``data/`` live in one checkout. Returns
+    the pip command; raises ``RuntimeError`` with pip's message and the fix when pip fails.
+    """
+    import subprocess
+    import sys
+    import tempfile
+
+    constraints = Path(tempfile.gettempdir()) / "eosr-keep-torch.txt"
+    constraints.write_text("\n".join(kept_torch()) + "\n", encoding="utf-8")
+    cmd = [python or sys.executable, "-m", "pip", "install", "-q", "-e", str(kit)]
+    cmd += ["-c", str(constraints)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(
+            f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}\n"
+            "Check the internet connection and the kit's pyproject.toml, then run the cell again."
+        )
+    return cmd
 
 
 def drive_folder(mount_point: str | Path = "/content/drive") -> Path:
