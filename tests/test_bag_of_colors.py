@@ -100,3 +100,4 @@ def test_forest_learns_colour_to_class():
         train_x, train_y
     )
     np.testing.assert_array_equal(again.predict(test_x[0]), preds[0])
+    np.testing.assert_array_equal(model.predict_many(test_x, progress=False), np.stack(preds))

@@ -107,3 +107,31 @@ def test_ignore_prediction_where_truth_is_ignored():
         metrics.landcover_scores(bad, target, num_classes=2)
     empty = metrics.confusion_matrix(pred, np.full_like(target, 255), num_classes=2)
     assert int(empty.sum()) == 0
+
+
+def test_averagings_match_sklearn_macro_weighted_micro():
+    pred, target = _arrays(3)
+    scores = metrics.landcover_scores(pred, target, 8)
+    keep = target != 255
+    y, p = target[keep], pred[keep]
+    table = metrics.averagings(scores)
+    present = np.unique(y)
+    for row, fn in (("F1", skm.f1_score), ("IoU", skm.jaccard_score)):
+        got = table.loc[row]
+        macro = fn(y, p, labels=present, average="macro", zero_division=0)
+        assert got["macro (per-class mean)"] == pytest.approx(macro, rel=1e-12)
+        weighted = fn(y, p, labels=range(8), average="weighted", zero_division=0)
+        assert got["weighted by class pixels"] == pytest.approx(weighted, rel=1e-12)
+        micro = fn(y, p, labels=range(8), average="micro", zero_division=0)
+        assert got["micro (pooled TP/FP/FN)"] == pytest.approx(micro, rel=1e-12)
+
+
+def test_f1_iou_table_takes_scores_and_published_rows():
+    pred, target = _arrays(4)
+    scores = metrics.landcover_scores(pred, target, 8)
+    table = metrics.f1_iou_table(
+        [("testing", "published", {"f1": 0.5, "iou": 0.6, "acc": 0.1}), ("testing", "ours", scores)]
+    )
+    assert list(table.columns) == ["split", "source", "f1", "iou"]
+    assert table.loc[0, "f1"] == 0.5 and table.loc[0, "iou"] == 0.6
+    assert table.loc[1, "f1"] == scores.macro("f1") and table.loc[1, "iou"] == scores.macro("iou")

@@ -236,3 +236,15 @@ class BagOfColors:
             raise RuntimeError("BagOfColors is not fitted; call fit(images, masks) first")
         seg, _, hist = self.features(image)
         return self.forest.predict(hist)[seg]
+
+    def predict_many(self, images: Any, progress: bool = True) -> np.ndarray:
+        """(N, H, W) labels of a list of patches (a tqdm bar when ``progress`` and tqdm is there)."""
+        images = list(images)
+        if progress:
+            try:
+                from tqdm.auto import tqdm
+
+                images = tqdm(images, desc="predict")
+            except ImportError:
+                pass
+        return np.stack([self.predict(image) for image in images])

@@ -216,6 +216,39 @@ def landcover_scores(
     )
 
 
+def averagings(scores: ClassScores) -> Any:
+    """Mean F1 and IoU under three averagings (macro over present classes, weighted by class
+    pixels, micro over pooled TP/FP/FN): how far apart reported "mean" scores can be (notebook 06)."""
+    import pandas as pd
+
+    cm = scores.confusion.astype(float)
+    tp, fp, fn = np.diag(cm), cm.sum(0) - np.diag(cm), cm.sum(1) - np.diag(cm)
+    support = cm.sum(1) / cm.sum()
+    f1, iou, present = scores.f1, scores.iou, scores.present
+    pooled = 2 * tp.sum() + fp.sum() + fn.sum()
+    return pd.DataFrame(
+        {
+            "macro (per-class mean)": [np.nanmean(f1[present]), np.nanmean(iou[present])],
+            "weighted by class pixels": [np.nansum(f1 * support), np.nansum(iou * support)],
+            "micro (pooled TP/FP/FN)": [2 * tp.sum() / pooled, tp.sum() / (pooled - tp.sum())],
+        },
+        index=["F1", "IoU"],
+    )
+
+
+def f1_iou_table(rows: list[tuple[str, str, Any]]) -> Any:
+    """A DataFrame (split, source, f1, iou) from ``(split, source, scores)`` rows; ``scores`` is a
+    :class:`ClassScores` (its macro means) or a mapping with ``f1`` and ``iou`` (a published row)."""
+    import pandas as pd
+
+    out = []
+    for split, source, scores in rows:
+        if isinstance(scores, ClassScores):
+            scores = {"f1": scores.macro("f1"), "iou": scores.macro("iou")}
+        out.append({"split": split, "source": source, "f1": scores["f1"], "iou": scores["iou"]})
+    return pd.DataFrame(out, columns=["split", "source", "f1", "iou"])
+
+
 # ---- night lights (notebooks 07-09) ----
 
 # NTL super-resolution scores on the HR grid (30 m), in radiance units (nW/cm2/sr), numpy in/out.

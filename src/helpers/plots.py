@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,52 @@ def scene_maps(
     axes[0].set_axis_off()
     for i, (ax, (title, values)) in enumerate(zip(axes[1:], maps.items())):
         show_labels(ax, values, scheme, title, legend=i == len(maps) - 1)
+    return fig
+
+
+def scene_overview(scene: Any, title: str = "") -> Any:
+    """The files of one scene folder (notebook 01) in a 2 x 4 grid: Sentinel-2 true colour, fine and
+    coarse labels, elevation, fine and coarse lights, impervious surface and the coarse DN histogram."""
+    import matplotlib.pyplot as plt
+
+    from . import labels as lab
+    from . import rasters
+
+    def band(name: str, masked: bool = False) -> np.ndarray:
+        return rasters.read(Path(scene) / f"{name}.tif", masked_nodata=masked).data[0]
+
+    s2 = rasters.read(Path(scene) / "s2.tif")
+    index = {name: i for i, name in enumerate(s2.descriptions)}
+    true_colour = np.stack([s2.data[index[b]] for b in ("B04", "B03", "B02")], -1) / 10000
+    true_colour = np.clip(true_colour / max(np.percentile(true_colour, 99), 1e-6), 0, 1)
+    ntl_lr = band("ntl_lr")
+    fig, axes = plt.subplots(2, 4, figsize=(14, 7))
+    axes[0, 0].imshow(true_colour)
+    axes[0, 0].set_title("Sentinel-2 B04/B03/B02")
+    for ax, name, scheme, what in (
+        (axes[0, 1], "dfc", "dfc", "fine labels (DFC classes)"),
+        (axes[0, 2], "lc", "igbp", "coarse labels (MODIS IGBP)"),
+    ):
+        cmap, norm = lab.colormap(scheme)
+        ax.imshow(band(name), cmap=cmap, norm=norm, interpolation="nearest")
+        ax.set_title(what)
+    im = axes[0, 3].imshow(band("dem", masked=True), cmap="terrain")
+    axes[0, 3].set_title("elevation (m)")
+    plt.colorbar(im, ax=axes[0, 3], shrink=0.7)
+    axes[1, 0].imshow(np.log1p(np.nan_to_num(band("ntl_hr", masked=True))), cmap="magma")
+    axes[1, 0].set_title("fine lights, log(1 + radiance)")
+    im = axes[1, 1].imshow(ntl_lr, cmap="magma", vmin=0, vmax=63, interpolation="nearest")
+    axes[1, 1].set_title("coarse lights (DN 0..63)")
+    plt.colorbar(im, ax=axes[1, 1], shrink=0.7)
+    axes[1, 2].imshow(band("isp"), cmap="gray", interpolation="nearest")
+    axes[1, 2].set_title("impervious surface (0/1)")
+    axes[1, 3].hist(ntl_lr.ravel(), bins=64, range=(0, 64))
+    axes[1, 3].set_title("coarse lights: DN histogram")
+    for ax in axes.ravel()[:7]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title, y=1.0)
+    fig.tight_layout()
     return fig
 
 
