@@ -80,3 +80,25 @@ def test_scores_and_bad_input(pair):
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         metrics.rmse(pred, bad)
+
+
+def test_displacement_field_error_weights_each_block_by_the_lights():
+    block = 4
+    true_dy = np.zeros((8, 8))
+    true_dy[:4, :4] = 1.0  # top-left block moves by 1 LR px, the others stand still
+    true_dy[0, 0] = 5.0  # an unlit pixel: no weight, so it must not count
+    true_dx = np.full((8, 8), 0.5)
+    weights = np.ones((8, 8))
+    weights[0, 0] = 0.0
+    field = {
+        "rows": np.array([1.5, 5.5]),
+        "cols": np.array([1.5, 5.5]),
+        "dy": np.array([[1.0, 0.0], [0.0, np.nan]]),  # bottom-right block: no estimate
+        "dx": np.array([[0.5, 0.5], [0.5, np.nan]]) + np.array([[0.0, 0.3], [0.4, 0.0]]),
+    }
+    rmse, blocks, truth = metrics.displacement_field_error(field, true_dy, true_dx, weights, block)
+    assert blocks == 3
+    np.testing.assert_allclose(truth["dy"], [[1.0, 0.0], [0.0, 0.0]])
+    np.testing.assert_allclose(truth["dx"], 0.5)
+    assert rmse == pytest.approx(np.sqrt((0.0 + 0.3**2 + 0.4**2) / 3))
+    assert truth["rows"] is field["rows"]

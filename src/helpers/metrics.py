@@ -387,3 +387,34 @@ def ntl_scores(
     if low_res is not None:
         out["saturated_mae"] = saturated_mae(p, t, low_res, ratio)
     return out
+
+
+def displacement_field_error(
+    field: dict[str, np.ndarray],
+    true_dy: np.ndarray,
+    true_dx: np.ndarray,
+    weights: np.ndarray,
+    block: int,
+) -> tuple[float, int, dict[str, np.ndarray]]:
+    """A block-wise shift estimate (``field``: block centres ``rows``/``cols``, ``dy``/``dx`` in LR
+    px, NaN where none) against the true per-pixel shifts averaged over each block with ``weights``
+    (the lights): ``(RMSE over estimated blocks, their count, the true field in the same form)``."""
+    shape = np.shape(field["dy"])
+    truth = np.full((2, *shape), np.nan, np.result_type(true_dy, true_dx, weights, np.float32))
+    errors = []
+    for i, r in enumerate(field["rows"]):
+        for j, c in enumerate(field["cols"]):
+            r0, c0 = int(r - (block - 1) / 2), int(c - (block - 1) / 2)
+            sl = (slice(r0, r0 + block), slice(c0, c0 + block))
+            wb = weights[sl]
+            truth[:, i, j] = (
+                (true_dy[sl] * wb).sum() / wb.sum(),
+                (true_dx[sl] * wb).sum() / wb.sum(),
+            )
+            if not np.isnan(field["dy"][i, j]):
+                errors.append(
+                    np.hypot(field["dy"][i, j] - truth[0, i, j], field["dx"][i, j] - truth[1, i, j])
+                )
+    rmse = float(np.sqrt(np.mean(np.square(errors)))) if errors else float("nan")
+    true_field = {"rows": field["rows"], "cols": field["cols"], "dy": truth[0], "dx": truth[1]}
+    return rmse, len(errors), true_field
