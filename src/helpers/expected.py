@@ -3,10 +3,18 @@
 Notebook text states no fixed result: a code cell prints "expected range vs your run" from this
 table, so a summary cannot contradict the output above it. Each range comes from measured runs,
 described in :data:`MEASURED`; a profile or result without a measured range says so instead of
-guessing. Re-measure (and edit here) when the sample scene, a model or a profile's training changes.
+guessing. Re-measure when the sample scene, a model or a profile's training changes: after
+``make reproduce PROFILE=<profile>``, ``python tools/fit_expected.py --profile <profile>`` re-fits
+the ranges from the run's records (:func:`fit_from_records`, :data:`SOURCES` says where each result
+is recorded) and ``--write`` puts them here.
 """
 
 from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from typing import Any
 
 # profile -> notebook -> result -> (low, high). IoU/F1 as fractions, PSNR in dB, shares in [0, 1].
 RANGES: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
@@ -109,3 +117,101 @@ def compare(notebook: str, yours: dict[str, float], profile: str) -> list[str]:
 def show(notebook: str, yours: dict[str, float], profile: str) -> None:
     """Print :func:`compare` (what a notebook's summary cell calls)."""
     print("\n".join(compare(notebook, yours, profile)))
+
+
+# Where each result is in the results records: (regular expression searched in the record's
+# ``method``, metric name), or a pair of them for a difference (first minus second, same run).
+Source = tuple[str, str]
+SOURCES: dict[str, dict[str, Source | tuple[Source, Source]]] = {
+    "03_unet_landcover": {
+        "U-Net macro IoU": (r"^U-Net", "iou"),
+        "coarse labels as the map, macro IoU": (r"^U-Net", "coarse_labels_iou"),
+    },
+    "04_label_super_resolution": {
+        "coarse labels up-sampled, macro IoU": (r"^coarse labels up-sampled", "iou"),
+        "naive U-Net, macro IoU": (r"^naive U-Net", "iou"),
+        "label SR, macro IoU": (r"^label SR", "iou"),
+        "supervised U-Net, macro IoU": (r"^supervised U-Net", "iou"),
+    },
+    "05_cgan_pix2pix": {
+        "cGAN macro IoU": (r"^cGAN", "iou"),
+        "pix2pix (tanh) macro IoU": (r"^pix2pix .*tanh", "iou"),
+        "pix2pix (softmax image) macro IoU": (r"^pix2pix .*softmax", "iou"),
+        "coarse labels as the prediction, macro IoU": (r"^coarse labels as the prediction", "iou"),
+    },
+    "08_ntl_super_resolution": {
+        "bicubic PSNR (dB)": (r"^bicubic", "psnr"),
+        "full model PSNR (dB)": (r"full model$", "psnr"),
+        "full model - bicubic (dB)": ((r"full model$", "psnr"), (r"^bicubic", "psnr")),
+        "NTL only - bicubic (dB)": ((r"NTL only$", "psnr"), (r"^bicubic", "psnr")),
+    },
+    "09_ntl_ablation": {
+        "baseline PSNR (dB)": (r"^baseline$", "psnr"),
+        "full model PSNR (dB)": (r"\(full model\)$", "psnr"),
+    },
+}
+
+# How far a fitted range reaches beyond the measured values: another CPU, library version or
+# thread count changes the last digits of a run, so a student's run may differ a little.
+MARGINS: dict[str, float] = {"dB": 1.0, "fraction": 0.05}
+
+
+def _metric(records: list[dict[str, Any]], source: Source) -> float | None:
+    """The metric of the newest record whose method matches (records in file order), else None."""
+    pattern, metric = source
+    for rec in reversed(records):
+        if re.search(pattern, str(rec.get("method", ""))) and metric in rec.get("metrics", {}):
+            value = rec["metrics"][metric]
+            return float(value) if value is not None else None
+    return None
+
+
+def values_from_records(
+    records: Iterable[dict[str, Any]], profile: str
+) -> dict[str, dict[str, list[float]]]:
+    """Per notebook and result of :data:`SOURCES`, one value per run folder (``record["run"]``)
+    from the records of ``profile``; capped records (training cut by the clock) are left out."""
+    by_run: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for rec in records:
+        if rec.get("profile") == profile and not rec.get("capped"):
+            by_run.setdefault((str(rec.get("run", "")), str(rec.get("notebook"))), []).append(rec)
+    out: dict[str, dict[str, list[float]]] = {}
+    for (_, notebook), recs in sorted(by_run.items()):
+        for name, source in SOURCES.get(notebook, {}).items():
+            if isinstance(source[0], tuple):
+                first, second = _metric(recs, source[0]), _metric(recs, source[1])
+                value = None if first is None or second is None else first - second
+            else:
+                value = _metric(recs, source)  # type: ignore[arg-type]
+            if value is not None and math.isfinite(value):
+                out.setdefault(notebook, {}).setdefault(name, []).append(value)
+    return out
+
+
+def fit_range(
+    values: list[float], name: str, margins: dict[str, float] | None = None
+) -> tuple[float, float]:
+    """``(low, high)``: the measured min and max widened by the margin of the result's unit (dB when
+    the name says so, else a fraction clipped to [0, 1]), rounded outwards (0.1 dB, 0.01)."""
+    margins = margins or MARGINS
+    if not values:
+        raise ValueError(f"{name}: no measured values to fit a range to")
+    db = "(dB)" in name
+    margin, step = (margins["dB"], 0.1) if db else (margins["fraction"], 0.01)
+    low = math.floor(round((min(values) - margin) / step, 6)) * step
+    high = math.ceil(round((max(values) + margin) / step, 6)) * step
+    if not db:
+        low, high = max(low, 0.0), min(high, 1.0)
+    return round(low, 2), round(high, 2)
+
+
+def fit_from_records(
+    records: Iterable[dict[str, Any]], profile: str, margins: dict[str, float] | None = None
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """Ranges (notebook -> result -> (low, high)) re-fitted from ``records`` of ``profile``
+    (e.g. the newest ``make reproduce`` run, or several): results without a record are absent."""
+    values = values_from_records(records, profile)
+    return {
+        notebook: {name: fit_range(vals, name, margins) for name, vals in found.items()}
+        for notebook, found in values.items()
+    }
