@@ -179,3 +179,44 @@ def test_long_cell_check_counts_lines_of_code_cells_only():
         nbformat.v4.new_code_cell("\n".join(["x = 1"] * 31)),
     ]
     assert long_cells(nb) == [(2, 31)]
+
+
+def stale_helpers_names(text: str) -> list[str]:
+    """Backticked ``module.name`` references to helpers that do not exist (renamed or moved)."""
+    import importlib
+    import re
+
+    src = Path(__file__).resolve().parents[1] / "src" / "helpers"
+    modules = {}
+    for path in src.rglob("*.py"):
+        parts = path.relative_to(src).with_suffix("").parts
+        parts = parts[:-1] if parts[-1] == "__init__" else parts
+        if parts:
+            modules[".".join(parts)] = "helpers." + ".".join(parts)
+            modules.setdefault(parts[-1], "helpers." + ".".join(parts))
+    stale = []
+    for mod, attr in re.findall(r"`(?:helpers\.)?([a-z_][\w.]*?)\.([A-Za-z_]\w*)", text):
+        if mod not in modules or attr in {"jsonl", "json", "md", "html", "tif", "py", "yaml"}:
+            continue
+        name = modules[mod]
+        folder = src.joinpath(*name.split(".")[1:])
+        submodule = (folder / f"{attr}.py").exists() or (folder / attr).is_dir()
+        if not submodule and not hasattr(importlib.import_module(name), attr):
+            stale.append(f"{mod}.{attr}")
+    return stale
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_markdown_names_helpers_that_exist(path):
+    """A refactor that renames a helper updates the notebook text that explains it."""
+    nb = nbformat.read(path, as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    stale = stale_helpers_names(text)
+    assert not stale, f"{path.name}: the text names helpers that do not exist: {stale}"
+
+
+def test_stale_name_check_finds_a_moved_helper():
+    assert stale_helpers_names("`dashboard.box_window` and `helpers.models.unet`") == []
+    assert stale_helpers_names("see `widgets.box_window` and `results.jsonl`") == [
+        "widgets.box_window"
+    ]
