@@ -15,7 +15,7 @@ writes checkpoints, records and progress bars).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -106,15 +106,59 @@ def broadcast_object(value: Any) -> Any:
 # ---- models ----
 
 
+class CPUSyncBatchNorm(torch.nn.BatchNorm2d):
+    """BatchNorm2d whose training statistics are those of the global batch: sums over the ranks
+    by differentiable all-reduces (``torch.distributed.nn``). torch's ``SyncBatchNorm`` has no CPU
+    kernel; this is its stand-in on gloo ranks (same tensors, same state dict)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and active()):
+            return super().forward(x)
+        from torch.distributed.nn.functional import all_reduce
+
+        dims, shape = (0, 2, 3), (1, -1, 1, 1)
+        local = torch.cat([x.sum(dims), x.new_tensor([x.numel() / x.shape[1]])])
+        total = all_reduce(local)  # sum over ranks; gradients flow back through it
+        n = total[-1]
+        mean = total[:-1] / n
+        var = all_reduce(((x - mean.view(shape)) ** 2).sum(dims)) / n  # two passes, as torch
+        if self.track_running_stats:
+            self._update_running(mean.detach(), var.detach() * n / (n - 1).clamp_min(1))
+        y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        return y * self.weight.view(shape) + self.bias.view(shape) if self.affine else y
+
+    def _update_running(self, mean: torch.Tensor, unbiased_var: torch.Tensor) -> None:
+        """Running averages as BatchNorm2d keeps them (momentum None: cumulative average)."""
+        with torch.no_grad():
+            self.num_batches_tracked += 1
+            f = (
+                self.momentum
+                if self.momentum is not None
+                else 1.0 / float(self.num_batches_tracked)
+            )
+            self.running_mean.mul_(1 - f).add_(f * mean)
+            self.running_var.mul_(1 - f).add_(f * unbiased_var)
+
+
+def sync_batch_norm(model: torch.nn.Module, device: torch.device) -> None:
+    """Batch norm of ``model`` over the global batch: torch's SyncBatchNorm on GPUs, the layers'
+    class switched to :class:`CPUSyncBatchNorm` on CPUs (same module, parameters and buffers, so
+    optimisers and checkpoints are untouched)."""
+    if device.type == "cuda":
+        torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return
+    for m in model.modules():
+        if type(m) is torch.nn.BatchNorm2d:
+            m.__class__ = CPUSyncBatchNorm
+
+
 def wrap(model: torch.nn.Module, device: torch.device | str) -> torch.nn.Module:
-    """``model`` ready for DDP: batch norm synchronised across ranks where torch supports it (GPUs;
-    torch's SyncBatchNorm has no CPU kernel, so gloo ranks normalise with their own batch), then
-    wrapped in ``DistributedDataParallel``. Not distributed: ``model`` itself."""
+    """``model`` ready for DDP: batch norm synchronised across ranks (:func:`sync_batch_norm`),
+    then wrapped in ``DistributedDataParallel``. Not distributed: ``model`` itself."""
     if not active():
         return model
     device = torch.device(device)
-    if device.type == "cuda":
-        torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    sync_batch_norm(model, device)
     ids = [device.index if device.index is not None else local_rank()]
     return torch.nn.parallel.DistributedDataParallel(
         model, device_ids=ids if device.type == "cuda" else None
@@ -127,10 +171,12 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def revert_sync_batch_norm(model: torch.nn.Module) -> torch.nn.Module:
-    """Turn the SyncBatchNorm layers :func:`wrap` made back into BatchNorm2d (same tensors), so the
-    trained model is the plain model a notebook built."""
+    """Turn the synchronised batch norm :func:`wrap` made back into BatchNorm2d (same tensors), so
+    the trained model is the plain model a notebook built."""
     for name, child in model.named_children():
-        if isinstance(child, torch.nn.SyncBatchNorm):
+        if type(child) is CPUSyncBatchNorm:
+            child.__class__ = torch.nn.BatchNorm2d
+        elif isinstance(child, torch.nn.SyncBatchNorm):
             plain = torch.nn.BatchNorm2d(
                 child.num_features, child.eps, child.momentum, child.affine,
                 child.track_running_stats,
@@ -186,32 +232,21 @@ def mean_over_ranks(total: float, count: int) -> float:
 # ---- samplers ----
 
 
-class ShardSampler(torch.utils.data.Sampler[int]):
-    """Indices ``rank, rank + world, ...`` in order: each rank evaluates its share, no sample twice
-    and none left out (unlike ``DistributedSampler``, which pads), so summed confusion matrices
-    equal one process's."""
-
-    def __init__(self, length: int, rank: int, world: int) -> None:
-        self.length, self.rank_, self.world = length, rank, world
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(range(self.rank_, self.length, self.world))
-
-    def __len__(self) -> int:
-        return len(range(self.rank_, self.length, self.world))
-
-
-def _rebuild(loader: Any, sampler: torch.utils.data.Sampler) -> torch.utils.data.DataLoader:
-    """A DataLoader like ``loader`` (batch size, workers, collate) drawing from ``sampler``."""
+def _rebuild(loader: Any, sampler: Any = None, batches: Any = None) -> torch.utils.data.DataLoader:
+    """A DataLoader like ``loader`` (workers, collate) drawing from ``sampler`` in its batch size,
+    or serving the index lists ``batches``."""
+    sizing = (
+        {"batch_sampler": batches}
+        if batches is not None
+        else {"batch_size": loader.batch_size, "sampler": sampler, "drop_last": loader.drop_last}
+    )
     return torch.utils.data.DataLoader(
         loader.dataset,
-        batch_size=loader.batch_size,
-        sampler=sampler,
         num_workers=loader.num_workers,
         collate_fn=loader.collate_fn,
         pin_memory=loader.pin_memory,
-        drop_last=loader.drop_last,
         persistent_workers=loader.persistent_workers if loader.num_workers else False,
+        **sizing,
     )
 
 
@@ -243,10 +278,13 @@ def shard_train(loader: Iterable[Any], seed: int = 0) -> Iterable[Any]:
 
 
 def shard_eval(loader: Iterable[Any]) -> Iterable[Any]:
-    """This rank's share of an evaluation loader (:class:`ShardSampler` for a DataLoader, every
-    ``world``-th batch of any other iterable); unchanged when not distributed."""
+    """This rank's share of an evaluation loader: whole batches ``rank, rank + world, ...`` of the
+    loader's own batches, so every batch (and a prediction that depends on its batch, e.g. batch
+    norm in batch-statistics mode) is the one a single process sees, none twice and none left out;
+    sums over the ranks then equal one process's. Unchanged when not distributed."""
     if not active():
         return loader
     if isinstance(loader, torch.utils.data.DataLoader) and loader.batch_sampler is not None:
-        return _rebuild(loader, ShardSampler(len(loader.dataset), rank(), world_size()))
+        batches = [b for i, b in enumerate(loader.batch_sampler) if i % world_size() == rank()]
+        return _rebuild(loader, batches=batches)
     return [b for i, b in enumerate(loader) if i % world_size() == rank()]
