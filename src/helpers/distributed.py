@@ -106,16 +106,32 @@ def broadcast_object(value: Any) -> Any:
 # ---- models ----
 
 
+class _SumOverRanks(torch.autograd.Function):
+    """``all_reduce`` (sum) that gradients flow back through: every rank's input feeds every
+    rank's output, so the gradient is the sum over the ranks too."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        out = x.clone()
+        dist.all_reduce(out, op=dist.ReduceOp.SUM)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        return grad
+
+
 class CPUSyncBatchNorm(torch.nn.BatchNorm2d):
     """BatchNorm2d whose training statistics are those of the global batch: sums over the ranks
-    by differentiable all-reduces (``torch.distributed.nn``). torch's ``SyncBatchNorm`` has no CPU
-    kernel; this is its stand-in on gloo ranks (same tensors, same state dict)."""
+    by differentiable all-reduces. torch's ``SyncBatchNorm`` has no CPU kernel; this is its
+    stand-in on gloo ranks (same tensors, same state dict)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and active()):
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
-
+        all_reduce = _SumOverRanks.apply
         dims, shape = (0, 2, 3), (1, -1, 1, 1)
         local = torch.cat([x.sum(dims), x.new_tensor([x.numel() / x.shape[1]])])
         total = all_reduce(local)  # sum over ranks; gradients flow back through it
