@@ -24,7 +24,9 @@ def sample() -> None:
 
 def _train(monkeypatch: pytest.MonkeyPatch, out, kind: str, *extra: str) -> int:
     monkeypatch.setenv("EOSR_RUN_DIR", str(out))  # restored after the test (jobs sets it)
-    return cli.main(["train", kind, "--profile", "smoke", "--out", str(out), *extra])
+    return cli.main(
+        ["train", kind, "--profile", "smoke", "--out", str(out), "--time-cap", "0", *extra]
+    )
 
 
 def _records(out) -> list[dict]:

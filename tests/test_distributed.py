@@ -4,9 +4,11 @@ checkpoint resumes on 1 rank. The helpers of ``helpers.distributed`` answer as o
 outside torchrun.
 
 Tolerance (stated in docs/scaling.md): 2 ranks and 1 process see the same global batches (one
-DistributedSampler order, batch norm over the global batch); what differs is the order of float
-sums and the loss weighting (each rank's cross-entropy is the mean over its own labelled pixels,
-DDP then averages the ranks), so losses agree to ``LOSS_RTOL`` and scores to ``SCORE_ATOL``.
+DistributedSampler order, batch norm over the global batch through ``CPUSyncBatchNorm``); what
+differs is the order of float sums and the loss weighting (each rank's cross-entropy is the mean
+over its own labelled pixels, DDP then averages the ranks), so losses agree to ``LOSS_RTOL`` and
+scores to ``SCORE_ATOL``. The time cap is off (``--time-cap 0``): on a busy machine a capped run
+would stop at another epoch than its twin.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from helpers.train import checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCHS = 2
-LOSS_RTOL = 0.02  # relative, per-epoch mean training loss
-SCORE_ATOL = 0.02  # absolute, test-patch IoU / F1 / accuracy (0..1)
+LOSS_RTOL = 1e-3  # relative, per-epoch mean training loss (measured: 1.3e-5 after epoch 1)
+SCORE_ATOL = 0.01  # absolute, test-patch IoU / F1 / accuracy (0..1)
 
 
 def _torchrun_can_start() -> str:
@@ -62,7 +64,7 @@ def two_ranks(tmp_path_factory) -> Path:
     }
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     cmd += ["-m", "helpers.cli", "train", "unet", "--profile", "smoke"]
-    cmd += ["--epochs", str(EPOCHS), "--out", str(out)]
+    cmd += ["--epochs", str(EPOCHS), "--out", str(out), "--time-cap", "0"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return out
@@ -70,7 +72,18 @@ def two_ranks(tmp_path_factory) -> Path:
 
 def _one_process(monkeypatch, out: Path, epochs: int) -> None:
     monkeypatch.setenv("EOSR_RUN_DIR", str(out))
-    args = ["train", "unet", "--profile", "smoke", "--epochs", str(epochs), "--out", str(out)]
+    args = [
+        "train",
+        "unet",
+        "--profile",
+        "smoke",
+        "--epochs",
+        str(epochs),
+        "--out",
+        str(out),
+        "--time-cap",
+        "0",
+    ]
     assert cli.main(args) == 0
 
 

@@ -91,6 +91,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         out=args.out,
         seed=args.seed,
         progress=sys.stderr.isatty(),
+        time_cap_s=args.time_cap,
     )
     if rec:  # rank 0
         scores = {k: round(v, 4) for k, v in rec["metrics"].items() if isinstance(v, float)}
@@ -133,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=None, help="global batch (split over ranks)")
     p.add_argument("--out", default=None, help="run folder (reused: its checkpoint is resumed)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--time-cap",
+        type=float,
+        default=None,
+        help="safety cap in s (default the profile's; 0: none)",
+    )
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser(

@@ -89,16 +89,20 @@ def run(
     out: str | os.PathLike | None = None,
     seed: int = 0,
     progress: bool = True,
+    time_cap_s: float | None = None,
 ) -> dict[str, Any]:
     """Train one kind (see :data:`KINDS`) and return its results record (``{}`` on ranks > 0).
 
     Joins the ``torchrun`` process group when launched by it and leaves it at the end.
+    ``time_cap_s``: the safety cap per model (default the profile's ``time_cap_s``; 0: none).
     """
     if kind not in KINDS:
         raise JobError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
     started_group = distributed.init()
     try:
         job = _prepare(kind, profile, data, epochs, batch_size, out, seed, progress)
+        if time_cap_s is not None:
+            job.settings["time_cap_s"] = time_cap_s or None
         began = time.perf_counter()
         scores, history = TRAINERS[kind](job)
         seconds = time.perf_counter() - began
