@@ -33,6 +33,7 @@ def _records(out) -> list[dict]:
     return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", jobs.KINDS)
 def test_each_kind_trains_one_checkpoint_and_one_record(kind, sample, tmp_path, monkeypatch):
     assert _train(monkeypatch, tmp_path, kind, "--epochs", "1") == 0
@@ -51,6 +52,7 @@ def test_each_kind_trains_one_checkpoint_and_one_record(kind, sample, tmp_path, 
     assert all(math.isfinite(v) for v in rec["final_losses"].values())
 
 
+@pytest.mark.slow
 def test_same_out_resumes_the_checkpoint(sample, tmp_path, monkeypatch):
     assert _train(monkeypatch, tmp_path, "unet", "--epochs", "1") == 0
     first = checkpoints.load_checkpoint(tmp_path / "train/unet/checkpoint.pt")
