@@ -165,3 +165,27 @@ def test_cpu_sync_batch_norm_is_batch_norm_in_one_process():
     assert torch.equal(plain(x), ref) and list(plain.state_dict()) == keys
     distributed.revert_sync_batch_norm(plain)
     assert type(plain[1]) is torch.nn.BatchNorm2d
+
+
+@pytest.mark.slow
+def test_gan_trains_on_two_ranks(tmp_path):
+    """fit_gan under DDP (D stepped through its wrapper, G's step through the plain D): one epoch
+    of the smoke cGAN on 2 gloo ranks writes one finished checkpoint with plain state-dict keys."""
+    why = _torchrun_can_start()
+    if why:
+        pytest.skip(why)
+    synthetic.ensure_sample("smoke", verbose=False)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    cmd += ["-m", "helpers.cli", "train", "cgan", "--profile", "smoke", "--epochs", "1"]
+    cmd += ["--out", str(tmp_path), "--time-cap", "0"]
+    done = subprocess.run(
+        cmd, env={**env, "EOSR_RUN_DIR": str(tmp_path)}, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (rec,) = _records(tmp_path)
+    assert rec["ranks"] == 2 and 0 <= rec["metrics"]["iou"] <= 1
+    path = tmp_path / "train/cgan/checkpoint.pt"
+    state = checkpoints.load_checkpoint(path)
+    assert checkpoints.is_finished(path)
+    assert not any(k.startswith("module.") for k in state["generator"])
