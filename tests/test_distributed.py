@@ -27,8 +27,8 @@ from helpers.train import checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCHS = 2
-LOSS_RTOL = 1e-3  # relative, per-epoch mean training loss (measured: 1.3e-5 after epoch 1)
-SCORE_ATOL = 0.01  # absolute, test-patch IoU / F1 / accuracy (0..1)
+LOSS_RTOL = 2e-3  # relative, per-epoch mean training loss (measured gap: 3.3e-4 after 2 epochs)
+SCORE_ATOL = 0.02  # absolute, test-patch IoU / F1 / accuracy (measured gap: <= 0.0043)
 
 
 def _torchrun_can_start() -> str:
