@@ -164,7 +164,11 @@ def test_cpu_sync_batch_norm_is_batch_norm_in_one_process():
     assert type(plain[1]) is distributed.CPUSyncBatchNorm and plain[1].weight is weight
     assert torch.equal(plain(x), ref) and list(plain.state_dict()) == keys
     distributed.revert_sync_batch_norm(plain)
-    assert type(plain[1]) is torch.nn.BatchNorm2d
+    assert type(plain[1]) is torch.nn.BatchNorm2d and plain[1].weight is weight
+    distributed.sync_batch_norm(plain, torch.device("cuda"))  # GPUs: torch's, same switch
+    assert type(plain[1]) is torch.nn.SyncBatchNorm and plain[1].weight is weight
+    assert type(distributed.revert_sync_batch_norm(plain)[1]) is torch.nn.BatchNorm2d
+    assert torch.equal(plain(x), ref)
 
 
 @pytest.mark.slow

@@ -156,16 +156,18 @@ class CPUSyncBatchNorm(torch.nn.BatchNorm2d):
             self.running_var.mul_(1 - f).add_(f * unbiased_var)
 
 
+SYNCED = (CPUSyncBatchNorm, torch.nn.SyncBatchNorm)
+
+
 def sync_batch_norm(model: torch.nn.Module, device: torch.device) -> None:
-    """Batch norm of ``model`` over the global batch: torch's SyncBatchNorm on GPUs, the layers'
-    class switched to :class:`CPUSyncBatchNorm` on CPUs (same module, parameters and buffers, so
-    optimisers and checkpoints are untouched)."""
-    if device.type == "cuda":
-        torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        return
+    """Batch norm of ``model`` over the global batch: every BatchNorm2d becomes torch's
+    SyncBatchNorm on GPUs, :class:`CPUSyncBatchNorm` on CPUs. The layers' class is switched in
+    place (as ``SyncBatchNorm.convert_sync_batchnorm`` would, without new modules), so
+    parameters, buffers, state-dict keys and an optimiser holding them are untouched."""
     for m in model.modules():
         if type(m) is torch.nn.BatchNorm2d:
-            m.__class__ = CPUSyncBatchNorm
+            m.__class__ = torch.nn.SyncBatchNorm if device.type == "cuda" else CPUSyncBatchNorm
+            m.process_group = None  # SyncBatchNorm: the whole world
 
 
 def wrap(model: torch.nn.Module, device: torch.device | str) -> torch.nn.Module:
@@ -187,21 +189,12 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def revert_sync_batch_norm(model: torch.nn.Module) -> torch.nn.Module:
-    """Turn the synchronised batch norm :func:`wrap` made back into BatchNorm2d (same tensors), so
-    the trained model is the plain model a notebook built."""
-    for name, child in model.named_children():
-        if type(child) is CPUSyncBatchNorm:
-            child.__class__ = torch.nn.BatchNorm2d
-        elif isinstance(child, torch.nn.SyncBatchNorm):
-            plain = torch.nn.BatchNorm2d(
-                child.num_features, child.eps, child.momentum, child.affine,
-                child.track_running_stats,
-            )  # fmt: skip
-            plain.load_state_dict(child.state_dict())
-            plain.to(next(iter(child.state_dict().values())).device).train(child.training)
-            setattr(model, name, plain)
-        else:
-            revert_sync_batch_norm(child)
+    """Switch the layers :func:`sync_batch_norm` changed back to BatchNorm2d, so the trained model
+    is the plain model a notebook built (same modules, parameters and buffers)."""
+    for m in model.modules():
+        if type(m) in SYNCED:
+            m.__class__ = torch.nn.BatchNorm2d
+            m.__dict__.pop("process_group", None)
     return model
 
 
