@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "labels": 0,
     "locks": 0,
     "atmosphere": 0,
+    "distributed": 0,
     # 1 rasters: GeoTIFF I/O with georeference, windows, tiles, grid checks
     "rasters": 1,
     # 2 data: layouts and their readers and writers, preparation, downloads
@@ -66,6 +67,7 @@ LAYERS: dict[str, int] = {
     "dashboard": 6,
     # 7 entry points
     "cli": 7,
+    "jobs": 7,
     "bench": 7,
     "colab": 7,
     "": 7,  # helpers/__init__.py

@@ -1,4 +1,4 @@
-"""The ``eosr`` command: ``sample``, ``fetch``, ``reproduce``, ``bench``.
+"""The ``eosr`` command: ``sample``, ``fetch``, ``train``, ``reproduce``, ``bench``.
 
 Each sub-command is a thin wrapper around a helper function, so that what the command does can
 also be done from a notebook.
@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 
 from . import config
+
+KINDS = ("unet", "label_sr", "pix2pix", "cgan", "ntl_sr")  # eosr train (helpers.jobs.KINDS)
 
 
 class CliError(RuntimeError):
@@ -77,6 +79,26 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from . import jobs
+
+    rec = jobs.run(
+        args.kind,
+        profile=args.profile,
+        data=args.data,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        out=args.out,
+        seed=args.seed,
+        progress=sys.stderr.isatty(),
+        time_cap_s=args.time_cap,
+    )
+    if rec:  # rank 0
+        scores = {k: round(v, 4) for k, v in rec["metrics"].items() if isinstance(v, float)}
+        print(f"eosr train {args.kind}: {rec['notes']}; {scores}; checkpoint {rec['checkpoint']}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
 
@@ -98,6 +120,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", help="source id (see --list)")
     p.add_argument("--list", action="store_true", help="list the sources and how each is obtained")
     p.set_defaults(func=_cmd_fetch)
+
+    p = sub.add_parser(
+        "train",
+        help="train a notebook's model headless (also under torchrun on several GPUs/processes)",
+    )
+    p.add_argument(
+        "kind", choices=KINDS, help="unet (03), label_sr (04), pix2pix, cgan (05), ntl_sr (08)"
+    )
+    p.add_argument("--profile", choices=config.PROFILE_NAMES, default=None)
+    p.add_argument("--data", default=None, help="data folder (default $EOSR_DATA)")
+    p.add_argument("--epochs", type=int, default=None, help="default: the profile's")
+    p.add_argument("--batch-size", type=int, default=None, help="global batch (split over ranks)")
+    p.add_argument("--out", default=None, help="run folder (reused: its checkpoint is resumed)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--time-cap",
+        type=float,
+        default=None,
+        help="safety cap in s (default the profile's; 0: none)",
+    )
+    p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser(
         "reproduce", help="run every notebook into a new run folder and write a report"

@@ -120,3 +120,11 @@ def new_checkpoint_path(name: str = "model") -> Path:
         except FileExistsError:
             continue
     raise RuntimeError(f"cannot create a new training folder under {base}")
+
+
+def job_checkpoint_path(name: str) -> Path:
+    """``<run folder>/train/<name>/checkpoint.pt``, the same path every time (not created): a
+    headless job (``eosr train``) resumes what it finds there, on any number of ranks."""
+    from .train import checkpoints
+
+    return run_dir() / "train" / folder_name(name) / checkpoints.CHECKPOINT_NAME

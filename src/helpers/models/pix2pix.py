@@ -299,8 +299,8 @@ def with_batch_statistics(generator: nn.Module) -> nn.Module:
     import copy
 
     clone = copy.deepcopy(generator)
-    for module in clone.modules():
-        if isinstance(module, nn.BatchNorm2d):
+    for module in clone.modules():  # _BatchNorm: also the SyncBatchNorm of a DDP run on GPUs
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.track_running_stats = False
             module.running_mean = None
             module.running_var = None

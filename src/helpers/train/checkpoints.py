@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import config, locks
+from .. import config, distributed, locks
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -237,8 +237,9 @@ def open_checkpoint(
     existing one is never overwritten unless resumed. Training writes where it is told: without
     ``checkpoint``, a new temporary folder (``helpers.runs.new_checkpoint_path`` gives one in the
     run folder)."""
-    if checkpoint is None:
-        checkpoint = Path(tempfile.mkdtemp(prefix=f"eosr-{name}-")) / CHECKPOINT_NAME
+    if checkpoint is None:  # under torchrun: rank 0's folder, one for all ranks
+        made = Path(tempfile.mkdtemp(prefix=f"eosr-{name}-")) if distributed.is_main() else None
+        checkpoint = distributed.broadcast_object(made) / CHECKPOINT_NAME
     path = Path(checkpoint)
     if path.is_dir():
         path = path / CHECKPOINT_NAME

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .. import config, losses, metrics
+from .. import config, distributed, losses, metrics
 from ..models.pix2pix import labels_to_target, with_batch_statistics
 from .checkpoints import (
     finish,
@@ -31,7 +31,7 @@ from .checkpoints import (
     write_history,
 )
 from .history import GANHistory, mark_capped
-from .loop import out_of_time, to_device
+from .loop import out_of_time, set_epoch, to_device
 
 
 def gan_batch(
@@ -79,8 +79,12 @@ def gan_step(
     valid: torch.Tensor | None = None,
     gan_mode: str = "vanilla",
     lambda_l1: float = 100.0,
+    frozen_discriminator: torch.nn.Module | None = None,
 ) -> dict[str, float]:
-    """One pix2pix iteration: D step (real -> 1, fake -> 0), then G step with D frozen. Returns the losses."""
+    """One pix2pix iteration: D step (real -> 1, fake -> 0), then G step with D frozen. Returns the losses.
+
+    ``frozen_discriminator``: the module D runs as in the G step (default ``discriminator``); under
+    DDP the plain module inside D's wrapper, since D learns nothing in that step."""
     fake = generator(condition)
     # Where the truth is unknown (ignored pixels) the "real" pair shows the fake, so D gets no cue there.
     real = target if valid is None else torch.where(valid.unsqueeze(1), target, fake.detach())
@@ -93,8 +97,9 @@ def gan_step(
     opt_d.step()
     _requires_grad(discriminator, False)  # D is frozen while G learns to fool it
     opt_g.zero_grad(set_to_none=True)
+    judge = frozen_discriminator if frozen_discriminator is not None else discriminator
     loss_g, adversarial, l1 = losses.generator_loss(
-        discriminator(torch.cat([condition, fake], 1)), fake, target, valid, gan_mode, lambda_l1
+        judge(torch.cat([condition, fake], 1)), fake, target, valid, gan_mode, lambda_l1
     )
     loss_g.backward()
     opt_g.step()
@@ -129,13 +134,13 @@ def evaluate_gan(
     model = with_batch_statistics(generator) if batch_statistics else generator.eval()
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
     with torch.no_grad():
-        for batch in loader:
+        for batch in distributed.shard_eval(loader):  # under torchrun: this rank's share
             condition, target, valid = batch_fn(to_device(batch, device))
             pred = model(condition).argmax(1)
             truth = torch.where(valid, target.argmax(1), torch.full_like(pred, 255))
             confusion += metrics.confusion_matrix(pred, truth, num_classes, 255).cpu()
     generator.train(was_training)
-    return metrics.scores_from_confusion(confusion)
+    return metrics.scores_from_confusion(distributed.all_reduce_sum(confusion))
 
 
 def fit_gan(
@@ -170,6 +175,9 @@ def fit_gan(
       warns and the history says ``capped``.
     - With ``val_loader`` and ``num_classes``: IoU/F1/accuracy of G's argmax after each epoch.
     - No AMP: the loop runs in float32 on every device (a GAN is touchy in half precision).
+    - Under ``torchrun`` G and D are DDP-wrapped (SyncBatchNorm on GPUs), each rank trains on its
+      share of the batches, epoch losses and validation scores are averaged over the ranks and only
+      rank 0 writes the checkpoint (the plain modules: it resumes on any number of ranks).
     """
     if gan_mode not in losses.GAN_MODES:
         raise ValueError(f"gan_mode must be one of {losses.GAN_MODES}, got {gan_mode!r}")
@@ -202,12 +210,13 @@ def fit_gan(
         done = finished_history(GANHistory, state, path, epochs)
         if done is not None:  # a finished checkpoint: its weights stay as they are
             return done
+    loader = pair.distribute(loader, seed)
     history, start_epoch = start_history(GANHistory, state, path, loader, seed, device)
     began = time.perf_counter()
     bar = tqdm(
         range(start_epoch, epochs),
         desc="pix2pix",
-        disable=not progress,
+        disable=not progress or not distributed.is_main(),
         initial=start_epoch,
         total=epochs,
         unit="epoch",
@@ -219,19 +228,24 @@ def fit_gan(
         if val_loader is not None and num_classes is not None:
             val = evaluate_gan(generator, val_loader, batch_fn, num_classes, device).summary()
         history.epoch.append(epoch + 1)
-        for k in sums:
-            getattr(history, k).append(sums[k] / max(count, 1))
+        for k in sums:  # one process: sums[k] / max(count, 1)
+            getattr(history, k).append(distributed.mean_over_ranks(sums[k], count))
         history.val.append({k: float(v) for k, v in val.items()})
         history.seconds.append(time.perf_counter() - t0)
         bar.set_postfix(D=f"{history.d_loss[-1]:.3f}", G=f"{history.g_loss[-1]:.3f}")
-        save_checkpoint(path, pair.state(loader, epoch, history, epochs))
+        if distributed.is_main():
+            save_checkpoint(path, pair.state(loader, epoch, history, epochs))
         if history.capped:
             break
         if out_of_time(history, epoch, epochs, start_epoch, began, time_budget_s):
             break
     bar.close()
-    write_history(path, history)
-    finish(path, history, epochs, device)
+    if distributed.is_main():
+        write_history(path, history)
+        finish(path, history, epochs, device)
+    distributed.barrier()  # every rank returns once the checkpoint is final
+    for module in (generator, discriminator):
+        distributed.revert_sync_batch_norm(module)
     return history
 
 
@@ -246,6 +260,14 @@ class _Pair:
     batch_fn: Callable[..., tuple[Any, Any, Any]]
     device: torch.device
     settings: dict[str, Any]
+    g_net: torch.nn.Module | None = None  # under torchrun: the DDP wrappers that train
+    d_net: torch.nn.Module | None = None
+
+    def distribute(self, loader: Iterable[Any], seed: int | None) -> Iterable[Any]:
+        """Under torchrun: wrap G and D in DDP and return this rank's share of ``loader``."""
+        self.g_net = distributed.wrap(self.generator, self.device)
+        self.d_net = distributed.wrap(self.discriminator, self.device)
+        return distributed.shard_train(loader, seed or 0)
 
     def restore(self, state: dict[str, Any], path: Any) -> None:
         """Load weights and optimiser states from a :func:`fit_gan` checkpoint."""
@@ -288,16 +310,14 @@ def _gan_epoch(
     returns the summed losses and the number of batches."""
     pair.generator.train()
     pair.discriminator.train()
-    dataset = getattr(loader, "dataset", None)
-    if hasattr(dataset, "set_epoch"):  # new random crops/flips each epoch (helpers.crops)
-        dataset.set_epoch(epoch)
+    set_epoch(loader, epoch)  # new random crops/flips (helpers.crops), a new shard order (DDP)
     sums = {"d_loss": 0.0, "g_loss": 0.0, "g_gan": 0.0, "g_l1": 0.0}
     count = 0
     for batch in loader:
         condition, target, valid = pair.batch_fn(to_device(batch, pair.device))
         step = gan_step(
-            pair.generator,
-            pair.discriminator,
+            pair.g_net or pair.generator,
+            pair.d_net or pair.discriminator,
             pair.opt_g,
             pair.opt_d,
             condition,
@@ -305,14 +325,23 @@ def _gan_epoch(
             valid,
             pair.settings["gan_mode"],
             pair.settings["lambda_l1"],
+            frozen_discriminator=pair.discriminator,
         )
         for k in sums:
             sums[k] += step[k]
         for k in history.steps:
             history.steps[k].append(step[k])
         count += 1
-        if time_budget_s is not None and time.perf_counter() - began > time_budget_s:
+        if time_budget_s is not None and _spent(began, time_budget_s):
             reason = f"spent inside epoch {epoch + 1} after {count} batches"
             mark_capped(history, time_budget_s, reason)
             break
     return sums, count
+
+
+def _spent(began: float, time_budget_s: float) -> bool:
+    """True once the time cap is spent; under torchrun on any rank (all ranks stop together)."""
+    over = time.perf_counter() - began > time_budget_s
+    if not distributed.active():
+        return over
+    return bool(distributed.all_reduce_sum(torch.tensor([int(over)])).item())

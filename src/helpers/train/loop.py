@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from .. import config, metrics
+from .. import config, distributed, metrics
 from .checkpoints import (
     finish,
     finished_history,
@@ -97,8 +97,8 @@ def _make_scheduler(scheduler: Any, optimizer: torch.optim.Optimizer, epochs: in
 class _Run:
     """What one :func:`fit` call works with, built once before the first epoch."""
 
-    model: torch.nn.Module
-    loader: Iterable[Any]
+    model: torch.nn.Module  # the plain module: checkpoints, validation
+    loader: Iterable[Any]  # this rank's share of the training batches
     step: Callable[..., torch.Tensor]
     loss_fn: Callable[..., torch.Tensor] | None
     device: torch.device
@@ -109,6 +109,12 @@ class _Run:
     path: Any
     channels_last: bool
     grad_clip: float | None
+    net: torch.nn.Module | None = None  # what trains: the DDP wrapper under torchrun, else model
+
+    def distribute(self, seed: int | None) -> None:
+        """Under torchrun: DDP-wrap the model and shard the loader (no change in one process)."""
+        self.net = distributed.wrap(self.model, self.device)
+        self.loader = distributed.shard_train(self.loader, seed or 0)
 
 
 def fit(
@@ -162,6 +168,11 @@ def fit(
       CPU and GPU; same results up to rounding).
     - ``recalibrate_bn``: after the last epoch, re-estimate batch-norm statistics with the final
       weights (:func:`recalibrate_batch_norm`) and save them in the checkpoint.
+    - Under ``torchrun`` (``helpers.distributed.init`` called first) the same call trains with DDP:
+      the model is wrapped (SyncBatchNorm on GPUs), each rank draws its share of the batches
+      (``DistributedSampler``; ``batch_size`` is per rank), losses, validation metrics and
+      batch-norm statistics are averaged over the ranks, and only rank 0 writes the checkpoint
+      (the plain module's weights: it resumes on any number of ranks) and shows progress.
     """
     if step_fn is None and loss_fn is None:
         raise ValueError(
@@ -189,19 +200,20 @@ def fit(
     done = finished_history(History, state, run.path, epochs)
     if done is not None:  # a finished checkpoint: its weights stay as they are
         return done
-    history, start_epoch = start_history(History, state, run.path, train_loader, seed, run.device)
+    run.distribute(seed)
+    history, start_epoch = start_history(History, state, run.path, run.loader, seed, run.device)
     began = time.perf_counter()
     bar = tqdm(
         range(start_epoch, epochs),
         desc=type(model).__name__,
-        disable=not progress,
+        disable=not progress or not distributed.is_main(),
         initial=start_epoch,
         total=epochs,
         unit="epoch",
     )
     for epoch in bar:
         t0 = time.perf_counter()
-        _set_epoch(train_loader, epoch)
+        set_epoch(run.loader, epoch)
         loss = _train_epoch(run, epoch)
         history.learning_rate.append(float(run.optimizer.param_groups[0]["lr"]))
         _step_schedule(run)
@@ -225,8 +237,11 @@ def fit(
     bar.close()
     if recalibrate_bn and history.epochs_done:
         _recalibrate_and_save(run)
-    write_history(run.path, history)
-    finish(run.path, history, epochs, run.device)
+    if distributed.is_main():
+        write_history(run.path, history)
+        finish(run.path, history, epochs, run.device)
+    distributed.barrier()  # every rank returns once the checkpoint is final
+    distributed.revert_sync_batch_norm(model)
     return history
 
 
@@ -284,22 +299,25 @@ def _prepare(
     return run, state
 
 
-def _set_epoch(loader: Iterable[Any], epoch: int) -> None:
-    """Tell the loader and its dataset the epoch (datasets drawing new crops/flips per epoch)."""
-    for source in (loader, getattr(loader, "dataset", None)):
+def set_epoch(loader: Iterable[Any], epoch: int) -> None:
+    """Tell the loader, its dataset and its sampler the epoch (datasets drawing new crops/flips
+    per epoch; a ``DistributedSampler`` shuffling anew per epoch)."""
+    sources = (loader, getattr(loader, "dataset", None), getattr(loader, "sampler", None))
+    for source in sources:
         if hasattr(source, "set_epoch"):
             source.set_epoch(epoch)
 
 
 def _train_epoch(run: _Run, epoch: int) -> float:
     """One pass over the training batches; returns the mean loss."""
-    run.model.train()
+    net = run.net or run.model
+    net.train()
     total, count = 0.0, 0
     for batch in run.loader:
         batch = to_device(batch, run.device, run.channels_last)
         run.optimizer.zero_grad(set_to_none=True)
         with run.autocast:
-            loss = run.step(run.model, batch, run.loss_fn)
+            loss = run.step(net, batch, run.loss_fn)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"epoch {epoch + 1}: loss is {loss.item()}. Lower the learning rate or check "
@@ -308,7 +326,7 @@ def _train_epoch(run: _Run, epoch: int) -> float:
         _backward_and_step(run, loss)
         total += float(loss.detach())
         count += 1
-    return total / max(count, 1)
+    return distributed.mean_over_ranks(total, count)  # one process: total / max(count, 1)
 
 
 def _backward_and_step(run: _Run, loss: torch.Tensor) -> None:
@@ -349,7 +367,9 @@ def _log_epoch(
 def _save(
     run: _Run, epoch: int, history: History, meta: dict[str, Any] | None, epochs: int
 ) -> None:
-    """Checkpoint after an epoch: everything needed to resume to the same result."""
+    """Checkpoint after an epoch (rank 0): everything needed to resume to the same result."""
+    if not distributed.is_main():
+        return
     save_checkpoint(
         run.path,
         {
@@ -375,10 +395,12 @@ def out_of_time(
     began: float,
     time_budget_s: float | None,
 ) -> bool:
-    """True when the next epoch would overrun the time cap; the history then says ``capped``."""
+    """True when the next epoch would overrun the time cap; the history then says ``capped``.
+    Under torchrun rank 0's clock decides for all ranks, so that they stop together."""
     reason = would_overrun(
         time.perf_counter() - began, epoch + 1 - start_epoch, epoch, epochs, time_budget_s
     )
+    reason = distributed.broadcast_object(reason)
     if reason:
         mark_capped(history, time_budget_s, reason)
     return bool(reason)
@@ -388,11 +410,13 @@ def _recalibrate_and_save(run: _Run) -> None:
     """Re-estimate batch-norm statistics with the final weights and store them in the checkpoint."""
     rng = rng_state(run.loader)  # saved as before, so a resumed finished run does the same
     if recalibrate_batch_norm(
-        run.model, run.loader, run.step, run.loss_fn, run.device, run.channels_last
+        run.net or run.model, run.loader, run.step, run.loss_fn, run.device, run.channels_last
     ):
-        state = load_checkpoint(run.path, map_location=run.device)
-        state["model"], state["rng"] = run.model.state_dict(), rng
-        save_checkpoint(run.path, state)
+        distributed.average_batch_norm(run.model)  # each rank saw its share of the batches
+        if distributed.is_main():
+            state = load_checkpoint(run.path, map_location=run.device)
+            state["model"], state["rng"] = run.model.state_dict(), rng
+            save_checkpoint(run.path, state)
     set_rng_state(rng, run.loader)
 
 
@@ -448,7 +472,7 @@ def validate(
     mean = _Mean()
     confusion = None
     with torch.no_grad():
-        for batch in loader:
+        for batch in distributed.shard_eval(loader):  # under torchrun: this rank's share
             batch = to_device(batch, device)
             if loss_fn is not None or step_fn is not None:
                 loss = (step_fn or default_step)(model, batch, loss_fn)
@@ -460,6 +484,11 @@ def validate(
                 cm = metrics.confusion_matrix(pred, y, num_classes, ignore_index)
                 confusion = cm if confusion is None else confusion + cm
     out = {}
+    if distributed.active():  # sums over the ranks: the scores of the whole loader
+        mean.total, mean.count = distributed.sum_pair(mean.total, mean.count)
+        if num_classes is not None:
+            zeros = torch.zeros(num_classes, num_classes, dtype=torch.long, device=device)
+            confusion = distributed.all_reduce_sum(zeros if confusion is None else confusion)
     if mean.count:
         out["loss"] = mean.total / mean.count
     if confusion is not None:
@@ -480,13 +509,13 @@ def evaluate(
     model.eval()
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
     with torch.no_grad():
-        for batch in loader:
+        for batch in distributed.shard_eval(loader):  # under torchrun: this rank's share
             batch = to_device(batch, device)
             x, _ = split_batch(batch)
             y = batch[target_key] if isinstance(batch, dict) else batch[1]
             pred = model(x).argmax(1)
             confusion += metrics.confusion_matrix(pred, y, num_classes, ignore_index).cpu()
-    return metrics.scores_from_confusion(confusion)
+    return metrics.scores_from_confusion(distributed.all_reduce_sum(confusion))
 
 
 # ---- inference on batches ----

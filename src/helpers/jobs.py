@@ -1,0 +1,353 @@
+"""``eosr train``: the models of notebooks 03, 04, 05 and 08 trained headless, in one process or
+under ``torchrun`` on several (PyTorch DDP).
+
+Each kind trains what its notebook trains, with the same helpers and the same
+``config.PROFILES`` settings: the data (``synthetic.ensure_sample`` and ``datasets``), the crops
+(``crops``), the model, the loss and ``train.fit`` / ``train.fit_gan``. It writes one checkpoint,
+``<run folder>/train/<kind>/checkpoint.pt`` (atomic; running again with the same ``--out``
+resumes it, on any number of ranks), and one results record (``helpers.results``) with the
+scores on the test patches. Batches are drawn by a ``DistributedSampler`` on 1 rank as on N, so
+the global batch (``--batch-size``, split evenly over the ranks) and its samples are the same
+whatever the number of ranks.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from . import config, crops, datasets, distributed, labels, losses, metrics, results, runs, train
+from .models import ntl_sr, pix2pix
+from .models.unet import UNet
+
+KINDS = ("unet", "label_sr", "pix2pix", "cgan", "ntl_sr")
+NOTEBOOK = {
+    "unet": "03_unet_landcover",
+    "label_sr": "04_label_super_resolution",
+    "pix2pix": "05_cgan_pix2pix",
+    "cgan": "05_cgan_pix2pix",
+    "ntl_sr": "08_ntl_super_resolution",
+}
+METHOD = {  # the notebooks' method names, marked as trained by this command
+    "unet": "U-Net (S2 B04,B03,B02,B08) [eosr train]",
+    "label_sr": "label SR [eosr train]",
+    "pix2pix": "pix2pix (tanh) [eosr train]",
+    "cgan": "cGAN (tanh) [eosr train]",
+    "ntl_sr": "MMNTLSR full model [eosr train]",
+}
+BANDS = ("B04", "B03", "B02", "B08")  # notebooks 03-05: RGB + NIR, by name
+NUM_CLASSES = len(labels.DFC8)
+BLOCK, MIN_VAR = 50, 1e-3  # notebook 04: one MODIS pixel = 50 x 50 S2 pixels; variance floor
+
+
+class JobError(ValueError):
+    """A training job that cannot start as asked; the message names the fix."""
+
+
+@dataclass
+class Job:
+    """One ``eosr train`` run as every rank sees it."""
+
+    kind: str
+    profile: str
+    settings: dict[str, Any]
+    epochs: int
+    batch: int  # global batch: per-rank batch x ranks
+    seed: int
+    device: torch.device
+    paths: Any  # synthetic.SamplePaths
+    checkpoint: Path
+    progress: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    def loader(self, dataset: Any, drop_last: bool = False) -> DataLoader:
+        """This rank's training batches: a ``DistributedSampler`` (seeded, shuffled; the loops set
+        its epoch) and ``batch / ranks`` samples per batch."""
+        sampler = distributed.train_sampler(dataset, True, self.seed, drop_last)
+        return DataLoader(
+            dataset, batch_size=self.batch // distributed.world_size(), sampler=sampler
+        )
+
+    def dfc2020(self, split: str, **kwargs: Any) -> datasets.DFC2020:
+        """A DFC2020 split of the sample scene with the notebooks' bands."""
+        return datasets.DFC2020(self.paths.dfc2020, split=split, s2_bands=BANDS, **kwargs)
+
+
+def run(
+    kind: str,
+    profile: str | None = None,
+    data: str | os.PathLike | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    out: str | os.PathLike | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    time_cap_s: float | None = None,
+) -> dict[str, Any]:
+    """Train one kind (see :data:`KINDS`) and return its results record (``{}`` on ranks > 0).
+
+    Joins the ``torchrun`` process group when launched by it and leaves it at the end.
+    ``time_cap_s``: the safety cap per model (default the profile's ``time_cap_s``; 0: none).
+    """
+    if kind not in KINDS:
+        raise JobError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+    started_group = distributed.init()
+    try:
+        job = _prepare(kind, profile, data, epochs, batch_size, out, seed, progress)
+        if time_cap_s is not None:
+            job.settings["time_cap_s"] = time_cap_s or None
+        began = time.perf_counter()
+        scores, history = TRAINERS[kind](job)
+        seconds = time.perf_counter() - began
+        return _record(job, scores, history, seconds) if distributed.is_main() else {}
+    finally:
+        if started_group:
+            distributed.cleanup()
+
+
+def _prepare(
+    kind: str,
+    profile: str | None,
+    data: str | os.PathLike | None,
+    epochs: int | None,
+    batch_size: int | None,
+    out: str | os.PathLike | None,
+    seed: int,
+    progress: bool,
+) -> Job:
+    """Settings, sample scene (built by rank 0 first), run folder and checkpoint path of a job."""
+    if data is not None:
+        os.environ["EOSR_DATA"] = str(Path(data).expanduser().resolve())
+    profile = config.get_profile(profile)
+    settings = config.settings(NOTEBOOK[kind], profile)
+    batch = int(batch_size or settings["batch"])
+    world = distributed.world_size()
+    if batch < world or batch % world:
+        raise JobError(
+            f"--batch-size {batch} does not split over {world} ranks; give a multiple of {world} "
+            "(the global batch is split evenly, so that 1 and N ranks train alike)."
+        )
+    if epochs is not None and epochs < 1:
+        raise JobError(f"--epochs must be at least 1, got {epochs}")
+    from . import synthetic  # the sample-scene generator: only when a job runs
+
+    if distributed.is_main():
+        synthetic.ensure_sample(profile, verbose=False)
+    distributed.barrier()
+    paths = synthetic.ensure_sample(profile, verbose=False)
+    run_folder = Path(out).expanduser().resolve() if out else None
+    if run_folder is None:  # rank 0 makes the run folder, every rank writes into it
+        run_folder = distributed.broadcast_object(
+            runs.new_run_dir(profile) if distributed.is_main() else None
+        )
+    os.environ["EOSR_RUN_DIR"] = str(run_folder)
+    device = distributed.device() if distributed.active() else config.pick_device(verbose=False)
+    return Job(
+        kind,
+        profile,
+        settings,
+        int(epochs or settings["epochs"]),
+        batch,
+        seed,
+        device,
+        paths,
+        runs.job_checkpoint_path(kind),
+        progress,
+    )
+
+
+# ---- the kinds: what each notebook trains ----
+
+
+def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Pixel-wise cross-entropy, unlabelled pixels (255) left out (notebooks 03, 04)."""
+    return torch.nn.functional.cross_entropy(logits, target, ignore_index=255)
+
+
+def step_coarse(model: torch.nn.Module, batch: dict[str, Any], loss_fn: Callable) -> torch.Tensor:
+    """The label-SR ``step_fn`` of notebook 04: the model learns from the coarse labels only."""
+    return loss_fn(model(batch["image"]), batch["coarse"])
+
+
+def _unet(job: Job, loss_fn: Callable | None = None, step_fn: Callable | None = None) -> Any:
+    """Notebook 03's U-Net (or, with notebook 04's loss and step, its label-SR U-Net); scored on
+    the test patches' fine labels."""
+    s = job.settings
+    patches, test = job.dfc2020("validation"), job.dfc2020("test")
+    train_crops = crops.for_landcover(patches, crop=s["crop"], samples=s["samples"], seed=job.seed)
+    monitor = job.dfc2020("test", crop=min(128, s["crop"] * 2), files=test.ids()[:4])
+    config.seed_everything(job.seed)
+    model = UNet(len(BANDS), NUM_CLASSES, width=s["width"], depth=s["depth"])
+    history = train.fit(
+        model,
+        job.loader(train_crops),
+        loss_fn or cross_entropy,
+        job.epochs,
+        learning_rate=s["learning_rate"],
+        device=job.device,
+        val_loader=DataLoader(monitor, batch_size=4) if step_fn is None else None,
+        num_classes=NUM_CLASSES,
+        checkpoint=job.checkpoint,
+        time_budget_s=s["time_cap_s"],
+        progress=job.progress,
+        step_fn=step_fn,
+        scheduler="cosine",
+        seed=job.seed,
+        meta=_meta(job, width=s["width"], depth=s["depth"], num_classes=NUM_CLASSES),
+    )
+    scores = train.evaluate(model, DataLoader(test, batch_size=4), NUM_CLASSES, device=job.device)
+    return scores.summary(), history
+
+
+def _label_sr(job: Job) -> Any:
+    """Notebook 04's label super-resolution: a U-Net from coarse labels and co-occurrence statistics."""
+    patches = job.dfc2020("validation")
+    coarse = torch.stack([patches[i]["coarse"] for i in range(len(patches))])
+    fine = torch.stack([patches[i]["mask"] for i in range(len(patches))])
+    stats = losses.cooccurrence_statistics(
+        coarse, fine, BLOCK, NUM_CLASSES, NUM_CLASSES, min_var=MIN_VAR
+    )
+    loss = losses.LabelSRLoss(stats["mu"], stats["sigma2"], block=BLOCK, min_pixels=BLOCK**2 // 2)
+    job.notes.append(f"co-occurrence statistics, block {BLOCK}, min_var {MIN_VAR}")
+    return _unet(job, loss, step_coarse)
+
+
+def _gan(job: Job) -> Any:
+    """Notebook 05's pix2pix (Sentinel-2 -> labels) or cGAN (coarse labels -> fine labels)."""
+    s, cgan = job.settings, job.kind == "cgan"
+    train_crops = crops.for_gan(crops.load(job.dfc2020("validation")), s["crop"], seed=job.seed)
+    config.seed_everything(job.seed)
+    condition = NUM_CLASSES if cgan else len(BANDS)
+    generator = pix2pix.generator(condition, NUM_CLASSES, patch=s["crop"], ngf=s["ngf"])
+    discriminator = pix2pix.discriminator(condition + NUM_CLASSES, ndf=s["ndf"])
+    batch_fn = train.gan_batch(
+        NUM_CLASSES,
+        input_key="coarse" if cgan else "image",
+        one_hot_input=cgan,
+        scale=generator.target_scale,
+    )
+    history = train.fit_gan(
+        generator,
+        discriminator,
+        job.loader(train_crops, drop_last=len(train_crops) > job.batch),
+        job.epochs,
+        s["learning_rate"],
+        batch_fn=batch_fn,
+        checkpoint=job.checkpoint,
+        num_classes=NUM_CLASSES,
+        device=job.device,
+        time_budget_s=s["time_cap_s"],
+        progress=job.progress,
+        seed=job.seed,
+    )
+    test = DataLoader(job.dfc2020("test"), batch_size=4)
+    scores = train.evaluate_gan(generator, test, batch_fn, NUM_CLASSES, job.device)
+    return scores.summary(), history
+
+
+def _ntl_sr(job: Job) -> Any:
+    """Notebook 08's full night-light model; PSNR/SSIM/... on the test patches (rank 0 scores)."""
+    s = job.settings
+    train_set = crops.for_ntl(
+        datasets.NTL(job.paths.ntl, "train"), crop=s["crop"], repeats=s["repeats"], seed=job.seed
+    )
+    config.seed_everything(job.seed)
+    model = ntl_sr.build(width=s["width"])
+    history = train.fit(
+        model,
+        job.loader(train_set),
+        losses.ntl_sr_loss,
+        epochs=job.epochs,
+        learning_rate=s["learning_rate"],
+        time_budget_s=s["time_cap_s"],
+        progress=job.progress,
+        step_fn=ntl_sr.step,
+        scheduler="cosine",
+        seed=job.seed,
+        device=job.device,
+        checkpoint=job.checkpoint,
+        meta=_meta(job, width=s["width"]),
+    )
+    if not distributed.is_main():
+        return {}, history
+    return _ntl_scores(model, datasets.NTL(job.paths.ntl, "test")), history
+
+
+def _ntl_scores(model: torch.nn.Module, test: Any) -> dict[str, float]:
+    """Notebook 08's scores of ``model`` on the NTL test patches (radiance units)."""
+    import numpy as np
+
+    truth, low, pred = [], [], []
+    for sample in test:
+        lo, dmo, dem = (sample[k].numpy() for k in ("low_res", "dmo", "dem"))
+        truth.append(sample["high_res"].numpy()[0])
+        low.append(lo[0])
+        pred.append(ntl_sr.predict(model, lo, dmo, dem))
+    truth_all = np.stack(truth)
+    return metrics.ntl_scores(
+        np.stack(pred), truth_all, np.stack(low), test.ratio(),
+        data_range=float(truth_all.max()), block=16,
+    )  # fmt: skip
+
+
+TRAINERS: dict[str, Callable[[Job], Any]] = {
+    "unet": _unet,
+    "label_sr": _label_sr,
+    "pix2pix": _gan,
+    "cgan": _gan,
+    "ntl_sr": _ntl_sr,
+}
+
+
+# ---- what is kept ----
+
+
+def _meta(job: Job, **model: Any) -> dict[str, Any]:
+    """What the checkpoint says about itself (so that a notebook can check what it loads)."""
+    from . import synthetic
+
+    return {
+        "notebook": NOTEBOOK[job.kind],
+        "kind": job.kind,
+        "profile": job.profile,
+        "bands": list(BANDS),
+        "scene": synthetic.scene_id(job.paths.root),
+        "command": "eosr train",
+        **model,
+    }
+
+
+def _record(job: Job, scores: dict[str, float], history: Any, seconds: float) -> dict[str, Any]:
+    """The results record of a job (rank 0)."""
+    done = history.epochs_done
+    notes = [f"{done} epochs", f"global batch {job.batch} on {distributed.world_size()} rank(s)"]
+    notes += job.notes + [history.stop_reason or "all epochs"]
+    return results.record(
+        NOTEBOOK[job.kind],
+        METHOD[job.kind],
+        scores,
+        profile=job.profile,
+        device=str(job.device),
+        seconds=seconds,
+        notes="; ".join(notes),
+        capped=history.capped,
+        checkpoint=str(job.checkpoint),
+        ranks=distributed.world_size(),
+        global_batch=job.batch,
+        epochs=done,
+        seed=job.seed,
+        final_losses=_final_losses(history),
+    )
+
+
+def _final_losses(history: Any) -> dict[str, float]:
+    """The last epoch's mean training losses (``train_loss``, or D/G losses of a GAN)."""
+    names = ("train_loss",) if hasattr(history, "train_loss") else ("d_loss", "g_loss", "g_l1")
+    return {n: getattr(history, n)[-1] for n in names if getattr(history, n)}
