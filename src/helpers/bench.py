@@ -46,34 +46,59 @@ def _rate(seconds: dict[str, float], count: float) -> dict[str, float]:
 # ---- readers ----
 
 
-def bench_readers(profile: str, repeats: int, n: int = 16) -> list[dict[str, Any]]:
-    """Samples/s of each dataset reader vs a bare rasterio read of the same files (the floor)."""
-    import rasterio
+def repeat_pair(
+    fn_a: Callable[[], Any], fn_b: Callable[[], Any], repeats: int, warmup: int = 1
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Like :func:`repeat` for two functions run alternately (a, b, a, b, ...), so that a change
+    in machine load during the run hits both alike (a reader and its floor)."""
+    for _ in range(warmup):
+        fn_a()
+        fn_b()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeats):
+        for fn, out in ((fn_a, times[0]), (fn_b, times[1])):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    a, b = ({"min": min(t), "median": statistics.median(t), "max": max(t)} for t in times)
+    return a, b
 
+
+def reader_cases(profile: str, n: int) -> list[tuple[str, Any, list[tuple[Path, Any]]]]:
+    """(name, dataset, [(file, window or None)] behind its first ``n`` samples) per reader."""
     from . import datasets, synthetic
+    from .scene import Scene
 
     paths = synthetic.ensure_sample(profile, verbose=False)
+    crop = config.settings("unet_landcover", profile)["crop"]
     cases = [
         ("SEN12MS", datasets.SEN12MS(paths.sen12ms, s2_bands=("B04", "B03", "B02", "B08"))),
         ("DFC2020", datasets.DFC2020(paths.dfc2020, split="test")),
         ("NTL", datasets.NTL(paths.ntl, split="train")),
+        ("Scene", Scene(Path(paths.scene) / "s2.tif", crop=crop, samples=n)),
     ]
+    return [(name, ds, _files_of(ds, min(n, len(ds)))) for name, ds in cases]
+
+
+def bench_readers(profile: str, repeats: int, n: int = 16) -> list[dict[str, Any]]:
+    """Samples/s of each dataset reader vs a bare rasterio read of the same files (the floor),
+    timed alternately; ``% of floor`` = reader rate / floor rate (median times)."""
+    import rasterio
+
     rows = []
-    for name, ds in cases:
+    for name, ds, files in reader_cases(profile, n):
         count = min(n, len(ds))
-        files = _files_of(ds, count)
 
         def read_dataset(ds: Any = ds, count: int = count) -> None:
             for i in range(count):
                 ds[i]
 
-        def read_bare(files: list[Path] = files) -> None:
-            for f in files:
+        def read_bare(files: list[tuple[Path, Any]] = files) -> None:
+            for f, window in files:
                 with rasterio.open(f) as src:
-                    src.read()
+                    src.read(window=window)
 
-        t_ds = repeat(read_dataset, repeats)
-        t_raw = repeat(read_bare, repeats)
+        t_ds, t_raw = repeat_pair(read_dataset, read_bare, repeats)
         rows.append(
             {
                 "group": "readers",
@@ -81,23 +106,30 @@ def bench_readers(profile: str, repeats: int, n: int = 16) -> list[dict[str, Any
                 "unit": "samples/s",
                 **_rate(t_ds, count),
                 "floor (bare rasterio)": count / t_raw["median"],
+                "% of floor": 100 * t_raw["median"] / t_ds["median"],
                 "files per sample": len(files) / count,
             }
         )
     return rows
 
 
-def _files_of(ds: Any, count: int) -> list[Path]:
-    """All GeoTIFFs behind the first ``count`` samples of a dataset (for the bare-read floor)."""
+def _files_of(ds: Any, count: int) -> list[tuple[Path, Any]]:
+    """(GeoTIFF, window) pairs behind the first ``count`` samples of a dataset (the bare-read
+    floor): every file a sample needs, and for a :class:`Scene` crop its window of the image."""
+    from rasterio.windows import Window
+
     from .layouts import NTL_LAYERS
 
-    files: list[Path] = []
+    files: list[tuple[Path, Any]] = []
     for i in range(count):
         if hasattr(ds, "patches"):  # SEN12MS / DFC2020: s2 + labels (+ dfc)
             mods = ["s2", "lc"] + (["dfc"] if ds.patches[i].path("dfc").exists() else [])
-            files.extend(ds.patches[i].path(m) for m in mods)
+            files.extend((ds.patches[i].path(m), None) for m in mods)
+        elif hasattr(ds, "window_for"):  # Scene: the crop's window of each image file
+            r, c, h, w = ds.window_for(i)
+            files.extend((p, Window(c, r, w, h)) for p in dict.fromkeys(s[1] for s in ds.sources))
         else:  # NTL: every layer of the sample
-            files.extend(ds._path(layer, ds.ids_[i]) for layer in NTL_LAYERS)
+            files.extend((ds._path(layer, ds.ids_[i]), None) for layer in NTL_LAYERS)
     return files
 
 

@@ -15,6 +15,7 @@ Layouts (docs/CONTRACTS.md; names from helpers.layouts):
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,7 +49,15 @@ from .normalise import (  # noqa: F401 (re-exported: datasets.normalise_s2 etc. 
     normalise_s1,
     normalise_s2,
 )
-from .rasters import Raster, check_same_bounds, check_same_grid, grid_of, read
+from .rasters import (
+    FileInfo,
+    RasterError,
+    check_same_bounds,
+    check_same_grid,
+    grid_of,
+    info,
+    read,
+)
 
 SCHEMES = (*LC_LAYERS, "dfc", "dfc8")
 IGNORE = 255
@@ -159,13 +168,21 @@ def _check_root(root: str | os.PathLike, what: str, sub: str) -> Path:
 # ---- the label schemes ----
 
 
-def _valid_values(scheme: str) -> set[int]:
+@functools.cache
+def _valid_values(scheme: str) -> frozenset[int]:
     """Label values a file may hold for a raw scheme (0 = no data is always allowed)."""
     from . import labels
 
     names = labels.class_names(scheme)
     values = set(names) if isinstance(names, dict) else set(range(1, len(names) + 1))
-    return values | {0}
+    return frozenset(values | {0})
+
+
+def _values(raw: np.ndarray) -> list[int]:
+    """The distinct values of a label array (a histogram for small unsigned ints: no sort)."""
+    if raw.dtype.kind == "u" and raw.dtype.itemsize <= 2:
+        return np.flatnonzero(np.bincount(raw.ravel())).tolist()
+    return np.unique(raw).tolist()
 
 
 def to_scheme(raw: np.ndarray, scheme: str, source: str, path: Path) -> np.ndarray:
@@ -174,7 +191,7 @@ def to_scheme(raw: np.ndarray, scheme: str, source: str, path: Path) -> np.ndarr
     from . import labels
 
     raw = np.asarray(raw)
-    bad = sorted(set(np.unique(raw).tolist()) - _valid_values(source))
+    bad = sorted(set(_values(raw)) - _valid_values(source))
     if bad:
         raise DatasetError(
             f"{path}: label values {bad[:10]} are not in the {source!r} scheme. Check that the file is "
@@ -339,7 +356,7 @@ class _PatchDataset(Dataset):
         """Ids of the patches, in order (the official S2 file names without ``.tif``)."""
         return [p.id for p in self.patches]
 
-    def _read_image(self, patch: Patch, window: Any, meta: dict[str, _Meta]) -> np.ndarray:
+    def _read_image(self, patch: Patch, window: Any, meta: dict[str, FileInfo]) -> np.ndarray:
         parts = []
         for mod, names, all_names, count, norm in (
             ("s2", self.s2_bands, S2_BANDS, 13, normalise_s2),
@@ -353,14 +370,16 @@ class _PatchDataset(Dataset):
                 path, bands=band_indexes(names, all_names, desc), window=window, expect_bands=count
             )
             bad = _bad_pixels(raster.data, raster.nodata)
-            if bad.any() and self.nan_policy == "raise":
+            any_bad = bool(bad.any())
+            if any_bad and self.nan_policy == "raise":
                 raise DatasetError(
                     f"{path}: {int(bad.sum())} NaN/nodata/inf pixel(s) in the {mod.upper()} bands. "
                     + _NAN_HINT
                 )
-            raw = np.where(bad, 0, raster.data) if bad.any() else raster.data
+            raw = np.where(bad, 0, raster.data) if any_bad else raster.data
             data = norm(raw, str(path)) if mod == "s2" else norm(raw)
-            data[:, bad] = 0.0
+            if any_bad:
+                data[:, bad] = 0.0
             parts.append(data)
         return np.concatenate(parts, axis=0)
 
@@ -378,7 +397,7 @@ class _PatchDataset(Dataset):
             source = layer
         return to_scheme(raw, scheme, source, path)
 
-    def _check_grids(self, patch: Patch) -> dict[str, _Meta]:
+    def _check_grids(self, patch: Patch) -> dict[str, FileInfo]:
         """Open each file of the patch once: grids must match (shape only where a CRS is missing)."""
         meta = {mod: _meta(patch.path(mod)) for mod in self._needed()}
         if self.crs_required:
@@ -430,41 +449,17 @@ class _PatchDataset(Dataset):
         )
 
 
-@dataclass
-class _Meta:
-    """What one open of a file tells: its grid and band descriptions."""
-
-    path: Path
-    crs: Any
-    transform: Any
-    shape: tuple[int, int]
-    descriptions: tuple[str | None, ...]
-
-    def stub(self) -> Raster:
-        """A pixel-less :class:`Raster` carrying the grid, for ``check_same_grid``."""
-        return Raster(
-            np.empty((0, *self.shape), np.uint8), self.crs, self.transform, path=self.path
-        )
-
-
-def _meta(path: Path) -> _Meta:
-    import rasterio
-
+def _meta(path: Path) -> FileInfo:
+    """The header of ``path`` (opened once per file version, see :func:`helpers.rasters.info`)."""
     if not path.exists():
         raise DatasetError(f"{path}: file not found (it was there when the dataset was built).")
     try:
-        with rasterio.open(path) as src:
-            return _Meta(
-                path, src.crs, src.transform, (src.height, src.width), tuple(src.descriptions)
-            )
-    except Exception as err:  # rasterio raises several kinds for a broken file
-        raise DatasetError(
-            f"{path}: cannot be read as a GeoTIFF ({err}). The file is probably corrupt or "
-            "truncated: delete it and download or export it again."
-        ) from err
+        return info(path)
+    except RasterError as err:
+        raise DatasetError(str(err)) from None
 
 
-def _check_pair(a: _Meta, b: _Meta) -> None:
+def _check_pair(a: FileInfo, b: FileInfo) -> None:
     """Same grid (CRS, transform, shape); files without a CRS (DFC2020 may lack geolocation) can
     only be checked for shape."""
     if a.crs is not None and b.crs is not None:
@@ -674,7 +669,8 @@ class NTL(Dataset):
         return list(self.ids_)
 
     def ratio(self, index: int = 0) -> int:
-        """The high-res / low-res scale factor of one sample, checked (grid, bounds, integer ratio)."""
+        """The high-res / low-res scale factor of one sample, checked (grid, bounds, integer ratio;
+        the file headers behind the checks are cached per file, see :func:`rasters.info`)."""
         ident = self.ids_[index]
         hr = self._path("hr_ntl", ident)
         for layer in ("dmo", "dem", "isp"):
@@ -719,7 +715,7 @@ class NTL(Dataset):
         for layer, count in NTL_LAYERS.items():
             path = self._path(layer, ident)
             raster = read(path, window=lr_win if layer == "lr_ntl" else hr_win, expect_bands=count)
-            data = raster.data.astype(np.float32)
+            data = raster.data.astype(np.float32, copy=False)
             bad = _bad_pixels(raster.data, raster.nodata)
             if bad.any():
                 if self.nan_policy == "raise":

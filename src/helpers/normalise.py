@@ -91,7 +91,9 @@ def normalise_s2(x: np.ndarray, source: str = "S2 array") -> np.ndarray:
     Float reflectance 0..1 and uint8 are refused (:func:`check_s2_dn`), naming ``source``.
     """
     check_s2_dn(x, source)
-    return (np.clip(np.asarray(x, dtype=np.float32), 0, 10000) / 10000.0).astype(np.float32)
+    out = np.array(x, dtype=np.float32)  # one float32 copy, then clipped and scaled in place
+    np.clip(out, 0, 10000, out=out)
+    return np.divide(out, np.float32(10000.0), out=out)
 
 
 def normalise_s1(x: np.ndarray) -> np.ndarray:
@@ -107,7 +109,7 @@ def check_ntl_range(layer: str, data: np.ndarray, path: Path) -> None:
             "must be DMSP-like digital numbers: convert radiance with helpers.ntl.simulate_dmsp, or "
             "clip/rescale the DN to 0..63."
         )
-    if layer == "isp" and data.size:
+    if layer == "isp" and data.size and ((data != 0) & (data != 1)).any():
         odd = np.setdiff1d(np.unique(data), [0.0, 1.0])
         if odd.size:
             raise DatasetError(
