@@ -43,6 +43,7 @@ LAYERS: dict[str, int] = {
     "realdata": 2,
     "vectors": 2,
     "normalise": 2,
+    "streaming": 2,
     # 3 models: networks, losses, metrics, the classic method
     "models": 3,
     "losses": 3,

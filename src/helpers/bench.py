@@ -19,7 +19,7 @@ from typing import Any
 
 from . import config, results, runs
 
-GROUPS = ("readers", "training", "tiled", "notebooks")
+GROUPS = ("readers", "streaming", "training", "tiled", "notebooks")
 
 
 def repeat(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> dict[str, float]:
@@ -131,6 +131,87 @@ def _files_of(ds: Any, count: int) -> list[tuple[Path, Any]]:
         else:  # NTL: every layer of the sample
             files.extend((ds._path(layer, ds.ids_[i]), None) for layer in NTL_LAYERS)
     return files
+
+
+# ---- streaming vs in memory ----
+
+
+def bench_streaming(
+    patches: int = 1000, size: int = 64, crop: int = 32, workers: int = 2
+) -> list[dict[str, Any]]:
+    """One training epoch over ``patches`` demo patches, streamed from disk (:mod:`streaming`,
+    ``workers`` DataLoader workers) and in memory (:mod:`crops`, read once): samples/s including
+    the reading, and peak RSS of the main process and of its largest worker. Each path runs in a
+    fresh Python process so that the peaks are its own."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from . import streaming
+
+    root = Path(tempfile.gettempdir()) / f"eosr-bench-stream-{patches}x{size}"
+    streaming.write_demo_patches(root, patches, size=size)
+    rows = []
+    for mode in ("streaming", "in memory"):
+        code = f"from helpers import bench; bench._epoch_child({mode!r}, {str(root)!r}, {crop}, {workers})"
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+        rec = json.loads(out.strip().splitlines()[-1])
+        rows.append(
+            {
+                "group": "streaming",
+                "case": f"{mode}: 1 epoch, {patches} patches {size} px, crop {crop}",
+                "unit": "samples/s",
+                "median": rec["samples"] / rec["seconds"],
+                "peak RSS MiB (main)": rec["rss_main"],
+                "peak RSS MiB (largest worker)": rec["rss_worker"],
+                "workers": rec["workers"],
+            }
+        )
+    return rows
+
+
+def _epoch_child(mode: str, root: str, crop: int, workers: int) -> None:
+    """In a fresh process: train a small U-Net one epoch from ``root``; print one JSON line."""
+    import resource
+
+    import torch
+    from torch.utils.data import DataLoader
+
+    from . import crops, datasets, streaming, train
+    from .models import unet
+
+    config.seed_everything(0)
+    model = unet.UNet(4, 8, width=8, depth=2)
+    torch.optim.Adam(model.parameters())  # first use imports torch._dynamo: not the data's time
+    start = time.perf_counter()
+    if mode == "streaming":
+        reader = datasets.SEN12MS(root, crop=crop, augment=True)
+        loader = streaming.loader(streaming.Streaming(reader), 16, num_workers=workers)
+        shares = [
+            len(reader) // max(1, workers) + (w < len(reader) % max(1, workers))
+            for w in range(max(1, workers))
+        ]
+        count = sum(n // 16 * 16 for n in shares)  # drop_last applies per worker
+    else:
+        workers = 0
+        reader = datasets.SEN12MS(root)
+        data = crops.for_landcover(reader, crop, samples=len(reader))
+        loader = DataLoader(data, batch_size=16, shuffle=True, drop_last=True)
+        count = len(data) // 16 * 16
+    loss = torch.nn.CrossEntropyLoss(ignore_index=255)
+    train.fit(model, loader, loss, 1, progress=False, amp=False, recalibrate_bn=False)
+    seconds = time.perf_counter() - start
+    usage = resource.getrusage
+    rec = {
+        "samples": count,
+        "seconds": seconds,
+        "rss_main": usage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_worker": usage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "workers": workers,
+    }
+    print(json.dumps(rec))
 
 
 # ---- training ----
@@ -456,6 +537,7 @@ def main(
     rows: list[dict[str, Any]] = []
     runners = {
         "readers": lambda: bench_readers(profile, cfg["repeats"]),
+        "streaming": bench_streaming,
         "training": lambda: bench_training(profile, cfg["repeats"], cfg["steps"]),
         "tiled": lambda: bench_tiled(profile, cfg["repeats"]),
         "notebooks": bench_notebooks,
