@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
     "synthetic": 2,
     "earthengine": 2,
     "earthengine_specs": 2,
+    "earthengine_batch": 2,
     "ntl": 2,
     "manifest": 2,
     "scene": 2,
