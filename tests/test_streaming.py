@@ -145,3 +145,25 @@ def test_scene_reads_each_file_once_per_sample(tmp_path, monkeypatch):
     r, c, h, w = sc.window_for(0)
     raw = rasters.read(s2).data[[3, 1], r : r + h, c : c + w]
     assert np.allclose(sample["image"].numpy(), np.clip(raw, 0, 10000) / 10000.0, atol=1e-6)
+
+
+def test_bench_times_reader_and_floor_alternately():
+    from helpers import bench
+
+    order = []
+    a, b = bench.repeat_pair(lambda: order.append("a"), lambda: order.append("b"), 3, warmup=1)
+    assert order == ["a", "b"] * 4
+    assert set(a) == set(b) == {"min", "median", "max"}
+
+
+def test_bench_floor_reads_the_scene_crop_windows(tmp_path):
+    from helpers import bench, scene
+
+    root = streaming.write_demo_patches(tmp_path, 1, size=64)
+    s2 = datasets.SEN12MS(root).patches[0].path("s2")
+    sc = scene.Scene(s2, band_names=[f"X{i}" for i in range(13)], crop=32, samples=3)
+    files = bench._files_of(sc, 3)
+    assert [f for f, _ in files] == [s2] * 3
+    r, c, h, w = sc.window_for(1)
+    win = files[1][1]
+    assert (win.row_off, win.col_off, win.height, win.width) == (r, c, h, w)

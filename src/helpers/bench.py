@@ -141,8 +141,8 @@ def bench_streaming(
 ) -> list[dict[str, Any]]:
     """One training epoch over ``patches`` demo patches, streamed from disk (:mod:`streaming`,
     ``workers`` DataLoader workers) and in memory (:mod:`crops`, read once): samples/s including
-    the reading, and peak RSS of the main process and of its largest worker. Each path runs in a
-    fresh Python process so that the peaks are its own."""
+    the reading, peak RSS of the main process and peak PSS of main process + workers together.
+    Each path runs in a fresh Python process so that the peaks are its own."""
     import subprocess
     import sys
     import tempfile
@@ -164,12 +164,62 @@ def bench_streaming(
                 "case": f"{mode}: 1 epoch, {patches} patches {size} px, crop {crop}",
                 "unit": "samples/s",
                 "median": rec["samples"] / rec["seconds"],
-                "peak RSS MiB (main)": rec["rss_main"],
-                "peak RSS MiB (largest worker)": rec["rss_worker"],
+                "peak RSS MiB (main process)": rec["rss_main"],
+                "peak PSS MiB (main + workers)": rec["pss_all"],
                 "workers": rec["workers"],
             }
         )
     return rows
+
+
+class _PeakMemory:
+    """Peak memory of this process and its children (DataLoader workers), sampled every
+    ``every`` s from /proc: the sum of PSS (shared pages split between the processes, so forked
+    workers are not counted twice). Linux only; elsewhere the peak stays 0."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        import threading
+
+        self.every, self.peak_mib, self._stop = every, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mib = max(self.peak_mib, sum(_pss_mib(p) for p in _family()))
+            self._stop.wait(self.every)
+
+
+def _family() -> list[int]:
+    """This process and its direct children (from /proc/<pid>/stat's parent pid)."""
+    import os
+
+    me, out = os.getpid(), [os.getpid()]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == me:
+                out.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _pss_mib(pid: int) -> float:
+    """Proportional set size of one process in MiB (0 when it is gone or /proc lacks it)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def _epoch_child(mode: str, root: str, crop: int, workers: int) -> None:
@@ -186,29 +236,29 @@ def _epoch_child(mode: str, root: str, crop: int, workers: int) -> None:
     model = unet.UNet(4, 8, width=8, depth=2)
     torch.optim.Adam(model.parameters())  # first use imports torch._dynamo: not the data's time
     start = time.perf_counter()
-    if mode == "streaming":
-        reader = datasets.SEN12MS(root, crop=crop, augment=True)
-        loader = streaming.loader(streaming.Streaming(reader), 16, num_workers=workers)
-        shares = [
-            len(reader) // max(1, workers) + (w < len(reader) % max(1, workers))
-            for w in range(max(1, workers))
-        ]
-        count = sum(n // 16 * 16 for n in shares)  # drop_last applies per worker
-    else:
-        workers = 0
-        reader = datasets.SEN12MS(root)
-        data = crops.for_landcover(reader, crop, samples=len(reader))
-        loader = DataLoader(data, batch_size=16, shuffle=True, drop_last=True)
-        count = len(data) // 16 * 16
-    loss = torch.nn.CrossEntropyLoss(ignore_index=255)
-    train.fit(model, loader, loss, 1, progress=False, amp=False, recalibrate_bn=False)
+    with _PeakMemory() as memory:
+        if mode == "streaming":
+            reader = datasets.SEN12MS(root, crop=crop, augment=True)
+            loader = streaming.loader(streaming.Streaming(reader), 16, num_workers=workers)
+            shares = [
+                len(reader) // max(1, workers) + (w < len(reader) % max(1, workers))
+                for w in range(max(1, workers))
+            ]
+            count = sum(n // 16 * 16 for n in shares)  # drop_last applies per worker
+        else:
+            workers = 0
+            reader = datasets.SEN12MS(root)
+            data = crops.for_landcover(reader, crop, samples=len(reader))
+            loader = DataLoader(data, batch_size=16, shuffle=True, drop_last=True)
+            count = len(data) // 16 * 16
+        loss = torch.nn.CrossEntropyLoss(ignore_index=255)
+        train.fit(model, loader, loss, 1, progress=False, amp=False, recalibrate_bn=False)
     seconds = time.perf_counter() - start
-    usage = resource.getrusage
     rec = {
         "samples": count,
         "seconds": seconds,
-        "rss_main": usage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "rss_worker": usage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "rss_main": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "pss_all": memory.peak_mib,
         "workers": workers,
     }
     print(json.dumps(rec))

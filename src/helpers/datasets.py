@@ -299,6 +299,7 @@ class _PatchDataset(Dataset):
         self.label, self.crop, self.augment = label, crop, augment
         self.seed, self.nan_policy, self.epoch = seed, nan_policy, 0
         self.patches = self._select(rois, files)
+        self._mods = self._needed()  # modalities each sample reads (fixed: checked once here)
         self._check_partners()
 
     def _select(self, rois: Sequence[str] | None, files: Any) -> list[Patch]:
@@ -334,7 +335,7 @@ class _PatchDataset(Dataset):
         return ["lc"]
 
     def _check_partners(self) -> None:
-        for mod in self._needed():
+        for mod in self._mods:
             missing = [p.path(mod) for p in self.patches if not p.path(mod).exists()]
             if missing:
                 partner = next(p for p in self.patches if not p.path(mod).exists())
@@ -364,7 +365,7 @@ class _PatchDataset(Dataset):
         ):
             if not names:
                 continue
-            path = patch.path(mod)
+            path = meta[mod].path
             desc = meta[mod].descriptions
             raster = read(
                 path, bands=band_indexes(names, all_names, desc), window=window, expect_bands=count
@@ -383,13 +384,13 @@ class _PatchDataset(Dataset):
             parts.append(data)
         return np.concatenate(parts, axis=0)
 
-    def _read_label(self, patch: Patch, scheme: str, window: Any) -> np.ndarray:
+    def _read_label(self, scheme: str, window: Any, meta: dict[str, FileInfo]) -> np.ndarray:
         source = "dfc" if scheme in ("dfc", "dfc8") and "dfc" in self._label_files() else None
         if source == "dfc":
-            path = patch.path("dfc")
+            path = meta["dfc"].path
             raw = read(path, window=window, expect_bands=1).data[0]
         else:
-            path = patch.path("lc")
+            path = meta["lc"].path
             layer = "igbp" if scheme in ("dfc", "dfc8") else scheme
             raw = read(
                 path, bands=[LC_LAYERS.index(layer) + 1], window=window, expect_bands=4
@@ -399,7 +400,7 @@ class _PatchDataset(Dataset):
 
     def _check_grids(self, patch: Patch) -> dict[str, FileInfo]:
         """Open each file of the patch once: grids must match (shape only where a CRS is missing)."""
-        meta = {mod: _meta(patch.path(mod)) for mod in self._needed()}
+        meta = {mod: _meta(patch.path(mod)) for mod in self._mods}
         if self.crs_required:
             for m in meta.values():
                 if m.crs is None:
@@ -417,17 +418,18 @@ class _PatchDataset(Dataset):
         patch = self.patches[index]
         meta = self._check_grids(patch)
         rng = _rng(self.seed, index, self.epoch)
-        window = _window(next(iter(meta.values())).shape, self.crop, rng, patch.path("s2"))
+        first = next(iter(meta.values()))
+        window = _window(first.shape, self.crop, rng, first.path)
         arrays = {
             "image": self._read_image(patch, window, meta),
-            "mask": self._read_label(patch, self.label, window),
+            "mask": self._read_label(self.label, window, meta),
         }
-        arrays.update(self._extra(patch, window))
+        arrays.update(self._extra(window, meta))
         if self.augment:
             arrays = _augment(arrays, rng)
-        return {**arrays, "id": patch.id, "path": str(patch.path("s2" if self.s2_bands else "s1"))}
+        return {**arrays, "id": patch.id, "path": str(meta["s2" if self.s2_bands else "s1"].path)}
 
-    def _extra(self, patch: Patch, window: Any) -> dict[str, np.ndarray]:
+    def _extra(self, window: Any, meta: dict[str, FileInfo]) -> dict[str, np.ndarray]:
         return {}
 
     def __getitem__(self, index: int) -> dict[str, Any]:
@@ -451,11 +453,13 @@ class _PatchDataset(Dataset):
 
 def _meta(path: Path) -> FileInfo:
     """The header of ``path`` (opened once per file version, see :func:`helpers.rasters.info`)."""
-    if not path.exists():
-        raise DatasetError(f"{path}: file not found (it was there when the dataset was built).")
     try:
         return info(path)
     except RasterError as err:
+        if not path.exists():
+            raise DatasetError(
+                f"{path}: file not found (it was there when the dataset was built)."
+            ) from None
         raise DatasetError(str(err)) from None
 
 
@@ -591,11 +595,11 @@ class DFC2020(_PatchDataset):
             return ["dfc"]
         return ["lc", "dfc"]
 
-    def _extra(self, patch: Patch, window: Any) -> dict[str, np.ndarray]:
+    def _extra(self, window: Any, meta: dict[str, FileInfo]) -> dict[str, np.ndarray]:
         if "lc" not in self._label_files():
             return {}
         coarse_scheme = "dfc" if self.label == "dfc" else "dfc8"
-        path = patch.path("lc")
+        path = meta["lc"].path
         raw = read(path, bands=[1], window=window, expect_bands=4).data[0]
         return {"coarse": to_scheme(raw, coarse_scheme, "igbp", path)}
 

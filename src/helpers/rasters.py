@@ -68,10 +68,6 @@ def read(
     from rasterio.errors import RasterioIOError
 
     path = Path(path)
-    if not path.exists():
-        raise RasterError(
-            f"{path}: file not found. Check the path, or create the sample scene with `eosr sample`."
-        )
     try:
         with rasterio.open(path) as src:
             if expect_bands is not None and src.count != expect_bands:
@@ -90,6 +86,11 @@ def read(
     except RasterError:
         raise
     except (RasterioIOError, OSError) as err:
+        if not path.exists():  # checked only on failure: one stat less per read
+            raise RasterError(
+                f"{path}: file not found. Check the path, or create the sample scene with "
+                "`eosr sample`."
+            ) from None
         raise RasterError(
             f"{path}: cannot be read as a GeoTIFF ({err}). The file is probably corrupt or "
             "truncated: delete it and download or export it again."
