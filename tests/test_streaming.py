@@ -167,3 +167,21 @@ def test_bench_floor_reads_the_scene_crop_windows(tmp_path):
     r, c, h, w = sc.window_for(1)
     win = files[1][1]
     assert (win.row_off, win.col_off, win.height, win.width) == (r, c, h, w)
+
+
+def test_ntl_ratio_check_is_redone_when_a_file_changes(tmp_path):
+    import shutil
+
+    from helpers import synthetic
+
+    src = synthetic.ensure_sample("smoke", verbose=False).ntl / "train"
+    shutil.copytree(src, tmp_path / "train")
+    data = datasets.NTL(tmp_path, split="train")
+    ratio = data[0]["ratio"]
+    assert data.ratio(0) == ratio  # kept: no file changed
+    dmo = data._path("dmo", data.ids()[0])
+    old = rasters.read(dmo)
+    rasters.write(dmo, old.data, old.crs, old.transform * old.transform.translation(3, 0))
+    os.utime(dmo, ns=(time.time_ns(), time.time_ns() + 10**9))
+    with pytest.raises(rasters.RasterError, match="not on the same grid"):
+        data[0]

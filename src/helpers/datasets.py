@@ -15,7 +15,6 @@ Layouts (docs/CONTRACTS.md; names from helpers.layouts):
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from .normalise import (  # noqa: F401 (re-exported: datasets.normalise_s2 etc. 
     check_s2_dn,
     normalise_s1,
     normalise_s2,
+    to_scheme,
 )
 from .rasters import (
     FileInfo,
@@ -166,46 +166,6 @@ def _check_root(root: str | os.PathLike, what: str, sub: str) -> Path:
 
 
 # ---- the label schemes ----
-
-
-@functools.cache
-def _valid_values(scheme: str) -> frozenset[int]:
-    """Label values a file may hold for a raw scheme (0 = no data is always allowed)."""
-    from . import labels
-
-    names = labels.class_names(scheme)
-    values = set(names) if isinstance(names, dict) else set(range(1, len(names) + 1))
-    return frozenset(values | {0})
-
-
-def _values(raw: np.ndarray) -> list[int]:
-    """The distinct values of a label array (a histogram for small unsigned ints: no sort)."""
-    if raw.dtype.kind == "u" and raw.dtype.itemsize <= 2:
-        return np.flatnonzero(np.bincount(raw.ravel())).tolist()
-    return np.unique(raw).tolist()
-
-
-def to_scheme(raw: np.ndarray, scheme: str, source: str, path: Path) -> np.ndarray:
-    """Convert a raw label layer to ``scheme``; ``source`` says what ``raw`` holds (a lc layer name or
-    ``"dfc"``). Values outside the source scheme raise naming ``path``."""
-    from . import labels
-
-    raw = np.asarray(raw)
-    bad = sorted(set(_values(raw)) - _valid_values(source))
-    if bad:
-        raise DatasetError(
-            f"{path}: label values {bad[:10]} are not in the {source!r} scheme. Check that the file is "
-            "the right layer (lc bands are IGBP, LCCS_LC, LCCS_LU, LCCS_SH; dfc holds 1..10) or "
-            "re-export it."
-        )
-    if scheme == source:
-        return raw.astype(np.int64)
-    if source == "igbp" and scheme in ("dfc", "dfc8"):
-        dfc = np.asarray(labels.IGBP_TO_DFC, dtype=np.int64)[raw.astype(np.int64)]
-        return dfc if scheme == "dfc" else labels.to_train_index(dfc).astype(np.int64)
-    if source == "dfc" and scheme == "dfc8":
-        return labels.to_train_index(raw).astype(np.int64)
-    raise DatasetError(f"Cannot make scheme {scheme!r} from {source!r} labels ({path}).")
 
 
 # ---- randomness: crops and flips that depend only on (seed, index, epoch) ----
@@ -463,6 +423,17 @@ def _meta(path: Path) -> FileInfo:
         raise DatasetError(str(err)) from None
 
 
+def _stamp(path: Path) -> tuple[int, int]:
+    """``(size, mtime)`` of a file: a check made on it stays valid while this is unchanged."""
+    try:
+        st = path.stat()
+    except OSError:
+        raise DatasetError(
+            f"{path}: file not found (it was there when the dataset was built)."
+        ) from None
+    return st.st_size, st.st_mtime_ns
+
+
 def _check_pair(a: FileInfo, b: FileInfo) -> None:
     """Same grid (CRS, transform, shape); files without a CRS (DFC2020 may lack geolocation) can
     only be checked for shape."""
@@ -634,6 +605,7 @@ class NTL(Dataset):
             raise DatasetError(f"nan_policy must be 'raise' or 'zero', not {nan_policy!r}.")
         self.root, self.split, self.crop, self.augment = root, split, crop, augment
         self.seed, self.nan_policy, self.epoch = seed, nan_policy, 0
+        self._ratios: dict[int, tuple[tuple, int]] = {}
         hr_dir = root / split / "hr_ntl"
         ids = sorted(p.stem for p in hr_dir.glob("*.tif"))
         if files is not None:
@@ -673,9 +645,16 @@ class NTL(Dataset):
         return list(self.ids_)
 
     def ratio(self, index: int = 0) -> int:
-        """The high-res / low-res scale factor of one sample, checked (grid, bounds, integer ratio;
-        the file headers behind the checks are cached per file, see :func:`rasters.info`)."""
+        """The high-res / low-res scale factor of one sample, checked (grid, bounds, integer ratio);
+        the check is kept per sample until one of its files changes (size or modification time)."""
         ident = self.ids_[index]
+        stamp = tuple(_stamp(self._path(layer, ident)) for layer in NTL_LAYERS)
+        if self._ratios.get(index, (None,))[0] == stamp:
+            return self._ratios[index][1]
+        self._ratios[index] = (stamp, self._check_ratio(ident))
+        return self._ratios[index][1]
+
+    def _check_ratio(self, ident: str) -> int:
         hr = self._path("hr_ntl", ident)
         for layer in ("dmo", "dem", "isp"):
             check_same_grid(hr, self._path(layer, ident), tolerance=1e-3)
