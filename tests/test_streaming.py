@@ -151,9 +151,11 @@ def test_bench_times_reader_and_floor_alternately():
     from helpers import bench
 
     order = []
-    a, b = bench.repeat_pair(lambda: order.append("a"), lambda: order.append("b"), 3, warmup=1)
-    assert order == ["a", "b"] * 4
-    assert set(a) == set(b) == {"min", "median", "max"}
+    a, b, cpu = bench._paired(
+        lambda i: order.append(("a", i)), lambda i: order.append(("b", i)), 2, 3
+    )
+    assert order == [("a", 0), ("b", 0), ("a", 1), ("b", 1)] * 4  # one warm-up pass + 3
+    assert set(a) == set(b) == {"min", "median", "max"} and cpu > 0
 
 
 def test_bench_floor_reads_the_scene_crop_windows(tmp_path):

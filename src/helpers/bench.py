@@ -46,26 +46,8 @@ def _rate(seconds: dict[str, float], count: float) -> dict[str, float]:
 # ---- readers ----
 
 
-def repeat_pair(
-    fn_a: Callable[[], Any], fn_b: Callable[[], Any], repeats: int, warmup: int = 1
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Like :func:`repeat` for two functions run alternately (a, b, a, b, ...), so that a change
-    in machine load during the run hits both alike (a reader and its floor)."""
-    for _ in range(warmup):
-        fn_a()
-        fn_b()
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(repeats):
-        for fn, out in ((fn_a, times[0]), (fn_b, times[1])):
-            start = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - start)
-    a, b = ({"min": min(t), "median": statistics.median(t), "max": max(t)} for t in times)
-    return a, b
-
-
-def reader_cases(profile: str, n: int) -> list[tuple[str, Any, list[tuple[Path, Any]]]]:
-    """(name, dataset, [(file, window or None)] behind its first ``n`` samples) per reader."""
+def reader_cases(profile: str, n: int) -> list[tuple[str, Any]]:
+    """(name, dataset) per reader, over the sample scene (a Scene of ``n`` crops)."""
     from . import datasets, synthetic
     from .scene import Scene
 
@@ -77,28 +59,29 @@ def reader_cases(profile: str, n: int) -> list[tuple[str, Any, list[tuple[Path, 
         ("NTL", datasets.NTL(paths.ntl, split="train")),
         ("Scene", Scene(Path(paths.scene) / "s2.tif", crop=crop, samples=n)),
     ]
-    return [(name, ds, _files_of(ds, min(n, len(ds)))) for name, ds in cases]
+    return cases
 
 
 def bench_readers(profile: str, repeats: int, n: int = 16) -> list[dict[str, Any]]:
     """Samples/s of each dataset reader vs a bare rasterio read of the same files (the floor),
-    timed alternately; ``% of floor`` = reader rate / floor rate (median times)."""
+    timed alternately sample by sample (reader sample i, then its files bare) so that a change
+    of machine load hits both alike; ``% of floor`` = reader rate / floor rate (median wall
+    times), ``% of floor (CPU time)`` the same from the process's CPU time."""
     import rasterio
 
     rows = []
-    for name, ds, files in reader_cases(profile, n):
+    for name, ds in reader_cases(profile, n):
         count = min(n, len(ds))
+        per_sample = [_sample_files(ds, i) for i in range(count)]
 
-        def read_dataset(ds: Any = ds, count: int = count) -> None:
-            for i in range(count):
-                ds[i]
-
-        def read_bare(files: list[tuple[Path, Any]] = files) -> None:
+        def bare(files: list[tuple[Path, Any]]) -> None:
             for f, window in files:
                 with rasterio.open(f) as src:
                     src.read(window=window)
 
-        t_ds, t_raw = repeat_pair(read_dataset, read_bare, repeats)
+        t_ds, t_raw, cpu_ratio = _paired(
+            lambda i, ds=ds: ds[i], lambda i, ps=per_sample: bare(ps[i]), count, repeats
+        )
         rows.append(
             {
                 "group": "readers",
@@ -107,30 +90,55 @@ def bench_readers(profile: str, repeats: int, n: int = 16) -> list[dict[str, Any
                 **_rate(t_ds, count),
                 "floor (bare rasterio)": count / t_raw["median"],
                 "% of floor": 100 * t_raw["median"] / t_ds["median"],
-                "files per sample": len(files) / count,
+                "% of floor (CPU time)": 100 * cpu_ratio,
+                "files per sample": sum(map(len, per_sample)) / count,
             }
         )
     return rows
 
 
+def _paired(
+    fn_a: Callable[[int], Any], fn_b: Callable[[int], Any], count: int, repeats: int
+) -> tuple[dict[str, float], dict[str, float], float]:
+    """Seconds of ``fn_a(i)`` and ``fn_b(i)`` over ``i < count``, called in turn for each ``i``:
+    wall-clock min / median / max of each over ``repeats`` passes (after one warm-up pass), and
+    the ratio of their total CPU times b / a (steadier than the wall clock on a shared machine)."""
+    times: tuple[list[float], list[float]] = ([], [])
+    cpu = [0.0, 0.0]
+    for rep in range(repeats + 1):
+        spent = [0.0, 0.0]
+        for i in range(count):
+            for k, fn in enumerate((fn_a, fn_b)):
+                start, start_cpu = time.perf_counter(), time.process_time()
+                fn(i)
+                spent[k] += time.perf_counter() - start
+                cpu[k] += (time.process_time() - start_cpu) if rep else 0.0
+        if rep:  # the first pass warms caches up
+            times[0].append(spent[0])
+            times[1].append(spent[1])
+    a, b = ({"min": min(t), "median": statistics.median(t), "max": max(t)} for t in times)
+    return a, b, cpu[1] / max(cpu[0], 1e-12)
+
+
 def _files_of(ds: Any, count: int) -> list[tuple[Path, Any]]:
-    """(GeoTIFF, window) pairs behind the first ``count`` samples of a dataset (the bare-read
-    floor): every file a sample needs, and for a :class:`Scene` crop its window of the image."""
+    """(GeoTIFF, window) pairs behind the first ``count`` samples of a dataset."""
+    return [f for i in range(count) for f in _sample_files(ds, i)]
+
+
+def _sample_files(ds: Any, i: int) -> list[tuple[Path, Any]]:
+    """(GeoTIFF, window) pairs sample ``i`` reads: every file it needs, and for a :class:`Scene`
+    crop its window of each image file (the bare-read floor)."""
     from rasterio.windows import Window
 
     from .layouts import NTL_LAYERS
 
-    files: list[tuple[Path, Any]] = []
-    for i in range(count):
-        if hasattr(ds, "patches"):  # SEN12MS / DFC2020: s2 + labels (+ dfc)
-            mods = ["s2", "lc"] + (["dfc"] if ds.patches[i].path("dfc").exists() else [])
-            files.extend((ds.patches[i].path(m), None) for m in mods)
-        elif hasattr(ds, "window_for"):  # Scene: the crop's window of each image file
-            r, c, h, w = ds.window_for(i)
-            files.extend((p, Window(c, r, w, h)) for p in dict.fromkeys(s[1] for s in ds.sources))
-        else:  # NTL: every layer of the sample
-            files.extend((ds._path(layer, ds.ids_[i]), None) for layer in NTL_LAYERS)
-    return files
+    if hasattr(ds, "patches"):  # SEN12MS / DFC2020: s2 + labels (+ dfc)
+        mods = ["s2", "lc"] + (["dfc"] if ds.patches[i].path("dfc").exists() else [])
+        return [(ds.patches[i].path(m), None) for m in mods]
+    if hasattr(ds, "window_for"):  # Scene: the crop's window of each image file
+        r, c, h, w = ds.window_for(i)
+        return [(p, Window(c, r, w, h)) for p in dict.fromkeys(s[1] for s in ds.sources)]
+    return [(ds._path(layer, ds.ids_[i]), None) for layer in NTL_LAYERS]  # NTL: every layer
 
 
 # ---- streaming vs in memory ----
