@@ -69,7 +69,7 @@ def read(
 
     path = Path(path)
     try:
-        with rasterio.open(path) as src:
+        with rasterio.open(os.fspath(path)) as src:  # a str opens faster than a Path
             if expect_bands is not None and src.count != expect_bands:
                 raise RasterError(
                     f"{path}: has {src.count} band(s), expected {expect_bands}. "

@@ -156,7 +156,7 @@ def _open(path: Path) -> Any:
     if not path.exists():
         raise SceneError(f"{path}: file not found. Check the path.")
     try:
-        return rasterio.open(path)
+        return rasterio.open(os.fspath(path))
     except Exception as err:  # rasterio raises several kinds for a broken file
         raise SceneError(
             f"{path}: cannot be opened as a raster ({err}). The file is probably corrupt or not a "
