@@ -3,8 +3,8 @@
 What this module does, in the order a notebook uses it:
 
 1. :func:`connect` checks the ``earthengine-api`` package, stored credentials, a Cloud project
-   (argument, ``EE_PROJECT`` or a Colab secret named ``EE_PROJECT``) and the network, and returns a
-   :class:`Status` instead of raising. It never opens an interactive sign-in (that hangs headless);
+   (argument, ``EE_PROJECT`` / ``EE_PROJECT_ID`` or a Colab secret of either name) and the
+   network, and returns a :class:`Status` instead of raising. It never opens an interactive sign-in (that hangs headless);
    only :func:`authenticate`, called on purpose, does.
 2. Request specs (:class:`Sentinel2Spec`, :class:`LandsatSpec`, :class:`DemSpec`, :class:`ViirsSpec`,
    :class:`DmspSpec`, :class:`ModisLandCoverSpec`, :class:`WorldCoverSpec`,
@@ -12,10 +12,12 @@ What this module does, in the order a notebook uses it:
    ``ee.Image`` and how to turn the raw pixels into physical units (:meth:`postprocess`, pure numpy).
 3. :class:`Grid` is a fixed pixel grid in a UTM zone. :func:`grid_for_aoi` snaps an AOI so that the
    10 m, 30 m and 240 m grids share their origin and nest exactly.
-4. :func:`plan_chunks` splits a grid under Earth Engine's request limits; :func:`export` fetches each
-   chunk through ``ee.data.computePixels`` (retrying rate-limit errors with exponential backoff),
-   mosaics them and writes one GeoTIFF per modality with the grid's georeference, cached by a hash
-   of spec + grid kept beside the file.
+4. :func:`plan_chunks` splits a grid under Earth Engine's request limits; :func:`export` fetches the
+   chunks through ``ee.data.computePixels``, up to ``concurrency`` at once in a bounded thread pool
+   (each retrying rate-limit errors with exponential backoff), mosaics them and writes one GeoTIFF
+   per modality with the grid's georeference, cached by a hash of spec + grid kept beside the file.
+   ``connect(high_volume=True)`` uses Earth Engine's high-volume endpoint; for areas too large for
+   interactive requests, :mod:`helpers.earthengine_batch` runs batch export tasks per tile.
 5. :func:`fetch_or_sample` writes everything into the kit's layouts (``scene/``, a DFC2020-like patch
    layout, the NTL layout); without Earth Engine it returns the same files from the sample scene.
 
