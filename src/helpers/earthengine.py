@@ -4,8 +4,8 @@ What this module does, in the order a notebook uses it:
 
 1. :func:`connect` checks the ``earthengine-api`` package, stored credentials, a Cloud project
    (argument, ``EE_PROJECT`` / ``EE_PROJECT_ID`` or a Colab secret of either name) and the
-   network, and returns a :class:`Status` instead of raising. It never opens an interactive sign-in (that hangs headless);
-   only :func:`authenticate`, called on purpose, does.
+   network, and returns a :class:`Status` instead of raising. It never opens an interactive
+   sign-in (that hangs headless); only :func:`authenticate`, called on purpose, does.
 2. Request specs (:class:`Sentinel2Spec`, :class:`LandsatSpec`, :class:`DemSpec`, :class:`ViirsSpec`,
    :class:`DmspSpec`, :class:`ModisLandCoverSpec`, :class:`WorldCoverSpec`,
    :class:`ImperviousSpec`) say which dataset, bands, dates and masks; each knows how to build its
