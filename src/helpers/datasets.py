@@ -605,7 +605,7 @@ class NTL(Dataset):
             raise DatasetError(f"nan_policy must be 'raise' or 'zero', not {nan_policy!r}.")
         self.root, self.split, self.crop, self.augment = root, split, crop, augment
         self.seed, self.nan_policy, self.epoch = seed, nan_policy, 0
-        self._ratios: dict[int, tuple[tuple, int]] = {}
+        self._ratios: dict[int, tuple[tuple, tuple[int, tuple[int, int]]]] = {}
         hr_dir = root / split / "hr_ntl"
         ids = sorted(p.stem for p in hr_dir.glob("*.tif"))
         if files is not None:
@@ -648,11 +648,16 @@ class NTL(Dataset):
         """The high-res / low-res scale factor of one sample, checked (grid, bounds, integer ratio);
         the check is kept per sample until one of its files changes (size or modification time)."""
         ident = self.ids_[index]
-        stamp = tuple(_stamp(self._path(layer, ident)) for layer in NTL_LAYERS)
-        if self._ratios.get(index, (None,))[0] == stamp:
-            return self._ratios[index][1]
-        self._ratios[index] = (stamp, self._check_ratio(ident))
-        return self._ratios[index][1]
+        return self._checked(index, {k: self._path(k, ident) for k in NTL_LAYERS})[0]
+
+    def _checked(self, index: int, paths: dict[str, Path]) -> tuple[int, tuple[int, int]]:
+        """``(ratio, high-res shape)`` of sample ``index``, checked again when a file changed."""
+        stamp = tuple(_stamp(path) for path in paths.values())
+        kept = self._ratios.get(index)
+        if kept is None or kept[0] != stamp:
+            ratio = self._check_ratio(self.ids_[index])
+            kept = self._ratios[index] = (stamp, (ratio, grid_of(paths["hr_ntl"])[2]))
+        return kept[1]
 
     def _check_ratio(self, ident: str) -> int:
         hr = self._path("hr_ntl", ident)
@@ -676,14 +681,14 @@ class NTL(Dataset):
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} patches")
         ident = self.ids_[index]
-        ratio = self.ratio(index)
+        paths = {layer: self._path(layer, ident) for layer in NTL_LAYERS}
+        ratio, hr_shape = self._checked(index, paths)
         rng = _rng(self.seed, index, self.epoch)
-        hr_shape = grid_of(self._path("hr_ntl", ident))[2]
         if self.crop is not None and self.crop % ratio:
             raise DatasetError(
                 f"crop {self.crop} must be a multiple of the ratio {ratio} ({ident})."
             )
-        hr_win = _window(hr_shape, self.crop, rng, self._path("hr_ntl", ident), align=ratio)
+        hr_win = _window(hr_shape, self.crop, rng, paths["hr_ntl"], align=ratio)
         lr_win = None
         if hr_win is not None:
             from rasterio.windows import Window
@@ -696,7 +701,7 @@ class NTL(Dataset):
             )
         arrays = {}
         for layer, count in NTL_LAYERS.items():
-            path = self._path(layer, ident)
+            path = paths[layer]
             raster = read(path, window=lr_win if layer == "lr_ntl" else hr_win, expect_bands=count)
             data = raster.data.astype(np.float32, copy=False)
             bad = _bad_pixels(raster.data, raster.nodata)

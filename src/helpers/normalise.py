@@ -78,10 +78,9 @@ def check_reflectance(x: np.ndarray, source: str = "reflectance array") -> None:
     """Refuse digital numbers (e.g. 0..10000 or Landsat's scaled integers) where reflectance 0..1
     is expected: the model's scaling assumes reflectance."""
     x = np.asarray(x)
-    if x.dtype.kind == "f":  # the largest finite value, without copying the finite ones out
-        top = float(np.max(x, where=np.isfinite(x), initial=-np.inf)) if x.size else -np.inf
-    else:
-        top = float(np.max(x)) if x.size else -np.inf
+    top = float(np.max(x)) if x.size else -np.inf
+    if not np.isfinite(top) and x.dtype.kind == "f":  # NaN or inf present: largest finite value
+        top = float(np.max(x, where=np.isfinite(x), initial=-np.inf))
     if top > 2.0:
         raise DatasetError(
             f"{source}: values up to {top:.6g} look like digital numbers, not "
