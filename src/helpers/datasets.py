@@ -203,9 +203,7 @@ def _bad_pixels(data: np.ndarray, nodata: float | None) -> np.ndarray:
     return bad
 
 
-def _window(
-    shape: tuple[int, int], crop: int | None, rng: np.random.Generator, path: Path, align: int = 1
-) -> Any:
+def _window(shape: tuple[int, int], crop: int | None, rng: Any, path: Path, align: int = 1) -> Any:
     """A random ``rasterio`` window of side ``crop`` (offsets multiples of ``align``), or None."""
     if crop is None:
         return None
@@ -377,7 +375,7 @@ class _PatchDataset(Dataset):
     def _sample(self, index: int) -> dict[str, Any]:
         patch = self.patches[index]
         meta = self._check_grids(patch)
-        rng = _rng(self.seed, index, self.epoch)
+        rng = _rng(self.seed, index, self.epoch) if self.crop or self.augment else None
         first = next(iter(meta.values()))
         window = _window(first.shape, self.crop, rng, first.path)
         arrays = {
@@ -683,7 +681,7 @@ class NTL(Dataset):
         ident = self.ids_[index]
         paths = {layer: self._path(layer, ident) for layer in NTL_LAYERS}
         ratio, hr_shape = self._checked(index, paths)
-        rng = _rng(self.seed, index, self.epoch)
+        rng = _rng(self.seed, index, self.epoch) if self.crop or self.augment else None
         if self.crop is not None and self.crop % ratio:
             raise DatasetError(
                 f"crop {self.crop} must be a multiple of the ratio {ratio} ({ident})."
