@@ -386,8 +386,8 @@ def test_fallback_returns_the_sample_scene_without_traceback(tmp_path, monkeypat
 
 
 def _live_status():
-    if not os.environ.get("EE_PROJECT"):
-        return None, "EE_PROJECT is not set"
+    if not (os.environ.get("EE_PROJECT") or os.environ.get("EE_PROJECT_ID")):
+        return None, "neither EE_PROJECT nor EE_PROJECT_ID is set"
     status = E.connect()
     return status, "" if status.ok else str(status)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import config, results, runs
 
-GROUPS = ("readers", "training", "tiled", "notebooks")
+GROUPS = ("readers", "streaming", "training", "tiled", "notebooks")
 
 
 def repeat(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> dict[str, float]:
@@ -46,34 +46,42 @@ def _rate(seconds: dict[str, float], count: float) -> dict[str, float]:
 # ---- readers ----
 
 
-def bench_readers(profile: str, repeats: int, n: int = 16) -> list[dict[str, Any]]:
-    """Samples/s of each dataset reader vs a bare rasterio read of the same files (the floor)."""
-    import rasterio
-
+def reader_cases(profile: str, n: int) -> list[tuple[str, Any]]:
+    """(name, dataset) per reader, over the sample scene (a Scene of ``n`` crops)."""
     from . import datasets, synthetic
+    from .scene import Scene
 
     paths = synthetic.ensure_sample(profile, verbose=False)
+    crop = config.settings("unet_landcover", profile)["crop"]
     cases = [
         ("SEN12MS", datasets.SEN12MS(paths.sen12ms, s2_bands=("B04", "B03", "B02", "B08"))),
         ("DFC2020", datasets.DFC2020(paths.dfc2020, split="test")),
         ("NTL", datasets.NTL(paths.ntl, split="train")),
+        ("Scene", Scene(Path(paths.scene) / "s2.tif", crop=crop, samples=n)),
     ]
+    return cases
+
+
+def bench_readers(profile: str, repeats: int, n: int = 16) -> list[dict[str, Any]]:
+    """Samples/s of each dataset reader vs a bare rasterio read of the same files (the floor),
+    timed alternately sample by sample (reader sample i, then its files bare) so that a change
+    of machine load hits both alike; ``% of floor`` = reader rate / floor rate (median wall
+    times), ``% of floor (CPU time)`` the same from the process's CPU time."""
+    import rasterio
+
     rows = []
-    for name, ds in cases:
+    for name, ds in reader_cases(profile, n):
         count = min(n, len(ds))
-        files = _files_of(ds, count)
+        per_sample = [_sample_files(ds, i) for i in range(count)]
 
-        def read_dataset(ds: Any = ds, count: int = count) -> None:
-            for i in range(count):
-                ds[i]
-
-        def read_bare(files: list[Path] = files) -> None:
-            for f in files:
+        def bare(files: list[tuple[Path, Any]]) -> None:
+            for f, window in files:
                 with rasterio.open(f) as src:
-                    src.read()
+                    src.read(window=window)
 
-        t_ds = repeat(read_dataset, repeats)
-        t_raw = repeat(read_bare, repeats)
+        t_ds, t_raw, cpu_ratio = _paired(
+            lambda i, ds=ds: ds[i], lambda i, ps=per_sample: bare(ps[i]), count, repeats
+        )
         rows.append(
             {
                 "group": "readers",
@@ -81,24 +89,187 @@ def bench_readers(profile: str, repeats: int, n: int = 16) -> list[dict[str, Any
                 "unit": "samples/s",
                 **_rate(t_ds, count),
                 "floor (bare rasterio)": count / t_raw["median"],
-                "files per sample": len(files) / count,
+                "% of floor": 100 * t_raw["median"] / t_ds["median"],
+                "% of floor (CPU time)": 100 * cpu_ratio,
+                "files per sample": sum(map(len, per_sample)) / count,
             }
         )
     return rows
 
 
-def _files_of(ds: Any, count: int) -> list[Path]:
-    """All GeoTIFFs behind the first ``count`` samples of a dataset (for the bare-read floor)."""
+def _paired(
+    fn_a: Callable[[int], Any], fn_b: Callable[[int], Any], count: int, repeats: int
+) -> tuple[dict[str, float], dict[str, float], float]:
+    """Seconds of ``fn_a(i)`` and ``fn_b(i)`` over ``i < count``, called in turn for each ``i``:
+    wall-clock min / median / max of each over ``repeats`` passes (after one warm-up pass), and
+    the ratio of their total CPU times b / a (steadier than the wall clock on a shared machine)."""
+    times: tuple[list[float], list[float]] = ([], [])
+    cpu = [0.0, 0.0]
+    for rep in range(repeats + 1):
+        spent = [0.0, 0.0]
+        for i in range(count):
+            for k, fn in enumerate((fn_a, fn_b)):
+                start, start_cpu = time.perf_counter(), time.process_time()
+                fn(i)
+                spent[k] += time.perf_counter() - start
+                cpu[k] += (time.process_time() - start_cpu) if rep else 0.0
+        if rep:  # the first pass warms caches up
+            times[0].append(spent[0])
+            times[1].append(spent[1])
+    a, b = ({"min": min(t), "median": statistics.median(t), "max": max(t)} for t in times)
+    return a, b, cpu[1] / max(cpu[0], 1e-12)
+
+
+def _files_of(ds: Any, count: int) -> list[tuple[Path, Any]]:
+    """(GeoTIFF, window) pairs behind the first ``count`` samples of a dataset."""
+    return [f for i in range(count) for f in _sample_files(ds, i)]
+
+
+def _sample_files(ds: Any, i: int) -> list[tuple[Path, Any]]:
+    """(GeoTIFF, window) pairs sample ``i`` reads: every file it needs, and for a :class:`Scene`
+    crop its window of each image file (the bare-read floor)."""
+    from rasterio.windows import Window
+
     from .layouts import NTL_LAYERS
 
-    files: list[Path] = []
-    for i in range(count):
-        if hasattr(ds, "patches"):  # SEN12MS / DFC2020: s2 + labels (+ dfc)
-            mods = ["s2", "lc"] + (["dfc"] if ds.patches[i].path("dfc").exists() else [])
-            files.extend(ds.patches[i].path(m) for m in mods)
-        else:  # NTL: every layer of the sample
-            files.extend(ds._path(layer, ds.ids_[i]) for layer in NTL_LAYERS)
-    return files
+    if hasattr(ds, "patches"):  # SEN12MS / DFC2020: s2 + labels (+ dfc)
+        mods = ["s2", "lc"] + (["dfc"] if ds.patches[i].path("dfc").exists() else [])
+        return [(ds.patches[i].path(m), None) for m in mods]
+    if hasattr(ds, "window_for"):  # Scene: the crop's window of each image file
+        r, c, h, w = ds.window_for(i)
+        return [(p, Window(c, r, w, h)) for p in dict.fromkeys(s[1] for s in ds.sources)]
+    return [(ds._path(layer, ds.ids_[i]), None) for layer in NTL_LAYERS]  # NTL: every layer
+
+
+# ---- streaming vs in memory ----
+
+
+def bench_streaming(
+    patches: int = 1000, size: int = 64, crop: int = 32, workers: int = 2
+) -> list[dict[str, Any]]:
+    """One training epoch over ``patches`` demo patches, streamed from disk (:mod:`streaming`,
+    ``workers`` DataLoader workers) and in memory (:mod:`crops`, read once): samples/s including
+    the reading, peak RSS of the main process and peak PSS of main process + workers together.
+    Each path runs in a fresh Python process so that the peaks are its own."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from . import streaming
+
+    root = Path(tempfile.gettempdir()) / f"eosr-bench-stream-{patches}x{size}"
+    streaming.write_demo_patches(root, patches, size=size)
+    rows = []
+    for mode in ("streaming", "in memory"):
+        code = f"from helpers import bench; bench._epoch_child({mode!r}, {str(root)!r}, {crop}, {workers})"
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+        rec = json.loads(out.strip().splitlines()[-1])
+        rows.append(
+            {
+                "group": "streaming",
+                "case": f"{mode}: 1 epoch, {patches} patches {size} px, crop {crop}",
+                "unit": "samples/s",
+                "median": rec["samples"] / rec["seconds"],
+                "peak RSS MiB (main process)": rec["rss_main"],
+                "peak PSS MiB (main + workers)": rec["pss_all"],
+                "workers": rec["workers"],
+            }
+        )
+    return rows
+
+
+class _PeakMemory:
+    """Peak memory of this process and its children (DataLoader workers), sampled every
+    ``every`` s from /proc: the sum of PSS (shared pages split between the processes, so forked
+    workers are not counted twice). Linux only; elsewhere the peak stays 0."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        import threading
+
+        self.every, self.peak_mib, self._stop = every, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mib = max(self.peak_mib, sum(_pss_mib(p) for p in _family()))
+            self._stop.wait(self.every)
+
+
+def _family() -> list[int]:
+    """This process and its direct children (from /proc/<pid>/stat's parent pid)."""
+    import os
+
+    me, out = os.getpid(), [os.getpid()]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == me:
+                out.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _pss_mib(pid: int) -> float:
+    """Proportional set size of one process in MiB (0 when it is gone or /proc lacks it)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _epoch_child(mode: str, root: str, crop: int, workers: int) -> None:
+    """In a fresh process: train a small U-Net one epoch from ``root``; print one JSON line."""
+    import resource
+
+    import torch
+    from torch.utils.data import DataLoader
+
+    from . import crops, datasets, streaming, train
+    from .models import unet
+
+    config.seed_everything(0)
+    model = unet.UNet(4, 8, width=8, depth=2)
+    torch.optim.Adam(model.parameters())  # first use imports torch._dynamo: not the data's time
+    start = time.perf_counter()
+    with _PeakMemory() as memory:
+        if mode == "streaming":
+            reader = datasets.SEN12MS(root, crop=crop, augment=True)
+            loader = streaming.loader(streaming.Streaming(reader), 16, num_workers=workers)
+            shares = [
+                len(reader) // max(1, workers) + (w < len(reader) % max(1, workers))
+                for w in range(max(1, workers))
+            ]
+            count = sum(n // 16 * 16 for n in shares)  # drop_last applies per worker
+        else:
+            workers = 0
+            reader = datasets.SEN12MS(root)
+            data = crops.for_landcover(reader, crop, samples=len(reader))
+            loader = DataLoader(data, batch_size=16, shuffle=True, drop_last=True)
+            count = len(data) // 16 * 16
+        loss = torch.nn.CrossEntropyLoss(ignore_index=255)
+        train.fit(model, loader, loss, 1, progress=False, amp=False, recalibrate_bn=False)
+    seconds = time.perf_counter() - start
+    rec = {
+        "samples": count,
+        "seconds": seconds,
+        "rss_main": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "pss_all": memory.peak_mib,
+        "workers": workers,
+    }
+    print(json.dumps(rec))
 
 
 # ---- training ----
@@ -424,6 +595,7 @@ def main(
     rows: list[dict[str, Any]] = []
     runners = {
         "readers": lambda: bench_readers(profile, cfg["repeats"]),
+        "streaming": bench_streaming,
         "training": lambda: bench_training(profile, cfg["repeats"], cfg["steps"]),
         "tiled": lambda: bench_tiled(profile, cfg["repeats"]),
         "notebooks": bench_notebooks,

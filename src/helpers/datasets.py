@@ -47,8 +47,17 @@ from .normalise import (  # noqa: F401 (re-exported: datasets.normalise_s2 etc. 
     check_s2_dn,
     normalise_s1,
     normalise_s2,
+    to_scheme,
 )
-from .rasters import Raster, check_same_bounds, check_same_grid, grid_of, read
+from .rasters import (
+    FileInfo,
+    RasterError,
+    check_same_bounds,
+    check_same_grid,
+    grid_of,
+    info,
+    read,
+)
 
 SCHEMES = (*LC_LAYERS, "dfc", "dfc8")
 IGNORE = 255
@@ -159,38 +168,6 @@ def _check_root(root: str | os.PathLike, what: str, sub: str) -> Path:
 # ---- the label schemes ----
 
 
-def _valid_values(scheme: str) -> set[int]:
-    """Label values a file may hold for a raw scheme (0 = no data is always allowed)."""
-    from . import labels
-
-    names = labels.class_names(scheme)
-    values = set(names) if isinstance(names, dict) else set(range(1, len(names) + 1))
-    return values | {0}
-
-
-def to_scheme(raw: np.ndarray, scheme: str, source: str, path: Path) -> np.ndarray:
-    """Convert a raw label layer to ``scheme``; ``source`` says what ``raw`` holds (a lc layer name or
-    ``"dfc"``). Values outside the source scheme raise naming ``path``."""
-    from . import labels
-
-    raw = np.asarray(raw)
-    bad = sorted(set(np.unique(raw).tolist()) - _valid_values(source))
-    if bad:
-        raise DatasetError(
-            f"{path}: label values {bad[:10]} are not in the {source!r} scheme. Check that the file is "
-            "the right layer (lc bands are IGBP, LCCS_LC, LCCS_LU, LCCS_SH; dfc holds 1..10) or "
-            "re-export it."
-        )
-    if scheme == source:
-        return raw.astype(np.int64)
-    if source == "igbp" and scheme in ("dfc", "dfc8"):
-        dfc = np.asarray(labels.IGBP_TO_DFC, dtype=np.int64)[raw.astype(np.int64)]
-        return dfc if scheme == "dfc" else labels.to_train_index(dfc).astype(np.int64)
-    if source == "dfc" and scheme == "dfc8":
-        return labels.to_train_index(raw).astype(np.int64)
-    raise DatasetError(f"Cannot make scheme {scheme!r} from {source!r} labels ({path}).")
-
-
 # ---- randomness: crops and flips that depend only on (seed, index, epoch) ----
 
 
@@ -226,9 +203,7 @@ def _bad_pixels(data: np.ndarray, nodata: float | None) -> np.ndarray:
     return bad
 
 
-def _window(
-    shape: tuple[int, int], crop: int | None, rng: np.random.Generator, path: Path, align: int = 1
-) -> Any:
+def _window(shape: tuple[int, int], crop: int | None, rng: Any, path: Path, align: int = 1) -> Any:
     """A random ``rasterio`` window of side ``crop`` (offsets multiples of ``align``), or None."""
     if crop is None:
         return None
@@ -282,6 +257,7 @@ class _PatchDataset(Dataset):
         self.label, self.crop, self.augment = label, crop, augment
         self.seed, self.nan_policy, self.epoch = seed, nan_policy, 0
         self.patches = self._select(rois, files)
+        self._mods = self._needed()  # modalities each sample reads (fixed: checked once here)
         self._check_partners()
 
     def _select(self, rois: Sequence[str] | None, files: Any) -> list[Patch]:
@@ -317,7 +293,7 @@ class _PatchDataset(Dataset):
         return ["lc"]
 
     def _check_partners(self) -> None:
-        for mod in self._needed():
+        for mod in self._mods:
             missing = [p.path(mod) for p in self.patches if not p.path(mod).exists()]
             if missing:
                 partner = next(p for p in self.patches if not p.path(mod).exists())
@@ -339,7 +315,7 @@ class _PatchDataset(Dataset):
         """Ids of the patches, in order (the official S2 file names without ``.tif``)."""
         return [p.id for p in self.patches]
 
-    def _read_image(self, patch: Patch, window: Any, meta: dict[str, _Meta]) -> np.ndarray:
+    def _read_image(self, patch: Patch, window: Any, meta: dict[str, FileInfo]) -> np.ndarray:
         parts = []
         for mod, names, all_names, count, norm in (
             ("s2", self.s2_bands, S2_BANDS, 13, normalise_s2),
@@ -347,30 +323,32 @@ class _PatchDataset(Dataset):
         ):
             if not names:
                 continue
-            path = patch.path(mod)
+            path = meta[mod].path
             desc = meta[mod].descriptions
             raster = read(
                 path, bands=band_indexes(names, all_names, desc), window=window, expect_bands=count
             )
             bad = _bad_pixels(raster.data, raster.nodata)
-            if bad.any() and self.nan_policy == "raise":
+            any_bad = bool(bad.any())
+            if any_bad and self.nan_policy == "raise":
                 raise DatasetError(
                     f"{path}: {int(bad.sum())} NaN/nodata/inf pixel(s) in the {mod.upper()} bands. "
                     + _NAN_HINT
                 )
-            raw = np.where(bad, 0, raster.data) if bad.any() else raster.data
+            raw = np.where(bad, 0, raster.data) if any_bad else raster.data
             data = norm(raw, str(path)) if mod == "s2" else norm(raw)
-            data[:, bad] = 0.0
+            if any_bad:
+                data[:, bad] = 0.0
             parts.append(data)
         return np.concatenate(parts, axis=0)
 
-    def _read_label(self, patch: Patch, scheme: str, window: Any) -> np.ndarray:
+    def _read_label(self, scheme: str, window: Any, meta: dict[str, FileInfo]) -> np.ndarray:
         source = "dfc" if scheme in ("dfc", "dfc8") and "dfc" in self._label_files() else None
         if source == "dfc":
-            path = patch.path("dfc")
+            path = meta["dfc"].path
             raw = read(path, window=window, expect_bands=1).data[0]
         else:
-            path = patch.path("lc")
+            path = meta["lc"].path
             layer = "igbp" if scheme in ("dfc", "dfc8") else scheme
             raw = read(
                 path, bands=[LC_LAYERS.index(layer) + 1], window=window, expect_bands=4
@@ -378,9 +356,9 @@ class _PatchDataset(Dataset):
             source = layer
         return to_scheme(raw, scheme, source, path)
 
-    def _check_grids(self, patch: Patch) -> dict[str, _Meta]:
+    def _check_grids(self, patch: Patch) -> dict[str, FileInfo]:
         """Open each file of the patch once: grids must match (shape only where a CRS is missing)."""
-        meta = {mod: _meta(patch.path(mod)) for mod in self._needed()}
+        meta = {mod: _meta(patch.path(mod)) for mod in self._mods}
         if self.crs_required:
             for m in meta.values():
                 if m.crs is None:
@@ -397,18 +375,19 @@ class _PatchDataset(Dataset):
     def _sample(self, index: int) -> dict[str, Any]:
         patch = self.patches[index]
         meta = self._check_grids(patch)
-        rng = _rng(self.seed, index, self.epoch)
-        window = _window(next(iter(meta.values())).shape, self.crop, rng, patch.path("s2"))
+        rng = _rng(self.seed, index, self.epoch) if self.crop or self.augment else None
+        first = next(iter(meta.values()))
+        window = _window(first.shape, self.crop, rng, first.path)
         arrays = {
             "image": self._read_image(patch, window, meta),
-            "mask": self._read_label(patch, self.label, window),
+            "mask": self._read_label(self.label, window, meta),
         }
-        arrays.update(self._extra(patch, window))
+        arrays.update(self._extra(window, meta))
         if self.augment:
             arrays = _augment(arrays, rng)
-        return {**arrays, "id": patch.id, "path": str(patch.path("s2" if self.s2_bands else "s1"))}
+        return {**arrays, "id": patch.id, "path": str(meta["s2" if self.s2_bands else "s1"].path)}
 
-    def _extra(self, patch: Patch, window: Any) -> dict[str, np.ndarray]:
+    def _extra(self, window: Any, meta: dict[str, FileInfo]) -> dict[str, np.ndarray]:
         return {}
 
     def __getitem__(self, index: int) -> dict[str, Any]:
@@ -430,41 +409,30 @@ class _PatchDataset(Dataset):
         )
 
 
-@dataclass
-class _Meta:
-    """What one open of a file tells: its grid and band descriptions."""
-
-    path: Path
-    crs: Any
-    transform: Any
-    shape: tuple[int, int]
-    descriptions: tuple[str | None, ...]
-
-    def stub(self) -> Raster:
-        """A pixel-less :class:`Raster` carrying the grid, for ``check_same_grid``."""
-        return Raster(
-            np.empty((0, *self.shape), np.uint8), self.crs, self.transform, path=self.path
-        )
-
-
-def _meta(path: Path) -> _Meta:
-    import rasterio
-
-    if not path.exists():
-        raise DatasetError(f"{path}: file not found (it was there when the dataset was built).")
+def _meta(path: Path) -> FileInfo:
+    """The header of ``path`` (opened once per file version, see :func:`helpers.rasters.info`)."""
     try:
-        with rasterio.open(path) as src:
-            return _Meta(
-                path, src.crs, src.transform, (src.height, src.width), tuple(src.descriptions)
-            )
-    except Exception as err:  # rasterio raises several kinds for a broken file
+        return info(path)
+    except RasterError as err:
+        if not path.exists():
+            raise DatasetError(
+                f"{path}: file not found (it was there when the dataset was built)."
+            ) from None
+        raise DatasetError(str(err)) from None
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """``(size, mtime)`` of a file: a check made on it stays valid while this is unchanged."""
+    try:
+        st = path.stat()
+    except OSError:
         raise DatasetError(
-            f"{path}: cannot be read as a GeoTIFF ({err}). The file is probably corrupt or "
-            "truncated: delete it and download or export it again."
-        ) from err
+            f"{path}: file not found (it was there when the dataset was built)."
+        ) from None
+    return st.st_size, st.st_mtime_ns
 
 
-def _check_pair(a: _Meta, b: _Meta) -> None:
+def _check_pair(a: FileInfo, b: FileInfo) -> None:
     """Same grid (CRS, transform, shape); files without a CRS (DFC2020 may lack geolocation) can
     only be checked for shape."""
     if a.crs is not None and b.crs is not None:
@@ -596,11 +564,11 @@ class DFC2020(_PatchDataset):
             return ["dfc"]
         return ["lc", "dfc"]
 
-    def _extra(self, patch: Patch, window: Any) -> dict[str, np.ndarray]:
+    def _extra(self, window: Any, meta: dict[str, FileInfo]) -> dict[str, np.ndarray]:
         if "lc" not in self._label_files():
             return {}
         coarse_scheme = "dfc" if self.label == "dfc" else "dfc8"
-        path = patch.path("lc")
+        path = meta["lc"].path
         raw = read(path, bands=[1], window=window, expect_bands=4).data[0]
         return {"coarse": to_scheme(raw, coarse_scheme, "igbp", path)}
 
@@ -635,6 +603,7 @@ class NTL(Dataset):
             raise DatasetError(f"nan_policy must be 'raise' or 'zero', not {nan_policy!r}.")
         self.root, self.split, self.crop, self.augment = root, split, crop, augment
         self.seed, self.nan_policy, self.epoch = seed, nan_policy, 0
+        self._ratios: dict[int, tuple[tuple, tuple[int, tuple[int, int]]]] = {}
         hr_dir = root / split / "hr_ntl"
         ids = sorted(p.stem for p in hr_dir.glob("*.tif"))
         if files is not None:
@@ -674,8 +643,21 @@ class NTL(Dataset):
         return list(self.ids_)
 
     def ratio(self, index: int = 0) -> int:
-        """The high-res / low-res scale factor of one sample, checked (grid, bounds, integer ratio)."""
+        """The high-res / low-res scale factor of one sample, checked (grid, bounds, integer ratio);
+        the check is kept per sample until one of its files changes (size or modification time)."""
         ident = self.ids_[index]
+        return self._checked(index, {k: self._path(k, ident) for k in NTL_LAYERS})[0]
+
+    def _checked(self, index: int, paths: dict[str, Path]) -> tuple[int, tuple[int, int]]:
+        """``(ratio, high-res shape)`` of sample ``index``, checked again when a file changed."""
+        stamp = tuple(_stamp(path) for path in paths.values())
+        kept = self._ratios.get(index)
+        if kept is None or kept[0] != stamp:
+            ratio = self._check_ratio(self.ids_[index])
+            kept = self._ratios[index] = (stamp, (ratio, grid_of(paths["hr_ntl"])[2]))
+        return kept[1]
+
+    def _check_ratio(self, ident: str) -> int:
         hr = self._path("hr_ntl", ident)
         for layer in ("dmo", "dem", "isp"):
             check_same_grid(hr, self._path(layer, ident), tolerance=1e-3)
@@ -697,14 +679,14 @@ class NTL(Dataset):
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} patches")
         ident = self.ids_[index]
-        ratio = self.ratio(index)
-        rng = _rng(self.seed, index, self.epoch)
-        hr_shape = grid_of(self._path("hr_ntl", ident))[2]
+        paths = {layer: self._path(layer, ident) for layer in NTL_LAYERS}
+        ratio, hr_shape = self._checked(index, paths)
+        rng = _rng(self.seed, index, self.epoch) if self.crop or self.augment else None
         if self.crop is not None and self.crop % ratio:
             raise DatasetError(
                 f"crop {self.crop} must be a multiple of the ratio {ratio} ({ident})."
             )
-        hr_win = _window(hr_shape, self.crop, rng, self._path("hr_ntl", ident), align=ratio)
+        hr_win = _window(hr_shape, self.crop, rng, paths["hr_ntl"], align=ratio)
         lr_win = None
         if hr_win is not None:
             from rasterio.windows import Window
@@ -717,9 +699,9 @@ class NTL(Dataset):
             )
         arrays = {}
         for layer, count in NTL_LAYERS.items():
-            path = self._path(layer, ident)
+            path = paths[layer]
             raster = read(path, window=lr_win if layer == "lr_ntl" else hr_win, expect_bands=count)
-            data = raster.data.astype(np.float32)
+            data = raster.data.astype(np.float32, copy=False)
             bad = _bad_pixels(raster.data, raster.nodata)
             if bad.any():
                 if self.nan_policy == "raise":

@@ -3,19 +3,21 @@
 What this module does, in the order a notebook uses it:
 
 1. :func:`connect` checks the ``earthengine-api`` package, stored credentials, a Cloud project
-   (argument, ``EE_PROJECT`` or a Colab secret named ``EE_PROJECT``) and the network, and returns a
-   :class:`Status` instead of raising. It never opens an interactive sign-in (that hangs headless);
-   only :func:`authenticate`, called on purpose, does.
+   (argument, ``EE_PROJECT`` / ``EE_PROJECT_ID`` or a Colab secret of either name) and the
+   network, and returns a :class:`Status` instead of raising. It never opens an interactive
+   sign-in (that hangs headless); only :func:`authenticate`, called on purpose, does.
 2. Request specs (:class:`Sentinel2Spec`, :class:`LandsatSpec`, :class:`DemSpec`, :class:`ViirsSpec`,
    :class:`DmspSpec`, :class:`ModisLandCoverSpec`, :class:`WorldCoverSpec`,
    :class:`ImperviousSpec`) say which dataset, bands, dates and masks; each knows how to build its
    ``ee.Image`` and how to turn the raw pixels into physical units (:meth:`postprocess`, pure numpy).
 3. :class:`Grid` is a fixed pixel grid in a UTM zone. :func:`grid_for_aoi` snaps an AOI so that the
    10 m, 30 m and 240 m grids share their origin and nest exactly.
-4. :func:`plan_chunks` splits a grid under Earth Engine's request limits; :func:`export` fetches each
-   chunk through ``ee.data.computePixels`` (retrying rate-limit errors with exponential backoff),
-   mosaics them and writes one GeoTIFF per modality with the grid's georeference, cached by a hash
-   of spec + grid kept beside the file.
+4. :func:`plan_chunks` splits a grid under Earth Engine's request limits; :func:`export` fetches the
+   chunks through ``ee.data.computePixels``, up to ``concurrency`` at once in a bounded thread pool
+   (each retrying rate-limit errors with exponential backoff), mosaics them and writes one GeoTIFF
+   per modality with the grid's georeference, cached by a hash of spec + grid kept beside the file.
+   ``connect(high_volume=True)`` uses Earth Engine's high-volume endpoint; for areas too large for
+   interactive requests, :mod:`helpers.earthengine_batch` runs batch export tasks per tile.
 5. :func:`fetch_or_sample` writes everything into the kit's layouts (``scene/``, a DFC2020-like patch
    layout, the NTL layout); without Earth Engine it returns the same files from the sample scene.
 
@@ -30,6 +32,7 @@ Dataset ids, bands and scale factors were checked against the Earth Engine data 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -37,7 +40,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,13 +83,22 @@ from .layouts import (  # noqa: F401 (re-exported: helpers.earthengine.SCENE_FIL
 CACHE_VERSION = 1
 MiB = 2**20
 
-# Request limits users hit (as reported for Earth Engine; not re-checked here): computePixels ~48 MB per request;
-# getDownloadURL ~32 MB and 10,000 px per side. 32768 px per side for computePixels is taken from a
-# third-party page (earthlens docs: "EE's 32768-px per-axis cap") and is marked unverified.
+# Request limits, verified against Earth Engine's REST reference page "Method:
+# projects.image.computePixels": at most 48 MB of uncompressed data per request (pixels x bands x
+# bytes per value), at most 32K pixels in either dimension, at most 1024 bands. getDownloadURL: 32 MB
+# and 10,000 px per grid dimension, as the earthengine-api's own ee.Image.getDownloadURL docstring says.
 LIMITS: dict[str, dict[str, int]] = {
     "computePixels": {"max_bytes": 48 * MiB, "max_side": 32768},
     "getDownloadURL": {"max_bytes": 32 * MiB, "max_side": 10000},
 }
+# Earth Engine's page "Earth Engine quotas" (guides/usage): by default a project may have 40
+# concurrent interactive requests (standard and high-volume endpoint alike) and 100 requests/s.
+# The kit's pool stays well below by default and never goes above the documented default.
+MAX_CONCURRENT = 40
+DEFAULT_CONCURRENCY = 4
+# Earth Engine's page "High-volume endpoint" (cloud/highvolume): pass this as ee.Initialize's
+# opt_url for many small automated requests (less caching than the standard endpoint).
+HIGH_VOLUME_URL = "https://earthengine-highvolume.googleapis.com"
 
 Fetcher = Callable[["Spec", "Grid"], np.ndarray]
 
@@ -120,7 +132,8 @@ _FIXES = {
     ),
     "project": (
         "Give a Google Cloud project registered for Earth Engine: `connect(project='my-project')`, "
-        "or set the environment variable EE_PROJECT, or (in Colab) add a secret named EE_PROJECT."
+        "or set the environment variable EE_PROJECT, or (in Colab) add a secret named EE_PROJECT "
+        "(geemap's name EE_PROJECT_ID works too)."
     ),
     "network": "Earth Engine could not be reached; check the internet connection and try again.",
 }
@@ -133,29 +146,43 @@ def _scrub(text: str) -> str:
     return text.strip().splitlines()[0][:300] if text.strip() else ""
 
 
+PROJECT_NAMES = ("EE_PROJECT", "EE_PROJECT_ID")  # the kit's name, then geemap's Colab secret
+
+
 def resolve_project(project: str | None = None) -> str | None:
-    """The Cloud project: the argument, else ``EE_PROJECT``, else the Colab secret ``EE_PROJECT``."""
+    """The Cloud project: the argument, else the environment variable ``EE_PROJECT`` or
+    ``EE_PROJECT_ID``, else (in Colab) the secret ``EE_PROJECT`` or ``EE_PROJECT_ID`` (geemap's)."""
     if project:
         return project
-    env = os.environ.get("EE_PROJECT")
-    if env:
-        return env
+    for name in PROJECT_NAMES:
+        if os.environ.get(name):
+            return os.environ[name]
     from . import config
 
-    if config.in_colab():
+    if not config.in_colab():
+        return None
+    try:
+        from google.colab import userdata  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    for name in PROJECT_NAMES:
         try:
-            from google.colab import userdata  # type: ignore[import-not-found]
-
-            return userdata.get("EE_PROJECT") or None
+            value = userdata.get(name)
         except Exception:  # secret missing or notebook access not granted
-            return None
+            value = None
+        if value:
+            return value
     return None
 
 
-def connect(project: str | None = None, timeout_s: float = 60.0) -> Status:
+def connect(
+    project: str | None = None, timeout_s: float = 60.0, high_volume: bool = False
+) -> Status:
     """Initialise Earth Engine without any interactive prompt and report what is missing.
 
-    Never raises for missing package, credentials, project or network, and never prints a token.
+    ``high_volume``: use Earth Engine's high-volume endpoint (:data:`HIGH_VOLUME_URL`), meant for
+    many parallel small requests such as :func:`export` with ``concurrency``. Never raises for
+    missing package, credentials, project or network, and never prints a token.
     """
     try:
         import ee
@@ -172,7 +199,8 @@ def connect(project: str | None = None, timeout_s: float = 60.0) -> Status:
 
     def _init() -> None:
         try:
-            ee.Initialize(credentials=credentials, project=project)
+            extra = {"opt_url": HIGH_VOLUME_URL} if high_volume else {}
+            ee.Initialize(credentials=credentials, project=project, **extra)
             outcome["ok"] = True
         except Exception as err:  # noqa: BLE001 - classified below
             outcome["error"] = err
@@ -376,8 +404,10 @@ def export(
     sleep: Callable[[float], None] = time.sleep,
     progress: bool = True,
     force: bool = False,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> Path:
-    """Fetch ``spec`` on ``grid`` chunk by chunk, mosaic, write one GeoTIFF; skip when cached."""
+    """Fetch ``spec`` on ``grid`` in chunks (up to ``concurrency`` requests at once, each retried
+    on rate limits), mosaic, write one GeoTIFF; skip when cached."""
     from . import rasters
 
     path = Path(path)
@@ -386,21 +416,33 @@ def export(
     fetch = fetcher or ee_fetcher()
     chunks = plan_chunks(grid.shape, len(spec.bands), spec.dtype, method=method)
     mosaic = np.full((len(spec.bands),) + tuple(grid.shape), spec.fill, dtype=spec.dtype)
-    for chunk in _progress(chunks, f"{spec.name} {grid.scale:g} m", progress):
+
+    def one(chunk: Chunk) -> np.ndarray:
         sub = grid.window(chunk.row, chunk.col, chunk.height, chunk.width)
         try:
-            arr = with_retries(lambda sub=sub: fetch(spec, sub), retries, base_delay, sleep=sleep)
+            arr = with_retries(lambda: fetch(spec, sub), retries, base_delay, sleep=sleep)
         except Exception as err:
             raise EarthEngineFetchError(_fetch_fix(spec, chunk, err)) from None
         arr = np.asarray(arr)
-        if arr.ndim == 2:
-            arr = arr[None]
+        arr = arr[None] if arr.ndim == 2 else arr
         if arr.shape != (len(spec.bands), chunk.height, chunk.width):
             raise EarthEngineFetchError(
                 f"{spec.dataset}: chunk {chunk} came back with shape {arr.shape}, expected "
                 f"{(len(spec.bands), chunk.height, chunk.width)}. Check the spec's bands."
             )
-        mosaic[:, chunk.row : chunk.row + chunk.height, chunk.col : chunk.col + chunk.width] = arr
+        return arr
+
+    bar = _progress(chunks, f"{spec.name} {grid.scale:g} m", progress)
+    try:
+        for chunk, arr in fetch_chunks(chunks, one, concurrency, bar):
+            rows, cols = (
+                slice(chunk.row, chunk.row + chunk.height),
+                slice(chunk.col, chunk.col + chunk.width),
+            )
+            mosaic[:, rows, cols] = arr
+    finally:
+        if bar is not None:
+            bar.close()
     data = spec.postprocess(mosaic)
     tags = {
         "source": "Google Earth Engine",
@@ -424,6 +466,44 @@ def export(
     return path
 
 
+def fetch_chunks(
+    chunks: Sequence[Chunk],
+    fetch: Callable[[Chunk], np.ndarray],
+    concurrency: int = DEFAULT_CONCURRENCY,
+    bar: Any = None,
+) -> Iterator[tuple[Chunk, np.ndarray]]:
+    """``(chunk, pixels)`` as each request finishes, at most ``concurrency`` in flight (a bounded
+    thread pool; 1 = one after the other). The first failure cancels the requests not started."""
+    if not 1 <= concurrency <= MAX_CONCURRENT:
+        raise ValueError(
+            f"concurrency {concurrency}: choose 1..{MAX_CONCURRENT} (Earth Engine's default quota "
+            "of concurrent requests per project; see docs/earthengine.md)."
+        )
+    update = getattr(bar, "update", lambda n: None)
+    if concurrency == 1 or len(chunks) < 2:
+        for chunk in chunks:
+            yield chunk, fetch(chunk)
+            update(1)
+        return
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    todo = iter(chunks)
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ee-chunk") as pool:
+        running = {pool.submit(fetch, c): c for c in itertools.islice(todo, concurrency)}
+        try:
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    chunk = running.pop(future)
+                    yield chunk, future.result()
+                    update(1)
+                    for nxt in itertools.islice(todo, 1):
+                        running[pool.submit(fetch, nxt)] = nxt
+        finally:
+            for future in running:
+                future.cancel()
+
+
 def _fetch_fix(spec: Spec, chunk: Chunk, err: BaseException) -> str:
     text = _scrub(str(err))
     low = text.lower()
@@ -436,12 +516,13 @@ def _fetch_fix(spec: Spec, chunk: Chunk, err: BaseException) -> str:
     return f"{spec.dataset}: chunk at row {chunk.row}, col {chunk.col} failed ({text}). {fix}"
 
 
-def _progress(items: list[Any], desc: str, enabled: bool) -> Any:
+def _progress(items: Sequence[Any], desc: str, enabled: bool) -> Any:
+    """A tqdm bar of ``len(items)`` steps (None when off or for a single item)."""
     if not enabled or len(items) < 2:
-        return items
+        return None
     from tqdm.auto import tqdm
 
-    return tqdm(items, desc=desc, leave=False)
+    return tqdm(total=len(items), desc=desc, leave=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -536,23 +617,29 @@ def fetch_or_sample(
     status: Status | None = None,
     progress: bool = True,
     fallback_on_error: bool = False,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    high_volume: bool = False,
 ) -> FetchResult:
     """Export ``bbox`` from Earth Engine into the kit's layouts, or fall back to the sample scene.
 
     With ``fetcher`` given (tests) Earth Engine is not contacted. Without one, :func:`connect` is
     tried; when it is not ok the sample scene's files are returned with a one-paragraph explanation.
     ``fallback_on_error=True`` also falls back when an export fails half-way (quota, AOI too small).
+    ``concurrency``: chunk requests in flight at once; ``high_volume``: Earth Engine's high-volume
+    endpoint (see :func:`connect`).
     """
     from . import config
 
     if fetcher is None:
-        status = status or connect(project)
+        status = status or connect(project, high_volume=high_volume)
         if not status.ok:
             return sample_result(profile, status)
     root = Path(root) if root else config.data_dir() / "earthengine" / _bbox_name(bbox)
     ntl_patch = ntl_patch or int(config.settings("scene", profile).get("ntl_patch", 64))
     try:
-        files = export_scene(bbox, root, requests, fetcher=fetcher, progress=progress)
+        files = export_scene(
+            bbox, root, requests, fetcher=fetcher, progress=progress, concurrency=concurrency
+        )
         layouts.write_dfc2020_layout(root / "scene", root, split="test", patch=patch)
         layouts.write_ntl_layout(root / "scene", root, patch=ntl_patch, ratio=ratio)
     except (EarthEngineFetchError, ValueError) as err:

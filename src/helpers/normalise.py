@@ -3,12 +3,14 @@
 Bands are chosen by name, never by index. Images are normalised as in the DFC2020 baseline: S2 clip
 [0, 10000] / 10000, S1 clip [-25, 0] / 25 + 1. The checks refuse data on the wrong scale (float
 reflectance where DN are expected and the reverse, DMSP DN outside 0..63, a non-binary mask) with a
-:class:`DatasetError` that names the source and the fix. Split out of ``datasets`` (which
-re-exports every name) to keep that module readable.
+:class:`DatasetError` that names the source and the fix. Label layers are checked and
+converted between schemes (:func:`to_scheme`). Split out of ``datasets`` (which re-exports every
+name) to keep that module readable.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -76,10 +78,12 @@ def check_reflectance(x: np.ndarray, source: str = "reflectance array") -> None:
     """Refuse digital numbers (e.g. 0..10000 or Landsat's scaled integers) where reflectance 0..1
     is expected: the model's scaling assumes reflectance."""
     x = np.asarray(x)
-    finite = x[np.isfinite(x)] if x.dtype.kind == "f" else x
-    if finite.size and float(np.max(finite)) > 2.0:
+    top = float(np.max(x)) if x.size else -np.inf
+    if not np.isfinite(top) and x.dtype.kind == "f":  # NaN or inf present: largest finite value
+        top = float(np.max(x, where=np.isfinite(x), initial=-np.inf))
+    if top > 2.0:
         raise DatasetError(
-            f"{source}: values up to {float(np.max(finite)):.6g} look like digital numbers, not "
+            f"{source}: values up to {top:.6g} look like digital numbers, not "
             "surface reflectance 0..1. Apply the product's scale factor and offset first "
             "(Landsat 8 C2 L2: DN x 0.0000275 - 0.2; Sentinel-2: DN / 10000)."
         )
@@ -91,7 +95,9 @@ def normalise_s2(x: np.ndarray, source: str = "S2 array") -> np.ndarray:
     Float reflectance 0..1 and uint8 are refused (:func:`check_s2_dn`), naming ``source``.
     """
     check_s2_dn(x, source)
-    return (np.clip(np.asarray(x, dtype=np.float32), 0, 10000) / 10000.0).astype(np.float32)
+    out = np.array(x, dtype=np.float32)  # one float32 copy, then clipped and scaled in place
+    np.clip(out, 0, 10000, out=out)
+    return np.divide(out, np.float32(10000.0), out=out)
 
 
 def normalise_s1(x: np.ndarray) -> np.ndarray:
@@ -107,7 +113,7 @@ def check_ntl_range(layer: str, data: np.ndarray, path: Path) -> None:
             "must be DMSP-like digital numbers: convert radiance with helpers.ntl.simulate_dmsp, or "
             "clip/rescale the DN to 0..63."
         )
-    if layer == "isp" and data.size:
+    if layer == "isp" and data.size and ((data != 0) & (data != 1)).any():
         odd = np.setdiff1d(np.unique(data), [0.0, 1.0])
         if odd.size:
             raise DatasetError(
@@ -116,3 +122,62 @@ def check_ntl_range(layer: str, data: np.ndarray, path: Path) -> None:
             )
     if layer == "dmo":
         check_reflectance(data, str(path))
+
+
+# ---- label schemes: checked and converted where label layers enter ----
+
+
+@functools.cache
+def _valid_values(scheme: str) -> frozenset[int]:
+    """Label values a file may hold for a raw scheme (0 = no data is always allowed)."""
+    from . import labels
+
+    names = labels.class_names(scheme)
+    values = set(names) if isinstance(names, dict) else set(range(1, len(names) + 1))
+    return frozenset(values | {0})
+
+
+_CONVERSIONS = {("igbp", "dfc"), ("igbp", "dfc8"), ("dfc", "dfc8")}
+
+
+def _convert(raw: np.ndarray, scheme: str, source: str) -> np.ndarray:
+    """Valid ``source`` labels -> ``scheme`` (int64)."""
+    from . import labels
+
+    if scheme == source:
+        return raw.astype(np.int64)
+    if source == "igbp":
+        dfc = np.asarray(labels.IGBP_TO_DFC, dtype=np.int64)[raw.astype(np.int64)]
+        return dfc if scheme == "dfc" else labels.to_train_index(dfc).astype(np.int64)
+    return labels.to_train_index(raw).astype(np.int64)
+
+
+@functools.cache
+def _lookup(source: str, scheme: str, nbytes: int) -> tuple[np.ndarray, np.ndarray]:
+    """For every raw value of an ``nbytes``-byte unsigned type: whether ``source`` allows it, and
+    its value in ``scheme`` (one table look-up per pixel instead of sorting and chained maps)."""
+    valid = np.zeros(2 ** (8 * nbytes), bool)
+    valid[[v for v in _valid_values(source) if v < valid.size]] = True
+    table = np.zeros(valid.size, np.int64)
+    table[valid] = _convert(np.flatnonzero(valid), scheme, source)
+    return valid, table
+
+
+def to_scheme(raw: np.ndarray, scheme: str, source: str, path: Path) -> np.ndarray:
+    """Convert a raw label layer to ``scheme``; ``source`` says what ``raw`` holds (a lc layer name or
+    ``"dfc"``). Values outside the source scheme raise naming ``path``."""
+    raw = np.asarray(raw)
+    if scheme != source and (source, scheme) not in _CONVERSIONS:
+        raise DatasetError(f"Cannot make scheme {scheme!r} from {source!r} labels ({path}).")
+    if raw.dtype.kind == "u" and raw.dtype.itemsize <= 2:
+        valid, table = _lookup(source, scheme, raw.dtype.itemsize)
+        if np.take(valid, raw).all():
+            return np.take(table, raw)
+    bad = sorted(set(np.unique(raw).tolist()) - _valid_values(source))
+    if bad:
+        raise DatasetError(
+            f"{path}: label values {bad[:10]} are not in the {source!r} scheme. Check that the file is "
+            "the right layer (lc bands are IGBP, LCCS_LC, LCCS_LU, LCCS_SH; dfc holds 1..10) or "
+            "re-export it."
+        )
+    return _convert(raw, scheme, source)

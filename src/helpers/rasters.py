@@ -6,6 +6,7 @@ one kind of error (:class:`RasterError`) that names the file and says how to fix
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -67,12 +68,8 @@ def read(
     from rasterio.errors import RasterioIOError
 
     path = Path(path)
-    if not path.exists():
-        raise RasterError(
-            f"{path}: file not found. Check the path, or create the sample scene with `eosr sample`."
-        )
     try:
-        with rasterio.open(path) as src:
+        with rasterio.open(os.fspath(path)) as src:  # a str opens faster than a Path
             if expect_bands is not None and src.count != expect_bands:
                 raise RasterError(
                     f"{path}: has {src.count} band(s), expected {expect_bands}. "
@@ -89,6 +86,11 @@ def read(
     except RasterError:
         raise
     except (RasterioIOError, OSError) as err:
+        if not path.exists():  # checked only on failure: one stat less per read
+            raise RasterError(
+                f"{path}: file not found. Check the path, or create the sample scene with "
+                "`eosr sample`."
+            ) from None
         raise RasterError(
             f"{path}: cannot be read as a GeoTIFF ({err}). The file is probably corrupt or "
             "truncated: delete it and download or export it again."
@@ -161,20 +163,70 @@ def write_like(path: str | os.PathLike, data: np.ndarray, like: Raster, **kwargs
     return write(path, data, like.crs, like.transform, **kwargs)
 
 
-def grid_of(path_or_raster: str | os.PathLike | Raster) -> tuple[Any, Any, tuple[int, int]]:
-    """``(crs, transform, (height, width))`` of a file or a :class:`Raster`, without reading pixels."""
-    if isinstance(path_or_raster, Raster):
-        return path_or_raster.crs, path_or_raster.transform, path_or_raster.shape
+@dataclass(frozen=True)
+class FileInfo:
+    """A GeoTIFF's header: grid, band count, band descriptions, nodata and dtype (no pixels)."""
+
+    path: Path
+    crs: Any
+    transform: Any
+    shape: tuple[int, int]
+    count: int
+    descriptions: tuple[str | None, ...]
+    nodata: float | None
+    dtype: str
+
+    def stub(self) -> Raster:
+        """A pixel-less :class:`Raster` carrying the grid, for :func:`check_same_grid`."""
+        return Raster(
+            np.empty((0, *self.shape), np.uint8), self.crs, self.transform, path=self.path
+        )
+
+
+def info(path: str | os.PathLike) -> FileInfo:
+    """The header of a GeoTIFF, opened once per file version (path, size, mtime) and then cached.
+
+    Why: readers check grids and band names on every sample; re-opening each file for that cost
+    more than reading its pixels. A rewritten file has a new size/mtime and is opened again.
+    """
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError:
+        raise RasterError(f"{path}: file not found.") from None
+    return _info(str(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8192)
+def _info(path: str, size: int, mtime_ns: int) -> FileInfo:
     import rasterio
 
-    path = Path(path_or_raster)
-    if not path.exists():
-        raise RasterError(f"{path}: file not found.")
     try:
         with rasterio.open(path) as src:
-            return src.crs, src.transform, (src.height, src.width)
+            return FileInfo(
+                Path(path),
+                src.crs,
+                src.transform,
+                (src.height, src.width),
+                src.count,
+                tuple(src.descriptions),
+                src.nodata,
+                src.dtypes[0],
+            )
     except Exception as err:  # rasterio raises several kinds for a broken file
-        raise RasterError(f"{path}: cannot be opened as a GeoTIFF ({err}); re-create it.") from err
+        raise RasterError(
+            f"{path}: cannot be read as a GeoTIFF ({err}). The file is probably corrupt or "
+            "truncated: delete it and download or export it again."
+        ) from err
+
+
+def grid_of(path_or_raster: str | os.PathLike | Raster) -> tuple[Any, Any, tuple[int, int]]:
+    """``(crs, transform, (height, width))`` of a file or a :class:`Raster`, without reading pixels
+    (a file's header is cached, see :func:`info`)."""
+    if isinstance(path_or_raster, Raster):
+        return path_or_raster.crs, path_or_raster.transform, path_or_raster.shape
+    head = info(path_or_raster)
+    return head.crs, head.transform, head.shape
 
 
 def check_same_grid(

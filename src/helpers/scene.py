@@ -156,7 +156,7 @@ def _open(path: Path) -> Any:
     if not path.exists():
         raise SceneError(f"{path}: file not found. Check the path.")
     try:
-        return rasterio.open(path)
+        return rasterio.open(os.fspath(path))
     except Exception as err:  # rasterio raises several kinds for a broken file
         raise SceneError(
             f"{path}: cannot be opened as a raster ({err}). The file is probably corrupt or not a "
@@ -189,12 +189,16 @@ def read_on_grid(
     bands: Sequence[int] | None = None,
     resampling: str = "nearest",
     window: Any = None,
+    checked: bool = False,
 ) -> np.ndarray:
-    """Bands of ``path`` on ``grid`` (``(bands, h, w)``; a window of it), reprojected if needed."""
+    """Bands of ``path`` on ``grid`` (``(bands, h, w)``; a window of it), reprojected if needed.
+
+    ``checked=True`` skips the overlap check (the caller made it once for this file)."""
     from rasterio.vrt import WarpedVRT
 
     with _open(path) as src:
-        _check_overlap(path, src.crs, src.bounds, grid)
+        if not checked:
+            _check_overlap(path, src.crs, src.bounds, grid)
         indexes = list(bands) if bands else list(range(1, src.count + 1))
         same = (
             src.crs == grid.crs
@@ -430,11 +434,22 @@ class Scene(Dataset):
     # ---- reading ----
 
     def _read(self, window: Any = None) -> np.ndarray:
-        parts = []
-        for name in self.bands:
-            _, path, index = next(s for s in self.sources if s[0] == name)
-            parts.append(read_on_grid(path, self.grid, [index], self.resampling, window)[0])
-        data = np.stack(parts)
+        """The chosen bands (a window), one open per file: its overlap was checked in __init__."""
+        where = [next((p, i) for n, p, i in self.sources if n == name) for name in self.bands]
+        by_file: dict[Path, list[int]] = {}
+        for path, index in where:
+            by_file.setdefault(path, []).append(index)
+        read = {
+            path: dict(
+                zip(
+                    idx,
+                    read_on_grid(path, self.grid, idx, self.resampling, window, True),
+                    strict=True,
+                )
+            )
+            for path, idx in by_file.items()
+        }
+        data = np.stack([read[path][index] for path, index in where])
         if self.normalise is not None:
             data = self.normalise(data)
         return data.astype(np.float32)
