@@ -152,6 +152,26 @@ def test_train_sampler_splits_the_global_batch():
     assert list(distributed.train_sampler(data, seed=3)) == one
 
 
+def test_streaming_loaders_are_left_to_shard_themselves(monkeypatch):
+    """Under DDP a map-style loader gets a DistributedSampler, but a loader over an IterableDataset
+    (``streaming.Streaming`` splits its samples per rank itself) is passed through unchanged, so
+    no sample is dropped or drawn twice."""
+    monkeypatch.setattr(distributed, "active", lambda: True)
+    monkeypatch.setattr(distributed, "world_size", lambda: 2)
+    monkeypatch.setattr(distributed, "rank", lambda: 0)
+
+    class Stream(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            return iter(range(10))
+
+    stream = torch.utils.data.DataLoader(Stream(), batch_size=4)
+    assert distributed.shard_train(stream) is stream and distributed.shard_eval(stream) is stream
+    mapped = torch.utils.data.DataLoader(list(range(10)), batch_size=4, shuffle=True)
+    sharded = distributed.shard_train(mapped)
+    assert isinstance(sharded.sampler, torch.utils.data.DistributedSampler)
+    assert sum(len(b) for b in sharded) == 5
+
+
 def test_cpu_sync_batch_norm_is_batch_norm_in_one_process():
     """The CPU stand-in for SyncBatchNorm computes what BatchNorm2d computes outside a group, and
     the class switch keeps parameters, buffers and state-dict keys."""

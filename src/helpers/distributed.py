@@ -259,6 +259,11 @@ def _rebuild(loader: Any, sampler: Any = None, batches: Any = None) -> torch.uti
     )
 
 
+def _shards_itself(loader: Any) -> bool:
+    """True for a loader over an ``IterableDataset``: it splits its samples per rank itself."""
+    return isinstance(getattr(loader, "dataset", None), torch.utils.data.IterableDataset)
+
+
 def train_sampler(
     dataset: Any, shuffle: bool = True, seed: int = 0, drop_last: bool = False
 ) -> torch.utils.data.DistributedSampler:
@@ -272,9 +277,12 @@ def train_sampler(
 def shard_train(loader: Iterable[Any], seed: int = 0) -> Iterable[Any]:
     """This rank's share of a training DataLoader (a ``DistributedSampler``, shuffled if the loader
     shuffled; the epoch is set by the loops' epoch hook). Its batch size stays per rank, so the
-    global batch is ``batch_size * world_size``. Unchanged when not distributed or already sharded."""
-    if not active() or isinstance(
-        getattr(loader, "sampler", None), torch.utils.data.DistributedSampler
+    global batch is ``batch_size * world_size``. Unchanged when not distributed, already sharded,
+    or streaming (an ``IterableDataset`` such as ``streaming.Streaming`` shards itself per rank)."""
+    if (
+        not active()
+        or _shards_itself(loader)
+        or isinstance(getattr(loader, "sampler", None), torch.utils.data.DistributedSampler)
     ):
         return loader
     if not isinstance(loader, torch.utils.data.DataLoader) or loader.batch_sampler is None:
@@ -290,8 +298,8 @@ def shard_eval(loader: Iterable[Any]) -> Iterable[Any]:
     """This rank's share of an evaluation loader: whole batches ``rank, rank + world, ...`` of the
     loader's own batches, so every batch (and a prediction that depends on its batch, e.g. batch
     norm in batch-statistics mode) is the one a single process sees, none twice and none left out;
-    sums over the ranks then equal one process's. Unchanged when not distributed."""
-    if not active():
+    sums over the ranks then equal one process's. Unchanged when not distributed or streaming."""
+    if not active() or _shards_itself(loader):
         return loader
     if isinstance(loader, torch.utils.data.DataLoader) and loader.batch_sampler is not None:
         batches = [b for i, b in enumerate(loader.batch_sampler) if i % world_size() == rank()]
