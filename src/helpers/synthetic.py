@@ -37,9 +37,16 @@ HOT_ROOF_GAIN = 2.0  # night-light hot spots: log-brightness per unit roof share
 # Night-light radiance (nW/cm2/sr) of built-up pixels: LIT_BASE + LIT_CORE * density^1.7 per unit
 # impervious share. Scene 1.x used 5 + 190, city cores 3-4x brighter at p99 than a real city of a
 # million people (issue 16, measured against a real VIIRS monthly composite); 2.0 divides the core
-# term by ~3.5. Background noise: std of dark pixels in a monthly composite, ASSUMED (no citable
-# number found this session); the EOG README says monthly composites keep background (non-light)
-# values, only the annual ones screen them out.
+# term by ~3.5. Background noise: std of dark pixels in a monthly composite, ASSUMED. The EOG
+# README of the VIIRS DNB composites (version 1) says monthly composites keep background
+# (non-light) values, only the annual ones screen them out; it gives no radiance numbers.
+# Lit-area percentiles: NO STORED SOURCE states VIIRS monthly-composite radiance percentiles of lit
+# areas (searched: the EOG README and product pages; Levin & Zhang 2017, "A global analysis of
+# factors controlling VIIRS nighttime light levels from densely populated areas", Remote Sensing of
+# Environment, has city means but its numbers were not in reach). LIT_PERCENTILES_ASSUMED is
+# therefore "unknown, assumed": the order of magnitude of a mid-size European city in a monthly
+# composite, to be replaced by a cited table; tests/test_synthetic.py checks the scene against it.
+LIT_PERCENTILES_ASSUMED = {50: (5.0, 60.0), 90: (15.0, 150.0), 99: (20.0, 250.0)}  # nW/cm2/sr
 LIT_BASE, LIT_CORE, VIIRS_NOISE = 4.0, 55.0, 0.15
 
 # fmt: off
