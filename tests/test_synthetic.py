@@ -365,3 +365,21 @@ def test_winter_class_means_match_the_real_l1c_scene() -> None:
                 real = float(s2[i][lab == classes[name]].mean())
                 ours = float(region.s2[i][region.dfc == dfc].mean())
                 assert abs(ours - real) < 0.02, (seed, band, name, ours, real)
+
+
+def test_summer_ndvi_against_the_published_ranges_in_reach() -> None:
+    """Summer NDVI per DFC class (L1C, the season's central conditions). The only published class
+    ranges in reach are NASA Earth Observatory's ("Measuring Vegetation"): temperate forests 0.6-0.8.
+    Shrub/grass (0.2-0.3 there) disagree with a real DFC2020 scene (~0.75 shrubland, issue 16), so
+    they are only ordered here; see the comment above synthetic._E."""
+    region = synthetic.generate_region(3, 512, "summer", "dfc", "temperate",
+                                       conditions=synthetic.season_conditions("summer"))  # fmt: skip
+    red, nir = (region.s2[synthetic.S2_BANDS.index(b)] for b in ("B04", "B08"))
+
+    def ndvi(dfc: int) -> float:
+        m = region.dfc == dfc
+        return float((nir[m].mean() - red[m].mean()) / (nir[m].mean() + red[m].mean()))
+
+    assert 0.6 <= ndvi(1) <= 0.8, ndvi(1)  # forest
+    assert ndvi(1) > ndvi(4) > ndvi(7) > ndvi(10), [ndvi(c) for c in (1, 4, 7, 10)]
+    assert ndvi(10) < 0  # water

@@ -56,10 +56,18 @@ SEASONS = ("spring", "summer", "fall", "winter")
 SEN12MS_ROIS = dict(zip(SEASONS, layouts.SEASONS))  # season -> ROI folder (names: layouts)
 
 # ---- endmembers: surface reflectance (13 S2 bands) and C-band backscatter (VV, VH in dB) ----
-# Values are typical surface reflectances (L2A) of these materials in the growing season (rounded,
-# from the shapes of common library spectra such as the USGS and ECOSTRESS libraries; not measured
-# for this kit and not yet re-derived band by band: issue 16 item 2 is open for summer). B09 is the
-# surface value (~0.7 x B8A); the atmosphere adds the water-vapour absorption. B10 ~0 (surface).
+# Values are typical surface reflectances (L2A) of these materials in the growing season, rounded,
+# shaped after common library spectra: the USGS Spectral Library Version 7 (Kokaly et al. 2017,
+# USGS Data Series 1035) and the ECOSTRESS Spectral Library 1.0 (Meerdink et al. 2019, Remote
+# Sensing of Environment 230, 111196). NOT RE-DERIVED BAND BY BAND: no stored source in reach gave
+# the libraries' spectra or their Sentinel-2 band values, so these numbers stay "typical, not
+# measured for this kit" (issue 16 item 2 remains open for summer). The only published class ranges
+# in reach are coarse NDVI ranges (NASA Earth Observatory, "Measuring Vegetation": temperate and
+# tropical forests 0.6-0.8, shrub and grassland 0.2-0.3, rock/sand/snow 0.1 and below); the scene's
+# summer forest is tested against the first (tests/test_synthetic.py). Its shrubland and grassland
+# (TOA NDVI ~0.45-0.55) sit ABOVE that shrub/grass range, while one real DFC2020 scene measured in
+# issue 16 gave ~0.75 for shrubland: the sources disagree, so the table is left as it is.
+# B09 is the surface value (~0.7 x B8A); the atmosphere adds the water-vapour absorption. B10 ~0.
 ENDMEMBERS = ("water", "broadleaf", "conifer", "grass", "crop", "dry", "soil", "rock", "asphalt", "roof", "snow", "shade")
 _E = np.array([
     # B01   B02   B03   B04   B05   B06   B07   B08   B8A   B09   B10   B11   B12
