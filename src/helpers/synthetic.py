@@ -29,7 +29,7 @@ import numpy as np
 from . import atmosphere, config, labels, layouts
 from .bands import S1_BANDS, S2_BANDS
 
-GENERATOR_VERSION = "2.0.0"
+GENERATOR_VERSION = "2.1.0"
 SOURCE = "sample scene"
 PATCH = 256  # SEN12MS / DFC2020 patch side (10 m pixels)
 FLOW_AMPLITUDE = 0.6  # night-light local misregistration: std of each flow component, LR pixels
@@ -1240,15 +1240,19 @@ def build_sample(root: Path, profile: str, seed: int = 0, verbose: bool = True) 
     )  # fmt: skip
     regions["DFC2020 validation"] = _region_record(val)
     n_val = _write_patches(val, dfc_root, val_roi, "0", seed, profile, True)
-    if profile != "smoke":
-        # Domain randomisation of the season: teaching/full training data also hold one region per
-        # other season (real DFC2020 spans all four), so a model has met leaf-off and low-sun scenes.
-        for k, season in enumerate(DFC_EXTRA_SEASONS):
+    # Domain randomisation (teaching/full): the training data also hold `season_regions` small
+    # regions per other season (real DFC2020 spans all four), each under its own drawn atmosphere,
+    # sun and sensor, so a model meets leaf-off, low-sun and hazy scenes in several draws.
+    n_sub, sub = int(cfg["season_regions"]), int(cfg["season_size"])
+    for k, season in enumerate(DFC_EXTRA_SEASONS if profile != "smoke" else ()):
+        for j in range(n_sub):
+            tag = 20 + n_sub * k + j
             extra = generate_region(
-                seed + 2 + k, int(cfg["roi_size"]), season, "dfc", "temperate",
-                (580000.0 + 40000.0 * k, 5300000.0), 32633, conditions=conditions(2 + k, season),
+                seed + tag, sub, season, "dfc", "temperate",
+                (580000.0 + 40000.0 * k, 5300000.0 + 10000.0 * j), 32633,
+                conditions=conditions(tag, season),
             )  # fmt: skip
-            regions[f"DFC2020 validation ({season})"] = _region_record(extra)
+            regions[f"DFC2020 validation ({season} {j + 1})"] = _region_record(extra)
             n_val += _write_patches(
                 extra, dfc_root, val_roi, "0", seed, profile, True, first=n_val + 1
             )
