@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import labels, rasters, synthetic
+from helpers import config, labels, rasters, synthetic
 
 
 @pytest.fixture(scope="module")
@@ -383,3 +383,22 @@ def test_summer_ndvi_against_the_published_ranges_in_reach() -> None:
     assert 0.6 <= ndvi(1) <= 0.8, ndvi(1)  # forest
     assert ndvi(1) > ndvi(4) > ndvi(7) > ndvi(10), [ndvi(c) for c in (1, 4, 7, 10)]
     assert ndvi(10) < 0  # water
+
+
+def test_extra_training_regions_draw_their_own_conditions() -> None:
+    """Scene 2.1: teaching/full train on several small regions per other season, each with its own
+    seed and drawn atmosphere (2.0 had one draw per season: a model met too few atmospheres)."""
+    assert synthetic.extra_regions("smoke") == []
+    extras = synthetic.extra_regions("teaching")
+    n = config.settings("scene", "teaching")["season_regions"]
+    assert n >= 3 and len(extras) == n * len(synthetic.DFC_EXTRA_SEASONS)
+    tags = [tag for tag, _, _ in extras]
+    assert len(set(tags)) == len(tags) and not set(tags) & {0, 1, 10, 11, 12, 13}  # own seeds
+    assert len({origin for _, _, origin in extras}) == len(extras)
+    for season in synthetic.DFC_EXTRA_SEASONS:
+        aots = {
+            synthetic.draw_conditions(synthetic._rng(0, 500 + tag), season).atmosphere.aot550
+            for tag, s, _ in extras
+            if s == season
+        }
+        assert len(aots) == n, aots  # a different atmosphere per region

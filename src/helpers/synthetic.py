@@ -1215,6 +1215,21 @@ def _region_record(region: Region) -> dict[str, Any]:
             "conditions": region.info["conditions"]}  # fmt: skip
 
 
+def extra_regions(profile: str) -> list[tuple[int, str, tuple[float, float]]]:
+    """``(tag, season, origin)`` of the extra DFC2020 training regions: in teaching/full,
+    ``season_regions`` small regions per other season (real DFC2020 spans all four), each with its
+    own seed offset and drawn conditions (domain randomisation: scene 2.0 had one draw per season,
+    2.1 has three, so a model meets leaf-off, low-sun and hazy scenes in several draws)."""
+    if profile == "smoke":
+        return []
+    n = int(config.settings("scene", profile)["season_regions"])
+    return [
+        (20 + n * k + j, season, (580000.0 + 40000.0 * k, 5300000.0 + 10000.0 * j))
+        for k, season in enumerate(DFC_EXTRA_SEASONS)
+        for j in range(n)
+    ]
+
+
 def build_sample(root: Path, profile: str, seed: int = 0, verbose: bool = True) -> dict[str, Any]:
     """Generate every region and write the whole sample scene under ``root`` (no stamp check)."""
     cfg = config.settings("scene", profile)
@@ -1240,22 +1255,15 @@ def build_sample(root: Path, profile: str, seed: int = 0, verbose: bool = True) 
     )  # fmt: skip
     regions["DFC2020 validation"] = _region_record(val)
     n_val = _write_patches(val, dfc_root, val_roi, "0", seed, profile, True)
-    # Domain randomisation (teaching/full): the training data also hold `season_regions` small
-    # regions per other season (real DFC2020 spans all four), each under its own drawn atmosphere,
-    # sun and sensor, so a model meets leaf-off, low-sun and hazy scenes in several draws.
-    n_sub, sub = int(cfg["season_regions"]), int(cfg["season_size"])
-    for k, season in enumerate(DFC_EXTRA_SEASONS if profile != "smoke" else ()):
-        for j in range(n_sub):
-            tag = 20 + n_sub * k + j
-            extra = generate_region(
-                seed + tag, sub, season, "dfc", "temperate",
-                (580000.0 + 40000.0 * k, 5300000.0 + 10000.0 * j), 32633,
-                conditions=conditions(tag, season),
-            )  # fmt: skip
-            regions[f"DFC2020 validation ({season} {j + 1})"] = _region_record(extra)
-            n_val += _write_patches(
-                extra, dfc_root, val_roi, "0", seed, profile, True, first=n_val + 1
-            )
+    for i, (tag, season, origin) in enumerate(extra_regions(profile)):
+        extra = generate_region(
+            seed + tag, int(cfg["season_size"]), season, "dfc", "temperate", origin, 32633,
+            conditions=conditions(tag, season),
+        )  # fmt: skip
+        regions[f"DFC2020 validation ({season} {i % int(cfg['season_regions']) + 1})"] = (
+            _region_record(extra)
+        )
+        n_val += _write_patches(extra, dfc_root, val_roi, "0", seed, profile, True, first=n_val + 1)
     say(f"DFC2020/ written: {counts['dfc2020_test']} test + {n_val} validation patches")
     n_sen = {}
     for k, season in enumerate(SEASONS[: int(cfg.get("seasons", 4))]):
