@@ -38,3 +38,58 @@ def test_names_are_defined_once():
     assert ntl.DN_MAX is bands.DN_MAX and ntl_sr.DN_MAX is bands.DN_MAX
     assert set(layouts.SCENE_OF_NTL_LAYER) == set(layouts.NTL_LAYERS)
     assert set(layouts.SCENE_OF_NTL_LAYER.values()) <= set(layouts.SCENE_FILES)
+
+
+def _raster(data, res=10.0, tags=None):
+    from affine import Affine
+
+    from helpers import rasters
+
+    return rasters.Raster(
+        data, "EPSG:32633", Affine(res, 0, 500000.0, 0, -res, 5300000.0), tags=tags or {}
+    )
+
+
+def test_patch_writer_numbers_rows_first_and_keeps_tags(tmp_path):
+    import numpy as np
+
+    from helpers import rasters
+
+    data = np.arange(2 * 8 * 12, dtype=np.uint16).reshape(2, 8, 12)
+    layers = {"s2": _raster(data, tags={"EOSR_LAYER": "s2"}), "dfc": _raster(data[:1])}
+    n = layouts.write_patch_layout(layers, tmp_path, "ROIs0000_test", "0", patch=4, first=5)
+    assert n == 6  # 2 rows x 3 columns of 4 px
+    second = rasters.read(layouts.patch_path(tmp_path, "ROIs0000_test", "0", 6, "s2"))
+    assert (second.data == data[:, 0:4, 4:8]).all()  # p6 = row 0, column 1
+    assert second.tags["EOSR_LAYER"] == "s2"
+    assert second.transform.c == 500000.0 + 4 * 10.0
+
+
+def test_ntl_patch_schemes_name_and_split_once(tmp_path):
+    import numpy as np
+
+    hr = np.ones((1, 16, 16), np.float32)
+    high = {k: _raster(hr, 30.0) for k in ("hr_ntl", "dmo", "dem", "isp")}
+    low = _raster(np.ones((1, 4, 4), np.float32), 120.0)
+    sample = layouts.write_ntl_patches(high, low, tmp_path / "s", patch=4, ratio=4, scheme="sample")
+    lr = sorted(p.relative_to(tmp_path / "s").as_posix() for p in sample if "lr_ntl" in p.parts)
+    assert lr[0] == "test/lr_ntl/r00c03.tif" and len(lr) == 16
+    splits = [layouts.ntl_split_columns(c, 4) for c in range(4)]
+    assert splits == ["train", "train", "val", "test"]
+    ee = layouts.write_ntl_patches(high, low, tmp_path / "e", patch=4, ratio=4)
+    assert {p.stem for p in ee} >= {"ee000_000", "ee003_003"}
+    with pytest.raises(ValueError, match="scheme"):
+        layouts.ntl_patch_id(0, 0, "other")
+
+
+def test_sample_scene_writes_through_layouts():
+    """The generator keeps no file naming of its own (issue 19 item 5): names come from layouts."""
+    import inspect
+
+    from helpers import synthetic
+
+    assert tuple(synthetic.SEN12MS_ROIS.values()) == layouts.SEASONS
+    source = inspect.getsource(synthetic)
+    for pattern in ("_p{", '"ROIs', "pid = f", 'f"{mod}_'):
+        assert pattern not in source, pattern
+    assert "layouts.write_patch_layout" in source and "layouts.write_ntl_patches" in source

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import labels, rasters, synthetic
+from helpers import config, labels, rasters, synthetic
 
 
 @pytest.fixture(scope="module")
@@ -338,7 +338,10 @@ def test_night_lights_dark_background_and_city_sizes() -> None:
     )
     assert sizes[0] > 3 * sizes[-1] and len(sizes) >= 6  # a few large places, many small
     lit = rad[synthetic.block_mean(region.impervious, 3) > 0.5]
-    assert 20 < np.percentile(lit, 99) < 200  # cores ~3.5x dimmer than scene 1.x
+    # Lit-area percentiles against the range the module states (UNKNOWN, ASSUMED: no stored source
+    # gives VIIRS monthly-composite percentiles; see synthetic.LIT_PERCENTILES_ASSUMED).
+    for q, (low, high) in synthetic.LIT_PERCENTILES_ASSUMED.items():
+        assert low < np.percentile(lit, q) < high, (q, np.percentile(lit, q))
 
 
 def test_winter_class_means_match_the_real_l1c_scene() -> None:
@@ -362,3 +365,40 @@ def test_winter_class_means_match_the_real_l1c_scene() -> None:
                 real = float(s2[i][lab == classes[name]].mean())
                 ours = float(region.s2[i][region.dfc == dfc].mean())
                 assert abs(ours - real) < 0.02, (seed, band, name, ours, real)
+
+
+def test_summer_ndvi_against_the_published_ranges_in_reach() -> None:
+    """Summer NDVI per DFC class (L1C, the season's central conditions). The only published class
+    ranges in reach are NASA Earth Observatory's ("Measuring Vegetation"): temperate forests 0.6-0.8.
+    Shrub/grass (0.2-0.3 there) disagree with a real DFC2020 scene (~0.75 shrubland, issue 16), so
+    they are only ordered here; see the comment above synthetic._E."""
+    region = synthetic.generate_region(3, 512, "summer", "dfc", "temperate",
+                                       conditions=synthetic.season_conditions("summer"))  # fmt: skip
+    red, nir = (region.s2[synthetic.S2_BANDS.index(b)] for b in ("B04", "B08"))
+
+    def ndvi(dfc: int) -> float:
+        m = region.dfc == dfc
+        return float((nir[m].mean() - red[m].mean()) / (nir[m].mean() + red[m].mean()))
+
+    assert 0.6 <= ndvi(1) <= 0.8, ndvi(1)  # forest
+    assert ndvi(1) > ndvi(4) > ndvi(7) > ndvi(10), [ndvi(c) for c in (1, 4, 7, 10)]
+    assert ndvi(10) < 0  # water
+
+
+def test_extra_training_regions_draw_their_own_conditions() -> None:
+    """Scene 2.1: teaching/full train on several small regions per other season, each with its own
+    seed and drawn atmosphere (2.0 had one draw per season: a model met too few atmospheres)."""
+    assert synthetic.extra_regions("smoke") == []
+    extras = synthetic.extra_regions("teaching")
+    n = config.settings("scene", "teaching")["season_regions"]
+    assert n >= 3 and len(extras) == n * len(synthetic.DFC_EXTRA_SEASONS)
+    tags = [tag for tag, _, _ in extras]
+    assert len(set(tags)) == len(tags) and not set(tags) & {0, 1, 10, 11, 12, 13}  # own seeds
+    assert len({origin for _, _, origin in extras}) == len(extras)
+    for season in synthetic.DFC_EXTRA_SEASONS:
+        aots = {
+            synthetic.draw_conditions(synthetic._rng(0, 500 + tag), season).atmosphere.aot550
+            for tag, s, _ in extras
+            if s == season
+        }
+        assert len(aots) == n, aots  # a different atmosphere per region

@@ -26,13 +26,16 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # size: main-region side in 10 m pixels (a multiple of 768 so that the 30 m NTL grid and its 8x
     # coarser lights divide evenly); roi_size: each SEN12MS season's region; val_size: the DFC2020
     # validation region. Patches are always 256 px as in SEN12MS; ntl_patch is the
-    # HR NTL patch side (30 m px).
+    # HR NTL patch side (30 m px). season_regions x season_size: the extra DFC2020 training regions
+    # per other season (teaching/full only), each under its own drawn conditions.
     "scene": {
         "smoke": {
             "size": 768,
             "roi_size": 512,
             "val_size": 512,
             "seasons": 4,
+            "season_regions": 0,
+            "season_size": 512,
             "ntl_ratio": 8,
             "ntl_patch": 64,
         },
@@ -41,6 +44,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "roi_size": 768,
             "val_size": 1536,
             "seasons": 4,
+            "season_regions": 3,
+            "season_size": 512,
             "ntl_ratio": 8,
             "ntl_patch": 128,
         },
@@ -49,6 +54,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "roi_size": 1024,
             "val_size": 1024,
             "seasons": 4,
+            "season_regions": 3,
+            "season_size": 768,
             "ntl_ratio": 8,
             "ntl_patch": 256,
         },

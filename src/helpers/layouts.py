@@ -22,6 +22,8 @@ from . import rasters
 
 # ---- SEN12MS and DFC2020 ----
 
+SEN12MS_FOLDER = "SEN12MS"
+SCENE_FOLDER = "scene"
 SEASONS = ("ROIs1158_spring", "ROIs1868_summer", "ROIs1970_fall", "ROIs2017_winter")
 LC_LAYERS = ("igbp", "lccs_lc", "lccs_lu", "lccs_sh")  # band order of the SEN12MS lc files
 MODALITIES = ("s1", "s2", "lc", "dfc")
@@ -81,6 +83,27 @@ def ntl_split(index: int, count: int) -> str:
     return "train"
 
 
+def ntl_split_columns(col: int, n_cols: int) -> str:
+    """The sample scene's split: column blocks, train = left half, val = third quarter, test = last
+    quarter (test never touches train). Kept beside :func:`ntl_split` so that the sample scene's
+    patches, and so notebooks 08/09's numbers, stay what they were (scene 2.x)."""
+    return "train" if col < n_cols // 2 else ("val" if col < (3 * n_cols) // 4 else "test")
+
+
+# How each writer names an NTL patch (row, column in patches) and splits the grid.
+NTL_SCHEMES = {
+    "earthengine": "ee{row:03d}_{col:03d}",  # exports: 70/15/15 in column-major order
+    "sample": "r{row:02d}c{col:02d}",  # the sample scene: column blocks (ntl_split_columns)
+}
+
+
+def ntl_patch_id(row: int, col: int, scheme: str = "earthengine") -> str:
+    """The id (file stem) of the NTL patch in patch row ``row``, column ``col``."""
+    if scheme not in NTL_SCHEMES:
+        raise ValueError(f"scheme must be one of {list(NTL_SCHEMES)}, not {scheme!r}.")
+    return NTL_SCHEMES[scheme].format(row=row, col=col)
+
+
 # ---- scene/ ----
 
 SCENE_FILES = ("s2", "lc", "dfc", "dem", "ntl_hr", "ntl_lr", "dmo", "ntl_dem", "isp")
@@ -100,6 +123,41 @@ def _patch_starts(n: int, patch: int) -> list[int]:
     return list(range(0, n - patch + 1, patch))
 
 
+def write_patch_layout(
+    layers: dict[str, rasters.Raster],
+    root: str | os.PathLike,
+    roi: str,
+    scene: str = "0",
+    patch: int = 256,
+    first: int = 1,
+) -> int:
+    """Cut co-registered ``{modality: Raster}`` into the SEN12MS / DFC2020 layout under ``root``
+    (patches numbered row by row from ``first``; each file keeps its raster's tags); returns the
+    number of patches. Used by the sample scene and :func:`write_dfc2020_layout`."""
+    base = next(iter(layers.values()))
+    h, w = base.shape
+    number = first - 1
+    for r in _patch_starts(h, patch):
+        for c in _patch_starts(w, patch):
+            number += 1
+            for mod, raster in layers.items():
+                _write_window(patch_path(root, roi, scene, number, mod), raster, r, c, patch, patch)
+    return number - first + 1
+
+
+def _write_window(path: Path, raster: rasters.Raster, row: int, col: int, h: int, w: int) -> Path:
+    """One window of ``raster`` as its own georeferenced file (tags and nodata kept)."""
+    return rasters.write(
+        path,
+        raster.data[:, row : row + h, col : col + w],
+        raster.crs,
+        raster.transform * _translation(col, row),
+        nodata=raster.nodata,
+        descriptions=[d or "" for d in raster.descriptions],
+        tags=raster.tags or None,
+    )
+
+
 def write_dfc2020_layout(
     scene: str | os.PathLike, root: str | os.PathLike, split: str = "test", patch: int = 256
 ) -> list[Path]:
@@ -115,29 +173,48 @@ def write_dfc2020_layout(
             f"{scene / 's2.tif'}: {h}x{w} px is smaller than one {patch} px patch; "
             f"enlarge the AOI to at least {patch * base.resolution[0] / 1000:.2f} km a side."
         )
-    written, number = [], 0
-    for r in _patch_starts(h, patch):
-        for c in _patch_starts(w, patch):
-            number += 1
-            for mod, raster in layers.items():
-                transform = raster.transform * _translation(c, r)
-                path = patch_path(Path(root) / DFC2020_FOLDER, dfc2020_roi(split), "0", number, mod)
-                data = raster.data[:, r : r + patch, c : c + patch]
-                written.append(
-                    rasters.write(
-                        path,
-                        data,
-                        raster.crs,
-                        transform,
-                        nodata=raster.nodata,
-                        descriptions=[d or "" for d in raster.descriptions],
-                    )
-                )
-    return written
+    for raster in layers.values():
+        raster.tags = {}  # exports carry what Earth Engine wrote, not the scene's tags
+    roi, out = dfc2020_roi(split), Path(root) / DFC2020_FOLDER
+    count = write_patch_layout(layers, out, roi, "0", patch)
+    return [patch_path(out, roi, "0", n, mod) for n in range(1, count + 1) for mod in layers]
 
 
 def _translation(col: int, row: int) -> Any:
     return Affine.translation(col, row)
+
+
+def write_ntl_patches(
+    high: dict[str, rasters.Raster],
+    low: rasters.Raster,
+    root: str | os.PathLike,
+    patch: int,
+    ratio: int,
+    scheme: str = "earthengine",
+) -> list[Path]:
+    """Cut the fine layers ``{layer: Raster}`` (``hr_ntl``, ``dmo``, ``dem``, ``isp``) and the coarse
+    ``low`` (``lr_ntl``) into ``root/{split}/{layer}/{id}.tif``; ids and splits follow ``scheme``
+    (:data:`NTL_SCHEMES`). Returns the paths written."""
+    if patch % ratio:
+        raise ValueError(f"patch ({patch}) must be a multiple of the ratio ({ratio}).")
+    h, w = high["hr_ntl"].shape
+    rows, cols = _patch_starts(h, patch), _patch_starts(w, patch)
+    if scheme == "sample":  # row by row, split by column blocks
+        cells = [(r, c) for r in rows for c in cols]
+        split_of = [ntl_split_columns(c // patch, len(cols)) for r, c in cells]
+    else:  # column by column, 70/15/15
+        cells = [(r, c) for c in cols for r in rows]
+        split_of = [ntl_split(i, len(cells)) for i in range(len(cells))]
+    written, lp = [], patch // ratio
+    for (r, c), split in zip(cells, split_of):
+        pid = ntl_patch_id(r // patch, c // patch, scheme)
+        for layer, raster in high.items():
+            written.append(
+                _write_window(ntl_path(root, split, layer, pid), raster, r, c, patch, patch)
+            )
+        lr_path = ntl_path(root, split, "lr_ntl", pid)
+        written.append(_write_window(lr_path, low, r // ratio, c // ratio, lp, lp))
+    return written
 
 
 def write_ntl_layout(
@@ -157,38 +234,13 @@ def write_ntl_layout(
         rasters.check_same_grid(layers["hr_ntl"], layers[mod])
     rasters.check_same_bounds(layers["hr_ntl"], low)
     h, w = layers["hr_ntl"].shape
-    cells = [(r, c) for c in _patch_starts(w, patch) for r in _patch_starts(h, patch)]
-    if not cells:
+    if h < patch or w < patch:
         raise ValueError(
             f"{scene / 'ntl_hr.tif'}: {h}x{w} px is smaller than one {patch} px patch; enlarge the AOI."
         )
-    written = []
-    for i, (r, c) in enumerate(cells):
-        split, pid = ntl_split(i, len(cells)), f"ee{r // patch:03d}_{c // patch:03d}"
-        for mod, raster in layers.items():
-            data = raster.data[:, r : r + patch, c : c + patch]
-            written.append(
-                rasters.write(
-                    ntl_path(out_root, split, mod, pid),
-                    data,
-                    raster.crs,
-                    raster.transform * _translation(c, r),
-                    nodata=raster.nodata,
-                    descriptions=[d or "" for d in raster.descriptions],
-                )
-            )
-        lr, lc, lp = r // ratio, c // ratio, patch // ratio
-        written.append(
-            rasters.write(
-                ntl_path(out_root, split, "lr_ntl", pid),
-                low.data[:, lr : lr + lp, lc : lc + lp],
-                low.crs,
-                low.transform * _translation(lc, lr),
-                nodata=low.nodata,
-                descriptions=[d or "" for d in low.descriptions],
-            )
-        )
-    return written
+    for raster in (*layers.values(), low):
+        raster.tags = {}
+    return write_ntl_patches(layers, low, out_root, patch, ratio, scheme="earthengine")
 
 
 # ---- DFC2020 as downloaded (Copernicus-Bench zip) ----

@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from . import atmosphere, config, labels
+from . import atmosphere, config, labels, layouts
 from .bands import S1_BANDS, S2_BANDS
 
-GENERATOR_VERSION = "2.0.0"
+GENERATOR_VERSION = "2.1.0"
 SOURCE = "sample scene"
 PATCH = 256  # SEN12MS / DFC2020 patch side (10 m pixels)
 FLOW_AMPLITUDE = 0.6  # night-light local misregistration: std of each flow component, LR pixels
@@ -37,23 +37,37 @@ HOT_ROOF_GAIN = 2.0  # night-light hot spots: log-brightness per unit roof share
 # Night-light radiance (nW/cm2/sr) of built-up pixels: LIT_BASE + LIT_CORE * density^1.7 per unit
 # impervious share. Scene 1.x used 5 + 190, city cores 3-4x brighter at p99 than a real city of a
 # million people (issue 16, measured against a real VIIRS monthly composite); 2.0 divides the core
-# term by ~3.5. Background noise: std of dark pixels in a monthly composite, ASSUMED (no citable
-# number found this session); the EOG README says monthly composites keep background (non-light)
-# values, only the annual ones screen them out.
+# term by ~3.5. Background noise: std of dark pixels in a monthly composite, ASSUMED. The EOG
+# README of the VIIRS DNB composites (version 1) says monthly composites keep background
+# (non-light) values, only the annual ones screen them out; it gives no radiance numbers.
+# Lit-area percentiles: NO STORED SOURCE states VIIRS monthly-composite radiance percentiles of lit
+# areas (searched: the EOG README and product pages; Levin & Zhang 2017, "A global analysis of
+# factors controlling VIIRS nighttime light levels from densely populated areas", Remote Sensing of
+# Environment, has city means but its numbers were not in reach). LIT_PERCENTILES_ASSUMED is
+# therefore "unknown, assumed": the order of magnitude of a mid-size European city in a monthly
+# composite, to be replaced by a cited table; tests/test_synthetic.py checks the scene against it.
+LIT_PERCENTILES_ASSUMED = {50: (5.0, 60.0), 90: (15.0, 150.0), 99: (20.0, 250.0)}  # nW/cm2/sr
 LIT_BASE, LIT_CORE, VIIRS_NOISE = 4.0, 55.0, 0.15
 
 # fmt: off
 LC_BANDS = ("IGBP", "LCCS_LC", "LCCS_LU", "LCCS_SH")
 L8_BANDS = ("SR_B1", "SR_B2", "SR_B3", "SR_B4", "SR_B5", "SR_B6", "SR_B7")
 SEASONS = ("spring", "summer", "fall", "winter")
-SEN12MS_ROIS = {"spring": "ROIs1158_spring", "summer": "ROIs1868_summer", "fall": "ROIs1970_fall",
-                "winter": "ROIs2017_winter"}
+SEN12MS_ROIS = dict(zip(SEASONS, layouts.SEASONS))  # season -> ROI folder (names: layouts)
 
 # ---- endmembers: surface reflectance (13 S2 bands) and C-band backscatter (VV, VH in dB) ----
-# Values are typical surface reflectances (L2A) of these materials in the growing season (rounded,
-# from the shapes of common library spectra such as the USGS and ECOSTRESS libraries; not measured
-# for this kit and not yet re-derived band by band: issue 16 item 2 is open for summer). B09 is the
-# surface value (~0.7 x B8A); the atmosphere adds the water-vapour absorption. B10 ~0 (surface).
+# Values are typical surface reflectances (L2A) of these materials in the growing season, rounded,
+# shaped after common library spectra: the USGS Spectral Library Version 7 (Kokaly et al. 2017,
+# USGS Data Series 1035) and the ECOSTRESS Spectral Library 1.0 (Meerdink et al. 2019, Remote
+# Sensing of Environment 230, 111196). NOT RE-DERIVED BAND BY BAND: no stored source in reach gave
+# the libraries' spectra or their Sentinel-2 band values, so these numbers stay "typical, not
+# measured for this kit" (issue 16 item 2 remains open for summer). The only published class ranges
+# in reach are coarse NDVI ranges (NASA Earth Observatory, "Measuring Vegetation": temperate and
+# tropical forests 0.6-0.8, shrub and grassland 0.2-0.3, rock/sand/snow 0.1 and below); the scene's
+# summer forest is tested against the first (tests/test_synthetic.py). Its shrubland and grassland
+# (TOA NDVI ~0.45-0.55) sit ABOVE that shrub/grass range, while one real DFC2020 scene measured in
+# issue 16 gave ~0.75 for shrubland: the sources disagree, so the table is left as it is.
+# B09 is the surface value (~0.7 x B8A); the atmosphere adds the water-vapour absorption. B10 ~0.
 ENDMEMBERS = ("water", "broadleaf", "conifer", "grass", "crop", "dry", "soil", "rock", "asphalt", "roof", "snow", "shade")
 _E = np.array([
     # B01   B02   B03   B04   B05   B06   B07   B08   B8A   B09   B10   B11   B12
@@ -155,10 +169,10 @@ class SamplePaths:
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
-        self.sen12ms = self.root / "SEN12MS"
-        self.dfc2020 = self.root / "DFC2020"
-        self.ntl = self.root / "NTL"
-        self.scene = self.root / "scene"
+        self.sen12ms = self.root / layouts.SEN12MS_FOLDER
+        self.dfc2020 = self.root / layouts.DFC2020_FOLDER
+        self.ntl = self.root / layouts.NTL_FOLDER
+        self.scene = self.root / layouts.SCENE_FOLDER
 
 
 # ---- random fields ----
@@ -1055,43 +1069,33 @@ def _s2_uint16(s2: np.ndarray) -> np.ndarray:
 
 def _write_patches(
     region: Region,
-    folder: Path,
-    prefix: str,
+    root: Path,
+    roi: str,
     scene: str,
     seed: int,
     profile: str,
     with_dfc: bool,
     first: int = 1,
 ) -> int:
-    """Cut a region into 256 px patches in the SEN12MS / DFC2020 naming (numbered from ``first``);
-    returns the patch count."""
-    from rasterio.transform import Affine
-
+    """Cut a region into 256 px patches of the SEN12MS / DFC2020 layout under ``root`` (names and
+    numbering from :mod:`helpers.layouts`, patches numbered from ``first``); returns the count."""
     from . import rasters
 
-    s2 = _s2_uint16(region.s2)
-    mods = {"s1": (region.s1, S1_BANDS), "s2": (s2, S2_BANDS), "lc": (region.coarse, LC_BANDS)}
+    mods = {"s1": (region.s1, S1_BANDS), "s2": (_s2_uint16(region.s2), S2_BANDS),
+            "lc": (region.coarse, LC_BANDS)}  # fmt: skip
     if with_dfc:
         mods["dfc"] = (region.dfc[None], ("DFC",))
-    count = 0
-    per_side = region.size // PATCH
-    for r in range(per_side):
-        for c in range(per_side):
-            count += 1
-            number = first + count - 1
-            sl = (slice(None), slice(r * PATCH, (r + 1) * PATCH), slice(c * PATCH, (c + 1) * PATCH))
-            tr = region.transform * Affine.translation(c * PATCH, r * PATCH)
-            for mod, (arr, names) in mods.items():
-                path = folder / f"{mod}_{scene}" / f"{prefix}_{mod}_{scene}_p{number}.tif"
-                rasters.write(
-                    path,
-                    arr[sl],
-                    region.crs,
-                    tr,
-                    descriptions=names,
-                    tags=_tags(seed, profile, mod, region),
-                )
-    return count
+    layers = {
+        mod: rasters.Raster(
+            arr,
+            region.crs,
+            region.transform,
+            descriptions=names,
+            tags=_tags(seed, profile, mod, region),
+        )  # fmt: skip
+        for mod, (arr, names) in mods.items()
+    }
+    return layouts.write_patch_layout(layers, root, roi, scene, PATCH, first)
 
 
 def _write_scene(
@@ -1166,44 +1170,32 @@ def _write_ntl_layout(
     patch: int,
     ratio: int,
 ) -> dict[str, int]:
-    """Cut the 30 m layers into HR patches (+ matching LR patches); splits are column blocks:
-    train = left half, val = third quarter, test = last quarter (test never touches train)."""
+    """Cut the 30 m layers into HR patches (+ matching LR patches) with the writer of
+    :mod:`helpers.layouts` (scheme "sample": column blocks, test never touches train)."""
     from rasterio.transform import from_origin
 
     from . import rasters
 
-    n30 = lights["radiance"].shape[0]
-    per = n30 // patch
     x0, y0 = region.transform.c, region.transform.f
-    counts = {"train": 0, "val": 0, "test": 0}
-    for r in range(per):
-        for c in range(per):
-            split = "train" if c < per // 2 else ("val" if c < (3 * per) // 4 else "test")
-            pid = f"r{r:02d}c{c:02d}"
-            hr = (slice(r * patch, (r + 1) * patch), slice(c * patch, (c + 1) * patch))
-            lp = patch // ratio
-            lr_sl = (slice(r * lp, (r + 1) * lp), slice(c * lp, (c + 1) * lp))
-            thr = from_origin(x0 + c * patch * 30.0, y0 - r * patch * 30.0, 30.0, 30.0)
-            tlr = from_origin(
-                x0 + c * patch * 30.0, y0 - r * patch * 30.0, 30.0 * ratio, 30.0 * ratio
-            )
-            items = {
-                "lr_ntl": (lights["dn"][lr_sl][None], tlr, ("DN",)),
-                "hr_ntl": (lights["radiance"][hr][None], thr, ("radiance_nW_cm2_sr",)),
-                "dmo": (lights["dmo"][(slice(None), *hr)], thr, L8_BANDS),
-                "dem": (lights["dem"][hr][None], thr, ("elevation_m",)),
-                "isp": (lights["isp"][hr][None], thr, ("impervious_0_1",)),
-            }
-            for mod, (arr, tr, names) in items.items():
-                rasters.write(
-                    folder / split / mod / f"{pid}.tif",
-                    arr,
-                    region.crs,
-                    tr,
-                    descriptions=names,
-                    tags=_tags(seed, profile, mod),
-                )
-            counts[split] += 1
+    t30, tlr = from_origin(x0, y0, 30.0, 30.0), from_origin(x0, y0, 30.0 * ratio, 30.0 * ratio)
+
+    def layer(name: str, arr: np.ndarray, tr: Any, names: tuple[str, ...]) -> rasters.Raster:
+        data = arr if arr.ndim == 3 else arr[None]
+        return rasters.Raster(data, region.crs, tr, descriptions=names,
+                              tags=_tags(seed, profile, name))  # fmt: skip
+
+    high = {
+        "hr_ntl": layer("hr_ntl", lights["radiance"], t30, ("radiance_nW_cm2_sr",)),
+        "dmo": layer("dmo", lights["dmo"], t30, L8_BANDS),
+        "dem": layer("dem", lights["dem"], t30, ("elevation_m",)),
+        "isp": layer("isp", lights["isp"], t30, ("impervious_0_1",)),
+    }
+    low = layer("lr_ntl", lights["dn"], tlr, ("DN",))
+    paths = layouts.write_ntl_patches(high, low, folder, patch, ratio, scheme="sample")
+    counts = dict.fromkeys(layouts.NTL_SPLITS, 0)
+    for path in paths:
+        if path.parent.name == "lr_ntl":
+            counts[path.parent.parent.name] += 1
     return counts
 
 
@@ -1221,6 +1213,21 @@ def _region_record(region: Region) -> dict[str, Any]:
     return {"seed": region.seed, "size": region.size, "season": region.season,
             "climate": region.climate, "product": region.product,
             "conditions": region.info["conditions"]}  # fmt: skip
+
+
+def extra_regions(profile: str) -> list[tuple[int, str, tuple[float, float]]]:
+    """``(tag, season, origin)`` of the extra DFC2020 training regions: in teaching/full,
+    ``season_regions`` small regions per other season (real DFC2020 spans all four), each with its
+    own seed offset and drawn conditions (domain randomisation: scene 2.0 had one draw per season,
+    2.1 has three, so a model meets leaf-off, low-sun and hazy scenes in several draws)."""
+    if profile == "smoke":
+        return []
+    n = int(config.settings("scene", profile)["season_regions"])
+    return [
+        (20 + n * k + j, season, (580000.0 + 40000.0 * k, 5300000.0 + 10000.0 * j))
+        for k, season in enumerate(DFC_EXTRA_SEASONS)
+        for j in range(n)
+    ]
 
 
 def build_sample(root: Path, profile: str, seed: int = 0, verbose: bool = True) -> dict[str, Any]:
@@ -1241,25 +1248,22 @@ def build_sample(root: Path, profile: str, seed: int = 0, verbose: bool = True) 
     regions["main (DFC2020 test, scene/, NTL)"] = _region_record(main)
     # DFC2020 validation (the land-cover notebooks' training split): another region of the same
     # climate and season as the test region, so that train/test differ in place, not in season.
-    val_dir = root / "DFC2020" / "ROIs0000_validation"
+    dfc_root, val_roi = root / layouts.DFC2020_FOLDER, layouts.dfc2020_roi("validation")
     val = generate_region(
         seed + 1, int(cfg.get("val_size", cfg["roi_size"])), "summer", "dfc", "temperate",
         (540000.0, 5300000.0), 32633, conditions=conditions(1, "summer"),
     )  # fmt: skip
     regions["DFC2020 validation"] = _region_record(val)
-    n_val = _write_patches(val, val_dir, "ROIs0000_validation", "0", seed, profile, True)
-    if profile != "smoke":
-        # Domain randomisation of the season: teaching/full training data also hold one region per
-        # other season (real DFC2020 spans all four), so a model has met leaf-off and low-sun scenes.
-        for k, season in enumerate(DFC_EXTRA_SEASONS):
-            extra = generate_region(
-                seed + 2 + k, int(cfg["roi_size"]), season, "dfc", "temperate",
-                (580000.0 + 40000.0 * k, 5300000.0), 32633, conditions=conditions(2 + k, season),
-            )  # fmt: skip
-            regions[f"DFC2020 validation ({season})"] = _region_record(extra)
-            n_val += _write_patches(
-                extra, val_dir, "ROIs0000_validation", "0", seed, profile, True, first=n_val + 1
-            )
+    n_val = _write_patches(val, dfc_root, val_roi, "0", seed, profile, True)
+    for i, (tag, season, origin) in enumerate(extra_regions(profile)):
+        extra = generate_region(
+            seed + tag, int(cfg["season_size"]), season, "dfc", "temperate", origin, 32633,
+            conditions=conditions(tag, season),
+        )  # fmt: skip
+        regions[f"DFC2020 validation ({season} {i % int(cfg['season_regions']) + 1})"] = (
+            _region_record(extra)
+        )
+        n_val += _write_patches(extra, dfc_root, val_roi, "0", seed, profile, True, first=n_val + 1)
     say(f"DFC2020/ written: {counts['dfc2020_test']} test + {n_val} validation patches")
     n_sen = {}
     for k, season in enumerate(SEASONS[: int(cfg.get("seasons", 4))]):
@@ -1269,7 +1273,7 @@ def build_sample(root: Path, profile: str, seed: int = 0, verbose: bool = True) 
         regions[f"SEN12MS {season}"] = _region_record(reg)
         roi_name = SEN12MS_ROIS[season]
         n_sen[season] = _write_patches(
-            reg, root / "SEN12MS" / roi_name, roi_name, str(k + 1), seed, profile, False
+            reg, root / layouts.SEN12MS_FOLDER, roi_name, str(k + 1), seed, profile, False
         )
     say(f"SEN12MS/ written: {n_sen} patches per season")
     fr = np.bincount(main.dfc.ravel(), minlength=11)[1:] / main.dfc.size
@@ -1293,16 +1297,18 @@ def _build_main(
     )  # fmt: skip
     say(f"main region {size}x{size} px at 10 m generated")
     n_test = _write_patches(
-        main, root / "DFC2020" / "ROIs0000_test", "ROIs0000_test", "0", seed, profile, True
+        main, root / layouts.DFC2020_FOLDER, layouts.dfc2020_roi("test"), "0", seed, profile, True
     )
     rng = _rng(seed, 99)
     lights = _lights(rng, main, ratio)
     lights["dmo"] = _landsat(main, rng)
     lights["dem"] = block_mean(main.dem, 3).astype(np.float32)
     lights["isp"] = (lights["impervious"] > 0.5).astype(np.uint8)
-    _write_scene(main, lights, root / "scene", seed, profile, ratio)
+    _write_scene(main, lights, root / layouts.SCENE_FOLDER, seed, profile, ratio)
     say(f"scene/ written (lights: {lights['truth']['saturated_fraction']:.1%} saturated)")
-    ntl_counts = _write_ntl_layout(lights, root / "NTL", main, seed, profile, patch, ratio)
+    ntl_counts = _write_ntl_layout(
+        lights, root / layouts.NTL_FOLDER, main, seed, profile, patch, ratio
+    )
     say(f"NTL/ written: {ntl_counts}")
     return main, {"dfc2020_test": n_test, "ntl": ntl_counts}
 
