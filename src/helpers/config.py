@@ -216,6 +216,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "crop": 64,
             "repeats": 1,
             "learning_rate": 2e-3,
+            "seeds": 1,
             "time_cap_s": 60,
         },
         "teaching": {
@@ -225,6 +226,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "crop": 32,
             "repeats": 16,
             "learning_rate": 2e-3,
+            "seeds": 3,
             "time_cap_s": 600,
         },
         "full": {
@@ -234,6 +236,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "crop": 256,
             "repeats": 1,
             "learning_rate": 2e-3,
+            "seeds": 3,
             "time_cap_s": None,
         },
     },
