@@ -221,7 +221,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "teaching": {
             "batch": 16,
-            "epochs": 80,
+            "epochs": 24,
             "width": 8,
             "crop": 32,
             "repeats": 16,
