@@ -172,7 +172,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "ntl_data_preparation": {"smoke": {}, "teaching": {}, "full": {}},
     # crop: training crop in HR pixels (a multiple of the ratio 8); teaching 32 px = 4 x 4 coarse
     # pixels: more, more varied steps (64 px: -1.3 dB, 2 seeds). repeats: random crops per
-    # training patch and epoch. tile/overlap: tiled inference, HR pixels.
+    # training patch and epoch. tile/overlap: tiled inference, HR pixels. Steps = epochs x
+    # (training patches x repeats / batch): teaching 200 x (8 x 16 / 16) = 1600 optimisation steps.
     "ntl_super_resolution": {
         "smoke": {
             "batch": 4,
@@ -208,7 +209,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "time_cap_s": None,
         },
     },
-    "ntl_ablation": {  # epochs and cap per row of the table
+    # epochs per row and seed (teaching: 24 x 8 = 192 steps each, 3 seeds x 8 rows, so the
+    # notebook fits 5 min); seeds: how many seeds per row (mean +- std)
+    "ntl_ablation": {
         "smoke": {
             "batch": 4,
             "epochs": 2,
