@@ -413,3 +413,20 @@ def test_pixel_path_sees_bicubic_lights_and_a_saturation_flag():
     assert ntl_sr.build(width=WIDTH).pixel[0].in_channels == 2 + 8
     no_guide = dict(guidance=False, fusion=False, deformable=False, affine=False)
     assert ntl_sr.build(width=WIDTH, local_deformation=False, **no_guide).pixel[0].in_channels == 2
+
+
+def test_sr_heads_start_at_zero_so_the_output_starts_as_the_per_pixel_paths():
+    """The CNN residual heads are zero at init: the x8 output is the global path (upsampled)
+    plus the pixel path, whatever the fused features."""
+    torch.manual_seed(0)
+    model = ntl_sr.build(width=WIDTH).eval()
+    assert all(torch.all(h.weight == 0) and torch.all(h.bias == 0) for h in model.refinement.heads)
+    low, dmo, dem = _inputs(1)
+    with torch.no_grad():
+        out = model(low, dmo, dem)["high_res"]
+        g = (torch.cat([dmo, dem], 1) - model.guide_mean) / model.guide_std
+        lights = F.interpolate(low, scale_factor=8, mode="bicubic", align_corners=False)
+        sat = F.interpolate((low >= 1.0).float(), scale_factor=8)
+        base = ntl_sr.resize(model.refinement.global_path(low), (32, 32))
+        expected = base + model.pixel(torch.cat([lights, sat, g], 1))
+    assert torch.allclose(out, expected, atol=1e-5)

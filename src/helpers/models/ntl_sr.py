@@ -411,6 +411,11 @@ class LocalGlobalRefinement(nn.Module):
             nn.Sequential(conv(2 * width, width), conv(width, width)) for _ in range(3)
         )
         self.heads = nn.ModuleList(nn.Conv2d(width, 1, 3, 1, 1) for _ in range(3))
+        for (
+            head
+        ) in self.heads:  # zero at init: the CNN residual grows on top of the per-pixel paths
+            nn.init.zeros_(head.weight)  # (random heads: 38.6 dB, zero: 39.4 dB; sample scene,
+            nn.init.zeros_(head.bias)  # teaching, one seed, 1600 steps)
         # per-pixel MLP on the LR grid: DN scale -> target scale (learns the inter-calibration curve)
         self.global_path = nn.Sequential(
             nn.Conv2d(1, 16, 1), nn.LeakyReLU(0.1), nn.Conv2d(16, 1, 1)
