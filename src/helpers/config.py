@@ -209,7 +209,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "time_cap_s": None,
         },
     },
-    # epochs per row and seed (teaching: 24 x 8 = 192 steps each, 3 seeds x 8 rows, so the
+    # epochs per row and seed (teaching: 18 x 8 = 144 steps each, 3 seeds x 8 rows, so the
     # notebook fits 5 min); seeds: how many seeds per row (mean +- std)
     "ntl_ablation": {
         "smoke": {
@@ -224,7 +224,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "teaching": {
             "batch": 16,
-            "epochs": 24,
+            "epochs": 18,
             "width": 8,
             "crop": 32,
             "repeats": 16,
