@@ -1,11 +1,21 @@
-"""helpers.ablation: notebook 09's row-by-row training, scored on the test patches."""
+"""helpers.ablation: notebook 09's row-by-row training over seeds, scored on the test patches."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from helpers import ablation, crops
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Small convs run far faster on one thread when the machine is shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _patches(n: int, seed: int) -> list[dict]:
@@ -22,11 +32,15 @@ def _patches(n: int, seed: int) -> list[dict]:
     ]
 
 
+PLAIN = {"guidance": False, "fusion": False, "deformable": False, "affine": False,
+         "local_deformation": False}  # fmt: skip
+FIT = dict(width=4, batch=2, epochs=1, learning_rate=1e-3, budget_s=None)
+
+
 def test_run_rows_trains_each_row_where_it_is_told(tmp_path):
     train_set = crops.for_ntl(_patches(2, 0), crop=16, repeats=2, seed=0)
     test_set = _patches(2, 1)
-    rows = {"plain": ({"guidance": False, "fusion": False, "deformable": False, "affine": False,
-                       "local_deformation": False}, {"auxiliary": False, "multiscale": False}, None),
+    rows = {"plain": (PLAIN, {"auxiliary": False, "multiscale": False}, None),
             "full": ({}, {}, 32.4)}  # fmt: skip
     told = []
 
@@ -35,8 +49,8 @@ def test_run_rows_trains_each_row_where_it_is_told(tmp_path):
         return tmp_path / name.replace(" ", "_") / "checkpoint.pt"
 
     results, models, truth = ablation.run_rows(
-        rows, train_set, test_set, width=4, batch=2, epochs=1, learning_rate=1e-3,
-        budget_s=None, seed=0, ratio=8, device="cpu", checkpoint_for=checkpoint_for,
+        rows, train_set, test_set, **FIT, seed=0, ratio=8, device="cpu",
+        checkpoint_for=checkpoint_for,
     )  # fmt: skip
     assert told == ["plain", "full"] and all(
         (tmp_path / n / "checkpoint.pt").exists() for n in told
@@ -46,3 +60,31 @@ def test_run_rows_trains_each_row_where_it_is_told(tmp_path):
     assert truth.shape == (2, 32, 32) and np.isfinite(results[0]["psnr"])
     pred, truth_again, low = ablation.evaluate(models["full"], test_set)
     assert np.array_equal(truth_again, truth) and np.allclose(pred, results[1]["pred"])
+
+
+def test_seeds_give_equal_steps_and_a_mean_and_std_per_row():
+    """Every row and seed trains the same number of steps; summarise gives mean +- std."""
+    train_set = crops.for_ntl(_patches(2, 0), crop=16, repeats=3, seed=0)
+    rows = {"plain": (PLAIN, {"auxiliary": False, "multiscale": False}, None),
+            "full": ({}, {}, None)}  # fmt: skip
+    results, models, _ = ablation.run_rows(
+        rows, train_set, _patches(2, 1), **FIT, seeds=[0, 1, 2], ratio=8, device="cpu"
+    )
+    assert [(r["row"], r["seed"]) for r in results] == [
+        (n, s) for s in (0, 1, 2) for n in ("plain", "full")
+    ]
+    assert {r["steps"] for r in results} == {3}  # 6 crops / batch 2, one epoch, every run
+    assert set(models) == {"plain", "full"}
+    table = ablation.summarise(results)
+    psnr = [r["psnr"] for r in results if r["row"] == "full"]
+    assert table.loc["full", "psnr"] == pytest.approx(np.mean(psnr))
+    assert table.loc["full", "psnr std"] == pytest.approx(np.std(psnr, ddof=1))
+    assert table.loc["full", "psnr std"] > 0  # the seeds differ
+    assert (table["seeds"] == 3).all() and table["equal steps"].all()
+
+
+def test_train_row_standardises_the_guidance_of_guided_rows():
+    train_set = crops.for_ntl(_patches(2, 0), crop=16, repeats=1, seed=0)
+    guided, *_ = ablation.train_row({}, {}, train_set, **FIT, seed=0)
+    plain, *_ = ablation.train_row(PLAIN, {}, train_set, **FIT, seed=0)
+    assert not torch.all(guided.guide_std == 1) and torch.all(plain.guide_std == 1)

@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
     "datasets": 2,
     "crops": 2,
     "synthetic": 2,
+    "misregistration": 2,
     "earthengine": 2,
     "earthengine_specs": 2,
     "earthengine_batch": 2,

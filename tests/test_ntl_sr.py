@@ -370,3 +370,63 @@ def test_context_features_name_a_grid_mismatch():
         ntl_baselines.context_features(
             s["low_res"].numpy(), s["dmo"].numpy()[:, :-8], s["dem"].numpy(), cal
         )
+
+
+def test_guide_stats_start_as_identity_and_standardise_the_training_guidance():
+    """fit_guide_stats: the DMO bands and DEM of the training samples come out with mean 0 and
+    std 1 per channel (they vary by hundredths after the fixed scaling), kept in the state dict."""
+    model = ntl_sr.build(width=WIDTH)
+    assert torch.all(model.guide_mean == 0) and torch.all(model.guide_std == 1)
+    g = torch.Generator().manual_seed(0)
+    samples = [
+        {"dmo": 0.05 + 0.01 * torch.rand(7, 16, 16, generator=g),
+         "dem": 480 + 20 * torch.rand(1, 16, 16, generator=g)}
+        for _ in range(3)
+    ]  # fmt: skip
+    ntl_sr.fit_guide_stats(model, samples)
+    raw = torch.cat(
+        [torch.cat([ntl_sr.scale_dmo(s["dmo"]), ntl_sr.scale_dem(s["dem"])]) for s in samples], 2
+    )[None]
+    z = (raw - model.guide_mean) / model.guide_std
+    assert torch.allclose(z.mean((0, 2, 3)), torch.zeros(8), atol=1e-4)
+    assert torch.allclose(z.std((0, 2, 3)), torch.ones(8), atol=1e-2)
+    state = model.state_dict()
+    assert "guide_mean" in state and torch.equal(state["guide_std"], model.guide_std)
+
+
+def test_guide_stats_change_the_prediction_as_a_standardisation():
+    """The model sees (guide - mean) / std: shifting the stats and the guidance together leaves
+    the output unchanged."""
+    torch.manual_seed(0)
+    model = ntl_sr.build(width=WIDTH).eval()
+    low, dmo, dem = _inputs(1)
+    with torch.no_grad():
+        before = model(low, dmo, dem)["high_res"]
+        model.guide_mean.fill_(0.5)
+        model.guide_std.fill_(2.0)
+        after = model(low, 0.5 + 2 * dmo, 0.5 + 2 * dem)["high_res"]
+    assert torch.allclose(before, after, atol=1e-5)
+
+
+def test_pixel_path_sees_bicubic_lights_and_a_saturation_flag():
+    """Pixel path inputs: bicubic lights + saturation flag (+ 8 guidance bands with guidance)."""
+    assert ntl_sr.build(width=WIDTH).pixel[0].in_channels == 2 + 8
+    no_guide = dict(guidance=False, fusion=False, deformable=False, affine=False)
+    assert ntl_sr.build(width=WIDTH, local_deformation=False, **no_guide).pixel[0].in_channels == 2
+
+
+def test_sr_heads_start_at_zero_so_the_output_starts_as_the_per_pixel_paths():
+    """The CNN residual heads are zero at init: the x8 output is the global path (upsampled)
+    plus the pixel path, whatever the fused features."""
+    torch.manual_seed(0)
+    model = ntl_sr.build(width=WIDTH).eval()
+    assert all(torch.all(h.weight == 0) and torch.all(h.bias == 0) for h in model.refinement.heads)
+    low, dmo, dem = _inputs(1)
+    with torch.no_grad():
+        out = model(low, dmo, dem)["high_res"]
+        g = (torch.cat([dmo, dem], 1) - model.guide_mean) / model.guide_std
+        lights = F.interpolate(low, scale_factor=8, mode="bicubic", align_corners=False)
+        sat = F.interpolate((low >= 1.0).float(), scale_factor=8)
+        base = ntl_sr.resize(model.refinement.global_path(low), (32, 32))
+        expected = base + model.pixel(torch.cat([lights, sat, g], 1))
+    assert torch.allclose(out, expected, atol=1e-5)

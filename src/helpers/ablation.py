@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -48,44 +48,38 @@ def run_rows(
     epochs: int,
     learning_rate: float,
     budget_s: float | None,
-    seed: int,
+    seed: int = 0,
     ratio: int,
+    seeds: Sequence[int] | None = None,
     device: torch.device | str | None = None,
     checkpoint_for: Callable[[str], Any] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, torch.nn.Module], np.ndarray]:
-    """Train and score one model per row; returns the rows' results (metrics, seconds, epochs,
-    whether the time cap cut the row short (``capped``), the stacked prediction ``"pred"``), the trained models by name, and the stacked truth."""
+    """Train and score one model per row and seed (``seeds``, default ``[seed]``), every one for
+    the same number of optimisation steps (same epochs, same loader); returns one result per row
+    and seed (metrics, ``seed``, ``steps``, seconds, epochs, whether the time cap cut it short
+    (``capped``), the stacked prediction ``"pred"``), each row's model of the first seed, and the
+    stacked truth. ``checkpoint_for(name)`` gets ``name`` or ``"name seed N"`` for later seeds."""
     results, models, truth = [], {}, np.zeros(0)
-    for name, (switches, loss_switches, published) in tqdm(rows.items(), desc="rows"):
-        config.seed_everything(seed)
-        model = ntl_sr.build(width=width, **switches)
-        loader = DataLoader(
-            train_set, batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(seed)
-        )
-        start = time.perf_counter()
-        history = train.fit(
-            model,
-            loader,
-            functools.partial(losses.ntl_sr_loss, **loss_switches),
-            epochs=epochs,
-            learning_rate=learning_rate,
-            time_budget_s=budget_s,
-            step_fn=ntl_sr.step,
-            scheduler="cosine",
-            seed=seed,
-            device=device,
-            progress=False,
-            checkpoint=checkpoint_for(name) if checkpoint_for else None,
-        )
-        seconds = time.perf_counter() - start
+    seeds = list(seeds) if seeds is not None else [seed]
+    jobs = [(name, row, s) for s in seeds for name, row in rows.items()]
+    for name, (switches, loss_switches, published), s in tqdm(jobs, desc="rows x seeds"):
+        tag = name if s == seeds[0] else f"{name} seed {s}"
+        model, history, seconds, steps = train_row(
+            switches, loss_switches, train_set, width=width, batch=batch, epochs=epochs,
+            learning_rate=learning_rate, budget_s=budget_s, seed=s, device=device,
+            checkpoint=checkpoint_for(tag) if checkpoint_for else None,
+        )  # fmt: skip
         pred, truth, low = evaluate(model.eval(), test_set)
-        models[name] = model
+        if s == seeds[0]:
+            models[name] = model
         scores = metrics.ntl_scores(
             pred, truth, low, ratio, data_range=float(truth.max()), block=16
         )
         results.append(
             {
                 "row": name,
+                "seed": s,
+                "steps": steps,
                 "seconds": seconds,
                 "epochs": len(history.epoch),
                 "capped": history.capped,
@@ -95,3 +89,66 @@ def run_rows(
             }
         )
     return results, models, truth
+
+
+def train_row(
+    switches: dict[str, Any],
+    loss_switches: dict[str, Any],
+    train_set: Any,
+    *,
+    width: int,
+    batch: int,
+    epochs: int,
+    learning_rate: float,
+    budget_s: float | None,
+    seed: int,
+    device: torch.device | str | None = None,
+    checkpoint: Any = None,
+) -> tuple[torch.nn.Module, Any, float, int]:
+    """One row, one seed: the model (guidance standardised on the training patches), its
+    history, seconds, and the optimisation steps it took (epochs run x batches per epoch)."""
+    config.seed_everything(seed)
+    model = ntl_sr.build(width=width, **switches)
+    if model.config.guidance and hasattr(train_set, "samples"):
+        ntl_sr.fit_guide_stats(model, train_set.samples)
+    loader = DataLoader(
+        train_set, batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(seed)
+    )
+    start = time.perf_counter()
+    history = train.fit(
+        model,
+        loader,
+        functools.partial(losses.ntl_sr_loss, **loss_switches),
+        epochs=epochs,
+        learning_rate=learning_rate,
+        time_budget_s=budget_s,
+        step_fn=ntl_sr.step,
+        scheduler="cosine",
+        seed=seed,
+        device=device,
+        progress=False,
+        checkpoint=checkpoint,
+    )
+    return model, history, time.perf_counter() - start, len(history.epoch) * len(loader)
+
+
+METRICS = ("psnr", "ssim", "rmse", "mae", "r2", "total_light_error", "saturated_mae")
+
+
+def summarise(results: list[dict[str, Any]], metrics_: Sequence[str] = METRICS) -> Any:
+    """One line per row: mean and std over seeds of each metric (``psnr``, ``psnr std``, ...),
+    the number of seeds, steps per run, and the published PSNR (a pandas DataFrame)."""
+    import pandas as pd
+
+    table = pd.DataFrame([{k: v for k, v in r.items() if k != "pred"} for r in results])
+    grouped = table.groupby("row", sort=False)
+    out = pd.DataFrame({"published PSNR": grouped["published PSNR"].first()})
+    for m in metrics_:
+        out[m] = grouped[m].mean()
+        out[f"{m} std"] = grouped[m].std(ddof=1).fillna(0.0) if len(table) else 0.0
+    out["seeds"] = grouped["seed"].nunique()
+    out["steps"] = grouped["steps"].max()
+    out["equal steps"] = grouped["steps"].nunique() == 1
+    out["seconds"] = grouped["seconds"].mean()
+    out["capped"] = grouped["capped"].any()
+    return out
