@@ -139,19 +139,21 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "smoke": {
             "crop": 64,
             "batch": 2,
-            "epochs": 2,
+            "epochs": 1,
             "ngf": 8,
             "ndf": 8,
             "learning_rate": 1e-3,
+            "seeds": 2,
             "time_cap_s": 60,
         },
         "teaching": {
             "crop": 64,
             "batch": 4,
-            "epochs": 400,
+            "epochs": 150,  # per seed: 3 seeds x 3 GANs fit the notebook's 5 minutes
             "ngf": 8,
             "ndf": 8,
             "learning_rate": 1e-3,
+            "seeds": 3,
             "time_cap_s": 900,
         },
         "full": {
@@ -161,6 +163,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "ngf": 64,
             "ndf": 64,
             "learning_rate": 2e-4,
+            "seeds": 3,
             "time_cap_s": None,
         },
     },

@@ -297,6 +297,74 @@ def prior_statistics(num_classes: int, purity: float = 0.7, sigma: float = 0.2) 
     return {"mu": mu, "sigma2": np.full_like(mu, sigma**2)}
 
 
+# ---- which map does a label-SR loss prefer? (notebook 04, section 3) ----
+
+TRUE_MAP = "true fine labels"
+
+
+def candidate_maps(fine: Any, coarse: Any, mu: Any, num_classes: int) -> dict[str, Any]:
+    """Three maps of the same region as probabilities (N, C, H, W): the true fine labels, the coarse
+    labels (both one-hot, clamped to 1e-6 so logs stay finite), and the "mixture" map that
+    predicts at every pixel the mean mix ``mu`` of its coarse class."""
+    import torch
+
+    def one_hot(index: Any) -> Any:
+        index = torch.as_tensor(index).long().clamp(0, num_classes - 1)
+        return torch.nn.functional.one_hot(index, num_classes).permute(0, 3, 1, 2).float()
+
+    mu_t = torch.as_tensor(mu, dtype=torch.float32)
+    mixture = mu_t[torch.as_tensor(coarse).long().clamp(0, len(mu_t) - 1)]
+    return {
+        TRUE_MAP: one_hot(fine).clamp_min(1e-6),
+        "coarse labels": one_hot(coarse).clamp_min(1e-6),
+        "mixture (mu of the coarse class)": mixture.permute(0, 3, 1, 2).clamp_min(1e-6),
+    }
+
+
+def loss_preference(
+    maps: dict[str, Any], coarse: Any, mu: Any, sigma2: Any, block: int, **kwargs: Any
+) -> dict[str, dict[str, float]]:
+    """The loss of every map under every variant: ``{variant: {map: loss}}`` (lower = preferred)."""
+    return {
+        variant: {
+            name: float(
+                label_sr_loss(
+                    p, coarse, mu, sigma2, block, from_logits=False, variant=variant, **kwargs
+                )
+            )
+            for name, p in maps.items()
+        }
+        for variant in LABEL_SR_VARIANTS
+    }
+
+
+def truth_rank(losses_of_maps: dict[str, float], truth: str = TRUE_MAP) -> tuple[int, float]:
+    """Where a loss puts the true map: its rank (1 = preferred) and its place between the best
+    (0) and the worst (1) map's loss, so that losses of different scales compare."""
+    values = sorted(losses_of_maps.values())
+    own = losses_of_maps[truth]
+    spread = values[-1] - values[0]
+    return 1 + values.index(own), (own - values[0]) / spread if spread > 0 else 0.0
+
+
+def preferred_variant(preference: dict[str, dict[str, float]], truth: str = TRUE_MAP) -> str:
+    """The variant that ranks the true map best (rank, then place between best and worst; ties go
+    to the earlier of :data:`LABEL_SR_VARIANTS`, the kit's default first)."""
+    order = list(preference)
+    return min(order, key=lambda v: (*truth_rank(preference[v], truth), order.index(v)))
+
+
+def outside_interval_share(fine_maps: Any, coarse: Any, mu: Any, sigma2: Any, block: int) -> float:
+    """Share of (block, fine class) pairs whose true share lies outside ``mu +- sigma``: what the
+    truth pays for under either variant while the mixture map pays nothing."""
+    import numpy as np
+
+    stats = block_statistics(fine_maps, coarse, block, len(mu))
+    label = stats["label"].numpy()
+    dev = np.abs(stats["eta"].numpy() - np.asarray(mu)[label])
+    return float((dev > np.sqrt(np.asarray(sigma2)[label])).mean())
+
+
 # GAN losses (pix2pix, notebook 05)
 # Isola et al. 2017: D minimises 0.5 * (GAN(D(x, y), real) + GAN(D(x, G(x)), fake)); G minimises
 # GAN(D(x, G(x)), real) + lambda_L1 * |y - G(x)|_1 with lambda_L1 = 100. "vanilla" is the paper's
