@@ -297,3 +297,41 @@ def test_reference_interval_is_free_and_gradient_flows():
         losses.LabelSRLoss(mu, sigma2, 4, variant="nope")
     obj = losses.LabelSRLoss(mu, sigma2, 4, variant="reference")
     assert float(obj(inside, coarse)) != float(losses.LabelSRLoss(mu, sigma2, 4)(inside, coarse))
+
+
+def test_loss_preference_and_variant_choice():
+    fine = torch.zeros(1, 4, 4, dtype=torch.long)
+    fine[:, :, 3:] = 1  # the true block mix: 75 % class 0, 25 % class 1
+    coarse = torch.zeros(1, 4, 4, dtype=torch.long)
+    mu = np.array([[0.75, 0.25], [0.5, 0.5]])
+    maps = losses.candidate_maps(fine, coarse, mu, 2)
+    assert list(maps) == [losses.TRUE_MAP, "coarse labels", "mixture (mu of the coarse class)"]
+    assert all(m.shape == (1, 2, 4, 4) for m in maps.values())
+    torch.testing.assert_close(
+        maps["mixture (mu of the coarse class)"][0, :, 0, 0].double(), torch.tensor(mu[0])
+    )
+    pref = losses.loss_preference(maps, coarse, mu, np.full((2, 2), 0.01), 4, align=False)
+    assert set(pref) == set(losses.LABEL_SR_VARIANTS)
+    # the truth matches mu exactly and is confident (rho2 = 0): both variants rank it first, the
+    # mixture map pays for its rho2 in the log terms; a tie goes to the kit's default
+    assert losses.truth_rank(pref["reference"]) == (1, 0.0)
+    assert losses.truth_rank(pref["gaussian"]) == (1, 0.0)
+    assert losses.preferred_variant(pref) == "gaussian"
+    # made-up tables: rank decides, then the place between best and worst, then the order
+    a = {losses.TRUE_MAP: 2.0, "x": 1.0, "y": 5.0}  # rank 2, place 0.25
+    b = {losses.TRUE_MAP: -1.0, "x": -3.0, "y": -2.0}  # rank 3
+    c = {losses.TRUE_MAP: 3.0, "x": 1.0, "y": 4.0}  # rank 2, place 0.67
+    assert losses.truth_rank(a) == (2, 0.25)
+    assert losses.preferred_variant({"gaussian": b, "reference": a}) == "reference"
+    assert losses.preferred_variant({"gaussian": c, "reference": a}) == "reference"
+    assert losses.preferred_variant({"gaussian": a, "reference": dict(a)}) == "gaussian"  # tie
+
+
+def test_outside_interval_share():
+    fine = torch.zeros(1, 2, 8, 8)
+    fine[:, 0, :, :6] = 1  # left 4x4 block: 100 % class 0; right block: 50 % / 50 %
+    fine[:, 1, :, 6:] = 1
+    coarse = torch.zeros(1, 8, 8, dtype=torch.long)
+    mu, sigma2 = np.array([[0.8, 0.2]]), np.full((1, 2), 0.25**2)
+    # left block |1 - .8| = .2 inside; right block |.5 - .8| = .3 outside, for both classes
+    assert losses.outside_interval_share(fine, coarse, mu, sigma2, 4) == pytest.approx(0.5)
