@@ -176,9 +176,12 @@ def reference_sr_loss(
     class_weights: Any = None,
     ignore_index: int = 255,
 ) -> Any:
-    """The reference code's label-SR loss (comment above) of probabilities ``probs`` (N, C, H, W)
-    against coarse labels (N, H, W): interval centres ``mu`` and radii ``radius`` (K, C), one
-    weight per coarse class (``class_weights`` (K,), default 1)."""
+    """The label-SR loss of the authors' public code, written from its formula (comment above):
+    the Keras ``sr_loss`` in ``landcover/models.py`` of GitHub calebrob6/land-cover (the same in
+    ``models.py`` of calebrob6/land-cover-mapping-training) and its PyTorch port
+    ``SRLoss.forward`` in ``loss.py`` of leavez529/lsr_pytorch. ``probs`` (N, C, H, W) against
+    coarse labels (N, H, W): interval centres ``mu`` and radii ``radius`` (K, C), one weight per
+    coarse class (``class_weights`` (K,), default 1)."""
     import torch
 
     k = mu.shape[0]
