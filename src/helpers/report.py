@@ -233,20 +233,28 @@ PUBLISHED: dict[tuple[str, str, str], Row] = {
 
 
 # What our computation of each published row does differently, in a few words (the tables'
-# "What differs and why" explains it at length); a record adds its own ``departures``.
-_SAMPLE = "on the sample scene: synthetic, not the published data"
+# "What differs and why" explains it at length): the data (sample scene or the real data set named
+# in the record), the method's settings here, and the record's own ``departures``.
 DEPARTURES: dict[str, str] = {
-    "U-Net": f"{_SAMPLE}; small CPU U-Net trained for the profile's epochs",
-    "Label super-resolution": f"{_SAMPLE}; statistics from the training region's fine labels",
-    "cGAN low->high": f"{_SAMPLE}; narrow CPU networks, 64 px crops, the profile's epochs",
-    "pix2pix": f"{_SAMPLE}; narrow CPU networks, 64 px crops, the profile's epochs",
-    "Bag of colors (train)": f"{_SAMPLE}; the profile's vocabulary and forest sizes",
-    "Bag of colors (test)": f"{_SAMPLE}; the profile's vocabulary and forest sizes",
+    "U-Net": "small CPU U-Net trained for the profile's epochs",
+    "Label super-resolution": "statistics from the training region's fine labels",
+    "cGAN low->high": "narrow CPU networks, 64 px crops, the profile's epochs",
+    "pix2pix": "narrow CPU networks, 64 px crops, the profile's epochs",
+    "Bag of colors (train)": "the profile's vocabulary and forest sizes",
+    "Bag of colors (test)": "the profile's vocabulary and forest sizes",
 }
-_NTL_DEPARTURE = (
-    "synthetic DMSP-like lights x8 instead of Luojia-01 + Landsat 8 + DEM; PSNR range unstated "
-    "in the source"
-)
+_PANDA_DEPARTURE = "the profile's training steps; the PSNR data range is not stated in the source"
+_SAMPLE_DATA = {
+    HR_MARS: "sample scene (synthetic DFC2020-like), not DFC2020",
+    PANDA_FINE: "sample scene (synthetic DMSP-like lights x8), not Luojia-01 + Landsat 8 + DEM",
+}
+
+
+def departures_of(row: Row, rec: dict[str, Any]) -> str:
+    """What a record's computation of a published row does differently, in one line."""
+    data = f"real data ({rec.get('dataset')})" if is_real(rec) else _SAMPLE_DATA.get(row.source)
+    method = DEPARTURES.get(row.row, _PANDA_DEPARTURE if row.source == PANDA_FINE else "")
+    return "; ".join(d for d in (data, method, str(rec.get("departures") or "")) if d)
 
 
 _SYNONYMS = {"colours": "colors", "colour": "color", "training": "train", "testing": "test"}
@@ -391,11 +399,9 @@ def row_lines(records: list[dict[str, Any]]) -> list[str]:
                 lines.append(f"{head} | ours: not run (recorded by {row.notebook})")
                 continue
             ours = ", ".join(f"{n} {_ours(n, rec)}" for n in names)
-            own = DEPARTURES.get(row.row, _NTL_DEPARTURE if row.source == PANDA_FINE else "")
-            departures = "; ".join(d for d in (own, str(rec.get("departures") or "")) if d)
             lines.append(
                 f"{head} | ours ({rec.get('method')}): {ours} | data {rec.get('dataset')} | "
-                f"profile {rec.get('profile')} | departures: {departures or 'none stated'}"
+                f"profile {rec.get('profile')} | departures: {departures_of(row, rec)}"
             )
     return lines
 
