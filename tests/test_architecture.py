@@ -57,6 +57,7 @@ LAYERS: dict[str, int] = {
     "inference": 4,
     "ntl_baselines": 4,
     "ablation": 4,
+    "seeds": 4,
     # 5 runs, records, report, reproduction
     "runs": 5,
     "results": 5,

@@ -187,3 +187,151 @@ def test_cooccurrence_variance_floor():
     for floor in (1e-3, 0.03):
         st = losses.cooccurrence_statistics(coarse, fine, 4, 1, 2, min_var=floor, align=False)
         assert np.allclose(st["sigma2"], floor)
+
+
+# ---- the reference variant (the authors' public code; see losses.reference_sr_loss) ----
+
+
+def _keras_style_reference(probs, coarse, mu, radius, weights, ignore=255):
+    """The reference formula written independently, in the layout of the authors' Keras code:
+    channels last, a one-hot coarse mask, a loop over coarse classes, a per-sample loss."""
+    n, c, h, w = probs.shape
+    k = mu.shape[0]
+    y_pred = probs.transpose(0, 2, 3, 1)  # (N, H, W, C)
+    y_true = np.zeros((n, h, w, k))
+    for j in range(k):
+        y_true[..., j] = (coarse == j) & (coarse != ignore)
+    mask_size = y_true.sum(axis=(1, 2, 3))[:, None] + 10
+    crit = 0.0
+    for j in range(k):
+        c_mask = y_true[..., j][..., None]
+        c_size = c_mask.sum(axis=(1, 2)) + 1e-6  # (N, 1)
+        masked = y_pred * c_mask
+        mean = masked.sum(axis=(1, 2)) / c_size
+        var = (masked * (1 - masked)).sum(axis=(1, 2)) / (c_size * c_size)
+        dist = np.maximum(np.abs(mean - mu[j]) - radius[j], 0.0)
+        term = dist**2 / (var + radius[j] ** 2 + 1e-6) + np.log(var + 0.03)
+        crit = crit + term * (c_size / mask_size) * weights[j]
+    return float(crit.sum(axis=1).mean())
+
+
+def test_reference_hand_computed():
+    # 2 x 2 pixels, 2 fine classes: coarse [[0, 0], [1, ignored]]; p(class 0) = .8, .6 | .3
+    probs = torch.tensor([[[0.8, 0.6], [0.3, 0.5]]], dtype=torch.float64)
+    probs = torch.stack([probs, 1 - probs], 1)  # (1, 2, 2, 2)
+    coarse = torch.tensor([[[0, 0], [1, 255]]])
+    mu = np.array([[0.9, 0.1], [0.2, 0.8]])
+    sigma = np.array([[0.05, 0.05], [0.1, 0.1]])  # interval radii (standard deviations)
+    got = losses.label_sr_loss(
+        probs,
+        coarse,
+        mu,
+        sigma**2,
+        block=2,
+        from_logits=False,
+        variant="reference",
+        class_weights=[1.0, 0.5],
+    )
+    # coarse 0: n = 2, eta = (.7, .3), rho2 = (.16 + .24) / 4 = .1 per class; both distances
+    # relu(.2 - .05) = .15 -> 2 * (.0225 / (.1 + .0025) + log(.13)), share 2 / (3 + 10), weight 1.
+    # coarse 1: n = 1, eta = (.3, .7), rho2 = .21; distances relu(.1 - .1) = 0 -> 2 * log(.24),
+    # share 1 / 13, weight 0.5.  (1e-6 terms of the reference code change the 7th digit.)
+    want = 2 / 13 * 2 * (0.0225 / 0.1025 + math.log(0.13)) + 0.5 / 13 * 2 * math.log(0.24)
+    assert float(got) == pytest.approx(want, rel=1e-5)
+    assert float(got) == pytest.approx(-0.66999, abs=1e-4)
+
+
+def test_reference_matches_independent_formula():
+    rng = np.random.default_rng(3)
+    logits = torch.from_numpy(rng.normal(size=(3, 4, 10, 12)))
+    coarse = rng.integers(0, 3, (3, 10, 12))
+    coarse[1, :, :6] = 255  # ignored pixels belong to no class
+    coarse[2] = 0  # a sample with one coarse class only (the others: empty masks)
+    mu = rng.dirichlet(np.ones(4), size=3)
+    sigma2 = rng.uniform(0.001, 0.05, size=(3, 4))
+    weights = np.array([1.0, 0.5, 0.0])
+    got = losses.label_sr_loss(
+        logits,
+        torch.from_numpy(coarse),
+        mu,
+        sigma2,
+        block=4,
+        variant="reference",
+        class_weights=weights,
+    )
+    probs = logits.softmax(1).numpy()
+    want = _keras_style_reference(probs, coarse, mu, np.sqrt(sigma2), weights)
+    assert float(got) == pytest.approx(want, rel=1e-9)
+    # default weights are ones
+    ones = losses.label_sr_loss(
+        logits, torch.from_numpy(coarse), mu, sigma2, 4, variant="reference"
+    )
+    want1 = _keras_style_reference(probs, coarse, mu, np.sqrt(sigma2), np.ones(3))
+    assert float(ones) == pytest.approx(want1, rel=1e-9)
+
+
+def test_reference_interval_is_free_and_gradient_flows():
+    # a block mean inside mu +- sigma costs nothing beyond the log term: shifting eta within the
+    # interval leaves the loss unchanged except through rho2 (here 0: one-hot pixels)
+    coarse = torch.zeros(1, 4, 4, dtype=torch.long)
+    mu, sigma2 = np.array([[0.75, 0.25]]), np.full((1, 2), 0.1**2)
+    inside, outside = torch.zeros(1, 2, 4, 4), torch.zeros(1, 2, 4, 4)
+    inside[:, 0, :, :3] = 1  # 12 of 16 pixels class 0: eta = .75 exactly
+    inside[:, 1, :, 3:] = 1
+    outside[:, 0] = 1  # eta = 1: |1 - .75| - .1 = .15 outside the interval
+    kw = {"block": 4, "from_logits": False, "variant": "reference"}
+    share = 16 / 26
+    assert float(losses.label_sr_loss(inside, coarse, mu, sigma2, **kw)) == pytest.approx(
+        share * 2 * math.log(0.03 + 1e-12), rel=1e-6
+    )
+    worse = float(losses.label_sr_loss(outside, coarse, mu, sigma2, **kw))
+    assert worse == pytest.approx(share * 2 * (0.15**2 / (0.01 + 1e-6) + math.log(0.03)), rel=1e-5)
+    logits = torch.zeros(1, 2, 4, 4, requires_grad=True)
+    losses.label_sr_loss(
+        logits, coarse, np.array([[0.95, 0.05]]), sigma2, 4, variant="reference"
+    ).backward()
+    assert logits.grad[0, 0].sum() < 0  # descending raises p(class 0) towards the interval
+    with pytest.raises(ValueError, match="variant"):
+        losses.label_sr_loss(logits, coarse, mu, sigma2, 4, variant="keras")
+    with pytest.raises(ValueError, match="variant"):
+        losses.LabelSRLoss(mu, sigma2, 4, variant="nope")
+    obj = losses.LabelSRLoss(mu, sigma2, 4, variant="reference")
+    assert float(obj(inside, coarse)) != float(losses.LabelSRLoss(mu, sigma2, 4)(inside, coarse))
+
+
+def test_loss_preference_and_variant_choice():
+    fine = torch.zeros(1, 4, 4, dtype=torch.long)
+    fine[:, :, 3:] = 1  # the true block mix: 75 % class 0, 25 % class 1
+    coarse = torch.zeros(1, 4, 4, dtype=torch.long)
+    mu = np.array([[0.75, 0.25], [0.5, 0.5]])
+    maps = losses.candidate_maps(fine, coarse, mu, 2)
+    assert list(maps) == [losses.TRUE_MAP, "coarse labels", "mixture (mu of the coarse class)"]
+    assert all(m.shape == (1, 2, 4, 4) for m in maps.values())
+    torch.testing.assert_close(
+        maps["mixture (mu of the coarse class)"][0, :, 0, 0].double(), torch.tensor(mu[0])
+    )
+    pref = losses.loss_preference(maps, coarse, mu, np.full((2, 2), 0.01), 4, align=False)
+    assert set(pref) == set(losses.LABEL_SR_VARIANTS)
+    # the truth matches mu exactly and is confident (rho2 = 0): both variants rank it first, the
+    # mixture map pays for its rho2 in the log terms; a tie goes to the kit's default
+    assert losses.truth_rank(pref["reference"]) == (1, 0.0)
+    assert losses.truth_rank(pref["gaussian"]) == (1, 0.0)
+    assert losses.preferred_variant(pref) == "gaussian"
+    # made-up tables: rank decides, then the place between best and worst, then the order
+    a = {losses.TRUE_MAP: 2.0, "x": 1.0, "y": 5.0}  # rank 2, place 0.25
+    b = {losses.TRUE_MAP: -1.0, "x": -3.0, "y": -2.0}  # rank 3
+    c = {losses.TRUE_MAP: 3.0, "x": 1.0, "y": 4.0}  # rank 2, place 0.67
+    assert losses.truth_rank(a) == (2, 0.25)
+    assert losses.preferred_variant({"gaussian": b, "reference": a}) == "reference"
+    assert losses.preferred_variant({"gaussian": c, "reference": a}) == "reference"
+    assert losses.preferred_variant({"gaussian": a, "reference": dict(a)}) == "gaussian"  # tie
+
+
+def test_outside_interval_share():
+    fine = torch.zeros(1, 2, 8, 8)
+    fine[:, 0, :, :6] = 1  # left 4x4 block: 100 % class 0; right block: 50 % / 50 %
+    fine[:, 1, :, 6:] = 1
+    coarse = torch.zeros(1, 8, 8, dtype=torch.long)
+    mu, sigma2 = np.array([[0.8, 0.2]]), np.full((1, 2), 0.25**2)
+    # left block |1 - .8| = .2 inside; right block |.5 - .8| = .3 outside, for both classes
+    assert losses.outside_interval_share(fine, coarse, mu, sigma2, 4) == pytest.approx(0.5)

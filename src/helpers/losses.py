@@ -7,7 +7,8 @@ from typing import Any
 # ---- land cover: label super-resolution and GAN losses (notebooks 04, 05) ----
 
 # Label super-resolution (Malkin et al. 2018, "Label super-resolution networks", ICLR 2019).
-# Variant (the public reference versions differ, so it is stated here and tested):
+# Two variants: "gaussian" (the kit's, below) and "reference" (the authors' public code, see
+# reference_sr_loss). The kit's variant (stated here and tested):
 # - the full Gaussian negative log-likelihood per block z and fine class c,
 #   (mu - eta)^2 / (2 (sigma^2 + rho^2)) + 0.5 log(2 pi (sigma^2 + rho^2)); the HR-MARS slide's
 #   "const - 1/2 (mu - eta)^2 / (sigma^2 + rho^2)" is this with the log term held constant; we keep
@@ -25,6 +26,7 @@ from typing import Any
 #   et al. use the estimated variances, many of which are ~0 with statistics from one small region.
 #   A larger floor (e.g. 0.03) weighs those near-absent classes less; on the sample scene it gave no
 #   consistent gain over 1e-3 (better with one seed, worse with another), so notebook 04 keeps 1e-3.
+LABEL_SR_VARIANTS = ("gaussian", "reference")
 
 
 def _coarse_phase(coarse: Any, block: int, ignore_index: int) -> tuple[int, int]:
@@ -106,14 +108,22 @@ def label_sr_loss(
     log_term: bool = True,
     align: bool = True,
     min_pixels: int = 0,
+    variant: str = "gaussian",
+    class_weights: Any = None,
 ) -> Any:
-    """Label-SR loss (variant above) of network ``output`` (N, C, H, W) against coarse labels
-    (N, H, W) with per-coarse-class means ``mu`` and variances ``sigma2`` (K, C) of fine-class shares.
-    ``min_pixels``: skip blocks with fewer pixels (cells cut by the crop's edge)."""
+    """Label-SR loss of network ``output`` (N, C, H, W) against coarse labels (N, H, W) with
+    per-coarse-class means ``mu`` and variances ``sigma2`` (K, C) of fine-class shares.
+    ``variant``: ``"gaussian"`` (the kit's, above; ``min_pixels`` skips blocks with fewer pixels,
+    cells cut by the crop's edge) or ``"reference"`` (:func:`reference_sr_loss`, the authors' code;
+    it ignores ``block``, ``eps``, ``log_term``, ``align`` and ``min_pixels``)."""
     import math
 
     import torch
 
+    if variant not in LABEL_SR_VARIANTS:
+        raise ValueError(
+            f"Unknown label-SR variant {variant!r}; choose one of {LABEL_SR_VARIANTS}."
+        )
     output = output.to(torch.promote_types(output.dtype, torch.float32))  # AMP-safe: >= fp32
     probs = output.softmax(1) if from_logits else output
     mu = torch.as_tensor(mu, dtype=probs.dtype, device=probs.device)
@@ -122,6 +132,8 @@ def label_sr_loss(
         raise ValueError(
             f"mu {tuple(mu.shape)} and sigma2 {tuple(sigma2.shape)} must be (coarse classes, {probs.shape[1]})"
         )
+    if variant == "reference":
+        return reference_sr_loss(probs, coarse, mu, sigma2.sqrt(), class_weights, ignore_index)
     stats = block_statistics(probs, coarse, block, mu.shape[0], ignore_index, align)
     if min_pixels > 0:
         keep = stats["pixels"] >= min_pixels
@@ -133,6 +145,59 @@ def label_sr_loss(
     if log_term:
         nll = nll + 0.5 * torch.log(2 * math.pi * var)
     return nll.sum(1).mean()
+
+
+# The reference variant: the authors' public code of label super-resolution, in two versions that
+# compute the same loss: the Keras ``sr_loss`` in ``landcover/models.py`` of the GitHub repository
+# calebrob6/land-cover (also ``models.py`` of calebrob6/land-cover-mapping-training), and its
+# PyTorch port, ``SRLoss.forward`` in ``loss.py`` of leavez529/lsr_pytorch. Written here from
+# the formula, checked line by line against those files:
+# - one "block" per sample and coarse class k: all pixels of the input patch labelled k (not one
+#   coarse-grid cell); n_k = their count + 1e-6; N = all labelled pixels of the patch + 10;
+# - eta_kc = sum p(c) / n_k and rho2_kc = sum p(c)(1 - p(c)) / n_k^2 over those pixels;
+# - an interval distance instead of (mu - eta): d = relu(|eta - mu_kc| - sigma_kc), with the
+#   interval radius sigma a standard deviation ("nlcd_vars" loaded from nlcd_sigma.txt);
+# - term_kc = d^2 / (rho2 + sigma^2 + 1e-6) + log(rho2 + 0.03): no 1/2 and no 2 pi, and the log
+#   holds the network's rho2 only (0.03 keeps it finite and caps the reward for confidence);
+# - weighted by the coarse class's pixel share n_k / N and a per-coarse-class weight w_k;
+#   summed over k and c; the batch mean (Keras averages a per-sample loss; the port's ``.mean()``).
+# Pixels labelled ``ignore_index`` belong to no class (the reference's all-zero one-hot rows).
+REF_LOG_FLOOR = 0.03  # log(rho2 + 0.03)
+REF_VAR_EPS = 1e-6  # added to the denominator
+REF_COUNT_EPS = 1e-6  # added to each class's pixel count
+REF_TOTAL_PAD = 10.0  # added to the patch's labelled pixel count
+
+
+def reference_sr_loss(
+    probs: Any,
+    coarse: Any,
+    mu: Any,
+    radius: Any,
+    class_weights: Any = None,
+    ignore_index: int = 255,
+) -> Any:
+    """The label-SR loss of the authors' public code, written from its formula (comment above):
+    the Keras ``sr_loss`` in ``landcover/models.py`` of GitHub calebrob6/land-cover (the same in
+    ``models.py`` of calebrob6/land-cover-mapping-training) and its PyTorch port
+    ``SRLoss.forward`` in ``loss.py`` of leavez529/lsr_pytorch. ``probs`` (N, C, H, W) against
+    coarse labels (N, H, W): interval centres ``mu`` and radii ``radius`` (K, C), one weight per
+    coarse class (``class_weights`` (K,), default 1)."""
+    import torch
+
+    k = mu.shape[0]
+    mask = torch.nn.functional.one_hot(coarse.long().clamp(0, k - 1), k).to(probs.dtype)
+    mask = mask * (coarse != ignore_index).unsqueeze(-1).to(probs.dtype)  # (N, H, W, K)
+    count = mask.sum((1, 2)) + REF_COUNT_EPS  # (N, K)
+    total = mask.sum((1, 2, 3)) + REF_TOTAL_PAD  # (N,)
+    eta = torch.einsum("nchw,nhwk->nkc", probs, mask) / count[..., None]
+    rho2 = torch.einsum("nchw,nhwk->nkc", probs * (1 - probs), mask) / count[..., None] ** 2
+    dist = torch.relu((eta - mu).abs() - radius)
+    term = dist**2 / (rho2 + radius**2 + REF_VAR_EPS) + torch.log(rho2 + REF_LOG_FLOOR)
+    weights = torch.ones(k, dtype=probs.dtype, device=probs.device)
+    if class_weights is not None:
+        weights = torch.as_tensor(class_weights, dtype=probs.dtype, device=probs.device)
+    share = count / total[:, None] * weights  # (N, K)
+    return (term * share[..., None]).sum((1, 2)).mean()
 
 
 class LabelSRLoss:
@@ -148,7 +213,13 @@ class LabelSRLoss:
         log_term: bool = True,
         align: bool = True,
         min_pixels: int = 0,
+        variant: str = "gaussian",
+        class_weights: Any = None,
     ) -> None:
+        if variant not in LABEL_SR_VARIANTS:
+            raise ValueError(
+                f"Unknown label-SR variant {variant!r}; choose one of {LABEL_SR_VARIANTS}."
+            )
         self.mu, self.sigma2, self.block = mu, sigma2, block
         self.kwargs = {
             "ignore_index": ignore_index,
@@ -156,6 +227,8 @@ class LabelSRLoss:
             "log_term": log_term,
             "align": align,
             "min_pixels": min_pixels,
+            "variant": variant,
+            "class_weights": class_weights,
         }
 
     def __call__(self, output: Any, coarse: Any) -> Any:
@@ -225,6 +298,74 @@ def prior_statistics(num_classes: int, purity: float = 0.7, sigma: float = 0.2) 
     mu = np.full((num_classes, num_classes), rest)
     np.fill_diagonal(mu, purity)
     return {"mu": mu, "sigma2": np.full_like(mu, sigma**2)}
+
+
+# ---- which map does a label-SR loss prefer? (notebook 04, section 3) ----
+
+TRUE_MAP = "true fine labels"
+
+
+def candidate_maps(fine: Any, coarse: Any, mu: Any, num_classes: int) -> dict[str, Any]:
+    """Three maps of the same region as probabilities (N, C, H, W): the true fine labels, the coarse
+    labels (both one-hot, clamped to 1e-6 so logs stay finite), and the "mixture" map that
+    predicts at every pixel the mean mix ``mu`` of its coarse class."""
+    import torch
+
+    def one_hot(index: Any) -> Any:
+        index = torch.as_tensor(index).long().clamp(0, num_classes - 1)
+        return torch.nn.functional.one_hot(index, num_classes).permute(0, 3, 1, 2).float()
+
+    mu_t = torch.as_tensor(mu, dtype=torch.float32)
+    mixture = mu_t[torch.as_tensor(coarse).long().clamp(0, len(mu_t) - 1)]
+    return {
+        TRUE_MAP: one_hot(fine).clamp_min(1e-6),
+        "coarse labels": one_hot(coarse).clamp_min(1e-6),
+        "mixture (mu of the coarse class)": mixture.permute(0, 3, 1, 2).clamp_min(1e-6),
+    }
+
+
+def loss_preference(
+    maps: dict[str, Any], coarse: Any, mu: Any, sigma2: Any, block: int, **kwargs: Any
+) -> dict[str, dict[str, float]]:
+    """The loss of every map under every variant: ``{variant: {map: loss}}`` (lower = preferred)."""
+    return {
+        variant: {
+            name: float(
+                label_sr_loss(
+                    p, coarse, mu, sigma2, block, from_logits=False, variant=variant, **kwargs
+                )
+            )
+            for name, p in maps.items()
+        }
+        for variant in LABEL_SR_VARIANTS
+    }
+
+
+def truth_rank(losses_of_maps: dict[str, float], truth: str = TRUE_MAP) -> tuple[int, float]:
+    """Where a loss puts the true map: its rank (1 = preferred) and its place between the best
+    (0) and the worst (1) map's loss, so that losses of different scales compare."""
+    values = sorted(losses_of_maps.values())
+    own = losses_of_maps[truth]
+    spread = values[-1] - values[0]
+    return 1 + values.index(own), (own - values[0]) / spread if spread > 0 else 0.0
+
+
+def preferred_variant(preference: dict[str, dict[str, float]], truth: str = TRUE_MAP) -> str:
+    """The variant that ranks the true map best (rank, then place between best and worst; ties go
+    to the earlier of :data:`LABEL_SR_VARIANTS`, the kit's default first)."""
+    order = list(preference)
+    return min(order, key=lambda v: (*truth_rank(preference[v], truth), order.index(v)))
+
+
+def outside_interval_share(fine_maps: Any, coarse: Any, mu: Any, sigma2: Any, block: int) -> float:
+    """Share of (block, fine class) pairs whose true share lies outside ``mu +- sigma``: what the
+    truth pays for under either variant while the mixture map pays nothing."""
+    import numpy as np
+
+    stats = block_statistics(fine_maps, coarse, block, len(mu))
+    label = stats["label"].numpy()
+    dev = np.abs(stats["eta"].numpy() - np.asarray(mu)[label])
+    return float((dev > np.sqrt(np.asarray(sigma2)[label])).mean())
 
 
 # GAN losses (pix2pix, notebook 05)

@@ -232,6 +232,31 @@ PUBLISHED: dict[tuple[str, str, str], Row] = {
 }
 
 
+# What our computation of each published row does differently, in a few words (the tables'
+# "What differs and why" explains it at length): the data (sample scene or the real data set named
+# in the record), the method's settings here, and the record's own ``departures``.
+DEPARTURES: dict[str, str] = {
+    "U-Net": "small CPU U-Net trained for the profile's epochs",
+    "Label super-resolution": "statistics from the training region's fine labels",
+    "cGAN low->high": "narrow CPU networks, 64 px crops, the profile's epochs",
+    "pix2pix": "narrow CPU networks, 64 px crops, the profile's epochs",
+    "Bag of colors (train)": "the profile's vocabulary and forest sizes",
+    "Bag of colors (test)": "the profile's vocabulary and forest sizes",
+}
+_PANDA_DEPARTURE = "the profile's training steps; the PSNR data range is not stated in the source"
+_SAMPLE_DATA = {
+    HR_MARS: "sample scene (synthetic DFC2020-like), not DFC2020",
+    PANDA_FINE: "sample scene (synthetic DMSP-like lights x8), not Luojia-01 + Landsat 8 + DEM",
+}
+
+
+def departures_of(row: Row, rec: dict[str, Any]) -> str:
+    """What a record's computation of a published row does differently, in one line."""
+    data = f"real data ({rec.get('dataset')})" if is_real(rec) else _SAMPLE_DATA.get(row.source)
+    method = DEPARTURES.get(row.row, _PANDA_DEPARTURE if row.source == PANDA_FINE else "")
+    return "; ".join(d for d in (data, method, str(rec.get("departures") or "")) if d)
+
+
 _SYNONYMS = {"colours": "colors", "colour": "color", "training": "train", "testing": "test"}
 
 
@@ -342,6 +367,55 @@ def compare(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def _ours(name: str, rec: dict[str, Any]) -> str:
+    """One metric of a record: mean +- std over seeds where the record has several."""
+    value, std, count = results.seed_stats(rec, name)
+    text = _plain(fmt_metric(name, value))
+    if std is None:
+        return text
+    unit = " %" if text.endswith("%") else (" dB" if text.endswith("dB") else "")
+    spread = _plain(fmt_metric(name, std)).removesuffix(unit)
+    return f"{text.removesuffix(unit)} ± {spread}{unit} ({count} seeds)"
+
+
+def _plain(text: str) -> str:
+    return html.unescape(text)
+
+
+def row_lines(records: list[dict[str, Any]]) -> list[str]:
+    """One line per published row (and per record matched to it): the published value, ours (mean
+    +- std where seeds vary), data, profile and the departures, e.g. for a closing note."""
+    lines = []
+    groups = compare(records)
+    for table in TABLES:
+        for item in groups[table.key]:
+            row, rec = item["row"], item["record"]
+            if row is None:
+                continue
+            names = table.metrics or tuple(row.metrics)
+            pub = ", ".join(f"{n} {_plain(fmt_metric(n, row.metrics.get(n)))}" for n in names)
+            head = f"{row.source} · {row.row}: published {pub}"
+            if rec is None:
+                lines.append(f"{head} | ours: not run (recorded by {row.notebook})")
+                continue
+            ours = ", ".join(f"{n} {_ours(n, rec)}" for n in names)
+            lines.append(
+                f"{head} | ours ({rec.get('method')}): {ours} | data {rec.get('dataset')} | "
+                f"profile {rec.get('profile')} | departures: {departures_of(row, rec)}"
+            )
+    return lines
+
+
+def row_lines_html(records: list[dict[str, Any]]) -> str:
+    """:func:`row_lines` as a list for the report page."""
+    items = "".join(f"<li>{_esc(line)}</li>" for line in row_lines(records))
+    return (
+        "<h2>Every published row in one line</h2><p>Published value, ours (mean ± standard "
+        "deviation where a record holds several seeds), data, profile, departures.</p>"
+        f"<ul>{items}</ul>"
+    )
+
+
 def is_real(rec: dict[str, Any]) -> bool:
     """True for a record computed on real data (its dataset is named and is not the sample scene)."""
     dataset = rec.get("dataset")
@@ -442,8 +516,8 @@ def table_html(table: Table, items: list[dict[str, Any]]) -> str:
         for name in names:
             pub = row.metrics.get(name) if row else own.get(name)
             star = "*" if row is None and pub is not None else ""
-            ours = (rec.get("metrics") or {}).get(name) if rec else None
-            cells += f"<td>{fmt_metric(name, pub)}{star}</td><td>{fmt_metric(name, ours)}</td>"
+            ours = _esc(_ours(name, rec)) if rec else fmt_metric(name, None)  # +- std over seeds
+            cells += f"<td>{fmt_metric(name, pub)}{star}</td><td>{ours}</td>"
         rest = {k: v for k, v in ((rec or {}).get("metrics") or {}).items() if k not in names}
         cells += "<td><small>" + "<br>".join(
             f"{_esc(k)} {fmt_metric(k, v)}" for k, v in rest.items()
@@ -576,7 +650,7 @@ def render(run: Path) -> str:
 Published values are quoted from the source documents (converted to % and dB as printed there);
 results on the sample scene are synthetic and labelled "sample scene".</p>
 {problems}{conventions_html()}
-{tables}{other_html(groups["real"], REAL_TITLE)}{other_html(groups["other"])}
+{row_lines_html(records)}{tables}{other_html(groups["real"], REAL_TITLE)}{other_html(groups["other"])}
 {notebooks_html(run)}{figures_html(run)}
 </body></html>"""
 

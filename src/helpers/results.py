@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import platform
+import statistics
 import time
 import warnings
 from collections.abc import Iterable
@@ -65,6 +66,38 @@ def record(
     }
     append_line(run_dir() / "results.jsonl", json.dumps(rec))
     return rec
+
+
+def record_seeds(
+    notebook: str,
+    method: str,
+    per_seed: list[dict[str, float]],
+    seeds: list[int],
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """Record one method trained once per seed: ``metrics`` holds the mean over the seeds (so every
+    reader of older records still works), ``std`` the sample standard deviation (ddof 1),
+    ``per_seed`` each seed's metrics and ``seeds`` the seeds; other arguments as :func:`record`."""
+    if not per_seed or len(per_seed) != len(seeds):
+        raise ValueError(
+            f"{method}: {len(per_seed)} seed result(s) for {len(seeds)} seed(s); give one "
+            "metrics dict per seed"
+        )
+    names = [k for k in per_seed[0] if all(k in m for m in per_seed)]
+    mean = {k: statistics.fmean(float(m[k]) for m in per_seed) for k in names}
+    std = {
+        k: statistics.stdev(float(m[k]) for m in per_seed) if len(per_seed) > 1 else 0.0
+        for k in names
+    }
+    return record(notebook, method, mean, std=std, per_seed=per_seed, seeds=list(seeds), **kwargs)
+
+
+def seed_stats(rec: dict[str, Any], metric: str) -> tuple[float | None, float | None, int]:
+    """A record's value of ``metric``, its std over seeds (``None`` for a one-seed record) and the
+    number of seeds (1 for records written before seeds were recorded)."""
+    value = (rec.get("metrics") or {}).get(metric)
+    std = (rec.get("std") or {}).get(metric)
+    return value, std, len(rec.get("seeds") or [None])
 
 
 def latest_records(

@@ -1,0 +1,107 @@
+"""Repeat a training over seeds and report mean +- std (notebook 05's GAN rows).
+
+One seed is one draw: GANs on the sample scene move by several IoU points from seed to seed, so a
+row of the comparison table is the mean over ``seeds`` with its sample standard deviation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import config, train
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof 1; 0.0 for a single value) of ``values``."""
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("mean_std needs at least one value (no seed was run)")
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return mean, 0.0
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def summarise(per_seed: Sequence[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean and std per metric over seeds (metrics that every seed has), as two dicts."""
+    names = [k for k in per_seed[0] if all(k in m for m in per_seed)] if per_seed else []
+    pairs = {k: mean_std([m[k] for m in per_seed]) for k in names}
+    return {k: p[0] for k, p in pairs.items()}, {k: p[1] for k, p in pairs.items()}
+
+
+@dataclass
+class SeedRuns:
+    """One method trained once per seed: models, histories and test scores, in seed order."""
+
+    name: str
+    seeds: list[int] = field(default_factory=list)
+    models: list[Any] = field(default_factory=list)
+    histories: list[Any] = field(default_factory=list)
+    scores: list[Any] = field(default_factory=list)  # helpers.metrics.ClassScores per seed
+
+    def per_seed(self) -> list[dict[str, float]]:
+        """Each seed's summary metrics (macro IoU, F1, accuracy)."""
+        return [s.summary() for s in self.scores]
+
+    def mean_std(self) -> tuple[dict[str, float], dict[str, float]]:
+        """Mean and standard deviation of each metric over the seeds."""
+        return summarise(self.per_seed())
+
+    def steps(self) -> int:
+        """Optimisation steps of one seed's training (the same for every seed)."""
+        return len(self.histories[0].steps["d_loss"]) if self.histories else 0
+
+    @property
+    def capped(self) -> bool:
+        """True when the time cap cut any seed's training short."""
+        return any(h.capped for h in self.histories)
+
+
+def fit_gan_seeds(
+    name: str,
+    build: Callable[[], tuple[Any, Any]],
+    loader_for: Callable[[int], Iterable[Any]],
+    seeds: Sequence[int],
+    epochs: int,
+    learning_rate: float,
+    batch_fn: Callable[..., Any],
+    test_loader: Iterable[Any],
+    num_classes: int,
+    checkpoint_for: Callable[[str], Any] | None = None,
+    **fit_kwargs: Any,
+) -> SeedRuns:
+    """Train ``build()``'s (G, D) once per seed with :func:`helpers.train.fit_gan` (the same epochs
+    for every seed) on ``loader_for(seed)``, and score each G on ``test_loader``.
+    ``checkpoint_for(tag)`` gives each seed's checkpoint path (e.g. ``runs.new_checkpoint_path``)."""
+    out = SeedRuns(name)
+    for seed in seeds:
+        config.seed_everything(seed)
+        generator, discriminator = build()
+        hist = train.fit_gan(
+            generator,
+            discriminator,
+            loader_for(seed),
+            epochs,
+            learning_rate,
+            batch_fn=batch_fn,
+            checkpoint=checkpoint_for(f"{name}_seed{seed}") if checkpoint_for else None,
+            num_classes=num_classes,
+            seed=seed,
+            **fit_kwargs,
+        )
+        device = fit_kwargs.get("device")
+        out.seeds.append(seed)
+        out.models.append(generator)
+        out.histories.append(hist)
+        out.scores.append(train.evaluate_gan(generator, test_loader, batch_fn, num_classes, device))
+    return out
+
+
+def fmt_mean_std(mean: float, std: float, percent: bool = True) -> str:
+    """``"41.2 +- 3.1 %"`` (or plain numbers with ``percent=False``) for tables and notes."""
+    if percent:
+        return f"{100 * mean:.1f} +- {100 * std:.1f} %"
+    return f"{mean:.4g} +- {std:.2g}"

@@ -1,0 +1,82 @@
+"""Seeds: mean +- std over repeated trainings, records that hold them (older records still read),
+and the GAN seed loop on a tiny fake data set."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from helpers import results, seeds
+
+
+def test_mean_std():
+    assert seeds.mean_std([0.3, 0.5, 0.4]) == pytest.approx((0.4, 0.1))  # sample std (ddof 1)
+    assert seeds.mean_std([0.7]) == (0.7, 0.0)
+    with pytest.raises(ValueError, match="no seed"):
+        seeds.mean_std([])
+    mean, std = seeds.summarise([{"iou": 0.2, "f1": 0.3}, {"iou": 0.4, "f1": 0.5, "x": 1.0}])
+    assert mean == pytest.approx({"iou": 0.3, "f1": 0.4}) and set(std) == {"iou", "f1"}
+    assert std["iou"] == pytest.approx(math.sqrt(0.02))
+    assert seeds.fmt_mean_std(0.41234, 0.0312) == "41.2 +- 3.1 %"
+
+
+def test_record_seeds_and_old_records(monkeypatch, tmp_path):
+    monkeypatch.setenv("EOSR_RUN_DIR", str(tmp_path))
+    per_seed = [{"iou": 0.30, "f1": 0.40}, {"iou": 0.50, "f1": 0.60}, {"iou": 0.40, "f1": 0.50}]
+    rec = results.record_seeds("05_cgan_pix2pix", "pix2pix", per_seed, [0, 1, 2], profile="smoke")
+    line = json.loads((tmp_path / "results.jsonl").read_text().splitlines()[-1])
+    assert line["metrics"] == pytest.approx({"iou": 0.4, "f1": 0.5})  # the mean: old readers work
+    assert line["std"]["iou"] == pytest.approx(0.1) and line["seeds"] == [0, 1, 2]
+    assert line["per_seed"] == per_seed and rec["std"] == line["std"]
+    assert results.seed_stats(line, "iou") == (pytest.approx(0.4), pytest.approx(0.1), 3)
+    old = {"metrics": {"iou": 0.3}}  # a record written before seeds were recorded
+    assert results.seed_stats(old, "iou") == (0.3, None, 1)
+    with pytest.raises(ValueError, match="one metrics dict per seed"):
+        results.record_seeds("05_cgan_pix2pix", "pix2pix", per_seed, [0, 1])
+
+
+def test_fit_gan_seeds_trains_each_seed(tmp_path):
+    from helpers import train
+    from helpers.models import pix2pix
+
+    gen = torch.Generator().manual_seed(0)
+    data = [
+        {
+            "image": torch.rand(4, 32, 32, generator=gen),
+            "mask": torch.randint(0, 3, (32, 32), generator=gen),
+        }
+        for _ in range(4)
+    ]
+
+    def loader_for(seed):
+        return torch.utils.data.DataLoader(
+            data, batch_size=2, shuffle=True, generator=torch.Generator().manual_seed(seed)
+        )
+
+    def build():
+        return pix2pix.generator(4, 3, patch=32, ngf=4), pix2pix.discriminator(7, ndf=4)
+
+    out = seeds.fit_gan_seeds(
+        "tiny",
+        build,
+        loader_for,
+        [3, 4],
+        1,
+        1e-3,
+        train.gan_batch(3),
+        loader_for(0),
+        num_classes=3,
+        checkpoint_for=lambda tag: tmp_path / f"{tag}.pt",
+        progress=False,
+    )
+    assert out.seeds == [3, 4] and len(out.models) == len(out.scores) == 2
+    assert out.steps() == 2 and not out.capped
+    assert (tmp_path / "tiny_seed3.pt").exists() and (tmp_path / "tiny_seed4.pt").exists()
+    assert out.models[0] is not out.models[1]
+    w0, w1 = (next(m.parameters()).detach() for m in out.models)
+    assert not torch.equal(w0, w1)  # different seeds, different networks
+    mean, std = out.mean_std()
+    assert 0 <= mean["iou"] <= 1 and std["iou"] >= 0
