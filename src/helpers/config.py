@@ -188,6 +188,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "smoke": {
             "batch": 4,
             "epochs": 3,
+            "ntl_only_epochs": 3,
             "width": 8,
             "crop": 64,
             "repeats": 1,
@@ -199,6 +200,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "teaching": {
             "batch": 16,
             "epochs": 200,
+            "ntl_only_epochs": 100,  # the NTL-only baseline: half the steps (it plateaus early)
             "width": 16,
             "crop": 32,
             "repeats": 16,
@@ -210,6 +212,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "full": {
             "batch": 16,
             "epochs": 200,
+            "ntl_only_epochs": 200,
             "width": 64,
             "crop": 256,
             "repeats": 1,
