@@ -121,7 +121,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "teaching": {
             "crop": 128,
             "batch": 8,
-            "epochs": 100,
+            "epochs": 60,  # x 8 steps, two models: the notebook fits 5 min on a quiet 2-core machine
             "width": 16,
             "depth": 3,
             "samples": 64,
