@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -80,3 +81,16 @@ def test_fit_gan_seeds_trains_each_seed(tmp_path):
     assert not torch.equal(w0, w1)  # different seeds, different networks
     mean, std = out.mean_std()
     assert 0 <= mean["iou"] <= 1 and std["iou"] >= 0
+
+
+def test_l1_falls_per_seed_and_on_average():
+    """A collapsed seed (flat L1) is named by l1_falls, while the seed-averaged curve of a method
+    whose other seeds learned still falls; a method whose every seed is flat does not."""
+    from types import SimpleNamespace
+
+    learned = SimpleNamespace(steps={"g_l1": list(np.linspace(1.0, 0.2, 40))})
+    flat = SimpleNamespace(steps={"g_l1": [0.5 + 0.01 * (-1) ** i for i in range(40)]})
+    assert seeds.l1_falls(learned) and not seeds.l1_falls(flat)
+    assert seeds.l1_falls_on_average([learned, learned, flat])
+    assert not seeds.l1_falls_on_average([flat, flat])
+    assert seeds.l1_falls(SimpleNamespace(steps={"g_l1": [1.0, 2.0]}))  # too short to tell

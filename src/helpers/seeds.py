@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from . import config, train
 
 
@@ -30,6 +32,30 @@ def summarise(per_seed: Sequence[dict[str, float]]) -> tuple[dict[str, float], d
     names = [k for k in per_seed[0] if all(k in m for m in per_seed)] if per_seed else []
     pairs = {k: mean_std([m[k] for m in per_seed]) for k in names}
     return {k: p[0] for k, p in pairs.items()}, {k: p[1] for k, p in pairs.items()}
+
+
+def _l1_quarters(histories: Sequence[Any]) -> tuple[float, float] | None:
+    """Mean generator L1 of the first and of the last quarter of the steps (None: < 4 steps)."""
+    curves = [np.asarray(h.steps["g_l1"], dtype=float) for h in histories]
+    n = min((len(c) for c in curves), default=0)
+    if n < 4:
+        return None
+    mean = np.mean([c[:n] for c in curves], axis=0)
+    k = n // 4
+    return float(mean[:k].mean()), float(mean[-k:].mean())
+
+
+def l1_falls(history: Any) -> bool:
+    """True when one GAN run's generator L1 fell (last quarter of the steps below the first);
+    too short a run to tell counts as fallen."""
+    q = _l1_quarters([history])
+    return q is None or q[1] < q[0]
+
+
+def l1_falls_on_average(histories: Sequence[Any]) -> bool:
+    """True when the seed-averaged generator L1 fell: a method learned even if one seed collapsed."""
+    q = _l1_quarters(histories)
+    return q is None or q[1] < q[0]
 
 
 @dataclass
