@@ -526,8 +526,7 @@ def times_table(rows: list[dict[str, Any]], env: dict[str, Any]) -> str:
         lines.append(f"| {nb} | " + " | ".join(cells[nb].get(p, "–") for p in profiles) + " |")
     note = (
         f"Wall time of each notebook's newest `make reproduce` run (papermill), as of {env['date']}: "
-        f"Python {env['python']}, torch {env['torch']}, {env['device']}, "
-        f"{env['cpu_threads']} CPU threads."
+        f"Python {env['python']}, {env['device']}."
     )
     return note + "\n\n" + "\n".join(lines)
 
