@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from helpers import bench, results
+from helpers import bench, report, results
 
 
 def test_repeat_reports_min_median_max():
@@ -87,3 +87,33 @@ def test_bench_writes_the_readme_run_time_table_between_its_markers(monkeypatch,
     plain.write_text("no markers here\n")
     assert bench.main(profile="smoke", only=["notebooks"], readme=plain) == 0
     assert plain.read_text() == "no markers here\n"  # nothing a user wrote is overwritten
+
+
+def test_bench_writes_the_readme_results_table_from_the_newest_teaching_run(monkeypatch, tmp_path):
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("EOSR_RUNS", str(runs))
+    monkeypatch.setenv("EOSR_RUN_DIR", str(tmp_path / "out"))
+    pub = report.published_for("U-Net")
+    for name, iou in {"20260101-000000-teaching": 0.5, "20260102-000000-teaching": 0.72}.items():
+        (runs / name).mkdir(parents=True)
+        log = {"notebook": "03_unet_landcover", "status": "ok", "seconds": 60.0}
+        (runs / name / results.NOTEBOOK_LOG).write_text(json.dumps(log) + "\n")
+        rec = {
+            "notebook": "03_unet_landcover",
+            "method": "U-Net (S2 RGB+NIR)",
+            "dataset": "sample scene",
+            "profile": "teaching",
+            "metrics": {"iou": iou, "f1": 0.8},
+            "published": pub,
+        }
+        (runs / name / "results.jsonl").write_text(json.dumps(rec) + "\n")
+    (runs / "20260103-000000-smoke").mkdir()  # a newer smoke run does not count
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{bench.RESULTS_START}\nold\n{bench.RESULTS_END}\nend\n")
+    assert bench.main(profile="smoke", only=["notebooks"], readme=readme) == 0
+    text = readme.read_text()
+    assert "old" not in text and text.endswith(f"{bench.RESULTS_END}\nend\n")
+    assert "`20260102-000000-teaching`" in text and "all ok" in text
+    row = next(line for line in text.splitlines() if "U-Net (S2 RGB+NIR)" in line)
+    assert "iou 38.12 %" in row and "iou 72.00 %" in row and "sample scene" in row
+    assert "50.00 %" not in text  # only the newest run's records

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from . import config, results, runs
+from . import config, report, results, runs
 
 GROUPS = ("readers", "streaming", "training", "tiled", "notebooks")
 
@@ -531,15 +531,46 @@ def times_table(rows: list[dict[str, Any]], env: dict[str, Any]) -> str:
     return note + "\n\n" + "\n".join(lines)
 
 
-def update_readme(readme: Path, table: str) -> bool:
-    """Replace the text between the README's bench-times markers by ``table``; False (and the
-    README untouched) when the markers are missing."""
+RESULTS_START = "<!-- eosr:results (written by `eosr bench`) -->"
+RESULTS_END = "<!-- /eosr:results -->"
+
+
+def results_section(profile: str = "teaching") -> str:
+    """Markdown: the results of the newest reproduction run of ``profile`` (one run, so the rows
+    come from one commit and one machine), published numbers beside them."""
+    found = [
+        d
+        for d in sorted(config.runs_dir().glob(f"*-{profile}"))
+        if (d / results.NOTEBOOK_LOG).is_file() and (d / "results.jsonl").is_file()
+    ]
+    if not found:
+        return (
+            f"No `{profile}` reproduction run found yet: run `make reproduce`, then `eosr bench`."
+        )
+    run = found[-1]
+    log = results.load_notebook_log(run)
+    failed = sorted(r["notebook"] for r in log if r.get("status") != "ok")
+    note = (
+        f"Results of the newest `{profile}` reproduction run (`{run.name}`, "
+        f"{len(log)} notebooks, {'failed: ' + ', '.join(failed) if failed else 'all ok'}). "
+        "Rows on the sample scene teach the methods; they are not comparable with the published "
+        "numbers, which were computed on real data (see each table's notes in `report.html`)."
+    )
+    table = report.markdown_results(results.load(run, skip_broken=True))
+    return note + "\n\n" + table
+
+
+def update_readme(
+    readme: Path, table: str, start_mark: str = README_START, end_mark: str = README_END
+) -> bool:
+    """Replace the text between two README markers (default: the bench-times ones) by
+    ``table``; False (and the README untouched) when the markers are missing."""
     text = readme.read_text(encoding="utf-8")
-    start, end = text.find(README_START), text.find(README_END)
+    start, end = text.find(start_mark), text.find(end_mark)
     if start < 0 or end < start:
-        print(f"{readme}: no {README_START} ... {README_END} markers; run-time table not written")
+        print(f"{readme}: no {start_mark} ... {end_mark} markers; table not written")
         return False
-    new = text[: start + len(README_START)] + "\n" + table.strip() + "\n" + text[end:]
+    new = text[: start + len(start_mark)] + "\n" + table.strip() + "\n" + text[end:]
     if new != text:
         readme.write_text(new, encoding="utf-8")
     return True
@@ -614,4 +645,7 @@ def main(
     readme = readme or config.repo_root() / "README.md"
     if "notebooks" in groups and readme.exists() and update_readme(readme, times_table(rows, env)):
         print(f"run-time table updated in {readme}")
+    if "notebooks" in groups and readme.exists():
+        if update_readme(readme, results_section(), RESULTS_START, RESULTS_END):
+            print(f"results table updated in {readme}")
     return 0

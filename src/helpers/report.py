@@ -416,6 +416,45 @@ def row_lines_html(records: list[dict[str, Any]]) -> str:
     )
 
 
+_MAIN_METRICS = ("iou", "f1", "psnr", "ssim", "accuracy")
+
+
+def _metric_names(table: Table | None, rec: dict[str, Any] | None) -> tuple[str, ...]:
+    """The metrics a markdown row shows: the table's, else the record's main ones."""
+    if table is not None and table.metrics:
+        return table.metrics
+    have = (rec or {}).get("metrics") or {}
+    return tuple(m for m in _MAIN_METRICS if m in have) or tuple(list(have)[:2])
+
+
+def markdown_results(records: list[dict[str, Any]]) -> str:
+    """Markdown: every table's rows (published, ours with mean +- std over seeds, data, profile,
+    capped) and the records no table holds, e.g. for the README's results section."""
+    groups = compare(records)
+    lines = ["| table | row | published | ours | data | profile |", "|---|---|---|---|---|---|"]
+    titles = {t.key: (t.source, t) for t in TABLES} | {"real": ("real data", None)}
+    for key, (title, table) in titles.items():
+        for item in groups[key]:
+            row, rec = item["row"], item["record"]
+            if rec is None:
+                continue
+            names = _metric_names(table, rec)
+            pub = (
+                ", ".join(f"{n} {_plain(fmt_metric(n, row.metrics.get(n)))}" for n in names)
+                if row
+                else "–"
+            )
+            ours = ", ".join(f"{n} {_ours(n, rec)}" for n in names)
+            if rec.get("capped"):
+                ours += " (capped)"
+            name = row.row if row else ""
+            lines.append(
+                f"| {title} | {name} ({rec.get('method')}) | {pub} | {ours} | "
+                f"{rec.get('dataset')} | {rec.get('profile')} |"
+            )
+    return "\n".join(lines)
+
+
 def is_real(rec: dict[str, Any]) -> bool:
     """True for a record computed on real data (its dataset is named and is not the sample scene)."""
     dataset = rec.get("dataset")
