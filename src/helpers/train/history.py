@@ -38,6 +38,26 @@ class _EpochLog:
         """Inverse of :meth:`to_dict`."""
         return cls(**data)
 
+    _columns: tuple[str, ...] = ()  # per-epoch lists shown by :meth:`to_frame`, in order
+
+    def to_frame(self) -> Any:
+        """A pandas DataFrame: one row per epoch, the per-epoch columns, then validation metrics
+        as ``val_<name>`` (a column shorter than the epochs, e.g. an old checkpoint's, is left blank)."""
+        import pandas as pd
+
+        rows = []
+        for i, ep in enumerate(self.epoch):
+            row: dict[str, Any] = {"epoch": ep}
+            for name in self._columns:
+                values = getattr(self, name)
+                if i < len(values):
+                    row[name] = values[i]
+            row.update(
+                {f"val_{k}": v for k, v in (self.val[i] if i < len(self.val) else {}).items()}
+            )
+            rows.append(row)
+        return pd.DataFrame(rows)
+
 
 @dataclass
 class History(_EpochLog):
@@ -54,19 +74,7 @@ class History(_EpochLog):
     checkpoint: str | None = None
     device: str = "cpu"
 
-    def to_frame(self) -> Any:
-        """A pandas DataFrame: one row per epoch, validation metrics as ``val_<name>`` columns."""
-        import pandas as pd
-
-        rows = []
-        for i, ep in enumerate(self.epoch):
-            row = {"epoch": ep, "train_loss": self.train_loss[i], "seconds": self.seconds[i]}
-            if i < len(self.learning_rate):
-                row["learning_rate"] = self.learning_rate[i]
-            for k, v in (self.val[i] if i < len(self.val) else {}).items():
-                row[f"val_{k}"] = v
-            rows.append(row)
-        return pd.DataFrame(rows)
+    _columns = ("train_loss", "seconds", "learning_rate")
 
 
 @dataclass
@@ -89,25 +97,7 @@ class GANHistory(_EpochLog):
     checkpoint: str | None = None
     device: str = "cpu"
 
-    def to_frame(self) -> Any:
-        """A pandas DataFrame: one row per epoch, validation metrics as ``val_<name>`` columns."""
-        import pandas as pd
-
-        rows = []
-        for i, ep in enumerate(self.epoch):
-            row = {
-                "epoch": ep,
-                "d_loss": self.d_loss[i],
-                "g_loss": self.g_loss[i],
-                "g_gan": self.g_gan[i],
-                "g_l1": self.g_l1[i],
-                "seconds": self.seconds[i],
-            }
-            row.update(
-                {f"val_{k}": v for k, v in (self.val[i] if i < len(self.val) else {}).items()}
-            )
-            rows.append(row)
-        return pd.DataFrame(rows)
+    _columns = ("d_loss", "g_loss", "g_gan", "g_l1", "seconds")
 
 
 class TrainingCapped(UserWarning):
