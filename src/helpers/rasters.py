@@ -1,7 +1,8 @@
 """GeoTIFF reading and writing that keeps the georeference, plus windows, tiling and grid checks.
 
-Every reader in the kit goes through :func:`read`, so a corrupt, missing or mis-shaped file gives
-one kind of error (:class:`RasterError`) that names the file and says how to fix it.
+Every reader in the kit goes through :func:`read` (or :func:`read_array`, pixels only, for samples
+whose headers were checked), so a corrupt, missing or mis-shaped file gives one kind of error
+(:class:`RasterError`) that names the file and says how to fix it.
 """
 
 from __future__ import annotations
