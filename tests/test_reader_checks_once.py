@@ -116,3 +116,12 @@ def test_patch_changed_file_is_checked_again(tmp_path):
     rasters.write(paths["lc"], lc.data, lc.crs, from_origin(500010.0, 5300000.0, 10.0, 10.0))
     with pytest.raises(rasters.RasterError, match="not on the same grid"):
         data[0]
+
+
+def test_kept_checks_stay_bounded():
+    cache: dict[int, str] = {}
+    for key in range(5):
+        ds._keep(cache, key, str(key), limit=3)
+    assert cache == {2: "2", 3: "3", 4: "4"}  # the oldest forgotten, never more than the limit
+    ds._keep(cache, 3, "again", limit=3)
+    assert cache == {2: "2", 3: "again", 4: "4"}  # a re-check replaces, forgets nothing

@@ -358,12 +358,11 @@ class _PatchDataset(Dataset):
     def _check_grids(self, index: int) -> dict[str, FileInfo]:
         """The headers of patch ``index``'s files, their grids matched (shape only where a CRS is
         missing): checked once, again only when a file changed (size or modification time)."""
-        kept = self._grids.get(index)
-        patch, paths = self.patches[index], kept[1] if kept else None
-        paths = paths or {mod: patch.path(mod) for mod in self._mods}
+        kept, patch = self._grids.get(index), self.patches[index]
+        paths = kept[1] if kept else {mod: patch.path(mod) for mod in self._mods}
         stamp = tuple(_stamp(path) for path in paths.values())
         if kept is None or kept[0] != stamp:
-            kept = self._grids[index] = (stamp, paths, self._check_headers(patch, paths))
+            kept = _keep(self._grids, index, (stamp, paths, self._check_headers(patch, paths)))
         return kept[2]
 
     def _check_headers(self, patch: Patch, paths: dict[str, Path]) -> dict[str, FileInfo]:
@@ -439,6 +438,15 @@ def _stamp(path: Path) -> tuple[int, int]:
             f"{path}: file not found (it was there when the dataset was built)."
         ) from None
     return st.st_size, st.st_mtime_ns
+
+
+def _keep(cache: dict[int, Any], key: int, value: Any, limit: int = 8192) -> Any:
+    """``cache[key] = value``, forgetting the oldest entry past ``limit`` (as :func:`rasters.info`
+    does): a reader's kept checks stay bounded on 100,000s of samples."""
+    if key not in cache and len(cache) >= limit:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
+    return value
 
 
 def _check_pair(a: FileInfo, b: FileInfo) -> None:
@@ -671,7 +679,7 @@ class NTL(Dataset):
                 k: h.nodata if np.dtype(h.dtype).kind == "f" or h.nodata is not None else False
                 for k, h in heads.items()
             }
-            kept = self._heads[index] = (stamp, (ratio, heads["hr_ntl"].shape, nodata))
+            kept = _keep(self._heads, index, (stamp, (ratio, heads["hr_ntl"].shape, nodata)))
         return kept[1]
 
     def _check_ratio(self, paths: dict[str, Path]) -> int:
@@ -720,14 +728,8 @@ class NTL(Dataset):
             arrays[layer] = data
         if self.augment:
             arrays = _augment(arrays, rng)
-        out = {
-            "low_res": arrays["lr_ntl"],
-            "high_res": arrays["hr_ntl"],
-            "dmo": arrays["dmo"],
-            "dem": arrays["dem"],
-            "isp": arrays["isp"],
-        }
-        sample: dict[str, Any] = {k: torch.from_numpy(v) for k, v in out.items()}
+        names = {"lr_ntl": "low_res", "hr_ntl": "high_res"}  # dmo, dem, isp keep their names
+        sample: dict[str, Any] = {names.get(k, k): torch.from_numpy(v) for k, v in arrays.items()}
         sample.update(id=ident, ratio=ratio)
         return sample
 
