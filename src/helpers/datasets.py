@@ -52,11 +52,12 @@ from .normalise import (  # noqa: F401 (re-exported: datasets.normalise_s2 etc. 
 from .rasters import (
     FileInfo,
     RasterError,
+    check_count,
     check_same_bounds,
     check_same_grid,
     grid_of,
     info,
-    read,
+    read_array,
 )
 
 SCHEMES = (*LC_LAYERS, "dfc", "dfc8")
@@ -258,6 +259,7 @@ class _PatchDataset(Dataset):
         self.seed, self.nan_policy, self.epoch = seed, nan_policy, 0
         self.patches = self._select(rois, files)
         self._mods = self._needed()  # modalities each sample reads (fixed: checked once here)
+        self._grids: dict[int, tuple[tuple, dict[str, Path], dict[str, FileInfo]]] = {}
         self._check_partners()
 
     def _select(self, rois: Sequence[str] | None, files: Any) -> list[Patch]:
@@ -323,19 +325,18 @@ class _PatchDataset(Dataset):
         ):
             if not names:
                 continue
-            path = meta[mod].path
-            desc = meta[mod].descriptions
-            raster = read(
-                path, bands=band_indexes(names, all_names, desc), window=window, expect_bands=count
-            )
-            bad = _bad_pixels(raster.data, raster.nodata)
-            any_bad = bool(bad.any())
+            path, head = meta[mod].path, meta[mod]
+            bands = band_indexes(names, all_names, head.descriptions)
+            raw = read_array(path, bands, window=window, expect_bands=count)
+            maybe_bad = raw.dtype.kind == "f" or head.nodata is not None  # else none can be
+            bad = _bad_pixels(raw, head.nodata) if maybe_bad else None
+            any_bad = bad is not None and bool(bad.any())
             if any_bad and self.nan_policy == "raise":
                 raise DatasetError(
                     f"{path}: {int(bad.sum())} NaN/nodata/inf pixel(s) in the {mod.upper()} bands. "
                     + _NAN_HINT
                 )
-            raw = np.where(bad, 0, raster.data) if any_bad else raster.data
+            raw = np.where(bad, 0, raw) if any_bad else raw
             data = norm(raw, str(path)) if mod == "s2" else norm(raw)
             if any_bad:
                 data[:, bad] = 0.0
@@ -346,19 +347,26 @@ class _PatchDataset(Dataset):
         source = "dfc" if scheme in ("dfc", "dfc8") and "dfc" in self._label_files() else None
         if source == "dfc":
             path = meta["dfc"].path
-            raw = read(path, window=window, expect_bands=1).data[0]
+            raw = read_array(path, window=window, expect_bands=1)[0]
         else:
             path = meta["lc"].path
             layer = "igbp" if scheme in ("dfc", "dfc8") else scheme
-            raw = read(
-                path, bands=[LC_LAYERS.index(layer) + 1], window=window, expect_bands=4
-            ).data[0]
+            raw = read_array(path, [LC_LAYERS.index(layer) + 1], window=window, expect_bands=4)[0]
             source = layer
         return to_scheme(raw, scheme, source, path)
 
-    def _check_grids(self, patch: Patch) -> dict[str, FileInfo]:
-        """Open each file of the patch once: grids must match (shape only where a CRS is missing)."""
-        meta = {mod: _meta(patch.path(mod)) for mod in self._mods}
+    def _check_grids(self, index: int) -> dict[str, FileInfo]:
+        """The headers of patch ``index``'s files, their grids matched (shape only where a CRS is
+        missing): checked once, again only when a file changed (size or modification time)."""
+        kept, patch = self._grids.get(index), self.patches[index]
+        paths = kept[1] if kept else {mod: patch.path(mod) for mod in self._mods}
+        stamp = tuple(_stamp(path) for path in paths.values())
+        if kept is None or kept[0] != stamp:
+            kept = _keep(self._grids, index, (stamp, paths, self._check_headers(patch, paths)))
+        return kept[2]
+
+    def _check_headers(self, patch: Patch, paths: dict[str, Path]) -> dict[str, FileInfo]:
+        meta = {mod: _meta(path) for mod, path in paths.items()}
         if self.crs_required:
             for m in meta.values():
                 if m.crs is None:
@@ -374,7 +382,7 @@ class _PatchDataset(Dataset):
 
     def _sample(self, index: int) -> dict[str, Any]:
         patch = self.patches[index]
-        meta = self._check_grids(patch)
+        meta = self._check_grids(index)
         rng = _rng(self.seed, index, self.epoch) if self.crop or self.augment else None
         first = next(iter(meta.values()))
         window = _window(first.shape, self.crop, rng, first.path)
@@ -430,6 +438,15 @@ def _stamp(path: Path) -> tuple[int, int]:
             f"{path}: file not found (it was there when the dataset was built)."
         ) from None
     return st.st_size, st.st_mtime_ns
+
+
+def _keep(cache: dict[int, Any], key: int, value: Any, limit: int = 8192) -> Any:
+    """``cache[key] = value``, forgetting the oldest entry past ``limit`` (as :func:`rasters.info`
+    does): a reader's kept checks stay bounded on 100,000s of samples."""
+    if key not in cache and len(cache) >= limit:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
+    return value
 
 
 def _check_pair(a: FileInfo, b: FileInfo) -> None:
@@ -569,7 +586,7 @@ class DFC2020(_PatchDataset):
             return {}
         coarse_scheme = "dfc" if self.label == "dfc" else "dfc8"
         path = meta["lc"].path
-        raw = read(path, bands=[1], window=window, expect_bands=4).data[0]
+        raw = read_array(path, [1], window=window, expect_bands=4)[0]
         return {"coarse": to_scheme(raw, coarse_scheme, "igbp", path)}
 
 
@@ -603,7 +620,7 @@ class NTL(Dataset):
             raise DatasetError(f"nan_policy must be 'raise' or 'zero', not {nan_policy!r}.")
         self.root, self.split, self.crop, self.augment = root, split, crop, augment
         self.seed, self.nan_policy, self.epoch = seed, nan_policy, 0
-        self._ratios: dict[int, tuple[tuple, tuple[int, tuple[int, int]]]] = {}
+        self._heads: dict[int, tuple[tuple, tuple[int, tuple[int, int], dict[str, Any]]]] = {}
         hr_dir = root / split / "hr_ntl"
         ids = sorted(p.stem for p in hr_dir.glob("*.tif"))
         if files is not None:
@@ -620,8 +637,9 @@ class NTL(Dataset):
                 "(holding train/val/test)."
             )
         self.ids_ = ids
+        self._paths = [{k: self._path(k, i) for k in NTL_LAYERS} for i in ids]  # built once
         for layer in NTL_LAYERS:
-            missing = [self._path(layer, i) for i in ids if not self._path(layer, i).exists()]
+            missing = [p[layer] for p in self._paths if not p[layer].exists()]
             if missing:
                 raise DatasetError(
                     f"{missing[0]}: missing ({len(missing)} {layer} file(s) in all). Export the {layer} "
@@ -643,25 +661,32 @@ class NTL(Dataset):
         return list(self.ids_)
 
     def ratio(self, index: int = 0) -> int:
-        """The high-res / low-res scale factor of one sample, checked (grid, bounds, integer ratio);
-        the check is kept per sample until one of its files changes (size or modification time)."""
-        ident = self.ids_[index]
-        return self._checked(index, {k: self._path(k, ident) for k in NTL_LAYERS})[0]
+        """The high-res / low-res scale factor of one sample, checked (grid, bounds, integer ratio,
+        band counts); kept per sample until one of its files changes (size or modification time)."""
+        return self._checked(index)[0]
 
-    def _checked(self, index: int, paths: dict[str, Path]) -> tuple[int, tuple[int, int]]:
-        """``(ratio, high-res shape)`` of sample ``index``, checked again when a file changed."""
+    def _checked(self, index: int) -> tuple[int, tuple[int, int], dict[str, Any]]:
+        """``(ratio, high-res shape, {layer: nodata value, or False where no pixel can be bad})``
+        of sample ``index``: its files' headers checked once, again only when a file changed."""
+        paths = self._paths[index]
         stamp = tuple(_stamp(path) for path in paths.values())
-        kept = self._ratios.get(index)
+        kept = self._heads.get(index)
         if kept is None or kept[0] != stamp:
-            ratio = self._check_ratio(self.ids_[index])
-            kept = self._ratios[index] = (stamp, (ratio, grid_of(paths["hr_ntl"])[2]))
+            ratio, heads = self._check_ratio(paths), {k: _meta(p) for k, p in paths.items()}
+            for layer, count in NTL_LAYERS.items():
+                check_count(paths[layer], heads[layer].count, count)
+            nodata = {  # per layer: False where no pixel can be bad (integers, no nodata value)
+                k: h.nodata if np.dtype(h.dtype).kind == "f" or h.nodata is not None else False
+                for k, h in heads.items()
+            }
+            kept = _keep(self._heads, index, (stamp, (ratio, heads["hr_ntl"].shape, nodata)))
         return kept[1]
 
-    def _check_ratio(self, ident: str) -> int:
-        hr = self._path("hr_ntl", ident)
+    def _check_ratio(self, paths: dict[str, Path]) -> int:
+        hr = paths["hr_ntl"]
         for layer in ("dmo", "dem", "isp"):
-            check_same_grid(hr, self._path(layer, ident), tolerance=1e-3)
-        low = self._path("lr_ntl", ident)
+            check_same_grid(hr, paths[layer], tolerance=1e-3)
+        low = paths["lr_ntl"]
         check_same_bounds(hr, low)
         (hh, hw), (lh, lw) = grid_of(hr)[2], grid_of(low)[2]
         if hh % lh or hw % lw or hh // lh != hw // lw:
@@ -678,9 +703,8 @@ class NTL(Dataset):
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} patches")
-        ident = self.ids_[index]
-        paths = {layer: self._path(layer, ident) for layer in NTL_LAYERS}
-        ratio, hr_shape = self._checked(index, paths)
+        ident, paths = self.ids_[index], self._paths[index]
+        ratio, hr_shape, nodata = self._checked(index)
         rng = _rng(self.seed, index, self.epoch) if self.crop or self.augment else None
         if self.crop is not None and self.crop % ratio:
             raise DatasetError(
@@ -691,39 +715,36 @@ class NTL(Dataset):
         if hr_win is not None:
             from rasterio.windows import Window
 
-            lr_win = Window(
-                hr_win.col_off // ratio,
-                hr_win.row_off // ratio,
-                self.crop // ratio,
-                self.crop // ratio,
-            )
+            side = self.crop // ratio
+            lr_win = Window(hr_win.col_off // ratio, hr_win.row_off // ratio, side, side)
         arrays = {}
         for layer, count in NTL_LAYERS.items():
             path = paths[layer]
-            raster = read(path, window=lr_win if layer == "lr_ntl" else hr_win, expect_bands=count)
-            data = raster.data.astype(np.float32, copy=False)
-            bad = _bad_pixels(raster.data, raster.nodata)
-            if bad.any():
-                if self.nan_policy == "raise":
-                    raise DatasetError(
-                        f"{path}: {int(bad.sum())} NaN/nodata/inf pixel(s). Fill them before export, "
-                        "or pass nan_policy='zero' to set them to 0."
-                    )
-                data[:, bad] = 0.0
+            window = lr_win if layer == "lr_ntl" else hr_win
+            data = read_array(path, window=window, expect_bands=count, out_dtype=np.float32)
+            if nodata[layer] is not False:
+                self._bad_to_zero(data, nodata[layer], path)
             check_ntl_range(layer, data, path)
             arrays[layer] = data
         if self.augment:
             arrays = _augment(arrays, rng)
-        out = {
-            "low_res": arrays["lr_ntl"],
-            "high_res": arrays["hr_ntl"],
-            "dmo": arrays["dmo"],
-            "dem": arrays["dem"],
-            "isp": arrays["isp"],
-        }
-        sample: dict[str, Any] = {k: torch.from_numpy(v) for k, v in out.items()}
+        names = {"lr_ntl": "low_res", "hr_ntl": "high_res"}  # dmo, dem, isp keep their names
+        sample: dict[str, Any] = {names.get(k, k): torch.from_numpy(v) for k, v in arrays.items()}
         sample.update(id=ident, ratio=ratio)
         return sample
+
+    def _bad_to_zero(self, data: np.ndarray, nodata: float | None, path: Path) -> None:
+        """NaN/inf/nodata pixels: refused (``nan_policy='raise'``) or set to 0 in place."""
+        if nodata is None and np.isfinite(data.sum()):  # one pass, no mask, when all is well
+            return
+        bad = _bad_pixels(data, nodata)
+        if bad.any():
+            if self.nan_policy == "raise":
+                raise DatasetError(
+                    f"{path}: {int(bad.sum())} NaN/nodata/inf pixel(s). Fill them before export, "
+                    "or pass nan_policy='zero' to set them to 0."
+                )
+            data[:, bad] = 0.0
 
     def __repr__(self) -> str:
         return f"NTL({len(self)} patches from {self.root / self.split}, crop={self.crop}, augment={self.augment})"

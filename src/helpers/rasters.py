@@ -1,7 +1,8 @@
 """GeoTIFF reading and writing that keeps the georeference, plus windows, tiling and grid checks.
 
-Every reader in the kit goes through :func:`read`, so a corrupt, missing or mis-shaped file gives
-one kind of error (:class:`RasterError`) that names the file and says how to fix it.
+Every reader in the kit goes through :func:`read` (or :func:`read_array`, pixels only, for samples
+whose headers were checked), so a corrupt, missing or mis-shaped file gives one kind of error
+(:class:`RasterError`) that names the file and says how to fix it.
 """
 
 from __future__ import annotations
@@ -70,11 +71,7 @@ def read(
     path = Path(path)
     try:
         with rasterio.open(os.fspath(path)) as src:  # a str opens faster than a Path
-            if expect_bands is not None and src.count != expect_bands:
-                raise RasterError(
-                    f"{path}: has {src.count} band(s), expected {expect_bands}. "
-                    "Use the file from the right folder or re-export it with all bands."
-                )
+            check_count(path, src.count, expect_bands)
             indexes = list(bands) if bands is not None else list(range(1, src.count + 1))
             bad = [b for b in indexes if b < 1 or b > src.count]
             if bad:
@@ -86,20 +83,60 @@ def read(
     except RasterError:
         raise
     except (RasterioIOError, OSError) as err:
-        if not path.exists():  # checked only on failure: one stat less per read
-            raise RasterError(
-                f"{path}: file not found. Check the path, or create the sample scene with "
-                "`eosr sample`."
-            ) from None
-        raise RasterError(
-            f"{path}: cannot be read as a GeoTIFF ({err}). The file is probably corrupt or "
-            "truncated: delete it and download or export it again."
-        ) from err
+        raise _unreadable(path, err) from err
     if masked_nodata and raster.nodata is not None:
         data = raster.data.astype(np.float32)
         data[raster.data == raster.nodata] = np.nan
         raster.data = data
     return raster
+
+
+def check_count(path: str | os.PathLike, count: int, expect_bands: int | None) -> None:
+    """Raise :class:`RasterError` naming the file unless it has ``expect_bands`` bands (None: any)."""
+    if expect_bands is not None and count != expect_bands:
+        raise RasterError(
+            f"{path}: has {count} band(s), expected {expect_bands}. "
+            "Use the file from the right folder or re-export it with all bands."
+        )
+
+
+def _unreadable(path: Path, err: Exception) -> RasterError:
+    """The error for a file rasterio could not open or read: missing, else corrupt (checked only
+    on failure: one stat less per read)."""
+    if not path.exists():
+        return RasterError(
+            f"{path}: file not found. Check the path, or create the sample scene with `eosr sample`."
+        )
+    return RasterError(
+        f"{path}: cannot be read as a GeoTIFF ({err}). The file is probably corrupt or "
+        "truncated: delete it and download or export it again."
+    )
+
+
+def read_array(
+    path: Path,
+    bands: Sequence[int] | None = None,
+    window: Any | None = None,
+    expect_bands: int | None = None,
+    out_dtype: Any | None = None,
+) -> np.ndarray:
+    """Pixels only, ``(bands, h, w)``: one open and one read, no georeference, tags or names.
+
+    Why: per-sample loops whose files' headers (grid, bands, nodata) were checked when the
+    dataset met them; the band count is still compared (free on an open file). ``out_dtype``
+    converts while reading (no second copy). Errors as :func:`read`.
+    """
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    try:
+        with rasterio.open(path) as src:
+            check_count(path, src.count, expect_bands)
+            return src.read(bands, window=window, out_dtype=out_dtype)
+    except RasterError:
+        raise
+    except (RasterioIOError, OSError) as err:
+        raise _unreadable(Path(path), err) from err
 
 
 def write(
