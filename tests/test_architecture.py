@@ -58,6 +58,7 @@ LAYERS: dict[str, int] = {
     "ntl_baselines": 4,
     "ablation": 4,
     "seeds": 4,
+    "transfer": 4,
     # 5 runs, records, report, reproduction
     "runs": 5,
     "results": 5,

@@ -41,12 +41,22 @@ HOT_ROOF_GAIN = 2.0  # night-light hot spots: log-brightness per unit roof share
 # README of the VIIRS DNB composites (version 1) says monthly composites keep background
 # (non-light) values, only the annual ones screen them out; it gives no radiance numbers.
 # Lit-area percentiles: NO STORED SOURCE states VIIRS monthly-composite radiance percentiles of lit
-# areas (searched: the EOG README and product pages; Levin & Zhang 2017, "A global analysis of
-# factors controlling VIIRS nighttime light levels from densely populated areas", Remote Sensing of
-# Environment, has city means but its numbers were not in reach). LIT_PERCENTILES_ASSUMED is
-# therefore "unknown, assumed": the order of magnitude of a mid-size European city in a monthly
-# composite, to be replaced by a cited table; tests/test_synthetic.py checks the scene against it.
+# areas (searched on 2026-12-02 as well: the EOG README of the version 1 DNB composites and its
+# product pages, the Earth Engine catalogue pages of NOAA/VIIRS/DNB/MONTHLY_V1/VCMCFG and the annual
+# V2.1/V2.2 composites, Black Marble (Roman et al.) user guide pages, Levin & Zhang 2017 (abstract
+# only: city means, no numbers in reach), Small 2021 "Spatiotemporal Characterization of VIIRS
+# Night Light" (abstract only), Coesfeld et al. 2018 "Variation of Individual Location Radiance in
+# VIIRS DNB Monthly Composite Images" (gives a temporal spread, std 15-20 % of the mean, not spatial
+# percentiles)). LIT_PERCENTILES_ASSUMED is therefore "unknown, assumed": the order of magnitude of
+# a mid-size European city in a monthly composite, to be replaced by a cited table;
+# tests/test_synthetic.py checks the scene against it.
+# Background, CITED: Elvidge, Zhizhin, Ghosh, Hsu & Taneja 2021, "Annual Time Series of Global
+# VIIRS Nighttime Lights Derived from Monthly Averages: 2012 to 2019", Remote Sensing 13(5), 922,
+# abstract: a twelve-month median isolates the background "to a narrow range of radiances under
+# 1 nW/cm2/sr". BACKGROUND_BOUND is that number; the test checks the 1st-99th percentiles of the
+# scene's dark pixels against it.
 LIT_PERCENTILES_ASSUMED = {50: (5.0, 60.0), 90: (15.0, 150.0), 99: (20.0, 250.0)}  # nW/cm2/sr
+BACKGROUND_BOUND = 1.0  # nW/cm2/sr, Elvidge et al. 2021 (see above)
 LIT_BASE, LIT_CORE, VIIRS_NOISE = 4.0, 55.0, 0.15
 
 # fmt: off
@@ -67,6 +77,10 @@ SEN12MS_ROIS = dict(zip(SEASONS, layouts.SEASONS))  # season -> ROI folder (name
 # summer forest is tested against the first (tests/test_synthetic.py). Its shrubland and grassland
 # (TOA NDVI ~0.45-0.55) sit ABOVE that shrub/grass range, while one real DFC2020 scene measured in
 # issue 16 gave ~0.75 for shrubland: the sources disagree, so the table is left as it is.
+# Searched again on 2026-12-02 (ECOSTRESS / USGS splib07 pages, Sentinel-2 convolution tools, class
+# NDVI studies): still no per-class summer band values in reach. The Sentinel Hub custom-scripts
+# NDVI page gives the same coarse ranges (barren -0.1 to 0.1, shrub and grassland about 0.2 to 0.4,
+# temperate and tropical forests towards 1), so nothing here changed.
 # B09 is the surface value (~0.7 x B8A); the atmosphere adds the water-vapour absorption. B10 ~0.
 ENDMEMBERS = ("water", "broadleaf", "conifer", "grass", "crop", "dry", "soil", "rock", "asphalt", "roof", "snow", "shade")
 _E = np.array([
