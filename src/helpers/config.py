@@ -121,7 +121,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "teaching": {
             "crop": 128,
             "batch": 8,
-            "epochs": 60,  # x 8 steps, two models: the notebook fits 5 min on a quiet 2-core machine
+            # 60 x 8 steps x 2 models (naive, label SR) = 960 U-Net steps: about 255-270 s on a quiet
+            # 2-core machine, scaled from the 424 s of 100 epochs (tests/test_teaching_budget.py);
+            # more when notebook 03's U-Net is missing and 04 trains its own supervised U-Net
+            "epochs": 60,
             "width": 16,
             "depth": 3,
             "samples": 64,
@@ -155,8 +158,11 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "teaching": {
             "crop": 64,
-            "batch": 4,
-            "epochs": 130,  # per seed: 3 seeds x 3 GANs = 1170 epochs, under the 1200 (3 x 400) of 245 s
+            # 70 x 9 batches of 8 (72 patches) = 630 steps per GAN and seed, 5,670 for 3 GANs x 3
+            # seeds: about 225 s on a quiet 2-core machine, scaled from the 664 s of 21,060 steps of
+            # batch 4 (130 epochs); a step of 8 costs ~1.1 steps of 4 (tests/test_teaching_budget.py)
+            "batch": 8,
+            "epochs": 70,
             "ngf": 8,
             "ndf": 8,
             "learning_rate": 1e-3,
