@@ -121,10 +121,11 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "teaching": {
             "crop": 128,
             "batch": 8,
-            # 60 x 8 steps x 2 models (naive, label SR) = 960 U-Net steps: about 255-270 s on a quiet
-            # 2-core machine, scaled from the 424 s of 100 epochs (tests/test_teaching_budget.py);
+            # 28 x 8 steps x 2 models (naive, label SR) = 448 U-Net steps. Measured in the quiet
+            # part of the 2026-12-02 reproduce run (2 threads): 3.2 s an epoch (naive), 3.9 s (label
+            # SR), about 55 s outside training, so about 255 s (tests/test_teaching_budget.py);
             # more when notebook 03's U-Net is missing and 04 trains its own supervised U-Net
-            "epochs": 60,
+            "epochs": 28,
             "width": 16,
             "depth": 3,
             "samples": 64,
@@ -158,11 +159,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "teaching": {
             "crop": 64,
-            # 70 x 9 batches of 8 (72 patches) = 630 steps per GAN and seed, 5,670 for 3 GANs x 3
-            # seeds: about 225 s on a quiet 2-core machine, scaled from the 664 s of 21,060 steps of
-            # batch 4 (130 epochs); a step of 8 costs ~1.1 steps of 4 (tests/test_teaching_budget.py)
+            # 35 x 9 batches of 8 (72 patches) = 315 steps per GAN and seed, 2,835 for 3 GANs x 3
+            # seeds. Measured quiet (2026-12-02, 2 threads): 70 epochs took 40-46 s per GAN and seed
+            # plus ~5 s of scoring, 446 s for the notebook; 35 epochs: about 265 s
+            # (tests/test_teaching_budget.py)
             "batch": 8,
-            "epochs": 70,
+            "epochs": 35,
             "ngf": 8,
             "ndf": 8,
             "learning_rate": 1e-3,
