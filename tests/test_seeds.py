@@ -94,3 +94,10 @@ def test_l1_falls_per_seed_and_on_average():
     assert seeds.l1_falls_on_average([learned, learned, flat])
     assert not seeds.l1_falls_on_average([flat, flat])
     assert seeds.l1_falls(SimpleNamespace(steps={"g_l1": [1.0, 2.0]}))  # too short to tell
+
+
+def test_seed_stats_reads_a_std_kept_as_a_metric():
+    """Notebook 09 kept its std over seeds as a metric "psnr std": the report still shows it."""
+    rec = {"metrics": {"psnr": 34.0, "psnr std": 1.3}}
+    assert results.seed_stats(rec, "psnr") == (34.0, 1.3, 0)
+    assert results.seed_stats({"metrics": {"psnr": 34.0}}, "psnr") == (34.0, None, 1)

@@ -375,7 +375,8 @@ def _ours(name: str, rec: dict[str, Any]) -> str:
         return text
     unit = " %" if text.endswith("%") else (" dB" if text.endswith("dB") else "")
     spread = _plain(fmt_metric(name, std)).removesuffix(unit)
-    return f"{text.removesuffix(unit)} ± {spread}{unit} ({count} seeds)"
+    seeds = f" ({count} seeds)" if count else " (over seeds)"
+    return f"{text.removesuffix(unit)} ± {spread}{unit}{seeds}"
 
 
 def _plain(text: str) -> str:

@@ -94,10 +94,13 @@ def record_seeds(
 
 def seed_stats(rec: dict[str, Any], metric: str) -> tuple[float | None, float | None, int]:
     """A record's value of ``metric``, its std over seeds (``None`` for a one-seed record) and the
-    number of seeds (1 for records written before seeds were recorded)."""
-    value = (rec.get("metrics") or {}).get(metric)
+    number of seeds (1 for records written before seeds were recorded). Records that kept the std
+    as a metric ``"<metric> std"`` (notebook 09 before 2026-12-02) count as 0 seeds: unknown."""
+    metrics = rec.get("metrics") or {}
     std = (rec.get("std") or {}).get(metric)
-    return value, std, len(rec.get("seeds") or [None])
+    if std is None and not rec.get("seeds") and f"{metric} std" in metrics:
+        return metrics.get(metric), metrics[f"{metric} std"], 0
+    return metrics.get(metric), std, len(rec.get("seeds") or [None])
 
 
 def latest_records(
