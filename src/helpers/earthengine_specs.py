@@ -260,7 +260,7 @@ class Sentinel2Spec(Spec):
     # (unlike in L1 data, there is no B10)" - EE catalog COPERNICUS_S2_SR page (points to HARMONIZED).
     # L1C: the COPERNICUS/S2 catalog text "13 UINT16 spectral bands representing TOA reflectance scaled
     # by 10000" (quoted in public STAC examples, search tool); COPERNICUS/S2_HARMONIZED is its
-    # harmonized version (same bands, processing-baseline offset removed), id as named in issue 16 -
+    # harmonized version (same bands, processing-baseline offset removed), id as named in the project's design review -
     # not re-checked against the catalog page this session.
     # verified: GOOGLE/CLOUD_SCORE_PLUS/V1/S2_HARMONIZED bands cs, cs_cdf in 0..1, linked by
     # system:index - EE catalog GOOGLE_CLOUD_SCORE_PLUS_V1_S2_HARMONIZED.

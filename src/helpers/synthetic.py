@@ -36,7 +36,7 @@ FLOW_AMPLITUDE = 0.6  # night-light local misregistration: std of each flow comp
 HOT_ROOF_GAIN = 2.0  # night-light hot spots: log-brightness per unit roof share (see _lights)
 # Night-light radiance (nW/cm2/sr) of built-up pixels: LIT_BASE + LIT_CORE * density^1.7 per unit
 # impervious share. Scene 1.x used 5 + 190, city cores 3-4x brighter at p99 than a real city of a
-# million people (issue 16, measured against a real VIIRS monthly composite); 2.0 divides the core
+# million people (measured by an earlier review against a real VIIRS monthly composite); 2.0 divides the core
 # term by ~3.5. Background noise: std of dark pixels in a monthly composite, ASSUMED. The EOG
 # README of the VIIRS DNB composites (version 1) says monthly composites keep background
 # (non-light) values, only the annual ones screen them out; it gives no radiance numbers.
@@ -71,12 +71,12 @@ SEN12MS_ROIS = dict(zip(SEASONS, layouts.SEASONS))  # season -> ROI folder (name
 # USGS Data Series 1035) and the ECOSTRESS Spectral Library 1.0 (Meerdink et al. 2019, Remote
 # Sensing of Environment 230, 111196). NOT RE-DERIVED BAND BY BAND: no stored source in reach gave
 # the libraries' spectra or their Sentinel-2 band values, so these numbers stay "typical, not
-# measured for this kit" (issue 16 item 2 remains open for summer). The only published class ranges
+# measured for this kit" (summer spectra remain unsourced). The only published class ranges
 # in reach are coarse NDVI ranges (NASA Earth Observatory, "Measuring Vegetation": temperate and
 # tropical forests 0.6-0.8, shrub and grassland 0.2-0.3, rock/sand/snow 0.1 and below); the scene's
 # summer forest is tested against the first (tests/test_synthetic.py). Its shrubland and grassland
 # (TOA NDVI ~0.45-0.55) sit ABOVE that shrub/grass range, while one real DFC2020 scene measured in
-# issue 16 gave ~0.75 for shrubland: the sources disagree, so the table is left as it is.
+# an earlier review gave ~0.75 for shrubland: the sources disagree, so the table is left as it is.
 # Searched again on 2026-12-02 (ECOSTRESS / USGS splib07 pages, Sentinel-2 convolution tools, class
 # NDVI studies): still no per-class summer band values in reach. The Sentinel Hub custom-scripts
 # NDVI page gives the same coarse ranges (barren -0.1 to 0.1, shrub and grassland about 0.2 to 0.4,
@@ -404,7 +404,7 @@ class Region:
 
 # Relief per climate: (lowest elevation m, relief m over a 10 km region; relief grows with the region
 # side as L^H, as for fractional Brownian surfaces). Hurst exponent H = 0.55 gives a radial power
-# spectrum ~ f^-3.1, the slope measured on real mountain DEMs (issue 16); H = 0.85 gave -3.8.
+# spectrum ~ f^-3.1, the slope measured on real mountain DEMs (earlier review); H = 0.85 gave -3.8.
 TERRAIN_HURST = 0.3
 _RELIEF = {"alpine": (700.0, 800.0), "dry": (300.0, 450.0), "temperate": (40.0, 110.0)}
 
