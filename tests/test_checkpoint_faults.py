@@ -1,4 +1,4 @@
-"""Checkpoint, record and report faults (issue 18): each fails on the kit's earlier behaviour.
+"""Checkpoint, record and report faults: each fails on the kit's earlier behaviour.
 
 No code runs from a checkpoint (``weights_only``), only finished checkpoints are reused, a killed
 run's checkpoint never is, a finished run is not changed by running ``fit`` again, wrong

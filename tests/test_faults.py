@@ -1,4 +1,4 @@
-"""Fault and bad-input cases (issue 18): each fails on the kit's earlier behaviour.
+"""Fault and bad-input cases: each fails on the kit's earlier behaviour.
 
 Readers: non-finite pixels, DN vs reflectance, DMSP DN range, isp values, CRS on partner files,
 empty split lists. NTL model: non-finite inputs refused before the forward pass. Locks and the

@@ -83,7 +83,7 @@ def test_ntl_patch_schemes_name_and_split_once(tmp_path):
 
 
 def test_sample_scene_writes_through_layouts():
-    """The generator keeps no file naming of its own (issue 19 item 5): names come from layouts."""
+    """The generator keeps no file naming of its own : names come from layouts."""
     import inspect
 
     from helpers import synthetic

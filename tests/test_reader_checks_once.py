@@ -1,4 +1,4 @@
-"""The readers check each file's header once and then only read pixels (issue 20: readers within
+"""The readers check each file's header once and then only read pixels (goal: readers within
 90 % of a bare rasterio read). Counted, not timed: per sample one rasterio.open per file it needs,
 no grid re-check, no path building, no NaN mask on clean data; a changed file is checked again."""
 

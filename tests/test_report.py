@@ -250,3 +250,26 @@ def test_row_lines_one_per_published_row(tmp_path):
     page = report.render(_run(tmp_path, [seeded, single]))
     assert "Every published row in one line" in page
     assert "40.00 ± 5.00 % (3 seeds)" in page  # the table cell shows the spread too
+
+
+def test_markdown_results_rows_and_metrics():
+    """Only the record linked to a published row sits on it (notebook 08's bicubic and NTL-only
+    rows carry no published value), and a record without the table's metric shows its own."""
+    full = _rec(
+        "08_ntl_super_resolution",
+        "MMNTLSR full model",
+        {"psnr": 39.7},
+        published=report.published_for("+ multi-scale prediction loss"),
+    )
+    bicubic = _rec("08_ntl_super_resolution", "bicubic (inter-calibrated)", {"psnr": 32.2})
+    effect = _rec(
+        "09_ntl_ablation", "alignment effect under misregistration", {"psnr_gain_db": 0.04}
+    )
+    lines = report.markdown_results([full, bicubic, effect]).splitlines()
+    on_row = [line for line in lines if "| + multi-scale prediction loss (" in line]
+    assert len(on_row) == 1 and "MMNTLSR full model" in on_row[0], on_row
+    assert "psnr 32.395 dB" in on_row[0] and "psnr 39.700 dB" in on_row[0]
+    plain = next(line for line in lines if "(bicubic (inter-calibrated))" in line)
+    assert "|  (bicubic (inter-calibrated)) | – |" in plain
+    align = next(line for line in lines if "alignment effect" in line)
+    assert "psnr_gain_db 0.04" in align and "psnr –" not in align, align

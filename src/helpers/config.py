@@ -191,7 +191,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # crop: training crop in HR pixels (a multiple of the ratio 8); teaching 32 px = 4 x 4 coarse
     # pixels: more, more varied steps (64 px: -1.3 dB, 2 seeds). repeats: random crops per
     # training patch and epoch. tile/overlap: tiled inference, HR pixels. Steps = epochs x
-    # (training patches x repeats / batch): teaching 200 x (8 x 16 / 16) = 1600 optimisation steps.
+    # (training patches x repeats / batch): teaching 150 x (8 x 16 / 16) = 1200 optimisation steps
+    # (quiet 2-core VM of 2026-12-02: 1.34 s an epoch; 200 epochs made the notebook take 377 s).
     "ntl_super_resolution": {
         "smoke": {
             "batch": 4,
@@ -207,8 +208,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "teaching": {
             "batch": 16,
-            "epochs": 200,
-            "ntl_only_epochs": 100,  # the NTL-only baseline: half the steps (it plateaus early)
+            "epochs": 150,
+            "ntl_only_epochs": 30,  # the NTL-only baseline: its loss levels off by epoch ~30
             "width": 16,
             "crop": 32,
             "repeats": 16,
@@ -230,8 +231,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "time_cap_s": None,
         },
     },
-    # epochs per row and seed (teaching: 18 x 8 = 144 steps each, 3 seeds x 8 rows, so the
-    # notebook fits 5 min); seeds: how many seeds per row (mean +- std)
+    # epochs per row and seed (teaching: 11 x 8 = 88 steps each, 3 seeds x 8 rows, so the
+    # notebook fits 5 min: 0.9 s an epoch on the quiet 2-core VM of 2026-12-02, 18 epochs took
+    # 404 s); seeds: how many seeds per row (mean +- std)
     "ntl_ablation": {
         "smoke": {
             "batch": 4,
@@ -245,7 +247,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "teaching": {
             "batch": 16,
-            "epochs": 18,
+            "epochs": 11,
             "width": 8,
             "crop": 32,
             "repeats": 16,
@@ -275,6 +277,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "learning_rate": 3e-3,
             "class_weight_power": 1.0,
             "min_labelled": 200,
+            "transfer_epochs": 3,
             "time_cap_s": 30,
             "tile": 256,
             "trees": 20,
@@ -283,14 +286,17 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "teaching": {
             "crop": 64,
             "batch": 16,
-            "epochs": 30,
+            "epochs": 20,
             "samples": 256,
             "width": 16,
             "depth": 3,
             "learning_rate": 3e-3,
             "class_weight_power": 1.0,
             "min_labelled": 200,
-            "time_cap_s": 900,  # 30 epochs: ~1-2.5 min on 2 cores
+            # 20 epochs: 3.5 s each, 3 x 28 epochs of the sample-scene U-Net: 1.8 s each (quiet
+            # 2-core VM of 2026-12-02; 30 + 3 x 40 epochs made the notebook take 371 s)
+            "transfer_epochs": 28,
+            "time_cap_s": 900,
             "tile": 256,
             "trees": 100,
             "rf_pixels": 30000,
@@ -305,6 +311,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "learning_rate": 1e-3,
             "class_weight_power": 1.0,
             "min_labelled": 500,
+            "transfer_epochs": 100,
             "time_cap_s": None,
             "tile": 512,
             "trees": 300,

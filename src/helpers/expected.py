@@ -37,17 +37,17 @@ RANGES: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
         },
         "08_ntl_super_resolution": {
             "bicubic PSNR (dB)": (31.2, 33.3),
-            "full model PSNR (dB)": (38.6, 40.7),
-            "full model - bicubic (dB)": (6.4, 8.5),
-            "NTL only - bicubic (dB)": (-0.8, 1.3),
+            "full model PSNR (dB)": (38.2, 40.3),
+            "full model - bicubic (dB)": (6.0, 8.1),
+            "NTL only - bicubic (dB)": (-0.9, 1.2),
         },
         "09_ntl_ablation": {
-            "baseline PSNR (dB)": (32.9, 35.0),
-            "full model PSNR (dB)": (31.8, 33.9),
+            "baseline PSNR (dB)": (31.2, 33.3),
+            "full model PSNR (dB)": (31.6, 33.7),
         },
         "11_real_scene": {
-            "sample-scene U-Net on real data, gain vs majority (mean of seeds)": (0.07, 0.18),
-            "sample-scene U-Net on real data, gain vs majority (worst seed)": (0.02, 0.13),
+            "sample-scene U-Net on real data, gain vs majority (mean of seeds)": (0.08, 0.19),
+            "sample-scene U-Net on real data, gain vs majority (worst seed)": (0.03, 0.14),
         },
     },
     "smoke": {

@@ -421,10 +421,11 @@ _MAIN_METRICS = ("iou", "f1", "psnr", "ssim", "accuracy")
 
 
 def _metric_names(table: Table | None, rec: dict[str, Any] | None) -> tuple[str, ...]:
-    """The metrics a markdown row shows: the table's, else the record's main ones."""
-    if table is not None and table.metrics:
-        return table.metrics
+    """The metrics a markdown row shows: the table's when the record has one of them, else the
+    record's main ones (e.g. the alignment effect in dB beside the PSNR rows)."""
     have = (rec or {}).get("metrics") or {}
+    if table is not None and table.metrics and (not have or any(m in have for m in table.metrics)):
+        return table.metrics
     return tuple(m for m in _MAIN_METRICS if m in have) or tuple(list(have)[:2])
 
 

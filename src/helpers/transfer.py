@@ -33,12 +33,15 @@ def train_sample_unet(
     device: Any = None,
     checkpoint: str | os.PathLike | None = None,
     progress: bool = False,
+    epochs: int | None = None,
 ) -> tuple[UNet, Any]:
     """Notebook 03's U-Net trained on the sample scene's DFC2020 training region with ``seed``
-    (its profile's crops, epochs, width, depth and learning rate; the last epoch's weights);
-    returns ``(model, history)``. ``checkpoint``: where training writes (default a temporary
-    folder)."""
+    (its profile's crops, width, depth and learning rate; the last epoch's weights); returns
+    ``(model, history)``. ``epochs``: notebook 03's when ``None`` (notebook 11 trains fewer to
+    stay within its time); ``checkpoint``: where training writes (default a temporary folder)."""
     s = config.settings(NOTEBOOK, profile)
+    if epochs is not None:
+        s["epochs"] = int(epochs)
     paths = synthetic.ensure_sample(profile, verbose=False)
     patches = datasets.DFC2020(paths.dfc2020, split="validation", s2_bands=BANDS)
     config.seed_everything(seed)
