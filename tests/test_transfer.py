@@ -75,3 +75,17 @@ def test_notebook_11_trains_fixed_seeds_and_checks_their_mean():
     assert "find_checkpoint" not in code
     assert 'transfer_summary["gain_mean"]' in code and "gain >= 0.10" in code
     assert 'transfer_summary["gain_worst"] > 0' in code
+
+
+def test_train_sample_unet_trains_the_epochs_it_is_given(tmp_path):
+    """Notebook 11 trains fewer epochs than notebook 03 (its own time budget): the override is
+    honoured, and without it notebook 03's epochs are planned."""
+    from helpers import config
+    from helpers.train import load_checkpoint
+
+    _, history = transfer.train_sample_unet("smoke", 0, "cpu", tmp_path / "a" / "c.pt", epochs=1)
+    assert history.epochs_done == 1 and not history.capped
+    assert load_checkpoint(tmp_path / "a" / "c.pt")["planned_epochs"] == 1
+    assert config.settings("unet_landcover", "smoke")["epochs"] > 1  # so the override is seen
+    assert "epochs=TRANSFER_EPOCHS" in "\n".join(_cells())
+    assert config.settings("real_scene", "teaching")["transfer_epochs"] >= 1
