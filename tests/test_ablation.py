@@ -88,3 +88,16 @@ def test_train_row_standardises_the_guidance_of_guided_rows():
     guided, *_ = ablation.train_row({}, {}, train_set, **FIT, seed=0)
     plain, *_ = ablation.train_row(PLAIN, {}, train_set, **FIT, seed=0)
     assert not torch.all(guided.guide_std == 1) and torch.all(plain.guide_std == 1)
+
+
+def test_versus_baseline_ties_inside_the_seed_spread():
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {"psnr": [30.0, 30.5, 33.0, 27.0], "psnr std": [1.0, 1.0, 0.5, 0.5]},
+        index=["baseline", "a", "b", "c"],
+    )
+    v = ablation.versus_baseline(table)
+    assert list(v.index) == ["a", "b", "c"]
+    assert list(v["verdict"]) == ["ties with", "beats", "falls below"]
+    assert v.loc["a", "spread"] == pytest.approx(2**0.5) and v.loc["b", "difference"] == 3.0

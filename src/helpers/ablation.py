@@ -152,3 +152,18 @@ def summarise(results: list[dict[str, Any]], metrics_: Sequence[str] = METRICS) 
     out["seconds"] = grouped["seconds"].mean()
     out["capped"] = grouped["capped"].any()
     return out
+
+
+def versus_baseline(table: Any, baseline: str = "baseline", metric: str = "psnr") -> Any:
+    """Each row's mean ``metric`` minus the baseline's, against the spread between seeds (the two
+    standard deviations combined): ``beats``, ``ties with`` or ``falls below`` (a DataFrame)."""
+    import pandas as pd
+
+    base = table.loc[baseline]
+    others = table.drop(index=baseline)
+    diff = others[metric] - base[metric]
+    spread = np.hypot(others[f"{metric} std"], base[f"{metric} std"])
+    verdict = np.where(
+        diff.abs() <= spread, "ties with", np.where(diff > 0, "beats", "falls below")
+    )
+    return pd.DataFrame({"difference": diff, "spread": spread, "verdict": verdict})
