@@ -408,11 +408,27 @@ def test_guide_stats_change_the_prediction_as_a_standardisation():
     assert torch.allclose(before, after, atol=1e-5)
 
 
-def test_pixel_path_sees_bicubic_lights_and_a_saturation_flag():
-    """Pixel path inputs: bicubic lights + saturation flag (+ 8 guidance bands with guidance)."""
-    assert ntl_sr.build(width=WIDTH).pixel[0].in_channels == 2 + 8
+def test_pixel_path_sees_bicubic_lights_a_saturation_flag_and_context_blurs():
+    """Pixel path inputs: bicubic lights + saturation flag (+ 8 guidance bands with guidance),
+    and with ``context`` blurs at 3 scales of the lights (+ red/NIR/SWIR1 with guidance)."""
+    assert ntl_sr.build(width=WIDTH).pixel[0].in_channels == 2 + 8 + 3 * 4
+    assert ntl_sr.build(width=WIDTH, context=False).pixel[0].in_channels == 2 + 8
     no_guide = dict(guidance=False, fusion=False, deformable=False, affine=False)
-    assert ntl_sr.build(width=WIDTH, local_deformation=False, **no_guide).pixel[0].in_channels == 2
+    no_guide["local_deformation"] = False
+    assert ntl_sr.build(width=WIDTH, **no_guide).pixel[0].in_channels == 2 + 3
+    assert ntl_sr.build(width=WIDTH, context=False, **no_guide).pixel[0].in_channels == 2
+
+
+def test_gaussian_blur_matches_scipy_with_nearest_edges():
+    """The context blur is scipy's Gaussian filter (edges: nearest = replicate), also when the
+    kernel is wider than the image (a 32 px crop at sigma 16)."""
+    from scipy import ndimage
+
+    x = np.random.default_rng(0).random((2, 3, 32, 24)).astype(np.float32)
+    for sigma in (2.0, 16.0):
+        ours = ntl_sr.gaussian_blur(torch.from_numpy(x), sigma).numpy()
+        ref = ndimage.gaussian_filter(x, (0, 0, sigma, sigma), mode="nearest", truncate=2.5)
+        np.testing.assert_allclose(ours, ref, atol=1e-5)
 
 
 def test_sr_heads_start_at_zero_so_the_output_starts_as_the_per_pixel_paths():
@@ -428,5 +444,9 @@ def test_sr_heads_start_at_zero_so_the_output_starts_as_the_per_pixel_paths():
         lights = F.interpolate(low, scale_factor=8, mode="bicubic", align_corners=False)
         sat = F.interpolate((low >= 1.0).float(), scale_factor=8)
         base = ntl_sr.resize(model.refinement.global_path(low), (32, 32))
-        expected = base + model.pixel(torch.cat([lights, sat, g], 1))
+        calibrated = model.refinement.global_path(low)  # the learned DN -> radiance curve
+        calibrated = F.interpolate(calibrated, scale_factor=8, mode="bicubic", align_corners=False)
+        context = torch.cat([calibrated, g[:, 3:6]], 1)  # calibrated lights, red, NIR, SWIR1
+        blurs = [ntl_sr.gaussian_blur(context, s) for s in (2.0, 6.0, 16.0)]
+        expected = base + model.pixel(torch.cat([lights, sat, g, *blurs], 1))
     assert torch.allclose(out, expected, atol=1e-5)

@@ -23,3 +23,8 @@ S2_BANDS = (
 S1_BANDS = ("VV", "VH")
 # DMSP-OLS / PANDA-like coarse night lights: 6-bit digital numbers, saturating at 63.
 DN_MAX = 63
+# Context of the night-light models (the yardstick's features and the network's pixel path):
+# Gaussian blurs at street, block and district scale (fine pixels) of the lights and of the DMO
+# bands B4 red, B5 NIR, B6 SWIR1 (0-based indices: roofs vs asphalt vs vegetation).
+NTL_CONTEXT_SIGMAS = (2.0, 6.0, 16.0)
+NTL_CONTEXT_BANDS = (3, 4, 5)

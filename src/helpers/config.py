@@ -121,11 +121,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "teaching": {
             "crop": 128,
             "batch": 8,
-            # 28 x 8 steps x 2 models (naive, label SR) = 448 U-Net steps. Measured in the quiet
-            # part of the 2026-12-02 reproduce run (2 threads): 3.2 s an epoch (naive), 3.9 s (label
-            # SR), about 55 s outside training, so about 255 s (tests/test_teaching_budget.py);
-            # more when notebook 03's U-Net is missing and 04 trains its own supervised U-Net
-            "epochs": 28,
+            # 22 x 8 steps x 2 models (naive, label SR) = 352 U-Net steps. Measured in the quiet
+            # reproduce runs of 2026-12-02 (slow 2-core VM, 2 threads): 3.2-4.7 s an epoch (naive),
+            # 3.9-5.7 s (label SR), about 55 s outside training; 28 epochs took 273-318 s, so 22
+            # come to about 260 s at worst (tests/test_teaching_budget.py); more when notebook 03's
+            # U-Net is missing and 04 trains its own supervised U-Net
+            "epochs": 22,
             "width": 16,
             "depth": 3,
             "samples": 64,
@@ -188,11 +189,13 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "full": {"words": 80, "segments": 20, "trees": 1000, "max_pixels": 2000000},
     },
     "ntl_data_preparation": {"smoke": {}, "teaching": {}, "full": {}},
-    # crop: training crop in HR pixels (a multiple of the ratio 8); teaching 32 px = 4 x 4 coarse
-    # pixels: more, more varied steps (64 px: -1.3 dB, 2 seeds). repeats: random crops per
-    # training patch and epoch. tile/overlap: tiled inference, HR pixels. Steps = epochs x
-    # (training patches x repeats / batch): teaching 150 x (8 x 16 / 16) = 1200 optimisation steps
-    # (quiet 2-core VM of 2026-12-02: 1.34 s an epoch; 200 epochs made the notebook take 377 s).
+    # crop: training crop in HR pixels (a multiple of the ratio 8); teaching 64 px = 8 x 8 coarse
+    # pixels in batches of 4 (as many pixels a step as 16 crops of 32 px, but room for the
+    # district-scale context blurs: 39.55 +- 0.21 dB over seeds 0-2 with them, 38.57 +- 0.31
+    # without; see helpers.models.ntl_sr). repeats: random crops per training patch and epoch. tile/overlap: tiled inference,
+    # HR pixels. Steps = epochs x (training patches x repeats / batch): teaching 120 x (8 x 4 / 4)
+    # = 960 optimisation steps (slow quiet 2-core VM of 2026-12-02: 1.34 s an epoch of 8 steps
+    # without the context blurs, which add ~10 %; a faster 2-core VM of 2026-12-03: 0.75 s).
     "ntl_super_resolution": {
         "smoke": {
             "batch": 4,
@@ -207,12 +210,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "time_cap_s": 60,
         },
         "teaching": {
-            "batch": 16,
-            "epochs": 150,
+            "batch": 4,
+            "epochs": 120,
             "ntl_only_epochs": 30,  # the NTL-only baseline: its loss levels off by epoch ~30
             "width": 16,
-            "crop": 32,
-            "repeats": 16,
+            "crop": 64,
+            "repeats": 4,
             "learning_rate": 2e-3,
             "tile": 128,
             "overlap": 32,
@@ -232,8 +235,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
     },
     # epochs per row and seed (teaching: 11 x 8 = 88 steps each, 3 seeds x 8 rows, so the
-    # notebook fits 5 min: 0.9 s an epoch on the quiet 2-core VM of 2026-12-02, 18 epochs took
-    # 404 s); seeds: how many seeds per row (mean +- std)
+    # notebook fits 5 min: 0.9 s an epoch on the slow quiet 2-core VM of 2026-12-02, where 18
+    # epochs took 404 s and 11 epochs 256-294 s); seeds: how many seeds per row (mean +- std)
     "ntl_ablation": {
         "smoke": {
             "batch": 4,
@@ -246,11 +249,11 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "time_cap_s": 60,
         },
         "teaching": {
-            "batch": 16,
+            "batch": 4,  # 64 px crops in batches of 4, as notebook 08 (same pixels a step as 16 x 32 px)
             "epochs": 11,
             "width": 8,
-            "crop": 32,
-            "repeats": 16,
+            "crop": 64,
+            "repeats": 4,
             "learning_rate": 2e-3,
             "seeds": 3,
             "time_cap_s": 600,
@@ -293,9 +296,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "learning_rate": 3e-3,
             "class_weight_power": 1.0,
             "min_labelled": 200,
-            # 20 epochs: 3.5 s each, 3 x 28 epochs of the sample-scene U-Net: 1.8 s each (quiet
-            # 2-core VM of 2026-12-02; 30 + 3 x 40 epochs made the notebook take 371 s)
-            "transfer_epochs": 28,
+            # 20 epochs: 3.5 s each, 3 x 24 epochs of the sample-scene U-Net: 1.8 s each (quiet
+            # slow 2-core VM of 2026-12-02, where 20 + 3 x 28 epochs took 263-308 s and 30 + 3 x 40
+            # took 371 s)
+            "transfer_epochs": 24,
             "time_cap_s": 900,
             "tile": 256,
             "trees": 100,

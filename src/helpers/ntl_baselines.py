@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from . import ntl
-from .bands import DN_MAX
+from .bands import DN_MAX, NTL_CONTEXT_BANDS, NTL_CONTEXT_SIGMAS
 
 # ---- baseline: bicubic upsampling of the inter-calibrated LR lights ----
 
@@ -40,8 +40,8 @@ def bicubic(low_res_dn: np.ndarray, calibration: Any, ratio: int = 8) -> np.ndar
 
 # ---- baseline: boosted trees on per-pixel context features (a yardstick, not the method) ----
 
-CONTEXT_SIGMAS = (2.0, 6.0, 16.0)  # HR px: street, block and district scale
-CONTEXT_BANDS = (3, 4, 5)  # DMO B4 red, B5 NIR, B6 SWIR1: roofs vs asphalt vs vegetation
+CONTEXT_SIGMAS = NTL_CONTEXT_SIGMAS  # HR px: street, block and district scale
+CONTEXT_BANDS = NTL_CONTEXT_BANDS  # DMO B4 red, B5 NIR, B6 SWIR1: roofs vs asphalt vs vegetation
 
 
 def context_features(
