@@ -36,7 +36,7 @@ Choices the source documents leave open (ours, stated so they can be changed):
   of 4, 960 steps, seeds 0-2) it lifted the full model from 38.57 +- 0.31 to 39.55 +- 0.21 dB,
   level with the yardstick's 39.47 dB (above it on 2 of 3 seeds); blurring the coarse DN instead
   of the calibrated lights gave 39.48 +- 0.24 (4 runs); 32 px crops in batches of 16 without
-  blurs 38.43 +- 0.79. Single runs move by a few tenths of a dB with the seed and even with the
+  blurs 38.43 +- 0.79. Single runs move by a few tenths of a dB with the random seed and even with the
   number of torch threads (float rounding), so compare settings over seeds. The ISP auxiliary supervision uses its own head (one conv on the final features,
   logits); DeepLight's formula applies the BCE to the SR output ``N_G,m`` itself (and is written
   without the minus sign of a cross-entropy), which we do not copy.
