@@ -36,10 +36,11 @@ Choices the source documents leave open (ours, stated so they can be changed):
   of 4, 960 steps, seeds 0-2) it lifted the full model from 38.57 +- 0.31 to 39.55 +- 0.21 dB,
   level with the yardstick's 39.47 dB (above it on 2 of 3 seeds); blurring the coarse DN instead
   of the calibrated lights gave 39.48 +- 0.24 (4 runs); 32 px crops in batches of 16 without
-  blurs 38.43 +- 0.79. Single runs move by a few tenths of a dB with the random seed and even with the
-  number of torch threads (float rounding), so compare settings over seeds. The ISP auxiliary supervision uses its own head (one conv on the final features,
-  logits); DeepLight's formula applies the BCE to the SR output ``N_G,m`` itself (and is written
-  without the minus sign of a cross-entropy), which we do not copy.
+  blurs 38.43 +- 0.79. Single runs move by a few tenths of a dB with the random seed and even
+  with the number of torch threads (float rounding), so compare settings over seeds. The ISP
+  auxiliary supervision uses its own head (one conv on the final features, logits); DeepLight's
+  formula applies the BCE to the SR output ``N_G,m`` itself (and is written without the minus
+  sign of a cross-entropy), which we do not copy.
 - Spatial alignment acts on the NTL features on the LR grid, against a reference computed from
   the guidance (strided convs down to the LR grid), in the order affine -> local deformation ->
   deformable convolution. The affine and local warps move the LR input itself with its features,
@@ -540,6 +541,7 @@ class MMNTLSR(nn.Module):
         saturated = F.interpolate((low_res >= 1.0).to(low_res.dtype), scale_factor=8)
         pixel_in = [lights, saturated, *guide]
         if self.config.context:  # calibrated lights (the global path's curve) and bands, blurred
+            # (the global path again: 1x1 convs on the coarse grid, negligible next to the rest)
             calibrated = self.refinement.global_path(low_res)
             calibrated = F.interpolate(
                 calibrated, scale_factor=8, mode="bicubic", align_corners=False
