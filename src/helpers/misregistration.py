@@ -2,8 +2,8 @@
 displacement field, written as a second NTL layout beside the default one.
 
 Why: the default scene's local misregistration is one smooth field (correlation length ~1/6 of
-the scene, ~10 coarse px), so inside a 4 x 4 coarse-pixel training crop it is nearly a constant
-shift, which a CNN's receptive field absorbs and which crop flips and rotations turn into a random
+the scene, ~10 coarse px), so inside a training crop of a few coarse pixels it is nearly a
+constant shift, which a CNN's receptive field absorbs and which crop flips and rotations turn into a random
 shift per crop. Here the field's correlation length is a fraction of a training crop
 (:data:`CELL_HR_PX`), so the shift changes inside every crop and only a model that compares the
 lights with the guidance pixel by pixel can undo it. Everything else (fine radiance, DMO, DEM, ISP,
@@ -26,7 +26,7 @@ import numpy as np
 
 from . import rasters, synthetic
 
-CELL_HR_PX = 12.0  # correlation length of the field, fine px (1.5 coarse px; a crop is 32 px)
+CELL_HR_PX = 12.0  # correlation length of the field, fine px (1.5 coarse px; teaching crops are 64 px)
 AMPLITUDE_HR_PX = 6.0  # std of each displacement component, fine px (0.75 coarse px)
 FOLDER = "NTL_hf"  # the variant's layout, beside NTL/ in the sample root
 
