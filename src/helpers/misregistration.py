@@ -26,7 +26,7 @@ import numpy as np
 
 from . import rasters, synthetic
 
-CELL_HR_PX = 12.0  # correlation length of the field, fine px (1.5 coarse px; teaching crops are 64 px)
+CELL_HR_PX = 12.0  # correlation length of the field, fine px (1.5 coarse px; crops: 64 px)
 AMPLITUDE_HR_PX = 6.0  # std of each displacement component, fine px (0.75 coarse px)
 FOLDER = "NTL_hf"  # the variant's layout, beside NTL/ in the sample root
 
