@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+
+import pytest
 
 os.environ["EOSR_PROFILE"] = os.environ.get("EOSR_TEST_PROFILE", "smoke")
 os.environ.setdefault("EOSR_RUN_DIR", tempfile.mkdtemp(prefix="eosr-test-run-"))
@@ -25,3 +28,15 @@ def pytest_configure(config: object) -> None:
         option.nbval_current_env = True
         if int(option.nbval_cell_timeout) == 2000:  # nbval's default: tighten it
             option.nbval_cell_timeout = 300
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """One torch thread for a test module (``pytestmark = pytest.mark.usefixtures("one_thread")``):
+    small convs run far faster on one thread when the machine is shared."""
+    import torch  # here, not at the top: this conftest also serves the notebooks
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

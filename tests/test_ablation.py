@@ -8,14 +8,7 @@ import torch
 
 from helpers import ablation, crops
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small convs run far faster on one thread when the machine is shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: small convs, one thread
 
 
 def _patches(n: int, seed: int) -> list[dict]:

@@ -16,13 +16,7 @@ from helpers.models import ntl_sr
 WIDTH = 4
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small convs run far faster on one thread when the machine is shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: small convs, one thread
 
 
 def _inputs(batch: int = 2, low: int = 4, seed: int = 0) -> tuple[torch.Tensor, ...]:

@@ -39,13 +39,7 @@ def _scene(tmp_path, side: int, seed: int = 0, rows: int | None = None) -> dict:
     }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small convs run far faster on one thread when the machine is shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: small convs, one thread
 
 
 @pytest.fixture(scope="module")
