@@ -15,6 +15,19 @@ from typing import Any
 PROFILE_NAMES = ("smoke", "teaching", "full")
 DEFAULT_PROFILE = "teaching"
 
+# The full-profile U-Net of notebooks 03 and 04 (one definition: 04's supervised U-Net is 03's).
+FULL_UNET: dict[str, Any] = {
+    "crop": 256,
+    "batch": 16,
+    "epochs": 100,
+    "width": 64,
+    "depth": 4,
+    "samples": 1024,
+    "learning_rate": 1e-3,
+    "tile": 256,
+    "time_cap_s": None,
+}
+
 # One table: for each notebook (stem without its number, or "scene" for the sample scene), what
 # each profile means. Every profile of a notebook has the same keys (tests/test_config.py).
 # Training is sized in epochs: the same seed and profile train the same steps on any machine.
@@ -94,17 +107,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "tile": 256,
             "time_cap_s": 1800,
         },
-        "full": {
-            "crop": 256,
-            "batch": 16,
-            "epochs": 100,
-            "width": 64,
-            "depth": 4,
-            "samples": 1024,
-            "learning_rate": 1e-3,
-            "tile": 256,
-            "time_cap_s": None,
-        },
+        "full": dict(FULL_UNET),
     },
     "label_super_resolution": {
         "smoke": {
@@ -134,17 +137,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "tile": 256,
             "time_cap_s": 1800,
         },
-        "full": {
-            "crop": 256,
-            "batch": 16,
-            "epochs": 100,
-            "width": 64,
-            "depth": 4,
-            "samples": 1024,
-            "learning_rate": 1e-3,
-            "tile": 256,
-            "time_cap_s": None,
-        },
+        "full": dict(FULL_UNET),
     },
     "cgan_pix2pix": {
         # learning rate: the paper's 2e-4 in "full"; larger for the short CPU runs
