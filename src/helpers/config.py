@@ -185,9 +185,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # crop: training crop in HR pixels (a multiple of the ratio 8); teaching 64 px = 8 x 8 coarse
     # pixels in batches of 4 (as many pixels a step as 16 crops of 32 px, but room for the
     # district-scale context blurs: 39.55 +- 0.21 dB over seeds 0-2 with them, 38.57 +- 0.31
-    # without; see helpers.models.ntl_sr). repeats: random crops per training patch and epoch. tile/overlap: tiled inference,
-    # HR pixels. Steps = epochs x (training patches x repeats / batch): teaching 120 x (8 x 4 / 4)
-    # = 960 optimisation steps (slow quiet 2-core VM of 2026-12-02: 1.34 s an epoch of 8 steps
+    # without; see helpers.models.ntl_sr). repeats: random crops per training patch and epoch.
+    # tile/overlap: tiled inference, HR pixels. Steps = epochs x (training patches x repeats /
+    # batch): teaching 120 x (8 x 4 / 4) = 960 optimisation steps (slow quiet 2-core VM of 2026-12-02: 1.34 s an epoch of 8 steps
     # without the context blurs, which add ~10 %; a faster 2-core VM of 2026-12-03: 0.75 s).
     "ntl_super_resolution": {
         "smoke": {
@@ -242,7 +242,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "time_cap_s": 60,
         },
         "teaching": {
-            "batch": 4,  # 64 px crops in batches of 4, as notebook 08 (same pixels a step as 16 x 32 px)
+            "batch": 4,  # 64 px crops in batches of 4, as in notebook 08
             "epochs": 11,
             "width": 8,
             "crop": 64,

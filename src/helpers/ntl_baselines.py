@@ -13,7 +13,9 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from . import ntl
-from .bands import DN_MAX, NTL_CONTEXT_BANDS, NTL_CONTEXT_SIGMAS
+from .bands import DN_MAX
+from .bands import NTL_CONTEXT_BANDS as CONTEXT_BANDS  # DMO B4 red, B5 NIR, B6 SWIR1
+from .bands import NTL_CONTEXT_SIGMAS as CONTEXT_SIGMAS  # HR px: street, block, district
 
 # ---- baseline: bicubic upsampling of the inter-calibrated LR lights ----
 
@@ -39,9 +41,6 @@ def bicubic(low_res_dn: np.ndarray, calibration: Any, ratio: int = 8) -> np.ndar
 
 
 # ---- baseline: boosted trees on per-pixel context features (a yardstick, not the method) ----
-
-CONTEXT_SIGMAS = NTL_CONTEXT_SIGMAS  # HR px: street, block and district scale
-CONTEXT_BANDS = NTL_CONTEXT_BANDS  # DMO B4 red, B5 NIR, B6 SWIR1: roofs vs asphalt vs vegetation
 
 
 def context_features(
