@@ -187,8 +187,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # district-scale context blurs: 39.55 +- 0.21 dB over seeds 0-2 with them, 38.57 +- 0.31
     # without; see helpers.models.ntl_sr). repeats: random crops per training patch and epoch.
     # tile/overlap: tiled inference, HR pixels. Steps = epochs x (training patches x repeats /
-    # batch): teaching 120 x (8 x 4 / 4) = 960 optimisation steps (slow quiet 2-core VM of 2026-12-02: 1.34 s an epoch of 8 steps
-    # without the context blurs, which add ~10 %; a faster 2-core VM of 2026-12-03: 0.75 s).
+    # batch): teaching 120 x (8 x 4 / 4) = 960 optimisation steps (slow quiet 2-core VM of
+    # 2026-12-02: 1.34 s an epoch of 8 steps without the context blurs, which add ~10 %; a faster
+    # 2-core VM of 2026-12-03: 0.75 s).
     "ntl_super_resolution": {
         "smoke": {
             "batch": 4,
