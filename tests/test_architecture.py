@@ -29,6 +29,8 @@ LAYERS: dict[str, int] = {
     "locks": 0,
     "atmosphere": 0,
     "distributed": 0,
+    "checks": 0,
+    "narrate": 0,
     # 1 rasters: GeoTIFF I/O with georeference, windows, tiles, grid checks
     "rasters": 1,
     # 2 data: layouts and their readers and writers, preparation, downloads
