@@ -54,6 +54,7 @@ LAYERS: dict[str, int] = {
     "losses": 3,
     "metrics": 3,
     "bag_of_colors": 3,
+    "floors": 3,
     # 4 training and inference
     "train": 4,
     "inference": 4,
