@@ -14,7 +14,7 @@ import platform
 import statistics
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -114,7 +114,8 @@ def latest_records(
 
     ``roots``: run folders to search; default the current one (``EOSR_RUN_DIR``, when set) and
     every folder under ``EOSR_RUNS``. ``exclude``: notebooks to leave out. A half-written line (a
-    killed process) is left out with a warning naming the file and line.
+    killed process), a line that is not a record and a record without a time are left out with a
+    warning naming the file and line.
     """
     profile = config.get_profile(profile)
     if roots is None:
@@ -127,8 +128,15 @@ def latest_records(
         if not path.is_file():
             continue
         mtime = path.stat().st_mtime
-        for rec in load(path, skip_broken=True):  # one killed run must not hide all the others
+        for number, rec in _numbered(path, True):  # one killed run must not hide all the others
             if rec.get("profile") != profile or rec.get("notebook") in set(exclude):
+                continue
+            if not isinstance(rec.get("time"), str):
+                warnings.warn(
+                    f"{path}, line {number}: a record without a time cannot be ordered. Add its "
+                    "time or delete that line. Left out.",
+                    stacklevel=2,
+                )
                 continue
             key, order = (str(rec.get("notebook")), str(rec.get("method"))), (rec["time"], mtime)
             if key not in newest or order >= newest[key][0]:
@@ -142,11 +150,17 @@ class ResultsError(ValueError):
 
 def append_line(path: Path, line: str) -> None:
     """Append ``line`` to a JSON-lines file in one ``write`` call (whole line or nothing from this
-    writer, even beside other writers); a failure names the file and the cause."""
+    writer, even beside other writers); a file that ends without a newline (a writer killed
+    mid-line) gets one first, so the new line is never glued onto the broken one. A failure names
+    the file and the cause."""
     data = (line.rstrip("\n") + "\n").encode("utf-8")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
         try:
+            if os.lseek(fd, 0, os.SEEK_END) > 0:
+                os.lseek(fd, -1, os.SEEK_END)
+                if os.read(fd, 1) != b"\n":
+                    data = b"\n" + data
             written = os.write(fd, data)
             if written != len(data):
                 raise OSError(errno.EIO, f"only {written} of {len(data)} bytes written")
@@ -171,10 +185,50 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def record_problem(rec: Any) -> str | None:
+    """Why a parsed JSON line is not a results record (None when it is one): it must be an object
+    whose ``time`` (when present) is text and whose ``metrics`` / ``published`` are objects."""
+    if not isinstance(rec, dict):
+        return f"a JSON {type(rec).__name__}, not a record object"
+    if "time" in rec and not isinstance(rec["time"], str):
+        return f"its time is {rec['time']!r}, not text"
+    for key in ("metrics", "std", "published"):
+        if rec.get(key) is not None and not isinstance(rec[key], dict):
+            return f"its {key} is {rec[key]!r}, not an object"
+    return None
+
+
+def _numbered(
+    path: Path, skip_broken: bool, check: Callable[[Any], str | None] = record_problem
+) -> list[tuple[int, dict[str, Any]]]:
+    """``(line number, record)`` of every good line of a JSON-lines file; a bad line raises
+    :class:`ResultsError` naming the file and line, or with ``skip_broken`` warns and is left out."""
+    out = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError as err:
+                problem = f"not a JSON record ({err.msg}); probably half-written by an interrupted process"
+            else:
+                problem = check(rec)
+                if problem is None:
+                    out.append((number, rec))
+                    continue
+            msg = f"{path}, line {number}: {problem}. Delete that line to keep the others."
+            if not skip_broken:
+                raise ResultsError(msg)
+            warnings.warn(msg + " Left out.", stacklevel=3)
+    return out
+
+
 def load(path: str | os.PathLike | None = None, skip_broken: bool = False) -> list[dict[str, Any]]:
     """Read records from a ``results.jsonl`` file or a run folder (default: the current run).
 
-    A line that is not JSON (e.g. half-written by a killed process) raises :class:`ResultsError`
+    A line that is not JSON (e.g. half-written by a killed process) or is JSON but not a record
+    (:func:`record_problem`: ``[1, 2]``, ``null``, metrics as text) raises :class:`ResultsError`
     naming the file and line, or with ``skip_broken`` is left out with a warning saying the same.
     """
     path = Path(path) if path else run_dir()
@@ -182,22 +236,7 @@ def load(path: str | os.PathLike | None = None, skip_broken: bool = False) -> li
         path = path / "results.jsonl"
     if not path.exists():
         return []
-    out = []
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                out.append(json.loads(line))
-            except ValueError as err:
-                msg = (
-                    f"{path}, line {number}: not a JSON record ({err.msg}); probably half-written "
-                    "by an interrupted process. Delete that line to keep the others."
-                )
-                if not skip_broken:
-                    raise ResultsError(msg) from err
-                warnings.warn(msg + " Left out.", stacklevel=2)
-    return out
+    return [rec for _, rec in _numbered(path, skip_broken)]
 
 
 def table(path: str | os.PathLike | None = None) -> Any:
@@ -233,4 +272,9 @@ def load_notebook_log(run: str | os.PathLike) -> list[dict[str, Any]]:
     path = Path(run) / NOTEBOOK_LOG
     if not path.exists():
         return []
-    return load(path, skip_broken=True)
+    return [rec for _, rec in _numbered(path, True, _log_problem)]
+
+
+def _log_problem(entry: Any) -> str | None:
+    """Why a notebook-log line is not an entry (None when it is an object)."""
+    return None if isinstance(entry, dict) else f"a JSON {type(entry).__name__}, not an object"
