@@ -40,15 +40,24 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset
 
-from .datasets import IGNORE, DatasetError, _augment, normalise_s2
+from .datasets import IGNORE, _augment, normalise_s2
+from .normalise import check_s2_dn
 from .rasters import grid_of
+from .scene_grid import (
+    HALVES,
+    Grid,
+    Region,
+    SceneError,
+    check_overlap,
+    finest_grid,
+    open_raster,
+    positive_int,
+    read_on_grid,
+    split_mask,
+)
 
-HALVES = ("west", "east", "north", "south")
+__all__ = ["HALVES", "ClassTable", "Grid", "Scene", "SceneError", "read_on_grid", "split_mask"]
 _BAND_TOKEN = re.compile(r"^(B\d{1,2}A?|[A-Z]{1,3}\d{0,2}A?)$")
-
-
-class SceneError(DatasetError):
-    """A scene input that cannot be used; the message names the file and the fix."""
 
 
 # ---- the class table ----
@@ -73,9 +82,7 @@ class ClassTable:
         source = None
         if isinstance(classes, (str, os.PathLike)):
             source = Path(classes)
-            if not source.exists():
-                raise SceneError(f"{source}: class table not found. Check the path.")
-            classes = json.loads(source.read_text(encoding="utf-8"))
+            classes = _read_class_file(source)
         if isinstance(classes, Mapping):
             items = list(classes.items())
         else:
@@ -88,6 +95,7 @@ class ClassTable:
                 ) from err
         names = tuple(str(n) for n, _ in items)
         codes = tuple(tuple(c) if isinstance(c, (list, tuple)) else (c,) for _, c in items)
+        _check_codes(source or "classes", names, codes, tuple(ignore_codes))
         flat = [c for cs in codes for c in cs]
         if len(set(flat)) != len(flat) or len(set(names)) != len(names):
             raise SceneError(f"{source or 'classes'}: a name or raw code appears twice.")
@@ -101,10 +109,14 @@ class ClassTable:
         out.update({c: i for i, cs in enumerate(self.codes) for c in cs})
         return out
 
-    def map(self, raw: np.ndarray, path: Path, unlisted: str = "raise") -> np.ndarray:
-        """Raw codes (integers) -> uint8 training indices; unknown codes raise or become 255."""
+    def map(
+        self, raw: np.ndarray, path: Path, unlisted: str = "raise", skip: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Raw codes (integers) -> uint8 training indices; unknown codes raise or become 255.
+
+        ``skip`` (boolean, like ``raw``): pixels that are 255 whatever their value (nodata)."""
         lookup = self.index_of()
-        values = np.unique(raw)
+        values = np.unique(raw if skip is None else raw[~skip])
         unknown = [v.item() for v in values if v.item() not in lookup]
         if unknown and unlisted == "raise":
             raise SceneError(
@@ -116,106 +128,45 @@ class ClassTable:
         out = np.full(raw.shape, IGNORE, np.uint8)
         for v in values:
             out[raw == v] = lookup.get(v.item(), IGNORE)
+        if skip is not None:
+            out[skip] = IGNORE
         return out
 
 
-# ---- grids and reading through WarpedVRT ----
-
-
-@dataclass(frozen=True)
-class Grid:
-    """A target grid: CRS, affine transform and ``(height, width)``."""
-
-    crs: Any
-    transform: Any
-    shape: tuple[int, int]
-
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        """``(left, bottom, right, top)`` in the grid's CRS."""
-        from rasterio.transform import array_bounds
-
-        west, south, east, north = array_bounds(*self.shape, self.transform)
-        return west, south, east, north
-
-
-def _resampling(name: str) -> Any:
-    from rasterio.enums import Resampling
-
-    try:
-        return Resampling[name]
-    except KeyError as err:
+def _read_class_file(source: Path) -> Any:
+    """The parsed ``classes.json``; a missing, folder or non-JSON file raises naming it."""
+    if not source.exists():
+        raise SceneError(f"{source}: class table not found. Check the path.")
+    if source.is_dir():
         raise SceneError(
-            f"unknown resampling {name!r}; use e.g. 'nearest', 'bilinear', 'cubic', 'average'."
+            f"{source}: is a folder; pass the class table file inside it (e.g. classes.json)."
+        )
+    try:
+        return json.loads(source.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise SceneError(
+            f"{source}: not a JSON class table ({err}). Write it as "
+            '[{"name": ..., "value": code}, ...] or {"name": code}.'
         ) from err
 
 
-def _open(path: Path) -> Any:
-    import rasterio
-
-    if not path.exists():
-        raise SceneError(f"{path}: file not found. Check the path.")
+def _check_codes(
+    source: Any, names: tuple[str, ...], codes: tuple[tuple[Any, ...], ...], ignore: tuple[Any, ...]
+) -> None:
+    """Refuse unhashable codes and codes listed both as a class and in ``ignore_codes``."""
     try:
-        return rasterio.open(os.fspath(path))
-    except Exception as err:  # rasterio raises several kinds for a broken file
+        both = {c: n for n, cs in zip(names, codes, strict=True) for c in cs if c in set(ignore)}
+    except TypeError as err:
         raise SceneError(
-            f"{path}: cannot be opened as a raster ({err}). The file is probably corrupt or not a "
-            "raster: download or export it again."
+            f"{source}: class codes must be numbers or strings ({err}); use a list of codes for "
+            "a class with several."
         ) from err
-
-
-def _check_overlap(path: Path, crs: Any, bounds: Sequence[float], grid: Grid) -> None:
-    from rasterio.warp import transform_bounds
-
-    if crs is None:
+    if both:
         raise SceneError(
-            f"{path}: has no CRS, so it cannot be placed on the scene's grid. Set its CRS (e.g. "
-            "`gdal_edit.py -a_srs EPSG:32633`) or export it again with georeference."
+            f"{source}: code(s) {sorted(both, key=str)} are both a class "
+            f"({sorted(set(both.values()))}) and in ignore_codes {list(ignore)}; a code is either "
+            "trained or ignored: remove it from the class table or from ignore_codes."
         )
-    west, south, east, north = transform_bounds(crs, grid.crs, *bounds)
-    gw, gs, ge, gn = grid.bounds
-    if west >= ge or east <= gw or south >= gn or north <= gs:
-        raise SceneError(
-            f"{path}: does not overlap the scene's grid (its bounds in {grid.crs}: "
-            f"{(round(west), round(south), round(east), round(north))}, grid: "
-            f"{tuple(round(v) for v in grid.bounds)}). Check that the file belongs to this scene "
-            "and that its CRS is right."
-        )
-
-
-def read_on_grid(
-    path: Path,
-    grid: Grid,
-    bands: Sequence[int] | None = None,
-    resampling: str = "nearest",
-    window: Any = None,
-    checked: bool = False,
-) -> np.ndarray:
-    """Bands of ``path`` on ``grid`` (``(bands, h, w)``; a window of it), reprojected if needed.
-
-    ``checked=True`` skips the overlap check (the caller made it once for this file)."""
-    from rasterio.vrt import WarpedVRT
-
-    with _open(path) as src:
-        if not checked:
-            _check_overlap(path, src.crs, src.bounds, grid)
-        indexes = list(bands) if bands else list(range(1, src.count + 1))
-        same = (
-            src.crs == grid.crs
-            and (src.height, src.width) == grid.shape
-            and src.transform.almost_equals(grid.transform, precision=1e-6)
-        )
-        if same:
-            return src.read(indexes, window=window)
-        with WarpedVRT(
-            src,
-            crs=grid.crs,
-            transform=grid.transform,
-            width=grid.shape[1],
-            height=grid.shape[0],
-            resampling=_resampling(resampling),
-        ) as vrt:
-            return vrt.read(indexes, window=window)
 
 
 def _band_names(path: Path, count: int, descriptions: Sequence[str | None]) -> list[str | None]:
@@ -258,20 +209,30 @@ class Scene(Dataset):
         block: int = 256,
         test_fraction: float = 0.25,
         min_labelled: int = 1,
+        nan_policy: str = "raise",
     ) -> None:
         paths = [Path(image)] if isinstance(image, (str, os.PathLike)) else [Path(p) for p in image]
         if not paths:
             raise SceneError("image: give one raster or a list of single-band rasters.")
         if unlisted not in ("raise", "ignore"):
             raise SceneError(f"unlisted must be 'raise' or 'ignore', not {unlisted!r}.")
+        if nan_policy not in ("raise", "zero"):
+            raise SceneError(f"nan_policy must be 'raise' or 'zero', not {nan_policy!r}.")
         self.paths, self.resampling, self.seed, self.epoch = paths, resampling, seed, 0
         self.crop, self.tile, self.augment, self.min_labelled = crop, tile, augment, min_labelled
+        self.nan_policy = nan_policy
         self.normalise = normalise_s2 if normalise == "s2" else normalise
-        self.grid = self._grid(grid)
+        self.grid = Grid(*grid_of(Path(grid))) if grid is not None else finest_grid(paths)
+        self.nodata: dict[Path, float | None] = {}
         self.sources = self._band_sources(band_names)
         self.bands = self._choose(bands)
         self.split = split
-        self.region = split_mask(self.grid.shape, split, block, test_fraction, seed)
+        self._region = Region.make(self.grid.shape, split, block, test_fraction, seed)
+        if self._region.bbox() is None:
+            raise SceneError(
+                f"{paths[0]}: split {split!r} holds no pixel of the {self.grid.shape} grid. "
+                "Choose another split, a smaller block or a test_fraction below 1."
+            )
         self.label_path = Path(labels) if labels is not None else None
         self.classes = None
         self.labels = None
@@ -283,42 +244,27 @@ class Scene(Dataset):
                 )
             self.classes = ClassTable.make(classes, ignore_codes, class_key)
             self.labels = self._read_labels(label_field, label_layer, unlisted)
-            self.labels[~self.region] = IGNORE
-            if not (self.labels != IGNORE).any():
-                raise SceneError(
-                    f"{self.label_path}: no labelled pixel in split {split!r}. Check that the "
-                    "labels cover this part of the scene, choose another split, or widen the "
-                    "class table."
-                )
         self._image: np.ndarray | None = None
-        self._integrals: tuple[np.ndarray, np.ndarray | None] | None = None
+        self._bad: np.ndarray | None = None
         self.windows = self._grid_windows() if crop is None else []
         self.samples = samples if samples is not None else max(1, len(self._grid_windows(crop)))
 
-    # ---- set-up ----
+    @property
+    def region(self) -> np.ndarray:
+        """Boolean ``(H, W)``: the split's pixels (built on request; the reader keeps cells)."""
+        return self._region.window(0, 0, *self.grid.shape)
 
-    def _grid(self, grid: str | os.PathLike | None) -> Grid:
-        if grid is not None:
-            crs, transform, shape = grid_of(Path(grid))
-            return Grid(crs, transform, shape)
-        best = None
-        for path in self.paths:
-            with _open(path) as src:
-                if src.crs is None:
-                    _check_overlap(path, None, src.bounds, Grid(None, None, (0, 0)))
-                cell = abs(src.transform.a)
-                if best is None or cell < best[0]:
-                    best = (cell, Grid(src.crs, src.transform, (src.height, src.width)))
-        return best[1]
+    # ---- set-up ----
 
     def _band_sources(self, band_names: Sequence[str] | None) -> list[tuple[str, Path, int]]:
         """``(name, file, 1-based band)`` for every band of every image file, in file order."""
         out: list[tuple[str, Path, int]] = []
         for path in self.paths:
-            with _open(path) as src:
-                _check_overlap(path, src.crs, src.bounds, self.grid)
+            with open_raster(path) as src:
+                check_overlap(path, src.crs, src.bounds, self.grid)
                 names = _band_names(path, src.count, src.descriptions)
                 out += [(n, path, i + 1) for i, n in enumerate(names)]
+                self.nodata[path] = src.nodata
         if band_names is not None:
             if len(band_names) != len(out):
                 raise SceneError(
@@ -341,6 +287,11 @@ class Scene(Dataset):
         names = [n for n, _, _ in self.sources]
         if bands is None:
             return tuple(names)
+        if isinstance(bands, str) or not len(bands):
+            raise SceneError(
+                f"{self.paths[0]}: bands={bands!r} chooses no band; pass a list of names from "
+                f"{names}, or bands=None for all of them."
+            )
         unknown = [b for b in bands if b not in names]
         if unknown:
             raise SceneError(
@@ -350,19 +301,40 @@ class Scene(Dataset):
         return tuple(bands)
 
     def _read_labels(self, field: str | None, layer: str | None, unlisted: str) -> np.ndarray:
+        """Training indices on the grid, 255 outside the split, read in strips of rows."""
+        from rasterio.windows import Window
+
         path = self.label_path
         assert path is not None and self.classes is not None
+        h, w = self.grid.shape
+        step = max(1, _STRIP_PIXELS // w)  # a grid up to _STRIP_PIXELS is read in one piece
         if path.suffix.lower() in (".gpkg", ".geojson", ".json"):
-            return self._rasterise(path, field, layer, unlisted)
-        with _open(path) as src:
-            if src.count != 1:
-                raise SceneError(f"{path}: has {src.count} bands; a label raster has one.")
-            nodata = src.nodata
-        raw = read_on_grid(path, self.grid, [1], "nearest")[0]
-        table = self.classes
-        if nodata is not None and nodata not in table.ignore_codes:
-            table = ClassTable(table.names, table.codes, (*table.ignore_codes, int(nodata)))
-        return table.map(raw, path, unlisted)
+            out = self._rasterise(path, field, layer, unlisted)
+        else:
+            with open_raster(path) as src:
+                if src.count != 1:
+                    raise SceneError(f"{path}: has {src.count} bands; a label raster has one.")
+                nodata = src.nodata
+            table = _label_table(self.classes, nodata, path)
+            out = np.empty((h, w), np.uint8)
+            for r in range(0, h, step):
+                n = min(step, h - r)
+                window = None if n == h else Window(0, r, w, n)
+                raw = read_on_grid(path, self.grid, [1], "nearest", window, checked=r > 0)[0]
+                out[r : r + n] = table.map(raw, path, unlisted, _label_nodata(raw, nodata))
+        labelled = False
+        for r in range(0, h, step):
+            n = min(step, h - r)
+            part = out[r : r + n]
+            part[~self._region.window(r, 0, n, w)] = IGNORE
+            labelled = labelled or bool((part != IGNORE).any())
+        if not labelled:
+            raise SceneError(
+                f"{path}: no labelled pixel in split {self.split!r}. Check that the "
+                "labels cover this part of the scene, choose another split, or widen the "
+                "class table."
+            )
+        return out
 
     def _rasterise(
         self, path: Path, field: str | None, layer: str | None, unlisted: str
@@ -407,16 +379,19 @@ class Scene(Dataset):
             fill=0,
             dtype="uint8",
         )
-        return np.where(burnt > 0, burnt - 1, IGNORE).astype(np.uint8)
+        burnt -= 1  # in place: 0 (no polygon) wraps to 255, the ignore index
+        return burnt
 
     def _grid_windows(self, side: int | None = None) -> list[tuple[int, int, int, int]]:
         """Non-overlapping-in-effect ``(row, col, side, side)`` windows covering the split."""
-        rows, cols = np.nonzero(self.region)
-        r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+        box = self._region.bbox()
+        assert box is not None  # refused in __init__
+        r0, r1, c0, c1 = box
         if side is None:  # evaluation tiles shrink to the split (a multiple of 32 px when possible)
             extent = min(r1 - r0, c1 - c0)
-            side = min(self.tile, extent // 32 * 32 or extent)
+            side = min(positive_int(self.tile, "tile"), extent // 32 * 32 or extent)
             self.tile = side
+        side = positive_int(side, "crop")
         if side > r1 - r0 or side > c1 - c0:
             raise SceneError(
                 f"{self.paths[0]}: tile/crop {side} is larger than split {self.split!r} "
@@ -428,36 +403,45 @@ class Scene(Dataset):
             (r, c, side, side)
             for r in starts_r
             for c in starts_c
-            if self.region[r : r + side, c : c + side].any()
+            if self._region.window(r, c, side, side).any()
         ]
 
     # ---- reading ----
 
-    def _read(self, window: Any = None) -> np.ndarray:
-        """The chosen bands (a window), one open per file: its overlap was checked in __init__."""
+    def _read(self, window: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The chosen bands (a window) and the bad-pixel map (None: none), one open per file."""
         where = [next((p, i) for n, p, i in self.sources if n == name) for name in self.bands]
         by_file: dict[Path, list[int]] = {}
         for path, index in where:
             by_file.setdefault(path, []).append(index)
-        read = {
-            path: dict(
-                zip(
-                    idx,
-                    read_on_grid(path, self.grid, idx, self.resampling, window, True),
-                    strict=True,
-                )
+        read, bad = {}, None
+        for path, idx in by_file.items():
+            data, covered = read_on_grid(
+                path, self.grid, idx, self.resampling, window, True, coverage=True
             )
-            for path, idx in by_file.items()
-        }
+            here = _bad_map(data, self.nodata.get(path), covered)
+            if here is not None and self.nan_policy == "raise":
+                raise SceneError(_bad_message(path, data, self.nodata.get(path), covered, window))
+            if here is not None:
+                data = np.where(here, 0, data)
+                bad = here if bad is None else bad | here
+            if self.normalise is normalise_s2:
+                check_s2_dn(data, str(path))  # names the file, not "S2 array"
+            read[path] = dict(zip(idx, data, strict=True))
         data = np.stack([read[path][index] for path, index in where])
-        if self.normalise is not None:
+        if self.normalise is normalise_s2:
+            data = normalise_s2(data, str(self.paths[0]))
+        elif self.normalise is not None:
             data = self.normalise(data)
-        return data.astype(np.float32)
+        data = data.astype(np.float32)
+        if bad is not None:
+            data[:, bad] = 0.0
+        return data, bad
 
     def image(self) -> np.ndarray:
         """The whole scene ``(bands, H, W)`` on the grid, normalised (read once, then kept)."""
         if self._image is None:
-            self._image = self._read()
+            self._image, self._bad = self._read()
         return self._image
 
     def mask(self) -> np.ndarray:
@@ -473,17 +457,15 @@ class Scene(Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, index])
         h, w = self.grid.shape
         c = self.crop
-        if self._integrals is None:
-            labelled = _integral(self.labels != IGNORE) if self.labels is not None else None
-            self._integrals = (_integral(self.region), labelled)
-        inside, labelled = self._integrals
         best = None
         for _ in range(200):
             r, q = int(rng.integers(0, h - c + 1)), int(rng.integers(0, w - c + 1))
-            if _box(inside, r, q, c) < c * c:
+            if not self._region.window(r, q, c, c).all():
                 continue
             best = (r, q, c, c)
-            if labelled is None or _box(labelled, r, q, c) >= self.min_labelled:
+            if self.labels is None:
+                return best
+            if int((self.labels[r : r + c, q : q + c] != IGNORE).sum()) >= self.min_labelled:
                 return best
         if best is None:
             raise SceneError(
@@ -510,14 +492,16 @@ class Scene(Dataset):
         r, c, h, w = self.window_for(index)
         if self._image is not None:
             image = self._image[:, r : r + h, c : c + w]
+            bad = None if self._bad is None else self._bad[r : r + h, c : c + w]
         else:
-            image = self._read(Window(c, r, w, h))
+            image, bad = self._read(Window(c, r, w, h))
         arrays = {"image": image}
         if self.labels is not None:
             mask = self.labels[r : r + h, c : c + w].astype(np.int64)
             if self.crop is None:  # grid tiles shifted to fit overlap: score each pixel once
-                mask = mask.copy()
                 mask[_seen(self.windows, index, r, c, h, w)] = IGNORE
+            if bad is not None:  # nan_policy="zero": bad pixels are neither trained nor scored
+                mask[bad] = IGNORE
             arrays["mask"] = mask
         if self.augment:
             arrays = _augment(arrays, np.random.default_rng([self.seed, self.epoch, index, 1]))
@@ -540,51 +524,65 @@ class Scene(Dataset):
         )
 
 
-# ---- splits ----
+# ---- bad pixels and label nodata ----
+
+_STRIP_PIXELS = 1 << 24  # labels are read in strips of about this many pixels (16 MiB as uint8)
 
 
-def split_mask(
-    shape: tuple[int, int], split: str, block: int = 256, test_fraction: float = 0.25, seed: int = 0
-) -> np.ndarray:
-    """Boolean ``(H, W)``: the pixels of ``split`` (a half, ``"all"`` or ``"blocks:train|test"``)."""
-    h, w = shape
-    out = np.zeros(shape, bool)
-    if split == "all":
-        out[:] = True
-    elif split == "west":
-        out[:, : w // 2] = True
-    elif split == "east":
-        out[:, w // 2 :] = True
-    elif split == "north":
-        out[: h // 2] = True
-    elif split == "south":
-        out[h // 2 :] = True
-    elif split in ("blocks:train", "blocks:test"):
-        nr, nc = -(-h // block), -(-w // block)
-        rng = np.random.default_rng(seed)
-        n_test = max(1, round(test_fraction * nr * nc))
-        test = np.zeros(nr * nc, bool)
-        test[rng.permutation(nr * nc)[:n_test]] = True
-        blocks = test.reshape(nr, nc) if split == "blocks:test" else ~test.reshape(nr, nc)
-        out = np.kron(blocks, np.ones((block, block), bool))[:h, :w]
-    else:
+def _bad_map(data: np.ndarray, nodata: float | None, covered: np.ndarray | None) -> Any:
+    """Boolean ``(h, w)``: NaN/inf/nodata in any band or not covered by the file; None if none."""
+    bad = None if covered is None else ~covered
+    if data.dtype.kind == "f" and not np.isfinite(data.sum()):
+        here = ~np.isfinite(data).all(axis=0)
+        bad = here if bad is None else bad | here
+    if nodata is not None and not np.isnan(nodata):
+        here = (data == nodata).any(axis=0)
+        if here.any():
+            bad = here if bad is None else bad | here
+    return bad if bad is not None and bad.any() else None
+
+
+def _bad_message(
+    path: Path, data: np.ndarray, nodata: float | None, covered: np.ndarray | None, window: Any
+) -> str:
+    """One line: how many pixels of ``path`` are bad and outside it, where, and the fix."""
+    outside = 0 if covered is None else int((~covered).sum())
+    inside = _bad_map(data, nodata, None)
+    n_bad = (
+        0 if inside is None else int((inside & (covered if covered is not None else True)).sum())
+    )
+    where = (
+        "the whole grid"
+        if window is None
+        else f"window (row {window.row_off}, col {window.col_off}, {window.height}x{window.width})"
+    )
+    return (
+        f"{path}: {n_bad} NaN/inf/nodata ({nodata}) pixel(s) and {outside} pixel(s) outside the "
+        f"file's coverage in {where} of the scene's grid. Fix or crop the file (or pass grid= / "
+        "another split), or pass nan_policy='zero' to set them to 0 and leave them out of the masks."
+    )
+
+
+def _label_nodata(raw: np.ndarray, nodata: float | None) -> np.ndarray | None:
+    """Boolean map of a label raster's nodata pixels (NaN nodata included); None when none."""
+    if nodata is None:
+        return None
+    skip = np.isnan(raw) if np.isnan(nodata) else raw == nodata
+    return skip if skip.any() else None
+
+
+def _label_table(table: ClassTable, nodata: float | None, path: Path) -> ClassTable:
+    """The class table for a label raster: its nodata must not be a class code (refused)."""
+    if nodata is None or np.isnan(nodata):
+        return table
+    trained = {c: n for n, cs in zip(table.names, table.codes, strict=True) for c in cs}
+    if nodata in trained:
         raise SceneError(
-            f"unknown split {split!r}; use 'all', one of {list(HALVES)}, 'blocks:train' or "
-            "'blocks:test'."
+            f"{path}: its nodata value {nodata:g} is also the code of class "
+            f"{trained[nodata]!r}, so those pixels cannot be told apart. Fix the file's nodata "
+            "(e.g. `gdal_edit.py -unsetnodata` or -a_nodata <unused code>) or change the class table."
         )
-    return out
-
-
-def _integral(mask: np.ndarray) -> np.ndarray:
-    out = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), np.int64)
-    out[1:, 1:] = mask.astype(np.int64).cumsum(0).cumsum(1)
-    return out
-
-
-def _box(integral: np.ndarray, r: int, c: int, side: int) -> int:
-    """Sum of the mask in the ``side`` x ``side`` window at ``(r, c)``."""
-    i = integral
-    return int(i[r + side, c + side] - i[r, c + side] - i[r + side, c] + i[r, c])
+    return table
 
 
 def _seen(
