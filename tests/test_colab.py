@@ -71,6 +71,74 @@ def test_setup_cell_matches_nbkit():
     compile(src, "setup cell", "exec")  # plain Python: no shell magics to hide a failure
 
 
+def test_setup_cell_installs_the_earthengine_extra_only_in_notebook_01():
+    assert colab.extras_for("notebooks/01_fetch_earth_engine.ipynb") == "earthengine"
+    assert colab.extras_for("03_unet_landcover") == ""
+    src = colab.setup_source(REPO, "v2", "earthengine")
+    assert 'colab.install(KIT, extras="earthengine")' in src and len(src.splitlines()) <= 30
+    compile(src, "setup cell", "exec")
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        cell = next(c for c in nb.cells if c.source.startswith(colab.SETUP_MARK))
+        assert ('extras="earthengine"' in cell.source) == path.name.startswith("01_"), path.name
+
+
+def test_setup_cell_is_ruff_formatted(tmp_path):
+    """`make lint` formats notebooks too: the generated cell must already be in ruff's format."""
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    for extras in ("", "earthengine"):
+        (tmp_path / "cell.py").write_text(
+            colab.setup_source(colab.PLACEHOLDER, "v2", extras) + "\n"
+        )
+        done = subprocess.run(
+            [ruff, "format", "--diff", str(tmp_path / "cell.py")], capture_output=True
+        )
+        assert done.returncode == 0, done.stdout.decode()
+
+
+def test_setup_cell_stops_on_the_placeholder_with_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setenv("EOSR_COLAB_SETUP", "1")
+    monkeypatch.delenv("EOSR_COLAB_REPO", raising=False)
+    monkeypatch.setenv("EOSR_COLAB_DIR", str(tmp_path / "kit"))
+    with pytest.raises(
+        RuntimeError, match="placeholder: open the kit's own Colab badge, or set REPO"
+    ):
+        exec(colab.setup_source(colab.PLACEHOLDER, "v2"), {})
+    assert not (tmp_path / "kit").exists()  # no clone was tried
+
+
+def test_setup_cell_never_waits_for_a_git_password(monkeypatch, tmp_path):
+    """A wrong (private or misspelt) GitHub URL makes git ask for a username; the cell must fail."""
+    monkeypatch.setenv("EOSR_COLAB_SETUP", "1")
+    monkeypatch.setenv("EOSR_COLAB_REPO", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("EOSR_COLAB_DIR", str(tmp_path / "kit"))
+    monkeypatch.delenv("GIT_TERMINAL_PROMPT", raising=False)
+    with pytest.raises(RuntimeError):
+        exec(colab.setup_source(REPO, "v2"), {})
+    import os
+
+    assert os.environ.get("GIT_TERMINAL_PROMPT") == "0"
+
+
+def test_pip_warnings_reach_the_student(monkeypatch, tmp_path, capsys):
+    import subprocess as sp
+
+    conflict = (
+        "ERROR: pip's dependency resolver does not currently take into account all the packages "
+        "that are installed. This behaviour is the source of the following dependency conflicts.\n"
+        "google-colab 1.0.0 requires pandas==2.2.2, but you have pandas 2.3.0 which is incompatible.\n"
+    )
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.setattr(
+        sp, "run", lambda cmd, **kw: sp.CompletedProcess(cmd, 0, "Collecting x\n", conflict)
+    )
+    colab.install(tmp_path / "kit", python="py", extras="earthengine")
+    out = capsys.readouterr().out
+    assert "google-colab 1.0.0 requires pandas==2.2.2" in out and "dependency conflicts" in out
+    assert "Collecting" not in out
+    assert colab.pip_messages("Collecting x\nSuccessfully installed x\n") == ""
+
+
 def test_setup_cell_does_nothing_outside_colab(monkeypatch):
     monkeypatch.delenv("EOSR_COLAB_SETUP", raising=False)
     scope: dict = {}
@@ -107,6 +175,13 @@ def test_install_keeps_torch_and_installs_the_runtime_set_only(monkeypatch, tmp_
     monkeypatch.setattr(sp, "run", lambda cmd, **kw: sp.CompletedProcess(cmd, 1, "", "no index"))
     with pytest.raises(RuntimeError, match="pip install .* failed .*\\n.*no index"):
         colab.install(tmp_path / "kit")
+    monkeypatch.setattr(
+        sp, "run", lambda cmd, **kw: calls.append(cmd) or sp.CompletedProcess(cmd, 0)
+    )
+    assert (
+        colab.install(tmp_path / "kit", extras="earthengine")[6]
+        == f"{tmp_path / 'kit'}[earthengine]"
+    )
 
 
 def test_colab_module_imports_with_the_standard_library_only():

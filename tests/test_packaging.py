@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -39,8 +40,7 @@ def test_runtime_dependencies_are_the_design_cards_and_dev_tools_are_not_runtime
         "rasterio",
         "matplotlib",
         "ipywidgets",
-        "earthengine-api",
-        "geemap",
+        "affine",
         "torchvision",
         "torchmetrics",
         "scikit-learn",
@@ -54,6 +54,56 @@ def test_runtime_dependencies_are_the_design_cards_and_dev_tools_are_not_runtime
     for tool in ["jupyterlab", "papermill", "nbval", "pytest", "ruff", "nbformat"]:
         assert tool in dev, f"{tool} missing from the dev extra"
         assert tool not in runtime, f"{tool} is a dev tool; move it to the dev extra"
+
+
+def test_earth_engine_is_an_extra_that_the_make_targets_install():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = _names(project["dependencies"])
+    extra = _names(project["optional-dependencies"]["earthengine"])
+    assert extra == {"earthengine-api", "geemap"}, "the extra holds Earth Engine's packages only"
+    assert not extra & runtime, "Earth Engine is optional: `pip install -e .` must not pull it in"
+    make = (ROOT / "Makefile").read_text()
+    assert '-e ".[dev,earthengine]"' in make, "make test / reproduce still install the extra"
+    dev = _names(project["optional-dependencies"]["dev"])
+    assert {"pre-commit", "nbstripout"} <= dev, "the hooks of .pre-commit-config.yaml are dev tools"
+
+
+def test_floors_leave_colabs_stack_alone():
+    """Colab ships ipywidgets 7.7.1; a floor of 8 would upgrade it and break its widget rendering."""
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = {Requirement(r).name: Requirement(r) for r in project["dependencies"]}
+    assert reqs["ipywidgets"].specifier.contains("7.7.1")
+    assert reqs["ipywidgets"].specifier.contains("8.1.5")
+
+
+def test_license_metadata_is_pep639_with_a_bounded_backend():
+    from packaging.requirements import Requirement
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert data["project"]["license"] == "MIT" and data["project"]["license-files"] == ["LICENSE"]
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    backend = Requirement(data["build-system"]["requires"][0])
+    assert backend.name == "setuptools" and backend.specifier.contains("77.0.3")
+    assert not backend.specifier.contains("76.1.0") and not backend.specifier.contains("999")
+
+
+def test_citation_and_changelog():
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert cff["cff-version"] == "1.2.0" and cff["version"] == version and cff["license"] == "MIT"
+    assert cff["authors"] and cff["title"].startswith("EO-SR Kit")
+    log = (ROOT / "CHANGELOG.md").read_text()
+    assert "## Unreleased" in log and f"## {version}" in log
+    citing = (ROOT / "docs" / "citing.md").read_text()
+    sources = (ROOT / "docs" / "sources.md").read_text()
+    for title in ("HR-MARS", "PANDA-FINE", "DeepLight"):
+        assert title in citing
+    titles = re.findall(r"(?<![*\w])\*([^*]+)\*(?![*\w])", citing)
+    assert len(titles) >= 6
+    for quoted in titles:  # every italic title is quoted from docs/sources.md
+        assert " ".join(quoted.split()) in " ".join(sources.split()), quoted
 
 
 def test_cli_has_the_four_commands():

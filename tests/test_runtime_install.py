@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import runtime_venv  # noqa: E402
 
 DEV_ONLY = {"papermill", "nbformat", "nbclient", "pytest", "nbval"}  # never imported by notebooks
+COLAB_ONLY = {"google"}  # google.colab: Colab's own module, imported only inside Colab
 
 
 def _git(*args: str) -> str:
@@ -45,7 +46,25 @@ def _imported_modules() -> set[str]:
                 names.update(a.name.split(".")[0] for a in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 names.add(node.module.split(".")[0])
-    return names - set(sys.stdlib_module_names) - {"helpers", "__future__"} - DEV_ONLY
+    return (
+        names
+        - set(sys.stdlib_module_names)
+        - {"helpers", "__future__"}
+        - DEV_ONLY
+        - COLAB_ONLY
+        - _extra_only()
+    )
+
+
+def _extra_only() -> set[str]:
+    """Modules that only the ``earthengine`` extra provides (``ee``, ``geemap``): imported lazily by
+    notebook 01 and ``helpers.earthengine``, not part of the runtime set."""
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extra = {r.split(">")[0].split("=")[0] for r in project["optional-dependencies"]["earthengine"]}
+    return {m for m, dists in packages_distributions().items() if set(dists) <= extra}
 
 
 @pytest.mark.slow

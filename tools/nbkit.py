@@ -53,11 +53,12 @@ def header(title: str, goals: list[str], note: str = "", intro: str = "") -> nbf
     )
 
 
-def setup_cell() -> nbformat.NotebookNode:
-    """Colab installs the kit; everywhere else this cell does nothing (text from helpers.colab)."""
+def setup_cell(extras: str = "") -> nbformat.NotebookNode:
+    """Colab installs the kit (with ``extras``, e.g. ``"earthengine"``); everywhere else this cell
+    does nothing (text from helpers.colab)."""
     from helpers import colab
 
-    return code(colab.setup_source(REPOSITORY, REF))
+    return code(colab.setup_source(REPOSITORY, REF, extras))
 
 
 def imports_cell(extra: str = "") -> nbformat.NotebookNode:

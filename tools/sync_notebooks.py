@@ -36,7 +36,7 @@ def sync_notebook(nb: nbformat.NotebookNode, name: str, repository: str, ref: st
     """Update ``nb`` in place; return what changed (empty when it was up to date)."""
     changes = []
     badge = colab.badge_markdown(name, repository, ref)
-    setup = colab.setup_source(repository, ref)
+    setup = colab.setup_source(repository, ref, colab.extras_for(name))
     for cell in nb.cells:
         if cell.cell_type == "markdown" and colab.BADGE_MARK in cell.source:
             lines = cell.source.split("\n")

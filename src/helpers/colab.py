@@ -104,25 +104,26 @@ def badge_markdown(
 
 
 SETUP_TEMPLATE = """\
-{mark}: in Colab this installs the kit (runtime dependencies only); elsewhere it does nothing.
+{mark}: in Colab this installs the kit ({what}); elsewhere it does nothing.
 import os
 import sys
 
-# Colab: keep data and runs on your Google Drive (it asks once), so all notebooks share them.
-USE_DRIVE = True
+USE_DRIVE = True  # Colab: data and runs on your Google Drive (it asks once), for all notebooks
 if "google.colab" in sys.modules or os.environ.get("EOSR_COLAB_SETUP") == "1":
     import subprocess
 
     REPO = os.environ.get("EOSR_COLAB_REPO", "{repository}")
     REF = os.environ.get("EOSR_COLAB_REF", "{ref}")  # pinned by `make sync-notebooks`
     KIT = os.environ.get("EOSR_COLAB_DIR", "/content/eosr-kit")
+    if "YOUR-ACCOUNT" in REPO:  # a copy that names no published kit: there is nothing to clone
+        raise RuntimeError(f"{{REPO}} is a placeholder: {hint}")
+    os.environ["GIT_TERMINAL_PROMPT"] = "0"  # a wrong REPO fails at once, never asks for a password
 
     def _run(*cmd):
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode:
             raise RuntimeError(
-                f"{{' '.join(cmd)}} failed ({{done.returncode}}):\\n{{done.stderr[-2000:]}}\\n"
-                "Check the internet connection and REPO/REF above, then run this cell again."
+                f"{{' '.join(cmd)}} failed:\\n{{done.stderr[-2000:]}}\\nCheck REPO/REF and the network."
             )
 
     if not os.path.isdir(os.path.join(KIT, ".git")):
@@ -131,15 +132,33 @@ if "google.colab" in sys.modules or os.environ.get("EOSR_COLAB_SETUP") == "1":
     sys.path.insert(0, os.path.join(KIT, "src"))  # helpers.colab needs only the standard library
     from helpers import colab
 
-    colab.install(KIT)  # pip: runtime dependencies only, the runtime's torch stays
+    colab.install(KIT{extras_arg})  # pip, its warnings shown; the runtime's torch stays
     colab.setup(use_drive=USE_DRIVE)"""
+PLACEHOLDER_HINT = "open the kit's own Colab badge, or set REPO."
+# Notebooks whose Colab cell installs an extra of the kit besides the runtime dependencies.
+NOTEBOOK_EXTRAS = {"01_fetch_earth_engine": "earthengine"}
 
 
-def setup_source(repository: str, ref: str) -> str:
+def extras_for(notebook: str | Path) -> str:
+    """The extra (``"earthengine"``) the Colab cell of ``notebook`` installs, ``""`` for none."""
+    return NOTEBOOK_EXTRAS.get(Path(str(notebook)).name.removesuffix(".ipynb"), "")
+
+
+def setup_source(repository: str, ref: str, extras: str = "") -> str:
     """Source of the standard setup cell: in Colab, clone the kit at ``ref`` (inline, so that a
-    failed clone stops the cell), then :func:`install` and :func:`setup` from the clone; elsewhere
-    do nothing. The cell imports this module before pip ran: it must need only the standard library."""
-    return SETUP_TEMPLATE.format(mark=SETUP_MARK, repository=repository, ref=ref)
+    failed clone stops the cell), then :func:`install` (with ``extras``, e.g. ``"earthengine"``) and
+    :func:`setup` from the clone; elsewhere do nothing. The cell imports this module before pip
+    ran: it must need only the standard library."""
+    what = f"runtime dependencies and the {extras} extra" if extras else "runtime dependencies only"
+    extras_arg = f', extras="{extras}"' if extras else ""
+    return SETUP_TEMPLATE.format(
+        mark=SETUP_MARK,
+        what=what,
+        repository=repository,
+        ref=ref,
+        hint=PLACEHOLDER_HINT,
+        extras_arg=extras_arg,
+    )
 
 
 def kept_torch() -> list[str]:
@@ -155,12 +174,13 @@ def kept_torch() -> list[str]:
     return keep
 
 
-def install(kit: str | Path, python: str | None = None) -> list[str]:
-    """Install the cloned kit editable with its runtime dependencies only (never the ``dev`` extra),
-    keeping the runtime's torch (a CUDA build on Colab) through a pip constraints file.
+def install(kit: str | Path, python: str | None = None, extras: str = "") -> list[str]:
+    """Install the cloned kit editable with its runtime dependencies (plus ``extras``, never the
+    ``dev`` extra), keeping the runtime's torch (a CUDA build on Colab) through a constraints file.
 
-    Editable, so the notebooks, ``data_manifest.yaml`` and ``data/`` live in one checkout. Returns
-    the pip command; raises ``RuntimeError`` with pip's message and the fix when pip fails.
+    Editable, so the notebooks, ``data_manifest.yaml`` and ``data/`` live in one checkout. pip's
+    warnings (dependency conflicts exit 0) are printed for the student. Returns the pip command;
+    raises ``RuntimeError`` with pip's message and the fix when pip fails.
     """
     import subprocess
     import sys
@@ -168,15 +188,33 @@ def install(kit: str | Path, python: str | None = None) -> list[str]:
 
     constraints = Path(tempfile.gettempdir()) / "eosr-keep-torch.txt"
     constraints.write_text("\n".join(kept_torch()) + "\n", encoding="utf-8")
-    cmd = [python or sys.executable, "-m", "pip", "install", "-q", "-e", str(kit)]
+    target = f"{kit}[{extras}]" if extras else str(kit)
+    cmd = [python or sys.executable, "-m", "pip", "install", "-q", "-e", target]
     cmd += ["-c", str(constraints)]
     done = subprocess.run(cmd, capture_output=True, text=True)
+    said = pip_messages(f"{done.stdout or ''}\n{done.stderr or ''}")
+    if said and not done.returncode:
+        print("pip installed the kit and said:\n" + said)
     if done.returncode:
         raise RuntimeError(
             f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}\n"
             "Check the internet connection and the kit's pyproject.toml, then run the cell again."
         )
     return cmd
+
+
+def pip_messages(output: str) -> str:
+    """The lines of pip's output a student should see: warnings, errors and the dependency conflicts
+    they list (pip exits 0 on a conflict), without progress noise."""
+    keep, inside = [], False
+    for line in output.splitlines():
+        if line.startswith(("WARNING", "ERROR", "DEPRECATION")):
+            inside = True
+        elif not line.startswith(" ") and not re.match(r"^[\w.-]+ [\w.+-]+ requires ", line):
+            inside = False
+        if inside and line.strip():
+            keep.append(line)
+    return "\n".join(keep)
 
 
 def drive_folder(mount_point: str | Path = "/content/drive") -> Path:
@@ -195,7 +233,7 @@ def setup(use_drive: bool = True, mount_point: str | Path = "/content/drive") ->
     try:
         from google.colab import output  # type: ignore[import-not-found]
 
-        output.enable_custom_widget_manager()  # ipywidgets 8 / ipyleaflet need it in Colab
+        output.enable_custom_widget_manager()  # ipyleaflet (and ipywidgets 8) need it in Colab
         done["widgets"] = True
     except ImportError:
         pass
