@@ -4,6 +4,7 @@ results.jsonl and report.html; a failing notebook is reported, not hidden."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -57,3 +58,13 @@ def test_a_failing_notebook_is_logged_and_fails_the_command(runs, monkeypatch, t
         json.loads((run / results.NOTEBOOK_LOG).read_text().splitlines()[0])["notebook"]
         == "99_broken"
     )
+
+
+def test_the_dashboard_runs_after_every_other_notebook():
+    from helpers import reproduce
+
+    order = [p.stem for p in reproduce.notebook_paths()]
+    assert order[-1] == "10_results_dashboard"
+    assert order[:-1] == sorted(order[:-1])
+    names = [Path(n) for n in ("11_b.ipynb", "10_results_dashboard.ipynb", "02_a.ipynb")]
+    assert [p.name for p in reproduce.run_order(names)][-1] == "10_results_dashboard.ipynb"

@@ -18,10 +18,23 @@ from typing import Any
 
 from . import config, report, results, runs
 
+# Notebooks that read the records of all the others (the results dashboard): they run last, so a
+# reproduce run's dashboard shows every result of that run, the later-numbered ones included.
+RUN_LAST = ("10_results_dashboard",)
+
+
+def run_order(paths: list[Path]) -> list[Path]:
+    """``paths`` in number order, with the :data:`RUN_LAST` notebooks moved to the end."""
+    ordered = sorted(paths, key=lambda p: p.name)
+    return [p for p in ordered if p.stem not in RUN_LAST] + [
+        p for p in ordered if p.stem in RUN_LAST
+    ]
+
 
 def notebook_paths(names: list[str] | None = None) -> list[Path]:
-    """The kit's notebooks in order (``notebooks/NN_*.ipynb``), optionally only those named."""
-    found = sorted((config.repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    """The kit's notebooks in run order (``notebooks/NN_*.ipynb``, the dashboard last), optionally
+    only those named."""
+    found = run_order(list((config.repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb")))
     if names:
         keep = [
             p
