@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import struct
 from dataclasses import dataclass
@@ -110,14 +111,27 @@ def read_gpkg(path: Path, field: str, layer: str | None = None) -> Features:
     if table not in names:
         raise VectorError(f"{path}: no feature layer {table!r}; layers: {names}")
     srs_id = dict(layers)[table]
-    (geom_col,) = con.execute(
-        "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (table,)
-    ).fetchone()
-    org = con.execute(
-        "SELECT organization, organization_coordsys_id, definition FROM gpkg_spatial_ref_sys "
-        "WHERE srs_id = ?",
-        (srs_id,),
-    ).fetchone()
+    try:
+        geom_row = con.execute(
+            "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (table,)
+        ).fetchone()
+        org = con.execute(
+            "SELECT organization, organization_coordsys_id, definition FROM gpkg_spatial_ref_sys "
+            "WHERE srs_id = ?",
+            (srs_id,),
+        ).fetchone()
+    except sqlite3.DatabaseError as err:
+        geom_row, org = None, None
+        missing = err
+    else:
+        missing = "no row for it"
+    if geom_row is None:
+        raise VectorError(
+            f"{path}: layer {table!r} has no entry in gpkg_geometry_columns ({missing}), so its "
+            "geometry column is unknown. Save the layer again with QGIS or "
+            "`ogr2ogr -f GPKG out.gpkg in.gpkg`."
+        )
+    (geom_col,) = geom_row
     columns = [r[1] for r in con.execute(f'PRAGMA table_info("{table}")')]
     if field not in columns:
         raise VectorError(
@@ -144,8 +158,62 @@ def read_gpkg(path: Path, field: str, layer: str | None = None) -> Features:
             ) from err
         if geom is not None:
             geometries.append(geom)
-            values.append(value)
+            values.append(_scalar(value, path, f"feature {i} of {table!r}", field))
     return Features(geometries, values, crs, path)
+
+
+def _scalar(value: Any, path: Path, where: str, field: str) -> Any:
+    """An attribute value usable as a class code (number, string, bool or None), else refused."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise VectorError(
+        f"{path}: {where} has {field} = {value!r} ({type(value).__name__}); a class code is one "
+        "number or string. Give each feature a single code (split multi-valued features)."
+    )
+
+
+_CRS_NAME = re.compile(r"(?:urn:ogc:def:crs:)?(EPSG|OGC)(?::[0-9.]*)?::?([A-Za-z0-9]+)", re.I)
+
+
+def geojson_crs(name: Any, path: Path) -> Any:
+    """The CRS a GeoJSON legacy ``crs`` member names: EPSG codes and OGC CRS84 only, so a name
+    can never make GDAL read a file or reach a network."""
+    from rasterio.crs import CRS
+
+    match = _CRS_NAME.fullmatch(name.strip()) if isinstance(name, str) else None
+    if match and match.group(1).upper() == "EPSG" and match.group(2).isdigit():
+        try:
+            return CRS.from_epsg(int(match.group(2)))
+        except Exception as err:  # an unknown code
+            raise VectorError(f"{path}: crs {name!r} is not a known EPSG code ({err}).") from err
+    if match and match.group(1).upper() == "OGC" and match.group(2).upper() == "CRS84":
+        return CRS.from_epsg(4326)  # CRS84 is lon/lat on WGS 84, rasterio's EPSG:4326 order
+    raise VectorError(
+        f"{path}: crs member names {name!r}; only EPSG codes (e.g. 'EPSG:32633' or "
+        "'urn:ogc:def:crs:EPSG::32633') and OGC CRS84 are read. Set one of those, or save the "
+        "polygons as GeoPackage."
+    )
+
+
+def _check_lonlat(geom: dict[str, Any], path: Path, i: int) -> None:
+    """Refuse coordinates outside longitude -180..180 / latitude -90..90 on a geographic CRS."""
+    coords = geom.get("coordinates") or []
+    polys = [coords] if geom["type"] == "Polygon" else coords
+    try:
+        points = [(float(p[0]), float(p[1])) for poly in polys for ring in poly for p in ring]
+    except (TypeError, ValueError, IndexError) as err:
+        raise VectorError(
+            f"{path}: feature {i} has malformed coordinates ({err}). Export it again."
+        ) from err
+    odd = [(x, y) for x, y in points if abs(x) > 180 or abs(y) > 90]
+    if odd:
+        raise VectorError(
+            f"{path}: feature {i} has coordinates such as ({odd[0][0]:g}, {odd[0][1]:g}) outside "
+            "longitude -180..180 / latitude -90..90 (GeoJSON without a crs member is WGS 84 "
+            "lon/lat, RFC 7946; projected coordinates need one). Reproject it to "
+            "EPSG:4326 (`ogr2ogr -t_srs EPSG:4326 out.geojson in.geojson`), or save it as "
+            "GeoPackage, which keeps its CRS."
+        )
 
 
 def read_geojson(path: Path, field: str) -> Features:
@@ -157,10 +225,19 @@ def read_geojson(path: Path, field: str) -> Features:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as err:
         raise VectorError(f"{path}: not valid GeoJSON ({err}). Export it again.") from err
-    crs_name = ((data.get("crs") or {}).get("properties") or {}).get("name")
-    crs = CRS.from_user_input(crs_name) if crs_name else CRS.from_epsg(4326)
+    if not isinstance(data, dict) or not isinstance(data.get("features", []), list):
+        raise VectorError(
+            f"{path}: not a GeoJSON FeatureCollection (no 'features' list). Export it again."
+        )
+    member = data.get("crs")
+    crs = CRS.from_epsg(4326)
+    if member is not None:
+        name = ((member.get("properties") if isinstance(member, dict) else None) or {}).get("name")
+        crs = geojson_crs(name, path)
     geometries, values = [], []
     for i, feat in enumerate(data.get("features") or []):
+        if not isinstance(feat, dict):
+            raise VectorError(f"{path}: feature {i} is not a GeoJSON Feature object.")
         geom, props = feat.get("geometry"), feat.get("properties") or {}
         if not geom:
             continue
@@ -173,8 +250,10 @@ def read_geojson(path: Path, field: str) -> Features:
                 f"{path}: feature {i} has no property {field!r} (it has {sorted(props)}). "
                 "Pass label_field=<one of them>."
             )
+        if crs.is_geographic:
+            _check_lonlat(geom, path, i)
         geometries.append(geom)
-        values.append(props[field])
+        values.append(_scalar(props[field], path, f"feature {i}", field))
     return Features(geometries, values, crs, path)
 
 
@@ -183,6 +262,10 @@ def read(path: str | os.PathLike, field: str, layer: str | None = None) -> Featu
     path = Path(path)
     if not path.exists():
         raise VectorError(f"{path}: file not found. Check the path.")
+    if path.is_dir():
+        raise VectorError(
+            f"{path}: is a folder, not a polygon file. Pass the .gpkg or .geojson file inside it."
+        )
     if path.suffix.lower() == ".gpkg":
         return read_gpkg(path, field, layer)
     if path.suffix.lower() in (".geojson", ".json"):
