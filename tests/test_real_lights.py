@@ -147,3 +147,28 @@ def test_sample_lights_known_gaps_against_the_real_scene(sample_450m: dict[str, 
     for key, gap in KNOWN_GAP.items():
         measured = sample_450m[key] / real[key]
         assert gap * 0.75 < measured < gap * 1.25, (key, measured)
+
+
+# ---- real VIIRS as it comes: simulate_dmsp's input checks ----
+
+
+def test_simulate_dmsp_refuses_masked_nodata_unless_told_it_is_dark() -> None:
+    from helpers import ntl
+
+    rad = np.full((16, 16), 3.0)  # float64, as real VIIRS often comes
+    rad[0, 0] = -0.05  # background noise: a small negative is data
+    fill = rad.copy()
+    fill[:, :8] = 500.0  # a nodata fill value hidden under the mask
+    masked = np.ma.masked_array(fill, mask=np.zeros_like(fill, bool))
+    masked.mask[:, :8] = True
+    with pytest.raises(ValueError, match="nodata='dark'"):
+        ntl.simulate_dmsp(masked, ratio=8, psf_sigma=0)
+    with pytest.warns(UserWarning, match="128 nodata pixel"):
+        dn = ntl.simulate_dmsp(masked, ratio=8, psf_sigma=0, gain=2.0, nodata="dark")
+    assert dn.tolist() == [[0, 6], [0, 6]]  # the fill never reaches the DN; the lit side is 2 x 3
+    nan = rad.copy()
+    nan[:, 8:] = np.nan
+    with pytest.raises(ValueError, match="nodata pixel"):
+        ntl.simulate_dmsp(nan, ratio=8, psf_sigma=0)
+    with pytest.warns(UserWarning):
+        assert ntl.simulate_dmsp(nan, ratio=8, psf_sigma=0, gain=2.0, nodata="dark")[0, 1] == 0

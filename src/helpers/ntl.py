@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from . import real_lights
 from .bands import DN_MAX
 from .layouts import NTL_LAYERS
 
@@ -167,14 +168,16 @@ def simulate_dmsp(
     noise_dn: float = 0.0,
     seed: int = 0,
     negative_tolerance: float = NEGATIVE_TOLERANCE,
+    nodata: str = "raise",
 ) -> np.ndarray:
     """Fine radiance -> DMSP-like uint8 DN: blur (PSF, HR px), aggregate by ``ratio``,
     ``DN = offset + gain * L**power`` (+ Gaussian noise), round, clip to ``0..saturation``.
 
     Real VIIRS monthly composites keep background noise, so dark pixels are slightly negative.
     That noise is VIIRS's, not light a DMSP sensor would see: values down to ``-negative_tolerance``
-    are clipped to 0 first (with a warning saying how many); anything more negative is refused."""
-    arr = _as_2d(radiance, "radiance")
+    are clipped to 0 first (with a warning saying how many); anything more negative is refused.
+    Nodata (NaN/inf, masked pixels): refused, or unlit (0) with ``nodata="dark"`` (real_lights)."""
+    arr = _as_2d(real_lights.nodata_as_dark(radiance, nodata), "radiance")
     arr = clip_background_noise(arr, negative_tolerance)
     coarse = aggregate(bloom(arr, psf_sigma, psf_weights), ratio)
     dn = offset + gain * coarse**power

@@ -32,6 +32,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -274,6 +275,29 @@ def pixel_area_km2(crs: Any, transform: Any, shape: tuple[int, int]) -> np.ndarr
     lat1, lat2 = np.radians(top), np.radians(top + float(transform.e))
     band = np.abs(np.sin(lat1) - np.sin(lat2))
     return (radius_km**2 * np.radians(dx) * band)[:, None]
+
+
+def nodata_as_dark(radiance: Any, nodata: str) -> np.ndarray:
+    """The nodata rule of ``ntl.simulate_dmsp``: masked and non-finite pixels refused
+    (``"raise"``) or set to 0 radiance (``"dark"``, e.g. outside a country's border) with a warning."""
+    if nodata not in ("raise", "dark"):
+        raise ValueError(f"nodata must be 'raise' or 'dark', got {nodata!r}.")
+    mask = np.ma.getmaskarray(radiance) if np.ma.isMaskedArray(radiance) else None
+    arr = np.asarray(np.ma.getdata(radiance), dtype=np.float64)
+    bad = ~np.isfinite(arr) if mask is None else (mask | ~np.isfinite(arr))
+    if not bad.any():
+        return arr
+    if nodata == "raise":
+        raise ValueError(
+            f"radiance: {int(bad.sum())} nodata pixel(s) (NaN/inf or masked), e.g. outside a "
+            "country's border. Pass nodata='dark' to treat them as unlit (0 radiance), or fill "
+            "them first (helpers.ntl.spatially_weighted_average fills gaps from their neighbours)."
+        )
+    warnings.warn(
+        f"radiance: {int(bad.sum())} nodata pixel(s) ({bad.mean():.1%}) treated as unlit (0).",
+        stacklevel=3,
+    )
+    return np.where(bad, 0.0, arr)
 
 
 # ---- measuring lights (the same for the real and the sample scene) ----
