@@ -11,11 +11,25 @@ before anything is created.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
 import warnings
+from pathlib import Path
 
+import numpy as np
 import pytest
+import rasterio
+import torch
+from rasterio.transform import from_origin
 
-from helpers import report, results
+import helpers
+from helpers import inference, locks, rasters, report, results
+
+SRC = str(Path(helpers.__file__).resolve().parents[1])  # the helpers under test
 
 
 @pytest.fixture
@@ -77,3 +91,142 @@ def test_a_notebook_log_line_that_is_not_an_object_is_left_out(run_folders):
         warnings.simplefilter("always")
         assert [e["notebook"] for e in results.load_notebook_log(run)] == ["00"]
         assert "00" in report.notebooks_html(run)
+
+
+# ---- prediction outputs ----
+
+S2_NAMES = (
+    "B01",
+    "B02",
+    "B03",
+    "B04",
+    "B05",
+    "B06",
+    "B07",
+    "B08",
+    "B8A",
+    "B09",
+    "B10",
+    "B11",
+    "B12",
+)
+
+
+def _s2(path: Path, height: int = 64, width: int = 64) -> Path:
+    """A small 13-band uint16 Sentinel-2 GeoTIFF with band descriptions."""
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 10000, (13, height, width)).astype(np.uint16)
+    transform = from_origin(500000, 4000000, 10, 10)
+    return rasters.write(path, data, "EPSG:32633", transform, descriptions=list(S2_NAMES))
+
+
+def _dead_pid() -> int:
+    """The PID of a process that has ended."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_map_never_overwrites_its_own_input(tmp_path):
+    s2 = _s2(tmp_path / "s2.tif")
+    before = s2.read_bytes()
+    model = torch.nn.Conv2d(4, 8, 1)
+    for out in (s2, tmp_path / "." / "s2.tif"):
+        with pytest.raises(ValueError, match=r"s2\.tif: is also an input .* another out_path"):
+            inference.landcover_map(model, s2, ("B04", "B03", "B02", "B08"), out, progress=False)
+    assert s2.read_bytes() == before
+    link = tmp_path / "link.tif"
+    link.symlink_to(s2)
+    with pytest.raises(ValueError, match="is also an input"):
+        inference.landcover_map(model, s2, ("B04", "B03", "B02", "B08"), link, progress=False)
+
+
+def test_outputs_honour_the_umask_and_a_killed_runs_temporary_map_is_removed(tmp_path):
+    s2 = _s2(tmp_path / "s2.tif")
+    out = tmp_path / "maps" / "map.tif"
+    out.parent.mkdir()
+    orphan = out.parent / f".map.{locks.HOST}-{_dead_pid()}-123.tif"
+    orphan.write_bytes(b"half a map")
+    old = os.umask(0o022)
+    try:
+        model = torch.nn.Conv2d(4, 8, 1)
+        inference.landcover_map(model, s2, ("B04", "B03", "B02", "B08"), out, progress=False)
+        page = locks.write_text_atomic(tmp_path / "page.html", "<p>hi</p>", "fix")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+    assert stat.S_IMODE(page.stat().st_mode) == 0o644
+    assert sorted(p.name for p in out.parent.iterdir()) == ["map.tif"]
+
+
+def test_a_read_only_folder_names_the_map_and_the_fix(tmp_path, monkeypatch):
+    s2 = _s2(tmp_path / "s2.tif")
+    real_open = rasterio.open
+
+    def read_only(path, mode="r", *args, **kwargs):  # the folder refuses new files (as root too)
+        if mode == "w":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(rasterio, "open", read_only)
+    target = tmp_path / "ro" / "map.tif"
+    with pytest.raises(OSError) as caught:
+        inference.landcover_map(
+            torch.nn.Conv2d(4, 8, 1), s2, ("B04", "B03", "B02", "B08"), target, progress=False
+        )
+    message = str(caught.value)
+    assert f"{target}: cannot write the map (Permission denied)" in message
+    assert "Make the folder writable" in message and "/.map." not in message
+
+
+SLOW_MAP = """
+import sys, time, torch
+from helpers import inference
+
+class Slow(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(4, 8, 1)
+
+    def forward(self, x):
+        time.sleep(0.05)
+        return self.conv(x)
+
+torch.set_num_threads(1)
+print("start", flush=True)
+inference.landcover_map(Slow(), sys.argv[1], ("B04", "B03", "B02", "B08"), sys.argv[2],
+                        tile=16, overlap=4, progress=False)
+"""
+
+
+@pytest.mark.skipif(os.name == "nt", reason="SIGTERM")
+def test_sigterm_during_inference_leaves_no_temporary_map(tmp_path):
+    s2 = _s2(tmp_path / "s2.tif", 256, 256)
+    out = tmp_path / "maps" / "map.tif"
+    env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_MAP, str(s2), str(out)], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(out.parent.glob(".map.*")) and time.monotonic() < deadline:
+            assert proc.poll() is None, "the map finished before it could be interrupted"
+            time.sleep(0.05)
+        assert list(out.parent.glob(".map.*")), "no temporary map appeared within 60 s"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 128 + signal.SIGTERM
+    finally:
+        proc.kill()
+    assert list(out.parent.iterdir()) == []
+
+
+# ---- process probes ----
+
+
+def test_process_probes_never_send_a_signal(monkeypatch):
+    """On Windows ``os.kill(pid, 0)`` is no probe (signal 0 is CTRL_C_EVENT): psutil asks instead."""
+
+    def no_kill(*args):
+        raise AssertionError(f"os.kill{args} used as a process probe")
+
+    monkeypatch.setattr(os, "kill", no_kill)
+    assert locks.pid_alive(os.getpid())
+    assert not locks.pid_alive(_dead_pid()) and not locks.pid_alive(0)

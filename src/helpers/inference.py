@@ -13,7 +13,6 @@ Models know tensors; this module knows rasters.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from itertools import groupby
 from pathlib import Path
@@ -26,7 +25,7 @@ import torch.nn.functional as F
 from rasterio.windows import Window
 from tqdm.auto import tqdm
 
-from . import datasets, labels
+from . import datasets, labels, locks
 from .bands import S2_BANDS
 from .models import ntl_sr
 from .rasters import RasterError, Tile, blend_window, grid_of, read, tile_grid
@@ -129,7 +128,9 @@ class GeoTiffOutput:
     """Finished rows straight into a tiled, deflate-compressed GeoTIFF on the grid of ``like``.
 
     Rows are buffered until a whole block row (:data:`BLOCK`) is complete, then written; the file
-    is written under a temporary name and renamed when complete (never half a file).
+    is written under a temporary name and renamed when complete (never half a file). ``inputs``:
+    the files read to make it; ``path`` must not be one of them (an output never replaces its
+    input). A temporary file left by a killed process is removed by the next write beside it.
     """
 
     def __init__(
@@ -142,7 +143,9 @@ class GeoTiffOutput:
         nodata: float | None = None,
         descriptions: Sequence[str] = (),
         tags: dict[str, str] | None = None,
+        inputs: Sequence[Any] = (),
     ) -> None:
+        locks.refuse_overwrite(path, [*inputs, like], "Choose another out_path for the result.")
         if like is None:
             raise ValueError(
                 "out_path needs a georeference: pass like=<GeoTIFF or Raster on the output grid>."
@@ -173,13 +176,20 @@ class GeoTiffOutput:
         self.row = 0  # first row not yet written
 
     def _open(self, count: int) -> None:
-        """Open the temporary file once the band count is known (from the first rows)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(
-            suffix=".tif", dir=self.path.parent, prefix=f".{self.path.stem}."
-        )
-        os.close(fd)
-        self.dst = rasterio.open(self.tmp, "w", count=count, **self.profile)
+        """Open the temporary file once the band count is known (from the first rows); a folder
+        that cannot be written is named (the real target, not the temporary file) with the fix."""
+        prefix = f".{self.path.stem}."
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            locks.remove_orphans(self.path.parent, prefix)  # left by a killed run
+            self.tmp = str(self.path.parent / (locks.temp_name(prefix) + ".tif"))
+            self.dst = rasterio.open(self.tmp, "w", count=count, **self.profile)
+        except OSError as err:
+            raise OSError(
+                err.errno,
+                f"{self.path}: cannot write the map ({getattr(err, 'strerror', None) or err}). "
+                "Make the folder writable, free disk space or choose another out_path.",
+            ) from err
         for i, text in enumerate(self.descriptions, start=1):
             self.dst.set_band_description(i, text)
         if self.tags:
@@ -232,34 +242,36 @@ def run_tiles(
 
     ``predict(tiles)`` returns one float32 ``(channels, h, w)`` array per tile. Accumulators
     (float32, sized by the first prediction) hold one row of tiles; rows that no later tile touches are divided by their weight
-    and handed to ``output``. Returns ``output.finish()``.
+    and handed to ``output``. Returns ``output.finish()``. SIGTERM (with its default action) ends
+    it through ``SystemExit``, so a GeoTIFF output leaves no temporary file.
     """
     grid = tile_grid(height, width, tile, overlap)
     acc = weight = np.zeros(0, np.float32)
     top = 0  # scene row of the accumulators' first row
     bar = tqdm(total=len(grid), desc=desc, disable=not progress, leave=False)
-    try:
-        for row, tiles in groupby(grid, key=lambda t: t.row):
-            if row > top:  # rows above this row of tiles are final
-                _flush(acc, weight, row - top, top, output)
-                top = row
-            tiles = list(tiles)
-            for start in range(0, len(tiles), batch_size):
-                batch = tiles[start : start + batch_size]
-                for t, pred in zip(batch, predict(batch)):
-                    if not acc.size:  # one row of tiles, as many channels as the model gives
-                        acc = np.zeros((pred.shape[0], min(tile, height), width), np.float32)
-                        weight = np.zeros(acc.shape[1:], np.float32)
-                    w = blend_window(t.height, t.width, overlap)
-                    r, c = t.row - top, t.col
-                    acc[:, r : r + t.height, c : c + t.width] += pred * w
-                    weight[r : r + t.height, c : c + t.width] += w
-                bar.update(len(batch))
-        _flush(acc, weight, height - top, top, output)
-        return output.finish()
-    finally:
-        bar.close()
-        output.close()
+    with locks.sigterm_as_exit():  # SIGTERM: the temporary map is removed on the way out
+        try:
+            for row, tiles in groupby(grid, key=lambda t: t.row):
+                if row > top:  # rows above this row of tiles are final
+                    _flush(acc, weight, row - top, top, output)
+                    top = row
+                tiles = list(tiles)
+                for start in range(0, len(tiles), batch_size):
+                    batch = tiles[start : start + batch_size]
+                    for t, pred in zip(batch, predict(batch)):
+                        if not acc.size:  # one row of tiles, as many channels as the model gives
+                            acc = np.zeros((pred.shape[0], min(tile, height), width), np.float32)
+                            weight = np.zeros(acc.shape[1:], np.float32)
+                        w = blend_window(t.height, t.width, overlap)
+                        r, c = t.row - top, t.col
+                        acc[:, r : r + t.height, c : c + t.width] += pred * w
+                        weight[r : r + t.height, c : c + t.width] += w
+                    bar.update(len(batch))
+            _flush(acc, weight, height - top, top, output)
+            return output.finish()
+        finally:
+            bar.close()
+            output.close()
 
 
 def _flush(
@@ -336,7 +348,16 @@ def predict_scene(
 
     height, width = source.shape
     sink = _landcover_output(
-        output, height, width, out_path, like, label_values, nodata, descriptions, tags
+        output,
+        height,
+        width,
+        out_path,
+        like,
+        label_values,
+        nodata,
+        descriptions,
+        tags,
+        [source.path],
     )
     return run_tiles(predict, height, width, tile, overlap, sink, batch_size, progress, "tiles")
 
@@ -351,6 +372,7 @@ def _landcover_output(
     nodata: float | None,
     descriptions: Sequence[str],
     tags: dict[str, str] | None,
+    inputs: Sequence[Any] = (),
 ) -> ArrayOutput | GeoTiffOutput:
     """Where :func:`predict_scene` puts its rows: probabilities or labels, array or GeoTIFF."""
     if output == "probs":
@@ -364,7 +386,9 @@ def _landcover_output(
 
     if out_path is None:
         return ArrayOutput(height, width, dtype, finish, squeeze=output == "labels")
-    return GeoTiffOutput(out_path, like, (height, width), dtype, finish, nodata, descriptions, tags)
+    return GeoTiffOutput(
+        out_path, like, (height, width), dtype, finish, nodata, descriptions, tags, inputs
+    )
 
 
 def landcover_map(
@@ -466,5 +490,6 @@ def predict_ntl(
             np.float32,
             descriptions=["ntl_radiance_sr"],
             tags={"units": "nW/cm2/sr", "source": "helpers.inference.predict_ntl"},
+            inputs=[lo.path, dm.path, de.path],
         )
     return run_tiles(predict, height, width, tile, overlap, sink, 1, progress, "tiles")

@@ -11,31 +11,30 @@ renaming it into place (:func:`write_text_atomic` does the same for one file). T
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import tempfile
+import threading
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 HOST = socket.gethostname()
 _HELD: list[Path] = []
 
 
 def pid_alive(pid: int) -> bool:
-    """True if a process with this PID runs on this machine (zombies count as running)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """True if a process with this PID runs on this machine (zombies count as running); asked
+    through psutil, so it is a probe on Windows too (there ``os.kill(pid, 0)`` is no probe)."""
+    return pid > 0 and psutil.pid_exists(pid)
 
 
 def holder(path: Path) -> dict[str, Any] | None:
@@ -144,7 +143,7 @@ def temp_name(prefix: str) -> str:
     return f"{prefix}{HOST}-{os.getpid()}-{time.time_ns()}"
 
 
-_OWNER = re.compile(r"(?P<host>.+)-(?P<pid>\d+)-(?P<ns>\d+)$")
+_OWNER = re.compile(r"(?P<host>.+)-(?P<pid>\d+)-(?P<ns>\d+)(?:\.[A-Za-z0-9]+)?$")  # optional suffix
 
 
 def remove_orphans(folder: str | os.PathLike, prefix: str) -> list[Path]:
@@ -159,14 +158,70 @@ def remove_orphans(folder: str | os.PathLike, prefix: str) -> list[Path]:
     return removed
 
 
+def umask() -> int:
+    """The process's umask (read without changing it where ``/proc`` tells it)."""
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def honour_umask(path: str | os.PathLike) -> None:
+    """Give a file or folder made by ``tempfile`` (0600 / 0700) the mode a plain ``open`` or
+    ``mkdir`` would have (0666 / 0777 less the umask), so a shared data folder stays readable."""
+    full = 0o777 if os.path.isdir(path) else 0o666
+    os.chmod(path, full & ~umask())
+
+
+@contextlib.contextmanager
+def sigterm_as_exit() -> Iterator[None]:
+    """Within the block, SIGTERM raises ``SystemExit(143)`` instead of ending the process at once,
+    so ``finally`` clauses remove temporary files; only where SIGTERM has its default action (a
+    caller's own handler is left alone) and in the main thread."""
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def refuse_overwrite(output: str | os.PathLike, inputs: Iterable[Any], fix: str) -> None:
+    """Raise ``ValueError`` when ``output`` is one of ``inputs`` (same resolved path, or the same
+    file through a link): an output never replaces its own input. Non-path inputs are ignored."""
+    out = Path(output).resolve()
+    for src in inputs:
+        if not isinstance(src, (str, os.PathLike)):
+            continue
+        same = Path(src).resolve() == out
+        with contextlib.suppress(OSError):
+            same = same or os.path.samefile(src, out)
+        if same:
+            raise ValueError(f"{output}: is also an input ({src}); it would be overwritten. {fix}")
+
+
 def write_text_atomic(target: Path, text: str, fix: str) -> Path:
     """Write ``text`` to a temporary file beside ``target``, then rename it into place, so a reader
-    never sees half a file; a failure names the file, the cause and ``fix``, and leaves no temp file."""
+    never sees half a file; a failure names the file, the cause and ``fix``, and leaves no temp file.
+    The file gets the mode a plain ``open`` would give it (the user's umask)."""
     target, tmp = Path(target), None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        honour_umask(tmp)
         os.replace(tmp, target)
     except OSError as err:
         raise OSError(err.errno, f"{target}: cannot write ({err.strerror or err}). {fix}") from err
