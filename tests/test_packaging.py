@@ -138,3 +138,32 @@ def test_reproduce_without_papermill_says_how_to_install_it(monkeypatch, capsys)
     assert cli.main(["reproduce", "--profile", "smoke"]) == 2
     err = capsys.readouterr().err
     assert "papermill" in err and ".[dev]" in err
+
+
+def test_lab_and_test_commands_need_neither_make_nor_venv_bin():
+    import subprocess
+    import sys
+
+    lab = cli.tool_command("lab")
+    assert lab[:3] == [sys.executable, "-m", "jupyterlab"] and lab[3] == str(ROOT / "notebooks")
+    assert cli.tool_command("test", ["-x"]) == [sys.executable, "-m", "pytest", "-x"]
+    done = subprocess.run(
+        [sys.executable, "-m", "helpers.cli", "test", "--", "--collect-only", "-q", __file__],
+        capture_output=True,
+        text=True,
+        cwd=ROOT / "docs",  # any folder: the command runs in the kit's root
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "test_lab_and_test_commands_need_neither_make_nor_venv_bin" in done.stdout
+
+
+def test_lab_without_jupyterlab_says_how_to_install_it(monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == "jupyterlab" else real(n, *a)
+    )
+    assert cli.main(["lab"]) == 2
+    assert '-e ".[dev,earthengine]"' in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The ``eosr`` command: ``sample``, ``fetch``, ``train``, ``reproduce``, ``bench``.
+"""The ``eosr`` command: ``sample``, ``fetch``, ``train``, ``reproduce``, ``bench``, ``lab``, ``test``.
 
 Each sub-command is a thin wrapper around a helper function, so that what the command does can
 also be done from a notebook.
@@ -19,6 +19,28 @@ KINDS = ("unet", "label_sr", "pix2pix", "cgan", "ntl_sr")  # eosr train (helpers
 
 class CliError(RuntimeError):
     """An error the command reports as one message (exit status 2)."""
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1 (``--batch-size 0`` is refused, not ignored)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type: seconds >= 0 (0 means no cap; ``--time-cap -1`` is refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 (no cap) or more seconds, got {text}")
+    return value
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -92,11 +114,41 @@ def _cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=sys.stderr.isatty(),
         time_cap_s=args.time_cap,
+        amp=args.precision != "fp32",
+        deterministic=args.deterministic,
+        backend=args.backend,
     )
     if rec:  # rank 0
         scores = {k: round(v, 4) for k, v in rec["metrics"].items() if isinstance(v, float)}
         print(f"eosr train {args.kind}: {rec['notes']}; {scores}; checkpoint {rec['checkpoint']}")
     return 0
+
+
+TOOLS = {"lab": ("jupyterlab", "JupyterLab"), "test": ("pytest", "pytest")}
+
+
+def tool_command(name: str, extra: Sequence[str] = ()) -> list[str]:
+    """The command ``eosr lab`` / ``eosr test`` runs: this interpreter's JupyterLab on notebooks/,
+    or its pytest on the kit's tests (what ``make lab`` / ``make test`` run, without make or a
+    ``.venv/bin`` path, so it works the same on Windows and macOS)."""
+    module = TOOLS[name][0]
+    if name == "lab":
+        return [sys.executable, "-m", module, str(config.repo_root() / "notebooks"), *extra]
+    return [sys.executable, "-m", module, *extra]
+
+
+def _cmd_tool(args: argparse.Namespace) -> int:
+    import importlib.util
+    import subprocess
+
+    module, label = TOOLS[args.command]
+    if importlib.util.find_spec(module) is None:
+        raise CliError(
+            f"{label} is a developer tool the runtime install leaves out; install the kit with its "
+            'dev extra: `python -m pip install -e ".[dev,earthengine]"` in the kit\'s folder.'
+        )
+    extra = [a for a in args.extra if a != "--"]
+    return subprocess.call(tool_command(args.command, extra), cwd=config.repo_root())
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -131,14 +183,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=config.PROFILE_NAMES, default=None)
     p.add_argument("--data", default=None, help="data folder (default $EOSR_DATA)")
     p.add_argument("--epochs", type=int, default=None, help="default: the profile's")
-    p.add_argument("--batch-size", type=int, default=None, help="global batch (split over ranks)")
+    p.add_argument(
+        "--batch-size", type=positive_int, default=None, help="global batch (split over ranks)"
+    )
     p.add_argument("--out", default=None, help="run folder (reused: its checkpoint is resumed)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--time-cap",
-        type=float,
+        type=non_negative_float,
         default=None,
         help="safety cap in s (default the profile's; 0: none)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=("auto", "fp32"),
+        default="auto",
+        help="auto: AMP on CUDA (bf16 from capability 8.0, else fp16); fp32: exact fp32",
+    )
+    p.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic algorithms (slower on CUDA); default: cuDNN's fastest kernels",
+    )
+    p.add_argument(
+        "--backend",
+        choices=("nccl", "gloo"),
+        default=None,
+        help="torchrun process group (default: nccl if each rank has a GPU, else gloo)",
     )
     p.set_defaults(func=_cmd_train)
 
@@ -154,6 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=config.PROFILE_NAMES, default=None)
     p.add_argument("--only", nargs="*", default=None, help="only these benchmark groups")
     p.set_defaults(func=_cmd_bench)
+
+    for name, text in (("lab", "open JupyterLab on notebooks/"), ("test", "run the test suite")):
+        p = sub.add_parser(name, help=f"{text} (make {name} without make)")
+        p.add_argument("extra", nargs=argparse.REMAINDER, help=f"passed on to {TOOLS[name][1]}")
+        p.set_defaults(func=_cmd_tool)
     return parser
 
 
