@@ -221,12 +221,14 @@ def test_sigterm_during_inference_leaves_no_temporary_map(tmp_path):
 # ---- process probes ----
 
 
-def test_process_probes_never_send_a_signal(monkeypatch):
-    """On Windows ``os.kill(pid, 0)`` is no probe (signal 0 is CTRL_C_EVENT): psutil asks instead."""
+def test_process_probes_ask_psutil(monkeypatch):
+    """On Windows ``os.kill(pid, 0)`` is no probe (signal 0 is CTRL_C_EVENT); psutil's probe is
+    one on every platform, so the locks ask psutil (here told that nothing runs)."""
+    import psutil
 
-    def no_kill(*args):
-        raise AssertionError(f"os.kill{args} used as a process probe")
-
-    monkeypatch.setattr(os, "kill", no_kill)
+    asked = []
+    monkeypatch.setattr(psutil, "pid_exists", lambda pid: asked.append(pid) or False)
+    assert not locks.pid_alive(os.getpid()) and asked == [os.getpid()]
+    monkeypatch.undo()
     assert locks.pid_alive(os.getpid())
     assert not locks.pid_alive(_dead_pid()) and not locks.pid_alive(0)
