@@ -57,11 +57,13 @@ LAYERS: dict[str, int] = {
     "metrics": 3,
     "bag_of_colors": 3,
     "floors": 3,
+    "ordering": 3,
     # 4 training and inference
     "train": 4,
     "inference": 4,
     "ntl_baselines": 4,
     "ablation": 4,
+    "ntl_evidence": 4,
     "seeds": 4,
     "transfer": 4,
     # 5 runs, records, report, reproduction

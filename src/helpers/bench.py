@@ -556,8 +556,9 @@ def results_section(profile: str = "teaching") -> str:
         "Rows on the sample scene teach the methods; they are not comparable with the published "
         "numbers, which were computed on real data (see each table's notes in `report.html`)."
     )
-    table = report.markdown_results(results.load(run, skip_broken=True))
-    return note + "\n\n" + table
+    records = results.load(run, skip_broken=True)
+    verdicts = "\n".join(f"- {line}" for line in report.ordering_lines(records))
+    return note + "\n\n" + report.markdown_results(records) + "\n\n" + verdicts
 
 
 def update_readme(
