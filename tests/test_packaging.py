@@ -11,6 +11,7 @@ import yaml
 from helpers import cli
 
 ROOT = Path(__file__).resolve().parents[1]
+TESTS = "tests/test_packaging.py"  # relative: found only when `eosr test` runs in the kit's root
 
 
 def test_environment_yml_installs_the_pyproject_package():
@@ -148,7 +149,7 @@ def test_lab_and_test_commands_need_neither_make_nor_venv_bin():
     assert lab[:3] == [sys.executable, "-m", "jupyterlab"] and lab[3] == str(ROOT / "notebooks")
     assert cli.tool_command("test", ["-x"]) == [sys.executable, "-m", "pytest", "-x"]
     done = subprocess.run(
-        [sys.executable, "-m", "helpers.cli", "test", "--", "--collect-only", "-q", __file__],
+        [sys.executable, "-m", "helpers.cli", "test", "--", "--co", "-q", "--noconftest", TESTS],
         capture_output=True,
         text=True,
         cwd=ROOT / "docs",  # any folder: the command runs in the kit's root
