@@ -116,21 +116,51 @@ class ClassTable:
 
         ``skip`` (boolean, like ``raw``): pixels that are 255 whatever their value (nodata)."""
         lookup = self.index_of()
+        if raw.dtype.kind == "u" and raw.dtype.itemsize <= 2:  # a lookup table: no sort, one pass
+            return self._map_table(raw, path, unlisted, skip)
         values = np.unique(raw if skip is None else raw[~skip])
         unknown = [v.item() for v in values if v.item() not in lookup]
         if unknown and unlisted == "raise":
-            raise SceneError(
-                f"{path}: label code(s) {unknown[:10]} are not in the class table "
-                f"{dict(zip(self.names, self.codes, strict=True))} nor in ignore_codes "
-                f"{list(self.ignore_codes)}. Add them to classes or ignore_codes, or pass "
-                "unlisted='ignore' to treat every unlisted code as ignore."
-            )
+            raise SceneError(_unknown_message(self, path, unknown))
         out = np.full(raw.shape, IGNORE, np.uint8)
         for v in values:
             out[raw == v] = lookup.get(v.item(), IGNORE)
         if skip is not None:
             out[skip] = IGNORE
         return out
+
+    def _map_table(
+        self, raw: np.ndarray, path: Path, unlisted: str, skip: np.ndarray | None
+    ) -> np.ndarray:
+        """:meth:`map` for uint8/uint16 codes through a 256/65536-entry table (254: unknown)."""
+        lut = np.full(1 << (8 * raw.dtype.itemsize), _UNKNOWN, np.uint8)
+        for code, index in self.index_of().items():
+            if isinstance(code, (int, float, np.number)) and float(code).is_integer():
+                if 0 <= code < lut.size:
+                    lut[int(code)] = index
+        out = lut[raw]
+        if skip is not None:
+            out[skip] = IGNORE
+        odd = out == _UNKNOWN
+        if odd.any():
+            unknown = np.unique(raw[odd]).tolist()
+            if unlisted == "raise":
+                raise SceneError(_unknown_message(self, path, unknown))
+            out[odd] = IGNORE
+        return out
+
+
+_UNKNOWN = 254  # a code in no table while mapping (training indices stop at 253)
+
+
+def _unknown_message(table: ClassTable, path: Path, unknown: list[Any]) -> str:
+    """One line: the label codes of ``path`` that are in no table, and the fix."""
+    return (
+        f"{path}: label code(s) {unknown[:10]} are not in the class table "
+        f"{dict(zip(table.names, table.codes, strict=True))} nor in ignore_codes "
+        f"{list(table.ignore_codes)}. Add them to classes or ignore_codes, or pass "
+        "unlisted='ignore' to treat every unlisted code as ignore."
+    )
 
 
 def _read_class_file(source: Path) -> Any:

@@ -233,11 +233,9 @@ class Region:
 
     def window(self, r: int, c: int, h: int, w: int) -> np.ndarray:
         """Boolean ``(h, w)``: which pixels of the window at ``(r, c)`` are in the split."""
-        ri = np.searchsorted(self.rows, np.arange(r, r + h), side="right") - 1
-        ci = np.searchsorted(self.cols, np.arange(c, c + w), side="right") - 1
-        ri = np.clip(ri, 0, self.cells.shape[0] - 1)
-        ci = np.clip(ci, 0, self.cells.shape[1] - 1)
-        return self.cells[np.ix_(ri, ci)]
+        tall = np.diff(np.clip(self.rows, r, r + h))  # pixels of each cell row in the window
+        wide = np.diff(np.clip(self.cols, c, c + w))
+        return np.repeat(np.repeat(self.cells, tall, axis=0), wide, axis=1)
 
     def bbox(self) -> tuple[int, int, int, int] | None:
         """``(r0, r1, c0, c1)`` of the split's pixels (end exclusive), None when it has none."""
