@@ -72,9 +72,9 @@ def test_headless_widgets_make_no_output_widget(monkeypatch):
     assert not config.headless()
     import ipywidgets
 
-    live = widgets.label_browser(_panels())
-    assert isinstance(live, ipywidgets.VBox)
-    assert any(isinstance(c, ipywidgets.Output) for c in live.children)
+    live = widgets.label_browser(_panels())  # live: controls, the frame in a display with an id
+    assert isinstance(live, ipywidgets.VBox) and isinstance(live.frame, widgets.FrameOutput)
+    assert not any(isinstance(c, ipywidgets.Output) for c in live.children)
 
 
 @pytest.mark.slow

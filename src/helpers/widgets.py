@@ -3,11 +3,15 @@
 The results dashboard of notebook 10 (map viewer, class distributions, export) is in
 :mod:`helpers.dashboard`.
 
-Every widget function draws its first state at once and never waits for input. Unattended runs
-(``config.headless()``: ``eosr reproduce``, the tests) get that first frame as plain output and no
-ipywidgets ``Output``: nbclient answers an Output widget over the kernel's shell channel while it
-waits there for the cell's reply, and that can miss the reply and hang forever (nbclient issue
-312, papermill issue 723).
+Every widget function draws its first state at once and never waits for input, and none makes an
+ipywidgets ``Output``: nbclient (papermill, nbconvert ``--execute``, nbmake) plays the front end
+of an Output widget and answers it over the kernel's shell channel while it waits there for the
+cell's reply, which can miss the reply and hang forever (nbclient issue 312, papermill issue 723).
+Frames go into a display with an id instead (:class:`FrameOutput`), updated in place with
+``update_display_data`` messages, which front ends show and nbclient records without answering;
+so plain ``papermill`` runs safely without any setting. Unattended runs that say so
+(``config.headless()``: ``eosr reproduce``, the tests) get the first frame as plain output and
+no controls.
 """
 
 from __future__ import annotations
@@ -43,24 +47,104 @@ class StaticView:
         return f"({self.name}: first frame shown above; controls are live in Jupyter, not here)"
 
 
+class FrameOutput:
+    """Stands in for ``ipywidgets.Output`` in live sessions: what is drawn inside ``with out:`` (a
+    figure, printed text) becomes one frame of a display with an id, shown below the controls
+    and replaced in place by the next frame (no widget, nothing for nbclient to answer)."""
+
+    def __init__(self) -> None:
+        import uuid
+
+        self.display_id, self.bundle, self.shown = uuid.uuid4().hex, None, False
+        self._capture: Any = None
+
+    def __enter__(self) -> FrameOutput:
+        from IPython.utils.capture import capture_output
+
+        self._capture = capture_output()
+        self._captured = self._capture.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._capture.__exit__(*exc)
+        self.update(frame_bundle(self._captured.outputs, self._captured.stdout))
+
+    def clear_output(self, wait: bool = False) -> None:
+        """``wait=True``: the next frame replaces this one; else blank the frame now."""
+        if not wait:
+            self.update({"text/plain": ""})
+
+    def update(self, bundle: dict[str, Any]) -> None:
+        """Make ``bundle`` (mimetype -> data) the current frame, in place if already shown."""
+        from IPython.display import display
+
+        self.bundle = bundle
+        if self.shown:
+            display(bundle, raw=True, display_id=self.display_id, update=True)
+
+    def show(self) -> None:
+        """Display the current frame (below the controls); later frames replace it."""
+        from IPython.display import display
+
+        display(self.bundle or {"text/plain": ""}, raw=True, display_id=self.display_id)
+        self.shown = True
+
+
+def frame_bundle(outputs: list[Any], stdout: str = "") -> dict[str, Any]:
+    """One display bundle from captured rich outputs and text: a lone output as it is, several
+    as one HTML block (PNGs inline, text in ``<pre>``)."""
+    import html
+
+    if len(outputs) == 1 and not stdout:
+        return dict(outputs[0].data)
+    parts = [f"<pre>{html.escape(stdout)}</pre>"] if stdout else []
+    for out in outputs:
+        data = out.data
+        if "image/png" in data:
+            parts.append(f"<img src='data:image/png;base64,{data['image/png']}'>")
+        elif "text/html" in data:
+            parts.append(data["text/html"])
+        else:
+            parts.append(f"<pre>{html.escape(str(data.get('text/plain', '')))}</pre>")
+    text = stdout + "\n".join(str(o.data.get("text/plain", "")) for o in outputs)
+    return {"text/html": "".join(parts), "text/plain": text}
+
+
 def output_area() -> Any:
-    """An ``ipywidgets.Output``, or a :class:`StaticOutput` when running headless."""
+    """A :class:`FrameOutput`, or a :class:`StaticOutput` when running headless; never an
+    ``ipywidgets.Output`` (see the module's note on the nbclient hang)."""
     from . import config
 
-    if config.headless():
-        return StaticOutput()
-    import ipywidgets as w
-
-    return w.Output()
+    return StaticOutput() if config.headless() else FrameOutput()
 
 
 def assemble(name: str, rows: list[Any], out: Any) -> Any:
-    """The widget's layout (``rows`` above ``out``), or a :class:`StaticView` when headless."""
+    """The widget's controls (``rows``) with ``out``'s frame shown below them, or a
+    :class:`StaticView` when headless."""
     if isinstance(out, StaticOutput):
         return StaticView(name, tuple(rows))
-    import ipywidgets as w
+    return _live_view(rows, out)
 
-    return w.VBox([*rows, out])
+
+def _live_view(rows: list[Any], out: FrameOutput) -> Any:
+    """A ``VBox`` of ``rows`` that, when displayed, shows ``out``'s frame right after itself."""
+    import ipywidgets as w
+    from IPython.display import display
+
+    class LiveView(w.VBox):
+        """The controls; displaying them also displays the frame they drive."""
+
+        def _ipython_display_(self, **kwargs: Any) -> None:
+            parent = getattr(super(), "_ipython_display_", None)
+            if parent is not None:  # ipywidgets 7
+                parent(**kwargs)
+            else:  # ipywidgets 8
+                display(self._repr_mimebundle_(**kwargs), raw=True)
+            out.show()
+
+    view = LiveView(list(rows))
+    view.frame = out
+    return view
 
 
 def patch_groups(
