@@ -60,7 +60,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "season_regions": 3,
             "season_size": 512,
             "ntl_ratio": 8,
-            "ntl_patch": 128,
+            "ntl_patch": 64,  # 64 patches in 4 x 4 stratified blocks: 16 test, 8 val, 40 train
         },
         "full": {
             "size": 3072,
@@ -376,8 +376,38 @@ def repo_root() -> Path:
     return cwd
 
 
+def gpu_present() -> bool:
+    """True when the machine has an NVIDIA GPU whatever torch can do with it (the driver's
+    ``/proc`` entry or a ``/dev/nvidia<N>`` device node)."""
+    return Path("/proc/driver/nvidia/version").exists() or any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+def check_gpu_usable() -> None:
+    """Refuse a silent CPU run: a CUDA build of torch that cannot use the GPU the machine has
+    (driver too old for the build, a broken install) raises with the cause and the two fixes;
+    ``EOSR_DEVICE=cpu`` trains on the CPU on purpose."""
+    import torch
+
+    if os.environ.get("EOSR_DEVICE") or torch.cuda.is_available() or not torch.version.cuda:
+        return
+    if not gpu_present():
+        return
+    try:
+        torch.cuda.init()
+        cause = "CUDA reports no usable device"
+    except Exception as err:  # the driver's own words, e.g. "driver ... is too old"
+        cause = " ".join(str(err).split())[:300]
+    raise RuntimeError(
+        f"this machine has an NVIDIA GPU, but torch {torch.__version__} (built for CUDA "
+        f"{torch.version.cuda}) cannot use it: {cause}. Install a torch build for this driver "
+        "(see https://pytorch.org/get-started/locally/), or set EOSR_DEVICE=cpu to train on the "
+        "CPU on purpose."
+    )
+
+
 def pick_device(prefer: str | None = None, verbose: bool = True) -> Any:
-    """Choose cuda > mps > cpu (or ``prefer`` / ``EOSR_DEVICE``) and print a one-line report."""
+    """Choose cuda > mps > cpu (or ``prefer`` / ``EOSR_DEVICE``) and print a one-line report;
+    a GPU that this torch cannot use is an error (:func:`check_gpu_usable`), never a silent CPU."""
     import torch
 
     want = prefer or os.environ.get("EOSR_DEVICE")
@@ -388,28 +418,95 @@ def pick_device(prefer: str | None = None, verbose: bool = True) -> Any:
     elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         device = torch.device("mps")
     else:
+        check_gpu_usable()
         device = torch.device("cpu")
     if verbose:
         print(device_report(device))
     return device
 
 
-def device_report(device: Any) -> str:
-    """One line describing the device: name, memory or thread count, torch version."""
+BF16_CAPABILITY = (8, 0)  # Ampere: native bf16; below (T4 7.5, V100 7.0) bf16 is emulated
+
+
+def amp_dtype(device: Any, amp: bool | str = True) -> Any:
+    """The autocast dtype of a training run, or None for fp32: AMP only on CUDA and when asked;
+    bf16 from compute capability 8.0 (where it is native), fp16 (with a GradScaler) below it.
+    ``amp`` may name the dtype (``"bf16"``, ``"fp16"``) or be ``"fp32"`` / False (no AMP)."""
     import torch
 
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    if device.type != "cuda" or amp in (False, None, "fp32", "off"):
+        return None
+    if amp in ("bf16", "fp16"):
+        return torch.bfloat16 if amp == "bf16" else torch.float16
+    native = torch.cuda.get_device_capability(device) >= BF16_CAPABILITY
+    return torch.bfloat16 if native and torch.cuda.is_bf16_supported() else torch.float16
+
+
+def precision_name(dtype: Any) -> str:
+    """``fp32``, ``bf16`` or ``fp16 + GradScaler``: what a run's history and record state."""
+    import torch
+
+    return {torch.bfloat16: "bf16", torch.float16: "fp16 + GradScaler"}.get(dtype, "fp32")
+
+
+class exact_fp32:
+    """Context in which float32 means float32 on CUDA: TF32 off for convolutions (cuDNN allows it
+    by default on Ampere and later) and matrix products; the flags are restored on exit."""
+
+    def __enter__(self) -> exact_fp32:
+        import torch
+
+        self._saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import torch
+
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = self._saved
+
+
+def device_report(
+    device: Any, precision: str | None = None, backend: str | None = None, world: int = 1
+) -> str:
+    """One line describing the device: name, capability, memory or thread count, torch version;
+    with ``precision`` / ``backend`` also the AMP dtype and the process group (run start)."""
+    import torch
+
+    device = torch.device(device)
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
-        detail = f"{props.name}, {props.total_memory / 2**30:.0f} GiB"
+        detail = (
+            f"{props.name}, capability {props.major}.{props.minor}, "
+            f"{props.total_memory / 2**30:.0f} GiB"
+        )
     elif device.type == "mps":
         detail = "Apple GPU (MPS)"
     else:
         detail = f"{torch.get_num_threads()} threads"
-    return f"device: {device.type} ({detail}); torch {torch.__version__}"
+    parts = [f"device: {device} ({detail})"]
+    if precision is not None:
+        parts.append(f"precision {precision}")
+    if backend is not None:
+        parts.append(f"backend {backend}, {world} rank(s)")
+    return "; ".join(parts + [f"torch {torch.__version__}"])
 
 
-def seed_everything(seed: int = 0, deterministic: bool = True) -> None:
-    """Seed python, numpy and torch so that a re-run gives the same numbers on the same machine."""
+CUBLAS_WORKSPACE = ":4096:8"  # what deterministic cuBLAS needs (CUDA docs, reproducibility)
+
+
+def seed_everything(seed: int = 0, deterministic: bool | None = None) -> None:
+    """Seed python, numpy and torch so that a re-run gives the same numbers on the same machine.
+
+    ``deterministic=False``: cuDNN picks its fastest kernels (``benchmark`` on; on CUDA a re-run
+    may differ in the last bits). ``None`` (default): the mode set before (False unless a caller,
+    e.g. ``eosr train --deterministic``, asked for True). ``True``: deterministic algorithms wherever torch has
+    them (``use_deterministic_algorithms(True, warn_only=True)``: ops without one, e.g. the
+    backward of bilinear upsampling or ``grid_sample`` on CUDA, warn instead of failing), cuDNN
+    deterministic, and ``CUBLAS_WORKSPACE_CONFIG`` set (before the first cuBLAS call). CPU runs
+    are reproducible either way."""
     import numpy as np
 
     random.seed(seed)
@@ -421,9 +518,13 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> None:
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
+    if deterministic is None:
+        deterministic = torch.are_deterministic_algorithms_enabled()
     if deterministic:
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.backends.cudnn.deterministic = deterministic
 
 
 HEADLESS_ENV = "EOSR_HEADLESS"

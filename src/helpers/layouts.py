@@ -84,17 +84,86 @@ def ntl_split(index: int, count: int) -> str:
 
 
 def ntl_split_columns(col: int, n_cols: int) -> str:
-    """The sample scene's split: column blocks, train = left half, val = third quarter, test = last
-    quarter (test never touches train). Kept beside :func:`ntl_split` so that the sample scene's
-    patches, and so notebooks 08/09's numbers, stay what they were (scene 2.x)."""
+    """Column blocks, train = left half, val = third quarter, test = last quarter (test never touches
+    train): the sample scene's split up to scene 2.1, whose test quarter held far less light than
+    the scene (the sample now uses :func:`ntl_split_stratified`)."""
     return "train" if col < n_cols // 2 else ("val" if col < (3 * n_cols) // 4 else "test")
 
 
 # How each writer names an NTL patch (row, column in patches) and splits the grid.
 NTL_SCHEMES = {
     "earthengine": "ee{row:03d}_{col:03d}",  # exports: 70/15/15 in column-major order
-    "sample": "r{row:02d}c{col:02d}",  # the sample scene: column blocks (ntl_split_columns)
+    "sample": "r{row:02d}c{col:02d}",  # the sample scene: stratified blocks (ntl_split_stratified)
 }
+
+# Strata of the sample scene's stratified block split (fine radiance, nW/cm2/sr; a fine pixel is
+# "saturated" when its coarse pixel reads the 6-bit ceiling) and the blocks' shares per split.
+NTL_LIT, NTL_BRIGHT, NTL_DN_MAX = 1.0, 20.0, 63
+NTL_STRATA = ("lit", "bright", "saturated")
+NTL_TEST_SHARE, NTL_VAL_SHARE = 0.25, 0.15
+# default "sample" blocks: a 4 x 4 grid (16 blocks: 4 test, 2 val, 10 train)
+NTL_BLOCKS_PER_SIDE = 4
+
+
+def ntl_strata_counts(radiance: Any, dn: Any, ratio: int) -> dict[str, int]:
+    """Fine pixels of one block: all, lit (> 1), bright (> 20 nW/cm2/sr), saturated (coarse DN 63)."""
+    import numpy as np
+
+    rad, low = np.asarray(radiance, np.float64).squeeze(), np.asarray(dn).squeeze()
+    return {
+        "pixels": int(rad.size),
+        "lit": int((rad > NTL_LIT).sum()),
+        "bright": int((rad > NTL_BRIGHT).sum()),
+        "saturated": int((low >= NTL_DN_MAX).sum()) * ratio * ratio,
+    }
+
+
+def _share_error(counts: list[dict[str, int]], chosen: tuple[int, ...], scene: dict) -> float:
+    """How far the chosen blocks' shares of the strata are from the scene's (sum of |log ratio|)."""
+    import math
+
+    pixels = sum(counts[i]["pixels"] for i in chosen)
+    err = 0.0
+    for key in NTL_STRATA:
+        want = (scene[key] + 0.5) / scene["pixels"]
+        got = (sum(counts[i][key] for i in chosen) + 0.5) / pixels
+        err += abs(math.log(got / want))
+    return err
+
+
+def _best_blocks(counts: list[dict[str, int]], pool: list[int], k: int, scene: dict) -> list[int]:
+    """The ``k`` blocks of ``pool`` whose strata shares come closest to the scene's (exhaustive up
+    to 50,000 combinations, else the best of 50,000 seeded draws: deterministic either way)."""
+    import itertools
+    import math
+
+    import numpy as np
+
+    if math.comb(len(pool), k) <= 50_000:
+        combos = itertools.combinations(pool, k)
+    else:
+        rng = np.random.default_rng(0)
+        combos = (tuple(sorted(rng.choice(pool, k, replace=False))) for _ in range(50_000))
+    return list(min(combos, key=lambda c: _share_error(counts, c, scene)))
+
+
+def ntl_split_stratified(
+    counts: list[dict[str, int]],
+    test_share: float = NTL_TEST_SHARE,
+    val_share: float = NTL_VAL_SHARE,
+) -> list[str]:
+    """Split of each block (``counts`` from :func:`ntl_strata_counts`): the test blocks, then the
+    validation blocks, are the sets whose lit, bright and saturated shares come closest to the
+    whole scene's; the rest train. With fewer than 3 blocks everything trains."""
+    n = len(counts)
+    if n < 3:
+        return ["train"] * n
+    scene = {k: sum(c[k] for c in counts) for k in ("pixels", *NTL_STRATA)}
+    n_test, n_val = max(1, round(test_share * n)), max(1, round(val_share * n))
+    test = _best_blocks(counts, list(range(n)), n_test, scene)
+    rest = [i for i in range(n) if i not in test]
+    val = _best_blocks(counts, rest, n_val, scene)
+    return ["test" if i in test else "val" if i in val else "train" for i in range(n)]
 
 
 def ntl_patch_id(row: int, col: int, scheme: str = "earthengine") -> str:
@@ -191,17 +260,21 @@ def write_ntl_patches(
     patch: int,
     ratio: int,
     scheme: str = "earthengine",
+    block: int | None = None,
 ) -> list[Path]:
     """Cut the fine layers ``{layer: Raster}`` (``hr_ntl``, ``dmo``, ``dem``, ``isp``) and the coarse
     ``low`` (``lr_ntl``) into ``root/{split}/{layer}/{id}.tif``; ids and splits follow ``scheme``
-    (:data:`NTL_SCHEMES`). Returns the paths written."""
+    (:data:`NTL_SCHEMES`; "sample": blocks of ``block`` x ``block`` patches, by default a grid of
+    :data:`NTL_BLOCKS_PER_SIDE` blocks a side, split by :func:`ntl_split_stratified`). Returns the
+    paths written."""
     if patch % ratio:
         raise ValueError(f"patch ({patch}) must be a multiple of the ratio ({ratio}).")
     h, w = high["hr_ntl"].shape
     rows, cols = _patch_starts(h, patch), _patch_starts(w, patch)
-    if scheme == "sample":  # row by row, split by column blocks
+    if scheme == "sample":  # row by row, split by stratified blocks
         cells = [(r, c) for r in rows for c in cols]
-        split_of = [ntl_split_columns(c // patch, len(cols)) for r, c in cells]
+        block = block or max(1, min(len(rows), len(cols)) // NTL_BLOCKS_PER_SIDE)
+        split_of = _stratified_cells(high["hr_ntl"], low, cells, patch * block, ratio)
     else:  # column by column, 70/15/15
         cells = [(r, c) for c in cols for r in rows]
         split_of = [ntl_split(i, len(cells)) for i in range(len(cells))]
@@ -215,6 +288,24 @@ def write_ntl_patches(
         lr_path = ntl_path(root, split, "lr_ntl", pid)
         written.append(_write_window(lr_path, low, r // ratio, c // ratio, lp, lp))
     return written
+
+
+def _stratified_cells(
+    hr: rasters.Raster, low: rasters.Raster, cells: list[tuple[int, int]], side: int, ratio: int
+) -> list[str]:
+    """The split of each patch ``(row, col)``: that of its ``side`` px block (stratified)."""
+    keys = sorted({(r // side, c // side) for r, c in cells})
+    lo = side // ratio
+    counts = [
+        ntl_strata_counts(
+            hr.data[0, br * side : (br + 1) * side, bc * side : (bc + 1) * side],
+            low.data[0, br * lo : (br + 1) * lo, bc * lo : (bc + 1) * lo],
+            ratio,
+        )
+        for br, bc in keys
+    ]
+    split = dict(zip(keys, ntl_split_stratified(counts)))
+    return [split[(r // side, c // side)] for r, c in cells]
 
 
 def write_ntl_layout(

@@ -359,6 +359,50 @@ def saturated_mae(pred: Any, target: Any, low_res: Any, ratio: int, level: int =
     return float(np.abs(p - t)[mask].mean()) if mask.any() else float("nan")
 
 
+NTL_LIT = 1.0  # nW/cm2/sr: a fine pixel whose true radiance is above this is "lit", else "dark"
+
+
+def lit_dark_errors(pred: Any, target: Any, lit: float = NTL_LIT) -> dict[str, float]:
+    """RMSE and MAE over lit (true radiance > ``lit``) and dark pixels, with their pixel counts."""
+    p, t = _pair(pred, target)
+    out: dict[str, float] = {}
+    for name, mask in (("lit", t > lit), ("dark", t <= lit)):
+        err = (p - t)[mask]
+        out[f"rmse_{name}"] = float(np.sqrt(np.mean(err**2))) if err.size else float("nan")
+        out[f"mae_{name}"] = float(np.mean(np.abs(err))) if err.size else float("nan")
+        out[f"n_{name}"] = float(err.size)
+    return out
+
+
+def saturated_bootstrap(
+    pred: Any,
+    target: Any,
+    low_res: Any,
+    ratio: int,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: int = 63,
+) -> dict[str, float]:
+    """MAE inside saturated areas with a 95 % bootstrap interval over the saturated *coarse* pixels
+    (each one a cluster of ratio x ratio fine pixels): ``mae``, ``low``, ``high``, ``n_coarse``,
+    ``n_fine``; the interval is NaN with fewer than 2 saturated coarse pixels."""
+    p, t = _pair(pred, target)
+    low = np.asarray(low_res).squeeze()
+    if low.shape[-2:] != (p.shape[-2] // ratio, p.shape[-1] // ratio):
+        raise ValueError(f"low_res {low.shape} x{ratio} does not cover the prediction {p.shape}.")
+    err = np.abs(p - t).reshape(*p.shape[:-2], low.shape[-2], ratio, low.shape[-1], ratio)
+    per_coarse = err.mean(axis=(-3, -1))[low >= level]  # mean error per saturated coarse pixel
+    n = int(per_coarse.size)
+    out = {"n_coarse": float(n), "n_fine": float(n * ratio * ratio)}
+    out["mae"] = float(per_coarse.mean()) if n else float("nan")
+    if n < 2:
+        return {**out, "low": float("nan"), "high": float("nan")}
+    rng = np.random.default_rng(seed)
+    means = per_coarse[rng.integers(0, n, (n_boot, n))].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return {**out, "low": float(lo), "high": float(hi)}
+
+
 def ntl_scores(
     pred: Any,
     target: Any,
@@ -368,7 +412,8 @@ def ntl_scores(
     block: int = 32,
 ) -> dict[str, float]:
     """All NTL SR scores in radiance units: PSNR (dB), SSIM, RMSE, MAE, R^2, total-light error,
-    aggregated R^2 (``block`` px) and, with ``low_res``, MAE in saturated areas; plus the data range.
+    aggregated R^2 (``block`` px), RMSE/MAE over lit and dark pixels (:func:`lit_dark_errors`, with
+    the counts) and, with ``low_res``, MAE in saturated areas; plus the data range.
 
     Pass test patches stacked as (N, H, W) (``np.stack``): SSIM is then computed per patch and
     averaged; the other scores pool all pixels."""
@@ -383,6 +428,7 @@ def ntl_scores(
         "total_light_error": total_light_error(p, t),
         "aggregated_r2": aggregated_r2(p, t, block),
         "psnr_data_range": rng,
+        **lit_dark_errors(p, t),
     }
     if low_res is not None:
         out["saturated_mae"] = saturated_mae(p, t, low_res, ratio)

@@ -106,3 +106,48 @@ class BoostedBaseline:
         f = context_features(low_res_dn, dmo, dem, self.calibration, self.ratio)
         pred = self.model.predict(f.reshape(-1, f.shape[-1])).reshape(f.shape[:2])
         return (np.clip(pred, 0, None) ** 2).astype(np.float32)
+
+
+# ---- floors: the trivial answers every night-light table shows beside a method ----
+
+FLOORS = ("all-zero", "nearest (calibrated)", "bicubic (raw DN x scale)", "bicubic (calibrated)")
+
+
+def raw_scale(dataset: Any, ratio: int = 8) -> float:
+    """One scale factor from DN to radiance (mean aggregated fine radiance / mean DN over the
+    unsaturated coarse pixels of a dataset, the training split): the 'raw' floor's only fit."""
+    dn, ref = [], []
+    for i in range(len(dataset)):
+        s = dataset[i]
+        dn.append(np.asarray(s["low_res"], np.float64).ravel())
+        ref.append(ntl.aggregate(np.asarray(s["high_res"])[0], ratio).ravel())
+    dn_all, ref_all = np.concatenate(dn), np.concatenate(ref)
+    keep = dn_all < DN_MAX
+    return float(ref_all[keep].mean() / max(dn_all[keep].mean(), 1e-9))
+
+
+def nearest(low_res_dn: np.ndarray, calibration: Any, ratio: int = 8) -> np.ndarray:
+    """Floor: LR DN -> radiance (inverse calibration), each coarse pixel repeated ``ratio`` x ``ratio``."""
+    rad = np.asarray(calibration.to_radiance(np.asarray(low_res_dn).squeeze()), np.float32)
+    return np.kron(np.clip(rad, 0, None), np.ones((ratio, ratio), np.float32))
+
+
+def bicubic_raw(low_res_dn: np.ndarray, scale: float, ratio: int = 8) -> np.ndarray:
+    """Floor: LR DN times one scale factor (:func:`raw_scale`), bicubic x``ratio``, clipped at 0."""
+    t = torch.as_tensor(np.asarray(low_res_dn, np.float32).squeeze() * scale)[None, None]
+    up = F.interpolate(t, scale_factor=ratio, mode="bicubic", align_corners=False).clamp(min=0)
+    return up[0, 0].numpy()
+
+
+def floors(
+    low_res_dn: np.ndarray, calibration: Any, scale: float, ratio: int = 8
+) -> dict[str, np.ndarray]:
+    """The four floors (:data:`FLOORS`) of one coarse patch, each on the fine grid (radiance)."""
+    lo = np.asarray(low_res_dn).squeeze()
+    shape = (lo.shape[-2] * ratio, lo.shape[-1] * ratio)
+    return {
+        "all-zero": np.zeros(shape, np.float32),
+        "nearest (calibrated)": nearest(lo, calibration, ratio),
+        "bicubic (raw DN x scale)": bicubic_raw(lo, scale, ratio),
+        "bicubic (calibrated)": bicubic(lo, calibration, ratio),
+    }
