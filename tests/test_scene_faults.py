@@ -3,7 +3,10 @@ nodata, memory on a large declared raster, and one-line messages naming the file
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
+import struct
 import subprocess
 import sys
 import textwrap
@@ -16,7 +19,9 @@ from rasterio.transform import from_origin
 from rasterio.warp import transform as warp_transform
 
 from helpers import rasters
+from helpers.datasets import DatasetError
 from helpers.scene import Scene, SceneError
+from helpers.vectors import VectorError
 
 UTM = CRS.from_epsg(32633)
 X0, Y0, N = 330000.0, 5822000.0, 64  # 64 x 64 px of 10 m
@@ -174,3 +179,143 @@ def test_a_large_declared_raster_reads_within_a_memory_cap(tmp_path):
         capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
+
+
+# ---- polygons: CRS, coordinates, odd files (one line naming the file and the fix) ----
+
+
+def _geojson(path, ring, crs=None, value="forest"):
+    data = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"fclass": value},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        ],
+    }
+    if crs is not None:
+        data["crs"] = {"type": "name", "properties": {"name": crs}}
+    path.write_text(json.dumps(data))
+    return path
+
+
+_UTM_RING = [[X0, Y0], [X0 + 320, Y0], [X0 + 320, Y0 - 320], [X0, Y0 - 320], [X0, Y0]]
+
+
+def test_geojson_with_projected_coordinates_and_no_crs_member(tmp_path):
+    img, gj = _image(tmp_path), _geojson(tmp_path / "osm.geojson", _UTM_RING)
+    with pytest.raises(VectorError) as err:
+        Scene(img, gj, classes={"forest": "forest"}, label_field="fclass")
+    text = _one_line(err)
+    assert "osm.geojson: feature 0 has coordinates such as (330000, 5.822e+06)" in text
+    assert "RFC 7946" in text and "ogr2ogr -t_srs EPSG:4326" in text
+    named = _geojson(tmp_path / "named.geojson", _UTM_RING, "urn:ogc:def:crs:EPSG::32633")
+    mask = Scene(img, named, classes={"forest": "forest"}, label_field="fclass").mask()
+    assert (mask == 0).sum() == 32 * 32  # the same polygon with its crs member is read
+
+
+def test_latitude_95_is_refused(tmp_path):
+    img = _image(tmp_path)
+    ring = [[13.0, 52.5], [13.1, 52.5], [13.1, 95.0], [13.0, 52.5]]
+    with pytest.raises(VectorError) as err:
+        Scene(img, _geojson(tmp_path / "p.geojson", ring), classes={"forest": "forest"},
+              label_field="fclass")  # fmt: skip
+    assert "p.geojson: feature 0 has coordinates such as (13.1, 95) outside" in _one_line(err)
+
+
+def test_geojson_crs_member_naming_a_file_is_refused(tmp_path):
+    img = _image(tmp_path)
+    local = tmp_path / "secret.wkt"
+    local.write_text(UTM.to_wkt())  # GDAL would read this file if the name were passed to it
+    for name in (str(local), "+proj=utm +zone=33", "http://example.invalid/crs"):
+        gj = _geojson(tmp_path / "p.geojson", _UTM_RING, name)
+        with pytest.raises(VectorError) as err:
+            Scene(img, gj, classes={"forest": "forest"}, label_field="fclass")
+        assert "p.geojson: crs member names" in _one_line(err) and "EPSG:32633" in str(err.value)
+
+
+def test_list_valued_property_is_refused(tmp_path):
+    img = _image(tmp_path)
+    gj = _geojson(tmp_path / "p.geojson", _UTM_RING, "EPSG:32633", value=["forest", "water"])
+    with pytest.raises(VectorError) as err:
+        Scene(img, gj, classes={"forest": "forest"}, label_field="fclass")
+    assert "p.geojson: feature 0 has fclass = ['forest', 'water'] (list)" in _one_line(err)
+
+
+def test_geopackage_without_its_geometry_columns_row(tmp_path):
+    img, path = _image(tmp_path), tmp_path / "osm.gpkg"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE gpkg_contents (table_name, data_type, identifier, srs_id)")
+    con.execute("INSERT INTO gpkg_contents VALUES ('landuse', 'features', 'landuse', 32633)")
+    con.execute("CREATE TABLE gpkg_geometry_columns (table_name, column_name)")
+    con.execute("CREATE TABLE landuse (fid INTEGER PRIMARY KEY, geom BLOB, fclass TEXT)")
+    wkb = struct.pack("<BII", 1, 3, 1) + struct.pack("<I", 5)
+    wkb += b"".join(struct.pack("<dd", *p) for p in _UTM_RING)
+    con.execute("INSERT INTO landuse (geom, fclass) VALUES (?, 'forest')",
+                (b"GP\x00\x01" + struct.pack("<i", 32633) + wkb,))  # fmt: skip
+    con.commit()
+    con.close()
+    with pytest.raises(VectorError) as err:
+        Scene(img, path, classes={"forest": "forest"}, label_field="fclass")
+    assert "osm.gpkg: layer 'landuse' has no entry in gpkg_geometry_columns" in _one_line(err)
+
+
+def test_folders_given_as_polygons_or_class_table(tmp_path):
+    img, lab = _image(tmp_path), _labels(tmp_path)
+    (tmp_path / "polys.geojson").mkdir()
+    (tmp_path / "classes.json").mkdir()
+    with pytest.raises(VectorError) as err:
+        Scene(img, tmp_path / "polys.geojson", classes={"a": 1}, label_field="fclass")
+    assert "polys.geojson: is a folder" in _one_line(err)
+    with pytest.raises(SceneError) as err:
+        Scene(img, lab, classes=tmp_path / "classes.json")
+    assert "classes.json: is a folder" in _one_line(err)
+
+
+def test_class_table_that_is_not_json(tmp_path):
+    img, lab = _image(tmp_path), _labels(tmp_path)
+    bad = tmp_path / "classes.json"
+    bad.write_text("low: 10\nmid: 20\n")
+    with pytest.raises(SceneError) as err:
+        Scene(img, lab, classes=bad)
+    assert "classes.json: not a JSON class table" in _one_line(err)
+
+
+# ---- messages of the grid and the reader ----
+
+
+def test_range_refusal_names_the_file_not_an_array(tmp_path):
+    img = _image(tmp_path, np.full((N, N), 0.2, np.float32))  # reflectance 0..1, not DN
+    with pytest.raises(DatasetError) as err:
+        Scene(img)[0]
+    assert "T33UUU_X_B04.tif: Sentinel-2 values look like reflectance" in _one_line(err)
+
+
+def test_non_overlap_bounds_on_a_geographic_grid_keep_their_decimals(tmp_path):
+    geo = rasters.write(tmp_path / "geo_B04.tif", np.ones((8, 8), np.uint16), "EPSG:4326",
+                        from_origin(13.25, 52.75, 0.001, 0.001))  # fmt: skip
+    far = rasters.write(tmp_path / "far.tif", np.ones((8, 8), np.uint8), "EPSG:4326",
+                        from_origin(14.25, 52.75, 0.001, 0.001))  # fmt: skip
+    with pytest.raises(SceneError) as err:
+        Scene(geo, far, classes={"a": 1})
+    assert "grid: (13.250000, 52.742000, 13.258000, 52.750000)" in _one_line(err)
+
+
+def test_empty_split_zero_block_and_no_band_are_refused(tmp_path):
+    img, lab = _image(tmp_path), _labels(tmp_path)
+    thin = rasters.write(tmp_path / "thin_B04.tif", np.ones((8, 1), np.uint16), UTM,
+                         from_origin(X0, Y0, 10, 10))  # fmt: skip
+    with pytest.raises(SceneError) as err:
+        Scene(thin, split="west")
+    assert "thin_B04.tif: split 'west' holds no pixel of the (8, 1) grid" in _one_line(err)
+    with pytest.raises(SceneError) as err:
+        Scene(img, split="blocks:train", block=32, test_fraction=1.0)
+    assert "holds no pixel" in _one_line(err)
+    with pytest.raises(SceneError) as err:
+        Scene(img, lab, classes=CLASSES, split="blocks:train", block=0)
+    assert "block must be a whole number of pixels >= 1, not 0" in _one_line(err)
+    with pytest.raises(SceneError) as err:
+        Scene(img, bands=[])
+    assert "T33UUU_X_B04.tif: bands=[] chooses no band" in _one_line(err)
