@@ -265,10 +265,19 @@ def test_markdown_results_rows_and_metrics():
     effect = _rec(
         "09_ntl_ablation", "alignment effect under misregistration", {"psnr_gain_db": 0.04}
     )
-    lines = report.markdown_results([full, bicubic, effect]).splitlines()
+    row09 = _rec(
+        "09_ntl_ablation",
+        "+ multi-scale prediction loss",
+        {"psnr": 33.0},
+        published=report.published_for("+ multi-scale prediction loss"),
+    )
+    lines = report.markdown_results([full, bicubic, effect, row09]).splitlines()
     on_row = [line for line in lines if "| + multi-scale prediction loss (" in line]
-    assert len(on_row) == 1 and "MMNTLSR full model" in on_row[0], on_row
-    assert "psnr 32.395 dB" in on_row[0] and "psnr 39.700 dB" in on_row[0]
+    # one record per published row: 09's; 08's full model (paths the source lacks) never sits on it
+    assert len(on_row) == 1 and "MMNTLSR full model" not in on_row[0], on_row
+    assert "psnr 32.395 dB" in on_row[0] and "psnr 33.000 dB" in on_row[0]
+    own = next(line for line in lines if "(MMNTLSR full model)" in line)
+    assert "psnr 39.700 dB" in own and "| – |" in own, own
     plain = next(line for line in lines if "(bicubic (inter-calibrated))" in line)
     assert "|  (bicubic (inter-calibrated)) | – |" in plain
     align = next(line for line in lines if "alignment effect" in line)

@@ -275,6 +275,10 @@ def find_row(
     pub = published or {}
     key = (source_of(pub), pub.get("table"), pub.get("row"))
     if key in PUBLISHED:
+        # the PANDA-FINE ablation rows hold notebook 09's rows only: notebook 08's full model has
+        # paths the source does not have, so it keeps its own unpublished row (issue 28)
+        if PUBLISHED[key].source == PANDA_FINE and notebook:
+            return PUBLISHED[key] if _same_notebook(notebook, PUBLISHED[key].notebook) else None
         return PUBLISHED[key]
     words = _tokens(method)
     best, best_len = None, 0
