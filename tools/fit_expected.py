@@ -2,8 +2,9 @@
 
 After ``make reproduce PROFILE=teaching`` on a quiet machine, this reads the results records of
 the newest reproduce run of that profile (or of the run folders given), fits each result's range
-(:func:`helpers.expected.fit_from_records`: measured min..max widened by ``expected.MARGINS``) and
-prints old range, measured values and new range side by side. ``--write`` puts the new ranges
+(:func:`helpers.expected.fit_from_records`: mean +- ``expected.K_STD`` standard deviations of at
+least ``expected.MIN_SAMPLES`` values, one per seed or run, never narrower than
+``expected.FLOOR_WIDTH``) and prints what changed: old range, measured values, new range. ``--write`` puts the new ranges
 and a line saying what they were measured on into ``src/helpers/expected.py``; results with no
 record (a renamed method, a notebook that failed) keep their old range and are listed.
 
@@ -64,9 +65,11 @@ def literal(table: dict, indent: int) -> str:
     lines = ["{"]
     for notebook, found in table.items():
         lines.append(f"{pad}    {notebook!r}: {{".replace("'", '"'))
-        for name, (low, high) in found.items():
+        for name, bounds in found.items():
             digits = 1 if "(dB)" in name else 2
-            lines.append(f'{pad}        "{name}": ({low:.{digits}f}, {high:.{digits}f}),')
+            low, high = (f"{b:.{digits}f}" for b in bounds[:2])
+            n = f", {int(bounds[2])}" if len(bounds) > 2 else ""
+            lines.append(f'{pad}        "{name}": ({low}, {high}{n}),')
         lines.append(f"{pad}    }},")
     return "\n".join(lines + [f"{pad}}}"])
 
@@ -129,15 +132,23 @@ def report(profile: str, values: dict, fitted: dict) -> list[str]:
     for notebook, sources in expected.SOURCES.items():
         for name in sources:
             old = old_table.get(notebook, {}).get(name)
-            old_s = f"{old[0]:.3g}..{old[1]:.3g}" if old else "none"
+            old_s = f"{old[0]:.3g}..{old[1]:.3g} (n={expected.samples(old)})" if old else "none"
             vals = values.get(notebook, {}).get(name)
             if vals is None:
                 lines.append(f"{notebook} | {name}: old {old_s}; no record -> kept")
                 continue
-            new = fitted[notebook][name]
             shown = ", ".join(f"{v:.3f}" for v in vals)
+            new = fitted.get(notebook, {}).get(name)
+            if new is None:
+                lines.append(
+                    f"{notebook} | {name}: old {old_s}; measured {shown}: fewer than "
+                    f"{expected.MIN_SAMPLES} values -> kept"
+                )
+                continue
+            change = "unchanged" if old is not None and tuple(old) == tuple(new) else "CHANGED"
             lines.append(
-                f"{notebook} | {name}: old {old_s}; measured {shown} -> {new[0]}..{new[1]}"
+                f"{notebook} | {name}: old {old_s}; measured {shown} -> {new[0]}..{new[1]} "
+                f"(n={new[2]}, {change})"
             )
     return lines
 
@@ -170,8 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     devices = sorted({str(r.get("device")) for r in records if r.get("profile") == args.profile})
     measured = (
         f"sample scene, {len(runs)} run(s) of `make reproduce` on {', '.join(devices)}, fitted "
-        f"{date.today().isoformat()} by tools/fit_expected.py: measured min..max widened by "
-        f"{expected.MARGINS['fraction']} (IoU, shares) or {expected.MARGINS['dB']} dB"
+        f"{date.today().isoformat()} by tools/fit_expected.py: mean +- {expected.K_STD:g} std of "
+        f">= {expected.MIN_SAMPLES} values (seeds or runs), half-width at least "
+        f"{expected.FLOOR_WIDTH['fraction']} (IoU, shares) or {expected.FLOOR_WIDTH['dB']} dB"
     )
     table = merged(args.profile, fitted)
     print(f"\nRANGES[{args.profile!r}] = {literal(table, 0)}\n{measured}")
