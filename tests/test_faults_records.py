@@ -232,3 +232,63 @@ def test_process_probes_ask_psutil(monkeypatch):
     monkeypatch.undo()
     assert locks.pid_alive(os.getpid())
     assert not locks.pid_alive(_dead_pid()) and not locks.pid_alive(0)
+
+
+# ---- reproduce and the manifest refuse before they create ----
+
+
+def test_reproduce_with_an_unknown_notebook_makes_no_run_folder(run_folders):
+    from helpers import reproduce
+
+    with pytest.raises(FileNotFoundError, match="No notebook matches"):
+        reproduce.reproduce("smoke", ["99_no_such_notebook"])
+    assert not run_folders.exists() or list(run_folders.iterdir()) == []
+
+
+MANIFEST = """sources:
+  - id: {ident}
+    description: d
+    license: l
+    citation: c
+    layout: x
+    url: null
+    size: 1
+    sha256: null
+    obtain: manual
+    unpack: {unpack}
+    files:
+      - name: {name}
+"""
+
+
+@pytest.mark.parametrize(
+    "ident, name, unpack, problem",
+    [
+        ("src", "../outside.tif", "null", "file name '../outside.tif' leaves its folder"),
+        ("src", "a/../../b.tif", "null", "leaves its folder"),
+        ("src", "/etc/passwd", "null", "leaves its folder"),
+        ("src", "ok.tif", "../up", "unpack '../up' leaves its folder"),
+        ("../up", "ok.tif", "null", "the id is not a plain folder name"),
+    ],
+)
+def test_manifest_validate_flags_names_that_leave_their_folder(
+    tmp_path, ident, name, unpack, problem
+):
+    from helpers import manifest
+
+    path = tmp_path / "m.yaml"
+    path.write_text(MANIFEST.format(ident=ident, name=name, unpack=unpack))
+    assert any(problem in p for p in manifest.validate(path)), manifest.validate(path)
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(MANIFEST.format(ident="src", name="sub/ok.tif", unpack="null"))
+    assert manifest.validate(ok) == []
+
+
+def test_fetch_refuses_a_file_name_that_leaves_its_folder_before_downloading(tmp_path):
+    from helpers import manifest
+
+    entry = {"id": "src", "url": "https://example.invalid/x"}
+    bad = {"name": "../x.tif", "url": "https://example.invalid/x", "sha256": "0" * 64}
+    with pytest.raises(manifest.ChecksumError, match="would land outside"):
+        manifest._fetch_file(entry, bad, tmp_path / "src", [bad], False)
+    assert list(tmp_path.iterdir()) == []

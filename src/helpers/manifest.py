@@ -63,9 +63,28 @@ def get(name: str, path: str | os.PathLike | None = None) -> dict[str, Any]:
     )
 
 
+def outside(name: Any) -> bool:
+    """True when a file name or id from the manifest would not stay inside its folder: absolute,
+    a drive, a ``..`` part (``/`` or ``\\`` separated), or empty."""
+    from pathlib import PurePosixPath, PureWindowsPath
+
+    text = str(name)
+    if not text.strip():
+        return True
+    win = PureWindowsPath(text)
+    return bool(
+        PurePosixPath(text).is_absolute()
+        or win.drive
+        or win.root
+        or ".." in PurePosixPath(text).parts
+        or ".." in win.parts
+    )
+
+
 def validate(path: str | os.PathLike | None = None) -> list[str]:
     """Problems with the manifest's schema (empty when fine): missing fields, unknown ``obtain``,
-    duplicate ids, and hashes without a ``hash_source`` saying where they come from."""
+    duplicate ids, hashes without a ``hash_source`` saying where they come from, and ids, file
+    names or ``unpack`` folders that would land outside ``$EOSR_DATA/<id>/`` (:func:`outside`)."""
     problems, seen = [], set()
     for entry in entries(path):
         ident = entry.get("id", "?")
@@ -75,10 +94,16 @@ def validate(path: str | os.PathLike | None = None) -> list[str]:
         if ident in seen:
             problems.append(f"{ident}: duplicate id")
         seen.add(ident)
+        if outside(ident) or "/" in str(ident) or "\\" in str(ident):
+            problems.append(f"{ident}: the id is not a plain folder name")
+        if entry.get("unpack") and outside(entry["unpack"]):
+            problems.append(f"{ident}: unpack {entry['unpack']!r} leaves its folder")
         hashes = [entry.get("sha256"), entry.get("md5")]
         for f in entry.get("files") or []:
             if "name" not in f:
                 problems.append(f"{ident}: a file without a name")
+            elif outside(f["name"]):
+                problems.append(f"{ident}: file name {f['name']!r} leaves its folder")
             hashes += [f.get("sha256"), f.get("md5")]
         if any(hashes) and not entry.get("hash_source"):
             problems.append(f"{ident}: has hashes but no hash_source saying where they come from")
@@ -198,6 +223,11 @@ def _fetch_file(
 ) -> Path:
     import pooch
 
+    if outside(f["name"]):
+        raise ChecksumError(
+            f"{entry['id']}: file name {f['name']!r} would land outside {folder}; refused. Fix "
+            f"the entry in {MANIFEST_NAME} (manifest.validate lists such problems)."
+        )
     target = folder / f["name"]
     known = _known_hash(f)
     if target.exists() and known:

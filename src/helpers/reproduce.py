@@ -64,13 +64,14 @@ def reproduce(
     from . import execute as pm  # papermill, headless, with the patient client
 
     profile = config.get_profile(profile)
+    paths = notebook_paths(notebooks)  # an unknown name is refused before a folder is made
     run = runs.new_run_dir(profile)
     os.environ["EOSR_RUN_DIR"] = str(run)
     os.environ["EOSR_PROFILE"] = profile
     print(f"run folder: {run}")
     interrupted = False
     with _sigterm_as_interrupt():
-        for nb in notebook_paths(notebooks):
+        for nb in paths:
             interrupted = _run_notebook(pm, nb, run, profile, timeout)
             if interrupted:
                 break
