@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from . import config, crops, datasets, inference, labels, metrics, seeds, synthetic, train
+from . import checks, config, crops, datasets, inference, labels, metrics, seeds, synthetic, train
 from .models.unet import UNet
 
 NOTEBOOK = "03_unet_landcover"  # whose settings and data are used
@@ -91,23 +91,79 @@ def predict_real(
     return lookup[dfc8]
 
 
-def seed_table(gains: dict[int, dict[str, float]]) -> dict[str, float]:
-    """Mean, standard deviation (ddof 1, :func:`seeds.mean_std`), worst and best of each seed's
-    ``"gain"`` (macro IoU minus the majority class's) and the mean ``"iou"``; ``gains``:
-    ``{seed: {"iou": .., "gain": ..}}``."""
-    if not gains:
-        raise ValueError("no seeds to summarise")
-    gain_mean, gain_std = seeds.mean_std([g["gain"] for g in gains.values()])
-    worst = min(gains, key=lambda k: gains[k]["gain"])
+# The floors a transferred map is judged against (helpers.floors names), and their short keys.
+FLOOR_KEYS = {"class-prior random guess": "prior", "majority class": "majority"}
+METRICS = ("iou", "accuracy")
+
+
+def gains(summary: dict[str, float], floor_rows: dict[str, dict[str, float]]) -> dict[str, float]:
+    """``{"<metric>_gain_vs_<floor>": value - floor}`` for macro IoU and accuracy over the
+    class-prior random guess and the majority class (``floor_rows``: ``floors.summary_rows``)."""
     return {
-        "seeds": len(gains),
-        "iou_mean": seeds.mean_std([g["iou"] for g in gains.values()])[0],
-        "gain_mean": gain_mean,
-        "gain_std": gain_std,
-        "gain_worst": float(gains[worst]["gain"]),
-        "gain_best": float(max(g["gain"] for g in gains.values())),
-        "worst_seed": int(worst),
+        f"{m}_gain_vs_{key}": float(summary[m]) - float(floor_rows[name][m])
+        for name, key in FLOOR_KEYS.items()
+        for m in METRICS
     }
+
+
+def seed_table(runs: dict[int, dict[str, float]]) -> dict[str, float]:
+    """Over seeds: mean, standard deviation (ddof 1, :func:`seeds.mean_std`), worst and best of
+    every gain key of each seed's dict (``*_gain_vs_*`` from :func:`gains`), the mean ``"iou"`` and
+    ``"accuracy"`` and the worst seed by macro-IoU gain over the class-prior guess. ``"gain_mean"``,
+    ``"gain_std"``, ``"gain_worst"``, ``"gain_best"``: the macro-IoU gain over the majority class
+    (``"gain"`` or ``"iou_gain_vs_majority"`` per seed)."""
+    if not runs:
+        raise ValueError("no seeds to summarise")
+    per = [
+        {
+            k: float(v)
+            for k, v in r.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        }
+        for r in runs.values()
+    ]
+    for p in per:
+        p.setdefault("gain", p.get("iou_gain_vs_majority", float("nan")))
+    out: dict[str, float] = {"seeds": len(runs)}
+    for key in ("iou", "accuracy"):
+        if all(key in p for p in per):
+            out[f"{key}_mean"] = seeds.mean_std([p[key] for p in per])[0]
+    for key in [k for k in per[0] if k == "gain" or "_gain_vs_" in k]:
+        values = [p[key] for p in per]
+        mean, std = seeds.mean_std(values)
+        out.update({f"{key}_mean": mean, f"{key}_std": std})
+        out.update({f"{key}_worst": float(min(values)), f"{key}_best": float(max(values))})
+    rank = "iou_gain_vs_prior" if "iou_gain_vs_prior" in per[0] else "gain"
+    out["worst_seed"] = int(list(runs)[int(np.argmin([p[rank] for p in per]))])
+    return out
+
+
+def rules(summary: dict[str, float]) -> list[checks.Check]:
+    """Notebook 11's checks on its flat record: the models trained on the real west half beat the
+    best floor (macro IoU), and the sample-scene U-Net's mean transfer over seeds beats the
+    class-prior random guess and the majority class in macro IoU (a gain measured, not a target)."""
+    floor_name, floor = summary["best_floor_name"], summary["best_floor_iou"]
+    out = [
+        checks.above("random forest (west half) macro IoU", summary["rf_iou"], floor, floor_name),
+        checks.above("U-Net (west half) macro IoU", summary["unet_iou"], floor, floor_name),
+    ]
+    for key, name in (("prior", "class-prior random guess"), ("majority", "majority class")):
+        out.append(
+            checks.above(
+                f"sample-scene U-Net on the real scene, mean macro-IoU gain over the {name}",
+                summary[f"iou_gain_vs_{key}_mean"],
+                0.0,
+                "no gain",
+            )
+        )
+    out.append(
+        checks.holds(
+            "three seeds or more, all scored",
+            summary["seeds"] >= 3,
+            f"{summary['seeds']:.0f} seeds",
+        )
+    )
+    return out
 
 
 def score(pred: np.ndarray, truth: np.ndarray, num_classes: int) -> metrics.ClassScores:
