@@ -8,14 +8,15 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= $(or $(EOSR_PROFILE),teaching)
 TAG ?=
 
-.PHONY: setup reproduce test lab bench sample lint format clean-venv browser-check sync-notebooks
+.PHONY: setup reproduce test lab bench sample lint format clean-venv browser-check sync-notebooks \
+	test-colab docs release
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip >/dev/null
-	$(PY) -m pip install -e ".[dev,earthengine]"
+	$(PY) -m pip install -e ".[dev,earthengine,docs,release]"
 	@touch $(STAMP)
 
 reproduce: setup
@@ -48,3 +49,23 @@ browser-check: setup
 
 sync-notebooks: setup
 	$(PY) tools/sync_notebooks.py --pin $(TAG)
+
+# Colab as it is: Python 3.12 and 3.13 venvs holding Colab's preinstalled packages
+# (tools/colab_preinstalled.txt, torch's CUDA build from PyPI: GBs, cached in ~/.cache/eosr-colab)
+# run notebooks 00 and 03 through their setup cell. Not part of `make test`.
+test-colab: setup
+	EOSR_TEST_COLAB=1 $(PY) -m pytest tests/test_colab_env.py -v -s
+
+# The course site from the newest `make reproduce` run (a smoke run when there is none).
+docs: setup
+	$(PY) tools/build_docs.py --smoke-fallback
+
+docs-check: docs
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	$(PY) tools/browser_check.py --site build/site
+
+# make release TAG=v0.2.0: version, notebooks pinned, commit, tag, sdist + wheel, twine check,
+# the wheel runs notebook 00 in a fresh venv. Commits and tags: try it in a clone first.
+release: setup
+	@test -n "$(TAG)" || (echo "usage: make release TAG=v0.2.0" >&2; exit 2)
+	$(PY) tools/release.py $(TAG)

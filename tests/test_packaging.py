@@ -21,7 +21,7 @@ def test_environment_yml_installs_the_pyproject_package():
     minimum = pyproject["project"]["requires-python"].lstrip(">=")
     assert tuple(map(int, python.split("=")[1].split("."))) >= tuple(map(int, minimum.split(".")))
     pip = next(d for d in env["dependencies"] if isinstance(d, dict))["pip"]
-    assert "-e .[dev]" in pip, (
+    assert "-e .[dev,earthengine,docs]" in pip, (
         "environment.yml must install the kit with its dev extra from pyproject"
     )
     conda_pkgs = {d.split("=")[0] for d in env["dependencies"] if isinstance(d, str)}
@@ -64,7 +64,7 @@ def test_earth_engine_is_an_extra_that_the_make_targets_install():
     assert extra == {"earthengine-api", "geemap"}, "the extra holds Earth Engine's packages only"
     assert not extra & runtime, "Earth Engine is optional: `pip install -e .` must not pull it in"
     make = (ROOT / "Makefile").read_text()
-    assert '-e ".[dev,earthengine]"' in make, "make test / reproduce still install the extra"
+    assert '-e ".[dev,earthengine,docs,release]"' in make, "make test / reproduce install the extra"
     dev = _names(project["optional-dependencies"]["dev"])
     assert {"pre-commit", "nbstripout"} <= dev, "the hooks of .pre-commit-config.yaml are dev tools"
 
