@@ -315,7 +315,10 @@ def test_empty_split_zero_block_and_no_band_are_refused(tmp_path):
     assert "holds no pixel" in _one_line(err)
     with pytest.raises(SceneError) as err:
         Scene(img, lab, classes=CLASSES, split="blocks:train", block=0)
-    assert "block must be a whole number of pixels >= 1, not 0" in _one_line(err)
+    assert "T33UUU_X_B04.tif: block must be a whole number of pixels >= 1, not 0" in _one_line(err)
+    with pytest.raises(SceneError) as err:
+        Scene(img, tile=0)
+    assert "T33UUU_X_B04.tif: tile must be a whole number of pixels >= 1, not 0" in _one_line(err)
     with pytest.raises(SceneError) as err:
         Scene(img, bands=[])
     assert "T33UUU_X_B04.tif: bands=[] chooses no band" in _one_line(err)

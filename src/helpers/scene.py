@@ -257,7 +257,9 @@ class Scene(Dataset):
         self.sources = self._band_sources(band_names)
         self.bands = self._choose(bands)
         self.split = split
-        self._region = Region.make(self.grid.shape, split, block, test_fraction, seed)
+        self._region = Region.make(
+            self.grid.shape, split, block, test_fraction, seed, f"{paths[0]}: "
+        )
         if self._region.bbox() is None:
             raise SceneError(
                 f"{paths[0]}: split {split!r} holds no pixel of the {self.grid.shape} grid. "
@@ -419,9 +421,11 @@ class Scene(Dataset):
         r0, r1, c0, c1 = box
         if side is None:  # evaluation tiles shrink to the split (a multiple of 32 px when possible)
             extent = min(r1 - r0, c1 - c0)
-            side = min(positive_int(self.tile, "tile"), extent // 32 * 32 or extent)
+            side = min(
+                positive_int(self.tile, "tile", f"{self.paths[0]}: "), extent // 32 * 32 or extent
+            )
             self.tile = side
-        side = positive_int(side, "crop")
+        side = positive_int(side, "crop", f"{self.paths[0]}: ")
         if side > r1 - r0 or side > c1 - c0:
             raise SceneError(
                 f"{self.paths[0]}: tile/crop {side} is larger than split {self.split!r} "

@@ -176,10 +176,10 @@ def read_on_grid(
 # ---- splits ----
 
 
-def positive_int(value: Any, name: str) -> int:
-    """``value`` as an int >= 1; anything else raises naming ``name``."""
+def positive_int(value: Any, name: str, where: str = "") -> int:
+    """``value`` as an int >= 1; anything else raises naming ``name`` (after ``where``)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise SceneError(f"{name} must be a whole number of pixels >= 1, not {value!r}.")
+        raise SceneError(f"{where}{name} must be a whole number of pixels >= 1, not {value!r}.")
     return int(value)
 
 
@@ -200,8 +200,10 @@ class Region:
         block: int = 256,
         test_fraction: float = 0.25,
         seed: int = 0,
+        where: str = "",
     ) -> Region:
-        """The region of ``split`` (a half, ``"all"`` or ``"blocks:train|test"``) on ``shape``."""
+        """The region of ``split`` (a half, ``"all"`` or ``"blocks:train|test"``) on ``shape``;
+        ``where`` (e.g. ``"<file>: "``) starts every refusal."""
         h, w = (int(v) for v in shape)
         halves = {
             "all": ((0, h), (0, w), [[True]]),
@@ -215,12 +217,14 @@ class Region:
             return cls((h, w), rows, cols, np.array(cells, bool))
         if split not in ("blocks:train", "blocks:test"):
             raise SceneError(
-                f"unknown split {split!r}; use 'all', one of {list(HALVES)}, 'blocks:train' or "
+                f"{where}unknown split {split!r}; use 'all', one of {list(HALVES)}, 'blocks:train' or "
                 "'blocks:test'."
             )
-        block = positive_int(block, "block")
+        block = positive_int(block, "block", where)
         if not isinstance(test_fraction, (int, float)) or not 0 <= test_fraction <= 1:
-            raise SceneError(f"test_fraction must be a number in 0..1, not {test_fraction!r}.")
+            raise SceneError(
+                f"{where}test_fraction must be a number in 0..1, not {test_fraction!r}."
+            )
         nr, nc = -(-h // block), -(-w // block)
         rng = np.random.default_rng(seed)
         n_test = max(1, round(test_fraction * nr * nc))
