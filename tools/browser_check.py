@@ -9,6 +9,11 @@ missing. See docs/browser_check.md.
 
     python tools/browser_check.py                      # smoke profile, dashboard notebook
     python tools/browser_check.py --out .eosr_browser  # where the screenshot and summary go
+    python tools/browser_check.py --site build/site    # the course site of `make docs`
+
+``--site``: serves the built site on 127.0.0.1 and opens every notebook page in the same headless
+Chromium; a page passes when it loaded, shows its title and as many rendered figures (decoded
+``<img>`` of the notebook's PNG outputs) as the executed notebook it was built from holds.
 """
 
 from __future__ import annotations
@@ -218,10 +223,10 @@ async def drive(devtools_port: int, url: str, out: Path, timeout: float) -> dict
     return probe
 
 
-async def _screenshot(cdp: DevTools, out: Path) -> None:
+async def _screenshot(cdp: DevTools, out: Path, name: str = "dashboard.png") -> None:
     shot = await cdp.call("Page.captureScreenshot", format="png", timeout=60)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "dashboard.png").write_bytes(b64decode(shot["data"]))
+    (out / name).write_bytes(b64decode(shot["data"]))
 
 
 async def _run_notebook(cdp: DevTools, until: object, steps: list[str], start: float) -> None:
@@ -239,6 +244,100 @@ async def _run_notebook(cdp: DevTools, until: object, steps: list[str], start: f
         "window.jupyterapp.commands.execute('notebook:run-all-cells').then(() => true)"
     )
     steps.append(f"run-all started after {time.monotonic() - start:.1f} s")
+
+
+SITE_PROBE_JS = """JSON.stringify((() => {
+  const imgs = [...document.querySelectorAll('img')].filter(i => (i.src || '').startsWith('data:image/png'));
+  return {ready: document.readyState, title: document.title,
+          figures: imgs.filter(i => i.complete && i.naturalWidth > 0).length, images: imgs.length,
+          colab: document.querySelectorAll('a[href*="colab.research.google.com"]').length};
+})())"""
+
+
+def expected_figures(site_src: Path) -> dict[str, int]:
+    """PNG outputs per executed notebook the site was built from (``build/docs-src/notebooks``)."""
+    import nbformat
+
+    counts = {}
+    for path in sorted((site_src / "notebooks").glob("*.ipynb")):
+        cells = nbformat.read(path, as_version=4).cells
+        outputs = [o for c in cells if c.cell_type == "code" for o in c.get("outputs", [])]
+        counts[path.stem] = sum("image/png" in o.get("data", {}) for o in outputs)
+    return counts
+
+
+async def probe_pages(
+    devtools_port: int, base: str, pages: dict, out: Path, timeout: float
+) -> dict:
+    """Open each notebook page of the site; its figures as rendered against those expected."""
+    targets = json.loads(wait_http(f"http://127.0.0.1:{devtools_port}/json/list", 30))
+    page = next(t for t in targets if t.get("type") == "page")
+    cdp = DevTools(page["webSocketDebuggerUrl"])
+    await cdp.connect()
+    await cdp.call("Page.enable")
+    found = {}
+    for stem, want in pages.items():
+        await cdp.call("Page.navigate", url=f"{base}/notebooks/{stem}/")
+        deadline, seen = time.monotonic() + timeout, {}
+        while time.monotonic() < deadline:
+            try:
+                seen = json.loads(await cdp.evaluate(SITE_PROBE_JS, timeout=20))
+            except (RuntimeError, TimeoutError):
+                seen = {}
+            if seen.get("ready") == "complete" and seen.get("figures", -1) >= want:
+                break
+            await asyncio.sleep(0.5)
+        found[stem] = {**seen, "expected": want, "ok": seen.get("figures") == want}
+        if len(found) == 1:
+            await _screenshot(cdp, out, "site.png")
+    try:
+        await cdp.call("Browser.close", timeout=10)
+    except (RuntimeError, TimeoutError, ConnectionError):
+        pass
+    return found
+
+
+def check_site(site: Path, out: Path, timeout: float) -> int:
+    """Serve ``site`` locally and check every notebook page in headless Chromium (exit status)."""
+    import functools
+    import http.server
+    import threading
+
+    chromium = find_chromium()
+    if chromium is None:
+        print(
+            "chromium not found: `apt-get update && apt-get install -y chromium`", file=sys.stderr
+        )
+        return 2
+    pages = expected_figures(site.parent / "docs-src")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    tmp, port = Path(tempfile.mkdtemp(prefix="eosr-site-")), free_port()
+    out.mkdir(parents=True, exist_ok=True)
+    browser = subprocess.Popen(
+        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp}", f"--remote-debugging-port={port}"],
+        stdout=open(out / "chromium.log", "w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    summary: dict = {"site": str(site), "pages": {}}
+    try:
+        summary["pages"] = asyncio.run(probe_pages(port, base, pages, out, timeout))
+    except (TimeoutError, OSError, RuntimeError, ConnectionError) as err:
+        summary["error"] = f"{type(err).__name__}: {err}"
+    finally:
+        stop(browser, "chromium")
+        server.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
+    found = summary["pages"]
+    summary["ok"] = (
+        bool(pages) and len(found) == len(pages) and all(p["ok"] for p in found.values())
+    )
+    (out / "site_summary.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+    return 0 if summary["ok"] else 1
 
 
 def stop(proc: subprocess.Popen | None, name: str, grace: float = 10) -> None:
@@ -269,7 +368,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--timeout", type=float, default=300, help="seconds for the page to be ready"
     )
+    parser.add_argument("--site", type=Path, default=None, help="check a built course site instead")
     args = parser.parse_args(argv)
+    if args.site is not None:
+        return check_site(args.site.resolve(), args.out, min(args.timeout, 60))
 
     chromium = find_chromium()
     if chromium is None:
