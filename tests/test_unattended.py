@@ -5,8 +5,8 @@ run), frames are displays with an id, updated in place, and notebook 03 runs wit
 
 The three-in-a-row check of the issue (documented in docs/CONTRACTS.md)::
 
-    for i in 1 2 3; do EOSR_UNATTENDED_REPEAT=1 .venv/bin/python -m pytest \\
-        tests/test_unattended.py -q -k papermill || break; done
+    for i in 1 2 3; do .venv/bin/python -m pytest tests/test_unattended.py -q -s -k papermill \\
+        || break; done
 """
 
 from __future__ import annotations

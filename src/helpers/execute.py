@@ -6,8 +6,9 @@ coroutine awaits the cell's ``execute_reply`` on that same socket with no timeou
 swallow the socket's wake-up, so the reply sits unread, the kernel is idle and the run waits
 forever. Two guards, used by ``eosr reproduce`` and the tests:
 
-- ``EOSR_HEADLESS=1`` (:func:`helpers.config.headless`): the kit's widgets draw their first frame
-  as plain output and create no ``Output`` widget, so nothing is sent on the shell socket;
+- no ``Output`` widget: the kit's widgets never make one (live, frames are displays with an id,
+  :class:`helpers.widgets.FrameOutput`), so nothing is sent on the shell socket, with or without
+  ``EOSR_HEADLESS=1`` (:func:`helpers.config.headless`: first frame as plain output, no controls);
 - :class:`PatientClient`: never waits on the shell socket without a timeout, it polls in slices of
   ``POLL_S`` seconds, so a missed wake-up is noticed at the next slice ("kernel idle, no reply").
 """
