@@ -1,7 +1,8 @@
 """The runtime dependency set is complete: a fresh venv holding only Colab's base (torch,
 torchvision, ipykernel, pip) gets the kit through the notebooks' own setup cell (activated by
 ``EOSR_COLAB_SETUP=1``; runtime dependencies only, offline from a wheelhouse repacked from this
-environment) and then runs notebook 00 the way Colab would. Takes 1-3 minutes (marked slow)."""
+environment) and then runs notebook 00 the way Colab would, then notebook 01 without Earth Engine
+(the lean install: it must say what to install and carry on). Takes 2-4 minutes (marked slow)."""
 
 from __future__ import annotations
 
@@ -119,6 +120,18 @@ def test_runtime_only_venv_runs_a_notebook_through_the_colab_setup_cell(tmp_path
     client.execute()  # raises CellExecutionError with the cell and traceback on any failure
     total_s = time.perf_counter() - start
     print(f"runtime venv: built in {built_s:.0f} s, notebook 00 ran in {total_s - built_s:.0f} s")
+
+    # The lean install has no Earth Engine: notebook 01 says what to install and carries on.
+    nb01 = nbformat.read(ROOT / "notebooks" / "01_fetch_earth_engine.ipynb", as_version=4)
+    NotebookClient(
+        nb01,
+        kernel_name="eosr-runtime",
+        timeout=600,
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()
+    said = json.dumps([c.get("outputs", []) for c in nb01.cells if c.cell_type == "code"])
+    assert "eosr-kit[earthengine]" in said and "sample scene" in said
+    print(f"notebook 01 without Earth Engine: {time.perf_counter() - start - total_s:.0f} s")
 
     probe = (
         "import importlib.util as u, json, sys, torch, helpers; print(json.dumps({"
