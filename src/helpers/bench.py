@@ -2,8 +2,9 @@
 
 Groups: ``readers`` (dataset samples/s against a bare rasterio read of the same files),
 ``training`` (samples/s and pixels/s per model: fed by the kit's DataLoader vs from tensors already
-on the device; on CUDA also fp32 vs AMP and channels_last), ``tiled`` (NTL tiled inference
-pixels/s and peak memory) and ``notebooks`` (wall time of each notebook per profile, read from the
+on the device; on CUDA also exact fp32 vs AMP in the dtype training would use, bf16 from compute
+capability 8.0 and fp16 below, and channels_last), ``tiled`` (NTL tiled inference pixels/s and
+peak memory, on the device the row names) and ``notebooks`` (wall time of each notebook per profile, read from the
 reproduction logs under ``runs/``). Results go to ``bench.json`` and ``bench.md`` in a run folder.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -230,10 +232,27 @@ def _pss_mib(pid: int) -> float:
     return 0.0
 
 
+def max_rss_mib() -> float:
+    """Peak resident memory of this process in MiB: ``resource`` on Unix (``ru_maxrss``: KiB on
+    Linux, bytes on macOS); psutil where ``resource`` does not exist (Windows: the peak working
+    set); NaN when neither is there."""
+    try:
+        import resource
+    except ImportError:
+        resource = None
+    if resource is not None:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+    try:
+        import psutil
+    except ImportError:
+        return float("nan")
+    info = psutil.Process().memory_info()
+    return getattr(info, "peak_wset", info.rss) / 2**20
+
+
 def _epoch_child(mode: str, root: str, crop: int, workers: int) -> None:
     """In a fresh process: train a small U-Net one epoch from ``root``; print one JSON line."""
-    import resource
-
     import torch
     from torch.utils.data import DataLoader
 
@@ -265,7 +284,7 @@ def _epoch_child(mode: str, root: str, crop: int, workers: int) -> None:
     rec = {
         "samples": count,
         "seconds": seconds,
-        "rss_main": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_main": max_rss_mib(),
         "pss_all": memory.peak_mib,
         "workers": workers,
     }
@@ -326,38 +345,62 @@ def training_cases(
     ]
 
 
+def precision_variants(device: Any) -> list[tuple[str, Any, bool]]:
+    """``(label, autocast dtype or None, channels_last)`` of the training rows: exact fp32 on
+    every device; on CUDA also AMP in the dtype ``train.fit`` would choose there
+    (``config.amp_dtype``: bf16 from compute capability 8.0, fp16 with a GradScaler below, so a
+    T4 is never timed on emulated bf16), without and with channels_last."""
+    import torch
+
+    variants: list[tuple[str, Any, bool]] = [("fp32", None, False)]
+    dtype = config.amp_dtype(device, True)
+    if dtype is not None:
+        name = "amp-" + ("bf16" if dtype == torch.bfloat16 else "fp16")
+        variants += [(name, dtype, False), (f"{name}+channels_last", dtype, True)]
+    return variants
+
+
 def bench_training(profile: str, repeats: int, steps: int, batch: int = 4) -> list[dict[str, Any]]:
-    """Training samples/s and pixels/s per model: DataLoader-fed vs device-resident tensors."""
+    """Training samples/s and pixels/s per model: DataLoader-fed vs device-resident tensors, per
+    precision (:func:`precision_variants`)."""
     import torch
     from torch.utils.data import DataLoader
 
     device = config.pick_device(verbose=False)
-    variants = [("fp32", False, False)]
-    if device.type == "cuda":
-        variants += [("amp-bf16", True, False), ("amp-bf16+channels_last", True, True)]
     rows = []
     for name, build_model, build_ds, loss_fn in training_cases(profile):
         ds = build_ds()
         loader_kw = _loader_kwargs(device)
-        for label, amp, channels_last in variants:
+        for label, dtype, channels_last in precision_variants(device):
             config.seed_everything(0)
             model = build_model().to(device)
             if channels_last:
                 model = model.to(memory_format=torch.channels_last)
             opt = torch.optim.Adam(model.parameters(), 1e-4)
+            scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
             loader = DataLoader(ds, batch_size=batch, shuffle=True, drop_last=True, **loader_kw)
             resident = next(iter(DataLoader(ds, batch_size=batch, shuffle=False)))
             resident = {k: v.to(device) if torch.is_tensor(v) else v for k, v in resident.items()}
             pixels = _pixels(resident)
 
             def step(
-                b: dict, model: Any = model, opt: Any = opt, amp: bool = amp, loss_fn: Any = loss_fn
+                b: dict,
+                model: Any = model,
+                opt: Any = opt,
+                dtype: Any = dtype,
+                scaler: Any = scaler,
+                loss_fn: Any = loss_fn,
             ) -> None:
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                     loss = loss_fn(model, b, device)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                if scaler is None:
+                    loss.backward()
+                    opt.step()
+                else:
+                    scaler.scale(loss).backward()
+                    scaler.step(opt)
+                    scaler.update()
 
             def fed(loader: Any = loader) -> None:
                 it = iter(_cycle(loader))
@@ -370,8 +413,9 @@ def bench_training(profile: str, repeats: int, steps: int, batch: int = 4) -> li
                     step(resident)
                 _sync(device)
 
-            t_fed = repeat(fed, repeats)
-            t_dev = repeat(on_device, repeats)
+            with config.exact_fp32() if dtype is None else _no_context():
+                t_fed = repeat(fed, repeats)
+                t_dev = repeat(on_device, repeats)
             n = steps * batch
             rows.append(
                 {
@@ -385,6 +429,12 @@ def bench_training(profile: str, repeats: int, steps: int, batch: int = 4) -> li
                 }
             )
     return rows
+
+
+def _no_context() -> Any:
+    import contextlib
+
+    return contextlib.nullcontext()
 
 
 def _loader_kwargs(device: Any) -> dict[str, Any]:
@@ -420,8 +470,8 @@ def _sync(device: Any) -> None:
 
 
 def bench_tiled(profile: str, repeats: int) -> list[dict[str, Any]]:
-    """Pixels/s and peak memory of the NTL model's tiled inference over the whole sample scene."""
-    import resource
+    """Pixels/s and peak memory of the NTL model's tiled inference over the whole sample scene,
+    on the device the other rows use (the model is moved there; the row names it)."""
     import tempfile
     import tracemalloc
 
@@ -430,7 +480,8 @@ def bench_tiled(profile: str, repeats: int) -> list[dict[str, Any]]:
 
     paths = synthetic.ensure_sample(profile, verbose=False)
     cfg = config.settings("ntl_super_resolution", profile)
-    model = ntl_sr.build(width=cfg["width"]).eval()
+    device = config.pick_device(verbose=False)
+    model = ntl_sr.build(width=cfg["width"]).to(device).eval()
     tile = cfg.get("tile", config.settings("scene", profile)["ntl_patch"])
     overlap = cfg.get("overlap", tile // 4)
     with tempfile.TemporaryDirectory() as tmp:
@@ -459,11 +510,11 @@ def bench_tiled(profile: str, repeats: int) -> list[dict[str, Any]]:
     return [
         {
             "group": "tiled",
-            "case": f"NTL SR tiled ({h}x{w}, tile {tile})",
+            "case": f"NTL SR tiled ({h}x{w}, tile {tile}) [{device.type}]",
             "unit": "pixels/s",
             **_rate(t, h * w),
             "peak traced MiB": peak / 2**20,
-            "max RSS MiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "max RSS MiB": max_rss_mib(),
         }
     ]
 

@@ -187,9 +187,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # district-scale context blurs: 39.55 +- 0.21 dB over seeds 0-2 with them, 38.57 +- 0.31
     # without; see helpers.models.ntl_sr). repeats: random crops per training patch and epoch.
     # tile/overlap: tiled inference, HR pixels. Steps = epochs x (training patches x repeats /
-    # batch): teaching 120 x (8 x 4 / 4) = 960 optimisation steps (slow quiet 2-core VM of
-    # 2026-12-02: 1.34 s an epoch of 8 steps without the context blurs, which add ~10 %; a faster
-    # 2-core VM of 2026-12-03: 0.75 s).
+    # batch): teaching 24 x (40 x 4 / 4) = 960 optimisation steps, as before the stratified split
+    # (then 120 x (8 x 4 / 4); slow quiet 2-core VM of 2026-12-02: 1.34 s per 8 steps without the
+    # context blurs, which add ~10 %; a faster 2-core VM of 2026-12-03: 0.75 s). The sample's
+    # 64 px patches (scene ntl_patch) equal the crop: crops differ by flips and rotations only.
     "ntl_super_resolution": {
         "smoke": {
             "batch": 4,
@@ -205,8 +206,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "teaching": {
             "batch": 4,
-            "epochs": 120,
-            "ntl_only_epochs": 30,  # the NTL-only baseline: its loss levels off by epoch ~30
+            "epochs": 24,
+            "ntl_only_epochs": 6,  # NTL only: 240 steps, its loss levels off by then
             "width": 16,
             "crop": 64,
             "repeats": 4,
@@ -228,9 +229,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "time_cap_s": None,
         },
     },
-    # epochs per row and seed (teaching: 11 x 8 = 88 steps each, 3 seeds x 8 rows, so the
-    # notebook fits 5 min: 0.9 s an epoch on the slow quiet 2-core VM of 2026-12-02, where 18
-    # epochs took 404 s and 11 epochs 256-294 s); seeds: how many seeds per row (mean +- std)
+    # epochs per row and seed (teaching: 9 x (40 patches / batch 4) = 90 steps each, 3 seeds x 8
+    # rows, so the notebook fits 5 min; before the stratified split 11 x 8 = 88 steps: 0.9 s per
+    # 8 steps on the slow quiet 2-core VM of 2026-12-02); seeds: per row (mean +- std)
     "ntl_ablation": {
         "smoke": {
             "batch": 4,
@@ -244,10 +245,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "teaching": {
             "batch": 4,  # 64 px crops in batches of 4, as in notebook 08
-            "epochs": 11,
+            "epochs": 9,
             "width": 8,
             "crop": 64,
-            "repeats": 4,
+            "repeats": 1,
             "learning_rate": 2e-3,
             "seeds": 3,
             "time_cap_s": 600,

@@ -2,7 +2,8 @@
 
 ``torchrun --nproc_per_node=N`` starts N copies of a script and tells each its place through
 environment variables (``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ...).
-:func:`init` joins the group they describe (NCCL on GPUs, gloo on CPUs); without them nothing is
+:func:`init` joins the group they describe (NCCL when each process has a GPU of its own, gloo
+on CPUs and when processes outnumber GPUs); without them nothing is
 started and every helper here answers as the single process it is (rank 0 of 1), so the
 training loops run unchanged in a notebook and under ``torchrun``.
 
@@ -54,25 +55,102 @@ def is_main() -> bool:
     return rank() == 0
 
 
+BACKEND_ENV = "EOSR_BACKEND"  # override: nccl or gloo (also `eosr train --backend`)
+_CHOSEN: dict[str, Any] = {}  # what init chose: backend and this rank's device
+
+
+def local_world_size() -> int:
+    """Processes on this node (``LOCAL_WORLD_SIZE`` set by torchrun; else ``WORLD_SIZE``)."""
+    return int(os.environ.get("LOCAL_WORLD_SIZE") or os.environ.get("WORLD_SIZE") or "1")
+
+
 def default_backend() -> str:
-    """``nccl`` where CUDA is available, else ``gloo`` (CPUs)."""
-    return "nccl" if torch.cuda.is_available() and dist.is_nccl_available() else "gloo"
+    """``nccl`` when every process on this node gets a GPU of its own, else ``gloo``: on CPUs, and
+    when there are more processes than GPUs (``--nproc_per_node=2`` on a one-GPU Colab), where
+    NCCL would fail with "invalid device ordinal". ``EOSR_BACKEND`` overrides."""
+    forced = os.environ.get(BACKEND_ENV, "").strip().lower()
+    if forced:
+        if forced not in ("nccl", "gloo"):
+            raise ValueError(f"{BACKEND_ENV}={forced!r}: choose nccl or gloo")
+        return forced
+    if not (torch.cuda.is_available() and dist.is_nccl_available()):
+        return "gloo"
+    return "nccl" if torch.cuda.device_count() >= local_world_size() else "gloo"
+
+
+def rank_device(backend: str) -> torch.device:
+    """This rank's device: ``cuda:LOCAL_RANK`` under NCCL; under gloo with CUDA the GPUs shared
+    round-robin (``LOCAL_RANK % count``); the CPU without CUDA or with ``EOSR_DEVICE=cpu``."""
+    want = os.environ.get("EOSR_DEVICE", "").strip()
+    if want:
+        return torch.device(want)
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if backend == "nccl":
+        return torch.device("cuda", local)
+    if torch.cuda.is_available():
+        return torch.device("cuda", local % max(torch.cuda.device_count(), 1))
+    return torch.device("cpu")
 
 
 def init(backend: str | None = None) -> bool:
     """Join the process group ``torchrun`` describes in the environment; True if distributed.
 
-    Without ``torchrun`` (or with one process) nothing happens. On GPUs each process takes the
-    GPU of its ``LOCAL_RANK``. Calling it again is harmless.
+    Without ``torchrun`` (or with one process) nothing happens. The backend and this rank's
+    device come from :func:`default_backend` and :func:`rank_device` (``backend`` or
+    ``EOSR_BACKEND`` override); a GPU that torch cannot use is an error, not a silent CPU run
+    (``config.check_gpu_usable``). The rank stops when its launcher dies (:func:`watch_parent`).
+    Calling it again is harmless.
     """
     if not launched() or not dist.is_available():
         return False
     if not dist.is_initialized():
-        backend = backend or default_backend()
-        if backend == "nccl":
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        from . import config
+
+        watch_parent()
+        config.check_gpu_usable()
+        if backend:
+            os.environ[BACKEND_ENV] = backend
+        backend = default_backend()
+        chosen = rank_device(backend)
+        if chosen.type == "cuda":
+            torch.cuda.set_device(chosen)
+        _CHOSEN.update(backend=backend, device=chosen)
         dist.init_process_group(backend=backend)
     return active()
+
+
+_WATCHING: list[int] = []
+
+
+def watch_parent(poll_s: float = 1.0) -> None:
+    """Stop this process when its parent (``torchrun``) dies: torchrun starts its ranks in
+    sessions of their own, so killing its process group (or SIGKILL) would leave them running
+    and writing. A daemon thread checks the parent every ``poll_s`` seconds; once it is gone the
+    rank sends itself SIGTERM (``os._exit`` a few seconds later if that is handled)."""
+    import signal
+    import sys
+    import threading
+    import time
+
+    if _WATCHING:
+        return
+    parent = os.getppid()
+    _WATCHING.append(parent)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        print(
+            f"rank {os.environ.get('RANK', '?')} (pid {os.getpid()}): its launcher (pid "
+            f"{parent}) is gone; stopping",
+            file=sys.stderr,
+            flush=True,
+        )
+        os.kill(os.getpid(), getattr(signal, "SIGTERM", signal.SIGINT))
+        time.sleep(5.0)
+        os._exit(143)
+
+    threading.Thread(target=watch, name="eosr-watch-parent", daemon=True).start()
 
 
 def cleanup() -> None:
@@ -88,10 +166,42 @@ def barrier() -> None:
 
 
 def device() -> torch.device:
-    """The device of this rank: its GPU (``cuda:LOCAL_RANK``) when CUDA is used, else the CPU."""
+    """The device of this rank: the one :func:`init` chose (:func:`rank_device`); outside a
+    process group CUDA when available, else the CPU."""
+    if active() and "device" in _CHOSEN:
+        return _CHOSEN["device"]
     if active() and dist.get_backend() == "nccl":
         return torch.device("cuda", local_rank())
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def backend() -> str | None:
+    """The process group's backend (None when not distributed)."""
+    return dist.get_backend() if active() else None
+
+
+def any_true(flag: bool | torch.Tensor) -> bool:
+    """True when ``flag`` is true on any rank (one all-reduce; one process: ``flag``). Every
+    rank must call it at the same point: the loops agree on a failure before any rank raises,
+    so that no rank is left waiting in a collective for one that stopped."""
+    if not active():
+        return bool(flag)
+    box = torch.as_tensor(flag, dtype=torch.float32).detach().reshape(1)
+    return bool(all_reduce_sum(box.to(device())).item() > 0)
+
+
+def rank_seed(seed: int, epoch: int = 0) -> int:
+    """The seed of this rank's stochastic layers (dropout): ``seed`` on rank 0 (a 1-process run
+    draws the same), ``seed + 1000003 * rank + epoch`` on the others, so that ranks draw
+    different masks instead of the same ones."""
+    r = rank()
+    return int(seed) if r == 0 else int(seed) + 1000003 * r + int(epoch)
+
+
+def seed_rank(seed: int | None, epoch: int = 0) -> None:
+    """Seed torch's global generators with :func:`rank_seed` on ranks > 0 (no-op on rank 0)."""
+    if seed is not None and rank() > 0:
+        torch.manual_seed(rank_seed(seed, epoch))
 
 
 def broadcast_object(value: Any) -> Any:
@@ -161,12 +271,13 @@ SYNCED = (CPUSyncBatchNorm, torch.nn.SyncBatchNorm)
 
 def sync_batch_norm(model: torch.nn.Module, device: torch.device) -> None:
     """Batch norm of ``model`` over the global batch: every BatchNorm2d becomes torch's
-    SyncBatchNorm on GPUs, :class:`CPUSyncBatchNorm` on CPUs. The layers' class is switched in
+    SyncBatchNorm on GPUs under NCCL, :class:`CPUSyncBatchNorm` on CPUs and under gloo. The layers' class is switched in
     place (as ``SyncBatchNorm.convert_sync_batchnorm`` would, without new modules), so
     parameters, buffers, state-dict keys and an optimiser holding them are untouched."""
+    nccl = device.type == "cuda" and (not active() or dist.get_backend() == "nccl")
     for m in model.modules():
-        if type(m) is torch.nn.BatchNorm2d:
-            m.__class__ = torch.nn.SyncBatchNorm if device.type == "cuda" else CPUSyncBatchNorm
+        if type(m) is torch.nn.BatchNorm2d:  # gloo on GPUs: all-reduces only, as on CPUs
+            m.__class__ = torch.nn.SyncBatchNorm if nccl else CPUSyncBatchNorm
             m.process_group = None  # SyncBatchNorm: the whole world
 
 

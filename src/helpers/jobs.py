@@ -23,7 +23,19 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from . import config, crops, datasets, distributed, labels, losses, metrics, results, runs, train
+from . import (
+    config,
+    crops,
+    datasets,
+    distributed,
+    labels,
+    locks,
+    losses,
+    metrics,
+    results,
+    runs,
+    train,
+)
 from .models import ntl_sr, pix2pix
 from .models.unet import UNet
 
@@ -66,18 +78,43 @@ class Job:
     checkpoint: Path
     progress: bool = True
     notes: list[str] = field(default_factory=list)
+    amp: bool = True  # AMP on CUDA (bf16 from capability 8.0, else fp16); False: exact fp32
+    lock: Path | None = None  # the run folder's writer lock (rank 0)
 
     def loader(self, dataset: Any, drop_last: bool = False) -> DataLoader:
         """This rank's training batches: a ``DistributedSampler`` (seeded, shuffled; the loops set
-        its epoch) and ``batch / ranks`` samples per batch."""
+        its epoch) and ``batch / ranks`` samples per batch; on CUDA fed by worker processes
+        into pinned memory (:func:`loader_options`)."""
         sampler = distributed.train_sampler(dataset, True, self.seed, drop_last)
         return DataLoader(
-            dataset, batch_size=self.batch // distributed.world_size(), sampler=sampler
+            dataset,
+            batch_size=self.batch // distributed.world_size(),
+            sampler=sampler,
+            **loader_options(self.device),
         )
 
     def dfc2020(self, split: str, **kwargs: Any) -> datasets.DFC2020:
         """A DFC2020 split of the sample scene with the notebooks' bands."""
         return datasets.DFC2020(self.paths.dfc2020, split=split, s2_bands=BANDS, **kwargs)
+
+    @property
+    def precision(self) -> str:
+        """What the job trains in: the GANs in fp32 (``fit_gan`` has no AMP), the rest by AMP rule."""
+        if self.kind in ("pix2pix", "cgan"):
+            return "fp32"
+        return config.precision_name(config.amp_dtype(self.device, self.amp))
+
+
+def loader_options(device: torch.device) -> dict[str, Any]:
+    """DataLoader settings per device. CUDA: up to 4 worker processes per rank (the node's cores
+    shared among its ranks) and pinned memory, so batches are read while the GPU computes; workers
+    are not persistent, so each epoch's workers see the epoch the loop set (``crops`` draws new
+    crops per epoch). CPU: no workers (the training threads use the cores)."""
+    if torch.device(device).type != "cuda":
+        return {}
+    cores = (os.cpu_count() or 2) // max(distributed.local_world_size(), 1)
+    workers = max(1, min(4, cores - 1))
+    return {"num_workers": workers, "pin_memory": True, "prefetch_factor": 2}
 
 
 def run(
@@ -90,26 +127,73 @@ def run(
     seed: int = 0,
     progress: bool = True,
     time_cap_s: float | None = None,
+    *,
+    amp: bool = True,
+    deterministic: bool = False,
+    backend: str | None = None,
 ) -> dict[str, Any]:
     """Train one kind (see :data:`KINDS`) and return its results record (``{}`` on ranks > 0).
 
-    Joins the ``torchrun`` process group when launched by it and leaves it at the end.
+    Joins the ``torchrun`` process group when launched by it (``backend``: nccl or gloo instead
+    of the automatic choice, see ``distributed.default_backend``) and leaves it at the end.
+    Rank 0 prints one line at the start: device, capability, precision, backend, ranks.
     ``time_cap_s``: the safety cap per model (default the profile's ``time_cap_s``; 0: none).
+    ``amp``: False trains in exact fp32. ``deterministic``: deterministic algorithms (slower on
+    CUDA; ``config.seed_everything``). One job writes into a run folder at a time (a lock).
     """
     if kind not in KINDS:
         raise JobError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
-    started_group = distributed.init()
+    started_group = distributed.init(backend)
+    job = None
     try:
+        config.seed_everything(seed, deterministic=deterministic)
         job = _prepare(kind, profile, data, epochs, batch_size, out, seed, progress)
+        job.amp = amp
         if time_cap_s is not None:
             job.settings["time_cap_s"] = time_cap_s or None
+        if distributed.is_main():
+            print(_start_line(job, deterministic), flush=True)
         began = time.perf_counter()
         scores, history = TRAINERS[kind](job)
         seconds = time.perf_counter() - began
         return _record(job, scores, history, seconds) if distributed.is_main() else {}
     finally:
+        if job is not None and job.lock is not None:
+            locks.release(job.lock)
         if started_group:
             distributed.cleanup()
+
+
+def _start_line(job: Job, deterministic: bool) -> str:
+    """The one-line device report of a job's start (rank 0)."""
+    line = config.device_report(
+        job.device, job.precision, distributed.backend() or "none", distributed.world_size()
+    )
+    return f"eosr train {job.kind}: {line}; {'deterministic' if deterministic else 'fast'} kernels"
+
+
+LOCK_NAME = ".eosr-train.lock"  # in the run folder while a job writes there
+
+
+def claim_folder(folder: Path) -> Path | None:
+    """Take the run folder's writer lock on rank 0 (``helpers.locks``), so two jobs never write
+    into one ``--out``: a folder held by a live job is refused at once, with its PID; a lock
+    left by a killed job is taken over. Every rank learns the answer; the lock path on rank 0."""
+    path, problem = Path(folder) / LOCK_NAME, ""
+    if distributed.is_main():
+        if path.exists() and not locks.is_stale(path):
+            owner = locks.holder(path) or {}
+            problem = (
+                f"{folder}: another eosr train (pid {owner.get('pid', '?')} on "
+                f"{owner.get('host', '?')}) is writing to this folder. Wait for it to finish, "
+                "or choose another --out."
+            )
+        else:
+            locks.acquire(path, "eosr train in this folder", verbose=False)
+    problem = distributed.broadcast_object(problem)
+    if problem:
+        raise JobError(problem)
+    return path if distributed.is_main() else None
 
 
 def _prepare(
@@ -147,9 +231,10 @@ def _prepare(
         run_folder = distributed.broadcast_object(
             runs.new_run_dir(profile) if distributed.is_main() else None
         )
+    lock = claim_folder(run_folder)
     os.environ["EOSR_RUN_DIR"] = str(run_folder)
     device = distributed.device() if distributed.active() else config.pick_device(verbose=False)
-    return Job(
+    job = Job(
         kind,
         profile,
         settings,
@@ -161,6 +246,8 @@ def _prepare(
         runs.job_checkpoint_path(kind),
         progress,
     )
+    job.lock = lock
+    return job
 
 
 # ---- the kinds: what each notebook trains ----
@@ -192,6 +279,7 @@ def _unet(job: Job, loss_fn: Callable | None = None, step_fn: Callable | None = 
         job.epochs,
         learning_rate=s["learning_rate"],
         device=job.device,
+        amp=job.amp,
         val_loader=DataLoader(monitor, batch_size=4) if step_fn is None else None,
         num_classes=NUM_CLASSES,
         checkpoint=job.checkpoint,
@@ -272,6 +360,7 @@ def _ntl_sr(job: Job) -> Any:
         scheduler="cosine",
         seed=job.seed,
         device=job.device,
+        amp=job.amp,
         checkpoint=job.checkpoint,
         meta=_meta(job, width=s["width"]),
     )
@@ -340,6 +429,8 @@ def _record(job: Job, scores: dict[str, float], history: Any, seconds: float) ->
         capped=history.capped,
         checkpoint=str(job.checkpoint),
         ranks=distributed.world_size(),
+        backend=distributed.backend(),
+        precision=getattr(history, "precision", job.precision),
         global_batch=job.batch,
         epochs=done,
         seed=job.seed,

@@ -57,25 +57,31 @@ def rng_state(loader: Any) -> dict[str, Any]:
     return state
 
 
+def _cpu(t: Any) -> Any:
+    """A tensor on the CPU (RNG states must be CPU ByteTensors whatever device they came from)."""
+    return t.cpu() if isinstance(t, torch.Tensor) else t
+
+
 def set_rng_state(state: dict[str, Any], loader: Any) -> None:
-    """Restore the states saved by :func:`rng_state`."""
+    """Restore the states saved by :func:`rng_state`, from CPU copies: a checkpoint opened with
+    ``map_location`` of a GPU holds CUDA tensors, which ``set_rng_state`` and ``.numpy()`` refuse."""
     py, nps = state["python"], state["numpy"]
-    random.setstate((py["version"], tuple(int(v) for v in py["state"].tolist()), py["gauss"]))
+    random.setstate((py["version"], tuple(int(v) for v in _cpu(py["state"]).tolist()), py["gauss"]))
     np.random.set_state(
         (
             nps["name"],
-            nps["keys"].numpy().astype(np.uint32),
+            _cpu(nps["keys"]).numpy().astype(np.uint32),
             nps["pos"],
             nps["has_gauss"],
             nps["cached"],
         )
     )
-    torch.set_rng_state(state["torch"])
+    torch.set_rng_state(_cpu(state["torch"]))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([_cpu(t) for t in state["cuda"]])
     for name, gen in loader_generators(loader).items():
         if f"loader_{name}" in state:
-            gen.set_state(state[f"loader_{name}"])
+            gen.set_state(_cpu(state[f"loader_{name}"]))
 
 
 def loader_generators(loader: Any) -> dict[str, Any]:
@@ -131,7 +137,9 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
 
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
     """Read a checkpoint with ``weights_only=True``: tensors and plain data only, so that loading
-    never runs code; anything else is refused with :class:`CheckpointError`."""
+    never runs code; anything else is refused with :class:`CheckpointError`. The training loops
+    always load to the CPU: ``load_state_dict`` moves weights and optimiser states to the
+    device of the parameters, and random-number states must stay on the CPU."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no checkpoint here. Train first (helpers.train.fit).")
@@ -175,6 +183,19 @@ def load_model_state(model: Any, state: dict[str, Any], path: Path, key: str = "
     return model
 
 
+def require_resumable(state: dict[str, Any], path: Path, keys: tuple[str, ...]) -> None:
+    """Refuse to resume a checkpoint that lacks what resuming needs (e.g. weights saved alone,
+    ``{"model": ...}``), in one line naming the file and the fix."""
+    missing = [k for k in keys if k not in state]
+    if missing:
+        raise CheckpointError(
+            f"{path}: cannot be resumed: it has no {', '.join(map(repr, missing))} (keys: "
+            f"{sorted(state)[:8]}), e.g. weights saved alone. Load such weights with "
+            "helpers.train.load_weights(model, path); to train, move the file away or give "
+            "another checkpoint path (eosr train: another --out)."
+        )
+
+
 def load_weights(model: Any, path: str | os.PathLike) -> Any:
     """Load the model weights of a :func:`fit` checkpoint into ``model`` and return it."""
     path = Path(path)
@@ -195,7 +216,7 @@ def file_sha256(path: str | os.PathLike) -> str:
 def mark_finished(path: Path, planned_epochs: int, device: Any = "cpu") -> None:
     """Mark a checkpoint whose planned epochs are all done: ``finished`` in the checkpoint, then
     ``finished.json`` beside it with the checkpoint's hash (written last: a killed run has none)."""
-    state = load_checkpoint(path, map_location=device)
+    state = load_checkpoint(path)  # on the CPU: saved again as it is
     state["finished"], state["planned_epochs"] = True, int(planned_epochs)
     save_checkpoint(path, state)
     record = {
@@ -249,7 +270,7 @@ def open_checkpoint(
         raise FileExistsError(
             f"{path}: a checkpoint exists. Pass resume=True to continue it, or another path."
         )
-    return path, load_checkpoint(path, map_location=device)
+    return path, load_checkpoint(path)  # on the CPU whatever ``device``: see load_checkpoint
 
 
 def start_history(
@@ -264,7 +285,7 @@ def start_history(
     and seeded."""
     if state is not None:
         unmark_finished(path)  # trained further: finished again only when the new plan is done
-        set_rng_state(state["rng"], loader)
+        set_rng_state(state["rng"], loader)  # rank 0's states, saved by rank 0
         history = history_cls.from_dict(state["history"])
         history.stopped_early, history.stop_reason, history.capped = False, "", False
         start = int(state["epoch"])
@@ -272,6 +293,7 @@ def start_history(
         if seed is not None:
             config.seed_everything(seed)
         history, start = history_cls(device=str(device)), 0
+    distributed.seed_rank(seed, start)  # ranks > 0: their own dropout masks
     history.checkpoint = str(path)
     return history, start
 

@@ -80,18 +80,29 @@ def gan_step(
     gan_mode: str = "vanilla",
     lambda_l1: float = 100.0,
     frozen_discriminator: torch.nn.Module | None = None,
+    positive_weight: float = 1.0,
+    d_noise: float = 0.0,
 ) -> dict[str, float]:
-    """One pix2pix iteration: D step (real -> 1, fake -> 0), then G step with D frozen. Returns the losses.
+    """One pix2pix iteration: D step (real -> 1, fake -> 0), then G step with D frozen. Returns the
+    losses and D's accuracy on the real and the fake pairs (before its update).
 
     ``frozen_discriminator``: the module D runs as in the G step (default ``discriminator``); under
-    DDP the plain module inside D's wrapper, since D learns nothing in that step."""
+    DDP the plain module inside D's wrapper, since D learns nothing in that step.
+    ``positive_weight``: the L1 weight of each pixel's own class (``losses.masked_l1``).
+    ``d_noise``: standard deviation of Gaussian noise added to every label map D sees, real or
+    generated ("instance noise"): a one-hot real map is exactly +-1 or +-0.8 and a generated one
+    never is, so without noise D can tell them apart by their values alone."""
     fake = generator(condition)
     # Where the truth is unknown (ignored pixels) the "real" pair shows the fake, so D gets no cue there.
     real = target if valid is None else torch.where(valid.unsqueeze(1), target, fake.detach())
+
+    def noisy(x: torch.Tensor) -> torch.Tensor:
+        return x + d_noise * torch.randn_like(x) if d_noise > 0 else x
+
     _requires_grad(discriminator, True)
     opt_d.zero_grad(set_to_none=True)
-    real_logits = discriminator(torch.cat([condition, real], 1))
-    fake_logits = discriminator(torch.cat([condition, fake.detach()], 1))
+    real_logits = discriminator(torch.cat([condition, noisy(real)], 1))
+    fake_logits = discriminator(torch.cat([condition, noisy(fake.detach())], 1))
     loss_d = losses.discriminator_loss(real_logits, fake_logits, gan_mode)
     loss_d.backward()
     opt_d.step()
@@ -99,7 +110,13 @@ def gan_step(
     opt_g.zero_grad(set_to_none=True)
     judge = frozen_discriminator if frozen_discriminator is not None else discriminator
     loss_g, adversarial, l1 = losses.generator_loss(
-        judge(torch.cat([condition, fake], 1)), fake, target, valid, gan_mode, lambda_l1
+        judge(torch.cat([condition, noisy(fake)], 1)),
+        fake,
+        target,
+        valid,
+        gan_mode,
+        lambda_l1,
+        positive_weight,
     )
     loss_g.backward()
     opt_g.step()
@@ -108,7 +125,12 @@ def gan_step(
         k: float(v.detach())
         for k, v in {"d_loss": loss_d, "g_loss": loss_g, "g_gan": adversarial, "g_l1": l1}.items()
     }
-    if not all(np.isfinite(v) for v in out.values()):
+    # D's accuracy before its update: share of real patches it called real, of fake ones fake
+    out["d_real"] = float((real_logits.detach() > 0).float().mean())
+    out["d_fake"] = float((fake_logits.detach() < 0).float().mean())
+    # under torchrun the ranks agree first: a rank that raised alone would leave the others
+    # waiting in the next step's all-reduce
+    if distributed.any_true(not all(np.isfinite(v) for v in out.values())):
         raise FloatingPointError(
             f"GAN losses are not finite ({out}); lower the learning rate or check inputs for NaN."
         )
@@ -162,6 +184,9 @@ def fit_gan(
     val_loader: Iterable[Any] | None = None,
     resume: bool = True,
     seed: int | None = None,
+    positive_weight: float = 1.0,
+    d_noise: float = 0.0,
+    learning_rate_d: float | None = None,
 ) -> GANHistory:
     """Train a pix2pix pair (G, D) adversarially for ``epochs`` epochs; returns a :class:`GANHistory`.
 
@@ -174,7 +199,10 @@ def fit_gan(
       would overrun, or inside an epoch once it is spent (that epoch is then saved as done); it
       warns and the history says ``capped``.
     - With ``val_loader`` and ``num_classes``: IoU/F1/accuracy of G's argmax after each epoch.
-    - No AMP: the loop runs in float32 on every device (a GAN is touchy in half precision).
+    - ``positive_weight``, ``d_noise``: see :func:`gan_step` (1 and 0: the paper's recipe);
+      ``learning_rate_d``: D's own learning rate (default ``learning_rate``).
+    - No AMP: the loop runs in exact float32 on every device (a GAN is touchy in half
+      precision; TF32 is off on CUDA, ``config.exact_fp32``); the history says ``fp32``.
     - Under ``torchrun`` G and D are DDP-wrapped (SyncBatchNorm on GPUs), each rank trains on its
       share of the batches, epoch losses and validation scores are averaged over the ranks and only
       rank 0 writes the checkpoint (the plain modules: it resumes on any number of ranks).
@@ -194,14 +222,19 @@ def fit_gan(
         generator,
         discriminator,
         torch.optim.Adam(generator.parameters(), lr=learning_rate, betas=(beta1, 0.999)),
-        torch.optim.Adam(discriminator.parameters(), lr=learning_rate, betas=(beta1, 0.999)),
+        torch.optim.Adam(
+            discriminator.parameters(), lr=learning_rate_d or learning_rate, betas=(beta1, 0.999)
+        ),
         batch_fn,
         device,
         {
             "gan_mode": gan_mode,
             "lambda_l1": lambda_l1,
             "learning_rate": learning_rate,
+            "learning_rate_d": learning_rate_d or learning_rate,
             "beta1": beta1,
+            "positive_weight": positive_weight,
+            "d_noise": d_noise,
         },
     )
     path, state = open_checkpoint(checkpoint, type(generator).__name__, resume, device)
@@ -212,6 +245,8 @@ def fit_gan(
             return done
     loader = pair.distribute(loader, seed)
     history, start_epoch = start_history(GANHistory, state, path, loader, seed, device)
+    for key in ("d_real", "d_fake"):  # D's accuracy per step (absent from older checkpoints)
+        history.steps.setdefault(key, [float("nan")] * len(history.steps["d_loss"]))
     began = time.perf_counter()
     bar = tqdm(
         range(start_epoch, epochs),
@@ -313,6 +348,22 @@ def _gan_epoch(
     set_epoch(loader, epoch)  # new random crops/flips (helpers.crops), a new shard order (DDP)
     sums = {"d_loss": 0.0, "g_loss": 0.0, "g_gan": 0.0, "g_l1": 0.0}
     count = 0
+    with config.exact_fp32():  # fp32 means fp32: no TF32 convolutions on Ampere and later
+        count = _gan_batches(pair, loader, history, epoch, began, time_budget_s, sums)
+    return sums, count
+
+
+def _gan_batches(
+    pair: _Pair,
+    loader: Iterable[Any],
+    history: GANHistory,
+    epoch: int,
+    began: float,
+    time_budget_s: float | None,
+    sums: dict[str, float],
+) -> int:
+    """The batches of one :func:`_gan_epoch` (losses summed into ``sums``); their number."""
+    count = 0
     for batch in loader:
         condition, target, valid = pair.batch_fn(to_device(batch, pair.device))
         step = gan_step(
@@ -326,17 +377,20 @@ def _gan_epoch(
             pair.settings["gan_mode"],
             pair.settings["lambda_l1"],
             frozen_discriminator=pair.discriminator,
+            positive_weight=pair.settings["positive_weight"],
+            d_noise=pair.settings["d_noise"],
         )
         for k in sums:
             sums[k] += step[k]
         for k in history.steps:
-            history.steps[k].append(step[k])
+            if k in step:
+                history.steps[k].append(step[k])
         count += 1
         if time_budget_s is not None and _spent(began, time_budget_s):
             reason = f"spent inside epoch {epoch + 1} after {count} batches"
             mark_capped(history, time_budget_s, reason)
             break
-    return sums, count
+    return count
 
 
 def _spent(began: float, time_budget_s: float) -> bool:

@@ -73,6 +73,7 @@ class History(_EpochLog):
     capped: bool = False  # the time cap ended training before its epochs: not a full run
     checkpoint: str | None = None
     device: str = "cpu"
+    precision: str = "fp32"  # fp32, bf16 or "fp16 + GradScaler" (config.precision_name)
 
     _columns = ("train_loss", "seconds", "learning_rate")
 
@@ -96,6 +97,7 @@ class GANHistory(_EpochLog):
     capped: bool = False  # the time cap ended training before its epochs: not a full run
     checkpoint: str | None = None
     device: str = "cpu"
+    precision: str = "fp32"  # fp32, bf16 or "fp16 + GradScaler" (config.precision_name)
 
     _columns = ("d_loss", "g_loss", "g_gan", "g_l1", "seconds")
 

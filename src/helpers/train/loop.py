@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from .checkpoints import (
     load_checkpoint,
     load_model_state,
     open_checkpoint,
+    require_resumable,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -69,19 +71,36 @@ def default_step(
     return loss_fn(model(x), y)
 
 
-def _autocast(device: torch.device | str | None, amp: bool) -> tuple[Any, Any]:
-    """``(autocast context, GradScaler or None)``: bf16 where supported, else fp16; CUDA only."""
-    if not (amp and device.type == "cuda"):
+def _autocast(device: torch.device | str | None, amp: bool | str) -> tuple[Any, Any]:
+    """``(autocast context, GradScaler or None)`` on CUDA when ``amp``: bf16 from compute
+    capability 8.0, fp16 with a GradScaler below (``config.amp_dtype``); else no autocast."""
+    dtype = config.amp_dtype(device, amp)
+    if dtype is None:
         return contextlib.nullcontext(), None
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
     return torch.autocast("cuda", dtype=dtype), scaler
+
+
+CHECK_EVERY_CUDA = 25  # steps between loss checks on CUDA: each check waits for the GPU
+
+
+def check_interval(device: torch.device | str | None, check_every: int | None = None) -> int:
+    """Steps between the finite-loss checks of :func:`fit`: every step on the CPU (a check is
+    free there), every :data:`CHECK_EVERY_CUDA` steps on CUDA, where reading the loss on the host
+    stalls the GPU's queue; ``check_every`` overrides. Under torchrun every step (the ranks agree
+    before ``backward``, see ``_train_epoch``)."""
+    if check_every is not None:
+        if int(check_every) < 1:
+            raise ValueError(f"check_every must be >= 1, got {check_every}")
+        return int(check_every)
+    return CHECK_EVERY_CUDA if torch.device(device or "cpu").type == "cuda" else 1
 
 
 # ---- the loop ----
 
 
 def _make_scheduler(scheduler: Any, optimizer: torch.optim.Optimizer, epochs: int) -> Any:
+    """The learning-rate schedule of a run of ``epochs`` epochs (None, ``"cosine"`` or a callable)."""
     if scheduler is None:
         return None
     if scheduler == "cosine":
@@ -109,6 +128,8 @@ class _Run:
     path: Any
     channels_last: bool
     grad_clip: float | None
+    precision: str = "fp32"  # what autocast computes in (config.precision_name)
+    check_every: int = 1  # steps between finite-loss checks (check_interval)
     net: torch.nn.Module | None = None  # what trains: the DDP wrapper under torchrun, else model
 
     def distribute(self, seed: int | None) -> None:
@@ -143,6 +164,7 @@ def fit(
     meta: dict[str, Any] | None = None,
     channels_last: bool = True,
     recalibrate_bn: bool = True,
+    check_every: int | None = None,
 ) -> History:
     """Train ``model`` for ``epochs`` epochs and return its :class:`History`.
 
@@ -161,7 +183,12 @@ def fit(
       history says ``capped`` and why.
     - validation: ``val_fn(model, val_loader, device) -> dict``; by default the loss, plus IoU/F1/
       accuracy (``helpers.metrics``) when ``num_classes`` is given.
-    - AMP (bf16, or fp16 with a GradScaler) only on CUDA and only when ``amp`` is true.
+    - AMP only on CUDA and only when ``amp`` is true: bf16 from compute capability 8.0, fp16
+      with a GradScaler below (a T4's bf16 is emulated); ``amp`` may also name ``"bf16"`` /
+      ``"fp16"``. Without AMP, fp32 is exact fp32 (TF32 off, ``config.exact_fp32``). The history
+      says which (``precision``).
+    - ``check_every``: steps between finite-loss checks (:func:`check_interval`: 1 on the CPU,
+      25 on CUDA); a NaN/inf loss raises ``FloatingPointError`` at the next check.
     - ``meta``: anything JSON-like stored in the checkpoint (e.g. the model's settings) so that
       another notebook can check what it loads.
     - ``channels_last``: weights and image batches in NHWC memory order (faster convolutions on
@@ -200,8 +227,37 @@ def fit(
     done = finished_history(History, state, run.path, epochs)
     if done is not None:  # a finished checkpoint: its weights stay as they are
         return done
+    run.check_every = check_interval(run.device, check_every)
+    with contextlib.ExitStack() as stack:
+        if run.precision == "fp32":
+            stack.enter_context(config.exact_fp32())
+        return _fit_epochs(
+            run, state, model, epochs, seed, progress, val_loader, val_fn, loss_fn, step_fn,
+            num_classes, ignore_index, meta, time_budget_s, recalibrate_bn,
+        )  # fmt: skip
+
+
+def _fit_epochs(
+    run: _Run,
+    state: dict[str, Any] | None,
+    model: torch.nn.Module,
+    epochs: int,
+    seed: int | None,
+    progress: bool,
+    val_loader: Iterable[Any] | None,
+    val_fn: Callable[..., dict[str, float]] | None,
+    loss_fn: Callable[..., torch.Tensor] | None,
+    step_fn: Callable[..., torch.Tensor] | None,
+    num_classes: int | None,
+    ignore_index: int,
+    meta: dict[str, Any] | None,
+    time_budget_s: float | None,
+    recalibrate_bn: bool,
+) -> History:
+    """The epochs of :func:`fit` (after its checks): train, validate, checkpoint, finish."""
     run.distribute(seed)
     history, start_epoch = start_history(History, state, run.path, run.loader, seed, run.device)
+    history.precision = run.precision
     began = time.perf_counter()
     bar = tqdm(
         range(start_epoch, epochs),
@@ -274,11 +330,11 @@ def _prepare(
     sched = _make_scheduler(scheduler, optimizer, epochs)
     autocast, scaler = _autocast(device, amp)
     path, state = open_checkpoint(checkpoint, type(model).__name__, resume, device)
-    if state is not None:
+    if state is not None:  # on the CPU; load_state_dict moves it to the parameters' device
+        require_resumable(state, path, ("model", "optimizer", "rng", "epoch", "history"))
         load_model_state(model, state, path)
         optimizer.load_state_dict(state["optimizer"])
-        if sched is not None and state.get("scheduler") is not None:
-            sched.load_state_dict(state["scheduler"])
+        sched = _resume_schedule(scheduler, sched, optimizer, state, epochs)
         if scaler is not None and state.get("scaler") is not None:
             scaler.load_state_dict(state["scaler"])
     step = step_fn or default_step
@@ -295,8 +351,34 @@ def _prepare(
         path,
         channels_last,
         grad_clip,
+        config.precision_name(config.amp_dtype(device, amp)),
     )
     return run, state
+
+
+def _resume_schedule(
+    spec: Any, sched: Any, optimizer: torch.optim.Optimizer, state: dict[str, Any], epochs: int
+) -> Any:
+    """The schedule of a resumed run. The rule: a run resumed or extended to ``epochs`` continues
+    the schedule *as if it had been planned for* ``epochs`` from the start. A cosine schedule
+    saved for another total (a finished 3-epoch run extended to 6) is rebuilt for ``epochs`` and
+    advanced to the epoch reached, so the learning rate keeps falling instead of rising again;
+    otherwise (same total, or a callable schedule) the saved state is loaded as it is."""
+    if sched is None:
+        return None
+    planned, done = state.get("planned_epochs"), int(state.get("epoch", 0))
+    if spec == "cosine" and planned is not None and int(planned) != epochs:
+        for group in optimizer.param_groups:
+            group["lr"] = group.get("initial_lr", group["lr"])
+        sched = _make_scheduler(spec, optimizer, epochs)
+        with warnings.catch_warnings():  # stepping before optimizer.step(): on purpose here
+            warnings.simplefilter("ignore")
+            for _ in range(done):
+                sched.step()
+        return sched
+    if state.get("scheduler") is not None:
+        sched.load_state_dict(state["scheduler"])
+    return sched
 
 
 def set_epoch(loader: Iterable[Any], epoch: int) -> None:
@@ -308,25 +390,62 @@ def set_epoch(loader: Iterable[Any], epoch: int) -> None:
             source.set_epoch(epoch)
 
 
+NOT_FINITE = (
+    "Lower the learning rate or check the inputs for NaN "
+    "(helpers.rasters.read(..., masked_nodata=True))."
+)
+
+
 def _train_epoch(run: _Run, epoch: int) -> float:
-    """One pass over the training batches; returns the mean loss."""
+    """One pass over the training batches; returns the mean loss.
+
+    The loss stays on the device (summed there, read once per epoch); finiteness is checked
+    every ``run.check_every`` steps. Under torchrun the ranks agree before every ``backward``:
+    when any rank's step failed (a NaN/inf loss, a bad batch refused by the step) every rank
+    raises, instead of the others waiting in DDP's all-reduce for the one that stopped."""
     net = run.net or run.model
     net.train()
-    total, count = 0.0, 0
+    total = torch.zeros((), dtype=torch.float64, device=run.device)
+    bad = torch.zeros((), dtype=torch.bool, device=run.device)
+    count = 0
     for batch in run.loader:
         batch = to_device(batch, run.device, run.channels_last)
         run.optimizer.zero_grad(set_to_none=True)
+        loss = _agreed_step(run, net, batch, epoch) if distributed.active() else None
+        if loss is None:
+            with run.autocast:
+                loss = run.step(net, batch, run.loss_fn)
+        count += 1
+        bad |= ~torch.isfinite(loss.detach())
+        if count % run.check_every == 0 and bool(bad):
+            raise FloatingPointError(f"epoch {epoch + 1}: loss is not finite. {NOT_FINITE}")
+        _backward_and_step(run, loss)
+        total += loss.detach().double()
+    if bool(bad):
+        raise FloatingPointError(f"epoch {epoch + 1}: loss is not finite. {NOT_FINITE}")
+    return distributed.mean_over_ranks(float(total), count)  # one process: total / max(count, 1)
+
+
+def _agreed_step(run: _Run, net: torch.nn.Module, batch: Any, epoch: int) -> torch.Tensor:
+    """The step's loss under torchrun, once every rank has said that its own step worked."""
+    failure: Exception | None = None
+    loss = None
+    try:
         with run.autocast:
             loss = run.step(net, batch, run.loss_fn)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"epoch {epoch + 1}: loss is {loss.item()}. Lower the learning rate or check "
-                "the inputs for NaN (helpers.rasters.read(..., masked_nodata=True))."
-            )
-        _backward_and_step(run, loss)
-        total += float(loss.detach())
-        count += 1
-    return distributed.mean_over_ranks(total, count)  # one process: total / max(count, 1)
+    except Exception as err:  # e.g. a batch with NaN refused by the model's step
+        failure = err
+    flag = torch.ones(()) if loss is None else (~torch.isfinite(loss.detach())).float()
+    if not distributed.any_true(flag):
+        return loss
+    if failure is not None:
+        raise failure
+    if loss is not None and not torch.isfinite(loss.detach()):
+        raise FloatingPointError(f"epoch {epoch + 1}: loss is not finite. {NOT_FINITE}")
+    raise FloatingPointError(
+        f"epoch {epoch + 1}: another rank's step failed (its log says why: a NaN/inf loss or a "
+        "bad batch); every rank stops together."
+    )
 
 
 def _backward_and_step(run: _Run, loss: torch.Tensor) -> None:
@@ -414,7 +533,7 @@ def _recalibrate_and_save(run: _Run) -> None:
     ):
         distributed.average_batch_norm(run.model)  # each rank saw its share of the batches
         if distributed.is_main():
-            state = load_checkpoint(run.path, map_location=run.device)
+            state = load_checkpoint(run.path)
             state["model"], state["rng"] = run.model.state_dict(), rng
             save_checkpoint(run.path, state)
     set_rng_state(rng, run.loader)
