@@ -140,3 +140,11 @@ def test_versus_floors_and_saturated_claim():
     assert "a has the lowest error" in ntl_evidence.saturated_claim(many)
     many["b"]["low"] = 5.5
     assert "overlap" in ntl_evidence.saturated_claim(many)
+
+
+def test_error_sentence_says_better_or_worse():
+    floors = {"all-zero": 10.0, "bicubic": 6.0}
+    assert "lower (better) than the best floor (bicubic" in ntl_evidence.error_versus_floors(
+        "the MAE", 4.0, floors
+    )
+    assert "higher (worse)" in ntl_evidence.error_versus_floors("the MAE", 7.0, floors)

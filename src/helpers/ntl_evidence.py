@@ -22,7 +22,7 @@ from .ntl_baselines import FLOORS
 # (true radiance > metrics.NTL_LIT), over dark pixels, the total light and the saturated areas.
 COLUMNS = (
     "psnr", "ssim", "rmse", "mae", "rmse_lit", "mae_lit", "rmse_dark", "mae_dark",
-    "total_light_error", "saturated_mae",
+    "total_light_error", "saturated_mae", "n_lit", "n_dark",
 )  # fmt: skip
 # Fewest saturated coarse pixels in the test patches for a claim about saturated cores.
 MIN_SATURATED_COARSE = 25
@@ -178,4 +178,19 @@ def saturated_claim(
     return (
         text
         + f"The intervals of {best} and {second} overlap: no method is ahead in saturated areas."
+    )
+
+
+def error_versus_floors(
+    method: str, value: float, floors: Mapping[str, float], digits: int = 2
+) -> str:
+    """'the full model's MAE is 3.10, 1.20 lower (better) than the best floor (bicubic, 4.30)'."""
+    name, floor = narrate.best_floor(floors, higher_is_better=False)
+    gap = floor - value
+    word = (
+        "lower (better) than" if gap > 0 else ("level with" if gap == 0 else "higher (worse) than")
+    )
+    return (
+        f"{method} is {narrate.fmt(value, digits)}, {narrate.fmt(abs(gap), digits)} {word} the "
+        f"best floor ({name}, {narrate.fmt(floor, digits)})"
     )
