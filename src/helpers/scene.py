@@ -312,7 +312,9 @@ class Scene(Dataset):
             )
         names = [n for n, _, _ in out]
         if len(set(names)) != len(names):
-            raise SceneError(f"band names {names} repeat; pass band_names=[...] to rename them.")
+            raise SceneError(
+                f"{self.paths[0]}: band names {names} repeat; pass band_names=[...] to rename them."
+            )
         return out
 
     def _choose(self, bands: Sequence[str] | None) -> tuple[str, ...]:
