@@ -57,6 +57,7 @@ LAYERS: dict[str, int] = {
     "metrics": 3,
     "bag_of_colors": 3,
     "floors": 3,
+    "segmentation_rules": 3,
     "ordering": 3,
     # 4 training and inference
     "train": 4,
