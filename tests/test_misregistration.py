@@ -105,3 +105,18 @@ def test_variant_rewrites_only_the_coarse_lights(tmp_path):
     assert misregistration.ensure_high_frequency(paths, seed=0, **kw) == out  # made once
     with pytest.raises(ValueError, match="delete that folder"):
         misregistration.ensure_high_frequency(paths, seed=1, **kw)
+
+
+def test_variant_follows_a_new_split_of_the_default_layout(tmp_path):
+    paths, _ = _fake_sample(tmp_path)
+    kw = dict(cell=8.0, amplitude=3.0)
+    out = misregistration.ensure_high_frequency(paths, seed=0, **kw)
+    moved = next((paths.ntl / "train" / "lr_ntl").glob("*.tif")).stem
+    for layer in ("lr_ntl", "hr_ntl", "dmo", "dem", "isp"):  # re-cut: one patch changes split
+        src = paths.ntl / "train" / layer / f"{moved}.tif"
+        if src.exists():
+            (paths.ntl / "val" / layer).mkdir(parents=True, exist_ok=True)
+            src.rename(paths.ntl / "val" / layer / src.name)
+    out = misregistration.ensure_high_frequency(paths, seed=0, **kw)
+    assert (out / "val" / "lr_ntl" / f"{moved}.tif").exists()
+    assert not (out / "train" / "lr_ntl" / f"{moved}.tif").exists()

@@ -132,7 +132,10 @@ def train_row(
     return model, history, time.perf_counter() - start, len(history.epoch) * len(loader)
 
 
-METRICS = ("psnr", "ssim", "rmse", "mae", "r2", "total_light_error", "saturated_mae")
+METRICS = (
+    "psnr", "ssim", "rmse", "mae", "r2", "total_light_error", "saturated_mae",
+    "rmse_lit", "mae_lit", "rmse_dark", "mae_dark",
+)  # fmt: skip
 
 
 def summarise(results: list[dict[str, Any]], metrics_: Sequence[str] = METRICS) -> Any:

@@ -61,8 +61,11 @@ def ensure_high_frequency(
     out = Path(paths.root) / FOLDER
     settings = {"cell_hr_px": cell, "amplitude_hr_px": amplitude, "seed": seed}
     record = out / "misregistration.json"
-    if record.exists():
-        made = json.loads(record.read_text())
+    split = _split_of(Path(paths.ntl))
+    made = json.loads(record.read_text()) if record.exists() else None
+    if made is not None and made.get("split") != split:  # NTL/ was cut again: follow its split
+        shutil.rmtree(out)
+    elif made is not None:
         if made.get("settings") != settings:
             raise ValueError(
                 f"{out} was made with {made.get('settings')}, not {settings}; delete that folder "
@@ -87,6 +90,7 @@ def ensure_high_frequency(
         json.dumps(
             {
                 "settings": settings,
+                "split": split,
                 "misregistration_mean_hr_px": float(size.mean()),
                 "misregistration_max_hr_px": float(size.max()),
                 "flow_rms_hr_px": float(np.sqrt((flow**2).sum(0).mean())),
@@ -97,6 +101,14 @@ def ensure_high_frequency(
     )
     tmp.rename(out)
     return out
+
+
+def _split_of(ntl: Path) -> dict[str, list[str]]:
+    """``{split: sorted patch ids}`` of an NTL layout (the variant copies the default's split)."""
+    return {
+        sp: sorted(p.stem for p in (ntl / sp / "lr_ntl").glob("*.tif"))
+        for sp in ("train", "val", "test")
+    }
 
 
 def _rewrite_low_res(folder: Path, dn: np.ndarray, hr_transform: Any, ratio: int) -> None:
