@@ -6,12 +6,16 @@ the same sample dicts as :mod:`helpers.datasets` (``{"image", "mask", "id", "pat
 
 - **image**: one multi-band raster or a list of single-band rasters (GeoTIFF, JP2, anything rasterio
   opens), possibly on different grids (e.g. Sentinel-2 10/20/60 m). Every band is resampled onto one
-  target grid (default: the finest file's grid) through ``rasterio.vrt.WarpedVRT`` (``resampling``,
-  default bilinear). Band names come from the files' band descriptions, else, for a single-band
-  file, from the last ``_`` part of its name (``T33UUU_20170216T102101_B8A.jp2`` -> ``B8A``), else
-  from ``band_names``; ``bands`` chooses and orders them by name.
+  target grid (default: the grid of the file with the finest pixel size in metres, see
+  :mod:`helpers.scene_grid`) through ``rasterio.vrt.WarpedVRT`` (``resampling``, default
+  bilinear). NaN, inf, nodata and pixels a file does not cover are bad pixels: ``nan_policy``
+  ``"raise"`` (default) names the file, ``"zero"`` sets them to 0 and 255 in the sample's mask.
+  Band names come from the files' band descriptions, else, for a single-band file, from the last
+  ``_`` part of its name (``T33UUU_20170216T102101_B8A.jp2`` -> ``B8A``), else from
+  ``band_names``; ``bands`` chooses and orders them by name.
 - **labels**: a raster on any grid/CRS, reprojected onto the target grid with **nearest neighbour**
-  (class codes must never be averaged), or polygons (GeoPackage / GeoJSON, attribute
+  (class codes must never be averaged; its nodata, NaN included, is 255; a nodata value that is
+  also a class code is refused), or polygons (GeoPackage / GeoJSON, attribute
   ``label_field``) rasterised onto it (pixel centres inside a polygon; larger polygons first, so a
   small polygon inside a larger one keeps its own class).
 - **classes**: a table mapping raw codes (numbers or strings such as OSM ``fclass``) to training
