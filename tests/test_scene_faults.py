@@ -21,7 +21,7 @@ from rasterio.warp import transform as warp_transform
 from helpers import rasters
 from helpers.datasets import DatasetError
 from helpers.scene import Scene, SceneError
-from helpers.vectors import VectorError
+from helpers.vectors import VectorError, geojson_crs
 
 UTM = CRS.from_epsg(32633)
 X0, Y0, N = 330000.0, 5822000.0, 64  # 64 x 64 px of 10 m
@@ -113,10 +113,11 @@ def test_float_labels_with_nan_nodata_are_masked(tmp_path):
     img = _image(tmp_path)
     data = np.where(np.arange(N)[None, :] < N // 2, 10.0, 20.0).repeat(N, 0).astype(np.float32)
     data[:4] = np.nan
-    lab = _labels(tmp_path, data, nodata=float("nan"))
-    mask = Scene(img, lab, classes=CLASSES).mask()
-    assert (mask[:4] == 255).all() and (mask[4:, : N // 2] == 0).all()
-    assert (mask[4:, N // 2 :] == 1).all()
+    for nodata in (float("nan"), None, -9999.0):  # NaN is never a class code, nodata or not
+        lab = _labels(tmp_path, data, nodata=nodata)
+        mask = Scene(img, lab, classes=CLASSES).mask()
+        assert (mask[:4] == 255).all() and (mask[4:, : N // 2] == 0).all()
+        assert (mask[4:, N // 2 :] == 1).all()
 
 
 def test_label_nodata_that_is_a_class_code_is_refused(tmp_path):
@@ -234,6 +235,13 @@ def test_geojson_crs_member_naming_a_file_is_refused(tmp_path):
         with pytest.raises(VectorError) as err:
             Scene(img, gj, classes={"forest": "forest"}, label_field="fclass")
         assert "p.geojson: crs member names" in _one_line(err) and "EPSG:32633" in str(err.value)
+
+
+def test_geojson_crs_names_that_are_read():
+    where = None  # only names are parsed: no file is touched
+    for name, epsg in (("EPSG:32633", 32633), ("urn:ogc:def:crs:EPSG::32633", 32633),
+                       ("urn:ogc:def:crs:OGC:1.3:CRS84", 4326), ("OGC:CRS84", 4326)):  # fmt: skip
+        assert geojson_crs(name, where).to_epsg() == epsg
 
 
 def test_list_valued_property_is_refused(tmp_path):

@@ -604,11 +604,12 @@ def _bad_message(
 
 
 def _label_nodata(raw: np.ndarray, nodata: float | None) -> np.ndarray | None:
-    """Boolean map of a label raster's nodata pixels (NaN nodata included); None when none."""
-    if nodata is None:
-        return None
-    skip = np.isnan(raw) if np.isnan(nodata) else raw == nodata
-    return skip if skip.any() else None
+    """Boolean map of a label raster's nodata pixels, and NaN (never a class code) in a float
+    raster whatever its nodata; None when there are none."""
+    skip = np.isnan(raw) if raw.dtype.kind == "f" else None
+    if nodata is not None and not np.isnan(nodata):
+        skip = raw == nodata if skip is None else skip | (raw == nodata)
+    return skip if skip is not None and skip.any() else None
 
 
 def _label_table(table: ClassTable, nodata: float | None, path: Path) -> ClassTable:
