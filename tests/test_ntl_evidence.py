@@ -148,3 +148,22 @@ def test_error_sentence_says_better_or_worse():
         "the MAE", 4.0, floors
     )
     assert "higher (worse)" in ntl_evidence.error_versus_floors("the MAE", 7.0, floors)
+
+
+def _prep_record() -> dict[str, float]:
+    return {
+        "calibration_r2_aligned": 0.95, "calibration_r2_naive": 0.7,
+        "agreement_r2_calibrated_aligned": 0.9, "agreement_r2_scale_only_aligned": 0.8,
+        "shift_error_lr_px": 0.1, "denoise_rmse_after": 0.1, "denoise_rmse_before": 0.4,
+        "spikes_removed": 1.0, "light_kept": 0.99, "max_block_error_preserving": 0.0,
+        "calibrated_max": 100.0, "max_block_error_bilinear": 2.0,
+    }  # fmt: skip
+
+
+def test_rules_prep_fail_a_broken_preparation():
+    checks.verify(ntl_evidence.rules_prep(_prep_record()), "teaching")
+    for key, bad in (("shift_error_lr_px", 1.2), ("calibration_r2_aligned", 0.5),
+                     ("denoise_rmse_after", 0.5), ("max_block_error_preserving", 1.0)):  # fmt: skip
+        broken = {**_prep_record(), key: bad}
+        with pytest.raises(AssertionError):  # not learned: fails in smoke too
+            checks.verify(ntl_evidence.rules_prep(broken), "smoke")

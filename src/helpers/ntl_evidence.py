@@ -198,3 +198,35 @@ def error_versus_floors(
         f"{method} is {narrate.fmt(value, digits)}, {narrate.fmt(abs(gap), digits)} {word} the "
         f"best floor ({name}, {narrate.fmt(floor, digits)})"
     )
+
+
+def rules_prep(m: Mapping[str, float]) -> list[checks.Check]:
+    """What notebook 07 promises, from its record: calibration fits after alignment and beats one
+    scale factor, the misregistration estimate is within half a coarse pixel of the truth,
+    denoising helps, total-preserving resampling keeps each block's light and plain bilinear does not."""
+    f = lambda k: float(m.get(k, float("nan")))  # noqa: E731
+    return [
+        checks.at_least("calibration R2 after alignment", f("calibration_r2_aligned"), 0.8, learned=False),
+        checks.holds(
+            "aligned calibration beats one scale factor",
+            f("agreement_r2_calibrated_aligned") > f("agreement_r2_scale_only_aligned"),
+            f"R2 {f('agreement_r2_calibrated_aligned'):.3f} vs {f('agreement_r2_scale_only_aligned'):.3f}",
+        ),
+        checks.holds(
+            "modelling PSF and shift does not worsen the fit",
+            f("calibration_r2_aligned") >= f("calibration_r2_naive"),
+            f"R2 {f('calibration_r2_aligned'):.3f} vs plain {f('calibration_r2_naive'):.3f}",
+        ),
+        checks.within("shift error (LR px)", f("shift_error_lr_px"), 0.0, 0.5, learned=False),
+        checks.holds(
+            "denoising brings the lights closer",
+            f("denoise_rmse_after") < f("denoise_rmse_before"),
+            f"RMSE {f('denoise_rmse_after'):.3f} vs {f('denoise_rmse_before'):.3f}",
+        ),
+        checks.at_least("isolated spikes removed", f("spikes_removed"), 0.9, learned=False),
+        checks.at_least("light on impervious pixels kept", f("light_kept"), 0.9, learned=False),
+        checks.within("block error, total-preserving bilinear", f("max_block_error_preserving"),
+                      0.0, 1e-6 * f("calibrated_max"), learned=False),
+        checks.at_least("bilinear alone moves light between blocks",
+                        f("max_block_error_bilinear"), 1e-3, learned=False),
+    ]  # fmt: skip
