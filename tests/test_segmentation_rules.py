@@ -3,6 +3,7 @@ run (a constant or untrained model's record) fails in the teaching profile and o
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from helpers import checks, segmentation_rules
@@ -69,3 +70,17 @@ def test_notebook_06_fails_a_constant_map():
         checks.verify(segmentation_rules.bag_of_colors_rules(_boc(accuracy=0.2)), "teaching")
     with pytest.raises(AssertionError, match=r"\[0, 1\]"):
         checks.verify(segmentation_rules.bag_of_colors_rules(_boc(iou=float("nan"))), "smoke")
+
+
+def test_chance_agreement_and_notebook_02_rules():
+    matrix = np.array([[40, 10], [10, 40]])
+    # class shares 0.5 / 0.5 on both axes: chance agreement 0.5
+    assert segmentation_rules.chance_agreement(matrix) == pytest.approx(0.5)
+    good = {"overall_agreement": 0.8, "chance_agreement": 0.5}
+    checks.verify(segmentation_rules.agreement_rules(good), "teaching")
+    # coarse labels shuffled at random: agreement at chance, in every profile
+    for broken in ({"overall_agreement": 0.5}, {"overall_agreement": 1.0}):
+        with pytest.raises(AssertionError):
+            checks.verify(segmentation_rules.agreement_rules({**good, **broken}), "smoke")
+    with pytest.raises(ValueError):
+        segmentation_rules.chance_agreement(np.zeros((2, 2)))

@@ -1,5 +1,6 @@
-"""The closing checks of the land-cover segmentation notebooks on the sample scene (03 U-Net, 06 bag
-of colors), as rules over each notebook's flat record, so that a test can feed them a broken run.
+"""The closing checks of the land-cover notebooks on the sample scene (02 coarse-vs-fine agreement,
+03 U-Net, 06 bag of colors), as rules over each notebook's flat record, so that a test can feed them
+a broken run.
 
 Each rules function takes the dict of numbers the notebook records (macro IoU, accuracy, the best
 floor from :mod:`helpers.floors`, ...) and returns :class:`helpers.checks.Check` objects; the
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+
+import numpy as np
 
 from . import checks
 
@@ -89,3 +92,31 @@ def bag_of_colors_rules(summary: Mapping[str, float]) -> list[checks.Check]:
     ``best_floor_iou``, ``majority_accuracy``.
     """
     return [_in_unit_interval(summary), *_over_floors("bag of colors", summary)]
+
+
+def chance_agreement(matrix: np.ndarray) -> float:
+    """Agreement two maps would reach by chance with the same class shares as ``matrix`` (rows:
+    one map's classes, columns: the other's): ``sum_k row_k * col_k / total**2`` (Cohen 1960)."""
+    m = np.asarray(matrix, dtype=float)
+    total = m.sum()
+    if total <= 0:
+        raise ValueError("an empty agreement matrix has no chance agreement")
+    return float((m.sum(1) * m.sum(0)).sum() / total**2)
+
+
+def agreement_rules(summary: Mapping[str, float]) -> list[checks.Check]:
+    """Notebook 02: the coarse-vs-fine agreement is a fraction, above what two maps with the same
+    class shares reach by chance, and below 1 (the coarse labels are not the fine ones).
+
+    Keys: ``overall_agreement``, ``chance_agreement``.
+    """
+    overall, chance = summary["overall_agreement"], summary["chance_agreement"]
+    finite = all(isinstance(v, int | float) and math.isfinite(v) for v in (overall, chance))
+    return [
+        checks.holds(
+            "agreement above chance (same class shares)",
+            finite and chance < overall,
+            f"{overall:.4g} vs chance {chance:.4g}",
+        ),
+        checks.holds("agreement below 1", finite and 0 <= overall < 1, f"{overall:.4g}"),
+    ]
