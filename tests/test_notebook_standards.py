@@ -55,9 +55,11 @@ def test_standard_cells(path):
         for i, c in enumerate(cells)
         if c.cell_type == "markdown" and c.source.lower().startswith("## checks")
     )
-    assert any("assert " in c.source for c in cells[checks_at:] if c.cell_type == "code"), (
-        "checks must assert"
-    )
+    assert any(
+        "assert " in c.source or "checks.verify(" in c.source  # helpers.checks raises on a failure
+        for c in cells[checks_at:]
+        if c.cell_type == "code"
+    ), "checks must assert"
     assert "results.record(" in cells[-1].source or any(
         "results.record(" in c.source for c in cells[checks_at:]
     ), "the notebook must end with a results record"
