@@ -1,7 +1,10 @@
-"""The closing checks of notebooks 03 and 06 (helpers.segmentation_rules): a good run passes, a broken
-run (a constant or untrained model's record) fails in the teaching profile and only warns in smoke."""
+"""The closing checks of notebooks 02, 03 and 06 (helpers.segmentation_rules): a good run passes, a
+broken run (a constant or untrained model's record, labels at chance) fails; learned checks warn in smoke."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,3 +87,24 @@ def test_chance_agreement_and_notebook_02_rules():
             checks.verify(segmentation_rules.agreement_rules({**good, **broken}), "smoke")
     with pytest.raises(ValueError):
         segmentation_rules.chance_agreement(np.zeros((2, 2)))
+
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+@pytest.mark.parametrize(
+    "name, rules, floors_call",
+    [
+        ("02_explore_labels", "segmentation_rules.agreement_rules(", "chance_agreement(matrix)"),
+        ("03_unet_landcover", "segmentation_rules.unet_rules(", "floors.landcover_floors("),
+        ("06_bag_of_colors", "segmentation_rules.bag_of_colors_rules(", "floors.landcover_floors("),
+    ],
+)
+def test_the_notebooks_verify_these_rules_and_record_their_floors(name, rules, floors_call):
+    """The rules tested above are the ones the notebooks' checks cells run, on floors they compute."""
+    nb = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text(encoding="utf-8"))
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert rules in code and "checks.verify(" in code and floors_call in code
+    assert "per_class_support=" in code
+    if name != "02_explore_labels":
+        assert "floors=FLOORS" in code
