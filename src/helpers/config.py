@@ -400,9 +400,8 @@ def check_gpu_usable() -> None:
         cause = " ".join(str(err).split())[:300]
     raise RuntimeError(
         f"this machine has an NVIDIA GPU, but torch {torch.__version__} (built for CUDA "
-        f"{torch.version.cuda}) cannot use it: {cause}. Install a torch build for this driver "
-        "(see https://pytorch.org/get-started/locally/), or set EOSR_DEVICE=cpu to train on the "
-        "CPU on purpose."
+        f"{torch.version.cuda}) cannot use it: {cause}. Install a torch build whose CUDA version "
+        "suits this driver, or set EOSR_DEVICE=cpu to train on the CPU on purpose."
     )
 
 
