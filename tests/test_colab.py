@@ -39,6 +39,20 @@ def test_badge_url():
         colab.badge_url("x", "https://gitlab.com/a/b", "main")
 
 
+def test_title_cell_badge_renders_as_a_link():
+    """After the ``<!-- eosr:badge -->`` comment the line is raw HTML to every CommonMark renderer:
+    the badge must be an HTML link there, not markdown link syntax (shown as text)."""
+    MarkdownIt = pytest.importorskip("markdown_it").MarkdownIt  # mkdocs, jupyterlab bring it
+
+    line = f"{colab.BADGE_MARK} {colab.badge_html('03_unet_landcover', REPO, 'v1.0')}"
+    html = MarkdownIt("commonmark").render(f"# Title\n\n{line}\n")
+    assert f'<a href="{colab.badge_url("03_unet_landcover", REPO, "v1.0")}">' in html
+    assert "[![" not in html
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        title = nbformat.read(path, as_version=4).cells[0].source
+        assert "[![" not in title and '<a href="https://colab.research.google.com/' in title, path
+
+
 def test_placeholder_warns():
     with pytest.warns(colab.PlaceholderWarning, match="placeholder"):
         colab.badge_url("x", colab.PLACEHOLDER, "main")

@@ -74,6 +74,8 @@ def stamp_release(notebook: Path, dest: Path, repository: str, ref: str) -> None
 
 def home_page(notebooks: list[Path], repository: str, ref: str) -> str:
     """The site's home: the README, with the notebook table pointing at the rendered pages."""
+    import warnings
+
     import nbformat
     from sync_notebooks import notebook_title
 
@@ -82,7 +84,9 @@ def home_page(notebooks: list[Path], repository: str, ref: str) -> str:
     rows = ["| notebook | topic | Colab |", "|---|---|---|"]
     for path in notebooks:
         title = notebook_title(nbformat.read(path, as_version=4))
-        badge = colab.badge_markdown(path.name, repository, ref)
+        with warnings.catch_warnings():  # the placeholder: sync_notebooks reports it
+            warnings.simplefilter("ignore", colab.PlaceholderWarning)
+            badge = colab.badge_markdown(path.name, repository, ref)
         rows.append(f"| [{path.stem}](notebooks/{path.name}) | {title} | {badge} |")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     intro = (
@@ -126,7 +130,7 @@ def gather(run: Path, src: Path) -> list[dict]:
 
 def build(run: Path, out: Path, work: Path | None = None) -> Path:
     """Gather ``run`` and build the static site into ``out``; returns ``out``."""
-    work = work or ROOT / "build"
+    work = work or out.parent  # build/docs-src beside build/site (browser_check --site reads it)
     src = work / "docs-src"
     nav = gather(run, src)
     config = {"INHERIT": str(ROOT / "mkdocs.yml"), "docs_dir": str(src), "site_dir": str(out)}

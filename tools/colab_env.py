@@ -144,7 +144,6 @@ def run_notebooks(python: Path, work: Path, notebooks: tuple[str, ...] = NOTEBOO
         "EOSR_DATA": str(work / "data"),
         "EOSR_RUN_DIR": str(work / "run"),
         "EOSR_PROFILE": "smoke",
-        "MPLBACKEND": "agg",
     }
     kernels = work / "jupyter" / "kernels" / "colab-like"
     kernels.mkdir(parents=True, exist_ok=True)

@@ -99,7 +99,7 @@ def wheel_runs_notebook(wheel: Path, root: Path, notebook: str = "00_setup_and_t
     pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     subprocess.run([*pip, str(wheel), "ipykernel"], check=True)
     env = {"EOSR_PROFILE": "smoke", "EOSR_DATA": str(work / "data"), "PYTHONPATH": ""}
-    env.update(EOSR_RUN_DIR=str(work / "run"), MPLBACKEND="agg", PYTHONNOUSERSITE="1")
+    env.update(EOSR_RUN_DIR=str(work / "run"), PYTHONNOUSERSITE="1")
     kernels = work / "jupyter" / "kernels" / "wheel"
     kernels.mkdir(parents=True)
     spec = {"argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"]}

@@ -35,7 +35,7 @@ from helpers import colab  # noqa: E402
 def sync_notebook(nb: nbformat.NotebookNode, name: str, repository: str, ref: str) -> list[str]:
     """Update ``nb`` in place; return what changed (empty when it was up to date)."""
     changes = []
-    badge = colab.badge_markdown(name, repository, ref)
+    badge = colab.badge_html(name, repository, ref)  # HTML: the marker line is an HTML block
     setup = colab.setup_source(repository, ref, colab.extras_for(name))
     for cell in nb.cells:
         if cell.cell_type == "markdown" and colab.BADGE_MARK in cell.source:

@@ -103,6 +103,14 @@ def badge_markdown(
     return f"[![Open In Colab]({BADGE_IMAGE})]({badge_url(notebook, repository, ref)})"
 
 
+def badge_html(notebook: str | Path, repository: str | None = None, ref: str | None = None) -> str:
+    """The badge as an HTML link, for the title cell: a line that starts with the ``<!-- eosr:badge
+    -->`` comment is an HTML block in CommonMark (Jupyter, Colab, GitHub, the course site), where
+    markdown link syntax would show as plain text."""
+    url = badge_url(notebook, repository, ref)
+    return f'<a href="{url}"><img src="{BADGE_IMAGE}" alt="Open In Colab"/></a>'
+
+
 SETUP_TEMPLATE = """\
 {mark}: in Colab this installs the kit ({what}); elsewhere it does nothing.
 import os
