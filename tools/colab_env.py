@@ -151,10 +151,13 @@ def run_notebooks(python: Path, work: Path, notebooks: tuple[str, ...] = NOTEBOO
     spec.update(display_name="Colab-like venv", language="python", env=env)
     (kernels / "kernel.json").write_text(json.dumps(spec))
     os.environ["JUPYTER_PATH"] = str(work / "jupyter")
+    # The notebooks come from the clone at HEAD (as Colab opens them from the repository at the
+    # ref), not from the working tree, which may hold uncommitted edits the clone lacks.
+    subprocess.run(["git", "clone", "-q", str(ROOT), env["EOSR_COLAB_DIR"]], check=True)
     seconds = {}
     for name in notebooks:
         start = time.perf_counter()
-        nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+        nb = nbformat.read(work / "kit" / "notebooks" / f"{name}.ipynb", as_version=4)
         client = NotebookClient(
             nb, kernel_name="colab-like", timeout=900, resources={"metadata": {"path": str(work)}}
         )
