@@ -66,7 +66,9 @@ LAYERS: dict[str, int] = {
     "ablation": 4,
     "ntl_evidence": 4,
     "seeds": 4,
+    "landcover_rules": 4,
     "transfer": 4,
+    "night_transfer": 4,
     # 5 runs, records, report, reproduction
     "runs": 5,
     "results": 5,

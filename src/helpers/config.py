@@ -317,6 +317,54 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "rf_pixels": 200000,
         },
     },
+    # notebook 12: night-light SR on real VIIRS (gridfinder_burundi). seeds: trainings per network
+    # row; sample_*: the NTL-only network on the sample scene (as notebook 08's); real_*: on the
+    # real training half (repeats = random crops per epoch, steps = epochs x repeats / batch);
+    # tune_epochs: fine-tuning the sample-trained network there; trees: the yardstick's iterations
+    "real_night_lights": {
+        "smoke": {
+            "seeds": 1,
+            "width": 8,
+            "crop": 64,
+            "batch": 4,
+            "learning_rate": 2e-3,
+            "sample_epochs": 2,
+            "sample_repeats": 1,
+            "real_epochs": 2,
+            "real_repeats": 8,
+            "tune_epochs": 1,
+            "time_cap_s": 60,
+            "trees": 30,
+        },
+        "teaching": {
+            "seeds": 3,
+            "width": 16,
+            "crop": 64,
+            "batch": 4,
+            "learning_rate": 2e-3,
+            "sample_epochs": 30,
+            "sample_repeats": 4,
+            "real_epochs": 20,
+            "real_repeats": 32,
+            "tune_epochs": 10,
+            "time_cap_s": 600,
+            "trees": 100,
+        },
+        "full": {
+            "seeds": 5,
+            "width": 16,
+            "crop": 64,
+            "batch": 4,
+            "learning_rate": 2e-3,
+            "sample_epochs": 200,
+            "sample_repeats": 1,
+            "real_epochs": 100,
+            "real_repeats": 32,
+            "tune_epochs": 50,
+            "time_cap_s": None,
+            "trees": 300,
+        },
+    },  # fmt: skip
     "results_dashboard": {
         "smoke": {"overlay_side": 512},
         "teaching": {"overlay_side": 768},
