@@ -287,7 +287,8 @@ async def probe_pages(
             if seen.get("ready") == "complete" and seen.get("figures", -1) >= want:
                 break
             await asyncio.sleep(0.5)
-        found[stem] = {**seen, "expected": want, "ok": seen.get("figures") == want}
+        ok = seen.get("figures") == want and seen.get("colab", 0) >= 1  # figures and the badge
+        found[stem] = {**seen, "expected": want, "ok": ok}
         if len(found) == 1:
             await _screenshot(cdp, out, "site.png")
     try:
@@ -310,7 +311,12 @@ def check_site(site: Path, out: Path, timeout: float) -> int:
         )
         return 2
     pages = expected_figures(site.parent / "docs-src")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:  # no line per request
+            pass
+
+    handler = functools.partial(Quiet, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     tmp, port = Path(tempfile.mkdtemp(prefix="eosr-site-")), free_port()
