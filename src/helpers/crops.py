@@ -180,3 +180,95 @@ def for_ntl(dataset: Any, crop: int, repeats: int = 1, seed: int = 0) -> Crops:
         seed=seed,
         ids=dataset.ids() if hasattr(dataset, "ids") else range(len(dataset)),
     )
+
+
+class ResidentBatches:
+    """Batches of random crops drawn from patches held as tensors on the training device.
+
+    A drop-in for ``DataLoader(Crops(...), batch_size, shuffle=True)`` in the training loops: every
+    key is stacked once into one ``(N, ..., H, W)`` tensor on ``device``, and each step cuts its
+    crops by slicing, flips and quarter turns as tensor ops, so no step touches a file, numpy or a
+    worker. Positions and flips come from a CPU generator seeded by ``(seed, epoch)`` (call
+    :meth:`set_epoch`), so a run and a resumed run see the same batches.
+
+    - ``batches``: steps per epoch (default: one crop per patch, ``ceil(N / batch)`` batches).
+    - ``augment``: ``"flips"`` (pix2pix) or ``"rot90+flip"`` (land cover) or ``None``.
+    """
+
+    def __init__(
+        self,
+        samples: Sequence[dict[str, Any]],
+        crop: int,
+        batch: int,
+        *,
+        keys: Sequence[str] = ("image", "mask", "coarse"),
+        batches: int | None = None,
+        augment: str | None = "flips",
+        seed: int = 0,
+        device: torch.device | str | None = None,
+    ) -> None:
+        if augment not in AUGMENTS:
+            raise ValueError(f"augment must be one of {list(AUGMENTS)}, got {augment!r}")
+        if not samples:
+            raise ValueError("no patches to crop from")
+        self.data = {k: torch.stack([s[k] for s in samples]).to(device) for k in keys}
+        side = min(next(iter(self.data.values())).shape[-2:])
+        if crop > side:
+            raise ValueError(f"crop {crop} is larger than a patch ({side} px)")
+        self.crop, self.batch, self.augment, self.seed, self.epoch = crop, batch, augment, seed, 0
+        self.batches = batches if batches is not None else -(-len(samples) // batch)
+
+    def set_epoch(self, epoch: int) -> None:
+        """New crops for a new epoch."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.batches
+
+    def __iter__(self) -> Any:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        first = next(iter(self.data.values()))
+        n, (h, w) = first.shape[0], first.shape[-2:]
+        for _ in range(self.batches):
+            which = torch.randint(n, (self.batch,), generator=g).tolist()
+            top = torch.randint(h - self.crop + 1, (self.batch,), generator=g).tolist()
+            left = torch.randint(w - self.crop + 1, (self.batch,), generator=g).tolist()
+            turns = self._turns(g)
+            yield {
+                key: torch.stack(
+                    [
+                        _turn(value[i, ..., t : t + self.crop, c : c + self.crop], *turn)
+                        for i, t, c, turn in zip(which, top, left, turns)
+                    ]
+                )
+                for key, value in self.data.items()
+            }
+
+    def _turns(self, g: torch.Generator) -> list[tuple[int, bool, bool]]:
+        """``(quarter turns, flip left-right, flip up-down)`` per crop of one batch."""
+        draws = torch.randint(2, (self.batch, 3), generator=g).tolist()
+        quarters = torch.randint(4, (self.batch,), generator=g).tolist()
+        if self.augment == "flips":
+            return [(0, bool(a), bool(b)) for a, b, _ in draws]
+        if self.augment is None:
+            return [(0, False, False)] * self.batch
+        return [(k, bool(a), False) for k, (a, _, _) in zip(quarters, draws)]
+
+
+def _turn(x: torch.Tensor, k: int, flip_h: bool, flip_v: bool) -> torch.Tensor:
+    """Rotate by ``k`` quarter turns, then flip, over the last two dimensions."""
+    x = x.rot90(k, dims=(-2, -1)) if k else x
+    x = x.flip(-1) if flip_h else x
+    return x.flip(-2) if flip_v else x
+
+
+def resident_gan(
+    samples: Sequence[dict[str, Any]],
+    crop: int,
+    batch: int,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    batches: int | None = None,
+) -> ResidentBatches:
+    """notebook 05's feeding: pix2pix crops with flips, held on the training device."""
+    return ResidentBatches(samples, crop, batch, batches=batches, seed=seed, device=device)

@@ -389,13 +389,28 @@ def gan_loss(logits: Any, target_is_real: bool, mode: str = "vanilla") -> Any:
     return F.mse_loss(logits, target)
 
 
-def masked_l1(output: Any, target: Any, valid: Any = None) -> Any:
-    """Mean |output - target| over channels and the pixels where ``valid`` (B, H, W) is True."""
+def masked_l1(output: Any, target: Any, valid: Any = None, positive_weight: float = 1.0) -> Any:
+    """Mean |output - target| over channels and the pixels where ``valid`` (B, H, W) is True.
+
+    ``positive_weight`` weighs the error of the channels whose target is positive (a pixel's own
+    class in a one-hot target) that many times more (a weighted mean). Why: L1 drives each tanh
+    channel to its weighted median, which rises above the negative target only where the class's
+    probability exceeds ``1 / (1 + positive_weight)``: 1/2 for the plain L1, 1/C for
+    ``positive_weight = C - 1`` (each class then weighs as much as all the others together).
+    """
     diff = (output - target).abs()
-    if valid is None:
-        return diff.mean()
-    weight = valid.unsqueeze(1).to(diff.dtype).expand_as(diff)
+    weight = torch_ones_like(diff) if valid is None else valid.unsqueeze(1).to(diff.dtype)
+    weight = weight.expand_as(diff)
+    if positive_weight != 1.0:
+        weight = weight * (1.0 + (positive_weight - 1.0) * (target > 0).to(diff.dtype))
     return (diff * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+def torch_ones_like(x: Any) -> Any:
+    """``torch.ones_like`` (torch is imported where a loss runs, not when ``losses`` loads)."""
+    import torch
+
+    return torch.ones_like(x)
 
 
 def discriminator_loss(real_logits: Any, fake_logits: Any, mode: str = "vanilla") -> Any:
@@ -410,13 +425,15 @@ def generator_loss(
     valid: Any = None,
     mode: str = "vanilla",
     lambda_l1: float = LAMBDA_L1,
+    positive_weight: float = 1.0,
 ) -> tuple[Any, Any, Any]:
     """pix2pix G objective: fool D (label 1) plus ``lambda_l1`` times L1 to the target.
 
-    Returns ``(total, adversarial, l1)`` so that the training loop can log each part.
+    Returns ``(total, adversarial, l1)`` so that the training loop can log each part;
+    ``positive_weight``: see :func:`masked_l1`.
     """
     adversarial = gan_loss(fake_logits, True, mode)
-    l1 = masked_l1(fake, target, valid)
+    l1 = masked_l1(fake, target, valid, positive_weight)
     return adversarial + lambda_l1 * l1, adversarial, l1
 
 

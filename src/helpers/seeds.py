@@ -58,6 +58,30 @@ def l1_falls_on_average(histories: Sequence[Any]) -> bool:
     return q is None or q[1] < q[0]
 
 
+def duel(history: Any, window: int = 20, level: float = 0.9) -> dict[str, float]:
+    """Who wins a GAN run, from its per-step curves: D's accuracy (mean of the real and fake
+    shares it got right, averaged over ``window`` steps) in the first and last ``window`` steps,
+    the first step at which it reaches ``level`` (NaN: never), and G's L1 at the start and end.
+    D near 1 means D wins (it tells every generated map from a real one, and its verdict no
+    longer says how to improve); near 0.5 neither player wins."""
+    real = np.asarray(history.steps.get("d_real", []), dtype=float)
+    fake = np.asarray(history.steps.get("d_fake", []), dtype=float)
+    l1 = np.asarray(history.steps["g_l1"], dtype=float)
+    acc = (real + fake) / 2 if len(real) == len(fake) else np.array([])
+    k = max(1, min(window, len(acc))) if len(acc) else 1
+    smooth = np.convolve(acc, np.ones(k) / k, mode="valid") if len(acc) else acc
+    reached = np.flatnonzero(smooth >= level)
+    nan = float("nan")
+    return {
+        "steps": float(len(l1)),
+        "d_accuracy_start": float(acc[:k].mean()) if len(acc) else nan,
+        "d_accuracy_end": float(acc[-k:].mean()) if len(acc) else nan,
+        "d_wins_at_step": float(reached[0] + k) if len(reached) else nan,
+        "l1_start": float(l1[:k].mean()) if len(l1) else nan,
+        "l1_end": float(l1[-k:].mean()) if len(l1) else nan,
+    }
+
+
 @dataclass
 class SeedRuns:
     """One method trained once per seed: models, histories and test scores, in seed order."""

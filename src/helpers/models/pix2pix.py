@@ -54,6 +54,9 @@ from torch import nn
 # Magnitude of the one-hot targets for the tanh output (1.0 = plain [-1, 1] one-hot); see the docstring.
 TARGET_SCALE = 0.8
 OUTPUTS = ("tanh", "softmax")
+# residual generator, softmax image: the prior's logit gap between its class and the others is
+# 2 * PRIOR_GAIN, so an untrained G puts p = e^4 / (e^4 + 7) ~ 0.89 on the prior's class.
+PRIOR_GAIN = 2.0
 
 
 # SoftmaxImage: (B, C, H, W) scores -> (B, C, H, W) in [-1, 1], channels coupled by a softmax.
@@ -63,6 +66,14 @@ class SoftmaxImage(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities mapped to [-1, 1]."""
         return 2.0 * x.softmax(1) - 1.0
+
+
+def prior_scores(prior: torch.Tensor, output: str) -> torch.Tensor:
+    """Pre-activation scores that the output layer maps back onto a one-hot ``prior`` in [-1, 1]:
+    ``atanh`` for tanh (exact for +-0.8 one-hots), ``PRIOR_GAIN * prior`` for the softmax image."""
+    if output == "tanh":
+        return torch.atanh(prior.clamp(-TARGET_SCALE, TARGET_SCALE))
+    return PRIOR_GAIN * prior
 
 
 def output_layer(output: str) -> nn.Module:
@@ -135,12 +146,18 @@ class UNetGenerator(nn.Module):
         ngf: int = 64,
         dropout: bool = True,
         output: str = "tanh",
+        residual: bool = False,
     ) -> None:
         super().__init__()
         if num_downs < 1:
             raise ValueError(f"num_downs must be >= 1, got {num_downs}")
-        final = output_layer(output)
-        self.output = output
+        if residual and in_channels < out_channels:
+            raise ValueError(
+                "residual=True needs the one-hot prior in the first out_channels input channels"
+            )
+        self.final = output_layer(output)
+        final = nn.Identity() if residual else self.final
+        self.output, self.residual = output, residual
         self.in_channels, self.out_channels, self.num_downs, self.ngf = (
             in_channels,
             out_channels,
@@ -183,7 +200,9 @@ class UNetGenerator(nn.Module):
                 f"UNetGenerator with num_downs={self.num_downs} needs H and W divisible by {side}; "
                 f"got {tuple(x.shape[-2:])}. Crop the patch or build it with generator(patch=...)."
             )
-        return self.model(x)
+        if not self.residual:
+            return self.model(x)
+        return self.final(self.model(x) + prior_scores(x[:, : self.out_channels], self.output))
 
 
 # PatchGANDiscriminator ("PatchGAN", 70x70 receptive field at n_layers=3):
@@ -251,11 +270,14 @@ def generator(
     ngf: int = 64,
     dropout: bool = True,
     output: str = "tanh",
+    residual: bool = False,
 ) -> UNetGenerator:
-    """A pix2pix U-Net for ``patch``-sized inputs, initialised as in the paper (``output``: see
-    the module docstring)."""
+    """A pix2pix U-Net for ``patch``-sized inputs, initialised as in the paper (``output`` and
+    ``residual``: see the module docstring)."""
     return init_weights(
-        UNetGenerator(in_channels, out_channels, num_downs_for(patch), ngf, dropout, output)
+        UNetGenerator(
+            in_channels, out_channels, num_downs_for(patch), ngf, dropout, output, residual
+        )
     )
 
 

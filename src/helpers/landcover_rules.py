@@ -1,0 +1,97 @@
+"""Closing-check rules of notebooks 04 (label super-resolution) and 05 (cGAN / pix2pix).
+
+Each rules function takes the flat ``{name: number}`` summary a notebook records and returns the
+:class:`helpers.checks.Check` list its checks cell hands to :func:`helpers.checks.verify`, so a
+test can feed it a broken record (an untrained or constant model) and see it fail. The summary
+keys are the module's constants below; a missing key is a failed check, never a skipped one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from . import checks
+
+# Floor names (helpers.floors.landcover_floors) as they appear in the summaries, macro IoU.
+PRIOR = "class-prior random guess"
+MAJORITY = "majority class"
+COARSE = "coarse labels as the map"
+FLOORS = (PRIOR, MAJORITY, COARSE)
+
+# notebook 04: models trained on coarse labels (and the supervised upper reference)
+NAIVE = "naive U-Net"
+LABEL_SR = "label SR"
+SUPERVISED = "supervised U-Net"
+
+# notebook 05: means over the seeds
+CGAN = "cGAN"
+P2P = "pix2pix (tanh)"
+P2P_SOFTMAX = "pix2pix (softmax image)"
+UNET03 = "notebook 03 U-Net"  # absent (NaN) when notebook 03 has not run for this profile
+P2P_GAP = 0.10  # pix2pix (tanh, as published) within this macro IoU of notebook 03's U-Net
+
+
+def iou_key(name: str) -> str:
+    """The summary key of a method's or floor's macro IoU."""
+    return f"{name} macro IoU"
+
+
+def _get(summary: Mapping[str, float], name: str) -> float:
+    """A method's macro IoU from the summary (NaN when missing, so its check fails)."""
+    value = summary.get(iou_key(name), float("nan"))
+    return float(value) if value is not None else float("nan")
+
+
+def best_chance_floor(summary: Mapping[str, float]) -> tuple[str, float]:
+    """The stronger of the two floors that need no coarse map (class-prior guess, majority)."""
+    pairs = [(n, _get(summary, n)) for n in (PRIOR, MAJORITY)]
+    finite = [p for p in pairs if math.isfinite(p[1])]
+    return max(finite, key=lambda p: p[1]) if finite else (PRIOR, float("nan"))
+
+
+def label_sr_rules(summary: Mapping[str, float]) -> list[checks.Check]:
+    """Notebook 04: the naive U-Net reaches the coarse labels as the map (the issue's target),
+    label SR and the supervised U-Net beat the best image-free floor, the supervised U-Net beats
+    the coarse map."""
+    floor_name, floor = best_chance_floor(summary)
+    coarse = _get(summary, COARSE)
+    return [
+        checks.at_least(f"{NAIVE} >= {COARSE}", _get(summary, NAIVE), coarse),
+        checks.above(
+            f"{LABEL_SR} above the best chance floor", _get(summary, LABEL_SR), floor, floor_name
+        ),
+        checks.above(f"{SUPERVISED} above {COARSE}", _get(summary, SUPERVISED), coarse, COARSE),
+    ]
+
+
+def gan_rules(summary: Mapping[str, float]) -> list[checks.Check]:
+    """Notebook 05 (means over seeds): the cGAN keeps at least its coarse input, pix2pix (tanh)
+    comes within :data:`P2P_GAP` of notebook 03's U-Net (when 03 ran; else it beats the coarse
+    map), and both pix2pix outputs beat the best image-free floor."""
+    floor_name, floor = best_chance_floor(summary)
+    coarse = _get(summary, COARSE)
+    unet = _get(summary, UNET03)
+    out = [
+        checks.at_least(f"{CGAN} >= its coarse input", _get(summary, CGAN), coarse),
+        checks.above(f"{P2P} above the best chance floor", _get(summary, P2P), floor, floor_name),
+        checks.above(
+            f"{P2P_SOFTMAX} above the best chance floor",
+            _get(summary, P2P_SOFTMAX),
+            floor,
+            floor_name,
+        ),
+    ]
+    if math.isfinite(unet):
+        out.append(
+            checks.at_least(
+                f"{P2P} within {P2P_GAP} of {UNET03}", _get(summary, P2P), unet - P2P_GAP
+            )
+        )
+    else:
+        out.append(
+            checks.above(
+                f"{P2P} above {COARSE} (no notebook 03 model)", _get(summary, P2P), coarse, COARSE
+            )
+        )
+    return out

@@ -1,0 +1,178 @@
+"""Notebook 05's recipe: residual generator, class-weighted L1, instance noise, D accuracy,
+device-resident crops, and the closing-check rules of notebooks 04 and 05 fed broken records."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from helpers import checks, crops, landcover_rules, losses, train
+from helpers.models import pix2pix
+
+
+def _onehot(seed: int = 0, n: int = 2, side: int = 16) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return pix2pix.labels_to_target(torch.randint(0, 8, (n, side, side), generator=g), 8)
+
+
+@pytest.mark.parametrize("output", ["tanh", "softmax"])
+def test_residual_generator_starts_as_its_coarse_input(output):
+    torch.manual_seed(0)
+    prior = _onehot(side=16)
+    if output == "softmax":
+        prior = prior / pix2pix.TARGET_SCALE  # +-1 one-hot
+    g = pix2pix.generator(8, 8, patch=16, ngf=4, output=output, residual=True)
+    plain = pix2pix.generator(8, 8, patch=16, ngf=4, output=output)
+    with torch.no_grad():
+        assert torch.equal(g(prior).argmax(1), prior.argmax(1))  # it cannot start by destroying it
+        assert (plain(prior).argmax(1) == prior.argmax(1)).float().mean() < 0.5
+        if output == "tanh":  # exact at zero correction: tanh(atanh(+-0.8)) = +-0.8
+            zero = pix2pix.prior_scores(prior, "tanh").tanh()
+            assert torch.allclose(zero, prior, atol=1e-6)
+
+
+def test_residual_needs_the_prior_channels():
+    with pytest.raises(ValueError, match="prior"):
+        pix2pix.generator(4, 8, patch=16, ngf=4, residual=True)
+
+
+def test_positive_weight_moves_the_l1_optimum_to_the_class_share():
+    # One tanh channel, target +0.8 on 1/4 of the pixels: the plain L1 prefers the all-negative
+    # output (the median), a positive weight of 7 prefers +0.8 (weighted median, share > 1/8).
+    target = torch.full((1, 1, 4, 4), -0.8)
+    target[..., :1, :] = 0.8
+    low, high = torch.full_like(target, -0.8), torch.full_like(target, 0.8)
+    assert losses.masked_l1(low, target) < losses.masked_l1(high, target)
+    assert losses.masked_l1(low, target, positive_weight=7) > losses.masked_l1(
+        high, target, positive_weight=7
+    )
+    # weight 1 is the plain mean, masked pixels still drop out
+    valid = torch.ones(1, 4, 4, dtype=torch.bool)
+    valid[0, 0, 0] = False
+    assert torch.isclose(
+        losses.masked_l1(low, target, valid, 1.0), (low - target).abs()[0, 0][valid[0]].mean()
+    )
+
+
+def _pair():
+    torch.manual_seed(0)
+    g = pix2pix.generator(8, 8, patch=32, ngf=4, residual=True)
+    d = pix2pix.discriminator(16, ndf=4)
+    opt = [torch.optim.Adam(m.parameters(), lr=1e-3, betas=(0.5, 0.999)) for m in (g, d)]
+    return g, d, opt
+
+
+def test_gan_step_reports_d_accuracy_and_noise_changes_what_d_sees():
+    g, d, (og, od) = _pair()
+    cond, target = _onehot(1, side=32), _onehot(2, side=32)
+    out = train.gan_step(g, d, og, od, cond, target, d_noise=0.0)
+    assert {"d_real", "d_fake"} <= set(out) and all(0 <= out[k] <= 1 for k in ("d_real", "d_fake"))
+    seen = []
+    hook = d.register_forward_hook(lambda m, i, o: seen.append(i[0][:, 8:].clone()))
+    torch.manual_seed(3)
+    train.gan_step(g, d, og, od, cond, target, d_noise=0.5)
+    hook.remove()
+    real_seen = seen[0]
+    assert not torch.equal(real_seen, target)  # D judged a noisy real map
+    assert 0.3 < (real_seen - target).std() < 0.7
+
+
+def test_fit_gan_keeps_d_accuracy_per_step(tmp_path):
+    g, d, _ = _pair()
+    samples = [
+        {
+            "image": torch.rand(4, 32, 32),
+            "mask": torch.randint(0, 8, (32, 32)),
+            "coarse": torch.randint(0, 8, (32, 32)),
+        }
+        for _ in range(4)
+    ]
+    loader = crops.resident_gan(samples, 32, 2, seed=0)
+    batch_fn = train.gan_batch(8, input_key="coarse", one_hot_input=True, scale=0.8)
+    hist = train.fit_gan(
+        g,
+        d,
+        loader,
+        2,
+        1e-3,
+        batch_fn=batch_fn,
+        checkpoint=tmp_path / "c.pt",
+        progress=False,
+        positive_weight=7.0,
+        d_noise=0.3,
+    )
+    assert len(hist.steps["d_real"]) == len(hist.steps["d_loss"]) == 4
+    assert all(0 <= v <= 1 for v in hist.steps["d_fake"])
+
+
+def test_resident_batches_are_deterministic_per_epoch_and_keep_pairs_aligned():
+    g = torch.Generator().manual_seed(0)
+    samples = []
+    for _ in range(3):
+        mask = torch.randint(0, 8, (32, 32), generator=g)
+        samples.append({"image": mask[None].float().repeat(2, 1, 1), "mask": mask, "coarse": mask})
+    a = crops.ResidentBatches(samples, 16, 4, batches=3, augment="rot90+flip", seed=5)
+    b = crops.ResidentBatches(samples, 16, 4, batches=3, augment="rot90+flip", seed=5)
+    a.set_epoch(2)
+    b.set_epoch(2)
+    first, again = list(a), list(b)
+    assert len(first) == len(a) == 3
+    for x, y in zip(first, again):
+        assert all(torch.equal(x[k], y[k]) for k in x)
+        assert x["image"].shape == (4, 2, 16, 16) and x["mask"].shape == (4, 16, 16)
+        assert torch.equal(x["image"][:, 0].long(), x["mask"])  # image and labels cut together
+    b.set_epoch(3)
+    assert not all(torch.equal(x["mask"], y["mask"]) for x, y in zip(first, list(b)))
+    with pytest.raises(ValueError, match="larger"):
+        crops.ResidentBatches(samples, 64, 2)
+
+
+def _record(**over: float) -> dict[str, float]:
+    k = landcover_rules.iou_key
+    base = {
+        k(landcover_rules.PRIOR): 0.12,
+        k(landcover_rules.MAJORITY): 0.05,
+        k(landcover_rules.COARSE): 0.52,
+        k(landcover_rules.NAIVE): 0.60,
+        k(landcover_rules.LABEL_SR): 0.35,
+        k(landcover_rules.SUPERVISED): 0.75,
+        k(landcover_rules.CGAN): 0.53,
+        k(landcover_rules.P2P): 0.70,
+        k(landcover_rules.P2P_SOFTMAX): 0.69,
+        k(landcover_rules.UNET03): 0.74,
+    }
+    base.update({k(name): v for name, v in over.items()})
+    return base
+
+
+def test_rules_pass_a_good_record():
+    checks.verify(landcover_rules.label_sr_rules(_record()), "teaching")
+    checks.verify(landcover_rules.gan_rules(_record()), "teaching")
+
+
+@pytest.mark.parametrize(
+    "rules,broken",
+    [
+        ("label_sr_rules", {landcover_rules.NAIVE: 0.40}),  # naive below the coarse map
+        ("label_sr_rules", {landcover_rules.LABEL_SR: 0.12}),  # label SR level with the guess
+        ("label_sr_rules", {landcover_rules.SUPERVISED: math.nan}),  # missing model
+        ("gan_rules", {landcover_rules.CGAN: 0.15}),  # cGAN destroyed its input
+        ("gan_rules", {landcover_rules.P2P: 0.12}),  # constant / untrained pix2pix
+        ("gan_rules", {landcover_rules.P2P: 0.60}),  # more than 0.10 below the U-Net
+        ("gan_rules", {landcover_rules.P2P_SOFTMAX: 0.05}),
+    ],
+)
+def test_rules_fail_a_broken_record(rules, broken):
+    record = _record(**{})
+    record.update({landcover_rules.iou_key(k): v for k, v in broken.items()})
+    with pytest.raises(AssertionError):
+        checks.verify(getattr(landcover_rules, rules)(record), "teaching")
+    checks.verify(getattr(landcover_rules, rules)(record), "smoke")  # learned checks only warn
+
+
+def test_gan_rules_without_notebook_03_compare_pix2pix_with_the_coarse_map():
+    record = _record(**{landcover_rules.UNET03: math.nan, landcover_rules.P2P: 0.50})
+    with pytest.raises(AssertionError, match="coarse"):
+        checks.verify(landcover_rules.gan_rules(record), "teaching")
