@@ -123,12 +123,15 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "teaching": {
             "crop": 128,
-            "batch": 8,
-            # 22 x 8 steps x 2 models (naive, label SR) = 352 U-Net steps. Measured in the quiet
+            # batches of 4 crops (was 8), twice the steps: the same pixels, 2 x 22 x 16 = 704
+            # updates (naive and label SR on equal steps; crops cut on the device). The compute
+            # is that of 22 x 8 steps of 8 crops x 2 models = 352 U-Net steps of 8 crops.
+            # Measured in the quiet
             # reproduce runs of 2026-12-02 (slow 2-core VM, 2 threads): 3.2-4.7 s an epoch (naive),
             # 3.9-5.7 s (label SR), about 55 s outside training; 28 epochs took 273-318 s, so 22
             # come to about 260 s at worst (tests/test_teaching_budget.py); more when notebook 03's
             # U-Net is missing and 04 trains its own supervised U-Net
+            "batch": 4,
             "epochs": 22,
             "width": 16,
             "depth": 3,
@@ -150,6 +153,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "learning_rate": 1e-3,
             "seeds": 2,
             "time_cap_s": 60,
+            "steps_per_epoch": None,  # None: one crop per training patch and epoch
+            "positive_weight": 7.0,  # L1 weight of each pixel's own class (classes - 1)
+            "learning_rate_d": 1e-3,
+            "d_noise": 0.0,
         },
         "teaching": {
             "crop": 64,
@@ -164,6 +171,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "learning_rate": 1e-3,
             "seeds": 3,
             "time_cap_s": 900,
+            "steps_per_epoch": 9,  # batches of crops cut on the device (crops.resident_gan)
+            "positive_weight": 7.0,
+            "learning_rate_d": 1e-3,
+            "d_noise": 0.0,
         },
         "full": {
             "crop": 256,
@@ -174,6 +185,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "learning_rate": 2e-4,
             "seeds": 3,
             "time_cap_s": None,
+            "steps_per_epoch": None,
+            "positive_weight": 7.0,
+            "learning_rate_d": 2e-4,
+            "d_noise": 0.0,
         },
     },
     "bag_of_colors": {
