@@ -172,3 +172,17 @@ def test_simulate_dmsp_refuses_masked_nodata_unless_told_it_is_dark() -> None:
         ntl.simulate_dmsp(nan, ratio=8, psf_sigma=0)
     with pytest.warns(UserWarning):
         assert ntl.simulate_dmsp(nan, ratio=8, psf_sigma=0, gain=2.0, nodata="dark")[0, 1] == 0
+
+
+def test_real_night_lights_notebook_fits_the_teaching_budget() -> None:
+    """Sizing of notebook 12 (estimated, not measured on a quiet machine: the session that wrote it
+    shared 2 cores with 7 others). NTL-only steps of 16K pixels took 0.085 s on the slow quiet VM
+    of 2026-12-02 (notebook 08's sizing); 3 seeds x (240 + 80 + 160) = 1,440 steps come to about
+    125 s there, plus the boosted trees and nine whole-scene predictions: about 3 min of 5."""
+    from helpers import config
+
+    s = config.settings("real_night_lights", "teaching")
+    sample = s["sample_epochs"] * -(-8 * s["sample_repeats"] // s["batch"])
+    real = (s["real_epochs"] + s["tune_epochs"]) * -(-s["real_repeats"] // s["batch"])
+    assert s["seeds"] >= 3 and s["width"] <= 16 and s["crop"] ** 2 * s["batch"] <= 16_384
+    assert s["seeds"] * (sample + real) <= 1_440, (sample, real)
