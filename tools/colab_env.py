@@ -95,10 +95,14 @@ def widget_names() -> set[str]:
     sources = [p.read_text(encoding="utf-8") for p in (ROOT / "src" / "helpers").rglob("*.py")]
     for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         cells = nbformat.read(nb, as_version=4).cells
-        sources += [c.source for c in cells if c.cell_type == "code"]
+        for cell in (c for c in cells if c.cell_type == "code"):  # shell and magic lines out
+            sources.append("\n".join(ln for ln in cell.source.splitlines() if ln[:1] not in "!%"))
     names: set[str] = set()
     for src in sources:
-        tree = ast.parse(src)
+        try:
+            tree = ast.parse(src)
+        except SyntaxError:  # a notebook being edited: its widgets are checked once it parses
+            continue
         aliases = {"ipywidgets"} | {
             a.asname or a.name
             for node in ast.walk(tree)
