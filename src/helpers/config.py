@@ -154,8 +154,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "seeds": 2,
             "time_cap_s": 60,
             "steps_per_epoch": None,  # None: one crop per training patch and epoch
-            "positive_weight": 7.0,  # L1 weight of each pixel's own class (classes - 1)
-            "learning_rate_d": 1e-3,
+            "positive_weight": 7.0,  # pix2pix: L1 weight of each pixel's own class (classes - 1)
+            "cgan_positive_weight": 1.0,  # the cGAN keeps the paper's plain L1
+            "learning_rate_d": 2e-4,
             "d_noise": 0.0,
         },
         "teaching": {
@@ -172,8 +173,13 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "seeds": 3,
             "time_cap_s": 900,
             "steps_per_epoch": 9,  # batches of crops cut on the device (crops.resident_gan)
+            # recipe judged on validation pixels (12 of the 72 training patches held out, seed 0
+            # and more; never the test split): the residual cGAN with the plain L1 and D at the
+            # paper's 2e-4 stayed closest to its coarse input; pix2pix's weighted L1 doubled its
+            # IoU against the plain L1 at 315 steps (notebook 05, section 4)
             "positive_weight": 7.0,
-            "learning_rate_d": 1e-3,
+            "cgan_positive_weight": 1.0,
+            "learning_rate_d": 2e-4,
             "d_noise": 0.0,
         },
         "full": {
@@ -187,6 +193,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "time_cap_s": None,
             "steps_per_epoch": None,
             "positive_weight": 7.0,
+            "cgan_positive_weight": 1.0,
             "learning_rate_d": 2e-4,
             "d_noise": 0.0,
         },
