@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from . import locks
+
 
 class RasterError(ValueError):
     """A raster that cannot be used as it is; the message names the file and the fix."""
@@ -188,6 +190,7 @@ def write(
                 dst.set_band_description(i, text)
             if tags:
                 dst.update_tags(**tags)
+        locks.honour_umask(tmp)  # mkstemp made it 0600: a shared data folder stays readable
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

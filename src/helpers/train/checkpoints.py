@@ -120,6 +120,7 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
         fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=path.parent, prefix=f".{path.name}.")
         os.close(fd)
         torch.save(state, tmp)
+        locks.honour_umask(tmp)  # mkstemp made it 0600: follow the user's umask
         os.replace(tmp, path)
     except (OSError, RuntimeError) as err:  # torch reports a full disk as a RuntimeError
         cause = err.strerror if isinstance(err, OSError) and err.strerror else str(err)

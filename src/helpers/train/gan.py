@@ -25,6 +25,7 @@ from .checkpoints import (
     finished_history,
     load_model_state,
     open_checkpoint,
+    require_resumable,
     rng_state,
     save_checkpoint,
     start_history,
@@ -310,6 +311,9 @@ class _Pair:
             raise RuntimeError(
                 f"{path}: not a fit_gan checkpoint (no generator). Use another path."
             )
+        require_resumable(
+            state, path, ("discriminator", "opt_g", "opt_d", "rng", "epoch", "history")
+        )
         load_model_state(self.generator, state, path, "generator")
         load_model_state(self.discriminator, state, path, "discriminator")
         self.opt_g.load_state_dict(state["opt_g"])
