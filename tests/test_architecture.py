@@ -48,6 +48,7 @@ LAYERS: dict[str, int] = {
     "scene_grid": 2,
     "realdata": 2,
     "real_lights": 2,
+    "sources": 2,
     "vectors": 2,
     "normalise": 2,
     "streaming": 2,

