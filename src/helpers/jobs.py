@@ -348,6 +348,8 @@ def _ntl_sr(job: Job) -> Any:
     )
     config.seed_everything(job.seed)
     model = ntl_sr.build(width=s["width"])
+    if model.config.guidance:  # notebook 08's recipe (ablation.train_row): guidance standardised
+        ntl_sr.fit_guide_stats(model, train_set.samples)  # on the training patches
     history = train.fit(
         model,
         job.loader(train_set),
