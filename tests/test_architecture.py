@@ -284,6 +284,123 @@ def check_sizes(root: Path = HELPERS) -> list[str]:
     return problems
 
 
+# "Settings are passed down, not through the environment" (issue 32): no module writes
+# os.environ but these, each a process-wide switch of a library or the user's own setup cell.
+ENV_WRITES_ALLOWED = {
+    ("config", "seed_everything"): "CUBLAS_WORKSPACE_CONFIG: cuBLAS reads it, no API sets it",
+    ("colab", "setup"): "the Colab setup cell is the user's entry point: Drive folders as defaults",
+}
+ENV_WRITERS = ("setdefault", "update", "pop", "popitem", "clear", "__setitem__", "__delitem__")
+# a module loaded by a name in a string is an import this test cannot see
+LOADS_BY_NAME = ("import_module", "__import__", "module_from_spec", "spec_from_file_location")
+TOOLS = ROOT / "tools"
+
+
+def _dotted(node: ast.AST) -> str:
+    """``os.environ.setdefault`` for the expression naming it; "" for anything else."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else ""
+    return ""
+
+
+def _in_functions(tree: ast.AST) -> list[tuple[ast.AST, str]]:
+    """Every node with the name of the function around it ("" at module level)."""
+    out: list[tuple[ast.AST, str]] = []
+
+    def visit(node: ast.AST, where: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = (
+                child.name if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) else where
+            )
+            out.append((child, inner))
+            visit(child, inner)
+
+    visit(tree, "")
+    return out
+
+
+def environ_writes(source: str) -> list[tuple[int, str]]:
+    """``(line, function)`` of each write to the process environment in ``source``:
+    ``os.environ[k] = v`` (also ``+=``, ``del``), ``os.environ.setdefault/update/pop/...``,
+    ``os.putenv``, ``os.unsetenv``."""
+    found = []
+    for node, where in _in_functions(ast.parse(source)):
+        targets: list[ast.AST] = []
+        if isinstance(node, (ast.Assign, ast.Delete)):
+            targets = list(node.targets)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        hit = any(
+            isinstance(t, ast.Subscript) and _dotted(t.value).endswith("environ") for t in targets
+        )
+        if isinstance(node, ast.Call):
+            name = _dotted(node.func)
+            hit = name in ("os.putenv", "os.unsetenv", "putenv", "unsetenv") or any(
+                name.endswith(f"environ.{w}") for w in ENV_WRITERS
+            )
+        if hit:
+            found.append((node.lineno, where))
+    return found
+
+
+def check_environ(root: Path = HELPERS) -> list[str]:
+    """No module writes ``os.environ`` outside :data:`ENV_WRITES_ALLOWED`."""
+    problems = []
+    for name, path in modules(root).items():
+        for line, where in environ_writes(path.read_text(encoding="utf-8")):
+            if (name, where) not in ENV_WRITES_ALLOWED:
+                problems.append(
+                    f"helpers.{name}:{line} ({where or 'module level'}) writes os.environ: resolve "
+                    "the setting at the entry point and pass it down (a child process gets an env dict)"
+                )
+    return problems
+
+
+def loads_by_name(source: str) -> list[int]:
+    """Lines of ``source`` that load a module from a name in a string (``importlib``'s
+    ``import_module``, ``__import__``, specs from files); ``importlib.util.find_spec`` (is it
+    installed?) and ``importlib.metadata`` (versions) load nothing and are not counted."""
+    lines = []
+    for node, _ in _in_functions(ast.parse(source)):
+        if isinstance(node, ast.Call) and _dotted(node.func).rpartition(".")[2] in LOADS_BY_NAME:
+            lines.append(node.lineno)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("importlib"):
+            if any(a.name in LOADS_BY_NAME for a in node.names):
+                lines.append(node.lineno)
+    return lines
+
+
+def check_loads_by_name(root: Path = HELPERS) -> list[str]:
+    """No module of the package imports another by a name held in data."""
+    return [
+        f"helpers.{name}:{line} loads a module by name: import it (a registry in code, "
+        "e.g. helpers.sources.BUILDERS)"
+        for name, path in modules(root).items()
+        for line in loads_by_name(path.read_text(encoding="utf-8"))
+    ]
+
+
+def check_tools(tools: Path = TOOLS, root: Path = HELPERS) -> list[str]:
+    """``tools/`` sit above every layer: they import only modules the house plan places, and no
+    module of the package imports a tool."""
+    known, problems = set(modules(root)), []
+    for path in sorted(tools.glob("*.py")):
+        for dep in sorted(imports(f"tools.{path.stem}", path, known)["helpers"]):
+            if layer_of(dep) is None:
+                problems.append(f"tools/{path.name} imports helpers.{dep}, which has no layer")
+    names = {p.stem for p in tools.glob("*.py")} | {"tools"}
+    for name, deps in graph(root).items():
+        upward = deps["external"] & names
+        if upward:
+            problems.append(
+                f"helpers.{name} imports {sorted(upward)} from tools/: tools sit on top"
+            )
+    return problems
+
+
 # ---- the repository as it is ----
 
 
@@ -301,6 +418,18 @@ def test_no_import_cycle():
 
 def test_no_module_or_function_too_long():
     assert check_sizes() == []
+
+
+def test_no_module_writes_the_environment():
+    assert check_environ() == []
+
+
+def test_no_module_is_loaded_by_a_name_in_data():
+    assert check_loads_by_name() == []
+
+
+def test_tools_import_placed_modules_and_nothing_imports_a_tool():
+    assert check_tools() == []
 
 
 def test_architecture_document_names_every_module():
@@ -380,3 +509,51 @@ def test_an_unplaced_module_and_long_code_are_caught(copy):
     problems = check_sizes(copy)
     assert any("config.long" in p for p in problems), problems
     assert any(p.startswith("helpers.labels:") for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'os.environ["EOSR_DATA"] = "/x"',
+        'os.environ.setdefault("EOSR_RUN_DIR", "/x")',
+        'os.environ.update(EOSR_PROFILE="smoke")',
+        'os.putenv("EOSR_DATA", "/x")',
+        'environ["X"] += "y"',
+        'del os.environ["X"]',
+    ],
+)
+def test_an_environment_write_is_caught(line):
+    source = f"import os\nfrom os import environ\n\n\ndef job():\n    {line}\n"
+    assert environ_writes(source) == [(6, "job")]
+    reads = (
+        "import os\nx = os.environ.get('A')\ny = os.environ['B']\nenv = dict(os.environ, A='1')\n"
+    )
+    assert environ_writes(reads) == []  # reading, and an env dict for a child, are fine
+
+
+def test_a_planted_environment_write_is_caught(copy):
+    _append(copy / "runs.py", '\n\ndef leak(p):\n    os.environ["EOSR_RUN_DIR"] = str(p)\n')
+    problems = check_environ(copy)
+    assert any("helpers.runs:" in p and "(leak)" in p for p in problems), problems
+
+
+def test_a_module_loaded_by_name_is_caught(copy):
+    assert loads_by_name("import importlib.util\nimportlib.util.find_spec('papermill')\n") == []
+    assert loads_by_name("from importlib import import_module as im\n") == [1]
+    _append(
+        copy / "manifest.py",
+        "\n\ndef build(m):\n    import importlib\n    return importlib.import_module(m)\n",
+    )
+    problems = check_loads_by_name(copy)
+    assert any("helpers.manifest:" in p and "by name" in p for p in problems), problems
+
+
+def test_a_tool_importing_an_unplaced_module_and_an_import_of_a_tool_are_caught(copy, tmp_path):
+    tools = tmp_path / "tools"
+    shutil.copytree(TOOLS, tools, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "newtopic.py").write_text("X = 1\n", encoding="utf-8")
+    (tools / "planted.py").write_text("from helpers import newtopic\n", encoding="utf-8")
+    _append(copy / "config.py", "\n\ndef late():\n    import nbkit\n")
+    problems = check_tools(tools, copy)
+    assert any("planted.py imports helpers.newtopic" in p for p in problems), problems
+    assert any("helpers.config imports ['nbkit']" in p for p in problems), problems

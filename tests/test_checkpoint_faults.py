@@ -315,7 +315,8 @@ def test_interrupted_reproduction_is_marked_and_reported(run_folders, monkeypatc
         if len(calls) == 2:
             raise KeyboardInterrupt
         Path(out).write_text(Path(src).read_text())
-        results.record(Path(src).stem, "done", {"x": 1.0})
+        run = kw["env"]["EOSR_RUN_DIR"]  # what the kernel is given (not this process's environ)
+        results.record(Path(src).stem, "done", {"x": 1.0}, run_folder=run)
 
     monkeypatch.setattr(papermill, "execute_notebook", execute)
     code = cli.main(["reproduce", "--profile", "smoke", "00", "02", "03"])

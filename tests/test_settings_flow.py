@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import os
 import types
+from pathlib import Path
 
 import pytest
 import torch
 
-from helpers import config, jobs, synthetic
+from helpers import cli, config, distributed, jobs, reproduce, results, synthetic
 from helpers.models import ntl_sr
 
 
@@ -42,3 +44,85 @@ def test_eosr_train_ntl_sr_standardises_the_guidance_on_the_training_patches(
     assert not torch.equal(seen["mean"], torch.zeros_like(seen["mean"]))  # fitted, not identity
     assert torch.allclose(seen["mean"], expected.guide_mean)
     assert torch.allclose(seen["std"], expected.guide_std)
+
+
+def _history() -> types.SimpleNamespace:
+    """What a trainer returns, as far as ``jobs._record`` reads it."""
+    return types.SimpleNamespace(
+        epochs_done=1, stop_reason=None, capped=False, train_loss=[1.0], precision="fp32"
+    )
+
+
+def test_a_job_passes_its_folders_down_and_leaves_the_environment_alone(
+    smoke_paths, tmp_path, monkeypatch
+):
+    """``--data`` and ``--out`` reach the sample scene, the checkpoint and the record as
+    arguments; ``EOSR_DATA`` (pointing elsewhere) is not used and nothing is written to it."""
+    monkeypatch.setenv("EOSR_DATA", str(tmp_path / "elsewhere"))
+    monkeypatch.delenv("EOSR_RUN_DIR", raising=False)
+    before, seen = dict(os.environ), {}
+
+    def fake(job):
+        seen["job"] = job
+        return {"iou": 0.5}, _history()
+
+    monkeypatch.setitem(jobs.TRAINERS, "unet", fake)
+    out = tmp_path / "run"
+    jobs.run("unet", "smoke", data=smoke_paths.root.parents[1], out=out, progress=False)
+    assert dict(os.environ) == before
+    assert seen["job"].paths.root == smoke_paths.root
+    assert seen["job"].checkpoint == out / "train" / "unet" / "checkpoint.pt"
+    assert [r["method"] for r in results.load(out)] == [jobs.METHOD["unet"]]
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_the_cli_resolves_the_profile_once_and_passes_it_down(monkeypatch):
+    monkeypatch.setenv("EOSR_PROFILE", "smoke")
+    seen = {}
+
+    def fake_run(kind, profile=None, **kwargs):
+        seen["profile"], seen["environ"] = profile, os.environ.get("EOSR_PROFILE")
+        return {}
+
+    monkeypatch.setattr(jobs, "run", fake_run)
+    assert cli.main(["train", "unet"]) == 0  # the user's EOSR_PROFILE, resolved at the entry
+    assert seen == {"profile": "smoke", "environ": "smoke"}
+    assert cli.main(["train", "unet", "--profile", "teaching"]) == 0
+    assert seen["profile"] == "teaching" and os.environ["EOSR_PROFILE"] == "smoke"  # not written
+
+
+def test_reproduce_gives_the_kernels_their_folder_in_an_env_dict(tmp_path, monkeypatch):
+    from helpers import execute
+
+    monkeypatch.setenv("EOSR_RUNS", str(tmp_path / "runs"))
+    monkeypatch.delenv("EOSR_RUN_DIR", raising=False)
+    before, calls = dict(os.environ), []
+
+    def fake_execute(nb, out, parameters, cwd, timeout, env=None):
+        calls.append(env)
+        Path(out).write_text(Path(nb).read_text())
+
+    monkeypatch.setattr(execute, "execute_notebook", fake_execute)
+    run = reproduce.reproduce(profile="smoke", notebooks=["00"])
+    assert calls == [{"EOSR_RUN_DIR": str(run), "EOSR_PROFILE": "smoke"}]
+    assert dict(os.environ) == before
+
+
+def test_execute_hands_the_kernel_an_env_dict(tmp_path, monkeypatch):
+    import papermill
+
+    from helpers import execute
+
+    monkeypatch.delenv(config.HEADLESS_ENV, raising=False)
+    seen = {}
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **kw: seen.update(kw))
+    execute.execute_notebook(tmp_path / "a.ipynb", tmp_path / "b.ipynb", env={"EOSR_RUN_DIR": "r"})
+    assert seen["env"][config.HEADLESS_ENV] == "1" and seen["env"]["EOSR_RUN_DIR"] == "r"
+    assert seen["env"]["PATH"] == os.environ["PATH"]  # the rest of the environment inherited
+    assert config.HEADLESS_ENV not in os.environ  # set for the kernel only
+
+
+def test_the_backend_is_an_argument_not_an_environment_variable(monkeypatch):
+    monkeypatch.delenv(distributed.BACKEND_ENV, raising=False)
+    assert distributed.default_backend("gloo") == "gloo"
+    assert distributed.BACKEND_ENV not in os.environ

@@ -243,12 +243,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``eosr`` console script.
 
     Errors are printed as one message on stderr and exit with status 2 (as argparse does for bad
-    arguments); ``EOSR_DEBUG=1`` shows the traceback instead.
+    arguments); ``EOSR_DEBUG=1`` shows the traceback instead. The profile is resolved here once
+    (``--profile``, else ``EOSR_PROFILE``, else the default) and passed down as an argument;
+    nothing is written into the environment.
     """
     args = build_parser().parse_args(argv)
-    if getattr(args, "profile", None):
-        os.environ["EOSR_PROFILE"] = args.profile
     try:
+        if hasattr(args, "profile"):
+            args.profile = config.get_profile(args.profile)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print(f"eosr {args.command}: interrupted", file=sys.stderr)

@@ -64,11 +64,12 @@ def local_world_size() -> int:
     return int(os.environ.get("LOCAL_WORLD_SIZE") or os.environ.get("WORLD_SIZE") or "1")
 
 
-def default_backend() -> str:
+def default_backend(backend: str | None = None) -> str:
     """``nccl`` when every process on this node gets a GPU of its own, else ``gloo``: on CPUs, and
     when there are more processes than GPUs (``--nproc_per_node=2`` on a one-GPU Colab), where
-    NCCL would fail with "invalid device ordinal". ``EOSR_BACKEND`` overrides."""
-    forced = os.environ.get(BACKEND_ENV, "").strip().lower()
+    NCCL would fail with "invalid device ordinal". ``backend`` (``eosr train --backend``), else
+    ``EOSR_BACKEND``, overrides."""
+    forced = (backend or os.environ.get(BACKEND_ENV, "")).strip().lower()
     if forced:
         if forced not in ("nccl", "gloo"):
             raise ValueError(f"{BACKEND_ENV}={forced!r}: choose nccl or gloo")
@@ -108,9 +109,7 @@ def init(backend: str | None = None) -> bool:
 
         watch_parent()
         config.check_gpu_usable()
-        if backend:
-            os.environ[BACKEND_ENV] = backend
-        backend = default_backend()
+        backend = default_backend(backend)
         chosen = rank_device(backend)
         if chosen.type == "cuda":
             torch.cuda.set_device(chosen)

@@ -78,6 +78,7 @@ def register_engine() -> str:
             execution_timeout: int | None = None,
             **kwargs: Any,
         ) -> Any:
+            env = kwargs.pop("env", None)  # the kernel's environment (a child process)
             kwargs = remove_args(["input_path"], **kwargs)
             safe = remove_args(["timeout", "startup_timeout"], **kwargs)
             final = merge_kwargs(
@@ -89,7 +90,8 @@ def register_engine() -> str:
                 stdout_file=stdout_file,
                 stderr_file=stderr_file,
             )
-            return _client_class()(nb_man, **final).execute()
+            client = _client_class()(nb_man, **final)
+            return client.execute(**({"env": env} if env is not None else {}))
 
     papermill_engines.register(ENGINE, PatientEngine)
     return ENGINE
@@ -101,12 +103,15 @@ def execute_notebook(
     parameters: dict[str, Any] | None = None,
     cwd: str | os.PathLike | None = None,
     cell_timeout: int | None = 1800,
+    env: dict[str, str] | None = None,
 ) -> Any:
     """Execute one notebook with papermill, headless and with the patient client; each cell is
-    bounded by ``cell_timeout`` seconds (None: unbounded, not recommended)."""
+    bounded by ``cell_timeout`` seconds (None: unbounded, not recommended). The kernel gets this
+    process's environment plus ``EOSR_HEADLESS=1`` and ``env`` (e.g. ``EOSR_RUN_DIR``); this
+    process's own environment is left as it is."""
     import papermill as pm
 
-    os.environ[config.HEADLESS_ENV] = "1"  # the kernel inherits it
+    kernel_env = {**os.environ, config.HEADLESS_ENV: "1", **(env or {})}
     source = Path(source)
     return pm.execute_notebook(
         str(source),
@@ -117,4 +122,5 @@ def execute_notebook(
         progress_bar=False,
         execution_timeout=cell_timeout,
         engine_name=register_engine(),
+        env=kernel_env,
     )

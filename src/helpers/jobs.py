@@ -80,6 +80,7 @@ class Job:
     notes: list[str] = field(default_factory=list)
     amp: bool = True  # AMP on CUDA (bf16 from capability 8.0, else fp16); False: exact fp32
     lock: Path | None = None  # the run folder's writer lock (rank 0)
+    run_folder: Path | None = None  # where the checkpoint and the record go (resolved once)
 
     def loader(self, dataset: Any, drop_last: bool = False) -> DataLoader:
         """This rank's training batches: a ``DistributedSampler`` (seeded, shuffled; the loops set
@@ -207,8 +208,7 @@ def _prepare(
     progress: bool,
 ) -> Job:
     """Settings, sample scene (built by rank 0 first), run folder and checkpoint path of a job."""
-    if data is not None:
-        os.environ["EOSR_DATA"] = str(Path(data).expanduser().resolve())
+    data_root = Path(data).expanduser().resolve() if data is not None else config.data_dir()
     profile = config.get_profile(profile)
     settings = config.settings(NOTEBOOK[kind], profile)
     batch = int(batch_size or settings["batch"])
@@ -223,16 +223,15 @@ def _prepare(
     from . import synthetic  # the sample-scene generator: only when a job runs
 
     if distributed.is_main():
-        synthetic.ensure_sample(profile, verbose=False)
+        synthetic.ensure_sample(profile, verbose=False, data=data_root)
     distributed.barrier()
-    paths = synthetic.ensure_sample(profile, verbose=False)
+    paths = synthetic.ensure_sample(profile, verbose=False, data=data_root)
     run_folder = Path(out).expanduser().resolve() if out else None
     if run_folder is None:  # rank 0 makes the run folder, every rank writes into it
         run_folder = distributed.broadcast_object(
             runs.new_run_dir(profile) if distributed.is_main() else None
         )
     lock = claim_folder(run_folder)
-    os.environ["EOSR_RUN_DIR"] = str(run_folder)
     device = distributed.device() if distributed.active() else config.pick_device(verbose=False)
     job = Job(
         kind,
@@ -243,8 +242,9 @@ def _prepare(
         seed,
         device,
         paths,
-        runs.job_checkpoint_path(kind),
+        runs.job_checkpoint_path(kind, run_folder),
         progress,
+        run_folder=run_folder,
     )
     job.lock = lock
     return job
@@ -437,6 +437,7 @@ def _record(job: Job, scores: dict[str, float], history: Any, seconds: float) ->
         epochs=done,
         seed=job.seed,
         final_losses=_final_losses(history),
+        run_folder=job.run_folder,
     )
 
 

@@ -66,8 +66,6 @@ def reproduce(
     profile = config.get_profile(profile)
     paths = notebook_paths(notebooks)  # an unknown name is refused before a folder is made
     run = runs.new_run_dir(profile)
-    os.environ["EOSR_RUN_DIR"] = str(run)
-    os.environ["EOSR_PROFILE"] = profile
     print(f"run folder: {run}")
     interrupted = False
     with _sigterm_as_interrupt():
@@ -116,7 +114,8 @@ def _run_notebook(pm: Any, nb: Path, run: Path, profile: str, timeout: int) -> b
     start = time.perf_counter()
     status, error = "ok", ""
     try:
-        pm.execute_notebook(nb, out, {"PROFILE": profile}, nb.parent, timeout)
+        kernel = {"EOSR_RUN_DIR": str(run), "EOSR_PROFILE": profile}  # the kernel's, not ours
+        pm.execute_notebook(nb, out, {"PROFILE": profile}, nb.parent, timeout, env=kernel)
     except Exception as err:  # papermill raises its own error types for cell failures
         status, error = "failed", f"{type(err).__name__}: {str(err)[-2000:]}"
     except KeyboardInterrupt:

@@ -37,9 +37,12 @@ def record(
     published: dict[str, Any] | None = None,
     notes: str = "",
     capped: bool = False,
+    *,
+    run_folder: str | os.PathLike | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """Append one experiment to ``results.jsonl`` of the run folder and return the record.
+    """Append one experiment to ``results.jsonl`` of the run folder (``run_folder``, default
+    ``runs.run_dir()``) and return the record.
 
     ``capped``: training hit its time cap before its epochs (``History.capped``), so the numbers
     are not the profile's; the report and dashboard mark such rows.
@@ -64,7 +67,8 @@ def record(
         "host": platform.node(),
         **{k: _plain(v) for k, v in extra.items()},
     }
-    append_line(run_dir() / "results.jsonl", json.dumps(rec))
+    folder = Path(run_folder) if run_folder is not None else run_dir()
+    append_line(folder / "results.jsonl", json.dumps(rec))
     return rec
 
 

@@ -122,9 +122,11 @@ def new_checkpoint_path(name: str = "model") -> Path:
     raise RuntimeError(f"cannot create a new training folder under {base}")
 
 
-def job_checkpoint_path(name: str) -> Path:
+def job_checkpoint_path(name: str, run: str | os.PathLike | None = None) -> Path:
     """``<run folder>/train/<name>/checkpoint.pt``, the same path every time (not created): a
-    headless job (``eosr train``) resumes what it finds there, on any number of ranks."""
+    headless job (``eosr train``) resumes what it finds there, on any number of ranks.
+    ``run``: the run folder the job resolved (default :func:`run_dir`)."""
     from .train import checkpoints
 
-    return run_dir() / "train" / folder_name(name) / checkpoints.CHECKPOINT_NAME
+    folder = Path(run) if run is not None else run_dir()
+    return folder / "train" / folder_name(name) / checkpoints.CHECKPOINT_NAME

@@ -1405,10 +1405,14 @@ def missing_files(root: Path, stamp: dict[str, Any] | None = None) -> list[str]:
 
 
 def ensure_sample(
-    profile: str | None = None, seed: int = 0, force: bool = False, verbose: bool = True
+    profile: str | None = None,
+    seed: int = 0,
+    force: bool = False,
+    verbose: bool = True,
+    data: str | os.PathLike | None = None,
 ) -> SamplePaths:
-    """Write the sample scene under ``data_dir()/sample/<profile>/`` unless it is already there
-    (stamp and every listed file with its size).
+    """Write the sample scene under ``<data or data_dir()>/sample/<profile>/`` unless it is already
+    there (stamp and every listed file with its size).
 
     Built in a temporary folder and renamed into place, so concurrent callers are safe and a
     half-written scene is never seen. A lock (:mod:`helpers.locks`) avoids building twice; a lock
@@ -1417,7 +1421,7 @@ def ensure_sample(
     from . import locks
 
     name = config.get_profile(profile)
-    root = config.data_dir() / "sample" / name
+    root = (Path(data) if data is not None else config.data_dir()) / "sample" / name
     paths = SamplePaths(root)
     if not force and is_current(root, name, seed):
         if verbose:
