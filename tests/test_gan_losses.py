@@ -172,7 +172,7 @@ def test_gan_step_freezes_nothing_permanently():
     cond, target, valid = train.gan_batch(3)(_toy_loader(1)[0])
     d_before = [p.detach().clone() for p in d.parameters()]
     out = train.gan_step(g, d, opt_g, opt_d, cond, target, valid)
-    assert set(out) == {"d_loss", "g_loss", "g_gan", "g_l1"}
+    assert set(out) == {"d_loss", "g_loss", "g_gan", "g_l1", "d_real", "d_fake"}
     assert all(p.requires_grad for p in d.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(d_before, d.parameters()))
     assert out["g_loss"] == pytest.approx(out["g_gan"] + 100 * out["g_l1"], rel=1e-5)

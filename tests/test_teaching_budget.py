@@ -25,7 +25,8 @@ def gan_teaching_steps() -> int:
     """Optimisation steps of notebook 05 in teaching: 3 GANs x seeds x epochs x batches per epoch
     (one crop per training patch and epoch, ``drop_last``)."""
     s = config.settings("cgan_pix2pix", "teaching")
-    return 3 * s["seeds"] * s["epochs"] * (teaching_training_patches() // s["batch"])
+    per_run = s["epochs"] * (s.get("steps_per_epoch") or teaching_training_patches() // s["batch"])
+    return (3 * s["seeds"] + 1) * per_run  # + one seed of the paper's cGAN generator
 
 
 def test_teaching_scene_has_the_patches_the_sizing_assumed():
@@ -43,7 +44,8 @@ def test_gan_notebook_fits_the_teaching_budget():
     s = config.settings("cgan_pix2pix", "teaching")
     assert s["seeds"] >= 3  # every GAN row is a mean +- std over >= 3 seeds
     assert s["crop"] <= 64 and s["batch"] <= 8 and s["ngf"] <= 8 and s["ndf"] <= 8
-    assert gan_teaching_steps() <= 2_900, gan_teaching_steps()
+    # 3,150 steps (the paper's cGAN generator, one seed, added to the 2,835): about 295 s there
+    assert gan_teaching_steps() <= 3_150, gan_teaching_steps()
 
 
 def test_label_sr_notebook_fits_the_teaching_budget():

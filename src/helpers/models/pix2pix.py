@@ -37,8 +37,9 @@ Departures, all stated:
   one-hot is ``4 (1 - p_true)`` per pixel, which rewards putting probability on the right class
   anywhere (IoU ~0.45-0.54 with the same budget). Isola et al.'s own photo -> labels experiment
   used colour-coded label images, not one channel per class.
-- Inputs are the kit's normalised bands (S2 reflectance in [0, 1]) or one-hot labels in [-1, 1];
-  the reference rescales RGB images to [-1, 1].
+- Inputs are the kit's normalised bands (S2 reflectance in [0, 1]), standardised per band with the
+  training patches' mean and std in notebook 05 (``train.gan_batch(input_stats=...)``), or one-hot
+  labels in [-1, 1]; the reference rescales RGB images to [-1, 1].
 - Evaluation in the notebooks runs G in ``eval()`` mode (running batch-norm statistics, no
   dropout); the paper keeps dropout and batch statistics at test time.
 - ``ngf``/``ndf`` are parameters: the teaching profile uses small widths so that it trains on a CPU.
@@ -155,8 +156,8 @@ class UNetGenerator(nn.Module):
             raise ValueError(
                 "residual=True needs the one-hot prior in the first out_channels input channels"
             )
-        self.final = output_layer(output)
-        final = nn.Identity() if residual else self.final
+        last = output_layer(output)
+        final = nn.Identity() if residual else last
         self.output, self.residual = output, residual
         self.in_channels, self.out_channels, self.num_downs, self.ngf = (
             in_channels,
@@ -181,6 +182,7 @@ class UNetGenerator(nn.Module):
                 final=final if outermost else None,
             )
         self.model = block
+        self.final = last  # registered after the U-Net, so that it stays the last module listed
 
     @property
     def size_multiple(self) -> int:

@@ -42,19 +42,28 @@ def gan_batch(
     one_hot_input: bool = False,
     ignore_index: int = 255,
     scale: float | None = None,
+    input_stats: tuple[Any, Any] | None = None,
 ) -> Callable[[dict[str, Any]], tuple[Any, Any, Any]]:
     """A ``batch_fn`` for :func:`fit_gan`: dict batch -> ``(condition, target, valid)``.
 
     ``target`` is the one-hot ``target_key`` mapped to +-``scale`` (the generator's
     ``target_scale``; default ``pix2pix.TARGET_SCALE``), ``valid`` the pixels that are not
     ``ignore_index``. ``one_hot_input`` turns a label condition (e.g. the coarse ``"coarse"``
-    labels of the cGAN) into the same one-hot channels.
+    labels of the cGAN) into the same one-hot channels. ``input_stats``: per-band ``(mean, std)``
+    (training patches only) that standardise an image condition: the generator's first
+    convolution has no batch norm after it, so reflectances of a few hundredths reach the decoder
+    through the outermost skip connection a hundred times weaker than the normalised features.
     """
 
     def batch_fn(batch: dict[str, Any]) -> tuple[Any, Any, Any]:
         condition = batch[input_key]
         if one_hot_input:
             condition = labels_to_target(condition, num_classes, ignore_index, scale)
+        elif input_stats is not None:
+            mean, std = (
+                torch.as_tensor(v, device=condition.device).view(1, -1, 1, 1) for v in input_stats
+            )
+            condition = (condition - mean) / std
         mask = batch[target_key]
         return (
             condition.float(),
