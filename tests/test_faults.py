@@ -453,7 +453,7 @@ def test_cli_unknown_source_is_one_line_exit_2(capsys):
 def test_cli_checksum_error_is_one_line_exit_2(monkeypatch, capsys):
     from helpers import cli, manifest
 
-    def broken(name):
+    def broken(name, *args, **kwargs):
         raise manifest.ChecksumError(
             f"/data/{name}/x.tif: hash differs from the manifest (sha256:0)."
         )
