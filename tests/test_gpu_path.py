@@ -454,3 +454,19 @@ def test_bench_memory_without_the_unix_resource_module(monkeypatch):
     """Windows has no ``resource`` module: the peak memory comes from psutil there."""
     monkeypatch.setitem(sys.modules, "resource", None)  # import resource -> ImportError
     assert bench.max_rss_mib() > 1
+
+
+def test_ntl_input_check_reads_back_once_per_batch(monkeypatch):
+    """The night-light model's finite check synchronises with the device once per batch, not
+    once per input (each ``bool()`` of a device tensor is a host synchronisation on a GPU)."""
+    from helpers.models import ntl_sr
+
+    batch = {k: torch.rand(2, 1, 8, 8) for k in ntl_sr.INPUT_KEYS}
+    calls = []
+    original = torch.Tensor.__bool__
+    monkeypatch.setattr(torch.Tensor, "__bool__", lambda t: calls.append(1) or original(t))
+    ntl_sr.check_finite(batch)
+    assert len(calls) == 1
+    batch[ntl_sr.INPUT_KEYS[-1]][1, 0, 2, 2] = float("nan")
+    with pytest.raises(ValueError, match=ntl_sr.INPUT_KEYS[-1]):
+        ntl_sr.check_finite(batch)

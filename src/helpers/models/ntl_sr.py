@@ -590,6 +590,12 @@ def count_parameters(model: nn.Module) -> int:
 INPUT_KEYS = ("low_res", "dmo", "dem", "high_res", "isp")
 
 
+def _all_finite(tensors: list[torch.Tensor]) -> bool:
+    """True when every value of every tensor is finite, read back with a single ``bool()``."""
+    flags = [torch.isfinite(t).all().to(tensors[0].device) for t in tensors]
+    return bool(torch.stack(flags).all())
+
+
 def check_finite(batch: dict[str, Any], source: str = "batch") -> None:
     """Refuse NaN/+-inf inputs before the forward pass, naming the sample and layer.
 
@@ -597,13 +603,11 @@ def check_finite(batch: dict[str, Any], source: str = "batch") -> None:
     target only surfaces later as "loss is inf" with no file named.
     """
     ids = batch.get("id")
-    for key in INPUT_KEYS:
-        x = batch.get(key)
-        if x is None:
-            continue
-        t = torch.as_tensor(x)
-        if not t.is_floating_point():
-            continue
+    floats = [(k, torch.as_tensor(batch[k])) for k in INPUT_KEYS if batch.get(k) is not None]
+    floats = [(k, t) for k, t in floats if t.is_floating_point()]
+    if not floats or _all_finite([t for _, t in floats]):
+        return  # one host synchronisation for the whole batch (a GPU step waits once, not per key)
+    for key, t in floats:
         bad = ~torch.isfinite(t)
         if not bad.any():
             continue
