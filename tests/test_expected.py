@@ -155,13 +155,19 @@ def test_fit_expected_tool_writes_the_profile_and_keeps_the_rest(tmp_path, capsy
     low, high = old["03_unet_landcover"]["U-Net macro IoU"][:2]
     assert f"U-Net macro IoU: old {low:g}..{high:g} (n=1); measured 0.800, 0.820, 0.810 -> " in out
     assert "0.78..0.84 (n=3, CHANGED)" in out
-    low, high = old["08_ntl_super_resolution"]["NTL only - bicubic (dB)"][:2]
-    assert f"NTL only - bicubic (dB): old {low:g}..{high:g} (n=1); no record -> kept" in out
+    low, high = old["11_real_scene"][
+        "sample-scene U-Net on real data, gain vs majority (mean of seeds)"
+    ][:2]
+    assert (
+        f"gain vs majority (mean of seeds): old {low:g}..{high:g} (n=1); no record -> kept" in out
+    )
     scope: dict = {"__name__": "helpers.expected_copy", "__package__": "helpers"}
     exec(compile(target.read_text(), str(target), "exec"), scope)  # noqa: S102 - our own file
     teaching = scope["RANGES"]["teaching"]
     assert teaching["03_unet_landcover"]["U-Net macro IoU"] == (0.78, 0.84, 3)
-    assert teaching["08_ntl_super_resolution"]["NTL only - bicubic (dB)"][:2] == (low, high)
+    assert teaching["11_real_scene"][
+        "sample-scene U-Net on real data, gain vs majority (mean of seeds)"
+    ][:2] == (low, high)
     assert teaching["05_cgan_pix2pix"] == expected.RANGES["teaching"]["05_cgan_pix2pix"]
     assert scope["RANGES"]["smoke"] == expected.RANGES["smoke"]
     assert "3 run(s) of `make reproduce`" in scope["MEASURED"]["teaching"]
