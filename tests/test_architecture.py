@@ -284,7 +284,7 @@ def check_sizes(root: Path = HELPERS) -> list[str]:
     return problems
 
 
-# "Settings are passed down, not through the environment" (issue 32): no module writes
+# "Settings are passed down, not through the environment": no module writes
 # os.environ but these, each a process-wide switch of a library or the user's own setup cell.
 ENV_WRITES_ALLOWED = {
     ("config", "seed_everything"): "CUBLAS_WORKSPACE_CONFIG: cuBLAS reads it, no API sets it",

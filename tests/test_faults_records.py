@@ -1,4 +1,4 @@
-"""Records, run folders, fetch and prediction outputs under faults (issue 34, second round): each
+"""Records, run folders, fetch and prediction outputs under faults: each
 test fails on the kit's behaviour at the issue's filing.
 
 A record appended after a line without a newline survives; JSON that is not a record is left out

@@ -50,3 +50,14 @@ def test_report_verdict_follows_the_records():
     ]
     line = next(x for x in report.ordering_lines(flipped) if x.startswith("HR-MARS"))
     assert "does not hold" in line and "pix2pix above U-Net in the source, below it here" in line
+
+
+def test_one_record_per_published_row_and_a_variant_gets_its_own():
+    recs = [
+        _rec("pix2pix S2 -> land cover (tanh, as published)", "05_cgan_pix2pix", 0.50),
+        _rec("pix2pix S2 -> land cover (softmax image)", "05_cgan_pix2pix", 0.34),
+    ]
+    items = report.compare(recs)["hr_mars"]
+    on_row = [i for i in items if i["row"] is not None and i["row"].row == "pix2pix"]
+    assert len(on_row) == 1 and on_row[0]["record"]["metrics"]["iou"] == 0.50
+    assert any(i["row"] is None and "softmax" in i["method"] for i in items)

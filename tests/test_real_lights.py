@@ -141,7 +141,7 @@ def test_sample_background_matches_the_real_scene(sample_450m: dict[str, float])
 
 
 def test_sample_lights_known_gaps_against_the_real_scene(sample_450m: dict[str, float]) -> None:
-    """KNOWN GAPS (issue 30): the sample's lit pixels are brighter than Burundi's and its dark
+    """KNOWN GAPS: the sample's lit pixels are brighter than Burundi's and its dark
     pixels lack the real scene's positive background offset. Asserted on the measured values."""
     real = real_lights.BURUNDI_STATS
     for key, gap in KNOWN_GAP.items():

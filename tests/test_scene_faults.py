@@ -1,4 +1,4 @@
-"""Scene and vector readers under hostile input (issue 34): grids across CRSs, bad pixels, label
+"""Scene and vector readers under hostile input: grids across CRSs, bad pixels, label
 nodata, memory on a large declared raster, and one-line messages naming the file and the fix."""
 
 from __future__ import annotations

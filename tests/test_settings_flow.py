@@ -1,5 +1,5 @@
-"""Settings pass down as arguments, not through the environment (issue 32, item 5), and
-``eosr train ntl_sr`` follows notebook 08's recipe step by step (issue 32, first bullet)."""
+"""Settings pass down as arguments, not through the environment, and
+``eosr train ntl_sr`` follows notebook 08's recipe step by step."""
 
 from __future__ import annotations
 

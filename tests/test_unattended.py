@@ -1,4 +1,4 @@
-"""Widget notebooks run unattended without any setting (issue 34, case 8): no widget makes an
+"""Widget notebooks run unattended without any setting: no widget makes an
 ipywidgets ``Output`` (whose nbclient front end answers on the shell channel and can hang the
 run), frames are displays with an id, updated in place, and notebook 03 runs with plain
 ``papermill`` (no ``EOSR_HEADLESS``) while two busy processes load the CPU.

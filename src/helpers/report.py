@@ -276,7 +276,7 @@ def find_row(
     key = (source_of(pub), pub.get("table"), pub.get("row"))
     if key in PUBLISHED:
         # the PANDA-FINE ablation rows hold notebook 09's rows only: notebook 08's full model has
-        # paths the source does not have, so it keeps its own unpublished row (issue 28)
+        # paths the source does not have, so it keeps its own unpublished row
         if PUBLISHED[key].source == PANDA_FINE and notebook:
             return PUBLISHED[key] if _same_notebook(notebook, PUBLISHED[key].notebook) else None
         return PUBLISHED[key]
@@ -358,9 +358,11 @@ def compare(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         extra[table.key if table else ("real" if is_real(rec) else "other")].append(rec)
     for table in TABLES:
         for row in table.rows:
+            # one record per published row: the first matched (the method as published); later
+            # ones (a kit variant, e.g. pix2pix with a softmax image) get rows of their own
             recs = matched[(row.source, row.table, row.row)]
-            for rec in recs or [None]:
-                out[table.key].append({"method": row.row, "row": row, "record": rec})
+            out[table.key].append({"method": row.row, "row": row, "record": (recs or [None])[0]})
+            extra[table.key][:0] = recs[1:]
         for rec in extra[table.key]:
             out[table.key].append(
                 {"method": str(rec.get("method", "")), "row": None, "record": rec}
