@@ -70,6 +70,7 @@ LAYERS: dict[str, int] = {
     "landcover_rules": 4,
     "transfer": 4,
     "night_transfer": 4,
+    "recipes": 4,
     # 5 runs, records, report, reproduction
     "runs": 5,
     "results": 5,
