@@ -52,6 +52,7 @@ LAYERS: dict[str, int] = {
     "vectors": 2,
     "normalise": 2,
     "streaming": 2,
+    "coarse_labels": 2,
     # 3 models: networks, losses, metrics, the classic method
     "models": 3,
     "losses": 3,
