@@ -106,3 +106,40 @@ def test_degrade_leaves_global_stream_alone():
     np.random.seed(3)
     cl.degrade(np.zeros((5, 5), np.uint8), 3, 0.5, seed=0)
     np.testing.assert_array_equal(np.random.random(3), want)
+
+
+def test_national_product_noise_is_realistic_and_seeded():
+    rng = np.random.default_rng(2)
+    fine = np.repeat(np.repeat(rng.choice([1, 2, 4, 6, 7], (40, 40)), 6, 0), 6, 1).astype(np.uint16)
+    fine[rng.random(fine.shape) < 0.05] = 9  # salt: mixed cells on the 30 m grid
+    a = cl.national_product(fine, 3, 11, seed=[0, 30])
+    clean = cl.aggregate(fine, 3, 11).labels
+    wrong = (a.labels != clean).mean()
+    assert 0.03 < wrong < 0.25  # some cells, not most, disagree with the clean majority
+    np.testing.assert_array_equal(a.labels, cl.national_product(fine, 3, 11, seed=[0, 30]).labels)
+    assert (a.labels != cl.national_product(fine, 3, 11, seed=[1, 30]).labels).any()
+    pure = a.fractions.max(0) == 1.0
+    # boundary errors only where a cell is mixed: pure cells err only by thematic flips (8 %)
+    assert (a.labels != clean)[pure].mean() < (a.labels != clean)[~pure].mean()
+
+
+def test_sample_scene_lc30_hook_leaves_other_layers_byte_identical(tmp_path, monkeypatch):
+    from helpers import rasters, synthetic
+
+    region = synthetic.generate_region(7, 256, "summer", "dfc")
+    before = {k: getattr(region, k).copy() for k in ("igbp", "s2", "s1", "coarse")}
+    synthetic._write_patches(region, tmp_path / "with", "ROIs0000_test", "0", 7, "smoke", True)
+    monkeypatch.setattr(synthetic, "_lc30", lambda r: np.zeros((1, r.size, r.size), np.uint16))
+    synthetic._write_patches(region, tmp_path / "stub", "ROIs0000_test", "0", 7, "smoke", True)
+    for k, v in before.items():
+        np.testing.assert_array_equal(getattr(region, k), v)
+    files = sorted(p.relative_to(tmp_path / "with") for p in (tmp_path / "with").rglob("*.tif"))
+    others = [f for f in files if "lc30" not in str(f)]
+    assert len(others) == 4 and len(files) == 5
+    for rel in others:
+        assert (tmp_path / "with" / rel).read_bytes() == (tmp_path / "stub" / rel).read_bytes(), rel
+    lc30 = rasters.read(next(tmp_path.glob("with/*/lc30_0/*.tif"))).data[0]
+    cells = lc30[:255, :255].reshape(85, 3, 85, 3)
+    assert (cells == cells[:, :1, :, :1]).all()  # constant on each 30 m cell
+    agree = (lc30 == region.dfc).mean()
+    assert 0.6 < agree < 0.98  # a coarse, noisy product, not the fine labels

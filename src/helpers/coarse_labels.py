@@ -13,7 +13,9 @@ cell keeps its class with probability ``1 - flip``; a flipped cell takes a class
 row of a confusion matrix (the classes a real product confuses it with, e.g. grassland <->
 cropland), or, without one, any other class present. The draw uses its own seeded
 ``numpy.random.Generator``, so the same seed gives the same product and nothing else's random
-stream is touched. ``upsample`` puts a coarse map back on the fine grid (nearest, each cell
+stream is touched. ``national_product`` chains them into the sample scene's 30 m layer: majority
+per cell, cells on class boundaries sometimes taking their runner-up class, then thematic flips
+along a confusion matrix. ``upsample`` puts a coarse map back on the fine grid (nearest, each cell
 repeated ``factor`` x ``factor``), which is what a "coarse labels as the map" floor scores.
 """
 
@@ -112,7 +114,7 @@ def degrade(
     labels: np.ndarray,
     num_classes: int,
     flip: float,
-    seed: int,
+    seed: int | np.random.SeedSequence,
     confusion: np.ndarray | None = None,
     nodata: int = NODATA,
 ) -> np.ndarray:
@@ -158,3 +160,38 @@ def confusion_from_pairs(
         for b in bs:
             m[a, b] = m[b, a] = weight
     return m
+
+
+# Thematic confusions of a simulated 30 m national product, in DFC2020 codes (1 forest, 2 shrubland,
+# 4 grassland, 5 wetland, 6 cropland, 7 urban, 9 barren, 10 water): neighbours in a vegetation
+# gradient, wet grass and open water, sealed and bare ground. A chosen setting, fitted to no product.
+DFC_CONFUSION_PAIRS: dict[int, list[int]] = {1: [2], 2: [4], 4: [6, 5, 9], 5: [10], 7: [9, 6]}
+
+
+def national_product(
+    fine: np.ndarray,
+    factor: int,
+    num_classes: int,
+    seed: int | list[int],
+    boundary: float = 0.5,
+    flip: float = 0.08,
+    pairs: dict[int, list[int]] | None = None,
+    min_known: float = 0.5,
+) -> CoarseLabels:
+    """A simulated national product from fine labels: per-cell majority (:func:`aggregate`); a
+    mixed cell takes its runner-up class with probability ``boundary x (1 - majority share)``
+    (boundary pixels are where products err most); then ``flip`` of the cells change along the
+    confusion ``pairs`` (default :data:`DFC_CONFUSION_PAIRS`, DFC codes). Own seeded generator."""
+    agg = aggregate(fine, factor, num_classes, min_known)
+    first, second = np.random.SeedSequence(seed).spawn(2)
+    order = np.argsort(-agg.fractions, axis=0, kind="stable")
+    top = np.take_along_axis(agg.fractions, order[:1], 0)[0]
+    runner = order[1].astype(np.uint8)
+    has_runner = np.take_along_axis(agg.fractions, order[1:2], 0)[0] > 0
+    swap = np.random.default_rng(first).random(top.shape) < boundary * (1.0 - top)
+    labels = agg.labels.copy()
+    sel = swap & has_runner & (labels != NODATA)
+    labels[sel] = runner[sel]
+    conf = confusion_from_pairs(num_classes, DFC_CONFUSION_PAIRS if pairs is None else pairs)
+    labels = degrade(labels, num_classes, flip, second, confusion=conf)
+    return CoarseLabels(labels, agg.fractions, agg.known, agg.factor)

@@ -29,7 +29,7 @@ import numpy as np
 from . import atmosphere, config, labels, layouts
 from .bands import S1_BANDS, S2_BANDS
 
-GENERATOR_VERSION = "2.2.0"
+GENERATOR_VERSION = "2.3.0"  # 2.3: adds the 30 m labels (lc30), every other layer unchanged
 SOURCE = "sample scene"
 PATCH = 256  # SEN12MS / DFC2020 patch side (10 m pixels)
 FLOW_AMPLITUDE = 0.6  # night-light local misregistration: std of each flow component, LR pixels
@@ -1085,6 +1085,24 @@ def _s2_uint16(s2: np.ndarray) -> np.ndarray:
     return np.round(s2 * 10000).astype(np.uint16)
 
 
+# The 30 m national-product-like labels (``lc30``, since 2.3.0): majority of the fine DFC labels
+# per 30 m cell, boundary and thematic errors (coarse_labels.national_product), DFC codes on the
+# 10 m grid (0 = unknown). Drawn from their own generator (region seed, tag 30), not the region's
+# stream, so every other layer keeps the values it had in 2.2.
+LC30_FACTOR = 3
+
+
+def _lc30(region: Region) -> np.ndarray:
+    """The region's ``lc30`` layer, (1, h, w) uint16 DFC codes on its 10 m grid."""
+    from . import coarse_labels
+
+    dfc = region.dfc
+    product = coarse_labels.national_product(dfc, LC30_FACTOR, 11, seed=[int(region.seed), 30])
+    up = product.on_fine_grid(dfc.shape).astype(np.uint16)
+    up[up == coarse_labels.NODATA] = 0
+    return up[None]
+
+
 def _write_patches(
     region: Region,
     root: Path,
@@ -1103,6 +1121,7 @@ def _write_patches(
             "lc": (region.coarse, LC_BANDS)}  # fmt: skip
     if with_dfc:
         mods["dfc"] = (region.dfc[None], ("DFC",))
+        mods["lc30"] = (_lc30(region), ("DFC_30m",))
     layers = {
         mod: rasters.Raster(
             arr,
@@ -1141,6 +1160,7 @@ def _write_scene(
     w("s1.tif", region.s1, t10, S1_BANDS)
     w("lc.tif", region.coarse, t10, LC_BANDS)
     w("dfc.tif", region.dfc[None], t10, ("DFC",))
+    w("lc30.tif", _lc30(region), t10, ("DFC_30m",))
     w("dem.tif", region.dem[None], t10, ("elevation_m",))
     w("ntl_hr.tif", lights["radiance"][None], t30, ("radiance_nW_cm2_sr",))
     w("ntl_lr.tif", lights["dn"][None], tlr, ("DN",))

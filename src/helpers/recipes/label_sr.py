@@ -29,12 +29,41 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import config, crops, losses, train
+from .. import config, crops, labels, losses, rasters, train
 from ..models.unet import UNet
 from .landcover import class_weights, cross_entropy, weighted_cross_entropy
 from .landcover import patches_from_arrays as _landcover_patches
 
 KEYS = ("image", "mask", "coarse")
+# The sample scene's coarse label layers and their ratio to the 10 m grid: MODIS-like 500 m
+# (``lc``, IGBP, read by ``datasets.DFC2020`` as ``coarse``) and the 30 m national-product-like
+# labels (``lc30``, DFC codes) that HR-MARS's 30 m -> 10 m setting corresponds to.
+RATIOS = {"lc": 50, "lc30": 3}
+
+
+def read_layer(dataset: Any, layer: str = "lc30") -> list[torch.Tensor]:
+    """A DFC-coded label layer (e.g. ``lc30``) of every patch of a ``datasets.DFC2020``, in the
+    0..7 training index (255 = unknown), in the dataset's order (whole patches, no crop)."""
+    out = []
+    for patch in dataset.patches:
+        path = patch.path(layer)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{path}: the sample scene has no {layer!r} layer (written since generator "
+                "2.3.0); rebuild it with helpers.synthetic.ensure_sample(profile, force=True)"
+            )
+        raw = rasters.read_array(path, expect_bands=1)[0]
+        out.append(torch.from_numpy(labels.to_train_index(raw).astype(np.int64)))
+    return out
+
+
+def with_coarse(
+    patches: Sequence[Mapping[str, torch.Tensor]], coarse: Sequence[torch.Tensor]
+) -> list[dict[str, torch.Tensor]]:
+    """The patches with their ``coarse`` labels replaced (e.g. by :func:`read_layer`'s 30 m ones)."""
+    if len(patches) != len(coarse):
+        raise ValueError(f"{len(patches)} patches but {len(coarse)} coarse label arrays")
+    return [dict(p, coarse=c) for p, c in zip(patches, coarse)]
 
 
 def patches_from_arrays(
