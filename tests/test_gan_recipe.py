@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from helpers import checks, crops, landcover_rules, losses, train
 from helpers.models import pix2pix
+from helpers.recipes import gan as gan_recipe
 
 
 def _onehot(seed: int = 0, n: int = 2, side: int = 16) -> torch.Tensor:
@@ -203,3 +205,43 @@ def test_gan_batch_standardises_an_image_condition_with_training_stats():
     assert torch.allclose(cond.mean((0, 2, 3)), torch.zeros(4), atol=1e-5)
     assert torch.allclose(cond.std((0, 2, 3)), torch.ones(4), atol=1e-4)
     assert target.shape == (2, 8, 8, 8) and valid.all()
+
+
+def _arrays(n: int = 4, side: int = 32):
+    rng = np.random.default_rng(0)
+    fine = rng.integers(0, 8, (n, side, side))
+    coarse = fine.copy()
+    coarse[:, : side // 4] = 3
+    fine[0, 0, 0] = 99  # an unknown pixel, in the caller's own ignore value
+    return fine, coarse, rng.random((n, 3, side, side)).astype("float32")
+
+
+def test_recipes_train_from_plain_arrays():
+    fine, coarse, images = _arrays()
+    small = dict(profile="smoke", device="cpu", ignore_index=99, crop=32, batch=2, progress=False)
+    cg = gan_recipe.cgan(coarse, fine, test=(coarse[:2], fine[:2]), seeds=[0], **small)
+    assert cg.method.startswith("cGAN") and len(cg.runs.scores) == 1 and cg.runs.steps() == 2
+    assert gan_recipe.predict(cg, coarse[:3]).shape == (3, 32, 32)
+    p2p = gan_recipe.pix2pix(images, fine, output="softmax", seeds=[0, 1], decay_from=0, **small)
+    assert p2p.runs.seeds == [0, 1] and p2p.runs.scores == []  # no test arrays: no scores
+    assert p2p.input_stats is not None and p2p.input_stats[0].shape == (3,)
+    assert gan_recipe.predict(p2p, images[:1]).shape == (1, 32, 32)
+
+
+def test_recipes_refuse_bad_labels_and_unknown_settings():
+    fine, coarse, _ = _arrays()
+    with pytest.raises(ValueError, match="outside 0..7"):
+        gan_recipe.samples(fine, coarse)  # 99 is not declared as the ignore value
+    items = gan_recipe.samples(fine, coarse, ignore_index=99)
+    assert int(items[0]["mask"][0, 0]) == 255 and len(items) == 4
+    with pytest.raises(KeyError, match="config.PROFILES"):
+        gan_recipe.settings("smoke", bogus=1)
+    with pytest.raises(ValueError, match="output"):
+        gan_recipe.pix2pix(_arrays()[2], fine, output="sigmoid", ignore_index=99)
+
+
+def test_learning_rate_schedule_decays_linearly_to_the_last_epoch():
+    from helpers.train.gan import lr_factor
+
+    assert [lr_factor(e, 4, None) for e in range(4)] == [1.0] * 4
+    assert [lr_factor(e, 4, 2) for e in range(4)] == pytest.approx([1.0, 1.0, 2 / 3, 1 / 3])

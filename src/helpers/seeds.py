@@ -118,14 +118,15 @@ def fit_gan_seeds(
     epochs: int,
     learning_rate: float,
     batch_fn: Callable[..., Any],
-    test_loader: Iterable[Any],
+    test_loader: Iterable[Any] | None,
     num_classes: int,
     checkpoint_for: Callable[[str], Any] | None = None,
     **fit_kwargs: Any,
 ) -> SeedRuns:
     """Train ``build()``'s (G, D) once per seed with :func:`helpers.train.fit_gan` (the same epochs
     for every seed) on ``loader_for(seed)``, and score each G on ``test_loader``.
-    ``checkpoint_for(tag)`` gives each seed's checkpoint path (e.g. ``runs.new_checkpoint_path``)."""
+    ``checkpoint_for(tag)`` gives each seed's checkpoint path (e.g. ``runs.new_checkpoint_path``);
+    ``test_loader=None`` trains without scoring (``scores`` stays empty)."""
     out = SeedRuns(name)
     for seed in seeds:
         config.seed_everything(seed)
@@ -146,7 +147,10 @@ def fit_gan_seeds(
         out.seeds.append(seed)
         out.models.append(generator)
         out.histories.append(hist)
-        out.scores.append(train.evaluate_gan(generator, test_loader, batch_fn, num_classes, device))
+        if test_loader is not None:
+            out.scores.append(
+                train.evaluate_gan(generator, test_loader, batch_fn, num_classes, device)
+            )
     return out
 
 

@@ -197,6 +197,7 @@ def fit_gan(
     positive_weight: float = 1.0,
     d_noise: float = 0.0,
     learning_rate_d: float | None = None,
+    decay_from: int | None = None,
 ) -> GANHistory:
     """Train a pix2pix pair (G, D) adversarially for ``epochs`` epochs; returns a :class:`GANHistory`.
 
@@ -211,6 +212,8 @@ def fit_gan(
     - With ``val_loader`` and ``num_classes``: IoU/F1/accuracy of G's argmax after each epoch.
     - ``positive_weight``, ``d_noise``: see :func:`gan_step` (1 and 0: the paper's recipe);
       ``learning_rate_d``: D's own learning rate (default ``learning_rate``).
+    - ``decay_from``: from this epoch on both learning rates fall linearly towards 0 at the last
+      epoch (the reference's ``n_epochs`` / ``n_epochs_decay`` schedule); ``None``: constant.
     - No AMP: the loop runs in exact float32 on every device (a GAN is touchy in half
       precision; TF32 is off on CUDA, ``config.exact_fp32``); the history says ``fp32``.
     - Under ``torchrun`` G and D are DDP-wrapped (SyncBatchNorm on GPUs), each rank trains on its
@@ -245,6 +248,7 @@ def fit_gan(
             "beta1": beta1,
             "positive_weight": positive_weight,
             "d_noise": d_noise,
+            "decay_from": decay_from,
         },
     )
     path, state = open_checkpoint(checkpoint, type(generator).__name__, resume, device)
@@ -268,6 +272,7 @@ def fit_gan(
     )
     for epoch in bar:
         t0 = time.perf_counter()
+        pair.set_learning_rates(lr_factor(epoch, epochs, decay_from))
         sums, count = _gan_epoch(pair, loader, history, epoch, began, time_budget_s)
         val = {}
         if val_loader is not None and num_classes is not None:
@@ -294,6 +299,14 @@ def fit_gan(
     return history
 
 
+def lr_factor(epoch: int, epochs: int, decay_from: int | None) -> float:
+    """Learning-rate factor of 0-based ``epoch``: 1 before ``decay_from``, then linearly down to
+    ``1 / (epochs - decay_from + 1)`` in the last epoch (pix2pix's ``lambda_rule``)."""
+    if decay_from is None or epoch < decay_from:
+        return 1.0
+    return 1.0 - (epoch - decay_from + 1) / (epochs - decay_from + 1)
+
+
 @dataclass
 class _Pair:
     """The generator and discriminator of a :func:`fit_gan` run with their optimisers."""
@@ -307,6 +320,13 @@ class _Pair:
     settings: dict[str, Any]
     g_net: torch.nn.Module | None = None  # under torchrun: the DDP wrappers that train
     d_net: torch.nn.Module | None = None
+
+    def set_learning_rates(self, factor: float) -> None:
+        """Both optimisers at ``factor`` times their base learning rates (the schedule)."""
+        base = {"g": self.settings["learning_rate"], "d": self.settings["learning_rate_d"]}
+        for key, opt in (("g", self.opt_g), ("d", self.opt_d)):
+            for group in opt.param_groups:
+                group["lr"] = base[key] * factor
 
     def distribute(self, loader: Iterable[Any], seed: int | None) -> Iterable[Any]:
         """Under torchrun: wrap G and D in DDP and return this rank's share of ``loader``."""
