@@ -23,7 +23,7 @@ GEO = CRS.from_epsg(4326)
 SIZE = 32
 
 
-def _patch_transform(crs: Any, size: int = SIZE, res: float = 10.0) -> Any:
+def patch_transform(crs: Any, size: int = SIZE, res: float = 10.0) -> Any:
     """A 10 m UTM transform, or a ~10 m geographic one (``crs`` WGS 84)."""
     if crs == GEO:
         return from_origin(11.0, 48.0, 0.0001, 0.0001)
@@ -44,7 +44,7 @@ def sen12ms_patch(
     under ``root``; returns ``{modality: path}``. S2 band b holds ``1000 * (b + 1) // 2`` plus a
     column gradient; B12 is 12000 (above the clip)."""
     rng = np.random.default_rng(seed + patch)
-    tr = _patch_transform(crs, size)
+    tr = patch_transform(crs, size)
     s2 = np.zeros((13, size, size), np.uint16)
     for b in range(13):
         s2[b] = 1000 * (b + 1) // 2 + np.arange(size)[None, :]
@@ -120,7 +120,7 @@ def scene_folder(
     seed: int = 0,
 ) -> Path:
     """A ``scene/`` folder of whole rasters: ``s2`` (``bands`` named), ``dfc`` (west half forest,
-    east half water), ``lc`` (IGBP water in the last columns) on a 10 m grid of ``size`` px;
+    east half water), ``lc`` (IGBP water in the last columns), ``dem`` on a 10 m grid of ``size`` px;
     ``ntl_hr`` (30 m), ``ntl_lr`` (240 m), ``dmo``, ``ntl_dem``, ``isp`` (30 m). Returns ``folder``."""
     rng = np.random.default_rng(seed)
     t10, t30, t240 = (from_origin(*origin, r, r) for r in (10, 30, 240))
@@ -132,6 +132,7 @@ def scene_folder(
     lc = np.full((4, size, size), 1, np.uint16)
     lc[0, :, size - size // 6 :] = 17
     rasters.write(folder / "lc.tif", lc, crs, t10)
+    rasters.write(folder / "dem.tif", np.full((1, size, size), 250.0, np.float32), crs, t10)
     hr = size // 3
     rasters.write(folder / "ntl_hr.tif", rng.random((1, hr, hr), dtype=np.float32) * 50, crs, t30)
     low = rng.integers(0, 64, (1, max(1, hr // 8), max(1, hr // 8)), dtype=np.uint8)

@@ -35,7 +35,8 @@ LAYERS: dict[str, int] = {
     "rasters": 1,
     # 2 data: layouts and their readers and writers, preparation, downloads
     "layouts": 2,
-    "datasets": 2,
+    "datasets": 2,  # a package: one module per layout on a shared base
+    "windows": 2,
     "crops": 2,
     "synthetic": 2,
     "misregistration": 2,
@@ -403,6 +404,78 @@ def check_tools(tools: Path = TOOLS, root: Path = HELPERS) -> list[str]:
     return problems
 
 
+# "One engine per job": one window sampler and augmentation (helpers.windows), one NTL layout
+# reader (helpers.datasets.ntl). A second copy elsewhere drifts from the first one's seeds.
+SAMPLER = "windows"
+SAMPLER_DEFS = {  # what only the sampler defines (old private names included: they come back)
+    "random_window", "tile_grid", "grid_starts", "blend_window", "iter_tiles", "draw_turn",
+    "batch_turns", "turn", "augment", "_augment", "_window", "_draw", "_turn", "_turns",
+}  # fmt: skip
+NTL_READER = "datasets.ntl"
+NTL_READER_DEFS = {"NTL", "read_layout_patch", "layout_ids", "layout_root"}
+NTL_LAYER_NAMES = {"lr_ntl", "hr_ntl", "dmo", "dem", "isp"}
+
+
+def _called(node: ast.AST) -> set[str]:
+    """Names of everything called inside ``node`` (``np.rot90(...)`` and ``x.rot90(...)``: rot90)."""
+    out = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call):
+            out.add(_dotted(n.func).rpartition(".")[2] or getattr(n.func, "attr", ""))
+    return out
+
+
+def _per_sample_rng(node: ast.AST) -> bool:
+    """``default_rng([..., epoch, ..., index, ...])`` inside ``node``: a generator per sample."""
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call) and _dotted(n.func).endswith("default_rng") and n.args:
+            names = {_dotted(a).rpartition(".")[2] for a in ast.walk(n.args[0])}
+            if {"epoch", "index"} <= names:
+                return True
+    return False
+
+
+def check_one_sampler(root: Path = HELPERS) -> list[str]:
+    """Windows, tiles and turns are defined in helpers.windows only: no function elsewhere has a
+    sampler's name, turns and flips arrays, or seeds its own per-sample generator."""
+    problems = set()
+    for name, path in modules(root).items():
+        if name == SAMPLER:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            where = f"helpers.{name}.{node.name}"
+            called = _called(node)
+            if node.name in SAMPLER_DEFS:
+                problems.add(f"{where}: a second window sampler; use helpers.windows")
+            if "rot90" in called and called & {"flip", "fliplr", "flipud"}:
+                problems.add(f"{where} turns and flips arrays: use helpers.windows.turn")
+            if _per_sample_rng(node):
+                problems.add(f"{where} seeds its own crops: use helpers.windows.rng")
+    return sorted(problems)
+
+
+def check_one_ntl_reader(root: Path = HELPERS) -> list[str]:
+    """The NTL layout is read by helpers.datasets.ntl only, and its layers are typed once
+    (helpers.layouts.NTL_LAYERS): no reader elsewhere, no literal retyping three or more layers."""
+    problems = []
+    for name, path in modules(root).items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if name != NTL_READER and isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                if node.name in NTL_READER_DEFS:
+                    problems.append(f"helpers.{name}.{node.name}: a second NTL layout reader")
+            if name != "layouts" and isinstance(node, (ast.Dict, ast.List, ast.Tuple, ast.Set)):
+                keys = node.keys if isinstance(node, ast.Dict) else node.elts
+                found = {k.value for k in keys if isinstance(k, ast.Constant)} & NTL_LAYER_NAMES
+                if len(found) >= 3:
+                    problems.append(
+                        f"helpers.{name}:{node.lineno} retypes the NTL layers {sorted(found)}: "
+                        "use helpers.layouts.NTL_LAYERS"
+                    )
+    return problems
+
+
 # ---- the repository as it is ----
 
 
@@ -432,6 +505,11 @@ def test_no_module_is_loaded_by_a_name_in_data():
 
 def test_tools_import_placed_modules_and_nothing_imports_a_tool():
     assert check_tools() == []
+
+
+def test_one_window_sampler_and_one_ntl_reader():
+    assert check_one_sampler() == []
+    assert check_one_ntl_reader() == []
 
 
 def test_architecture_document_names_every_module():
@@ -559,3 +637,32 @@ def test_a_tool_importing_an_unplaced_module_and_an_import_of_a_tool_are_caught(
     problems = check_tools(tools, copy)
     assert any("planted.py imports helpers.newtopic" in p for p in problems), problems
     assert any("helpers.config imports ['nbkit']" in p for p in problems), problems
+
+
+def test_a_second_sampler_a_flip_rotate_and_an_ntl_reader_are_caught(copy):
+    before = set(check_one_sampler(copy)) | set(check_one_ntl_reader(copy))
+    _append(
+        copy / "crops.py",
+        "\n\ndef _augment(arrays, rng):\n    k = int(rng.integers(4))\n"
+        "    return {n: np.flip(np.rot90(a, k), -1) for n, a in arrays.items()}\n",
+    )
+    _append(
+        copy / "scene.py",
+        "\n\ndef flip_turn(x, k):\n    return x.rot90(k, dims=(-2, -1)).flip(-1)\n"
+        "\n\ndef crop_at(seed, epoch, index):\n"
+        "    return np.random.default_rng([seed, epoch, index]).integers(8)\n",
+    )
+    problems = sorted(set(check_one_sampler(copy)) - before)
+    assert any("crops._augment: a second window sampler" in p for p in problems), problems
+    assert any("crops._augment turns and flips" in p for p in problems), problems
+    assert any("scene.flip_turn turns and flips" in p for p in problems), problems
+    assert any("scene.crop_at seeds its own crops" in p for p in problems), problems
+    _append(
+        copy / "ntl.py",
+        "\n\ndef read_layout_patch(root, split, patch_id):\n"
+        '    bands = {"lr_ntl": 1, "hr_ntl": 1, "dmo": 7, "dem": 1, "isp": 1}\n'
+        "    return bands\n",
+    )
+    problems = sorted(set(check_one_ntl_reader(copy)) - before)
+    assert any("ntl.read_layout_patch: a second NTL layout reader" in p for p in problems)
+    assert any("helpers.ntl:" in p and "retypes the NTL layers" in p for p in problems), problems

@@ -8,37 +8,16 @@ import json
 import numpy as np
 import pytest
 from rasterio.crs import CRS
-from rasterio.transform import from_origin
 
 from helpers import dashboard, rasters, results
-from helpers.bands import S2_BANDS
+from tests import fakes
 
 CRS_UTM = CRS.from_epsg(32632)  # UTM 32N
 ORIGIN = (500_000.0, 5_000_000.0)
 
 
 def _write_scene(root):
-    scene = root / "scene"
-    t10 = from_origin(*ORIGIN, 10, 10)
-    t30 = from_origin(*ORIGIN, 30, 30)
-    t240 = from_origin(*ORIGIN, 240, 240)
-    rng = np.random.default_rng(0)
-    s2 = rng.integers(0, 3000, (13, 48, 48), dtype=np.uint16)
-    names = list(S2_BANDS)
-    rasters.write(scene / "s2.tif", s2, CRS_UTM, t10, descriptions=names)
-    dfc = np.ones((48, 48), np.uint16)
-    dfc[:, 24:] = 10  # west half forest, east half water
-    rasters.write(scene / "dfc.tif", dfc, CRS_UTM, t10)
-    lc = np.full((4, 48, 48), 1, np.uint16)
-    lc[0, :, 40:] = 17  # IGBP water only in the last columns (coarse)
-    rasters.write(scene / "lc.tif", lc, CRS_UTM, t10)
-    rasters.write(
-        scene / "ntl_hr.tif", rng.random((1, 16, 16), dtype=np.float32) * 50, CRS_UTM, t30
-    )
-    rasters.write(
-        scene / "ntl_lr.tif", rng.integers(0, 64, (1, 2, 2), dtype=np.uint8), CRS_UTM, t240
-    )
-    return scene
+    return fakes.scene_folder(root / "scene", crs=CRS_UTM, origin=ORIGIN)
 
 
 def _box_of(path, rows, cols):

@@ -11,50 +11,21 @@ from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
 from helpers import datasets as ds
-from helpers import rasters
+from helpers import normalise, rasters
+from helpers.bands import S1_BANDS, S2_BANDS
+from helpers.datasets import base
+from helpers.layouts import SEASONS
+from tests import fakes
 
-UTM = CRS.from_epsg(32632)
-GEO = CRS.from_epsg(4326)
-SIZE = 32
-
-
-def _transform(crs, size=SIZE, res=10.0):
-    if crs == GEO:
-        return from_origin(11.0, 48.0, 0.0001, 0.0001)
-    return from_origin(500000.0, 5300000.0, res, res)
-
-
-def write_patch(
-    root: Path, roi: str, scene: str, patch: int, crs=UTM, size=SIZE, dfc=False, seed=0
-):
-    """One S1/S2/LC (and DFC) quadruplet with known values; returns the S2 path."""
-    rng = np.random.default_rng(seed + patch)
-    tr = _transform(crs, size)
-    s2 = np.zeros((13, size, size), np.uint16)
-    for b in range(13):  # band b holds 1000 * (b + 1) plus a gradient: identifiable by value
-        s2[b] = 1000 * (b + 1) // 2 + np.arange(size)[None, :]
-    s2[12] = 12000  # above the clip: normalises to 1
-    s1 = np.stack([np.full((size, size), -10.0), np.full((size, size), -30.0)]).astype(np.float32)
-    igbp = rng.choice([1, 6, 10, 12, 13, 17], size=(size, size)).astype(np.uint16)
-    lc = np.stack([igbp, np.full_like(igbp, 11), np.full_like(igbp, 10), np.full_like(igbp, 3)])
-    paths = {}
-    for mod, data in (("s2", s2), ("s1", s1), ("lc", lc)):
-        p = root / roi / f"{mod}_{scene}" / f"{roi}_{mod}_{scene}_p{patch}.tif"
-        paths[mod] = rasters.write(p, data, crs, tr)
-    if dfc:
-        fine = rng.choice([1, 2, 4, 5, 6, 7, 9, 10], size=(size, size)).astype(np.uint16)
-        p = root / roi / f"dfc_{scene}" / f"{roi}_dfc_{scene}_p{patch}.tif"
-        paths["dfc"] = rasters.write(p, fine, None, from_origin(0, size, 1, 1))  # no geolocation
-    return paths
+UTM, GEO, SIZE = fakes.UTM, fakes.GEO, fakes.SIZE
+write_patch = fakes.sen12ms_patch
+write_ntl = fakes.ntl_patch
+_transform = fakes.patch_transform
 
 
 @pytest.fixture
 def sen12ms(tmp_path):
-    root = tmp_path / "SEN12MS"
-    for p in (202, 203, 204):
-        write_patch(root, "ROIs1868_summer", "146", p)
-    write_patch(root, "ROIs1158_spring", "1", 30, crs=GEO)  # a geographic CRS is fine too
-    return root
+    return fakes.sen12ms(tmp_path / "SEN12MS")  # one spring patch on a geographic CRS
 
 
 @pytest.fixture
@@ -98,25 +69,25 @@ def test_band_descriptions_decide_order(tmp_path):
     root = tmp_path / "SEN12MS"
     paths = write_patch(root, "ROIs1868_summer", "1", 1)
     data = rasters.read(paths["s2"])
-    names = list(reversed(ds.S2_BANDS))
+    names = list(reversed(S2_BANDS))
     rasters.write(paths["s2"], data.data[::-1].copy(), data.crs, data.transform, descriptions=names)
     image = ds.SEN12MS(root, s2_bands=("B02",))[0]["image"].numpy()
     assert np.isclose(image[0, 0, 0] * 10000, 1000)  # still B02 although stored as band 12
 
 
 def test_unknown_band_name(sen12ms):
-    with pytest.raises(ds.DatasetError, match="Unknown band name"):
+    with pytest.raises(normalise.DatasetError, match="Unknown band name"):
         ds.SEN12MS(sen12ms, s2_bands=("B8",))
 
 
 def test_normalisation_ranges(sen12ms):
-    image = ds.SEN12MS(sen12ms, s2_bands=ds.S2_BANDS, s1_bands=ds.S1_BANDS)[0]["image"]
+    image = ds.SEN12MS(sen12ms, s2_bands=S2_BANDS, s1_bands=S1_BANDS)[0]["image"]
     assert image.min() >= 0 and image.max() <= 1
     assert torch.isclose(image[12], torch.tensor(1.0)).all()  # 12000 clipped to 10000
     assert torch.isclose(image[13], torch.tensor(0.6)).all()  # VV -10 dB -> -10/25 + 1
     assert torch.isclose(image[14], torch.tensor(0.0)).all()  # VH -30 dB clipped to -25 -> 0
-    assert np.allclose(ds.normalise_s2(np.array([-5, 0, 5000, 20000])), [0, 0, 0.5, 1])
-    assert np.allclose(ds.normalise_s1(np.array([-40.0, -25, -12.5, 3])), [0, 0, 0.5, 1])
+    assert np.allclose(normalise.normalise_s2(np.array([-5, 0, 5000, 20000])), [0, 0, 0.5, 1])
+    assert np.allclose(normalise.normalise_s1(np.array([-40.0, -25, -12.5, 3])), [0, 0, 0.5, 1])
 
 
 @pytest.mark.parametrize("scheme", ["igbp", "lccs_lc", "lccs_lu", "lccs_sh", "dfc", "dfc8"])
@@ -167,13 +138,13 @@ def test_dfc2020_fine_and_coarse(dfc2020):
 
 def test_crop_reads_a_window_and_is_deterministic(sen12ms, monkeypatch):
     windows = []
-    real_read = ds.read_array
+    real_read = base.read_array
 
     def spy(path, bands=None, window=None, **kw):
         windows.append(window)
         return real_read(path, bands, window=window, **kw)
 
-    monkeypatch.setattr(ds, "read_array", spy)
+    monkeypatch.setattr(base, "read_array", spy)
     a = ds.SEN12MS(sen12ms, crop=16, augment=True, seed=3)
     b = ds.SEN12MS(sen12ms, crop=16, augment=True, seed=3)
     sa, sb = a[1], b[1]
@@ -217,13 +188,13 @@ def test_dataloader_batches(sen12ms):
 
 
 def test_root_missing(tmp_path):
-    with pytest.raises(ds.DatasetError, match=r"eosr sample.*SEN12MS folder"):
+    with pytest.raises(normalise.DatasetError, match=r"eosr sample.*SEN12MS folder"):
         ds.SEN12MS(tmp_path / "nowhere")
 
 
 def test_no_files_matched(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ds.DatasetError, match="no files matched"):
+    with pytest.raises(normalise.DatasetError, match="no files matched"):
         ds.SEN12MS(tmp_path / "empty")
 
 
@@ -231,13 +202,13 @@ def test_missing_partner(sen12ms):
     lc = sen12ms / "ROIs1868_summer/lc_146/ROIs1868_summer_lc_146_p203.tif"
     lc.unlink()
     with pytest.raises(
-        ds.DatasetError, match=r"ROIs1868_summer_lc_146_p203\.tif: missing.*partner"
+        normalise.DatasetError, match=r"ROIs1868_summer_lc_146_p203\.tif: missing.*partner"
     ):
         ds.SEN12MS(sen12ms)
 
 
 def test_missing_split_id(sen12ms):
-    with pytest.raises(ds.DatasetError, match="p999"):
+    with pytest.raises(normalise.DatasetError, match="p999"):
         ds.SEN12MS(sen12ms, files=["ROIs1868_summer_s2_146_p999"])
 
 
@@ -280,7 +251,7 @@ def test_labels_outside_scheme(tmp_path):
     lc = rasters.read(paths["lc"])
     lc.data[0, 0, 0] = 42
     rasters.write(paths["lc"], lc.data, lc.crs, lc.transform)
-    with pytest.raises(ds.DatasetError, match=r"lc_1_p1\.tif: label values \[42\].*igbp"):
+    with pytest.raises(normalise.DatasetError, match=r"lc_1_p1\.tif: label values \[42\].*igbp"):
         ds.SEN12MS(root, label="dfc8")[0]
 
 
@@ -291,7 +262,7 @@ def test_nan_in_s1_raises_then_zero_policy(tmp_path):
     s1.data[0, 3, 4] = np.nan
     rasters.write(paths["s1"], s1.data, s1.crs, s1.transform)
     data = ds.SEN12MS(root, s1_bands=("VV", "VH"))
-    with pytest.raises(ds.DatasetError, match=r"s1_146_p202\.tif: 1 NaN.*nan_policy='zero'"):
+    with pytest.raises(normalise.DatasetError, match=r"s1_146_p202\.tif: 1 NaN.*nan_policy='zero'"):
         data[0]
     image = ds.SEN12MS(root, s1_bands=("VV", "VH"), nan_policy="zero")[0]["image"]
     assert torch.isfinite(image).all() and image[4, 3, 4] == 0 and image[5, 3, 4] == 0
@@ -303,44 +274,25 @@ def test_nodata_in_s2(tmp_path):
     s2 = rasters.read(paths["s2"])
     s2.data[:, 0, 0] = 65535
     rasters.write(paths["s2"], s2.data, s2.crs, s2.transform, nodata=65535)
-    with pytest.raises(ds.DatasetError, match="NaN/nodata"):
+    with pytest.raises(normalise.DatasetError, match="NaN/nodata"):
         ds.SEN12MS(root)[0]
 
 
 def test_crop_too_large(sen12ms):
-    with pytest.raises(ds.DatasetError, match="crop 64 is larger"):
+    with pytest.raises(normalise.DatasetError, match="crop 64 is larger"):
         ds.SEN12MS(sen12ms, crop=64)[0]
 
 
 def test_bad_arguments(sen12ms):
-    with pytest.raises(ds.DatasetError, match="Unknown label scheme"):
+    with pytest.raises(normalise.DatasetError, match="Unknown label scheme"):
         ds.SEN12MS(sen12ms, label="modis")
-    with pytest.raises(ds.DatasetError, match="Unknown season"):
+    with pytest.raises(normalise.DatasetError, match="Unknown season"):
         ds.SEN12MS(sen12ms, seasons=["monsoon"])
-    with pytest.raises(ds.DatasetError, match="nan_policy"):
+    with pytest.raises(normalise.DatasetError, match="nan_policy"):
         ds.SEN12MS(sen12ms, nan_policy="drop")
 
 
 # ---- NTL ----
-
-
-def write_ntl(root: Path, split="train", ident="a", size=32, ratio=8, crs=UTM):
-    hr_tr = from_origin(400000.0, 3500000.0, 30.0, 30.0)
-    lr_tr = from_origin(400000.0, 3500000.0, 30.0 * ratio, 30.0 * ratio)
-    rng = np.random.default_rng(0)
-    layers = {
-        "hr_ntl": (rng.random((1, size, size)) * 50).astype(np.float32),
-        "dmo": rng.random((7, size, size)).astype(np.float32),
-        "dem": np.full((1, size, size), 120.0, np.float32),
-        "isp": (rng.random((1, size, size)) > 0.5).astype(np.uint8),
-    }
-    paths = {
-        k: rasters.write(root / split / k / f"{ident}.tif", v, crs, hr_tr)
-        for k, v in layers.items()
-    }
-    lr = np.arange((size // ratio) ** 2, dtype=np.uint8).reshape(1, size // ratio, size // ratio)
-    paths["lr_ntl"] = rasters.write(root / split / "lr_ntl" / f"{ident}.tif", lr, crs, lr_tr)
-    return paths
 
 
 def test_ntl_round_trip_and_ratio(tmp_path):
@@ -365,7 +317,7 @@ def test_ntl_crop_aligned_and_deterministic(tmp_path):
     b = ds.NTL(root, crop=16, augment=True, seed=1)[0]
     assert a["low_res"].shape == (1, 2, 2) and a["high_res"].shape == (1, 16, 16)
     assert torch.equal(a["low_res"], b["low_res"]) and torch.equal(a["dmo"], b["dmo"])
-    with pytest.raises(ds.DatasetError, match="multiple of the ratio"):
+    with pytest.raises(normalise.DatasetError, match="multiple of the ratio"):
         ds.NTL(root, crop=12)[0]
     batch = next(iter(torch.utils.data.DataLoader(ds.NTL(root, crop=16), batch_size=1)))
     assert batch["high_res"].shape == (1, 1, 16, 16) and int(batch["ratio"][0]) == 8
@@ -374,9 +326,9 @@ def test_ntl_crop_aligned_and_deterministic(tmp_path):
 def test_ntl_bad_inputs(tmp_path):
     root = tmp_path / "NTL"
     paths = write_ntl(root)
-    with pytest.raises(ds.DatasetError, match="eosr sample"):
+    with pytest.raises(normalise.DatasetError, match="eosr sample"):
         ds.NTL(tmp_path / "nowhere")
-    with pytest.raises(ds.DatasetError, match="no files matched"):
+    with pytest.raises(normalise.DatasetError, match="no files matched"):
         ds.NTL(root, split="val")
     # DMO on another grid than HR
     dmo = rasters.read(paths["dmo"])
@@ -393,7 +345,7 @@ def test_ntl_bad_inputs(tmp_path):
         ds.NTL(root)[0]
     write_ntl(root)
     paths["isp"].unlink()
-    with pytest.raises(ds.DatasetError, match=r"isp/a\.tif: missing"):
+    with pytest.raises(normalise.DatasetError, match=r"isp/a\.tif: missing"):
         ds.NTL(root)
 
 
@@ -439,8 +391,8 @@ def test_sample_scene_integration():
     from helpers import labels, synthetic
 
     paths = synthetic.ensure_sample("smoke", verbose=False)
-    sen = ds.SEN12MS(paths.sen12ms, s2_bands=ds.S2_BANDS, s1_bands=ds.S1_BANDS, label="igbp")
-    assert {p.roi for p in sen.patches} == set(ds.SEASONS)
+    sen = ds.SEN12MS(paths.sen12ms, s2_bands=S2_BANDS, s1_bands=S1_BANDS, label="igbp")
+    assert {p.roi for p in sen.patches} == set(SEASONS)
     s = sen[0]
     assert (
         s["image"].shape == (15, 256, 256)

@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 
 from helpers import datasets, manifest, rasters
+from helpers.layouts import COBENCH_DIR
+from helpers.normalise import DatasetError
 
 
 def _cobench_zip(tmp_path):
     """dfc2020.zip with dfc2020_s1s2/{s1,s2,dfc}/ROIs0000_*_{mod}_0_p*.tif and dfc-{split}-new.csv
     (layout of torchgeo's CopernicusBenchDFC2020S2 and its test fixture; no CRS, as the real files)."""
-    top = tmp_path / "build" / datasets.COBENCH_DIR
+    top = tmp_path / "build" / COBENCH_DIR
     patches = {
         "train": "ROIs0000_validation_dfc_0_p3.tif",
         "val": "ROIs0000_validation_dfc_0_p7.tif",
@@ -49,22 +51,20 @@ def test_reader_handles_the_downloaded_layout(tmp_path):
     # DFC 0..10 -> dfc8 index: background, savanna and snow/ice are ignored
     assert mask.tolist() == [255, 0, 1, 255, 2, 3, 4, 5, 255, 6, 7]
     train = datasets.DFC2020(dest, split="train")
-    val = datasets.DFC2020(dest / datasets.COBENCH_DIR, split="validation")
+    val = datasets.DFC2020(dest / COBENCH_DIR, split="validation")
     assert train.ids() == ["ROIs0000_validation_s2_0_p3"] and val.ids() == [
         "ROIs0000_validation_s2_0_p7"
     ]
-    with pytest.raises(datasets.DatasetError, match="no lc"):
+    with pytest.raises(DatasetError, match="no lc"):
         datasets.DFC2020(dest, split="test", label="igbp")
-    (dest / datasets.COBENCH_DIR / "s2" / "ROIs0000_test_s2_0_p609.tif").unlink()
-    with pytest.raises(
-        datasets.DatasetError, match="missing, the s2 partner|ROIs0000_test_s2_0_p609"
-    ):
+    (dest / COBENCH_DIR / "s2" / "ROIs0000_test_s2_0_p609.tif").unlink()
+    with pytest.raises(DatasetError, match="missing, the s2 partner|ROIs0000_test_s2_0_p609"):
         datasets.DFC2020(dest, split="test")
 
 
 def test_manifest_unpacks_into_the_layout_and_refuses_zip_slip(tmp_path):
     entry = manifest.get("dfc2020")
-    assert entry["unpack"] == datasets.COBENCH_DIR
+    assert entry["unpack"] == COBENCH_DIR
     evil = tmp_path / "evil.zip"
     with zipfile.ZipFile(evil, "w") as zf:
         zf.writestr("../outside.txt", "x")

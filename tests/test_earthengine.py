@@ -16,9 +16,11 @@ import pytest
 import rasterio
 
 from helpers import earthengine as E
+from helpers import earthengine_specs as S
 from helpers import rasters
+from helpers.layouts import SCENE_FILES, ntl_split
 
-BBOX = E.aoi_around(13.40, 52.52, 2.0)  # Berlin, UTM 33N
+BBOX = S.aoi_around(13.40, 52.52, 2.0)  # Berlin, UTM 33N
 
 
 def fake_fetcher(calls: list | None = None):
@@ -75,7 +77,7 @@ def test_chunk_budget_uses_margin():
     "lon,lat", [(13.40, 52.52), (-58.38, -34.60), (2.99, 0.01), (151.2, -33.9)]
 )
 def test_grids_nest_across_scales(lon, lat):
-    grids = E.nested_grids(E.aoi_around(lon, lat, 3.0), (10, 30, 240))
+    grids = S.nested_grids(S.aoi_around(lon, lat, 3.0), (10, 30, 240))
     fine, mid, coarse = grids[10], grids[30], grids[240]
     assert fine.crs == mid.crs == coarse.crs and fine.crs.startswith("EPSG:32")
     assert (fine.transform[2], fine.transform[5]) == (coarse.transform[2], coarse.transform[5])
@@ -90,20 +92,20 @@ def test_grids_nest_across_scales(lon, lat):
 def test_grid_covers_the_aoi_and_rejects_bad_input():
     from rasterio.warp import transform_bounds
 
-    grid = E.grid_for_aoi(BBOX, 10)
+    grid = S.grid_for_aoi(BBOX, 10)
     left, bottom, right, top = transform_bounds("EPSG:4326", grid.crs, *BBOX)
     g_left, g_bottom, g_right, g_top = grid.bounds
     assert g_left <= left and g_bottom <= bottom and g_right >= right and g_top >= top
     with pytest.raises(ValueError, match="divide"):
-        E.grid_for_aoi(BBOX, 70)
+        S.grid_for_aoi(BBOX, 70)
     with pytest.raises(ValueError, match="west"):
-        E.grid_for_aoi((1, 1, 0, 2), 10)
+        S.grid_for_aoi((1, 1, 0, 2), 10)
     with pytest.raises(ValueError, match="divide"):
-        E.grid_for_aoi(BBOX, 10).coarsen(7)
+        S.grid_for_aoi(BBOX, 10).coarsen(7)
 
 
 def test_ee_pixel_grid_matches_rest_schema():
-    grid = E.grid_for_aoi(BBOX, 30)
+    grid = S.grid_for_aoi(BBOX, 30)
     pg = grid.ee_pixel_grid()
     assert pg["dimensions"] == {"width": grid.shape[1], "height": grid.shape[0]}
     assert pg["affineTransform"]["scaleX"] == 30 and pg["affineTransform"]["scaleY"] == -30
@@ -115,45 +117,45 @@ def test_ee_pixel_grid_matches_rest_schema():
 
 def test_landsat_scale_factor():
     dn = np.array([[[0, 7273, 43636, 20000]]], dtype=np.uint16)
-    sr = E.landsat_reflectance(dn)
+    sr = S.landsat_reflectance(dn)
     assert np.isnan(sr[0, 0, 0])
     assert sr[0, 0, 1] == pytest.approx(7273 * 0.0000275 - 0.2, abs=1e-6)
     assert sr[0, 0, 2] == pytest.approx(1.0, abs=1e-4)
     assert sr[0, 0, 3] == pytest.approx(0.35, abs=1e-6)
-    assert E.LandsatSpec().postprocess(dn).dtype == np.float32
+    assert S.LandsatSpec().postprocess(dn).dtype == np.float32
 
 
 def test_s2_product_level_picks_the_collection():
-    l1c, l2a = E.Sentinel2Spec(), E.Sentinel2Spec(product="L2A")
+    l1c, l2a = S.Sentinel2Spec(), S.Sentinel2Spec(product="L2A")
     assert l1c.dataset == "COPERNICUS/S2_HARMONIZED" and len(l1c.bands) == 13 and "B10" in l1c.bands
     assert l2a.dataset == "COPERNICUS/S2_SR_HARMONIZED" and "B10" not in l2a.bands
     toa = l1c.postprocess(np.arange(13, dtype=np.uint16)[:, None, None] + 1)
     assert toa[:, 0, 0].tolist() == list(range(1, 14))  # B10 kept in L1C
     assert E.default_requests()["s2"][0].product == "L1C"
     with pytest.raises(ValueError, match="L1C"):
-        E.Sentinel2Spec(product="L3")
+        S.Sentinel2Spec(product="L3")
     with pytest.raises(ValueError, match="SCL"):
-        E.Sentinel2Spec(mask="scl")
+        S.Sentinel2Spec(mask="scl")
 
 
 def test_spec_postprocessing():
-    s2 = E.Sentinel2Spec(product="L2A").postprocess(
+    s2 = S.Sentinel2Spec(product="L2A").postprocess(
         np.arange(12, dtype=np.uint16)[:, None, None] + 1
     )
     assert s2.shape == (13, 1, 1) and s2[10, 0, 0] == 0  # B10 absent in L2A
     assert s2[0, 0, 0] == 1 and s2[8, 0, 0] == 9 and s2[12, 0, 0] == 12  # B01, B8A, B12
-    assert len(E.Sentinel2Spec(product="L2A").out_bands) == 13
-    wc = E.WorldCoverSpec(to_dfc=True).postprocess(
+    assert len(S.Sentinel2Spec(product="L2A").out_bands) == 13
+    wc = S.WorldCoverSpec(to_dfc=True).postprocess(
         np.array([[[10, 50, 80, 95, 0]]], dtype=np.uint8)
     )
     assert wc.tolist() == [[[1, 7, 10, 5, 0]]]
-    gaia = E.ImperviousSpec(year=1990).postprocess(np.array([[[34, 29, 28, 0]]], dtype=np.uint8))
+    gaia = S.ImperviousSpec(year=1990).postprocess(np.array([[[34, 29, 28, 0]]], dtype=np.uint8))
     assert gaia.tolist() == [[[1, 1, 0, 0]]]  # 34 = 1985, 29 = 1990, 28 = 1991
-    dmsp = E.DmspSpec().postprocess(np.array([[[0, 63, 70]]], dtype=np.uint8))
+    dmsp = S.DmspSpec().postprocess(np.array([[[0, 63, 70]]], dtype=np.uint8))
     assert dmsp.max() == 63 and dmsp.dtype == np.uint8
-    dem = E.DemSpec().postprocess(np.array([[[-9999.0, 12.5]]], dtype=np.float32))
+    dem = S.DemSpec().postprocess(np.array([[[-9999.0, 12.5]]], dtype=np.float32))
     assert np.isnan(dem[0, 0, 0]) and dem[0, 0, 1] == 12.5
-    assert E.ModisLandCoverSpec().out_bands == ("IGBP", "LCCS_LC", "LCCS_LU", "LCCS_SH")
+    assert S.ModisLandCoverSpec().out_bands == ("IGBP", "LCCS_LC", "LCCS_LU", "LCCS_SH")
 
 
 # ------------------------------------------------------------------ export, mosaics, cache, retries
@@ -161,10 +163,10 @@ def test_spec_postprocessing():
 
 def test_export_mosaics_chunks_with_the_grid_georeference(tmp_path, monkeypatch):
     monkeypatch.setitem(E.LIMITS, "computePixels", {"max_bytes": 4000, "max_side": 40})
-    grid = E.grid_for_aoi(BBOX, 30)
+    grid = S.grid_for_aoi(BBOX, 30)
     calls: list = []
     path = E.export(
-        E.LandsatSpec(), grid, tmp_path / "dmo.tif", fetcher=fake_fetcher(calls), progress=False
+        S.LandsatSpec(), grid, tmp_path / "dmo.tif", fetcher=fake_fetcher(calls), progress=False
     )
     assert len(calls) > 4, "the small budget must force several chunks"
     with rasterio.open(path) as src:
@@ -172,28 +174,28 @@ def test_export_mosaics_chunks_with_the_grid_georeference(tmp_path, monkeypatch)
         assert tuple(src.transform)[:6] == grid.transform
         assert (src.height, src.width) == grid.shape and src.count == 7
         got = src.read()
-    expected = E.landsat_reflectance(fake_fetcher()(E.LandsatSpec(), grid))
+    expected = S.landsat_reflectance(fake_fetcher()(S.LandsatSpec(), grid))
     np.testing.assert_allclose(got, expected)
 
 
 def test_cache_skips_a_second_download(tmp_path):
-    grid = E.grid_for_aoi(BBOX, 30)
+    grid = S.grid_for_aoi(BBOX, 30)
     calls: list = []
     fetch = fake_fetcher(calls)
     path = tmp_path / "dem.tif"
-    E.export(E.DemSpec(), grid, path, fetcher=fetch, progress=False)
+    E.export(S.DemSpec(), grid, path, fetcher=fetch, progress=False)
     first = len(calls)
-    E.export(E.DemSpec(), grid, path, fetcher=fetch, progress=False)
+    E.export(S.DemSpec(), grid, path, fetcher=fetch, progress=False)
     assert first >= 1 and len(calls) == first, "same spec + grid must not download again"
-    assert E.is_cached(path, E.DemSpec(), grid)
-    assert not E.is_cached(path, E.ViirsSpec(), grid)
-    E.export(E.DemSpec(resample=None), grid, path, fetcher=fetch, progress=False)
+    assert E.is_cached(path, S.DemSpec(), grid)
+    assert not E.is_cached(path, S.ViirsSpec(), grid)
+    E.export(S.DemSpec(resample=None), grid, path, fetcher=fetch, progress=False)
     assert len(calls) == 2 * first, "a changed spec must download again"
-    assert E.cache_key(E.DemSpec(), grid) != E.cache_key(E.DemSpec(), E.grid_for_aoi(BBOX, 10))
+    assert E.cache_key(S.DemSpec(), grid) != E.cache_key(S.DemSpec(), S.grid_for_aoi(BBOX, 10))
 
 
 def test_rate_limits_are_retried_with_backoff(tmp_path):
-    grid = E.grid_for_aoi(BBOX, 240)
+    grid = S.grid_for_aoi(BBOX, 240)
     attempts, sleeps = [], []
     good = fake_fetcher()
 
@@ -204,7 +206,7 @@ def test_rate_limits_are_retried_with_backoff(tmp_path):
         return good(spec, g)
 
     E.export(
-        E.DmspSpec(),
+        S.DmspSpec(),
         grid,
         tmp_path / "lr.tif",
         fetcher=flaky,
@@ -217,7 +219,7 @@ def test_rate_limits_are_retried_with_backoff(tmp_path):
 
 
 def test_other_errors_fail_at_once_with_a_fix(tmp_path):
-    grid = E.grid_for_aoi(BBOX, 240)
+    grid = S.grid_for_aoi(BBOX, 240)
     attempts = []
 
     def broken(spec, g):
@@ -228,7 +230,7 @@ def test_other_errors_fail_at_once_with_a_fix(tmp_path):
         E.EarthEngineFetchError, match="NOAA/DMSP-OLS/NIGHTTIME_LIGHTS.*Check the dataset"
     ):
         E.export(
-            E.DmspSpec(),
+            S.DmspSpec(),
             grid,
             tmp_path / "x.tif",
             fetcher=broken,
@@ -257,7 +259,7 @@ def test_layouts_have_the_right_georeference(tmp_path):
     )
     assert result.source == "earth engine"
     scene = result.scene
-    for name in E.SCENE_FILES:
+    for name in SCENE_FILES:
         assert (scene / f"{name}.tif").exists(), name
     rasters.check_same_grid(scene / "s2.tif", scene / "dfc.tif")
     rasters.check_same_grid(scene / "ntl_hr.tif", scene / "dmo.tif")
@@ -296,7 +298,7 @@ def test_layouts_have_the_right_georeference(tmp_path):
 def test_too_small_aoi_names_the_fix(tmp_path):
     with pytest.raises(ValueError, match="enlarge the AOI"):
         E.fetch_or_sample(
-            E.aoi_around(13.4, 52.5, 0.5),
+            S.aoi_around(13.4, 52.5, 0.5),
             root=tmp_path,
             fetcher=fake_fetcher(),
             patch=256,
@@ -306,7 +308,7 @@ def test_too_small_aoi_names_the_fix(tmp_path):
 
 
 def test_ntl_split_is_spatial_blocks():
-    splits = [E.ntl_split(i, 20) for i in range(20)]
+    splits = [ntl_split(i, 20) for i in range(20)]
     assert splits == sorted(splits, key=["train", "val", "test"].index)
     assert splits.count("test") == 3 and splits.count("val") == 3
 
@@ -397,8 +399,8 @@ def test_live_small_export(tmp_path):
     status, reason = _live_status()
     if status is None or not status.ok:
         pytest.skip(f"Earth Engine not available: {reason}")
-    grid = E.grid_for_aoi(E.aoi_around(13.40, 52.52, 1.0), 240)
-    path = E.export(E.DmspSpec(year=2013), grid, tmp_path / "dmsp.tif", progress=False)
+    grid = S.grid_for_aoi(S.aoi_around(13.40, 52.52, 1.0), 240)
+    path = E.export(S.DmspSpec(year=2013), grid, tmp_path / "dmsp.tif", progress=False)
     data = rasters.read(path).data
     assert data.shape[1:] == grid.shape and data.max() <= 63 and data.max() > 0  # Berlin is lit
 

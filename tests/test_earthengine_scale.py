@@ -15,6 +15,7 @@ import pytest
 
 from helpers import earthengine as E
 from helpers import earthengine_batch as B
+from helpers import earthengine_specs as S
 from helpers import rasters
 
 from .test_earthengine import BBOX, fake_fetcher
@@ -49,8 +50,8 @@ def test_parallel_chunks_equal_the_serial_mosaic_and_stay_bounded(
     tmp_path, monkeypatch, concurrency
 ):
     _small_limits(monkeypatch)
-    grid = E.grid_for_aoi(BBOX, 30)
-    spec = E.LandsatSpec()
+    grid = S.grid_for_aoi(BBOX, 30)
+    spec = S.LandsatSpec()
     chunks = E.plan_chunks(grid.shape, len(spec.bands), spec.dtype)
     assert len(chunks) > 6
     gauge = Gauge(fake_fetcher())
@@ -60,7 +61,7 @@ def test_parallel_chunks_equal_the_serial_mosaic_and_stay_bounded(
     assert len(gauge.calls) == len(chunks)  # one request per chunk, none repeated
     assert len(set(gauge.calls)) == len(chunks)
     assert gauge.peak == concurrency  # the pool is used, and never exceeds its bound
-    expected = E.landsat_reflectance(fake_fetcher()(spec, grid))
+    expected = S.landsat_reflectance(fake_fetcher()(spec, grid))
     np.testing.assert_array_equal(rasters.read(out).data, expected)
 
 
@@ -73,7 +74,7 @@ def test_concurrency_is_checked_against_the_documented_quota():
 
 def test_parallel_chunks_keep_retrying_rate_limits(tmp_path, monkeypatch):
     _small_limits(monkeypatch)
-    grid = E.grid_for_aoi(BBOX, 30)
+    grid = S.grid_for_aoi(BBOX, 30)
     good, failed, sleeps = fake_fetcher(), set(), []
 
     def flaky(spec, g):  # every chunk is rate-limited once, then answers
@@ -83,7 +84,7 @@ def test_parallel_chunks_keep_retrying_rate_limits(tmp_path, monkeypatch):
             raise RuntimeError("HTTP 429: Too Many Requests")
         return good(spec, g)
 
-    spec = E.LandsatSpec()
+    spec = S.LandsatSpec()
     out = E.export(
         spec,
         grid,
@@ -95,12 +96,12 @@ def test_parallel_chunks_keep_retrying_rate_limits(tmp_path, monkeypatch):
     )
     chunks = E.plan_chunks(grid.shape, len(spec.bands), spec.dtype)
     assert len(sleeps) == len(chunks)
-    np.testing.assert_array_equal(rasters.read(out).data, E.landsat_reflectance(good(spec, grid)))
+    np.testing.assert_array_equal(rasters.read(out).data, S.landsat_reflectance(good(spec, grid)))
 
 
 def test_a_failing_chunk_stops_the_pool_with_a_fix(tmp_path, monkeypatch):
     _small_limits(monkeypatch)
-    grid = E.grid_for_aoi(BBOX, 30)
+    grid = S.grid_for_aoi(BBOX, 30)
     calls = []
 
     def broken(spec, g):
@@ -110,7 +111,7 @@ def test_a_failing_chunk_stops_the_pool_with_a_fix(tmp_path, monkeypatch):
 
     with pytest.raises(E.EarthEngineFetchError, match="LANDSAT.*Check the dataset"):
         E.export(
-            E.LandsatSpec(), grid, tmp_path / "x.tif", fetcher=broken, progress=False, concurrency=2
+            S.LandsatSpec(), grid, tmp_path / "x.tif", fetcher=broken, progress=False, concurrency=2
         )
     chunks = E.plan_chunks(grid.shape, 7, "uint16")
     assert len(calls) < len(chunks)  # the queued requests were cancelled
@@ -158,7 +159,7 @@ def test_geemap_project_secret_name_is_accepted(monkeypatch):
 
 
 def test_tiles_cover_the_grid_exactly():
-    grid = E.grid_for_aoi(BBOX, 10)
+    grid = S.grid_for_aoi(BBOX, 10)
     tiles = B.plan_tiles(grid, "s2", tile=100)
     assert len(tiles) > 4
     covered = np.zeros(grid.shape, int)
@@ -172,7 +173,7 @@ def test_tiles_cover_the_grid_exactly():
 
 
 def test_export_params_put_the_tile_on_the_kit_grid():
-    grid = E.grid_for_aoi(BBOX, 10)
+    grid = S.grid_for_aoi(BBOX, 10)
     tile = B.plan_tiles(grid, "s2", tile=100)[-1]
     p = B.export_params(tile, "cloud", bucket="b", prefix="run1")
     a, b, c, d, e, f = grid.transform
@@ -218,7 +219,7 @@ def test_start_exports_builds_one_task_per_tile_through_fake_ee():
             )
         )
     )
-    spec = E.DmspSpec()
+    spec = S.DmspSpec()
     spec_image = lambda ee, grid: Image(grid)  # noqa: E731
     object.__setattr__(spec, "ee_image", spec_image)
     planned = B.export_requests(BBOX, {"ntl_lr": (spec, 240.0)}, tile=256, bucket="b")
@@ -266,7 +267,7 @@ def test_exported_tiles_assemble_into_the_same_layouts_as_interactive(tmp_path):
 
 
 def test_a_missing_or_foreign_tile_is_named(tmp_path):
-    spec = E.DmspSpec()
+    spec = S.DmspSpec()
     planned = B.export_requests(BBOX, {"ntl_lr": (spec, 30.0)}, tile=32, destination="drive")
     tiles = [t for _, t, _ in planned]
     _write_exported_tiles(tmp_path, planned[1:])

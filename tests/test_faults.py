@@ -22,10 +22,11 @@ import pytest
 import torch
 
 import helpers
-from helpers import config, crops, locks, metrics, rasters, synthetic
+from helpers import config, crops, locks, metrics, normalise, rasters, synthetic
 from helpers import datasets as ds
 from helpers.models import ntl_sr
-from tests.test_datasets import write_ntl, write_patch
+from tests.fakes import ntl_patch as write_ntl
+from tests.fakes import sen12ms_patch as write_patch
 
 SRC = str(Path(helpers.__file__).resolve().parents[1])  # the helpers under test
 
@@ -40,7 +41,7 @@ def test_s2_inf_is_treated_like_nan(tmp_path, value):
     data = s2.data.astype(np.float32)
     data[:, 0, 0] = value
     rasters.write(paths["s2"], data, s2.crs, s2.transform)
-    with pytest.raises(ds.DatasetError, match=r"s2_1_p1\.tif: 1 NaN/nodata/inf pixel"):
+    with pytest.raises(normalise.DatasetError, match=r"s2_1_p1\.tif: 1 NaN/nodata/inf pixel"):
         ds.SEN12MS(root)[0]
     image = ds.SEN12MS(root, nan_policy="zero")[0]["image"]
     assert image[:, 0, 0].eq(0).all() and torch.isfinite(image).all()
@@ -54,7 +55,7 @@ def test_ntl_inf_is_treated_like_nan(tmp_path, layer):
     data = r.data.astype(np.float32)  # uint8 layers exported as float can hold -inf
     data[:, 1, 1] = -np.inf
     rasters.write(paths[layer], data, r.crs, r.transform)
-    with pytest.raises(ds.DatasetError, match=rf"{layer}/a\.tif: 1 NaN/nodata/inf"):
+    with pytest.raises(normalise.DatasetError, match=rf"{layer}/a\.tif: 1 NaN/nodata/inf"):
         ds.NTL(root)[0]
     sample = ds.NTL(root, nan_policy="zero")[0]
     assert all(
@@ -68,7 +69,7 @@ def test_dfc2020_inf_in_s1_is_treated_like_nan(tmp_path):
     s1 = rasters.read(paths["s1"])
     s1.data[0, 2, 2] = np.inf
     rasters.write(paths["s1"], s1.data, s1.crs, s1.transform)
-    with pytest.raises(ds.DatasetError, match="NaN/nodata/inf"):
+    with pytest.raises(normalise.DatasetError, match="NaN/nodata/inf"):
         ds.DFC2020(root, s2_bands=(), s1_bands=("VV",))[0]
 
 
@@ -76,20 +77,22 @@ def test_dfc2020_inf_in_s1_is_treated_like_nan(tmp_path):
 
 
 def test_s2_reflectance_and_uint8_refused_with_the_fix(tmp_path):
-    with pytest.raises(ds.DatasetError, match="reflectance 0..1.*Multiply by 10000"):
-        ds.normalise_s2(np.full((4, 8, 8), 0.12, np.float32))
-    with pytest.raises(ds.DatasetError, match="uint8"):
-        ds.normalise_s2(np.full((4, 8, 8), 120, np.uint8))
+    with pytest.raises(normalise.DatasetError, match="reflectance 0..1.*Multiply by 10000"):
+        normalise.normalise_s2(np.full((4, 8, 8), 0.12, np.float32))
+    with pytest.raises(normalise.DatasetError, match="uint8"):
+        normalise.normalise_s2(np.full((4, 8, 8), 120, np.uint8))
     # float DN (some exports) are fine
-    assert ds.normalise_s2(np.full((1, 2, 2), 1200.0, np.float32)).max() == pytest.approx(0.12)
+    assert normalise.normalise_s2(np.full((1, 2, 2), 1200.0, np.float32)).max() == pytest.approx(
+        0.12
+    )
     root = tmp_path / "SEN12MS"
     paths = write_patch(root, "ROIs1868_summer", "1", 1)
     s2 = rasters.read(paths["s2"])
     rasters.write(paths["s2"], (s2.data / 10000.0).astype(np.float32), s2.crs, s2.transform)
-    with pytest.raises(ds.DatasetError, match=r"s2_1_p1\.tif: Sentinel-2 values look like"):
+    with pytest.raises(normalise.DatasetError, match=r"s2_1_p1\.tif: Sentinel-2 values look like"):
         ds.SEN12MS(root)[0]
     rasters.write(paths["s2"], (s2.data // 100).astype(np.uint8), s2.crs, s2.transform)
-    with pytest.raises(ds.DatasetError, match=r"s2_1_p1\.tif: Sentinel-2 as uint8"):
+    with pytest.raises(normalise.DatasetError, match=r"s2_1_p1\.tif: Sentinel-2 as uint8"):
         ds.SEN12MS(root)[0]
 
 
@@ -98,7 +101,9 @@ def test_ntl_dmo_as_digital_numbers_refused(tmp_path):
     paths = write_ntl(root)
     r = rasters.read(paths["dmo"])
     rasters.write(paths["dmo"], r.data * 10000, r.crs, r.transform)
-    with pytest.raises(ds.DatasetError, match=r"dmo/a\.tif: .*digital numbers.*scale factor"):
+    with pytest.raises(
+        normalise.DatasetError, match=r"dmo/a\.tif: .*digital numbers.*scale factor"
+    ):
         ds.NTL(root)[0]
 
 
@@ -109,7 +114,7 @@ def test_ntl_lr_dn_outside_0_63_refused(tmp_path):
     data = r.data.astype(np.float32)
     data[0, 0, 0] = 250.0  # e.g. VIIRS radiance put where DMSP DN belong
     rasters.write(paths["lr_ntl"], data, r.crs, r.transform)
-    with pytest.raises(ds.DatasetError, match=r"lr_ntl/a\.tif: DN .* outside DMSP's 0..63"):
+    with pytest.raises(normalise.DatasetError, match=r"lr_ntl/a\.tif: DN .* outside DMSP's 0..63"):
         ds.NTL(root)[0]
 
 
@@ -119,7 +124,9 @@ def test_ntl_isp_values_other_than_0_1_refused(tmp_path):
     r = rasters.read(paths["isp"])
     data = r.data.astype(np.float32) * 0.7  # a fraction, not a mask
     rasters.write(paths["isp"], data, r.crs, r.transform)
-    with pytest.raises(ds.DatasetError, match=r"isp/a\.tif: .*expected only 0 and 1.*Threshold"):
+    with pytest.raises(
+        normalise.DatasetError, match=r"isp/a\.tif: .*expected only 0 and 1.*Threshold"
+    ):
         ds.NTL(root)[0]
 
 
@@ -128,7 +135,7 @@ def test_sen12ms_label_file_without_crs_refused(tmp_path):
     paths = write_patch(root, "ROIs1868_summer", "1", 1)
     lc = rasters.read(paths["lc"])
     rasters.write(paths["lc"], lc.data, None, lc.transform)
-    with pytest.raises(ds.DatasetError, match=r"lc_1_p1\.tif: no CRS"):
+    with pytest.raises(normalise.DatasetError, match=r"lc_1_p1\.tif: no CRS"):
         ds.SEN12MS(root)[0]
 
 
@@ -137,13 +144,13 @@ def test_empty_split_list_says_so(tmp_path):
     write_patch(root, "ROIs1868_summer", "1", 1)
     empty = tmp_path / "split.txt"
     empty.write_text("# nothing here\n\n")
-    with pytest.raises(ds.DatasetError, match=r"split\.txt: the split list holds no ids"):
+    with pytest.raises(normalise.DatasetError, match=r"split\.txt: the split list holds no ids"):
         ds.SEN12MS(root, files=empty)
-    with pytest.raises(ds.DatasetError, match="empty split list"):
+    with pytest.raises(normalise.DatasetError, match="empty split list"):
         ds.SEN12MS(root, files=[])
     ntl = tmp_path / "NTL"
     write_ntl(ntl)
-    with pytest.raises(ds.DatasetError, match="holds no ids"):
+    with pytest.raises(normalise.DatasetError, match="holds no ids"):
         ds.NTL(ntl, files=empty)
 
 

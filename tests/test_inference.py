@@ -20,10 +20,23 @@ import torch.nn.functional as F
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
-from helpers import inference, labels, rasters
+from helpers import inference, labels, rasters, windows
 from helpers.models.unet import UNet
 
 CRS = "EPSG:32633"
+
+
+def _blend_all(pieces, height, width, overlap):
+    """Every tile kept, then blended in float64 at once (the reference the streaming engine
+    must match)."""
+    first = np.asarray(pieces[0][1])
+    out = np.zeros(first.shape[:-2] + (height, width), dtype=np.float64)
+    weight = np.zeros((height, width), dtype=np.float64)
+    for t, arr in pieces:
+        wgt = windows.blend_window(t.height, t.width, overlap)
+        out[..., t.row : t.row + t.height, t.col : t.col + t.width] += np.asarray(arr) * wgt
+        weight[t.row : t.row + t.height, t.col : t.col + t.width] += wgt
+    return (out / np.maximum(weight, 1e-12)).astype(np.float32)
 
 
 def reference_predict_scene(model, image, tile, overlap, batch_size=4):
@@ -31,7 +44,7 @@ def reference_predict_scene(model, image, tile, overlap, batch_size=4):
     arr = np.asarray(image, np.float32)
     _, height, width = arr.shape
     multiple = int(getattr(model, "size_multiple", 1))
-    grid = rasters.tile_grid(height, width, tile, overlap)
+    grid = windows.tile_grid(height, width, tile, overlap)
     pieces = []
     for start in range(0, len(grid), batch_size):
         group = grid[start : start + batch_size]
@@ -45,7 +58,7 @@ def reference_predict_scene(model, image, tile, overlap, batch_size=4):
         with torch.no_grad():
             probs = model(x).float().softmax(1)[:, :, : t0.height, : t0.width].numpy()
         pieces.extend(zip(group, probs))
-    return rasters.assemble(pieces, height, width, overlap)
+    return _blend_all(pieces, height, width, overlap)
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +205,8 @@ def test_4096_scene_to_geotiff_in_well_under_1_gb(tmp_path):
 
 def test_landcover_map_is_the_notebook_chain_streamed(model, tmp_path):
     """landcover_map = bands by name -> normalise_s2 -> predict_scene -> DFC values, in a file."""
-    from helpers import datasets, plots
+    from helpers import normalise, plots
+    from helpers.bands import S2_BANDS
 
     rng = np.random.default_rng(1)
     s2 = rng.integers(0, 10000, (13, 96, 128)).astype(np.uint16)
@@ -201,14 +215,14 @@ def test_landcover_map_is_the_notebook_chain_streamed(model, tmp_path):
         s2,
         CRS,
         from_origin(500000, 4000000, 10, 10),
-        descriptions=list(datasets.S2_BANDS),
+        descriptions=list(S2_BANDS),
     )
     bands = ("B04", "B03", "B02", "B08")
     out = inference.landcover_map(
         model, path, bands, tmp_path / "out" / "map.tif", tile=64, overlap=16, progress=False
     )
-    index = datasets.band_indexes(bands, datasets.S2_BANDS, datasets.S2_BANDS)
-    image = datasets.normalise_s2(s2[[i - 1 for i in index]])
+    index = normalise.band_indexes(bands, S2_BANDS, S2_BANDS)
+    image = normalise.normalise_s2(s2[[i - 1 for i in index]])
     expected = labels.from_train_index(
         inference.predict_scene(model, image, tile=64, overlap=16, progress=False)
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import bands, datasets, earthengine, layouts, ntl
+from helpers import bands, datasets, layouts, ntl
 from helpers.models import ntl_sr
 
 
@@ -31,10 +31,8 @@ def test_split_folders_and_rules():
 
 def test_names_are_defined_once():
     """Readers, writers and the model share the layout's objects instead of keeping copies."""
-    assert datasets.NTL_LAYERS is layouts.NTL_LAYERS and datasets.SEASONS is layouts.SEASONS
-    assert tuple(ntl.LAYOUT_FOLDERS) == tuple(layouts.NTL_LAYERS)
-    assert earthengine.SCENE_FILES is layouts.SCENE_FILES
-    assert earthengine.write_ntl_layout is layouts.write_ntl_layout
+    assert datasets.ntl.NTL_LAYERS is layouts.NTL_LAYERS
+    assert datasets.sen12ms.SEASONS is layouts.SEASONS
     assert ntl.DN_MAX is bands.DN_MAX and ntl_sr.DN_MAX is bands.DN_MAX
     assert set(layouts.SCENE_OF_NTL_LAYER) == set(layouts.NTL_LAYERS)
     assert set(layouts.SCENE_OF_NTL_LAYER.values()) <= set(layouts.SCENE_FILES)

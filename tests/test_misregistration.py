@@ -10,6 +10,7 @@ import pytest
 from rasterio.transform import from_origin
 
 from helpers import datasets, misregistration, rasters, synthetic
+from tests import fakes
 
 
 def test_field_changes_inside_a_training_crop_unlike_the_default_scene():
@@ -72,14 +73,13 @@ def _fake_sample(root):
             split = "train" if c == 0 else "test"
             x0, y0 = 500000.0 + c * patch * 30.0, 5000000.0 - r * patch * 30.0
             hr = rad[r * patch : (r + 1) * patch, c * patch : (c + 1) * patch]
-            for mod, arr, res in (
-                ("hr_ntl", hr[None], 30.0), ("lr_ntl", np.zeros((1, 4, 4), np.uint8), 240.0),
-                ("dmo", np.full((7, patch, patch), 0.1, np.float32), 30.0),
-                ("dem", np.full((1, patch, patch), 500.0, np.float32), 30.0),
-                ("isp", np.zeros((1, patch, patch), np.float32), 30.0),
-            ):  # fmt: skip
-                rasters.write(root / "NTL" / split / mod / f"r{r}c{c}.tif", arr, crs,
-                              from_origin(x0, y0, res, res))  # fmt: skip
+            layers = {
+                "hr_ntl": hr[None], "lr_ntl": np.zeros((1, 4, 4), np.uint8),
+                "dmo": np.full((7, patch, patch), 0.1, np.float32),
+                "dem": np.full((1, patch, patch), 500.0, np.float32),
+                "isp": np.zeros((1, patch, patch), np.float32),
+            }  # fmt: skip
+            fakes.ntl_patch(root / "NTL", split, f"r{r}c{c}", patch, ratio, crs, layers, (x0, y0))
     return SimpleNamespace(root=root, scene=scene, ntl=root / "NTL"), rad
 
 

@@ -99,7 +99,7 @@ def test_papermill_profile_parameter_reaches_the_settings(path, monkeypatch):
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
-    from helpers import config, datasets, labels
+    from helpers import bands, config, datasets, labels
 
     monkeypatch.delenv("EOSR_PROFILE", raising=False)
     nb = prepare_notebook_metadata(load_notebook_node(str(path)), str(path), "")
@@ -108,6 +108,7 @@ def test_papermill_profile_parameter_reaches_the_settings(path, monkeypatch):
         i for i, c in enumerate(nb.cells) if "injected-parameters" in c.metadata.get("tags", [])
     )
     names = {"os": os, "time": time, "config": config, "labels": labels, "datasets": datasets}
+    names["bands"] = bands
     for cell in nb.cells[at - 1 : at + 2]:  # parameters, injected, settings
         exec(cell.source, names)  # noqa: S102 - the notebook's own first cells
     assert names["PROFILE"] == "smoke"

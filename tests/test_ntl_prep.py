@@ -204,23 +204,23 @@ def test_stats_and_r2():
 
 
 def test_layout_patch_roundtrip(tmp_path):
-    from rasterio.transform import from_origin
-
+    """The NTL layout's one reader also gives a patch as georeferenced rasters (notebook 07)."""
     from helpers import rasters
+    from helpers.datasets import NTL
+    from tests import fakes
 
-    crs, ratio, side = "EPSG:32633", 4, 16
-    hr_tr = from_origin(500000, 4000000, 30, 30)
-    lr_tr = from_origin(500000, 4000000, 30 * ratio, 30 * ratio)
-    base = tmp_path / "train"
-    rasters.write(base / "hr_ntl/a.tif", np.ones((side, side), np.float32), crs, hr_tr)
-    rasters.write(
-        base / "lr_ntl/a.tif", np.ones((side // ratio, side // ratio), np.uint8), crs, lr_tr
-    )
-    rasters.write(base / "dmo/a.tif", np.ones((7, side, side), np.float32), crs, hr_tr)
-    rasters.write(base / "dem/a.tif", np.ones((side, side), np.float32), crs, hr_tr)
-    rasters.write(base / "isp/a.tif", np.ones((side, side), np.uint8), crs, hr_tr)
-    assert ntl.layout_ids(tmp_path, "train") == ["a"]
-    patch = ntl.read_layout_patch(tmp_path, "train", "a")
+    ratio, side = 4, 16
+    ones = {
+        "hr_ntl": np.ones((1, side, side), np.float32),
+        "lr_ntl": np.ones((1, side // ratio, side // ratio), np.uint8),
+        "dmo": np.full((7, side, side), 0.1, np.float32),
+        "dem": np.ones((1, side, side), np.float32),
+        "isp": np.ones((1, side, side), np.uint8),
+    }
+    paths = fakes.ntl_patch(tmp_path, "train", "a", side, ratio, layers=ones)
+    reader = NTL(tmp_path, "train")
+    assert reader.ids() == ["a"]
+    patch = reader.rasters(0)
     assert patch["dmo"].data.shape == (7, side, side)
     table = ntl.modality_table(patch)
     assert (
@@ -228,11 +228,12 @@ def test_layout_patch_roundtrip(tmp_path):
     )
     up = ntl.resample_raster(patch["lr_ntl"], patch["hr_ntl"], "nearest")
     assert up.shape == (1, side, side) and np.allclose(up, 1)
-    rasters.write(base / "dem/a.tif", np.ones((side + 1, side), np.float32), crs, hr_tr)
+    dem = rasters.read(paths["dem"])
+    rasters.write(paths["dem"], np.ones((1, side + 1, side), np.float32), dem.crs, dem.transform)
     with pytest.raises(rasters.RasterError, match="same grid"):
-        ntl.read_layout_patch(tmp_path, "train", "a")
-    with pytest.raises(FileNotFoundError, match="ensure_sample"):
-        ntl.layout_ids(tmp_path, "val")
+        reader.rasters(0)
+    with pytest.raises(rasters.RasterError, match="no files matched"):
+        NTL(tmp_path, "val")
 
 
 def test_swipe_widget_builds_headless():
@@ -293,3 +294,32 @@ def test_simulate_dmsp_accepts_viirs_background_noise_and_says_so():
     assert np.array_equal(dn, clean)  # negatives are noise, not (negative) light
     with pytest.raises(ValueError, match="not VIIRS background noise"):
         ntl.simulate_dmsp(viirs - 50.0, ratio=8, psf_sigma=2)
+
+
+def test_one_degradation_chain_the_sample_scene_runs_its_first_steps():
+    """``synthetic.simulate_low_res`` without its warp is ``ntl.simulate_dmsp``'s bloom and
+    aggregation (float32 there, float64 here), and ``synthetic.block_mean`` is ``ntl.aggregate``:
+    the sample scene's lights come from the kit's one DMSP-like chain."""
+    from helpers import synthetic
+
+    rad = _city(128, seed=3)
+    truth = {"blooming_weights": [0.85, 0.15], "blooming_sigma_hr_px": [6.0, 20.0], "ratio": 8}
+    low = synthetic.simulate_low_res(rad, truth, warp=False)
+    kit = ntl.aggregate(ntl.bloom(rad, [6.0, 20.0], [0.85, 0.15]), 8)
+    assert np.allclose(low, kit, rtol=1e-5, atol=1e-4)
+    assert np.array_equal(synthetic.block_mean(rad, 8), ntl.aggregate(rad, 8))
+    dn = ntl.simulate_dmsp(rad, 8, [6.0, 20.0], [0.85, 0.15], gain=2.5, offset=2.0)
+    theirs = np.clip(np.rint(2.5 * low.astype(np.float64) + 2.0), 0, 63)
+    assert np.abs(dn.astype(int) - theirs).max() <= 1 and (dn == theirs).mean() > 0.99
+    warped = synthetic.simulate_low_res(rad, {**truth, **_warp_truth()}, warp=True)
+    assert not np.allclose(warped, low, atol=1e-2)  # the warp is what the sample scene adds
+
+
+def _warp_truth() -> dict:
+    """An affine misregistration of a few high-res pixels (``synthetic.displacement``'s keys)."""
+    return {
+        "center_hr_px": [63.5, 63.5],
+        "rotation_deg": 1.0,
+        "scale": 1.01,
+        "shift_hr_px": [3, -2],
+    }

@@ -79,21 +79,6 @@ def test_check_same_bounds_across_resolutions(tmp_path):
         rasters.check_same_bounds(hi, off)
 
 
-@pytest.mark.parametrize(
-    "shape,tile,overlap", [((100, 70), 32, 8), ((64, 64), 64, 0), ((20, 90), 32, 4)]
-)
-def test_tiles_cover_and_reassemble_exactly(shape, tile, overlap):
-    image = np.random.default_rng(1).random((3, *shape)).astype(np.float32)
-    pieces = list(rasters.iter_tiles(image, tile, overlap))
-    cover = np.zeros(shape, int)
-    for t, arr in pieces:
-        cover[t.row : t.row + t.height, t.col : t.col + t.width] += 1
-        assert arr.shape[-2:] == (t.height, t.width)
-    assert cover.min() >= 1
-    back = rasters.assemble(pieces, *shape, overlap=overlap)
-    assert np.allclose(back, image, atol=1e-6)
-
-
 def test_write_is_atomic_and_respects_overwrite(tmp_path):
     path = _write(tmp_path / "x.tif", np.ones((1, 8, 8), np.uint8))
     with pytest.raises(FileExistsError):

@@ -14,7 +14,11 @@ from rasterio.transform import from_origin
 
 from helpers import datasets as ds
 from helpers import rasters
-from tests.test_datasets import write_ntl, write_patch
+from helpers.datasets import base
+from helpers.datasets import ntl as dntl
+from helpers.normalise import DatasetError
+from tests.fakes import ntl_patch as write_ntl
+from tests.fakes import sen12ms_patch as write_patch
 
 
 @pytest.fixture
@@ -29,19 +33,17 @@ def counted(monkeypatch):
         return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr(rasterio, "open", spy_open)
-    for module, names in (
-        (ds, ("check_same_grid", "check_same_bounds", "_check_pair", "_bad_pixels")),
-        (ds, ("ntl_path", "patch_path", "_meta")),
-        (rasters, ("_info",)),
-    ):
-        for name in names:
-            real = getattr(module, name)
+    names = ("check_same_grid", "check_same_bounds", "check_pair", "bad_pixels", "header")
+    names += ("ntl_path", "patch_path")
+    spied = [(m, n) for m in (base, dntl) for n in names if hasattr(m, n)]
+    for module, name in [*spied, (rasters, "_info")]:
+        real = getattr(module, name)
 
-            def spy(*args, _real=real, _name=name, **kwargs):
-                calls[_name] += 1
-                return _real(*args, **kwargs)
+        def spy(*args, _real=real, _name=name, **kwargs):
+            calls[_name] += 1
+            return _real(*args, **kwargs)
 
-            monkeypatch.setattr(module, name, spy)
+        monkeypatch.setattr(module, name, spy)
     return calls
 
 
@@ -81,7 +83,7 @@ def test_ntl_changed_file_is_checked_again(tmp_path):
     hr = rasters.read(paths["hr_ntl"])
     hr.data[0, 3, 3] = np.nan
     rasters.write(paths["hr_ntl"], hr.data, hr.crs, hr.transform)
-    with pytest.raises(ds.DatasetError, match=r"hr_ntl/a\.tif: 1 NaN/nodata/inf"):
+    with pytest.raises(DatasetError, match=r"hr_ntl/a\.tif: 1 NaN/nodata/inf"):
         data[0]
 
 
@@ -98,7 +100,7 @@ def test_patch_sample_opens_each_file_once_and_checks_grids_once(tmp_path, count
         data, files = ds.DFC2020(root, crop=16), 3  # s2, dfc (mask), lc (coarse)
     for i in range(len(data)):
         data[i]
-    assert counted["_check_pair"] == 2 * (files - 1)
+    assert counted["check_pair"] == 2 * (files - 1)
     counted.clear()
     for epoch in range(3):
         data.set_epoch(epoch)
@@ -121,7 +123,7 @@ def test_patch_changed_file_is_checked_again(tmp_path):
 def test_kept_checks_stay_bounded():
     cache: dict[int, str] = {}
     for key in range(5):
-        ds._keep(cache, key, str(key), limit=3)
+        base.keep(cache, key, str(key), limit=3)
     assert cache == {2: "2", 3: "3", 4: "4"}  # the oldest forgotten, never more than the limit
-    ds._keep(cache, 3, "again", limit=3)
+    base.keep(cache, 3, "again", limit=3)
     assert cache == {2: "2", 3: "again", 4: "4"}  # a re-check replaces, forgets nothing

@@ -19,7 +19,7 @@ from rasterio.transform import from_origin
 from rasterio.warp import transform as warp_transform
 
 from helpers import rasters
-from helpers.datasets import DatasetError
+from helpers.normalise import DatasetError
 from helpers.scene import Scene, SceneError
 from helpers.vectors import VectorError, geojson_crs
 

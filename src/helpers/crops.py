@@ -15,20 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 
+from . import windows
 from .layouts import NTL_SAMPLE_KEYS
 
-# How each augmentation draws its random numbers, in order. The three orders are those the
-# notebooks' crops were drawn with before they shared this class; keeping them keeps every
-# recorded result reproducible with the same seed.
-AUGMENTS = {
-    None: "none",
-    "rot90+flip": "k = integers(4); flip = random() < 0.5",  # land cover (03, 04)
-    "flips": "flip_h = random() < 0.5; flip_v = random() < 0.5",  # pix2pix (05)
-    "rot90+flip:int": "k = integers(0, 4); flip = integers(0, 2) == 1",  # night lights (08, 09)
-}
 NTL_KEYS = tuple(NTL_SAMPLE_KEYS.values())  # low_res, high_res, dmo, dem, isp
 
 
@@ -41,7 +32,7 @@ class Crops(torch.utils.data.Dataset):
       every ``align`` base pixels.
     - ``length``: crops per epoch, each from a randomly drawn sample; without it, every sample is
       visited ``repeats`` times per epoch (index modulo the number of samples).
-    - ``augment``: one of :data:`AUGMENTS`.
+    - ``augment``: one of :data:`helpers.windows.AUGMENTS`.
     - ``ids``: sample names; when given, every crop carries ``"id"`` (so an error names the sample).
     """
 
@@ -59,8 +50,7 @@ class Crops(torch.utils.data.Dataset):
         seed: int = 0,
         ids: Sequence[str] | None = None,
     ) -> None:
-        if augment not in AUGMENTS:
-            raise ValueError(f"augment must be one of {list(AUGMENTS)}, got {augment!r}")
+        windows.check_augment(augment)
         self.samples = [
             {k: v for k, v in s.items() if isinstance(v, torch.Tensor) and (not keys or k in keys)}
             for s in samples
@@ -97,7 +87,7 @@ class Crops(torch.utils.data.Dataset):
         return self.length if self.length is not None else len(self.samples) * self.repeats
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+        rng = windows.rng(self.seed, self.epoch, index)
         if self.length is not None:
             which = int(rng.integers(len(self.samples)))
         else:
@@ -105,30 +95,16 @@ class Crops(torch.utils.data.Dataset):
         sample = self.samples[which]
         h, w = self._base_shape(sample)
         a, c = self.align, self.base_crop
-        top = int(rng.integers(0, (h - c) // a + 1)) * a
-        left = int(rng.integers(0, (w - c) // a + 1)) * a
-        k, flip_h, flip_v = _draw(rng, self.augment)
+        top, left = windows.random_window((h, w), c, rng, a)
+        k, flip_h, flip_v = windows.draw_turn(rng, self.augment)
         out = {}
         for key, value in sample.items():
             f = self.scale[key]
             x = value[..., top * f : (top + c) * f, left * f : (left + c) * f]
-            x = x.rot90(k, dims=(-2, -1)) if k else x
-            x = x.flip(-1) if flip_h else x
-            out[key] = (x.flip(-2) if flip_v else x).contiguous()
+            out[key] = windows.turn(x, k, flip_h, flip_v).contiguous()
         if self.ids is not None:
             out["id"] = self.ids[which]
         return out
-
-
-def _draw(rng: np.random.Generator, augment: str | None) -> tuple[int, bool, bool]:
-    """``(quarter turns, flip left-right, flip up-down)`` drawn as :data:`AUGMENTS` says."""
-    if augment == "rot90+flip":
-        return int(rng.integers(4)), bool(rng.random() < 0.5), False
-    if augment == "flips":
-        return 0, bool(rng.random() < 0.5), bool(rng.random() < 0.5)
-    if augment == "rot90+flip:int":
-        return int(rng.integers(0, 4)), bool(rng.integers(0, 2)), False
-    return 0, False, False
 
 
 def load(dataset: Any, keys: Sequence[str] | None = None) -> list[dict[str, torch.Tensor]]:
@@ -207,8 +183,7 @@ class ResidentBatches:
         seed: int = 0,
         device: torch.device | str | None = None,
     ) -> None:
-        if augment not in AUGMENTS:
-            raise ValueError(f"augment must be one of {list(AUGMENTS)}, got {augment!r}")
+        windows.check_augment(augment)
         if not samples:
             raise ValueError("no patches to crop from")
         self.data = {k: torch.stack([s[k] for s in samples]).to(device) for k in keys}
@@ -233,33 +208,16 @@ class ResidentBatches:
             which = torch.randint(n, (self.batch,), generator=g).tolist()
             top = torch.randint(h - self.crop + 1, (self.batch,), generator=g).tolist()
             left = torch.randint(w - self.crop + 1, (self.batch,), generator=g).tolist()
-            turns = self._turns(g)
+            turns = windows.batch_turns(g, self.augment, self.batch)
             yield {
                 key: torch.stack(
                     [
-                        _turn(value[i, ..., t : t + self.crop, c : c + self.crop], *turn)
+                        windows.turn(value[i, ..., t : t + self.crop, c : c + self.crop], *turn)
                         for i, t, c, turn in zip(which, top, left, turns)
                     ]
                 )
                 for key, value in self.data.items()
             }
-
-    def _turns(self, g: torch.Generator) -> list[tuple[int, bool, bool]]:
-        """``(quarter turns, flip left-right, flip up-down)`` per crop of one batch."""
-        draws = torch.randint(2, (self.batch, 3), generator=g).tolist()
-        quarters = torch.randint(4, (self.batch,), generator=g).tolist()
-        if self.augment == "flips":
-            return [(0, bool(a), bool(b)) for a, b, _ in draws]
-        if self.augment is None:
-            return [(0, False, False)] * self.batch
-        return [(k, bool(a), False) for k, (a, _, _) in zip(quarters, draws)]
-
-
-def _turn(x: torch.Tensor, k: int, flip_h: bool, flip_v: bool) -> torch.Tensor:
-    """Rotate by ``k`` quarter turns, then flip, over the last two dimensions."""
-    x = x.rot90(k, dims=(-2, -1)) if k else x
-    x = x.flip(-1) if flip_h else x
-    return x.flip(-2) if flip_v else x
 
 
 def resident_gan(

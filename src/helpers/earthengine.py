@@ -21,8 +21,8 @@ What this module does, in the order a notebook uses it:
 5. :func:`fetch_or_sample` writes everything into the kit's layouts (``scene/``, a DFC2020-like patch
    layout, the NTL layout); without Earth Engine it returns the same files from the sample scene.
 
-Grids and request specs (steps 2 and 3) live in :mod:`helpers.earthengine_specs` and are
-re-exported here. Everything except the ``ee`` calls is testable offline: pass ``fetcher=`` (a function
+Grids and request specs (steps 2 and 3) live in :mod:`helpers.earthengine_specs` (import them
+from there). Everything except the ``ee`` calls is testable offline: pass ``fetcher=`` (a function
 ``(spec, grid) -> array (bands, h, w)``) instead of Earth Engine.
 
 Dataset ids, bands and scale factors were checked against the Earth Engine data catalog (see the
@@ -48,13 +48,7 @@ from typing import Any
 import numpy as np
 
 from . import layouts
-from .earthengine_specs import (  # noqa: F401 (re-exported: helpers.earthengine.<name> works)
-    LANDSAT_OFFSET,
-    LANDSAT_SCALE,
-    LANDSAT_SR_BANDS,
-    S2_SR_BANDS,
-    SCL_CLOUDY,
-    WORLDCOVER_TO_DFC,
+from .earthengine_specs import (
     DemSpec,
     DmspSpec,
     Grid,
@@ -65,19 +59,7 @@ from .earthengine_specs import (  # noqa: F401 (re-exported: helpers.earthengine
     Spec,
     ViirsSpec,
     WorldCoverSpec,
-    aoi_around,
-    aoi_map,
-    bbox_from_map,
-    fill_to_nan,
-    grid_for_aoi,
-    landsat_reflectance,
     nested_grids,
-)
-from .layouts import (  # noqa: F401 (re-exported: helpers.earthengine.SCENE_FILES etc. work)
-    SCENE_FILES,
-    ntl_split,
-    write_dfc2020_layout,
-    write_ntl_layout,
 )
 
 CACHE_VERSION = 1

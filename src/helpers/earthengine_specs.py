@@ -2,8 +2,7 @@
 and what (the request specs: dataset, bands, dates, masks, and :meth:`Spec.postprocess` from raw
 pixels to physical units, pure numpy).
 
-:mod:`helpers.earthengine` signs in, fetches and exports; it re-exports every name here, so
-``helpers.earthengine.Sentinel2Spec`` keeps working.
+:mod:`helpers.earthengine` signs in, fetches and exports; import the names here from this module.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Whole-scene inference: one streaming, windowed engine with blended overlaps.
 
-:func:`run_tiles` walks the tile grid (:func:`helpers.rasters.tile_grid`) one row of tiles at a
+:func:`run_tiles` walks the tile grid (:func:`helpers.windows.tile_grid`) one row of tiles at a
 time, blends every tile's prediction into float32 accumulators that hold one row of tiles
 (``tile`` x scene width, never the scene), and hands each finished block of rows to an output: an
 array in memory (:class:`ArrayOutput`) or a tiled, compressed GeoTIFF written window by window
@@ -25,10 +25,12 @@ import torch.nn.functional as F
 from rasterio.windows import Window
 from tqdm.auto import tqdm
 
-from . import datasets, labels, locks
+from . import labels, locks
 from .bands import S2_BANDS
 from .models import ntl_sr
-from .rasters import RasterError, Tile, blend_window, grid_of, read, tile_grid
+from .normalise import band_indexes, normalise_s2
+from .rasters import RasterError, grid_of, read
+from .windows import Tile, blend_window, tile_grid
 
 BLOCK = 256  # GeoTIFF block side; rows are written in whole blocks (compressed blocks stay whole)
 
@@ -38,7 +40,7 @@ class Windows:
 
     ``indexes``: 1-based bands of the file to read (default all); ``bands``: how many the caller
     expects (checked, the error names the file); ``prepare``: applied to every window read (e.g.
-    ``datasets.normalise_s2``). Non-finite values raise an error that names the window.
+    ``normalise.normalise_s2``). Non-finite values raise an error that names the window.
     """
 
     def __init__(
@@ -238,7 +240,7 @@ def run_tiles(
     progress: bool = True,
     desc: str = "tiles",
 ) -> Any:
-    """Predict a scene tile by tile and blend overlaps (:func:`helpers.rasters.blend_window`).
+    """Predict a scene tile by tile and blend overlaps (:func:`helpers.windows.blend_window`).
 
     ``predict(tiles)`` returns one float32 ``(channels, h, w)`` array per tile. Accumulators
     (float32, sized by the first prediction) hold one row of tiles; rows that no later tile touches are divided by their weight
@@ -404,12 +406,12 @@ def landcover_map(
     progress: bool = True,
 ) -> Path:
     """A land-cover map of a whole Sentinel-2 GeoTIFF, streamed into ``out_path``: bands picked
-    by name, normalised like the datasets (``datasets.normalise_s2``) window by window, predicted
+    by name, normalised like the datasets (``normalise.normalise_s2``) window by window, predicted
     with :func:`predict_scene`, written as DFC values 1..10 (uint8, nodata 0) on the S2 grid."""
     with rasterio.open(s2_path) as ds:
         descriptions = ds.descriptions
-    index = datasets.band_indexes(bands, S2_BANDS, descriptions)
-    source = Windows(s2_path, "s2", bands=len(bands), indexes=index, prepare=datasets.normalise_s2)
+    index = band_indexes(bands, S2_BANDS, descriptions)
+    source = Windows(s2_path, "s2", bands=len(bands), indexes=index, prepare=normalise_s2)
     return predict_scene(
         model,
         source,

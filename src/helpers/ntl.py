@@ -26,20 +26,16 @@ ratio that does not divide the shape) raises ``ValueError`` saying what to fix.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import real_lights
 from .bands import DN_MAX
-from .layouts import NTL_LAYERS
 
-LAYOUT_FOLDERS = tuple(NTL_LAYERS)  # the NTL layout's folders (helpers.layouts)
 METHOD_ORDER = {"nearest": 0, "bilinear": 1, "bicubic": 3}
 
 
@@ -176,7 +172,14 @@ def simulate_dmsp(
     Real VIIRS monthly composites keep background noise, so dark pixels are slightly negative.
     That noise is VIIRS's, not light a DMSP sensor would see: values down to ``-negative_tolerance``
     are clipped to 0 first (with a warning saying how many); anything more negative is refused.
-    Nodata (NaN/inf, masked pixels): refused, or unlit (0) with ``nodata="dark"`` (real_lights)."""
+    Nodata (NaN/inf, masked pixels): refused, or unlit (0) with ``nodata="dark"`` (real_lights).
+
+    The kit's one DMSP-like degradation chain (:func:`bloom`, then :func:`aggregate`, then the
+    sensor model). The sample scene's ``synthetic.simulate_low_res`` runs the first two steps of
+    this chain (two-Gaussian bloom, block mean: :func:`aggregate` and ``synthetic.block_mean`` are
+    the same block mean) with a misregistration warp between them and no sensor model; its
+    generator adds gain, offset and noise itself. ``tests/test_ntl_prep.py`` checks both agree
+    without the warp."""
     arr = _as_2d(real_lights.nodata_as_dark(radiance, nodata), "radiance")
     arr = clip_background_noise(arr, negative_tolerance)
     coarse = aggregate(bloom(arr, psf_sigma, psf_weights), ratio)
@@ -714,37 +717,3 @@ def modality_table(rasters: Mapping[str, Any]) -> Any:
             "size (px)": f"{r.shape[0]} x {r.shape[1]}",
         }
     return pd.DataFrame(cols)
-
-
-# ---- the NTL layout on disk ----
-
-
-def layout_root(root: str | os.PathLike) -> Path:
-    """The NTL folder itself: ``root`` or ``root/NTL`` (a sample folder holds the layout there)."""
-    root = Path(root).expanduser()
-    return root / "NTL" if not (root / "train").is_dir() and (root / "NTL").is_dir() else root
-
-
-def layout_ids(root: str | os.PathLike, split: str = "train") -> list[str]:
-    """Patch ids of ``{root}/{split}/lr_ntl/*.tif`` (the NTL layout of docs/CONTRACTS.md)."""
-    folder = layout_root(root) / split / "lr_ntl"
-    if not folder.is_dir():
-        raise FileNotFoundError(
-            f"{folder}: not found. An NTL folder holds {{train,val,test}}/{{{','.join(LAYOUT_FOLDERS)}}}"
-            "/{id}.tif; create the sample with helpers.synthetic.ensure_sample() or point at yours."
-        )
-    return sorted(p.stem for p in folder.glob("*.tif"))
-
-
-def read_layout_patch(root: str | os.PathLike, split: str, patch_id: str) -> dict[str, Any]:
-    """Read one patch of every modality as :class:`helpers.rasters.Raster`, checking that the
-    HR-grid rasters share one grid and that the LR lights cover the same bounds."""
-    from . import rasters
-
-    base = layout_root(root) / split
-    bands = {"lr_ntl": 1, "hr_ntl": 1, "dmo": 7, "dem": 1, "isp": 1}
-    out = {k: rasters.read(base / k / f"{patch_id}.tif", expect_bands=n) for k, n in bands.items()}
-    for k in ("dmo", "dem", "isp"):
-        rasters.check_same_grid(out["hr_ntl"], out[k])
-    rasters.check_same_bounds(out["hr_ntl"], out["lr_ntl"])
-    return out

@@ -51,11 +51,13 @@ def scene_maps(
     """A Sentinel-2 scene as true colour beside label maps of it (the last one with a legend)."""
     import matplotlib.pyplot as plt
 
-    from . import datasets, rasters
+    from . import rasters
+    from .bands import S2_BANDS
+    from .normalise import band_indexes, normalise_s2
 
     s2 = rasters.read(s2_path)
-    index = datasets.band_indexes(bands, datasets.S2_BANDS, s2.descriptions)
-    image = datasets.normalise_s2(s2.data[[i - 1 for i in index]])
+    index = band_indexes(bands, S2_BANDS, s2.descriptions)
+    image = normalise_s2(s2.data[[i - 1 for i in index]])
     n = 1 + len(maps)
     fig, axes = plt.subplots(1, n, figsize=(4 * n, 4.4), constrained_layout=True)
     axes[0].imshow(rgb(image))

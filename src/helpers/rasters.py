@@ -1,4 +1,5 @@
-"""GeoTIFF reading and writing that keeps the georeference, plus windows, tiling and grid checks.
+"""GeoTIFF reading and writing that keeps the georeference, plus grid checks (tiles and windows:
+:mod:`helpers.windows`).
 
 Every reader in the kit goes through :func:`read` (or :func:`read_array`, pixels only, for samples
 whose headers were checked), so a corrupt, missing or mis-shaped file gives one kind of error
@@ -10,7 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -316,79 +317,6 @@ def _name(x: Any) -> str:
     if isinstance(x, Raster):
         return str(x.path) if x.path else "<in-memory raster>"
     return str(x)
-
-
-@dataclass(frozen=True)
-class Tile:
-    """One tile: where it is read (``row``, ``col``, ``size``) in the full image."""
-
-    row: int
-    col: int
-    height: int
-    width: int
-
-
-def tile_grid(height: int, width: int, tile: int, overlap: int = 0) -> list[Tile]:
-    """Tiles of side ``tile`` with ``overlap`` pixels shared by neighbours, covering the image.
-
-    The last row/column of tiles is shifted inwards so that every tile is full-size when the
-    image is at least one tile large.
-    """
-    if tile <= overlap:
-        raise ValueError(f"tile ({tile}) must be larger than overlap ({overlap}).")
-    step = tile - overlap
-
-    def starts(n: int) -> list[int]:
-        if n <= tile:
-            return [0]
-        out = list(range(0, n - tile + 1, step))
-        if out[-1] + tile < n:
-            out.append(n - tile)
-        return out
-
-    return [
-        Tile(r, c, min(tile, height), min(tile, width))
-        for r in starts(height)
-        for c in starts(width)
-    ]
-
-
-def iter_tiles(image: np.ndarray, tile: int, overlap: int = 0) -> Iterator[tuple[Tile, np.ndarray]]:
-    """Yield ``(tile, image[..., tile])`` over the last two axes of ``image``."""
-    h, w = image.shape[-2:]
-    for t in tile_grid(h, w, tile, overlap):
-        yield t, image[..., t.row : t.row + t.height, t.col : t.col + t.width]
-
-
-def blend_window(height: int, width: int, overlap: int) -> np.ndarray:
-    """A weight window that ramps linearly over ``overlap`` pixels at each edge (for blending)."""
-
-    def ramp(n: int) -> np.ndarray:
-        w = np.ones(n, dtype=np.float32)
-        if overlap > 0:
-            r = np.linspace(1.0 / (overlap + 1), 1.0, overlap, dtype=np.float32)
-            k = min(overlap, n // 2)
-            w[:k] = r[:k]
-            w[n - k :] = r[:k][::-1]
-        return w
-
-    return np.outer(ramp(height), ramp(width))
-
-
-def assemble(
-    pieces: Sequence[tuple[Tile, np.ndarray]], height: int, width: int, overlap: int = 0
-) -> np.ndarray:
-    """Re-assemble tiles ``(..., th, tw)`` into ``(..., height, width)`` with weighted blending."""
-    first = np.asarray(pieces[0][1])
-    out = np.zeros(first.shape[:-2] + (height, width), dtype=np.float64)
-    weight = np.zeros((height, width), dtype=np.float64)
-    for t, arr in pieces:
-        wgt = blend_window(t.height, t.width, overlap)
-        out[..., t.row : t.row + t.height, t.col : t.col + t.width] += np.asarray(arr) * wgt
-        weight[t.row : t.row + t.height, t.col : t.col + t.width] += wgt
-    return (out / np.maximum(weight, 1e-12)).astype(
-        first.dtype if first.dtype.kind == "f" else np.float32
-    )
 
 
 def utm_crs_for(lon: float, lat: float) -> Any:

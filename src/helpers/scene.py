@@ -44,8 +44,9 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset
 
-from .datasets import IGNORE, _augment, normalise_s2
-from .normalise import check_s2_dn
+from . import windows
+from .datasets import IGNORE
+from .normalise import check_s2_dn, normalise_s2
 from .rasters import grid_of
 from .scene_grid import (
     HALVES,
@@ -437,8 +438,8 @@ class Scene(Dataset):
                 f"{self.paths[0]}: tile/crop {side} is larger than split {self.split!r} "
                 f"({r1 - r0}x{c1 - c0} px); choose a smaller tile or crop."
             )
-        starts_r = sorted({min(r, r1 - side) for r in range(r0, r1, side)})
-        starts_c = sorted({min(c, c1 - side) for c in range(c0, c1, side)})
+        starts_r = [r0 + r for r in windows.grid_starts(r1 - r0, side, side)]
+        starts_c = [c0 + c for c in windows.grid_starts(c1 - c0, side, side)]
         return [
             (r, c, side, side)
             for r in starts_r
@@ -494,12 +495,11 @@ class Scene(Dataset):
         """``(row, col, height, width)`` of sample ``index`` (random crop or grid tile)."""
         if self.crop is None:
             return self.windows[index]
-        rng = np.random.default_rng([self.seed, self.epoch, index])
-        h, w = self.grid.shape
+        rng = windows.rng(self.seed, self.epoch, index)
         c = self.crop
         best = None
         for _ in range(200):
-            r, q = int(rng.integers(0, h - c + 1)), int(rng.integers(0, w - c + 1))
+            r, q = windows.random_window(self.grid.shape, c, rng, where=self.paths[0])
             if not self._region.window(r, q, c, c).all():
                 continue
             best = (r, q, c, c)
@@ -544,7 +544,7 @@ class Scene(Dataset):
                 mask[bad] = IGNORE
             arrays["mask"] = mask
         if self.augment:
-            arrays = _augment(arrays, np.random.default_rng([self.seed, self.epoch, index, 1]))
+            arrays = windows.augment(arrays, windows.rng(self.seed, self.epoch, index, 1))
         sample: dict[str, Any] = {
             k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()
         }

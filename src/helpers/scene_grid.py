@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .datasets import DatasetError
+from .normalise import DatasetError
 
 HALVES = ("west", "east", "north", "south")
 EARTH_RADIUS_M = 6371008.8  # mean Earth radius (IUGG), for degrees -> metres

@@ -154,11 +154,11 @@ def patch_groups(
     ("dfc2020", root, "test"), ...}`` for the seasons and splits found under the roots."""
     from pathlib import Path
 
-    from . import datasets as ds
+    from .layouts import SEASONS
 
     groups: dict[str, tuple[str, Any, str]] = {}
     if sen12ms_root is not None:
-        for season in ds.SEASONS:
+        for season in SEASONS:
             if any((Path(sen12ms_root) / season).glob("s2_*/*.tif")):
                 groups[f"{season.split('_', 1)[1]} (SEN12MS)"] = ("sen12ms", sen12ms_root, season)
     if dfc2020_root is not None:
@@ -170,10 +170,11 @@ def patch_groups(
 
 def _group_dataset(group: tuple[str, Any, str], combo: tuple[str, ...], scheme: str) -> Any:
     from . import datasets as ds
+    from .bands import S1_BANDS, S2_BANDS
 
     kind, root, part = group
-    s2 = tuple(b for b in combo if b in ds.S2_BANDS)
-    s1 = tuple(b for b in combo if b in ds.S1_BANDS)
+    s2 = tuple(b for b in combo if b in S2_BANDS)
+    s1 = tuple(b for b in combo if b in S1_BANDS)
     if kind == "sen12ms":
         return ds.SEN12MS(
             root, seasons=[part], s2_bands=s2, s1_bands=s1, label=scheme, nan_policy="zero"
@@ -192,6 +193,7 @@ def patch_browser(
 
     from . import datasets as ds
     from . import plots
+    from .normalise import BAND_COMBOS
 
     groups = patch_groups(sen12ms_root, dfc2020_root)
     if not groups:
@@ -204,14 +206,14 @@ def patch_browser(
     def dataset(name: str, combo: str, scheme: str) -> Any:
         key = (name, combo, scheme)
         if key not in cache:
-            cache[key] = _group_dataset(groups[name], ds.BAND_COMBOS[combo], scheme)
+            cache[key] = _group_dataset(groups[name], BAND_COMBOS[combo], scheme)
         return cache[key]
 
     group = w.Dropdown(options=list(groups), description="season")
     patch = w.IntSlider(min=0, max=0, description="patch", continuous_update=False)
     scheme = w.Dropdown(options=list(ds.SCHEMES), value="dfc", description="scheme")
     combo = w.Dropdown(
-        options=list(ds.BAND_COMBOS), description="bands", layout=w.Layout(width="340px")
+        options=list(BAND_COMBOS), description="bands", layout=w.Layout(width="340px")
     )
     out = output_area()
 
@@ -227,7 +229,7 @@ def patch_browser(
             fig = plots.patch_figure(
                 sample,
                 data.bands,
-                ds.BAND_COMBOS[combo.value],
+                BAND_COMBOS[combo.value],
                 scheme.value,
                 title=f"{group.value}: {sample['id']}",
             )
