@@ -7,6 +7,7 @@ NTL low-res DN counting up), so a test can check what a reader returns.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -140,4 +141,47 @@ def scene_folder(
     rasters.write(folder / "dmo.tif", rng.random((7, hr, hr)).astype(np.float32) * 0.3, crs, t30)
     rasters.write(folder / "ntl_dem.tif", np.full((1, hr, hr), 300.0, np.float32), crs, t30)
     rasters.write(folder / "isp.tif", (rng.random((1, hr, hr)) > 0.7).astype(np.uint8), crs, t30)
+    return folder
+
+
+def ntl_scene(folder: Path, side: int, rows: int | None = None, seed: int = 0) -> dict[str, Any]:
+    """The night-light rasters of a ``scene/`` folder on a 30 m grid of ``rows`` x ``side`` px:
+    ``ntl_lr.tif`` (DN, 8x coarser), ``dmo.tif`` (7 smooth bands), ``ntl_dem.tif``; returns their
+    paths under ``low_res``, ``dmo``, ``dem`` and the arrays under ``arrays``."""
+    rows = rows or side
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:rows, 0:side] / side
+    dmo = (
+        0.1 + 0.05 * np.sin(6 * xx) * np.cos(4 * yy) + 0.01 * rng.random((7, rows, side))
+    ).astype(np.float32)
+    dem = (300 + 200 * xx + 50 * rng.random((rows, side))).astype(np.float32)
+    low = rng.integers(0, 64, (rows // 8, side // 8)).astype(np.uint8)
+    crs, hr_tr = "EPSG:32633", from_origin(500000, 4000000, 30, 30)
+    lr_tr = from_origin(500000, 4000000, 240, 240)
+    return {
+        "low_res": rasters.write(folder / "ntl_lr.tif", low, crs, lr_tr),
+        "dmo": rasters.write(folder / "dmo.tif", dmo, crs, hr_tr),
+        "dem": rasters.write(folder / "ntl_dem.tif", dem, crs, hr_tr),
+        "arrays": (low, dmo, dem),
+    }
+
+
+def real_scene(
+    folder: Path, height: int, width: int, poison_east: bool = False, seed: int = 0
+) -> Path:
+    """A real-scene folder as ``realdata`` builds it: ``s2.tif`` (13 bands uint16 L1C DN, band
+    names), ``labels.tif`` (classes 1..5 in rows, in both halves) and ``classes.json``; the east
+    half's DN are absurd (65000) when ``poison_east``. Returns ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    s2 = rng.integers(200, 3000, size=(13, height, width)).astype(np.uint16)
+    if poison_east:
+        s2[:, :, width // 2 :] = 65000
+    lab = np.tile(np.arange(height)[:, None] % 5 + 1, (1, width)).astype(np.uint8)
+    transform = from_origin(300000, 5800000, 10, 10)
+    rasters.write(folder / "s2.tif", s2, "EPSG:32633", transform)
+    rasters.write(folder / "labels.tif", lab, "EPSG:32633", transform)
+    names = ["forest", "water", "grass", "farmland", "residential"]
+    classes = [{"value": i + 1, "name": n} for i, n in enumerate(names)]
+    (folder / "classes.json").write_text(json.dumps(classes))
     return folder

@@ -5,14 +5,13 @@ every raster read goes through a window inside the west half."""
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from rasterio.transform import from_origin
 
 from helpers import rasters, synthetic
+from tests import fakes
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "fit_winter_endmembers.py"
 H, W = 12, 20  # a small scene; the west half is columns 0..9
@@ -30,19 +29,7 @@ def _tool():
 def _scene(folder: Path, poison_east: bool) -> Path:
     """A 13-band L1C scene with every fitted class in both halves; the east half's reflectance is
     absurd (6.5, x 10000) when ``poison_east``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    s2 = rng.integers(200, 3000, size=(13, H, W)).astype(np.uint16)
-    if poison_east:
-        s2[:, :, W // 2 :] = 65000
-    lab = np.tile(np.arange(H)[:, None] % 5 + 1, (1, W)).astype(np.uint8)  # classes 1..5 everywhere
-    transform = from_origin(300000, 5800000, 10, 10)
-    rasters.write(folder / "s2.tif", s2, UTM, transform)
-    rasters.write(folder / "labels.tif", lab, UTM, transform)
-    names = ["forest", "water", "grass", "farmland", "residential"]
-    classes = [{"value": i + 1, "name": n} for i, n in enumerate(names)]
-    (folder / "classes.json").write_text(json.dumps(classes))
-    return folder
+    return fakes.real_scene(folder, H, W, poison_east)
 
 
 def test_east_half_never_enters_the_fit(tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from rasterio.transform import from_origin
 
 from helpers import inference, rasters
 from helpers.models import ntl_sr
+from tests import fakes
 
 CRS = "EPSG:32633"
 
@@ -20,23 +20,7 @@ CRS = "EPSG:32633"
 def _scene(tmp_path, side: int, seed: int = 0, rows: int | None = None) -> dict:
     """A small scene on a 30 m HR grid: LR DN 8x coarser, DMO 7 bands, DEM; written as GeoTIFFs.
     ``side`` columns and ``rows`` rows (default square)."""
-    rows = rows or side
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:rows, 0:side] / side
-    dmo = (
-        0.1 + 0.05 * np.sin(6 * xx) * np.cos(4 * yy) + 0.01 * rng.random((7, rows, side))
-    ).astype(np.float32)
-    dem = (300 + 200 * xx + 50 * rng.random((rows, side))).astype(np.float32)
-    low = rng.integers(0, 64, (rows // 8, side // 8)).astype(np.uint8)
-    hr_tr = from_origin(500000, 4000000, 30, 30)
-    lr_tr = from_origin(500000, 4000000, 240, 240)
-    folder = tmp_path / f"scene{side}x{rows}"
-    return {
-        "low_res": rasters.write(folder / "ntl_lr.tif", low, CRS, lr_tr),
-        "dmo": rasters.write(folder / "dmo.tif", dmo, CRS, hr_tr),
-        "dem": rasters.write(folder / "ntl_dem.tif", dem, CRS, hr_tr),
-        "arrays": (low, dmo, dem),
-    }
+    return fakes.ntl_scene(tmp_path / f"scene{side}x{rows or side}", side, rows, seed)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: small convs, one thread

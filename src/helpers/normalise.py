@@ -4,8 +4,8 @@ Bands are chosen by name, never by index. Images are normalised as in the DFC202
 [0, 10000] / 10000, S1 clip [-25, 0] / 25 + 1. The checks refuse data on the wrong scale (float
 reflectance where DN are expected and the reverse, DMSP DN outside 0..63, a non-binary mask) with a
 :class:`DatasetError` that names the source and the fix. Label layers are checked and
-converted between schemes (:func:`to_scheme`). Split out of ``datasets`` (which re-exports every
-name) to keep that module readable.
+converted between schemes (:func:`to_scheme`). The readers (:mod:`helpers.datasets`,
+:mod:`helpers.scene`) and inference import these from here; so do notebooks.
 """
 
 from __future__ import annotations
