@@ -386,6 +386,41 @@ def check_loads_by_name(root: Path = HELPERS) -> list[str]:
     ]
 
 
+# "One recipe per trained model": a function that builds notebook 03's U-Net or the night-light
+# network and trains it (a call of the loop's ``fit``) is a recipe; recipes live in helpers/recipes/.
+MODEL_BUILDERS = ("UNet", "ntl_sr.build")
+LOOP_FITS = ("fit", "train.fit", "loop.fit", "train.loop.fit")
+RECIPE_EXEMPT = {
+    ("bench", "_epoch_child"): "times one epoch of data loading on a toy U-Net, trains no model",
+}
+
+
+def trainings(source: str) -> list[tuple[int, str]]:
+    """``(line, function)`` of each function in ``source`` that builds a U-Net or an NTL network
+    (``UNet(...)``, ``ntl_sr.build(...)``) and calls the training loop (``train.fit(...)``)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        called = [_dotted(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)]
+        builds = any(c == b or c.endswith(f".{b}") for c in called for b in MODEL_BUILDERS)
+        if builds and any(c in LOOP_FITS for c in called):
+            found.append((node.lineno, node.name))
+    return found
+
+
+def check_one_recipe(root: Path = HELPERS) -> list[str]:
+    """No function outside ``helpers.recipes`` both builds a U-Net / NTL network and trains it."""
+    return [
+        f"helpers.{name}:{line} ({where}) builds and trains a model: call its recipe in "
+        "helpers.recipes (one definition per trained model)"
+        for name, path in modules(root).items()
+        if name.partition(".")[0] != "recipes"
+        for line, where in trainings(path.read_text(encoding="utf-8"))
+        if (name, where) not in RECIPE_EXEMPT
+    ]
+
+
 def check_tools(tools: Path = TOOLS, root: Path = HELPERS) -> list[str]:
     """``tools/`` sit above every layer: they import only modules the house plan places, and no
     module of the package imports a tool."""
@@ -502,6 +537,10 @@ def test_no_module_writes_the_environment():
 
 def test_no_module_is_loaded_by_a_name_in_data():
     assert check_loads_by_name() == []
+
+
+def test_one_recipe_per_trained_model():
+    assert check_one_recipe() == []
 
 
 def test_tools_import_placed_modules_and_nothing_imports_a_tool():
@@ -627,6 +666,23 @@ def test_a_module_loaded_by_name_is_caught(copy):
     )
     problems = check_loads_by_name(copy)
     assert any("helpers.manifest:" in p and "by name" in p for p in problems), problems
+
+
+def test_a_second_recipe_outside_recipes_is_caught(copy):
+    unet = (
+        "\n\ndef retrain(patches):\n    from .models.unet import UNet\n\n"
+        "    model = UNet(4, 8)\n    return train.fit(model, patches, None, 1)\n"
+    )
+    ntl = "\n\ndef again(loader):\n    m = ntl_sr.build(width=4)\n    return fit(m, loader, None, 1)\n"
+    _append(copy / "transfer.py", unet)
+    _append(copy / "jobs.py", ntl)
+    _append(copy / "recipes" / "night_lights.py", ntl)  # inside recipes/: the recipe itself
+    problems = check_one_recipe(copy)
+    assert any("helpers.transfer:" in p and "(retrain)" in p for p in problems), problems
+    assert any("helpers.jobs:" in p and "(again)" in p for p in problems), problems
+    assert not any("recipes" in p.partition(" ")[0] for p in problems), problems
+    sklearn = "def ok(x):\n    m = UNet(4, 8)\n    return forest.fit(x)\n"
+    assert trainings(sklearn) == []  # a scikit-learn fit is not the training loop
 
 
 def test_a_tool_importing_an_unplaced_module_and_an_import_of_a_tool_are_caught(copy, tmp_path):

@@ -23,14 +23,14 @@ def smoke_paths():
 def test_eosr_train_ntl_sr_standardises_the_guidance_on_the_training_patches(
     smoke_paths, tmp_path, monkeypatch
 ):
-    """Notebook 08 (``ablation.train_row``) calls ``ntl_sr.fit_guide_stats`` before training; the
-    job did not, and scored ~2 dB lower. The model the job trains carries the statistics."""
+    """Notebook 08's recipe (``recipes.night_lights.build``) calls ``ntl_sr.fit_guide_stats``
+    before training; the job once did not, and scored ~2 dB lower. The job's model carries them."""
     seen = {}
 
     def fake_fit(model, loader, *args, **kwargs):  # stop before training: look at the model
         seen["mean"], seen["std"] = model.guide_mean.clone(), model.guide_std.clone()
         seen["samples"] = loader.dataset.samples
-        return types.SimpleNamespace(epochs_done=0)
+        return types.SimpleNamespace(epochs_done=0, epoch=[])
 
     monkeypatch.setattr(jobs.train, "fit", fake_fit)
     monkeypatch.setattr(jobs.distributed, "is_main", lambda: False)  # skip the scoring
@@ -126,3 +126,64 @@ def test_the_backend_is_an_argument_not_an_environment_variable(monkeypatch):
     monkeypatch.delenv(distributed.BACKEND_ENV, raising=False)
     assert distributed.default_backend("gloo") == "gloo"
     assert distributed.BACKEND_ENV not in os.environ
+
+
+def test_a_run_folder_is_named_after_the_profile_it_is_given(tmp_path, monkeypatch):
+    """A notebook run with ``-p PROFILE smoke`` and no ``EOSR_PROFILE`` gets a smoke run folder;
+    a checkpoint goes into the folder the caller passes, whatever the environment says."""
+    from helpers import runs
+
+    monkeypatch.setenv("EOSR_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("EOSR_PROFILE", "teaching")
+    monkeypatch.delenv("EOSR_RUN_DIR", raising=False)
+    monkeypatch.setattr(runs, "_CURRENT", None)
+    run = runs.run_dir("smoke")
+    assert run.name.endswith("-smoke") and runs.run_dir() == run  # one folder per session
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setenv("EOSR_RUN_DIR", str(tmp_path / "env_run"))
+    path = runs.new_checkpoint_path("08_full model", run=elsewhere)
+    assert path.parent.parent == elsewhere / "train" and path.parent.is_dir()
+    assert not (tmp_path / "env_run").exists()
+
+
+def _code(stem: str) -> str:
+    import nbformat
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / f"{stem}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def unpassed_run_folder(code: str) -> list[str]:
+    """What in a notebook's code resolves the run folder again instead of passing ``RUN`` down:
+    a second ``runs.run_dir(``, a checkpoint path or a record without the folder."""
+    import ast
+
+    problems = []
+    if code.count("runs.run_dir(") != 1:
+        problems.append(f"runs.run_dir( called {code.count('runs.run_dir(')} times (once: RUN)")
+    for node in ast.walk(ast.parse(code)):
+        if not isinstance(node, ast.Call):
+            continue
+        name = ast.unparse(node.func)
+        kw = {k.arg for k in node.keywords}
+        if name == "runs.new_checkpoint_path" and "run" not in kw:
+            problems.append(f"line {node.lineno}: runs.new_checkpoint_path without run=RUN")
+        if name in ("results.record", "results.record_seeds") and "run_folder" not in kw:
+            problems.append(f"line {node.lineno}: {name} without run_folder=RUN")
+    return problems
+
+
+@pytest.mark.parametrize(
+    "stem", ["03_unet_landcover", "08_ntl_super_resolution", "09_ntl_ablation"]
+)
+def test_notebooks_resolve_their_run_folder_once_and_pass_it_down(stem):
+    assert unpassed_run_folder(_code(stem)) == []
+
+
+def test_the_run_folder_check_fails_on_a_notebook_that_resolves_it_again():
+    good = 'RUN = runs.run_dir(PROFILE)\nresults.record("n", "m", {}, run_folder=RUN)\n'
+    assert unpassed_run_folder(good) == []
+    bad = good + 'p = runs.new_checkpoint_path("x")\nresults.record("n", "m", {})\nruns.run_dir()\n'
+    problems = unpassed_run_folder(bad)
+    assert len(problems) == 3, problems

@@ -1,41 +1,31 @@
 """The NTL ablation of notebook 09, row by row: one model per row of switches, trained the same
 way, scored on the same test patches (PANDA-FINE's ablation table, on the sample scene).
 
-Training writes where it is told: ``checkpoint_for(row name)`` gives each row's checkpoint path
-(the notebook passes ``runs.new_checkpoint_path``).
+Every row is trained by notebook 08's recipe (:func:`helpers.recipes.night_lights.train_model`,
+here also ``train_row``) with its switches. Training writes where it is told: ``checkpoint_for(row
+name)`` gives each row's checkpoint path (the notebook passes ``runs.new_checkpoint_path``).
 """
 
 from __future__ import annotations
 
-import functools
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from . import config, losses, metrics, train
-from .models import ntl_sr
+from . import metrics
+from .recipes import night_lights
 
 Row = tuple[
     dict[str, Any], dict[str, Any], float | None
 ]  # model switches, loss switches, published
 
 
-def evaluate(model: torch.nn.Module, dataset: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Prediction, truth and coarse input of every test patch as (patches, H, W) stacks (physical
-    units), so SSIM is computed per patch."""
-    preds, truth, low = [], [], []
-    for s in dataset:
-        preds.append(
-            ntl_sr.predict(model, s["low_res"].numpy(), s["dmo"].numpy(), s["dem"].numpy())
-        )
-        truth.append(s["high_res"].numpy()[0])
-        low.append(s["low_res"].numpy()[0])
-    return np.stack(preds), np.stack(truth), np.stack(low)
+# One recipe (helpers.recipes.night_lights): a row trains and is scored as notebook 08's model.
+evaluate = night_lights.evaluate
+train_row = night_lights.train_model
 
 
 def run_rows(
@@ -89,47 +79,6 @@ def run_rows(
             }
         )
     return results, models, truth
-
-
-def train_row(
-    switches: dict[str, Any],
-    loss_switches: dict[str, Any],
-    train_set: Any,
-    *,
-    width: int,
-    batch: int,
-    epochs: int,
-    learning_rate: float,
-    budget_s: float | None,
-    seed: int,
-    device: torch.device | str | None = None,
-    checkpoint: Any = None,
-) -> tuple[torch.nn.Module, Any, float, int]:
-    """One row, one seed: the model (guidance standardised on the training patches), its
-    history, seconds, and the optimisation steps it took (epochs run x batches per epoch)."""
-    config.seed_everything(seed)
-    model = ntl_sr.build(width=width, **switches)
-    if model.config.guidance and hasattr(train_set, "samples"):
-        ntl_sr.fit_guide_stats(model, train_set.samples)
-    loader = DataLoader(
-        train_set, batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(seed)
-    )
-    start = time.perf_counter()
-    history = train.fit(
-        model,
-        loader,
-        functools.partial(losses.ntl_sr_loss, **loss_switches),
-        epochs=epochs,
-        learning_rate=learning_rate,
-        time_budget_s=budget_s,
-        step_fn=ntl_sr.step,
-        scheduler="cosine",
-        seed=seed,
-        device=device,
-        progress=False,
-        checkpoint=checkpoint,
-    )
-    return model, history, time.perf_counter() - start, len(history.epoch) * len(loader)
 
 
 METRICS = (

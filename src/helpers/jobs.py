@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from . import (
+    bands,
     config,
     crops,
     datasets,
@@ -36,8 +37,8 @@ from . import (
     runs,
     train,
 )
-from .models import ntl_sr, pix2pix
-from .models.unet import UNet
+from .models import pix2pix
+from .recipes import landcover, night_lights
 
 KINDS = ("unet", "label_sr", "pix2pix", "cgan", "ntl_sr")
 NOTEBOOK = {
@@ -54,7 +55,7 @@ METHOD = {  # the notebooks' method names, marked as trained by this command
     "cgan": "cGAN (tanh) [eosr train]",
     "ntl_sr": "MMNTLSR full model [eosr train]",
 }
-BANDS = ("B04", "B03", "B02", "B08")  # notebooks 03-05: RGB + NIR, by name
+BANDS = bands.RGB_NIR  # notebooks 03-05: RGB + NIR, by name
 NUM_CLASSES = len(labels.DFC8)
 BLOCK, MIN_VAR = 50, 1e-3  # notebook 04: one MODIS pixel = 50 x 50 S2 pixels; variance floor
 
@@ -253,43 +254,25 @@ def _prepare(
 # ---- the kinds: what each notebook trains ----
 
 
-def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Pixel-wise cross-entropy, unlabelled pixels (255) left out (notebooks 03, 04)."""
-    return torch.nn.functional.cross_entropy(logits, target, ignore_index=255)
-
-
 def step_coarse(model: torch.nn.Module, batch: dict[str, Any], loss_fn: Callable) -> torch.Tensor:
     """The label-SR ``step_fn`` of notebook 04: the model learns from the coarse labels only."""
     return loss_fn(model(batch["image"]), batch["coarse"])
 
 
 def _unet(job: Job, loss_fn: Callable | None = None, step_fn: Callable | None = None) -> Any:
-    """Notebook 03's U-Net (or, with notebook 04's loss and step, its label-SR U-Net); scored on
-    the test patches' fine labels."""
-    s = job.settings
-    patches, test = job.dfc2020("validation"), job.dfc2020("test")
-    train_crops = crops.for_landcover(patches, crop=s["crop"], samples=s["samples"], seed=job.seed)
+    """Notebook 03's U-Net by its recipe (``recipes.landcover.unet``; with notebook 04's loss and
+    step, its label-SR U-Net), batches from this job's sampler; scored on the test patches' fine
+    labels."""
+    s, test = job.settings, job.dfc2020("test")
     monitor = job.dfc2020("test", crop=min(128, s["crop"] * 2), files=test.ids()[:4])
-    config.seed_everything(job.seed)
-    model = UNet(len(BANDS), NUM_CLASSES, width=s["width"], depth=s["depth"])
-    history = train.fit(
-        model,
-        job.loader(train_crops),
-        loss_fn or cross_entropy,
-        job.epochs,
-        learning_rate=s["learning_rate"],
-        device=job.device,
-        amp=job.amp,
+    model, history = landcover.unet(
+        job.dfc2020("validation"), {**s, "epochs": job.epochs}, job.seed,
+        num_classes=NUM_CLASSES, loss=loss_fn or landcover.cross_entropy, device=job.device,
+        checkpoint=job.checkpoint, progress=job.progress, loader=job.loader, amp=job.amp,
         val_loader=DataLoader(monitor, batch_size=4) if step_fn is None else None,
-        num_classes=NUM_CLASSES,
-        checkpoint=job.checkpoint,
-        time_budget_s=s["time_cap_s"],
-        progress=job.progress,
         step_fn=step_fn,
-        scheduler="cosine",
-        seed=job.seed,
         meta=_meta(job, width=s["width"], depth=s["depth"], num_classes=NUM_CLASSES),
-    )
+    )  # fmt: skip
     scores = train.evaluate(model, DataLoader(test, batch_size=4), NUM_CLASSES, device=job.device)
     return scores.summary(), history
 
@@ -341,51 +324,18 @@ def _gan(job: Job) -> Any:
 
 
 def _ntl_sr(job: Job) -> Any:
-    """Notebook 08's full night-light model; PSNR/SSIM/... on the test patches (rank 0 scores)."""
+    """Notebook 08's full night-light model by its recipe (``recipes.night_lights``), batches from
+    this job's sampler; PSNR/SSIM/... on the test patches (rank 0 scores)."""
     s = job.settings
-    train_set = crops.for_ntl(
-        datasets.NTL(job.paths.ntl, "train"), crop=s["crop"], repeats=s["repeats"], seed=job.seed
-    )
-    config.seed_everything(job.seed)
-    model = ntl_sr.build(width=s["width"])
-    if model.config.guidance:  # notebook 08's recipe (ablation.train_row): guidance standardised
-        ntl_sr.fit_guide_stats(model, train_set.samples)  # on the training patches
-    history = train.fit(
-        model,
-        job.loader(train_set),
-        losses.ntl_sr_loss,
-        epochs=job.epochs,
-        learning_rate=s["learning_rate"],
-        time_budget_s=s["time_cap_s"],
-        progress=job.progress,
-        step_fn=ntl_sr.step,
-        scheduler="cosine",
-        seed=job.seed,
-        device=job.device,
-        amp=job.amp,
-        checkpoint=job.checkpoint,
-        meta=_meta(job, width=s["width"]),
-    )
+    train_set = night_lights.training_data(job.paths.ntl, s["crop"], s["repeats"], job.seed)
+    model, history, _, _ = night_lights.train_model(
+        {}, {}, train_set, **{**night_lights.fit_settings(s), "epochs": job.epochs},
+        seed=job.seed, device=job.device, checkpoint=job.checkpoint, loader=job.loader,
+        progress=job.progress, amp=job.amp, meta=_meta(job, width=s["width"]),
+    )  # fmt: skip
     if not distributed.is_main():
         return {}, history
-    return _ntl_scores(model, datasets.NTL(job.paths.ntl, "test")), history
-
-
-def _ntl_scores(model: torch.nn.Module, test: Any) -> dict[str, float]:
-    """Notebook 08's scores of ``model`` on the NTL test patches (radiance units)."""
-    import numpy as np
-
-    truth, low, pred = [], [], []
-    for sample in test:
-        lo, dmo, dem = (sample[k].numpy() for k in ("low_res", "dmo", "dem"))
-        truth.append(sample["high_res"].numpy()[0])
-        low.append(lo[0])
-        pred.append(ntl_sr.predict(model, lo, dmo, dem))
-    truth_all = np.stack(truth)
-    return metrics.ntl_scores(
-        np.stack(pred), truth_all, np.stack(low), test.ratio(),
-        data_range=float(truth_all.max()), block=16,
-    )  # fmt: skip
+    return night_lights.scores(model, datasets.NTL(job.paths.ntl, "test")), history
 
 
 TRAINERS: dict[str, Callable[[Job], Any]] = {

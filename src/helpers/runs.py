@@ -36,9 +36,11 @@ def new_run_dir(profile: str | None = None, root: str | os.PathLike | None = Non
     raise RuntimeError(f"Could not create a new run folder under {base}.")
 
 
-def run_dir() -> Path:
+def run_dir(profile: str | None = None) -> Path:
     """The current run folder: ``EOSR_RUN_DIR`` when set (``make reproduce`` sets it), else one new
-    folder per Python session."""
+    folder per Python session, named after ``profile`` (the one the caller resolved, e.g. a
+    notebook's ``PROFILE``; without it ``EOSR_PROFILE`` or the default names it). A notebook calls
+    it once in its first cells and passes the folder on."""
     global _CURRENT
     env = os.environ.get("EOSR_RUN_DIR")
     if env:
@@ -46,7 +48,7 @@ def run_dir() -> Path:
         path.mkdir(parents=True, exist_ok=True)
         return path
     if _CURRENT is None:
-        _CURRENT = new_run_dir()
+        _CURRENT = new_run_dir(profile)
     return _CURRENT
 
 
@@ -104,13 +106,14 @@ def folder_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]+", "_", name).strip("_") or "model"
 
 
-def new_checkpoint_path(name: str = "model") -> Path:
+def new_checkpoint_path(name: str = "model", run: str | os.PathLike | None = None) -> Path:
     """A fresh ``<run folder>/train/<name>[-k]/checkpoint.pt``; never an existing folder
-    (``name`` through :func:`folder_name`)."""
+    (``name`` through :func:`folder_name`). ``run``: the run folder the caller resolved once
+    (a notebook's ``RUN = runs.run_dir()``); default :func:`run_dir`."""
     from .train import checkpoints
 
     name = folder_name(name)
-    base = run_dir() / "train"
+    base = (Path(run) if run is not None else run_dir()) / "train"
     base.mkdir(parents=True, exist_ok=True)
     for i in range(10000):
         folder = base / (name if i == 0 else f"{name}-{i}")

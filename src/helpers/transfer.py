@@ -13,18 +13,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
-from . import checks, config, crops, datasets, inference, labels, metrics, seeds, synthetic, train
+from . import bands, checks, config, datasets, inference, labels, metrics, seeds, synthetic
 from .models.unet import UNet
+from .recipes import landcover
 
 NOTEBOOK = "03_unet_landcover"  # whose settings and data are used
-BANDS = ("B04", "B03", "B02", "B08")  # notebook 03's bands: RGB + NIR, by name
-
-
-def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Notebook 03's loss: pixel-wise cross-entropy, unlabelled pixels (255) left out."""
-    return torch.nn.functional.cross_entropy(logits, target, ignore_index=255)
+BANDS = bands.RGB_NIR  # notebook 03's bands: RGB + NIR, by name
 
 
 def train_sample_unet(
@@ -34,43 +29,26 @@ def train_sample_unet(
     checkpoint: str | os.PathLike | None = None,
     progress: bool = False,
     epochs: int | None = None,
+    data: str | os.PathLike | None = None,
 ) -> tuple[UNet, Any]:
-    """Notebook 03's U-Net trained on the sample scene's DFC2020 training region with ``seed``
-    (its profile's crops, width, depth and learning rate; the last epoch's weights); returns
-    ``(model, history)``. ``epochs``: notebook 03's when ``None`` (notebook 11 trains fewer to
-    stay within its time); ``checkpoint``: where training writes (default a temporary folder)."""
+    """Notebook 03's U-Net (its recipe, ``recipes.landcover.unet``) trained on the sample scene's
+    DFC2020 training region with ``seed`` (its profile's crops, width, depth and learning rate;
+    the last epoch's weights); returns ``(model, history)``. ``epochs``: notebook 03's when
+    ``None`` (notebook 11 trains fewer to stay within its time); ``checkpoint``: where training
+    writes (default a temporary folder); ``data``: the data folder the caller resolved (default
+    ``EOSR_DATA``)."""
     s = config.settings(NOTEBOOK, profile)
     if epochs is not None:
         s["epochs"] = int(epochs)
-    paths = synthetic.ensure_sample(profile, verbose=False)
+    paths = synthetic.ensure_sample(profile, verbose=False, data=data)
     patches = datasets.DFC2020(paths.dfc2020, split="validation", s2_bands=BANDS)
-    config.seed_everything(seed)
-    train_crops = crops.for_landcover(patches, crop=s["crop"], samples=s["samples"], seed=seed)
-    model = UNet(len(BANDS), len(labels.DFC8), width=s["width"], depth=s["depth"])
-    history = train.fit(
-        model,
-        DataLoader(train_crops, batch_size=s["batch"], shuffle=True),
-        cross_entropy,
-        s["epochs"],
-        learning_rate=s["learning_rate"],
-        device=device,
-        checkpoint=checkpoint,
-        time_budget_s=s["time_cap_s"],
-        progress=progress,
-        scheduler="cosine",
-        seed=seed,
-        meta={
-            "notebook": NOTEBOOK,
-            "profile": profile,
-            "bands": list(BANDS),
-            "width": s["width"],
-            "depth": s["depth"],
-            "num_classes": len(labels.DFC8),
-            "seed": seed,
-            "scene": synthetic.scene_id(paths.root),
-        },
-    )
-    return model, history
+    meta = {"notebook": NOTEBOOK, "profile": profile, "bands": list(BANDS), "width": s["width"],
+            "depth": s["depth"], "num_classes": len(labels.DFC8), "seed": seed,
+            "scene": synthetic.scene_id(paths.root)}  # fmt: skip
+    return landcover.unet(
+        patches, s, seed, num_classes=len(labels.DFC8), device=device, checkpoint=checkpoint,
+        progress=progress, meta=meta,
+    )  # fmt: skip
 
 
 def predict_real(

@@ -85,20 +85,29 @@ def unet(
     val_loader: Any = None,
     progress: bool = False,
     meta: dict[str, Any] | None = None,
+    loader: Callable[[Any], Any] | None = None,
+    amp: bool = True,
+    step_fn: Callable[..., torch.Tensor] | None = None,
 ) -> tuple[UNet, Any]:
     """Notebook 03's U-Net trained on ``patches`` with ``seed``: ``settings`` holds ``crop``,
     ``samples`` (crops per epoch), ``batch``, ``width``, ``depth``, ``epochs``, ``learning_rate`` and
     ``time_cap_s`` (a profile's, e.g. ``config.settings("03_unet_landcover", profile)``); returns
     ``(model, history)`` with the last epoch's weights. The seed is set first, so the crops, the
-    initial weights and the batch order depend on it alone."""
+    initial weights and the batch order depend on it alone. ``loader(crops)``: the batches
+    (``eosr train``: its ``DistributedSampler``; default shuffled batches of ``batch``);
+    ``amp``, ``step_fn``: as ``train.fit`` (``eosr train label_sr``: notebook 04's coarse step)."""
     s = dict(settings)
     config.seed_everything(seed)
     train_crops = crops.for_landcover(patches, crop=s["crop"], samples=s["samples"], seed=seed)
     channels = int(train_crops.samples[0]["image"].shape[0])
     model = UNet(channels, num_classes, width=s["width"], depth=s["depth"])
+    if loader is None:
+        batches = DataLoader(train_crops, batch_size=s["batch"], shuffle=True)
+    else:
+        batches = loader(train_crops)
     history = train.fit(
         model,
-        DataLoader(train_crops, batch_size=s["batch"], shuffle=True),
+        batches,
         loss,
         s["epochs"],
         learning_rate=s["learning_rate"],
@@ -111,5 +120,7 @@ def unet(
         scheduler="cosine",
         seed=seed,
         meta=meta,
+        amp=amp,
+        step_fn=step_fn,
     )
     return model, history
