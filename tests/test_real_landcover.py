@@ -192,3 +192,10 @@ def test_unet_recipe_gives_the_weights_of_notebook_11s_transfer_training():
     m2, _ = landcover.unet(patches, s, 5, num_classes=8)
     pairs = zip(m1.state_dict().values(), m2.state_dict().values())
     assert all(torch.equal(a, b) for a, b in pairs)
+
+
+def test_markdown_table_of_the_three_orderings():
+    sample = rl.sample_scene_ious(sample_records(PUBLISHED_ORDER))
+    text = rl.markdown(rl.orderings(PUBLISHED, sample, {}))
+    assert "| U-Net | 38.1 % (rank 4) | " in text and "no record" in text
+    assert "published vs sample scene 1.00 (5 methods)" in text

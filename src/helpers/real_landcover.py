@@ -272,6 +272,20 @@ def method_lines(table: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def markdown(table: Mapping[str, Any]) -> str:
+    """The three orderings of :func:`orderings` as a Markdown table (macro IoU and rank per side)
+    with Kendall tau of each pair below it, e.g. for the README."""
+    sides = ("published", "sample scene", "real scene")
+    lines = ["| method | " + " | ".join(sides) + " |", "|---" * 4 + "|"]
+    for r in table["rows"]:
+        cells = [f"{100 * r[f'{s} iou']:.1f} % (rank {r[f'{s} rank']})"
+                 if r[f"{s} iou"] is not None else "no record" for s in sides]  # fmt: skip
+        lines.append(f"| {r['method']} | " + " | ".join(cells) + " |")
+    taus = "; ".join(f"{pair} {narrate.fmt(a.kendall_tau, 2)} ({len(a.methods)} methods)"
+                     for pair, a in table["agreement"].items())  # fmt: skip
+    return "\n".join(lines) + f"\n\nKendall tau: {taus}."
+
+
 def ordering_lines(
     records: Sequence[Mapping[str, Any]], published: Mapping[str, float]
 ) -> list[str]:
