@@ -23,10 +23,13 @@ def sample() -> None:
 
 
 def _train(monkeypatch: pytest.MonkeyPatch, out, kind: str, *extra: str) -> int:
-    monkeypatch.setenv("EOSR_RUN_DIR", str(out))  # restored after the test (jobs sets it)
-    return cli.main(
+    elsewhere = out.parent / f"{out.name}-environment-run"  # --out decides, not the environment
+    monkeypatch.setenv("EOSR_RUN_DIR", str(elsewhere))
+    code = cli.main(
         ["train", kind, "--profile", "smoke", "--out", str(out), "--time-cap", "0", *extra]
     )
+    assert not elsewhere.exists(), "a job wrote into EOSR_RUN_DIR instead of --out"
+    return code
 
 
 def _records(out) -> list[dict]:
