@@ -335,3 +335,86 @@ def test_outside_interval_share():
     mu, sigma2 = np.array([[0.8, 0.2]]), np.full((1, 2), 0.25**2)
     # left block |1 - .8| = .2 inside; right block |.5 - .8| = .3 outside, for both classes
     assert losses.outside_interval_share(fine, coarse, mu, sigma2, 4) == pytest.approx(0.5)
+
+
+# ---- notebook 04's closing checks per ratio (landcover_rules) and the recipes ----
+
+
+def _ratio_record(**changes):
+    """A plausible two-ratio summary of notebook 04 (x3, x50), with ``changes`` ({key: value})."""
+    from helpers import landcover_rules as lr
+
+    base = {
+        "x3": {lr.PRIOR: 0.14, lr.MAJORITY: 0.05, lr.COARSE: 0.75, lr.NAIVE: 0.70, lr.LABEL_SR: 0.60, lr.SUPERVISED: 0.70},
+        "x50": {lr.PRIOR: 0.14, lr.MAJORITY: 0.05, lr.COARSE: 0.52, lr.NAIVE: 0.55, lr.LABEL_SR: 0.30, lr.SUPERVISED: 0.70},
+    }  # fmt: skip
+    out = {lr.iou_key(lr.label_sr_name(n, r)): v for r, d in base.items() for n, v in d.items()}
+    out.update(changes)
+    return out
+
+
+RATIOS = {"x3": 3, "x50": 50}
+
+
+def test_ratio_rules_pass_a_good_record_and_report_targets():
+    from helpers import checks, landcover_rules as lr
+
+    checks.verify(lr.label_sr_rules(_ratio_record(), RATIOS), "teaching")
+    targets = lr.label_sr_targets(_ratio_record(), RATIOS)
+    assert [t.passed for t in targets] == [False, True]  # naive below the 30 m map, above the 500 m one
+
+
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("naive U-Net (x3) macro IoU", 0.15),  # naive at the level of the guess
+        ("label SR (x50) macro IoU", 0.12),  # label SR at the level of the guess
+        ("supervised U-Net (x50) macro IoU", 0.50),  # below the 500 m map
+        ("supervised U-Net (x3) macro IoU", 0.16),  # at the guess, at 30 m
+        ("class-prior random guess (x3) macro IoU", float("nan")),  # a floor missing
+    ],
+)
+def test_ratio_rules_fail_a_broken_record(key, value):
+    from helpers import checks, landcover_rules as lr
+
+    broken = _ratio_record(**{key: value})
+    if math.isnan(value):
+        del broken[key]
+        broken[lr.iou_key(lr.label_sr_name(lr.MAJORITY, "x3"))] = float("nan")
+    with pytest.raises(AssertionError):
+        checks.verify(lr.label_sr_rules(broken, RATIOS), "teaching")
+
+
+def test_ratio_rules_do_not_ask_the_u_net_to_beat_a_30m_map():
+    from helpers import landcover_rules as lr
+
+    names = [c.name for c in lr.label_sr_rules(_ratio_record(), RATIOS)]
+    assert f"{lr.SUPERVISED} above {lr.COARSE} (x50)" in names
+    assert f"{lr.SUPERVISED} above {lr.COARSE} (x3)" not in names
+
+
+def test_recipes_share_batches_and_learn_from_coarse_labels_only():
+    from helpers.recipes import label_sr as recipe
+
+    rng = np.random.default_rng(0)
+    fine = np.repeat(np.repeat(rng.integers(0, 3, (8, 8)), 4, 0), 4, 1)
+    image = np.stack([fine == k for k in range(3)]).astype(np.float32) + rng.normal(0, 0.1, (3, 32, 32)).astype(np.float32)
+    coarse = np.repeat(np.repeat(fine[::8, ::8], 8, 0), 8, 1)
+    patches = recipe.patches_from_arrays(image, coarse, 16, fine=fine)
+    s = {"crop": 16, "batch": 2, "samples": 4, "epochs": 1, "width": 4, "depth": 2, "learning_rate": 1e-2}
+    a = [b["coarse"].clone() for b in recipe.batches(patches, s, 3)]
+    b = [b["coarse"].clone() for b in recipe.batches(patches, s, 3)]
+    assert all(torch.equal(x, y) for x, y in zip(a, b))  # same seed, same batches: equal steps
+    unlabelled = recipe.patches_from_arrays(image, coarse, 16)
+    assert all(bool((p["mask"] == 255).all()) for p in unlabelled)
+    with pytest.raises(ValueError, match="no fine labels"):
+        recipe.statistics(unlabelled, 8, 3)
+    st = recipe.statistics(patches, 8, 3)
+    assert np.allclose(st["mu"].sum(1), 1)
+    # the fine labels do not reach the naive model: scrambling them leaves its weights unchanged
+    scrambled = [dict(p, mask=torch.randint(0, 3, p["mask"].shape)) for p in patches]
+    m1, _ = recipe.naive(patches, s, 1, num_classes=3, device="cpu", progress=False)
+    m2, _ = recipe.naive(scrambled, s, 1, num_classes=3, device="cpu", progress=False)
+    assert all(torch.equal(x, y) for x, y in zip(m1.state_dict().values(), m2.state_dict().values()))
+    m3, _ = recipe.supervised(scrambled, s, 1, num_classes=3, device="cpu", progress=False)
+    assert not all(torch.equal(x, y) for x, y in zip(m1.state_dict().values(), m3.state_dict().values()))

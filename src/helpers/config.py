@@ -110,6 +110,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         "full": dict(FULL_UNET),
     },
     "label_super_resolution": {
+        # Two coarse-label ratios per run (30 m -> 10 m as HR-MARS, 500 m -> 10 m the kit's
+        # departure), naive U-Net and label SR on each, on the same batches (equal steps).
+        # class_power: naive class weights (1 / (K x coarse share)) ** power, 0 = none.
         "smoke": {
             "crop": 64,
             "batch": 8,
@@ -120,27 +123,27 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "learning_rate": 1e-2,
             "tile": 256,
             "time_cap_s": 60,
+            "class_power": 0.0,
         },
         "teaching": {
+            # Step profile (2026-12-04, a 2-core VM at load ~24, 1 torch thread, crop 128 x 4):
+            # feeding resident crops ~1 % of a step; width 16 1.27 s a step, width 8 0.51 s, so a
+            # width-8 U-Net trains 2.5x the steps in the same time. 40 epochs of 16 steps = 640
+            # steps per model and ratio; at the ~0.1 s a step that ratio implies on the quiet VM
+            # (width 16 measured 0.25 s there) that is ~64 s a model, ~2.2 min a ratio (an
+            # estimate: not yet measured quiet). Width and epochs not yet judged on 3 seeds.
             "crop": 128,
-            # batches of 4 crops (was 8), twice the steps: the same pixels, 2 x 22 x 16 = 704
-            # updates (naive and label SR on equal steps; crops cut on the device). The compute
-            # is that of 22 x 8 steps of 8 crops x 2 models = 352 U-Net steps of 8 crops.
-            # Measured in the quiet
-            # reproduce runs of 2026-12-02 (slow 2-core VM, 2 threads): 3.2-4.7 s an epoch (naive),
-            # 3.9-5.7 s (label SR), about 55 s outside training; 28 epochs took 273-318 s, so 22
-            # come to about 260 s at worst (tests/test_teaching_budget.py); more when notebook 03's
-            # U-Net is missing and 04 trains its own supervised U-Net
             "batch": 4,
-            "epochs": 22,
-            "width": 16,
+            "epochs": 40,
+            "width": 8,
             "depth": 3,
             "samples": 64,
             "learning_rate": 1e-2,
             "tile": 256,
             "time_cap_s": 1800,
+            "class_power": 0.0,
         },
-        "full": dict(FULL_UNET),
+        "full": dict(FULL_UNET, class_power=0.0),
     },
     "cgan_pix2pix": {
         # learning rate: the paper's 2e-4 in "full"; larger for the short CPU runs

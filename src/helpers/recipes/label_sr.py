@@ -57,6 +57,14 @@ def read_layer(dataset: Any, layer: str = "lc30") -> list[torch.Tensor]:
     return out
 
 
+def coarse_layer(dataset: Any, layer: str) -> list[torch.Tensor]:
+    """One coarse label layer of every patch of a ``datasets.DFC2020``: ``"lc"`` (the MODIS-like
+    500 m labels the dataset reads as ``coarse``) or a DFC-coded layer such as ``"lc30"``."""
+    if layer == "lc":
+        return [dataset[i]["coarse"] for i in range(len(dataset))]
+    return read_layer(dataset, layer)
+
+
 def with_coarse(
     patches: Sequence[Mapping[str, torch.Tensor]], coarse: Sequence[torch.Tensor]
 ) -> list[dict[str, torch.Tensor]]:
