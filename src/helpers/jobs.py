@@ -1,9 +1,10 @@
 """``eosr train``: the models of notebooks 03, 04, 05 and 08 trained headless, in one process or
 under ``torchrun`` on several (PyTorch DDP).
 
-Each kind trains what its notebook trains, with the same helpers and the same
-``config.PROFILES`` settings: the data (``synthetic.ensure_sample`` and ``datasets``), the crops
-(``crops``), the model, the loss and ``train.fit`` / ``train.fit_gan``. It writes one checkpoint,
+Each kind trains what its notebook trains, with the same ``config.PROFILES`` settings and, where
+the notebook has one, the same recipe function (``helpers.recipes``: ``unet`` and ``label_sr``
+through ``landcover.unet``, ``ntl_sr`` through ``night_lights.train_model``; the GANs with the
+same crops, model, loss and ``train.fit_gan``). It writes one checkpoint,
 ``<run folder>/train/<kind>/checkpoint.pt`` (atomic; running again with the same ``--out``
 resumes it, on any number of ranks), and one results record (``helpers.results``) with the
 scores on the test patches. Batches are drawn by a ``DistributedSampler`` on 1 rank as on N, so
