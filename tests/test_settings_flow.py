@@ -187,3 +187,12 @@ def test_the_run_folder_check_fails_on_a_notebook_that_resolves_it_again():
     bad = good + 'p = runs.new_checkpoint_path("x")\nresults.record("n", "m", {})\nruns.run_dir()\n'
     problems = unpassed_run_folder(bad)
     assert len(problems) == 3, problems
+
+
+def test_settings_take_the_profile_they_are_given_never_the_environment(monkeypatch):
+    monkeypatch.setenv("EOSR_PROFILE", "smoke")
+    assert config.settings("08_ntl_super_resolution", "teaching") == config.settings(
+        "ntl_super_resolution", "teaching"
+    )
+    with pytest.raises(ValueError, match="resolved at the entry point"):
+        config.settings("08_ntl_super_resolution", None)  # not silently EOSR_PROFILE's

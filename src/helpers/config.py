@@ -473,12 +473,19 @@ def get_profile(profile: str | None = None) -> str:
     return name
 
 
-def settings(notebook: str, profile: str | None = None) -> dict[str, Any]:
+def settings(notebook: str, profile: str) -> dict[str, Any]:
     """Sizes, epochs and budgets of one notebook (or ``"scene"``) under a profile.
 
     ``notebook`` may be the stem with or without its number: ``"03_unet_landcover"`` or
-    ``"unet_landcover"``.
+    ``"unet_landcover"``. ``profile``: the name an entry point resolved once (a notebook's
+    ``PROFILE = config.get_profile(PROFILE)``, the CLI); it is never read again from the
+    environment here.
     """
+    if not profile:
+        raise ValueError(
+            f"config.settings({notebook!r}, {profile!r}): pass the profile resolved at the entry "
+            "point (PROFILE = config.get_profile(PROFILE) in a notebook's first cells)."
+        )
     name = get_profile(profile)
     key = notebook.split("_", 1)[1] if notebook[:2].isdigit() else notebook
     if key not in PROFILES:
