@@ -101,3 +101,31 @@ def test_seed_stats_reads_a_std_kept_as_a_metric():
     rec = {"metrics": {"psnr": 34.0, "psnr std": 1.3}}
     assert results.seed_stats(rec, "psnr") == (34.0, 1.3, 0)
     assert results.seed_stats({"metrics": {"psnr": 34.0}}, "psnr") == (34.0, None, 1)
+
+
+def test_duel_says_who_wins_and_whether_l1_still_fell_at_the_end():
+    """D at 100 % from step 10 is a win at step 10 + window; an L1 still falling in its last
+    quarter has a positive late fall, a levelled one about 0."""
+    from types import SimpleNamespace
+
+    n = 80
+    real = [0.5] * 10 + [1.0] * (n - 10)
+    falling = SimpleNamespace(
+        steps={"g_l1": list(np.linspace(1.0, 0.2, n)), "d_real": real, "d_fake": real}
+    )
+    d = seeds.duel(falling, window=5)
+    assert d["steps"] == n and d["d_wins_at_step"] == 15 and d["d_accuracy_end"] == 1.0
+    assert 0.3 < d["l1_late_fall"] < 0.5  # third quarter ~0.5, last ~0.3
+    level = SimpleNamespace(steps={"g_l1": [0.3] * n, "d_real": [0.5] * n, "d_fake": [0.5] * n})
+    flat = seeds.duel(level)
+    assert flat["l1_late_fall"] == pytest.approx(0.0) and math.isnan(flat["d_wins_at_step"])
+
+
+def test_short_run_lacked_names_steps_balance_both_or_neither():
+    base = {"steps": 300.0, "d_wins_at_step": float("nan"), "l1_late_fall": 0.0}
+    assert seeds.short_run_lacked(base).startswith("neither")
+    assert seeds.short_run_lacked(base | {"l1_late_fall": 0.05}).startswith("steps")
+    assert seeds.short_run_lacked(base | {"d_wins_at_step": 40.0}).startswith("balance")
+    both = seeds.short_run_lacked(base | {"l1_late_fall": 0.05, "d_wins_at_step": 40.0})
+    assert "steps" in both and "balance" in both
+    assert seeds.short_run_lacked(base | {"d_wins_at_step": 250.0}).startswith("neither")

@@ -61,7 +61,9 @@ def l1_falls_on_average(histories: Sequence[Any]) -> bool:
 def duel(history: Any, window: int = 20, level: float = 0.9) -> dict[str, float]:
     """Who wins a GAN run, from its per-step curves: D's accuracy (mean of the real and fake
     shares it got right, averaged over ``window`` steps) in the first and last ``window`` steps,
-    the first step at which it reaches ``level`` (NaN: never), and G's L1 at the start and end.
+    the first step at which it reaches ``level`` (NaN: never), G's L1 at the start and end, and
+    ``l1_late_fall``, L1's relative fall from the third to the last quarter of the steps (a run
+    still learning when it stopped: more steps would have paid).
     D near 1 means D wins (it tells every generated map from a real one, and its verdict no
     longer says how to improve); near 0.5 neither player wins."""
     real = np.asarray(history.steps.get("d_real", []), dtype=float)
@@ -72,6 +74,8 @@ def duel(history: Any, window: int = 20, level: float = 0.9) -> dict[str, float]
     smooth = np.convolve(acc, np.ones(k) / k, mode="valid") if len(acc) else acc
     reached = np.flatnonzero(smooth >= level)
     nan = float("nan")
+    q = len(l1) // 4  # L1's relative fall from the third to the last quarter: still learning?
+    late = 1 - l1[-q:].mean() / l1[-2 * q : -q].mean() if q else nan
     return {
         "steps": float(len(l1)),
         "d_accuracy_start": float(acc[:k].mean()) if len(acc) else nan,
@@ -79,7 +83,28 @@ def duel(history: Any, window: int = 20, level: float = 0.9) -> dict[str, float]
         "d_wins_at_step": float(reached[0] + k) if len(reached) else nan,
         "l1_start": float(l1[:k].mean()) if len(l1) else nan,
         "l1_end": float(l1[-k:].mean()) if len(l1) else nan,
+        "l1_late_fall": float(late),
     }
+
+
+STILL_FALLING = 0.02  # L1 down by more than 2 % in the last quarter: the run was still learning
+
+
+def short_run_lacked(d: dict[str, float], still: float = STILL_FALLING) -> str:
+    """What a short GAN run lacked, read from its :func:`duel` numbers: steps (G's L1 still fell
+    by more than ``still`` in its last quarter), balance (D reached 90 % in the first half), both,
+    or neither; a sentence for notebook prose."""
+    late, won, steps = d["l1_late_fall"], d["d_wins_at_step"], d["steps"]
+    more = math.isfinite(late) and late > still
+    early = math.isfinite(won) and won <= steps / 2
+    parts = []
+    if more:
+        parts.append(f"steps (G's L1 still fell {100 * late:.1f} % in the last quarter)")
+    if early:
+        parts.append(f"balance (D was right on 90 % of patches by step {won:.0f} of {steps:.0f})")
+    if not parts:
+        return f"neither steps nor balance (L1 changed {100 * late:.1f} % in the last quarter)"
+    return " and ".join(parts)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from .. import config, crops, seeds, train
 from ..models import pix2pix as p2p
 
 IGNORE = 255  # the kit's ignore value inside the loops (train.gan_batch, metrics)
-RECIPE_DEFAULTS: dict[str, Any] = {"decay_from": None}  # settings a profile may leave out
+RECIPE_DEFAULTS: dict[str, Any] = {"decay_from": None, "cgan_decay_from": None}  # settings a profile may leave out
 OUTPUTS = {"tanh": "tanh, as published", "softmax": "softmax image"}
 
 
@@ -112,6 +112,7 @@ def _train(
     s: dict[str, Any],
     lr_g: float,
     positive_weight: float,
+    decay_from: int | None,
     *,
     num_classes: int,
     seeds_: Sequence[int],
@@ -144,7 +145,7 @@ def _train(
         positive_weight=positive_weight,
         learning_rate_d=s["learning_rate_d"],
         d_noise=s["d_noise"],
-        decay_from=s["decay_from"],
+        decay_from=decay_from,
         progress=progress,
     )
 
@@ -189,6 +190,7 @@ def cgan(
 
     runs = _train(
         name, build, items, test_items, batch_fn, s, s["learning_rate"], s["cgan_positive_weight"],
+        s["cgan_decay_from"],
         num_classes=num_classes, seeds_=_seeds(s, seeds, seed), device=device,
         checkpoint_for=checkpoint_for, progress=progress,
     )  # fmt: skip
@@ -234,7 +236,7 @@ def pix2pix(
 
     runs = _train(
         name or ("05_pix2pix" if output == "tanh" else "05_pix2pix_softmax"), build, items,
-        test_items, batch_fn, s, s["p2p_learning_rate"], s["positive_weight"],
+        test_items, batch_fn, s, s["p2p_learning_rate"], s["positive_weight"], s["decay_from"],
         num_classes=num_classes, seeds_=_seeds(s, seeds, seed), device=device,
         checkpoint_for=checkpoint_for, progress=progress,
     )  # fmt: skip
