@@ -74,3 +74,14 @@ def test_pick_device_cpu_override(capsys):
     dev = config.pick_device("cpu")
     assert dev.type == "cpu"
     assert "device: cpu" in capsys.readouterr().out
+
+
+def test_time_cap_can_be_lifted_for_a_measurement_run(monkeypatch):
+    """EOSR_TIME_CAP=off removes the safety cap (same steps on a busy machine); unset keeps it."""
+    monkeypatch.delenv("EOSR_TIME_CAP", raising=False)
+    capped = config.settings("03_unet_landcover", "teaching")["time_cap_s"]
+    assert capped is not None and capped > 0
+    monkeypatch.setenv("EOSR_TIME_CAP", "off")
+    assert config.settings("03_unet_landcover", "teaching")["time_cap_s"] is None
+    monkeypatch.setenv("EOSR_TIME_CAP", "on")
+    assert config.settings("03_unet_landcover", "teaching")["time_cap_s"] == capped
