@@ -160,7 +160,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "learning_rate": 1e-3,
             "seeds": 2,
             "time_cap_s": 60,
-            "steps_per_epoch": None,  # None: one crop per training patch and epoch
+            "steps_per_epoch": 8,  # smoke checks that the code runs: 8 batches a GAN and seed
             "positive_weight": 7.0,  # pix2pix: L1 weight of each pixel's own class (classes - 1)
             "cgan_positive_weight": 1.0,  # the cGAN keeps the paper's plain L1
             "p2p_learning_rate": 1e-3,  # G of both pix2pix outputs (the cGAN: learning_rate)
