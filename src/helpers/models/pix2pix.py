@@ -40,8 +40,9 @@ Departures, all stated:
 - Inputs are the kit's normalised bands (S2 reflectance in [0, 1]), standardised per band with the
   training patches' mean and std in notebook 05 (``train.gan_batch(input_stats=...)``), or one-hot
   labels in [-1, 1]; the reference rescales RGB images to [-1, 1].
-- Evaluation in the notebooks runs G in ``eval()`` mode (running batch-norm statistics, no
-  dropout); the paper keeps dropout and batch statistics at test time.
+- Evaluation in the notebooks uses each test batch's batch-norm statistics, as the reference
+  tests (:func:`with_batch_statistics`), with dropout off so that scores are deterministic; the
+  paper also keeps dropout on at test time.
 - ``ngf``/``ndf`` are parameters: the teaching profile uses small widths so that it trains on a CPU.
 """
 
