@@ -86,3 +86,109 @@ def test_seed_mean_is_mean_and_sample_std() -> None:
     mean, std = nt.seed_mean([{"a": 1.0}, {"a": 3.0}])
     assert mean["a"] == 2.0 and std["a"] == pytest.approx(np.sqrt(2.0))
     assert nt.seed_mean([{"a": 1.0}])[1]["a"] == 0.0
+
+
+# ---- the residual recipe ----
+
+
+def test_an_untrained_residual_network_is_the_calibrated_bicubic_floor(pair: nt.RealPair) -> None:
+    calibration = ntl_baselines.calibrate([nt.sample(pair, "train")], nt.RATIO)
+    model = nt.build_residual(4, calibration)
+    floor = ntl_baselines.bicubic(pair.dn, calibration, nt.RATIO)
+    pred = nt.predict(model, pair)
+    assert pred.shape == floor.shape and floor.max() > 0
+    np.testing.assert_allclose(pred, floor, atol=1e-5)
+    other = ntl_baselines.calibrate([nt.sample(pair, "test")], nt.RATIO)
+    swapped = nt.predict(model.set_calibration(other), pair)
+    np.testing.assert_allclose(swapped, ntl_baselines.bicubic(pair.dn, other, nt.RATIO), atol=1e-5)
+
+
+def test_lights_loss_weights_lit_pixels_ignores_invalid_ones_and_checks_coarse_totals() -> None:
+    target = torch.zeros(1, 1, 16, 16)
+    target[..., 0, 0] = 5.0  # one lit pixel
+    valid = torch.ones_like(target)
+    assert nt.lights_loss(target, target, valid, 10.0, 1.0).item() == 0
+    miss = target.clone()
+    miss[..., 0, 0] = 3.0  # the lit pixel 2 too dark
+    plain = nt.lights_loss(miss, target, valid).item()
+    assert plain == pytest.approx(4 / 256)
+    assert nt.lights_loss(miss, target, valid, lit_weight=9.0).item() == pytest.approx(10 * plain)
+    outside = valid.clone()
+    outside[..., 0, 0] = 0
+    assert nt.lights_loss(miss, target, outside, 9.0, 1.0).item() == 0
+    moved = target.clone()
+    moved[..., 0, 0], moved[..., 1, 1] = 0.0, 5.0  # same coarse total, wrong place
+    assert nt.lights_loss(moved, target, valid, 0.0, 1.0).item() == pytest.approx(50 / 256)
+    moved[..., 1, 1] = 6.0  # now the coarse pixel's mean is off by 1 / 64
+    extra = nt.lights_loss(moved, target, valid, 0.0, 1.0) - nt.lights_loss(moved, target, valid)
+    assert extra.item() == pytest.approx((1 / 64) ** 2 / 4)
+
+
+def test_lit_crops_hold_lights_as_often_as_asked(pair: nt.RealPair) -> None:
+    region = nt.region(pair, (0, pair.dn.shape[0]), (0, pair.split_col))
+    assert region["valid"].shape == region["high_res"].shape == (1, 128, 64)
+    lit = nt.LitCrops([region], 32, length=40, lit_share=1.0, seed=0)
+    uniform = nt.LitCrops([region], 32, length=40, lit_share=0.0, seed=0)
+    assert nt.lit_crop_share(lit) == 1.0 and nt.lit_crop_share(uniform) < 1.0
+    crop = lit[3]
+    assert crop["low_res"].shape == (1, 4, 4) and crop["high_res"].shape == (1, 32, 32)
+    assert torch.equal(lit[3]["high_res"], crop["high_res"])  # deterministic in seed and index
+    lit.set_epoch(1)
+    assert any(not torch.equal(lit[i]["high_res"], crop["high_res"]) for i in range(3, 4))
+
+
+def test_residual_training_moves_the_network_off_the_floor(pair: nt.RealPair) -> None:
+    calibration = ntl_baselines.calibrate([nt.sample(pair, "train")], nt.RATIO)
+    model = nt.build_residual(4, calibration)
+    floor = nt.predict(model, pair)
+    region = nt.region(pair, (0, pair.dn.shape[0]), (0, pair.split_col))
+    crops = nt.LitCrops([region], 32, length=8, lit_share=0.5, seed=0)
+    model, history, _, steps = nt.fit_residual(
+        model, crops, batch=4, epochs=2, learning_rate=1e-2, budget_s=None, seed=0
+    )
+    assert steps == 4 and np.isfinite(history.train_loss).all()
+    pred = nt.predict(model, pair)
+    assert (pred >= 0).all() and not np.allclose(pred, floor)
+    score = nt.score(pred, pair)
+    assert {"bias_lit", "bias_dark", "bias_all"} <= set(score)
+    assert score["bias_all"] == pytest.approx(
+        float((pred - np.nan_to_num(pair.truth))[pair.side("test")].mean())
+    )
+
+
+def test_closing_rules_fail_on_a_network_that_is_only_the_floor() -> None:
+    bic = {"rmse_lit": 2.06, "total_light_error": 1.97}
+    zero = {"rmse_lit": 2.56, "total_light_error": -1.0}
+    good = {
+        nt.BICUBIC: bic,
+        nt.ALL_ZERO: zero,
+        nt.REAL_ROW: {"rmse_lit": 1.9, "total_light_error": 0.3},
+    }
+    assert all(c.passed and c.learned for c in nt.closing_rules(good))
+    as_floor = {**good, nt.REAL_ROW: dict(bic)}  # an untrained residual network is the floor
+    assert not any(c.passed for c in nt.closing_rules(as_floor)[:2])
+    dark = {**good, nt.REAL_ROW: {"rmse_lit": 2.0, "total_light_error": -1.0}}  # learned "dark"
+    assert [c.passed for c in nt.closing_rules(dark)] == [True, True, False]
+    missing = {k: v for k, v in good.items() if k != nt.REAL_ROW}
+    assert not any(c.passed for c in nt.closing_rules(missing))
+
+
+def test_train_networks_gives_every_row_with_its_steps(pair: nt.RealPair) -> None:
+    region = nt.region(pair, (0, pair.dn.shape[0]), (0, pair.split_col))
+    stand_in = nt.LitCrops([region], 32, length=4, seed=0)  # the sample scene's crops, stood in
+    s = dict(width=4, crop=32, batch=4, learning_rate=1e-2, sample_epochs=1, real_epochs=1,
+             real_repeats=4, tune_epochs=1, l1_epochs=1, time_cap_s=None)  # fmt: skip
+    rows = nt.train_networks(pair, stand_in, s, seed=0)
+    assert len(rows) == 4 and all(steps >= 1 for _, _, steps in rows.values())
+    assert rows["(b) sample-trained, fine-tuned on real"][2] == 2  # (a)'s step and its own
+    for model, _, _ in rows.values():
+        assert nt.predict(model, pair).shape == pair.truth.shape
+    assert len(nt.train_networks(pair, stand_in, {**s, "l1_epochs": 0}, seed=0)) == 3
+
+
+def test_verdict_names_what_a_row_beats() -> None:
+    floor = {"rmse_lit": 2.0, "total_light_error": 2.0}
+    assert nt.verdict({"rmse_lit": 1.9, "total_light_error": -0.5}, floor).endswith("on both")
+    assert nt.verdict({"rmse_lit": 2.1, "total_light_error": -0.5}, floor).endswith("light only")
+    assert nt.verdict({"rmse_lit": 1.9, "total_light_error": -2.5}, floor).endswith("RMSE only")
+    assert nt.verdict({"rmse_lit": 2.1, "total_light_error": 3.0}, floor).endswith("neither")

@@ -421,9 +421,11 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
     },
     # notebook 12: night-light SR on real VIIRS (gridfinder_burundi). seeds: trainings per network
-    # row; sample_*: the NTL-only network on the sample scene (as notebook 08's); real_*: on the
-    # real training half (repeats = random crops per epoch, steps = epochs x repeats / batch);
-    # tune_epochs: fine-tuning the sample-trained network there; trees: the yardstick's iterations
+    # row; sample_*: the NTL-only residual network on the sample scene (crops as notebook 08's);
+    # real_*: on the real training half (repeats = crops per epoch, half of them around lit
+    # pixels; steps = epochs x repeats / batch); tune_epochs: fine-tuning the sample-trained
+    # network there; l1_epochs: the kit's L1 recipe on the same crops count (the row before the
+    # residual recipe; 0: off); trees: the yardstick's iterations
     "real_night_lights": {
         "smoke": {
             "seeds": 1,
@@ -436,6 +438,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "real_epochs": 2,
             "real_repeats": 8,
             "tune_epochs": 1,
+            "l1_epochs": 1,
             "time_cap_s": 60,
             "trees": 30,
         },
@@ -445,11 +448,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "crop": 64,
             "batch": 4,
             "learning_rate": 2e-3,
-            "sample_epochs": 30,
-            "sample_repeats": 4,
-            "real_epochs": 20,
-            "real_repeats": 32,
-            "tune_epochs": 10,
+            "sample_epochs": 24,
+            "sample_repeats": 1,
+            "real_epochs": 10,
+            "real_repeats": 96,
+            "tune_epochs": 5,
+            "l1_epochs": 7,
             "time_cap_s": 600,
             "trees": 100,
         },
@@ -461,9 +465,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "learning_rate": 2e-3,
             "sample_epochs": 200,
             "sample_repeats": 1,
-            "real_epochs": 100,
-            "real_repeats": 32,
-            "tune_epochs": 50,
+            "real_epochs": 40,
+            "real_repeats": 96,
+            "tune_epochs": 20,
+            "l1_epochs": 40,
             "time_cap_s": None,
             "trees": 300,
         },
