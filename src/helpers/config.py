@@ -132,8 +132,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             # width-8 U-Net trains 2.5x the steps in the same time. Judged on the training region
             # only (naive U-Net on the 500 m labels, fitted on 3/4 of its patches, macro IoU on the
             # other 1/4; seed 0): width 16 x 352 steps 0.176, width 8 x 704 steps 0.260, the same
-            # with class_power 0.5 0.373 (the 500 m labels as the map: 0.453 there). Seeds 1-2 and
-            # more settings: not yet run (CPU shared by six). 44 epochs of 16 steps = 704 steps a
+            # with class_power 0.5 0.373 (seeds 0-2: 0.373, 0.383, 0.369, mean 0.375), class_power 1
+            # 0.383 (seed 0 only); the 500 m labels as the map: 0.453 there, still above the naive
+            # U-Net. More steps were not tried (CPU shared by six). 44 epochs of 16 steps = 704 steps a
             # model and ratio: ~70 s a model at the ~0.1 s a step the width ratio implies on the
             # quiet VM (width 16 measured 0.25 s there), ~2.3 min a ratio (estimate, not measured).
             "crop": 128,
