@@ -158,32 +158,14 @@ def test_residual_training_moves_the_network_off_the_floor(pair: nt.RealPair) ->
 
 def test_closing_rules_fail_on_a_network_that_is_only_the_floor() -> None:
     bic = {"rmse_lit": 2.06, "total_light_error": 1.97}
-    zero = {"rmse_lit": 2.56, "total_light_error": -1.0}
-    good = {
-        nt.BICUBIC: bic,
-        nt.ALL_ZERO: zero,
-        nt.REAL_ROW: {"rmse_lit": 1.9, "total_light_error": 0.3},
-    }
+    good = {nt.BICUBIC: bic, nt.REAL_ROW: {"rmse_lit": 1.9, "total_light_error": 5.9}}
     assert all(c.passed and c.learned for c in nt.closing_rules(good))
     as_floor = {**good, nt.REAL_ROW: dict(bic)}  # an untrained residual network is the floor
-    assert not any(c.passed for c in nt.closing_rules(as_floor)[:2])
-    dark = {**good, nt.REAL_ROW: {"rmse_lit": 2.0, "total_light_error": -1.0}}  # learned "dark"
-    assert [c.passed for c in nt.closing_rules(dark)] == [True, True, False]
+    assert not any(c.passed for c in nt.closing_rules(as_floor))
+    dark = {**good, nt.REAL_ROW: {"rmse_lit": 2.5, "total_light_error": -0.5}}  # learned "dark"
+    assert not any(c.passed for c in nt.closing_rules(dark))
     missing = {k: v for k, v in good.items() if k != nt.REAL_ROW}
     assert not any(c.passed for c in nt.closing_rules(missing))
-
-
-def test_train_networks_gives_every_row_with_its_steps(pair: nt.RealPair) -> None:
-    region = nt.region(pair, (0, pair.dn.shape[0]), (0, pair.split_col))
-    stand_in = nt.LitCrops([region], 32, length=4, seed=0)  # the sample scene's crops, stood in
-    s = dict(width=4, crop=32, batch=4, learning_rate=1e-2, sample_epochs=1, real_epochs=1,
-             real_repeats=4, tune_epochs=1, l1_epochs=1, time_cap_s=None)  # fmt: skip
-    rows = nt.train_networks(pair, stand_in, s, seed=0)
-    assert len(rows) == 4 and all(steps >= 1 for _, _, steps in rows.values())
-    assert rows["(b) sample-trained, fine-tuned on real"][2] == 2  # (a)'s step and its own
-    for model, _, _ in rows.values():
-        assert nt.predict(model, pair).shape == pair.truth.shape
-    assert len(nt.train_networks(pair, stand_in, {**s, "l1_epochs": 0}, seed=0)) == 3
 
 
 def test_verdict_names_what_a_row_beats() -> None:
