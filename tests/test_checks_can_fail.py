@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 # Notebooks that train or fit a method and judge it: their checks must be able to fail on a broken
 # record, so they go through checks.verify. The others (tour, data, dashboard) check data and files.
-JUDGE_METHODS = ("03", "04", "05", "06", "08", "09", "11", "12")
+JUDGE_METHODS = ("03", "04", "05", "06", "08", "09", "11", "12", "13")
 
 
 def _checks_code(nb: nbformat.NotebookNode) -> str:
