@@ -117,3 +117,18 @@ def test_bench_writes_the_readme_results_table_from_the_newest_teaching_run(monk
     row = next(line for line in text.splitlines() if "U-Net (S2 RGB+NIR)" in line)
     assert "iou 38.12 %" in row and "iou 72.00 %" in row and "sample scene" in row
     assert "50.00 %" not in text  # only the newest run's records
+
+
+def test_readme_results_block_carries_the_three_orderings_only_when_notebook_13_recorded():
+    """The README's three-orderings table is computed from the run's records (never pasted): absent
+    without notebook 13, and ranked from the records when it is there."""
+    from helpers import real_landcover as rl
+
+    assert bench.three_orderings([]) == ""
+    order = ["U-Net", "Bag of colors (test)", "pix2pix", "cGAN low->high", "Label super-resolution"]
+    recs = [{"notebook": rl.NOTEBOOK, "dataset": rl.DATASET, "method": row, "hr_mars_row": row,
+             "metrics": {"iou": 0.5 - 0.05 * i}} for i, row in enumerate(order)]  # fmt: skip
+    text = bench.three_orderings(recs)
+    assert "| U-Net |" in text and "50.0 % (rank 1)" in text
+    assert "Label super-resolution" in text and "30.0 % (rank 5)" in text
+    assert "real scene" in text and "Kendall tau" in text

@@ -609,7 +609,25 @@ def results_section(profile: str = "teaching") -> str:
     )
     records = results.load(run, skip_broken=True)
     verdicts = "\n".join(f"- {line}" for line in report.ordering_lines(records))
-    return note + "\n\n" + report.markdown_results(records) + "\n\n" + verdicts
+    return note + "\n\n" + report.markdown_results(records) + "\n\n" + verdicts + three_orderings(records)
+
+
+def three_orderings(records: list[dict[str, Any]]) -> str:
+    """Markdown: HR-MARS's methods ordered as published, on the sample scene and on the real scene
+    (notebook 13), from one run's records; empty when notebook 13 did not record."""
+    from . import real_landcover
+
+    real = real_landcover.real_scene_ious(records)
+    if not real:
+        return ""
+    published = {r.row: r.metrics["iou"] for r in report.TABLES[0].rows}
+    table = real_landcover.orderings(published, real_landcover.sample_scene_ious(records), real)
+    return (
+        "\n\nThe HR-MARS methods ordered three ways (macro IoU; published: HR-MARS on DFC2020; sample "
+        f"scene: notebooks 03-06; real scene: notebook 13 on `{real_landcover.DATASET}`, each method "
+        "as published; read the real column with notebook 13's floors):\n\n"
+        + real_landcover.markdown(table)
+    )
 
 
 def update_readme(
