@@ -28,12 +28,14 @@ def _loops(fine, factor, c, min_known):
     return lab, frac, known
 
 
-@pytest.mark.parametrize("factor,shape", [(3, (12, 9)), (3, (13, 10)), (5, (20, 17)), (50, (100, 120))])
+@pytest.mark.parametrize(
+    "factor,shape", [(3, (12, 9)), (3, (13, 10)), (5, (20, 17)), (50, (100, 120))]
+)
 def test_matches_loops(factor, shape):
     rng = np.random.default_rng(factor)
     fine = rng.integers(0, 4, shape).astype(np.uint8)
     fine[rng.random(shape) < 0.3] = 255
-    fine[: factor, : factor] = 255  # one empty cell
+    fine[:factor, :factor] = 255  # one empty cell
     got = cl.aggregate(fine, factor, 4, min_known=0.6)
     lab, frac, known = _loops(fine, factor, 4, 0.6)
     np.testing.assert_array_equal(got.labels, lab)
@@ -73,7 +75,9 @@ def test_bad_inputs_are_named():
 
 
 def test_upsample_round_trip():
-    fine = np.random.default_rng(1).integers(0, 3, (9, 9)).repeat(3, 0).repeat(3, 1).astype(np.uint8)
+    fine = (
+        np.random.default_rng(1).integers(0, 3, (9, 9)).repeat(3, 0).repeat(3, 1).astype(np.uint8)
+    )
     got = cl.aggregate(fine, 3, 3)
     np.testing.assert_array_equal(got.on_fine_grid(fine.shape), fine)
     up = cl.upsample(np.array([[1, 2]], np.uint8), 2, (3, 5))

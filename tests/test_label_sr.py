@@ -357,11 +357,15 @@ RATIOS = {"x3": 3, "x50": 50}
 
 
 def test_ratio_rules_pass_a_good_record_and_report_targets():
-    from helpers import checks, landcover_rules as lr
+    from helpers import checks
+    from helpers import landcover_rules as lr
 
     checks.verify(lr.label_sr_rules(_ratio_record(), RATIOS), "teaching")
     targets = lr.label_sr_targets(_ratio_record(), RATIOS)
-    assert [t.passed for t in targets] == [False, True]  # naive below the 30 m map, above the 500 m one
+    assert [t.passed for t in targets] == [
+        False,
+        True,
+    ]  # naive below the 30 m map, above the 500 m one
 
 
 @pytest.mark.parametrize(
@@ -375,7 +379,8 @@ def test_ratio_rules_pass_a_good_record_and_report_targets():
     ],
 )
 def test_ratio_rules_fail_a_broken_record(key, value):
-    from helpers import checks, landcover_rules as lr
+    from helpers import checks
+    from helpers import landcover_rules as lr
 
     broken = _ratio_record(**{key: value})
     if math.isnan(value):
@@ -398,10 +403,20 @@ def test_recipes_share_batches_and_learn_from_coarse_labels_only():
 
     rng = np.random.default_rng(0)
     fine = np.repeat(np.repeat(rng.integers(0, 3, (8, 8)), 4, 0), 4, 1)
-    image = np.stack([fine == k for k in range(3)]).astype(np.float32) + rng.normal(0, 0.1, (3, 32, 32)).astype(np.float32)
+    image = np.stack([fine == k for k in range(3)]).astype(np.float32) + rng.normal(
+        0, 0.1, (3, 32, 32)
+    ).astype(np.float32)
     coarse = np.repeat(np.repeat(fine[::8, ::8], 8, 0), 8, 1)
     patches = recipe.patches_from_arrays(image, coarse, 16, fine=fine)
-    s = {"crop": 16, "batch": 2, "samples": 4, "epochs": 1, "width": 4, "depth": 2, "learning_rate": 1e-2}
+    s = {
+        "crop": 16,
+        "batch": 2,
+        "samples": 4,
+        "epochs": 1,
+        "width": 4,
+        "depth": 2,
+        "learning_rate": 1e-2,
+    }
     a = [b["coarse"].clone() for b in recipe.batches(patches, s, 3)]
     b = [b["coarse"].clone() for b in recipe.batches(patches, s, 3)]
     assert all(torch.equal(x, y) for x, y in zip(a, b))  # same seed, same batches: equal steps
@@ -415,6 +430,10 @@ def test_recipes_share_batches_and_learn_from_coarse_labels_only():
     scrambled = [dict(p, mask=torch.randint(0, 3, p["mask"].shape)) for p in patches]
     m1, _ = recipe.naive(patches, s, 1, num_classes=3, device="cpu", progress=False)
     m2, _ = recipe.naive(scrambled, s, 1, num_classes=3, device="cpu", progress=False)
-    assert all(torch.equal(x, y) for x, y in zip(m1.state_dict().values(), m2.state_dict().values()))
+    assert all(
+        torch.equal(x, y) for x, y in zip(m1.state_dict().values(), m2.state_dict().values())
+    )
     m3, _ = recipe.supervised(scrambled, s, 1, num_classes=3, device="cpu", progress=False)
-    assert not all(torch.equal(x, y) for x, y in zip(m1.state_dict().values(), m3.state_dict().values()))
+    assert not all(
+        torch.equal(x, y) for x, y in zip(m1.state_dict().values(), m3.state_dict().values())
+    )

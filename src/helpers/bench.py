@@ -609,7 +609,14 @@ def results_section(profile: str = "teaching") -> str:
     )
     records = results.load(run, skip_broken=True)
     verdicts = "\n".join(f"- {line}" for line in report.ordering_lines(records))
-    return note + "\n\n" + report.markdown_results(records) + "\n\n" + verdicts + three_orderings(records)
+    return (
+        note
+        + "\n\n"
+        + report.markdown_results(records)
+        + "\n\n"
+        + verdicts
+        + three_orderings(records)
+    )
 
 
 def three_orderings(records: list[dict[str, Any]]) -> str:

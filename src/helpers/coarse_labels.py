@@ -80,9 +80,9 @@ def aggregate(
     cell = (rows[:, None] * cw + cols[None, :]).ravel()
     lab = a.ravel()
     ok = lab != nodata
-    counts = np.bincount(
-        cell[ok] * num_classes + lab[ok], minlength=ch * cw * num_classes
-    ).reshape(ch, cw, num_classes)
+    counts = np.bincount(cell[ok] * num_classes + lab[ok], minlength=ch * cw * num_classes).reshape(
+        ch, cw, num_classes
+    )
     size = np.bincount(cell, minlength=ch * cw).reshape(ch, cw).astype(np.float64)
     known_n = counts.sum(-1).astype(np.float64)
     known = known_n / size

@@ -517,7 +517,9 @@ def settings(notebook: str, profile: str) -> dict[str, Any]:
         raise KeyError(f"No settings for {key!r}; known: {sorted(PROFILES)}")
     found = dict(PROFILES[key][name])
     if found.get("time_cap_s") is not None and os.environ.get("EOSR_TIME_CAP") == "off":
-        found["time_cap_s"] = None  # a measurement on a busy machine: train every step, however long
+        found["time_cap_s"] = (
+            None  # a measurement on a busy machine: train every step, however long
+        )
     return found
 
 

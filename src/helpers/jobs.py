@@ -33,7 +33,6 @@ from . import (
     labels,
     locks,
     losses,
-    metrics,
     results,
     runs,
     train,

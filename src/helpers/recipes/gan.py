@@ -21,7 +21,10 @@ from .. import config, crops, seeds, train
 from ..models import pix2pix as p2p
 
 IGNORE = 255  # the kit's ignore value inside the loops (train.gan_batch, metrics)
-RECIPE_DEFAULTS: dict[str, Any] = {"decay_from": None, "cgan_decay_from": None}  # settings a profile may leave out
+RECIPE_DEFAULTS: dict[str, Any] = {
+    "decay_from": None,
+    "cgan_decay_from": None,
+}  # settings a profile may leave out
 OUTPUTS = {"tanh": "tanh, as published", "softmax": "softmax image"}
 
 
@@ -88,7 +91,9 @@ def samples(
     return [{k: v[i] for k, v in out.items()} for i in range(len(out["mask"]))]
 
 
-def batches(items: Sequence[dict[str, torch.Tensor]], size: int = 4) -> list[dict[str, torch.Tensor]]:
+def batches(
+    items: Sequence[dict[str, torch.Tensor]], size: int = 4
+) -> list[dict[str, torch.Tensor]]:
     """Whole patches in batches of ``size`` (the test loader of a recipe)."""
     keys = list(items[0]) if items else []
     return [
@@ -179,7 +184,9 @@ def cgan(
     G, which starts from noise). ``test``: ``(coarse, fine)`` arrays scored after training."""
     s = settings(profile, **overrides)
     items = samples(fine, coarse, num_classes=num_classes, ignore_index=ignore_index)
-    test_items = None if test is None else samples(test[1], test[0], None, num_classes, ignore_index)
+    test_items = (
+        None if test is None else samples(test[1], test[0], None, num_classes, ignore_index)
+    )
     batch_fn = train.gan_batch(
         num_classes, input_key="coarse", one_hot_input=True, scale=p2p.TARGET_SCALE
     )
@@ -224,7 +231,9 @@ def pix2pix(
         raise ValueError(f"output must be one of {list(OUTPUTS)}, got {output!r}")
     s = settings(profile, **overrides)
     items = samples(fine, None, images, num_classes, ignore_index)
-    test_items = None if test is None else samples(test[1], None, test[0], num_classes, ignore_index)
+    test_items = (
+        None if test is None else samples(test[1], None, test[0], num_classes, ignore_index)
+    )
     stats = band_stats(images) if input_stats is None else tuple(map(torch.as_tensor, input_stats))
     bands = items[0]["image"].shape[0]
     scale = p2p.TARGET_SCALE if output == "tanh" else 1.0
@@ -255,7 +264,10 @@ def predict(result: GanResult, condition: Any, batch: int = 4) -> np.ndarray:
     with torch.no_grad():
         for i in range(0, len(x), batch):
             part = x[i : i + batch].to(device)
-            fake = {key: part, "mask": torch.full((len(part), *part.shape[-2:]), IGNORE, device=device)}
+            fake = {
+                key: part,
+                "mask": torch.full((len(part), *part.shape[-2:]), IGNORE, device=device),
+            }
             cond, _, _ = result.batch_fn(fake)
             out.append(g(cond).argmax(1).cpu())
     return torch.cat(out).numpy()

@@ -56,9 +56,7 @@ def training_data(ntl_root: str | os.PathLike, crop: int, repeats: int, seed: in
     return crops.for_ntl(datasets.NTL(ntl_root, "train"), crop=crop, repeats=repeats, seed=seed)
 
 
-def build(
-    switches: Mapping[str, Any], width: int, train_samples: Any = None
-) -> ntl_sr.MMNTLSR:
+def build(switches: Mapping[str, Any], width: int, train_samples: Any = None) -> ntl_sr.MMNTLSR:
     """The network from its switches (``ntl_sr.NTLSRConfig``); with guidance, its guidance bands
     standardised on ``train_samples`` (``ntl_sr.fit_guide_stats``), as every caller trains it."""
     model = ntl_sr.build(width=width, **switches)
