@@ -135,6 +135,9 @@ SOURCES: dict[str, dict[str, Source | tuple[Source, Source]]] = {
         "naive U-Net, macro IoU": (r"^naive U-Net", "iou"),
         "label SR, macro IoU": (r"^label SR", "iou"),
         "supervised U-Net, macro IoU": (r"^supervised U-Net", "iou"),
+        "30 m: coarse labels up-sampled, macro IoU": (r"^30 m -> 10 m: coarse labels", "iou"),
+        "30 m: naive U-Net, macro IoU": (r"^30 m -> 10 m: naive U-Net", "iou"),
+        "30 m: label SR, macro IoU": (r"^30 m -> 10 m: label SR", "iou"),
     },
     "05_cgan_pix2pix": {
         "cGAN macro IoU": (r"^cGAN", "iou"),
