@@ -154,7 +154,9 @@ def test_fit_expected_tool_writes_the_profile_and_keeps_the_rest(tmp_path, capsy
     out = capsys.readouterr().out
     low, high = old["03_unet_landcover"]["U-Net macro IoU"][:2]
     n = expected.samples(old["03_unet_landcover"]["U-Net macro IoU"])
-    assert f"U-Net macro IoU: old {low:g}..{high:g} (n={n}); measured 0.800, 0.820, 0.810 -> " in out
+    assert (
+        f"U-Net macro IoU: old {low:g}..{high:g} (n={n}); measured 0.800, 0.820, 0.810 -> " in out
+    )
     assert "0.78..0.84 (n=3, CHANGED)" in out
     low, high = old["11_real_scene"][
         "sample-scene U-Net on real data, gain vs majority (mean of seeds)"

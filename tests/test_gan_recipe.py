@@ -219,7 +219,9 @@ def _arrays(n: int = 4, side: int = 32):
 def test_recipes_train_from_plain_arrays():
     fine, coarse, images = _arrays()
     small = dict(profile="smoke", device="cpu", ignore_index=99, crop=32, batch=2, progress=False)
-    cg = gan_recipe.cgan(coarse, fine, test=(coarse[:2], fine[:2]), seeds=[0], epochs=1, steps_per_epoch=2, **small)
+    cg = gan_recipe.cgan(
+        coarse, fine, test=(coarse[:2], fine[:2]), seeds=[0], epochs=1, steps_per_epoch=2, **small
+    )
     assert cg.method.startswith("cGAN") and len(cg.runs.scores) == 1 and cg.runs.steps() == 2
     assert gan_recipe.predict(cg, coarse[:3]).shape == (3, 32, 32)
     p2p = gan_recipe.pix2pix(images, fine, output="softmax", seeds=[0, 1], decay_from=0, **small)
