@@ -627,7 +627,8 @@ def three_orderings(records: list[dict[str, Any]]) -> str:
     real = real_landcover.real_scene_ious(records)
     if not real:
         return ""
-    published = {r.row: r.metrics["iou"] for r in report.TABLES[0].rows}
+    methods = set(real_landcover.HR_MARS_ROWS.values())  # one row per method, as published
+    published = {r.row: r.metrics["iou"] for r in report.TABLES[0].rows if r.row in methods}
     table = real_landcover.orderings(published, real_landcover.sample_scene_ious(records), real)
     return (
         "\n\nThe HR-MARS methods ordered three ways (macro IoU; published: HR-MARS on DFC2020; sample "
