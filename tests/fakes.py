@@ -15,9 +15,9 @@ import numpy as np
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
-from helpers import rasters
-from helpers.bands import S2_BANDS
-from helpers.layouts import ntl_path, patch_path
+from helpers.core.bands import S2_BANDS
+from helpers.data.layouts import ntl_path, patch_path
+from helpers.io import rasters
 
 UTM = CRS.from_epsg(32632)
 GEO = CRS.from_epsg(4326)

@@ -1,4 +1,4 @@
-"""helpers.ablation: notebook 09's row-by-row training over seeds, scored on the test patches."""
+"""helpers.training.ablation: notebook 09's row-by-row training over seeds, scored on the test patches."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import ablation, crops
+from helpers.data import crops
+from helpers.training import ablation
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: small convs, one thread
 

@@ -20,76 +20,79 @@ ROOT = Path(__file__).resolve().parents[1]
 HELPERS = ROOT / "src" / "helpers"
 
 # Layers, lowest first: a module may import its own layer or a lower one, never a higher one.
-# Keys are module names below ``helpers`` (a package name covers its modules).
+# Keys are dotted module names below ``helpers`` (a package name covers its modules); each
+# layer is one sub-package (SUBPACKAGES) and a module lives in its layer's (check_placement).
 LAYERS: dict[str, int] = {
     # 0 foundation: settings and vocabularies
-    "config": 0,
-    "bands": 0,
-    "labels": 0,
-    "locks": 0,
-    "atmosphere": 0,
-    "distributed": 0,
-    "checks": 0,
-    "narrate": 0,
+    "core.config": 0,
+    "core.bands": 0,
+    "core.labels": 0,
+    "core.locks": 0,
+    "core.atmosphere": 0,
+    "core.distributed": 0,
+    "core.checks": 0,
+    "core.narrate": 0,
     # 1 rasters: GeoTIFF I/O with georeference, windows, tiles, grid checks
-    "rasters": 1,
+    "io.rasters": 1,
     # 2 data: layouts and their readers and writers, preparation, downloads
-    "layouts": 2,
-    "datasets": 2,  # a package: one module per layout on a shared base
-    "windows": 2,
-    "crops": 2,
-    "synthetic": 2,
-    "misregistration": 2,
-    "earthengine": 2,
-    "earthengine_specs": 2,
-    "earthengine_batch": 2,
-    "ntl": 2,
-    "manifest": 2,
-    "scene": 2,
-    "scene_grid": 2,
-    "realdata": 2,
-    "real_lights": 2,
-    "sources": 2,
-    "vectors": 2,
-    "normalise": 2,
-    "streaming": 2,
-    "coarse_labels": 2,
+    "data.layouts": 2,
+    "data.datasets": 2,  # a package: one module per layout on a shared base
+    "data.windows": 2,
+    "data.crops": 2,
+    "data.synthetic": 2,
+    "data.misregistration": 2,
+    "data.earthengine": 2,
+    "data.earthengine_specs": 2,
+    "data.earthengine_batch": 2,
+    "data.ntl": 2,
+    "data.manifest": 2,
+    "data.scene": 2,
+    "data.scene_grid": 2,
+    "data.realdata": 2,
+    "data.real_lights": 2,
+    "data.sources": 2,
+    "data.vectors": 2,
+    "data.normalise": 2,
+    "data.streaming": 2,
+    "data.coarse_labels": 2,
     # 3 models: networks, losses, metrics, the classic method
-    "models": 3,
-    "losses": 3,
-    "metrics": 3,
-    "bag_of_colors": 3,
-    "floors": 3,
-    "segmentation_rules": 3,
-    "ordering": 3,
+    "models.ntl_sr": 3,
+    "models.pix2pix": 3,
+    "models.unet": 3,
+    "models.losses": 3,
+    "models.metrics": 3,
+    "models.bag_of_colors": 3,
+    "models.floors": 3,
+    "models.segmentation_rules": 3,
+    "models.ordering": 3,
     # 4 training and inference
-    "train": 4,
-    "inference": 4,
-    "ntl_baselines": 4,
-    "ablation": 4,
-    "ntl_evidence": 4,
-    "seeds": 4,
-    "landcover_rules": 4,
-    "transfer": 4,
-    "night_transfer": 4,
-    "real_landcover": 4,
-    "recipes": 4,
+    "training.train": 4,
+    "training.inference": 4,
+    "training.ntl_baselines": 4,
+    "training.ablation": 4,
+    "training.ntl_evidence": 4,
+    "training.seeds": 4,
+    "training.landcover_rules": 4,
+    "training.transfer": 4,
+    "training.night_transfer": 4,
+    "training.real_landcover": 4,
+    "training.recipes": 4,
     # 5 runs, records, report, reproduction
-    "runs": 5,
-    "results": 5,
-    "report": 5,
-    "reproduce": 5,
-    "execute": 5,
-    "expected": 5,
+    "records.runs": 5,
+    "records.results": 5,
+    "records.report": 5,
+    "records.reproduce": 5,
+    "records.execute": 5,
+    "records.expected": 5,
     # 6 presentation
-    "plots": 6,
-    "widgets": 6,
-    "dashboard": 6,
+    "views.plots": 6,
+    "views.widgets": 6,
+    "views.dashboard": 6,
     # 7 entry points
-    "cli": 7,
-    "jobs": 7,
-    "bench": 7,
-    "colab": 7,
+    "apps.cli": 7,
+    "apps.jobs": 7,
+    "apps.bench": 7,
+    "apps.colab": 7,
     "": 7,  # helpers/__init__.py
 }
 LAYER_NAMES = [
@@ -102,18 +105,39 @@ LAYER_NAMES = [
     "presentation",
     "entry points",
 ]
-# "A model knows tensors, not files": what a module under helpers/models may not import.
+# The tree shows the layers: one sub-package of helpers per layer, lowest first.
+SUBPACKAGES: dict[str, int] = {
+    "core": 0,  # foundation
+    "io": 1,  # rasters
+    "data": 2,  # data
+    "models": 3,  # models
+    "training": 4,  # training and inference
+    "records": 5,  # runs and records
+    "views": 6,  # presentation
+    "apps": 7,  # entry points
+}
+# "A model knows tensors, not files": what a network (helpers.models but SCORING) may not import.
 MODEL_FORBIDDEN = ("rasterio", "sklearn", "scipy", "pandas", "matplotlib", "pathlib")
+# helpers.models also holds the scores, losses and classic methods of layer 3: they are no
+# networks, and may read files and tables.
+SCORING = (
+    "models.bag_of_colors",
+    "models.floors",
+    "models.losses",
+    "models.metrics",
+    "models.ordering",
+    "models.segmentation_rules",
+)
 # "Training writes where it is told": training and inference never pick run folders themselves.
-TRAINING = ("train", "inference")
-RUN_FOLDERS = ("runs", "results", "report", "reproduce")
+TRAINING = ("training.train", "training.inference")
+RUN_FOLDERS = ("records.runs", "records.results", "records.report", "records.reproduce")
 MAX_MODULE_LINES = 750  # the target is ~700; above this the module has two topics
 MAX_FUNCTION_LINES = 80  # code lines of one function (signature and docstring not counted)
-EXEMPT = {"synthetic"}  # the scene generator's layers are long by nature (its own issue)
+EXEMPT = {"data.synthetic"}  # the scene generator's layers are long by nature (its own issue)
 
 
 def module_name(path: Path, root: Path) -> str:
-    """``helpers/train/loop.py`` -> ``train.loop``; ``helpers/__init__.py`` -> ``""``."""
+    """``training/train/loop.py`` -> ``training.train.loop``; ``__init__.py`` -> ``""``."""
     parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts = parts[:-1]
@@ -147,15 +171,15 @@ def imports(name: str, path: Path, known: set[str]) -> dict[str, set[str]]:
 
 
 def _add(found: dict[str, set[str]], full: str, known: set[str], fallback: str = "") -> None:
-    """Record ``full`` (``helpers.x.y`` or an external module) as the module it names."""
+    """Record ``full`` (``helpers.x.y`` or an external module) as the module it names, with the
+    packages above it (importing a submodule runs their ``__init__`` first)."""
     for candidate in (full, fallback):
         if candidate == "helpers" or candidate.startswith("helpers."):
             inner = candidate.removeprefix("helpers").removeprefix(".")
             if inner in known:
                 found["helpers"].add(inner)
-                parent = inner.rpartition(".")[0]
-                if parent:  # importing a submodule runs its package's __init__ first
-                    found["helpers"].add(parent)
+                parts = inner.split(".")
+                found["helpers"].update(".".join(parts[:i]) for i in range(1, len(parts)))
                 return
         elif candidate:
             found["external"].add(candidate.split(".")[0])
@@ -169,15 +193,55 @@ def graph(root: Path = HELPERS) -> dict[str, dict[str, set[str]]]:
     out = {}
     for name, path in mods.items():
         deps = imports(name, path, known)
-        own = {d for d in deps["helpers"] if d == name.partition(".")[0] and "." in name}
-        deps["helpers"] -= own  # a package's own __init__ is already running
+        own = {d for d in deps["helpers"] if name.startswith(d + ".")}
+        deps["helpers"] -= own  # the packages around a module are already running
         out[name] = deps
     return out
 
 
-def layer_of(name: str) -> int | None:
-    """The layer of a module (its own entry, else its top-level package's)."""
-    return LAYERS.get(name, LAYERS.get(name.partition(".")[0]))
+def within(name: str, prefixes: tuple[str, ...] | set[str]) -> bool:
+    """True when ``name`` is one of ``prefixes`` or a module inside one of them."""
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def layer_of(name: str, layers: dict[str, int] | None = None) -> int | None:
+    """The layer of a module: its own entry, else its closest package's, else its sub-package's
+    (``core`` -> 0); None when it has none."""
+    layers = LAYERS if layers is None else layers
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        key = ".".join(parts[:i])
+        if key in layers:
+            return layers[key]
+    return SUBPACKAGES.get(name)
+
+
+def check_placement(root: Path = HELPERS, layers: dict[str, int] | None = None) -> list[str]:
+    """The tree shows the layers: each layer is one sub-package of ``helpers`` (SUBPACKAGES) and
+    every module lives in its layer's (the package's ``__init__`` aside)."""
+    layers = LAYERS if layers is None else layers
+    home = {layer: sub for sub, layer in SUBPACKAGES.items()}
+    problems = [
+        f"helpers.{sub} (layer {layer}) has no src/helpers/{sub}/__init__.py"
+        for sub, layer in SUBPACKAGES.items()
+        if not (root / sub / "__init__.py").exists()
+    ]
+    for name in modules(root):
+        top = name.partition(".")[0]
+        if name and top not in SUBPACKAGES:
+            problems.append(
+                f"helpers.{name} sits outside the layer sub-packages: move it into its layer's "
+                f"(helpers.{{{', '.join(SUBPACKAGES)}}}) and name it so in LAYERS"
+            )
+            continue
+        declared = layer_of(name, {k: v for k, v in layers.items() if k})
+        if name and declared is not None and declared != SUBPACKAGES[top]:
+            problems.append(
+                f"helpers.{name} is declared layer {declared} ({LAYER_NAMES[declared]}) but lives "
+                f"in helpers.{top} ({LAYER_NAMES[SUBPACKAGES[top]]}): move it to "
+                f"helpers.{home[declared]}"
+            )
+    return problems
 
 
 def check_layers(g: dict[str, dict[str, set[str]]]) -> list[str]:
@@ -202,10 +266,10 @@ def check_rules(g: dict[str, dict[str, set[str]]]) -> list[str]:
     """The two named rules of ARCHITECTURE.md."""
     problems = []
     for name, deps in g.items():
-        top = name.partition(".")[0]
-        if top == "models":  # models may use the foundation's constants (layer 0), nothing else
+        if within(name, ("models",)) and not within(name, SCORING):
+            # a network may use the foundation's constants (layer 0), nothing else of the kit
             outside = {
-                d for d in deps["helpers"] if d.partition(".")[0] != "models" and layer_of(d) != 0
+                d for d in deps["helpers"] if not within(d, ("models",)) and layer_of(d) != 0
             }
             files = deps["external"] & set(MODEL_FORBIDDEN)
             if outside or files:
@@ -213,8 +277,8 @@ def check_rules(g: dict[str, dict[str, set[str]]]) -> list[str]:
                     f"helpers.{name} imports {sorted(outside | files)}: "
                     "a model knows tensors, not files"
                 )
-        if top in TRAINING:
-            told = {d for d in deps["helpers"] if d.partition(".")[0] in RUN_FOLDERS}
+        if within(name, TRAINING):
+            told = {d for d in deps["helpers"] if within(d, RUN_FOLDERS)}
             if told:
                 problems.append(
                     f"helpers.{name} imports {sorted(told)}: training writes where it is told"
@@ -267,16 +331,24 @@ def code_lines(node: ast.AST) -> int:
     return 0 if not body else body[-1].end_lineno - body[0].lineno + 1
 
 
+def module_lines(text: str) -> int:
+    """Lines of a module without its import statements: importing from the layer
+    sub-packages takes a line per sub-package, and imports are no topic."""
+    nodes = [n for n in ast.walk(ast.parse(text)) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    return len(text.splitlines()) - sum(n.end_lineno - n.lineno + 1 for n in nodes)
+
+
 def check_sizes(root: Path = HELPERS) -> list[str]:
     """No module over MAX_MODULE_LINES, no function over MAX_FUNCTION_LINES (EXEMPT aside)."""
     problems = []
     for name, path in modules(root).items():
-        if name.partition(".")[0] in EXEMPT:
+        if within(name, EXEMPT):
             continue
         text = path.read_text(encoding="utf-8")
-        if len(text.splitlines()) > MAX_MODULE_LINES:
+        size = module_lines(text)
+        if size > MAX_MODULE_LINES:
             problems.append(
-                f"helpers.{name}: {len(text.splitlines())} lines (> {MAX_MODULE_LINES}); split it"
+                f"helpers.{name}: {size} lines without its imports (> {MAX_MODULE_LINES}); split it"
             )
         for node in ast.walk(ast.parse(text)):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -291,8 +363,8 @@ def check_sizes(root: Path = HELPERS) -> list[str]:
 # "Settings are passed down, not through the environment": no module writes
 # os.environ but these, each a process-wide switch of a library or the user's own setup cell.
 ENV_WRITES_ALLOWED = {
-    ("config", "seed_everything"): "CUBLAS_WORKSPACE_CONFIG: cuBLAS reads it, no API sets it",
-    ("colab", "setup"): "the Colab setup cell is the user's entry point: Drive folders as defaults",
+    ("core.config", "seed_everything"): "CUBLAS_WORKSPACE_CONFIG: cuBLAS reads it, no API sets it",
+    ("apps.colab", "setup"): "the user's setup cell, the entry point: Drive folders as defaults",
 }
 ENV_WRITERS = ("setdefault", "update", "pop", "popitem", "clear", "__setitem__", "__delitem__")
 # a module loaded by a name in a string is an import this test cannot see
@@ -381,18 +453,21 @@ def check_loads_by_name(root: Path = HELPERS) -> list[str]:
     """No module of the package imports another by a name held in data."""
     return [
         f"helpers.{name}:{line} loads a module by name: import it (a registry in code, "
-        "e.g. helpers.sources.BUILDERS)"
+        "e.g. helpers.data.sources.BUILDERS)"
         for name, path in modules(root).items()
         for line in loads_by_name(path.read_text(encoding="utf-8"))
     ]
 
 
 # "One recipe per trained model": a function that builds notebook 03's U-Net or the night-light
-# network and trains it (a call of the loop's ``fit``) is a recipe; recipes live in helpers/recipes/.
+# network and trains it (a call of the loop's ``fit``) is a recipe; recipes live in helpers/training/recipes/.
 MODEL_BUILDERS = ("UNet", "ntl_sr.build")
 LOOP_FITS = ("fit", "train.fit", "loop.fit", "train.loop.fit")
 RECIPE_EXEMPT = {
-    ("bench", "_epoch_child"): "times one epoch of data loading on a toy U-Net, trains no model",
+    (
+        "apps.bench",
+        "_epoch_child",
+    ): "times one epoch of data loading on a toy U-Net, trains no model",
 }
 
 
@@ -411,12 +486,12 @@ def trainings(source: str) -> list[tuple[int, str]]:
 
 
 def check_one_recipe(root: Path = HELPERS) -> list[str]:
-    """No function outside ``helpers.recipes`` both builds a U-Net / NTL network and trains it."""
+    """No function outside ``helpers.training.recipes`` both builds a U-Net / NTL network and trains it."""
     return [
         f"helpers.{name}:{line} ({where}) builds and trains a model: call its recipe in "
-        "helpers.recipes (one definition per trained model)"
+        "helpers.training.recipes (one definition per trained model)"
         for name, path in modules(root).items()
-        if name.partition(".")[0] != "recipes"
+        if not within(name, ("training.recipes",))
         for line, where in trainings(path.read_text(encoding="utf-8"))
         if (name, where) not in RECIPE_EXEMPT
     ]
@@ -440,14 +515,14 @@ def check_tools(tools: Path = TOOLS, root: Path = HELPERS) -> list[str]:
     return problems
 
 
-# "One engine per job": one window sampler and augmentation (helpers.windows), one NTL layout
-# reader (helpers.datasets.ntl). A second copy elsewhere drifts from the first one's seeds.
-SAMPLER = "windows"
+# "One engine per job": one window sampler and augmentation (helpers.data.windows), one NTL layout
+# reader (helpers.data.datasets.ntl). A second copy elsewhere drifts from the first one's seeds.
+SAMPLER = "data.windows"
 SAMPLER_DEFS = {  # what only the sampler defines (old private names included: they come back)
     "random_window", "tile_grid", "grid_starts", "blend_window", "iter_tiles", "draw_turn",
     "batch_turns", "turn", "augment", "_augment", "_window", "_draw", "_turn", "_turns",
 }  # fmt: skip
-NTL_READER = "datasets.ntl"
+NTL_READER = "data.datasets.ntl"
 NTL_READER_DEFS = {"NTL", "read_layout_patch", "layout_ids", "layout_root"}
 NTL_LAYER_NAMES = {"lr_ntl", "hr_ntl", "dmo", "dem", "isp"}
 
@@ -472,7 +547,7 @@ def _per_sample_rng(node: ast.AST) -> bool:
 
 
 def check_one_sampler(root: Path = HELPERS) -> list[str]:
-    """Windows, tiles and turns are defined in helpers.windows only: no function elsewhere has a
+    """Windows, tiles and turns are defined in helpers.data.windows only: no function elsewhere has a
     sampler's name, turns and flips arrays, or seeds its own per-sample generator."""
     problems = set()
     for name, path in modules(root).items():
@@ -484,17 +559,17 @@ def check_one_sampler(root: Path = HELPERS) -> list[str]:
             where = f"helpers.{name}.{node.name}"
             called = _called(node)
             if node.name in SAMPLER_DEFS:
-                problems.add(f"{where}: a second window sampler; use helpers.windows")
+                problems.add(f"{where}: a second window sampler; use helpers.data.windows")
             if "rot90" in called and called & {"flip", "fliplr", "flipud"}:
-                problems.add(f"{where} turns and flips arrays: use helpers.windows.turn")
+                problems.add(f"{where} turns and flips arrays: use helpers.data.windows.turn")
             if _per_sample_rng(node):
-                problems.add(f"{where} seeds its own crops: use helpers.windows.rng")
+                problems.add(f"{where} seeds its own crops: use helpers.data.windows.rng")
     return sorted(problems)
 
 
 def check_one_ntl_reader(root: Path = HELPERS) -> list[str]:
-    """The NTL layout is read by helpers.datasets.ntl only, and its layers are typed once
-    (helpers.layouts.NTL_LAYERS): no reader elsewhere, no literal retyping the layout (the coarse
+    """The NTL layout is read by helpers.data.datasets.ntl only, and its layers are typed once
+    (helpers.data.layouts.NTL_LAYERS): no reader elsewhere, no literal retyping the layout (the coarse
     ``lr_ntl`` folder beside two or more others)."""
     problems = []
     for name, path in modules(root).items():
@@ -502,13 +577,15 @@ def check_one_ntl_reader(root: Path = HELPERS) -> list[str]:
             if name != NTL_READER and isinstance(node, (ast.FunctionDef, ast.ClassDef)):
                 if node.name in NTL_READER_DEFS:
                     problems.append(f"helpers.{name}.{node.name}: a second NTL layout reader")
-            if name != "layouts" and isinstance(node, (ast.Dict, ast.List, ast.Tuple, ast.Set)):
+            if name != "data.layouts" and isinstance(
+                node, (ast.Dict, ast.List, ast.Tuple, ast.Set)
+            ):
                 keys = node.keys if isinstance(node, ast.Dict) else node.elts
                 found = {k.value for k in keys if isinstance(k, ast.Constant)} & NTL_LAYER_NAMES
                 if "lr_ntl" in found and len(found) >= 3:
                     problems.append(
                         f"helpers.{name}:{node.lineno} retypes the NTL layers {sorted(found)}: "
-                        "use helpers.layouts.NTL_LAYERS"
+                        "use helpers.data.layouts.NTL_LAYERS"
                     )
     return problems
 
@@ -555,13 +632,18 @@ def test_one_window_sampler_and_one_ntl_reader():
 
 def test_architecture_document_names_every_module():
     text = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
-    tops = {name.partition(".")[0] for name in modules() if name}
-    missing = sorted(t for t in tops if f"`{t}`" not in text)
+    names = {name.split(".")[1] for name in modules() if "." in name} | set(SUBPACKAGES)
+    missing = sorted(t for t in names if f"`{t}`" not in text)
     assert missing == [], f"docs/ARCHITECTURE.md does not name {missing}"
     for doc in ("README.md", "docs/CONTRACTS.md"):
         body = (ROOT / doc).read_text(encoding="utf-8")
         assert "ARCHITECTURE.md" in body, f"{doc} does not link the architecture"
         assert "DESIGN.md" not in body, f"{doc} points to a DESIGN.md outside the repository"
+
+
+def test_every_module_lives_in_its_layers_subpackage():
+    assert check_placement() == []
+    assert sorted(SUBPACKAGES.values()) == list(range(len(LAYER_NAMES)))  # one per layer
 
 
 def test_import_helpers_stays_light():
@@ -588,7 +670,7 @@ def _append(path: Path, text: str) -> None:
 
 
 def test_a_model_that_reads_files_is_caught(copy):
-    _append(copy / "models" / "unet.py", "\n\ndef load(path):\n    from .. import rasters\n")
+    _append(copy / "models" / "unet.py", "\n\ndef load(path):\n    from ..io import rasters\n")
     problems = check_rules(graph(copy))
     assert any("models.unet" in p and "tensors, not files" in p for p in problems), problems
     _append(copy / "models" / "pix2pix.py", "\nimport rasterio\n")
@@ -596,40 +678,46 @@ def test_a_model_that_reads_files_is_caught(copy):
 
 
 def test_training_that_picks_its_run_folder_is_caught(copy):
-    _append(copy / "train" / "loop.py", "\n\ndef where():\n    from .. import runs\n")
+    _append(
+        copy / "training" / "train" / "loop.py",
+        "\n\ndef where():\n    from ...records import runs\n",
+    )
     problems = check_rules(graph(copy))
-    assert any("train.loop" in p and "told" in p for p in problems), problems
+    assert any("training.train.loop" in p and "told" in p for p in problems), problems
     layers = check_layers(graph(copy))
-    assert any("train.loop" in p and "imports helpers.runs" in p for p in layers), layers
+    assert any(
+        "training.train.loop" in p and "imports helpers.records.runs" in p for p in layers
+    ), layers
 
 
 def test_an_import_cycle_is_caught(copy):
     assert check_cycles(graph(copy)) == []
-    _append(copy / "rasters.py", "\n\ndef late():\n    from . import datasets\n")
+    _append(copy / "io" / "rasters.py", "\n\ndef late():\n    from ..data import datasets\n")
     cycles = check_cycles(graph(copy))
-    assert any("datasets" in c and "rasters" in c for c in cycles), cycles
+    assert any("data.datasets" in c and "io.rasters" in c for c in cycles), cycles
     assert any(
-        "rasters" in p and "imports helpers.datasets" in p for p in check_layers(graph(copy))
+        "io.rasters" in p and "imports helpers.data.datasets" in p
+        for p in check_layers(graph(copy))
     )
 
 
 def test_a_cycle_through_a_package_init_is_caught(copy):
-    """``from .train import checkpoints`` runs ``train/__init__`` (which imports the loop)."""
-    _append(copy / "train" / "loop.py", "\nfrom .. import widgets\n")
-    _append(copy / "widgets.py", "\nfrom .train import checkpoints\n")
+    """Importing ``training.train.checkpoints`` runs ``train/__init__`` (it imports the loop)."""
+    _append(copy / "training" / "train" / "loop.py", "\nfrom ...views import widgets\n")
+    _append(copy / "views" / "widgets.py", "\nfrom ..training.train import checkpoints\n")
     cycles = check_cycles(graph(copy))
-    assert any("widgets" in c and "train" in c for c in cycles), cycles
+    assert any("views.widgets" in c and "training.train" in c for c in cycles), cycles
 
 
 def test_an_unplaced_module_and_long_code_are_caught(copy):
     (copy / "newtopic.py").write_text("X = 1\n", encoding="utf-8")
     assert any("newtopic has no layer" in p for p in check_layers(graph(copy)))
     body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES + 1))
-    _append(copy / "config.py", f'\n\ndef long():\n    """Doc."""\n{body}')
-    _append(copy / "labels.py", "\n" + "# filler\n" * MAX_MODULE_LINES)
+    _append(copy / "core" / "config.py", f'\n\ndef long():\n    """Doc."""\n{body}')
+    _append(copy / "core" / "labels.py", "\n" + "# filler\n" * MAX_MODULE_LINES)
     problems = check_sizes(copy)
     assert any("config.long" in p for p in problems), problems
-    assert any(p.startswith("helpers.labels:") for p in problems), problems
+    assert any(p.startswith("helpers.core.labels:") for p in problems), problems
 
 
 @pytest.mark.parametrize(
@@ -653,20 +741,22 @@ def test_an_environment_write_is_caught(line):
 
 
 def test_a_planted_environment_write_is_caught(copy):
-    _append(copy / "runs.py", '\n\ndef leak(p):\n    os.environ["EOSR_RUN_DIR"] = str(p)\n')
+    _append(
+        copy / "records" / "runs.py", '\n\ndef leak(p):\n    os.environ["EOSR_RUN_DIR"] = str(p)\n'
+    )
     problems = check_environ(copy)
-    assert any("helpers.runs:" in p and "(leak)" in p for p in problems), problems
+    assert any("helpers.records.runs:" in p and "(leak)" in p for p in problems), problems
 
 
 def test_a_module_loaded_by_name_is_caught(copy):
     assert loads_by_name("import importlib.util\nimportlib.util.find_spec('papermill')\n") == []
     assert loads_by_name("from importlib import import_module as im\n") == [1]
     _append(
-        copy / "manifest.py",
+        copy / "data" / "manifest.py",
         "\n\ndef build(m):\n    import importlib\n    return importlib.import_module(m)\n",
     )
     problems = check_loads_by_name(copy)
-    assert any("helpers.manifest:" in p and "by name" in p for p in problems), problems
+    assert any("helpers.data.manifest:" in p and "by name" in p for p in problems), problems
 
 
 def test_a_second_recipe_outside_recipes_is_caught(copy):
@@ -675,13 +765,15 @@ def test_a_second_recipe_outside_recipes_is_caught(copy):
         "    model = UNet(4, 8)\n    return train.fit(model, patches, None, 1)\n"
     )
     ntl = "\n\ndef again(loader):\n    m = ntl_sr.build(width=4)\n    return fit(m, loader, None, 1)\n"
-    _append(copy / "transfer.py", unet)
-    _append(copy / "jobs.py", ntl)
-    _append(copy / "recipes" / "night_lights.py", ntl)  # inside recipes/: the recipe itself
+    _append(copy / "training" / "transfer.py", unet)
+    _append(copy / "apps" / "jobs.py", ntl)
+    _append(
+        copy / "training" / "recipes" / "night_lights.py", ntl
+    )  # inside recipes/: the recipe itself
     problems = check_one_recipe(copy)
-    assert any("helpers.transfer:" in p and "(retrain)" in p for p in problems), problems
-    assert any("helpers.jobs:" in p and "(again)" in p for p in problems), problems
-    assert not any("recipes" in p.partition(" ")[0] for p in problems), problems
+    assert any("helpers.training.transfer:" in p and "(retrain)" in p for p in problems), problems
+    assert any("helpers.apps.jobs:" in p and "(again)" in p for p in problems), problems
+    assert not any("training.recipes" in p.partition(" ")[0] for p in problems), problems
     sklearn = "def ok(x):\n    m = UNet(4, 8)\n    return forest.fit(x)\n"
     assert trainings(sklearn) == []  # a scikit-learn fit is not the training loop
 
@@ -691,21 +783,21 @@ def test_a_tool_importing_an_unplaced_module_and_an_import_of_a_tool_are_caught(
     shutil.copytree(TOOLS, tools, ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "newtopic.py").write_text("X = 1\n", encoding="utf-8")
     (tools / "planted.py").write_text("from helpers import newtopic\n", encoding="utf-8")
-    _append(copy / "config.py", "\n\ndef late():\n    import nbkit\n")
+    _append(copy / "core" / "config.py", "\n\ndef late():\n    import nbkit\n")
     problems = check_tools(tools, copy)
     assert any("planted.py imports helpers.newtopic" in p for p in problems), problems
-    assert any("helpers.config imports ['nbkit']" in p for p in problems), problems
+    assert any("helpers.core.config imports ['nbkit']" in p for p in problems), problems
 
 
 def test_a_second_sampler_a_flip_rotate_and_an_ntl_reader_are_caught(copy):
     before = set(check_one_sampler(copy)) | set(check_one_ntl_reader(copy))
     _append(
-        copy / "crops.py",
+        copy / "data" / "crops.py",
         "\n\ndef _augment(arrays, rng):\n    k = int(rng.integers(4))\n"
         "    return {n: np.flip(np.rot90(a, k), -1) for n, a in arrays.items()}\n",
     )
     _append(
-        copy / "scene.py",
+        copy / "data" / "scene.py",
         "\n\ndef flip_turn(x, k):\n    return x.rot90(k, dims=(-2, -1)).flip(-1)\n"
         "\n\ndef crop_at(seed, epoch, index):\n"
         "    return np.random.default_rng([seed, epoch, index]).integers(8)\n",
@@ -716,11 +808,27 @@ def test_a_second_sampler_a_flip_rotate_and_an_ntl_reader_are_caught(copy):
     assert any("scene.flip_turn turns and flips" in p for p in problems), problems
     assert any("scene.crop_at seeds its own crops" in p for p in problems), problems
     _append(
-        copy / "ntl.py",
+        copy / "data" / "ntl.py",
         "\n\ndef read_layout_patch(root, split, patch_id):\n"
         '    bands = {"lr_ntl": 1, "hr_ntl": 1, "dmo": 7, "dem": 1, "isp": 1}\n'
         "    return bands\n",
     )
     problems = sorted(set(check_one_ntl_reader(copy)) - before)
     assert any("ntl.read_layout_patch: a second NTL layout reader" in p for p in problems)
-    assert any("helpers.ntl:" in p and "retypes the NTL layers" in p for p in problems), problems
+    assert any("helpers.data.ntl:" in p and "retypes the NTL layers" in p for p in problems), (
+        problems
+    )
+
+
+def test_a_module_outside_its_layers_subpackage_is_caught(copy):
+    assert check_placement(copy) == []
+    (copy / "newtopic.py").write_text("X = 1\n", encoding="utf-8")
+    problems = check_placement(copy)
+    assert any("helpers.newtopic sits outside the layer sub-packages" in p for p in problems)
+    (copy / "core" / "fancy.py").write_text("X = 1\n", encoding="utf-8")
+    problems = check_placement(copy, {**LAYERS, "core.fancy": 2})
+    assert any(
+        "helpers.core.fancy is declared layer 2" in p and "helpers.data" in p for p in problems
+    )
+    shutil.rmtree(copy / "views")
+    assert any("helpers.views (layer 6) has no" in p for p in check_placement(copy))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import bag_of_colors as boc
+from helpers.models import bag_of_colors as boc
 
 PALETTE = np.array(
     [[0.1, 0.1, 0.1, 0.6], [0.5, 0.2, 0.1, 0.1], [0.1, 0.6, 0.2, 0.3], [0.3, 0.3, 0.8, 0.05]],

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from helpers import bench, report, results
+from helpers.apps import bench
+from helpers.records import report, results
 
 
 def test_repeat_reports_min_median_max():
@@ -122,7 +123,7 @@ def test_bench_writes_the_readme_results_table_from_the_newest_teaching_run(monk
 def test_readme_results_block_carries_the_three_orderings_only_when_notebook_13_recorded():
     """The README's three-orderings table is computed from the run's records (never pasted): absent
     without notebook 13, and ranked from the records when it is there."""
-    from helpers import real_landcover as rl
+    from helpers.training import real_landcover as rl
 
     assert bench.three_orderings([]) == ""
     order = ["U-Net", "Bag of colors (test)", "pix2pix", "cGAN low->high", "Label super-resolution"]

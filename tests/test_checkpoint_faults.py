@@ -22,7 +22,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 import helpers
-from helpers import cli, reproduce, results, runs, train
+from helpers.apps import cli
+from helpers.records import reproduce, results, runs
+from helpers.training import train
 
 SRC = str(Path(helpers.__file__).resolve().parents[1])  # the helpers under test
 
@@ -277,7 +279,7 @@ def test_half_written_results_line_is_named_and_the_report_still_written(run_fol
 
 
 def test_report_is_written_atomically(run_folders, monkeypatch):
-    from helpers import locks
+    from helpers.core import locks
 
     run = run_folders / "current"
     results.record("00_setup_and_tour", "first", {"x": 1.0})

@@ -64,7 +64,7 @@ def test_checks_use_helpers_checks_and_no_constant_asserts(path):
         pytest.skip(f"{path.name} has no Checks section")
     clean = "\n".join(ln for ln in code.splitlines() if not ln.lstrip().startswith(("%", "!")))
     assert path.stem[:2] not in JUDGE_METHODS or "checks.verify(" in clean, (
-        f"{path.name}: the Checks section should hand its promises to helpers.checks.verify (rules "
+        f"{path.name}: the Checks section should hand its promises to helpers.core.checks.verify (rules "
         "in a helpers function that a test feeds a broken record)"
     )
     assert not constant_asserts(clean), (

@@ -2,7 +2,7 @@
 
 import pytest
 
-from helpers import checks, narrate
+from helpers.core import checks, narrate
 
 
 def test_verify_raises_on_a_model_at_its_floor():

@@ -12,8 +12,10 @@ import math
 
 import pytest
 
-from helpers import cli, config, jobs, synthetic
-from helpers.train import checkpoints
+from helpers.apps import cli, jobs
+from helpers.core import config
+from helpers.data import synthetic
+from helpers.training.train import checkpoints
 
 
 @pytest.fixture(scope="module")

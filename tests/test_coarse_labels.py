@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import coarse_labels as cl
+from helpers.data import coarse_labels as cl
 
 
 def _loops(fine, factor, c, min_known):
@@ -128,7 +128,8 @@ def test_national_product_noise_is_realistic_and_seeded():
 
 
 def test_sample_scene_lc30_hook_leaves_other_layers_byte_identical(tmp_path, monkeypatch):
-    from helpers import rasters, synthetic
+    from helpers.data import synthetic
+    from helpers.io import rasters
 
     region = synthetic.generate_region(7, 256, "summer", "dfc")
     before = {k: getattr(region, k).copy() for k in ("igbp", "s2", "s1", "coarse")}

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import colab
+from helpers.apps import colab
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -199,9 +199,9 @@ def test_install_keeps_torch_and_installs_the_runtime_set_only(monkeypatch, tmp_
 
 
 def test_colab_module_imports_with_the_standard_library_only():
-    """The setup cell imports helpers.colab from the fresh clone before pip installed anything."""
+    """The setup cell imports helpers.apps.colab from the fresh clone before pip installed anything."""
     probe = (
-        "import sys; sys.path.insert(0, sys.argv[1]); from helpers import colab; "
+        "import sys; sys.path.insert(0, sys.argv[1]); from helpers.apps import colab; "
         "extra = {m.split('.')[0] for m in sys.modules} - set(sys.stdlib_module_names) - {'helpers', '__main__'}; "
         "print(sorted(extra))"
     )
@@ -254,7 +254,7 @@ def test_setup_puts_data_and_runs_on_drive_and_enables_widgets(monkeypatch, tmp_
     import os
 
     assert os.environ["EOSR_DATA"] == str(base / "data") and (base / "runs").is_dir()
-    from helpers import config
+    from helpers.core import config
 
     assert config.data_dir() == (base / "data").resolve()
     assert config.runs_dir() == (base / "runs").resolve()

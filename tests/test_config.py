@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import config
+from helpers.core import config
 
 
 def test_profiles_cover_the_same_keys():

@@ -1,4 +1,4 @@
-"""helpers.crops: one crop dataset for land cover, pix2pix and night lights.
+"""helpers.data.crops: one crop dataset for land cover, pix2pix and night lights.
 
 The three classes it replaced (``train.RandomCrops``, ``train.MemoryCrops``,
 ``ntl_sr.CachedCrops``) are kept below, verbatim, as references: the new dataset must give the
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import crops
+from helpers.data import crops
 
 
 def _same(a: dict, b: dict) -> None:
@@ -107,7 +107,7 @@ def test_bad_settings_are_named():
 class OldRandomCrops:
     """A map-style dataset of ``samples`` random crops (+ rot90/flip) from patches held in memory.
 
-    ``patches``: a dataset of full patch dicts (e.g. ``helpers.datasets.DFC2020(crop=None)``); its
+    ``patches``: a dataset of full patch dicts (e.g. ``helpers.data.datasets.DFC2020(crop=None)``); its
     tensors are loaded once. Crops depend only on ``(seed, epoch, index)``, so runs and resumed runs
     see the same data; :func:`fit` calls :meth:`set_epoch`. Keys with a leading channel axis
     (``image``) and label maps (``mask``, ``coarse``) are cropped together.
@@ -213,7 +213,7 @@ class OldCachedCrops(torch.utils.data.Dataset):
 
     Reading each patch from disk once makes training on tiny sets (the sample scene) fast;
     ``repeats`` makes one epoch visit every patch that many times. Crops are deterministic given
-    ``seed`` and the epoch (:meth:`set_epoch`, called by :func:`helpers.train.fit`).
+    ``seed`` and the epoch (:meth:`set_epoch`, called by :func:`helpers.training.train.fit`).
     """
 
     KEYS = ("low_res", "high_res", "dmo", "dem", "isp")

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from rasterio.crs import CRS
 
-from helpers import dashboard, rasters, results
+from helpers.io import rasters
+from helpers.records import results
+from helpers.views import dashboard
 from tests import fakes
 
 CRS_UTM = CRS.from_epsg(32632)  # UTM 32N

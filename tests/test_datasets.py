@@ -1,4 +1,4 @@
-"""helpers.datasets on tiny GeoTIFFs written here in the official SEN12MS/DFC2020/NTL naming."""
+"""helpers.data.datasets on tiny GeoTIFFs written here in the official SEN12MS/DFC2020/NTL naming."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import torch
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
-from helpers import datasets as ds
-from helpers import normalise, rasters
-from helpers.bands import S1_BANDS, S2_BANDS
-from helpers.datasets import base
-from helpers.layouts import SEASONS
+from helpers.core.bands import S1_BANDS, S2_BANDS
+from helpers.data import datasets as ds
+from helpers.data import normalise
+from helpers.data.datasets import base
+from helpers.data.layouts import SEASONS
+from helpers.io import rasters
 from tests import fakes
 
 UTM, GEO, SIZE = fakes.UTM, fakes.GEO, fakes.SIZE
@@ -92,7 +93,7 @@ def test_normalisation_ranges(sen12ms):
 
 @pytest.mark.parametrize("scheme", ["igbp", "lccs_lc", "lccs_lu", "lccs_sh", "dfc", "dfc8"])
 def test_label_schemes(sen12ms, scheme):
-    from helpers import labels
+    from helpers.core import labels
 
     mask = ds.SEN12MS(sen12ms, label=scheme)[1]["mask"].numpy()
     igbp = ds.SEN12MS(sen12ms, label="igbp")[1]["mask"].numpy()
@@ -115,7 +116,7 @@ def test_split_list_as_ids_and_text_file(sen12ms, tmp_path):
 
 
 def test_dfc2020_fine_and_coarse(dfc2020):
-    from helpers import labels
+    from helpers.core import labels
 
     data = ds.DFC2020(dfc2020, split="validation", label="dfc")
     sample = data[0]
@@ -356,7 +357,7 @@ def test_patch_browser_headless(sen12ms, dfc2020):
     import matplotlib
 
     matplotlib.use("Agg")
-    from helpers import widgets
+    from helpers.views import widgets
 
     browser = widgets.patch_browser(sen12ms, dfc2020, max_patches=2)
     (group, patch), (scheme, combo) = browser.children[0].children, browser.children[1].children
@@ -373,7 +374,7 @@ def test_patch_figure_shows_fine_and_coarse(dfc2020):
     import matplotlib
 
     matplotlib.use("Agg")
-    from helpers import plots
+    from helpers.views import plots
 
     data = ds.DFC2020(dfc2020, label="dfc", s2_bands=("B04", "B03", "B02"))
     fig = plots.patch_figure(data[0], data.bands, ("B04", "B03", "B02"), "dfc")
@@ -383,12 +384,13 @@ def test_patch_figure_shows_fine_and_coarse(dfc2020):
         plots.composite(data[0]["image"].numpy(), data.bands, ("B08", "B04", "B03"))
 
 
-# ---- the sample scene (helpers.synthetic) read by the same readers ----
+# ---- the sample scene (helpers.data.synthetic) read by the same readers ----
 
 
 @pytest.mark.slow
 def test_sample_scene_integration():
-    from helpers import labels, synthetic
+    from helpers.core import labels
+    from helpers.data import synthetic
 
     paths = synthetic.ensure_sample("smoke", verbose=False)
     sen = ds.SEN12MS(paths.sen12ms, s2_bands=S2_BANDS, s1_bands=S1_BANDS, label="igbp")

@@ -7,9 +7,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from helpers import datasets, manifest, rasters
-from helpers.layouts import COBENCH_DIR
-from helpers.normalise import DatasetError
+from helpers.data import datasets, manifest
+from helpers.data.layouts import COBENCH_DIR
+from helpers.data.normalise import DatasetError
+from helpers.io import rasters
 
 
 def _cobench_zip(tmp_path):

@@ -1,6 +1,6 @@
 """DDP under torchrun on this CPU (gloo): ``eosr train unet --profile smoke`` on 2 ranks writes one
 checkpoint and one record, matches a 1-process run with the same global batch and seed, and its
-checkpoint resumes on 1 rank. The helpers of ``helpers.distributed`` answer as one process
+checkpoint resumes on 1 rank. The helpers of ``helpers.core.distributed`` answer as one process
 outside torchrun.
 
 Tolerance (stated in docs/scaling.md): 2 ranks and 1 process see the same global batches (one
@@ -22,8 +22,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import cli, distributed, synthetic
-from helpers.train import checkpoints
+from helpers.apps import cli
+from helpers.core import distributed
+from helpers.data import synthetic
+from helpers.training.train import checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCHS = 2
@@ -63,7 +65,7 @@ def two_ranks(tmp_path_factory) -> Path:
         "EOSR_RUN_DIR": str(out),
     }
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    cmd += ["-m", "helpers.cli", "train", "unet", "--profile", "smoke"]
+    cmd += ["-m", "helpers.apps.cli", "train", "unet", "--profile", "smoke"]
     cmd += ["--epochs", str(EPOCHS), "--out", str(out), "--time-cap", "0"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -201,7 +203,7 @@ def test_gan_trains_on_two_ranks(tmp_path):
     synthetic.ensure_sample("smoke", verbose=False)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    cmd += ["-m", "helpers.cli", "train", "cgan", "--profile", "smoke", "--epochs", "1"]
+    cmd += ["-m", "helpers.apps.cli", "train", "cgan", "--profile", "smoke", "--epochs", "1"]
     cmd += ["--out", str(tmp_path), "--time-cap", "0"]
     done = subprocess.run(
         cmd, env={**env, "EOSR_RUN_DIR": str(tmp_path)}, capture_output=True, text=True, timeout=600

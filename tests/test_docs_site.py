@@ -21,7 +21,7 @@ pytest.importorskip("mkdocs_jupyter", reason="the docs extra: pip install -e '.[
 
 import build_docs  # noqa: E402
 
-from helpers import colab  # noqa: E402
+from helpers.apps import colab  # noqa: E402
 
 
 def _png() -> str:

@@ -1,4 +1,4 @@
-"""helpers.earthengine: grids, chunk planning, scale factors, layouts, cache, retries, no-credentials path.
+"""helpers.data.earthengine: grids, chunk planning, scale factors, layouts, cache, retries, no-credentials path.
 
 Earth Engine is never contacted except by the test marked ``earthengine`` (skipped without credentials);
 everything else injects a fake fetcher ``(spec, grid) -> array``.
@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import rasterio
 
-from helpers import earthengine as E
-from helpers import earthengine_specs as S
-from helpers import rasters
-from helpers.layouts import SCENE_FILES, ntl_split
+from helpers.data import earthengine as E
+from helpers.data import earthengine_specs as S
+from helpers.data.layouts import SCENE_FILES, ntl_split
+from helpers.io import rasters
 
 BBOX = S.aoi_around(13.40, 52.52, 2.0)  # Berlin, UTM 33N
 
@@ -370,12 +370,12 @@ def test_fallback_returns_the_sample_scene_without_traceback(tmp_path, monkeypat
         ntl=tmp_path / "NTL",
         sen12ms=tmp_path / "SEN12MS",
     )
-    module = types.ModuleType("helpers.synthetic")
+    module = types.ModuleType("helpers.data.synthetic")
     module.ensure_sample = lambda profile=None, seed=0, force=False, verbose=True: fake
-    monkeypatch.setitem(sys.modules, "helpers.synthetic", module)
+    monkeypatch.setitem(sys.modules, "helpers.data.synthetic", module)
     import helpers
 
-    monkeypatch.setattr(helpers, "synthetic", module, raising=False)
+    monkeypatch.setattr(helpers.data, "synthetic", module, raising=False)
     status = E.Status(False, ("credentials",), "Sign in.")
     result = E.fetch_or_sample(BBOX, status=status)
     assert result.source == "sample scene"
@@ -409,12 +409,12 @@ def test_failure_half_way_can_fall_back(tmp_path, monkeypatch):
     fake = types.SimpleNamespace(
         root=tmp_path, scene=tmp_path / "scene", dfc2020=tmp_path / "D", ntl=tmp_path / "N"
     )
-    module = types.ModuleType("helpers.synthetic")
+    module = types.ModuleType("helpers.data.synthetic")
     module.ensure_sample = lambda profile=None, seed=0, force=False, verbose=True: fake
-    monkeypatch.setitem(sys.modules, "helpers.synthetic", module)
+    monkeypatch.setitem(sys.modules, "helpers.data.synthetic", module)
     import helpers
 
-    monkeypatch.setattr(helpers, "synthetic", module, raising=False)
+    monkeypatch.setattr(helpers.data, "synthetic", module, raising=False)
 
     def quota(spec, grid):
         raise RuntimeError("User memory limit exceeded.")

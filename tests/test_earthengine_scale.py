@@ -13,10 +13,10 @@ import types
 import numpy as np
 import pytest
 
-from helpers import earthengine as E
-from helpers import earthengine_batch as B
-from helpers import earthengine_specs as S
-from helpers import rasters
+from helpers.data import earthengine as E
+from helpers.data import earthengine_batch as B
+from helpers.data import earthengine_specs as S
+from helpers.io import rasters
 
 from .test_earthengine import BBOX, fake_fetcher
 
@@ -145,7 +145,7 @@ def test_geemap_project_secret_name_is_accepted(monkeypatch):
     assert E.resolve_project() == "kit-style"  # the kit's own name first
     monkeypatch.delenv("EE_PROJECT")
     monkeypatch.delenv("EE_PROJECT_ID")
-    from helpers import config
+    from helpers.core import config
 
     secrets = {"EE_PROJECT_ID": "from-colab-secret"}
     colab = types.ModuleType("google.colab")

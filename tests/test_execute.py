@@ -10,7 +10,9 @@ import nbformat
 import numpy as np
 import pytest
 
-from helpers import config, execute, widgets
+from helpers.core import config
+from helpers.records import execute
+from helpers.views import widgets
 
 
 class _MissedWakeupChannel:
@@ -91,7 +93,7 @@ def test_reproduce_executor_runs_a_widget_notebook_headless(tmp_path, monkeypatc
     }
     nb.cells = [
         nbformat.v4.new_code_cell(
-            "import numpy as np\nfrom helpers import widgets\n"
+            "import numpy as np\nfrom helpers.views import widgets\n"
             "panels = [{'truth': np.zeros((16, 16), int)} for _ in range(2)]\n"
             "widgets.label_browser(panels)"
         ),

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import config, expected
+from helpers.core import config
+from helpers.records import expected
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -108,7 +109,7 @@ def test_per_seed_values_count_as_samples():
 
 
 def test_only_ranges_from_three_values_are_asserted(monkeypatch):
-    from helpers import checks
+    from helpers.core import checks
 
     monkeypatch.setitem(
         expected.RANGES,
@@ -147,7 +148,7 @@ def test_fit_expected_tool_writes_the_profile_and_keeps_the_rest(tmp_path, capsy
         runs.append(folder)
     assert fit_expected.reproduce_runs("teaching", tmp_path) == runs
     target = tmp_path / "expected.py"
-    shutil.copy(ROOT / "src" / "helpers" / "expected.py", target)
+    shutil.copy(ROOT / "src" / "helpers" / "records" / "expected.py", target)
     args = [*map(str, runs), "--profile", "teaching", "--write", "--target", str(target)]
     old = expected.RANGES["teaching"]
     assert fit_expected.main(args) == 0
@@ -164,7 +165,7 @@ def test_fit_expected_tool_writes_the_profile_and_keeps_the_rest(tmp_path, capsy
     assert (
         f"gain vs majority (mean of seeds): old {low:g}..{high:g} (n=1); no record -> kept" in out
     )
-    scope: dict = {"__name__": "helpers.expected_copy", "__package__": "helpers"}
+    scope: dict = {"__name__": "helpers.records.expected_copy", "__package__": "helpers.records"}
     exec(compile(target.read_text(), str(target), "exec"), scope)  # noqa: S102 - our own file
     teaching = scope["RANGES"]["teaching"]
     assert teaching["03_unet_landcover"]["U-Net macro IoU"] == (0.78, 0.84, 3)

@@ -22,9 +22,11 @@ import pytest
 import torch
 
 import helpers
-from helpers import config, crops, locks, metrics, normalise, rasters, synthetic
-from helpers import datasets as ds
-from helpers.models import ntl_sr
+from helpers.core import config, locks
+from helpers.data import crops, normalise, synthetic
+from helpers.data import datasets as ds
+from helpers.io import rasters
+from helpers.models import metrics, ntl_sr
 from tests.fakes import ntl_patch as write_ntl
 from tests.fakes import sen12ms_patch as write_patch
 
@@ -175,7 +177,7 @@ def test_ntl_step_names_the_sample_with_minus_inf():
     code = (
         "import sys, numpy as np\n"
         f"sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
-        "from helpers import losses\n"
+        "from helpers.models import losses\n"
         "from helpers.models import ntl_sr\n"
         "from tests.test_faults import _ntl_batch\n"
         "model = ntl_sr.build(width=8)\n"
@@ -249,7 +251,7 @@ def test_lock_of_a_dead_process_is_taken_over_at_once(tmp_path, capsys):
 def test_lock_records_pid_and_host_and_waiting_names_the_file(tmp_path):
     lock = tmp_path / "y.lock"
     code = (
-        "import sys, time; from helpers import locks\n"
+        "import sys, time; from helpers.core import locks\n"
         f"locks.acquire({str(lock)!r}, 'holding'); print('held', flush=True); time.sleep(1.5)\n"
         f"locks.release({str(lock)!r})\n"
     )
@@ -328,7 +330,7 @@ def test_killed_sample_build_leaves_nothing_that_blocks(tmp_path, fake_scene, ca
     data = Path(os.environ["EOSR_DATA"])
     code = (
         "import time\n"
-        "from helpers import synthetic\n"
+        "from helpers.data import synthetic\n"
         "def slow(root, profile, seed=0, verbose=True):\n"
         "    (root / 'part.tif').write_bytes(b'x')\n"
         "    print('building', flush=True)\n"
@@ -357,7 +359,7 @@ def test_killed_sample_build_leaves_nothing_that_blocks(tmp_path, fake_scene, ca
 
 
 def test_cli_sample_verifies_before_saying_ready(fake_scene, capsys):
-    from helpers import cli
+    from helpers.apps import cli
 
     assert cli.main(["sample", "--profile", "smoke"]) == 0
     root = config.data_dir() / "sample" / "smoke"
@@ -449,7 +451,7 @@ def test_grid_helpers_unchanged_for_crs_less_dfc2020(tmp_path):
 
 
 def test_cli_unknown_source_is_one_line_exit_2(capsys):
-    from helpers import cli
+    from helpers.apps import cli
 
     assert cli.main(["fetch", "no_such_source"]) == 2
     err = capsys.readouterr().err
@@ -458,7 +460,8 @@ def test_cli_unknown_source_is_one_line_exit_2(capsys):
 
 
 def test_cli_checksum_error_is_one_line_exit_2(monkeypatch, capsys):
-    from helpers import cli, manifest
+    from helpers.apps import cli
+    from helpers.data import manifest
 
     def broken(name, *args, **kwargs):
         raise manifest.ChecksumError(

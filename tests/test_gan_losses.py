@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from helpers import losses
+from helpers.models import losses
 
 
 def test_vanilla_values():
@@ -78,7 +78,7 @@ def _pair(seed=0):
 
 
 def test_fit_gan_runs_two_steps_and_resumes(tmp_path):
-    from helpers import train
+    from helpers.training import train
 
     loader = _toy_loader()
     g, d = _pair()
@@ -136,7 +136,7 @@ def test_fit_gan_runs_two_steps_and_resumes(tmp_path):
 
 
 def test_fit_gan_time_budget_and_batch_fn(tmp_path):
-    from helpers import train
+    from helpers.training import train
 
     loader = [dict(b, coarse=b["mask"]) for b in _toy_loader(n_batches=3)]
     torch.manual_seed(0)
@@ -164,7 +164,7 @@ def test_fit_gan_time_budget_and_batch_fn(tmp_path):
 
 
 def test_gan_step_freezes_nothing_permanently():
-    from helpers import train
+    from helpers.training import train
 
     g, d = _pair()
     opt_g = torch.optim.Adam(g.parameters(), 2e-4, betas=(0.5, 0.999))
@@ -179,7 +179,7 @@ def test_gan_step_freezes_nothing_permanently():
 
 
 def test_memory_crops():
-    from helpers import crops
+    from helpers.data import crops
 
     samples = [
         {

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import checks, crops, landcover_rules, losses, train
-from helpers.models import pix2pix
-from helpers.recipes import gan as gan_recipe
+from helpers.core import checks
+from helpers.data import crops
+from helpers.models import losses, pix2pix
+from helpers.training import landcover_rules, train
+from helpers.training.recipes import gan as gan_recipe
 
 
 def _onehot(seed: int = 0, n: int = 2, side: int = 16) -> torch.Tensor:
@@ -243,7 +245,7 @@ def test_recipes_refuse_bad_labels_and_unknown_settings():
 
 
 def test_learning_rate_schedule_decays_linearly_to_the_last_epoch():
-    from helpers.train.gan import lr_factor
+    from helpers.training.train.gan import lr_factor
 
     assert [lr_factor(e, 4, None) for e in range(4)] == [1.0] * 4
     assert [lr_factor(e, 4, 2) for e in range(4)] == pytest.approx([1.0, 1.0, 2 / 3, 1 / 3])

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import synthetic
+from helpers.data import synthetic
 
 SCRIPT = Path(__file__).resolve().parents[1] / "tools" / "gpu_check.sh"
 

@@ -26,8 +26,11 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.data import DataLoader
 
 import helpers
-from helpers import bench, cli, config, distributed, jobs, synthetic, train
-from helpers.train import checkpoints, loop
+from helpers.apps import bench, cli, jobs
+from helpers.core import config, distributed
+from helpers.data import synthetic
+from helpers.training import train
+from helpers.training.train import checkpoints, loop
 
 SRC = str(Path(helpers.__file__).resolve().parents[1])  # the helpers under test
 
@@ -271,7 +274,8 @@ RANK_SCRIPT = """
 import json, sys, torch
 from torch import nn
 from torch.utils.data import DataLoader
-from helpers import distributed, train
+from helpers.core import distributed
+from helpers.training import train
 distributed.init()
 rank = distributed.rank()
 draws = []
@@ -435,7 +439,7 @@ def test_loss_is_read_on_the_host_every_n_steps_not_every_step(tmp_path):
 
 def test_bench_tiled_inference_runs_on_the_device_it_reports(monkeypatch):
     """The tiled row moves the model to the benchmark's device (emulated: ``meta``)."""
-    from helpers import inference
+    from helpers.training import inference
 
     synthetic.ensure_sample("smoke", verbose=False)
     seen = []

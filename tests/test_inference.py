@@ -1,4 +1,4 @@
-"""Land-cover whole-scene inference with the streaming engine (helpers.inference).
+"""Land-cover whole-scene inference with the streaming engine (helpers.training.inference).
 
 It equals the former in-memory implementation (float64 blending of every tile of the scene, kept
 below as the reference) to 1e-5, writes the same values straight to a GeoTIFF, reads its input
@@ -20,8 +20,11 @@ import torch.nn.functional as F
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
-from helpers import inference, labels, rasters, windows
+from helpers.core import labels
+from helpers.data import windows
+from helpers.io import rasters
 from helpers.models.unet import UNet
+from helpers.training import inference
 
 CRS = "EPSG:32633"
 
@@ -172,7 +175,7 @@ def test_4096_scene_to_geotiff_in_well_under_1_gb(tmp_path):
     script = textwrap.dedent(
         f"""
         import json, torch
-        from helpers import inference
+        from helpers.training import inference
 
         def status(key):
             with open("/proc/self/status") as fh:
@@ -205,8 +208,9 @@ def test_4096_scene_to_geotiff_in_well_under_1_gb(tmp_path):
 
 def test_landcover_map_is_the_notebook_chain_streamed(model, tmp_path):
     """landcover_map = bands by name -> normalise_s2 -> predict_scene -> DFC values, in a file."""
-    from helpers import normalise, plots
-    from helpers.bands import S2_BANDS
+    from helpers.core.bands import S2_BANDS
+    from helpers.data import normalise
+    from helpers.views import plots
 
     rng = np.random.default_rng(1)
     s2 = rng.integers(0, 10000, (13, 96, 128)).astype(np.uint16)

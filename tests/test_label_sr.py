@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import losses
+from helpers.models import losses
 
 
 def _numpy_loss(probs, coarse, mu, sigma2, block, eps, ignore=255, log_term=True):
@@ -342,7 +342,7 @@ def test_outside_interval_share():
 
 def _ratio_record(**changes):
     """A plausible two-ratio summary of notebook 04 (x3, x50), with ``changes`` ({key: value})."""
-    from helpers import landcover_rules as lr
+    from helpers.training import landcover_rules as lr
 
     base = {
         "x3": {lr.PRIOR: 0.14, lr.MAJORITY: 0.05, lr.COARSE: 0.75, lr.NAIVE: 0.70, lr.LABEL_SR: 0.60, lr.SUPERVISED: 0.70},
@@ -357,8 +357,8 @@ RATIOS = {"x3": 3, "x50": 50}
 
 
 def test_ratio_rules_pass_a_good_record_and_report_targets():
-    from helpers import checks
-    from helpers import landcover_rules as lr
+    from helpers.core import checks
+    from helpers.training import landcover_rules as lr
 
     checks.verify(lr.label_sr_rules(_ratio_record(), RATIOS), "teaching")
     targets = lr.label_sr_targets(_ratio_record(), RATIOS)
@@ -379,8 +379,8 @@ def test_ratio_rules_pass_a_good_record_and_report_targets():
     ],
 )
 def test_ratio_rules_fail_a_broken_record(key, value):
-    from helpers import checks
-    from helpers import landcover_rules as lr
+    from helpers.core import checks
+    from helpers.training import landcover_rules as lr
 
     broken = _ratio_record(**{key: value})
     if math.isnan(value):
@@ -391,7 +391,7 @@ def test_ratio_rules_fail_a_broken_record(key, value):
 
 
 def test_ratio_rules_do_not_ask_the_u_net_to_beat_a_30m_map():
-    from helpers import landcover_rules as lr
+    from helpers.training import landcover_rules as lr
 
     names = [c.name for c in lr.label_sr_rules(_ratio_record(), RATIOS)]
     assert f"{lr.SUPERVISED} above {lr.COARSE} (x50)" in names
@@ -399,7 +399,7 @@ def test_ratio_rules_do_not_ask_the_u_net_to_beat_a_30m_map():
 
 
 def test_recipes_share_batches_and_learn_from_coarse_labels_only():
-    from helpers.recipes import label_sr as recipe
+    from helpers.training.recipes import label_sr as recipe
 
     rng = np.random.default_rng(0)
     fine = np.repeat(np.repeat(rng.integers(0, 3, (8, 8)), 4, 0), 4, 1)

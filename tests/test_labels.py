@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import labels
+from helpers.core import labels
 
 
 def test_igbp_and_dfc_tables() -> None:

@@ -1,10 +1,11 @@
-"""helpers.layouts: the one definition of the data layouts' names, which readers and writers share."""
+"""helpers.data.layouts: the one definition of the data layouts' names, which readers and writers share."""
 
 from __future__ import annotations
 
 import pytest
 
-from helpers import bands, datasets, layouts, ntl
+from helpers.core import bands
+from helpers.data import datasets, layouts, ntl
 from helpers.models import ntl_sr
 
 
@@ -41,7 +42,7 @@ def test_names_are_defined_once():
 def _raster(data, res=10.0, tags=None):
     from affine import Affine
 
-    from helpers import rasters
+    from helpers.io import rasters
 
     return rasters.Raster(
         data, "EPSG:32633", Affine(res, 0, 500000.0, 0, -res, 5300000.0), tags=tags or {}
@@ -51,7 +52,7 @@ def _raster(data, res=10.0, tags=None):
 def test_patch_writer_numbers_rows_first_and_keeps_tags(tmp_path):
     import numpy as np
 
-    from helpers import rasters
+    from helpers.io import rasters
 
     data = np.arange(2 * 8 * 12, dtype=np.uint16).reshape(2, 8, 12)
     layers = {"s2": _raster(data, tags={"EOSR_LAYER": "s2"}), "dfc": _raster(data[:1])}
@@ -84,7 +85,7 @@ def test_sample_scene_writes_through_layouts():
     """The generator keeps no file naming of its own : names come from layouts."""
     import inspect
 
-    from helpers import synthetic
+    from helpers.data import synthetic
 
     assert tuple(synthetic.SEN12MS_ROIS.values()) == layouts.SEASONS
     source = inspect.getsource(synthetic)

@@ -1,4 +1,4 @@
-"""data_manifest.yaml schema and helpers.manifest.fetch against a local HTTP server (no internet)."""
+"""data_manifest.yaml schema and helpers.data.manifest.fetch against a local HTTP server (no internet)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import manifest
+from helpers.data import manifest
 
 
 def test_manifest_schema_is_valid():
@@ -180,7 +180,7 @@ def test_manual_sources_say_what_to_do(monkeypatch, tmp_path):
 
 
 def test_cli_lists_sources(capsys):
-    from helpers import cli
+    from helpers.apps import cli
 
     assert cli.main(["fetch", "--list"]) == 0
     out = capsys.readouterr().out

@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn import metrics as skm
 
-from helpers import metrics
+from helpers.models import metrics
 
 
 def _arrays(seed: int, n: int = 4000, classes: int = 8, absent: tuple[int, ...] = (2,)):

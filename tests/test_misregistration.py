@@ -1,4 +1,4 @@
-"""helpers.misregistration: the high-frequency misregistration option of the sample scene."""
+"""helpers.data.misregistration: the high-frequency misregistration option of the sample scene."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from rasterio.transform import from_origin
 
-from helpers import datasets, misregistration, rasters, synthetic
+from helpers.data import datasets, misregistration, synthetic
+from helpers.io import rasters
 from tests import fakes
 
 

@@ -10,9 +10,9 @@ import torch
 from affine import Affine
 from rasterio.crs import CRS
 
-from helpers import night_transfer as nt
-from helpers import ntl_baselines
-from helpers.real_lights import RealLights
+from helpers.data.real_lights import RealLights
+from helpers.training import night_transfer as nt
+from helpers.training import ntl_baselines
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

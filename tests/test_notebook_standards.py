@@ -56,7 +56,7 @@ def test_standard_cells(path):
         if c.cell_type == "markdown" and c.source.lower().startswith("## checks")
     )
     assert any(
-        "assert " in c.source or "checks.verify(" in c.source  # helpers.checks raises on a failure
+        "assert " in c.source or "checks.verify(" in c.source  # verify raises when a check fails
         for c in cells[checks_at:]
         if c.cell_type == "code"
     ), "checks must assert"
@@ -99,7 +99,8 @@ def test_papermill_profile_parameter_reaches_the_settings(path, monkeypatch):
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
-    from helpers import bands, config, datasets, labels
+    from helpers.core import bands, config, labels
+    from helpers.data import datasets
 
     monkeypatch.delenv("EOSR_PROFILE", raising=False)
     nb = prepare_notebook_metadata(load_notebook_node(str(path)), str(path), "")
@@ -121,7 +122,7 @@ def test_papermill_profile_parameter_reaches_the_settings(path, monkeypatch):
 
 def _published_strings() -> set[str]:
     """Every published value as the source documents print it (38.12, 15.656, ...)."""
-    from helpers import report
+    from helpers.records import report
 
     out = set()
     for row in report.PUBLISHED.values():
@@ -132,7 +133,7 @@ def _published_strings() -> set[str]:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_text_retypes_no_published_number_run_time_or_source_file(path):
-    """Published numbers come from helpers.report.PUBLISHED, run times from the README's table,
+    """Published numbers come from helpers.records.report.PUBLISHED, run times from the README's table,
     and the source documents are named by title (never by file or as 'seed')."""
     import re
 
@@ -140,7 +141,9 @@ def test_text_retypes_no_published_number_run_time_or_source_file(path):
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     retyped = sorted(v for v in _published_strings() if v in markdown or v in code)
-    assert not retyped, f"{path.name} retypes published numbers {retyped}; use helpers.report"
+    assert not retyped, (
+        f"{path.name} retypes published numbers {retyped}; use helpers.records.report"
+    )
     run_time = nb.cells[0].source.lower().split("expected run time", 1)[1].split("\n## ", 1)[0]
     assert "readme" in run_time and not re.search(r"\d+\s*(s|min|minutes?)\b", run_time), (
         f"{path.name}: the expected run time must point to the README's measured table"
@@ -184,6 +187,15 @@ def test_long_cell_check_counts_lines_of_code_cells_only():
     assert long_cells(nb) == [(2, 31)]
 
 
+def _split_module(chain: str, modules: dict[str, str]) -> tuple[str, str]:
+    """``data.scene.Scene`` -> (``data.scene``, ``Scene``): the longest module, then its attribute."""
+    parts = chain.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        if ".".join(parts[:i]) in modules:
+            return ".".join(parts[:i]), parts[i]
+    return parts[0], parts[1]
+
+
 def stale_helpers_names(text: str) -> list[str]:
     """Backticked ``module.name`` references to helpers that do not exist (renamed or moved)."""
     import importlib
@@ -198,7 +210,9 @@ def stale_helpers_names(text: str) -> list[str]:
             modules[".".join(parts)] = "helpers." + ".".join(parts)
             modules.setdefault(parts[-1], "helpers." + ".".join(parts))
     stale = []
-    for mod, attr in re.findall(r"`(?:helpers\.)?([a-z_][\w.]*?)\.([A-Za-z_]\w*)", text):
+    for mod, attr in (
+        _split_module(c, modules) for c in re.findall(r"`(?:helpers\.)?([a-z_]\w*(?:\.\w+)+)", text)
+    ):
         if mod not in modules or attr in {"jsonl", "json", "md", "html", "tif", "py", "yaml"}:
             continue
         name = modules[mod]

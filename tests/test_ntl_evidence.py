@@ -7,7 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import checks, layouts, metrics, ntl, ntl_baselines, ntl_evidence
+from helpers.core import checks
+from helpers.data import layouts, ntl
+from helpers.models import metrics
+from helpers.training import ntl_baselines, ntl_evidence
 
 
 def _counts(lit: int, sat: int = 0, bright: int = 0, pixels: int = 100) -> dict[str, int]:
@@ -35,7 +38,7 @@ def test_stratified_split_matches_the_scene_share_and_a_column_split_does_not():
 def test_sample_scheme_cuts_stratified_blocks(tmp_path):
     from affine import Affine
 
-    from helpers import rasters
+    from helpers.io import rasters
 
     hr = np.zeros((1, 32, 32), np.float32)
     hr[0, :, :8] = 50.0  # lit column of blocks

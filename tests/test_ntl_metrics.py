@@ -1,11 +1,11 @@
-"""NTL SR metrics against their numpy formulas (helpers.metrics, night-lights section)."""
+"""NTL SR metrics against their numpy formulas (helpers.models.metrics, night-lights section)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from helpers import metrics
+from helpers.models import metrics
 
 
 @pytest.fixture

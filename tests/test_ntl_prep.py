@@ -1,4 +1,4 @@
-"""helpers.ntl: NTL preparation on constructed arrays with known answers, and bad input."""
+"""helpers.data.ntl: NTL preparation on constructed arrays with known answers, and bad input."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter, shift
 
-from helpers import ntl
+from helpers.data import ntl
 
 
 def _city(size: int = 256, seed: int = 0) -> np.ndarray:
@@ -205,8 +205,8 @@ def test_stats_and_r2():
 
 def test_layout_patch_roundtrip(tmp_path):
     """The NTL layout's one reader also gives a patch as georeferenced rasters (notebook 07)."""
-    from helpers import rasters
-    from helpers.datasets import NTL
+    from helpers.data.datasets import NTL
+    from helpers.io import rasters
     from tests import fakes
 
     ratio, side = 4, 16
@@ -240,7 +240,7 @@ def test_swipe_widget_builds_headless():
     import matplotlib
 
     matplotlib.use("Agg")
-    from helpers import widgets
+    from helpers.views import widgets
 
     a = np.zeros((8, 8))
     b = np.ones((8, 8))
@@ -300,7 +300,7 @@ def test_one_degradation_chain_the_sample_scene_runs_its_first_steps():
     """``synthetic.simulate_low_res`` without its warp is ``ntl.simulate_dmsp``'s bloom and
     aggregation (float32 there, float64 here), and ``synthetic.block_mean`` is ``ntl.aggregate``:
     the sample scene's lights come from the kit's one DMSP-like chain."""
-    from helpers import synthetic
+    from helpers.data import synthetic
 
     rad = _city(128, seed=3)
     truth = {"blooming_weights": [0.85, 0.15], "blooming_sigma_hr_px": [6.0, 20.0], "ratio": 8}

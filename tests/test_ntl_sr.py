@@ -10,8 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import crops, losses, ntl_baselines
-from helpers.models import ntl_sr
+from helpers.data import crops
+from helpers.models import losses, ntl_sr
+from helpers.training import ntl_baselines
 
 WIDTH = 4
 
@@ -310,7 +311,7 @@ def test_warps_move_by_pixels_whatever_the_input_size(size):
 def _guided_patches(n: int = 4, side: int = 64, seed: int = 0) -> list[dict]:
     """Patches whose fine lights follow a DMO band pixel by pixel (the guidance explains them),
     and whose coarse DN are a calibrated block mean: what the boosted baseline should learn."""
-    from helpers import ntl
+    from helpers.data import ntl
 
     rng = np.random.default_rng(seed)
     out = []
@@ -343,7 +344,7 @@ def test_context_features_hold_the_bands_the_lights_and_their_blurs():
 
 
 def test_boosted_baseline_uses_the_guidance_that_bicubic_cannot():
-    from helpers import metrics
+    from helpers.models import metrics
 
     train, test = _guided_patches(4, seed=0), _guided_patches(1, seed=1)[0]
     cal = ntl_baselines.calibrate(train, 8)

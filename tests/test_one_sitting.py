@@ -9,7 +9,9 @@ import os
 import nbformat
 import pytest
 
-from helpers import config, dashboard, execute, results
+from helpers.core import config
+from helpers.records import execute, results
+from helpers.views import dashboard
 
 
 def _write(run, *records):

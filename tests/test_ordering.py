@@ -2,7 +2,8 @@
 
 import math
 
-from helpers import ordering, report
+from helpers.models import ordering
+from helpers.records import report
 
 
 def test_identical_and_reversed_orderings():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from helpers import cli
+from helpers.apps import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = "tests/test_packaging.py"  # relative: found only when `eosr test` runs in the kit's root
@@ -118,7 +118,7 @@ def test_import_helpers_is_light():
     import sys
 
     code = (
-        "import sys, helpers, helpers.config, helpers.rasters, helpers.results; "
+        "import sys, helpers, helpers.core.config, helpers.io.rasters, helpers.records.results; "
         "print(','.join(m for m in ('torch','ee','geemap','sklearn','papermill') if m in sys.modules))"
     )
     out = subprocess.run(
@@ -149,7 +149,17 @@ def test_lab_and_test_commands_need_neither_make_nor_venv_bin():
     assert lab[:3] == [sys.executable, "-m", "jupyterlab"] and lab[3] == str(ROOT / "notebooks")
     assert cli.tool_command("test", ["-x"]) == [sys.executable, "-m", "pytest", "-x"]
     done = subprocess.run(
-        [sys.executable, "-m", "helpers.cli", "test", "--", "--co", "-q", "--noconftest", TESTS],
+        [
+            sys.executable,
+            "-m",
+            "helpers.apps.cli",
+            "test",
+            "--",
+            "--co",
+            "-q",
+            "--noconftest",
+            TESTS,
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT / "docs",  # any folder: the command runs in the kit's root

@@ -101,7 +101,8 @@ def test_figures_and_browser_headless():
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from helpers import plots, train, widgets
+    from helpers.training import train
+    from helpers.views import plots, widgets
 
     rng = np.random.default_rng(0)
     panel = {"image": rng.random((4, 16, 16)), "truth": rng.integers(0, 8, (16, 16))}

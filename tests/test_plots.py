@@ -7,7 +7,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from helpers import plots  # noqa: E402
+from helpers.views import plots  # noqa: E402
 from tests import fakes  # noqa: E402
 
 

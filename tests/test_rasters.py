@@ -6,8 +6,8 @@ from rasterio.crs import CRS
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
-from helpers import rasters
-from helpers.rasters import RasterError
+from helpers.io import rasters
+from helpers.io.rasters import RasterError
 
 CRS32633 = CRS.from_epsg(32633)
 

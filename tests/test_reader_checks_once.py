@@ -12,11 +12,11 @@ import rasterio
 import torch
 from rasterio.transform import from_origin
 
-from helpers import datasets as ds
-from helpers import rasters
-from helpers.datasets import base
-from helpers.datasets import ntl as dntl
-from helpers.normalise import DatasetError
+from helpers.data import datasets as ds
+from helpers.data.datasets import base
+from helpers.data.datasets import ntl as dntl
+from helpers.data.normalise import DatasetError
+from helpers.io import rasters
 from tests.fakes import ntl_patch as write_ntl
 from tests.fakes import sen12ms_patch as write_patch
 

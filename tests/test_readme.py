@@ -29,6 +29,15 @@ def _helpers_modules() -> dict[str, str]:
     return found
 
 
+def _split_module(chain: str, modules: dict[str, str]) -> tuple[str, str]:
+    """``data.scene.Scene`` -> (``data.scene``, ``Scene``): the longest module, then its attribute."""
+    parts = chain.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        if ".".join(parts[:i]) in modules:
+            return ".".join(parts[:i]), parts[i]
+    return parts[0], parts[1]
+
+
 def test_students_start_with_make_lab_and_the_right_python():
     start = README.index("## Students: start here")
     assert start < README.index("## The two commands"), "students come first"
@@ -47,7 +56,7 @@ def test_make_targets_and_eosr_commands_exist():
     assert used and used <= targets, (
         f"README names make targets that do not exist: {used - targets}"
     )
-    from helpers import cli
+    from helpers.apps import cli
 
     choices = next(a.choices for a in cli.build_parser()._actions if getattr(a, "choices", None))
     commands = set(re.findall(r"\beosr ([a-z][\w-]*)", README))
@@ -75,15 +84,16 @@ def test_every_notebook_is_in_the_notebook_table(path):
 def test_helpers_names_in_the_readme_exist():
     modules = _helpers_modules()
     missing = []
-    for mod, attr in re.findall(r"`(?:helpers\.)?([a-z_][\w.]*?)\.([A-Za-z_]\w*)`?", README):
-        if mod in modules and attr not in FILE_SUFFIXES:
+    for chain in re.findall(r"`(?:helpers\.)?([a-z_]\w*(?:\.\w+)+)", README):
+        mod, attr = _split_module(chain, modules)
+        if mod in modules and attr not in FILE_SUFFIXES and f"{mod}.{attr}" not in modules:
             if not hasattr(importlib.import_module(modules[mod]), attr):
                 missing.append(f"{mod}.{attr}")
     assert not missing, f"README names helpers that do not exist: {missing}"
 
 
 def test_teaching_epochs_in_the_readme_match_the_profiles():
-    from helpers import config
+    from helpers.core import config
 
     sentence = re.search(r"teaching epochs \(([^)]*)\)", README)
     assert sentence, "README states the teaching epochs"

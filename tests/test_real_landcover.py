@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import checks, report
-from helpers import real_landcover as rl
+from helpers.core import checks
+from helpers.records import report
+from helpers.training import real_landcover as rl
 
 ROWS = list(rl.HR_MARS_ROWS.values())  # U-Net, label SR, cGAN, pix2pix, bag of colours (test)
 PUBLISHED = {row: report.published(row)["iou"] for row in ROWS}
@@ -165,7 +166,7 @@ def test_learned_rules_only_warn_in_smoke():
 
 
 def test_seed_summary_and_gaps():
-    from helpers import metrics
+    from helpers.models import metrics
 
     a = metrics.scores_from_confusion(np.array([[8, 2], [1, 9]]))
     b = metrics.scores_from_confusion(np.array([[9, 1], [2, 8]]))
@@ -181,9 +182,11 @@ def test_seed_summary_and_gaps():
 def test_unet_recipe_gives_the_weights_of_notebook_11s_transfer_training():
     """recipes.landcover.unet with notebook 03's settings equals transfer.train_sample_unet (same
     seed, one epoch of the smoke profile): the same crops, initial weights and batches."""
-    from helpers import config, synthetic, transfer
-    from helpers.datasets import DFC2020
-    from helpers.recipes import landcover
+    from helpers.core import config
+    from helpers.data import synthetic
+    from helpers.data.datasets import DFC2020
+    from helpers.training import transfer
+    from helpers.training.recipes import landcover
 
     m1, _ = transfer.train_sample_unet("smoke", 5, epochs=1)
     paths = synthetic.ensure_sample("smoke", verbose=False)

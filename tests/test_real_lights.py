@@ -14,8 +14,9 @@ import pytest
 from affine import Affine
 from rasterio.crs import CRS
 
-from helpers import manifest, rasters, real_lights, synthetic
-from helpers.manifest import ChecksumError, ManualDownloadRequired
+from helpers.data import manifest, real_lights, synthetic
+from helpers.data.manifest import ChecksumError, ManualDownloadRequired
+from helpers.io import rasters
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def test_a_tampered_archive_is_refused_and_nothing_is_written(tmp_path: Path) ->
 def test_manifest_entry_builds_with_the_recorded_hash() -> None:
     entry = manifest.get("gridfinder_burundi")
     assert entry["sha256"] == real_lights.ARCHIVE_SHA256
-    assert entry["builder"] == "helpers.real_lights:ensure_gridfinder_burundi"
+    assert entry["builder"] == "helpers.data.real_lights:ensure_gridfinder_burundi"
     assert entry["license"].startswith("MIT")
     assert not [p for p in manifest.validate() if p.startswith("gridfinder_burundi")]
 
@@ -153,7 +154,7 @@ def test_sample_lights_known_gaps_against_the_real_scene(sample_450m: dict[str, 
 
 
 def test_simulate_dmsp_refuses_masked_nodata_unless_told_it_is_dark() -> None:
-    from helpers import ntl
+    from helpers.data import ntl
 
     rad = np.full((16, 16), 3.0)  # float64, as real VIIRS often comes
     rad[0, 0] = -0.05  # background noise: a small negative is data
@@ -180,7 +181,7 @@ def test_real_night_lights_notebook_fits_the_teaching_budget() -> None:
     on the slow quiet VM of 2026-12-02 (notebook 08's sizing); 3 seeds x (240 sample + 240 real
     + 120 fine-tuning + 168 L1-recipe) = 2,304 steps come to about 196 s there, plus the boosted
     trees and twelve whole-scene predictions: about 4 of the 5 minutes."""
-    from helpers import config
+    from helpers.core import config
 
     s = config.settings("real_night_lights", "teaching")
     sample = s["sample_epochs"] * -(-40 * s["sample_repeats"] // s["batch"])  # 40 patches

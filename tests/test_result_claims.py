@@ -2,7 +2,7 @@
 
 A sentence in a markdown cell that pairs a result word (IoU, PSNR, accuracy, "beats", ...) with a
 measured-looking number (a decimal, a percentage, decibels, "N of M") is a result claim typed by
-hand; such sentences are computed from the run's records in a code cell (``helpers.narrate``).
+hand; such sentences are computed from the run's records in a code cell (``helpers.core.narrate``).
 Definitions, settings and properties of the data that no run changes are allowed below, each
 with its reason.
 """
@@ -76,6 +76,6 @@ def test_markdown_states_no_result_by_hand(path):
     ]
     assert not found, (
         f"{path.name}: result claims typed in markdown (compute them from the records with "
-        "helpers.narrate in a code cell, or reword so no run can contradict them):\n"
+        "helpers.core.narrate in a code cell, or reword so no run can contradict them):\n"
         + "\n".join(found)
     )

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from helpers import reproduce, results, runs
+from helpers.records import reproduce, results, runs
 
 
 def test_record_appends_json_lines(monkeypatch, tmp_path):

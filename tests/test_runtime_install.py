@@ -59,7 +59,7 @@ def _imported_modules() -> set[str]:
 
 def _extra_only() -> set[str]:
     """Modules that only the ``earthengine`` extra provides (``ee``, ``geemap``): imported lazily by
-    notebook 01 and ``helpers.earthengine``, not part of the runtime set."""
+    notebook 01 and ``helpers.data.earthengine``, not part of the runtime set."""
     import tomllib
     from importlib.metadata import packages_distributions
 

@@ -1,6 +1,6 @@
 """The same seed gives the same crops: every reader, ``Scene``, ``Crops``, ``ResidentBatches`` and the
 inference tiles, digested on fixed seeds. The digests were recorded from the code before the window
-sampler was shared (helpers.windows); a change of any crop, flip, rotation or tile shows up here.
+sampler was shared (helpers.data.windows); a change of any crop, flip, rotation or tile shows up here.
 A digest is a hash of the pixels served (keys sorted), not a metric."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from helpers import crops, datasets, scene
+from helpers.data import crops, datasets, scene
 from tests import fakes
 
 
@@ -172,7 +172,7 @@ def test_crops_and_resident_batches_are_the_same(tmp_path):
 
 def _tiles(tile_grid: Any) -> str:
     """Digest of the inference tiles (and their blend weights) of a few scene shapes."""
-    from helpers import windows
+    from helpers.data import windows
 
     h = hashlib.sha256()
     for shape, tile, overlap in (((100, 70), 32, 8), ((64, 64), 64, 0), ((20, 90), 32, 4)):
@@ -183,6 +183,6 @@ def _tiles(tile_grid: Any) -> str:
 
 
 def test_inference_tiles_keep_their_places():
-    from helpers import windows
+    from helpers.data import windows
 
     assert _tiles(windows.tile_grid) == TILES

@@ -1,4 +1,4 @@
-"""helpers.scene.Scene: your own rasters + labels (another CRS/grid, polygons) to metrics, no glue."""
+"""helpers.data.scene.Scene: your own rasters + labels (another CRS/grid, polygons) to metrics, no glue."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from rasterio.transform import from_origin
 from rasterio.warp import transform as warp_transform
 from torch.utils.data import DataLoader
 
-from helpers import metrics, rasters, train
+from helpers.data.scene import ClassTable, Scene, SceneError, split_mask
+from helpers.io import rasters
+from helpers.models import metrics
 from helpers.models.unet import UNet
-from helpers.scene import ClassTable, Scene, SceneError, split_mask
+from helpers.training import train
 
 UTM = CRS.from_epsg(32633)
 X0, Y0, N = 330000.0, 5822000.0, 128  # 128 x 128 px of 10 m

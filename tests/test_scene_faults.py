@@ -18,10 +18,10 @@ from rasterio.crs import CRS
 from rasterio.transform import from_origin
 from rasterio.warp import transform as warp_transform
 
-from helpers import rasters
-from helpers.normalise import DatasetError
-from helpers.scene import Scene, SceneError
-from helpers.vectors import VectorError, geojson_crs
+from helpers.data.normalise import DatasetError
+from helpers.data.scene import Scene, SceneError
+from helpers.data.vectors import VectorError, geojson_crs
+from helpers.io import rasters
 
 UTM = CRS.from_epsg(32633)
 X0, Y0, N = 330000.0, 5822000.0, 64  # 64 x 64 px of 10 m
@@ -142,7 +142,7 @@ _BIG = textwrap.dedent(
     """
     import resource, sys
     import numpy as np, rasterio
-    from helpers.scene import Scene
+    from helpers.data.scene import Scene
     base = int(next(l for l in open("/proc/self/status") if l.startswith("VmSize")).split()[1])
     cap = base * 1024 + (1 << 30)  # what the process maps after imports, plus 1 GiB
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))

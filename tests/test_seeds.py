@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import results, seeds
+from helpers.records import results
+from helpers.training import seeds
 
 
 def test_mean_std():
@@ -40,8 +41,8 @@ def test_record_seeds_and_old_records(monkeypatch, tmp_path):
 
 
 def test_fit_gan_seeds_trains_each_seed(tmp_path):
-    from helpers import train
     from helpers.models import pix2pix
+    from helpers.training import train
 
     gen = torch.Generator().manual_seed(0)
     data = [

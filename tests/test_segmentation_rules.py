@@ -1,4 +1,4 @@
-"""The closing checks of notebooks 02, 03 and 06 (helpers.segmentation_rules): a good run passes, a
+"""The closing checks of notebooks 02, 03 and 06 (helpers.models.segmentation_rules): a good run passes, a
 broken run (a constant or untrained model's record, labels at chance) fails; learned checks warn in smoke."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import checks, segmentation_rules
+from helpers.core import checks
+from helpers.models import segmentation_rules
 
 FLOOR = {"best_floor_name": "coarse labels as the map", "best_floor_iou": 0.50,
          "majority_accuracy": 0.28}  # fmt: skip

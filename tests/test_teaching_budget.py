@@ -7,7 +7,7 @@ profile more steps (or larger steps) than the run-time sizing below allows.
 
 from __future__ import annotations
 
-from helpers import config
+from helpers.core import config
 
 PATCH = 256  # DFC2020 patch side (sample scene)
 

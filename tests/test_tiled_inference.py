@@ -10,8 +10,9 @@ import pytest
 import rasterio
 import torch
 
-from helpers import inference, rasters
+from helpers.io import rasters
 from helpers.models import ntl_sr
+from helpers.training import inference
 from tests import fakes
 
 CRS = "EPSG:32633"

@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from helpers import inference, train
 from helpers.models.unet import UNet
+from helpers.training import inference, train
 
 
 class _Toy(Dataset):
@@ -113,7 +113,7 @@ def test_existing_checkpoint_is_not_overwritten(tmp_path):
 def test_training_writes_where_it_is_told(tmp_path, monkeypatch):
     """Without a checkpoint path, fit writes to a new temporary folder, never into the run folder;
     runs.new_checkpoint_path gives a fresh folder in the run folder."""
-    from helpers import runs
+    from helpers.records import runs
 
     monkeypatch.setenv("EOSR_RUN_DIR", str(tmp_path / "run"))
     loader = DataLoader(_Toy(4), batch_size=4)

@@ -23,7 +23,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 import helpers
-from helpers import cli, jobs, train
+from helpers.apps import cli, jobs
+from helpers.training import train
 
 SRC = str(Path(helpers.__file__).resolve().parents[1])  # the helpers under test
 
@@ -127,7 +128,7 @@ def test_two_jobs_never_write_into_one_out(tmp_path, monkeypatch, capsys):
         holder.kill()
         holder.wait()
     assert jobs.claim_folder(tmp_path) == lock  # its owner is gone: taken over
-    from helpers import locks
+    from helpers.core import locks
 
     locks.release(lock)
     assert not lock.exists()
@@ -141,7 +142,7 @@ def _free_port() -> int:
 
 RANK_CHILD = """
 import os, pathlib, sys
-from helpers import distributed
+from helpers.core import distributed
 pathlib.Path(sys.argv[1]).write_text(str(os.getpid()))
 distributed.init()  # waits for rank 0, which never comes
 """

@@ -1,4 +1,4 @@
-"""helpers.transfer (notebook 11's sample-scene -> real-scene check over seeds) and the rules notebook
+"""helpers.training.transfer (notebook 11's sample-scene -> real-scene check over seeds) and the rules notebook
 11 keeps: seeds fixed in advance, no model picked on the real labels, the check on the seed mean."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from helpers import transfer  # noqa: E402
-from helpers.bands import S2_BANDS  # noqa: E402
+from helpers.core.bands import S2_BANDS  # noqa: E402
 from helpers.models.unet import UNet  # noqa: E402
+from helpers.training import transfer  # noqa: E402
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "11_real_scene.ipynb"
 
@@ -72,7 +72,7 @@ def _record(iou: float, rf: float = 0.35, unet: float = 0.40) -> dict:
 
 
 def test_rules_pass_a_good_run_and_fail_a_broken_one():
-    from helpers import checks
+    from helpers.core import checks
 
     checks.verify(transfer.rules(_record(0.2)), "teaching")
     # a transferred model no better than the class-prior guess (a constant or untrained model)
@@ -134,8 +134,8 @@ def test_notebook_11_trains_fixed_seeds_and_checks_their_mean():
 def test_train_sample_unet_trains_the_epochs_it_is_given(tmp_path):
     """Notebook 11 trains fewer epochs than notebook 03 (its own time budget): the override is
     honoured, and without it notebook 03's epochs are planned."""
-    from helpers import config
-    from helpers.train import load_checkpoint
+    from helpers.core import config
+    from helpers.training.train import load_checkpoint
 
     _, history = transfer.train_sample_unet("smoke", 0, "cpu", tmp_path / "a" / "c.pt", epochs=1)
     assert history.epochs_done == 1 and not history.capped

@@ -12,8 +12,8 @@ import pytest
 import torch
 from rasterio.transform import from_origin
 
-from helpers import rasters
-from helpers.train import checkpoints, gan
+from helpers.io import rasters
+from helpers.training.train import checkpoints, gan
 
 
 @pytest.fixture

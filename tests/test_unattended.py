@@ -23,7 +23,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from helpers import config, widgets
+from helpers.core import config
+from helpers.views import widgets
 
 NOTEBOOK = config.repo_root() / "notebooks" / "03_unet_landcover.ipynb"
 BUSY = "while True:\n    pass\n"

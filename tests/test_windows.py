@@ -1,4 +1,4 @@
-"""helpers.windows, the one window sampler: windows inside the raster, tiles that cover it and
+"""helpers.data.windows, the one window sampler: windows inside the raster, tiles that cover it and
 blend back exactly (through the inference engine), turns alike on arrays and tensors."""
 
 from __future__ import annotations
@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import inference, windows
-from helpers.normalise import DatasetError
+from helpers.data import windows
+from helpers.data.normalise import DatasetError
+from helpers.training import inference
 
 
 @pytest.mark.parametrize(

@@ -50,7 +50,7 @@ def newest_run(runs: Path) -> Path | None:
 def smoke_run(into: Path) -> Path:
     """Execute every notebook in the smoke profile into a run folder under ``into``."""
     env = dict(os.environ, EOSR_RUNS=str(into), EOSR_PROFILE="smoke")
-    cmd = [sys.executable, "-m", "helpers.cli", "reproduce", "--profile", "smoke"]
+    cmd = [sys.executable, "-m", "helpers.apps.cli", "reproduce", "--profile", "smoke"]
     subprocess.run(cmd, cwd=ROOT, env=env, check=False)  # a failed notebook still gets a page
     run = newest_run(into)
     if run is None:
@@ -79,7 +79,7 @@ def home_page(notebooks: list[Path], repository: str, ref: str) -> str:
     import nbformat
     from sync_notebooks import notebook_title
 
-    from helpers import colab
+    from helpers.apps import colab
 
     rows = ["| notebook | topic | Colab |", "|---|---|---|"]
     for path in notebooks:
@@ -98,7 +98,7 @@ def home_page(notebooks: list[Path], repository: str, ref: str) -> str:
 
 def gather(run: Path, src: Path) -> list[dict]:
     """Copy everything the site shows into ``src``; return the navigation."""
-    from helpers import colab
+    from helpers.apps import colab
 
     repository, ref = colab.settings(ROOT / "pyproject.toml")
     shutil.rmtree(src, ignore_errors=True)
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "site")
     parser.add_argument("--smoke-fallback", action="store_true", help="no run: execute in smoke")
     args = parser.parse_args(argv)
-    from helpers import config
+    from helpers.core import config
 
     run = args.run or newest_run(config.runs_dir())
     if run is None and not args.smoke_fallback:

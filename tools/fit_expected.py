@@ -1,11 +1,11 @@
-"""Re-fit the "expected range vs your run" table (helpers.expected.RANGES) from reproduce records.
+"""Re-fit the "expected range vs your run" table (helpers.records.expected.RANGES) from reproduce records.
 
 After ``make reproduce PROFILE=teaching`` on a quiet machine, this reads the results records of
 the newest reproduce run of that profile (or of the run folders given), fits each result's range
-(:func:`helpers.expected.fit_from_records`: mean +- ``expected.K_STD`` standard deviations of at
+(:func:`helpers.records.expected.fit_from_records`: mean +- ``expected.K_STD`` standard deviations of at
 least ``expected.MIN_SAMPLES`` values, one per seed or run, never narrower than
 ``expected.FLOOR_WIDTH``) and prints what changed: old range, measured values, new range. ``--write`` puts the new ranges
-and a line saying what they were measured on into ``src/helpers/expected.py``; results with no
+and a line saying what they were measured on into ``src/helpers/records/expected.py``; results with no
 record (a renamed method, a notebook that failed) keep their old range and are listed.
 
     python tools/fit_expected.py --profile teaching             # newest teaching reproduce run
@@ -29,9 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from helpers import config, expected, results  # noqa: E402
+from helpers.core import config  # noqa: E402
+from helpers.records import expected, results  # noqa: E402
 
-TARGET = ROOT / "src" / "helpers" / "expected.py"
+TARGET = ROOT / "src" / "helpers" / "records" / "expected.py"
 
 
 def reproduce_runs(profile: str, base: Path) -> list[Path]:
@@ -160,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         "runs", nargs="*", type=Path, help="run folders (default: newest reproduce)"
     )
     parser.add_argument("--profile", default=config.DEFAULT_PROFILE, choices=config.PROFILE_NAMES)
-    parser.add_argument("--write", action="store_true", help="update src/helpers/expected.py")
+    parser.add_argument(
+        "--write", action="store_true", help="update src/helpers/records/expected.py"
+    )
     parser.add_argument("--target", type=Path, default=TARGET, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -176,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(records)} records from {', '.join(str(r) for r in runs)}")
     print("\n".join(report(args.profile, values, fitted)))
     if not fitted:
-        print("nothing fitted: no record of this profile matches helpers.expected.SOURCES")
+        print("nothing fitted: no record of this profile matches helpers.records.expected.SOURCES")
         return 1
     devices = sorted({str(r.get("device")) for r in records if r.get("profile") == args.profile})
     measured = (

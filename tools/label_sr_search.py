@@ -1,6 +1,6 @@
 """Developer tool: judge notebook 04's teaching settings on the training region only.
 
-Fits the naive U-Net (or label SR) of ``helpers.recipes.label_sr`` on 3/4 of the sample scene's
+Fits the naive U-Net (or label SR) of ``helpers.training.recipes.label_sr`` on 3/4 of the sample scene's
 DFC2020 validation patches (the notebooks' training split) and scores macro IoU on the other 1/4
 against their fine labels, beside the coarse labels as the map there; the test region is never read.
 One JSON line per seed on stdout. Usage::
@@ -18,8 +18,10 @@ import time
 
 import torch
 
-from helpers import config, crops, datasets, metrics, synthetic
-from helpers.recipes import label_sr as recipe
+from helpers.core import config
+from helpers.data import crops, datasets, synthetic
+from helpers.models import metrics
+from helpers.training.recipes import label_sr as recipe
 
 
 def main(layer: str, method: str, seeds: list[int], over: dict, profile: str = "teaching") -> None:

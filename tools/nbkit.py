@@ -55,8 +55,8 @@ def header(title: str, goals: list[str], note: str = "", intro: str = "") -> nbf
 
 def setup_cell(extras: str = "") -> nbformat.NotebookNode:
     """Colab installs the kit (with ``extras``, e.g. ``"earthengine"``); everywhere else this cell
-    does nothing (text from helpers.colab)."""
-    from helpers import colab
+    does nothing (text from helpers.apps.colab)."""
+    from helpers.apps import colab
 
     return code(colab.setup_source(REPOSITORY, REF, extras))
 
@@ -80,7 +80,7 @@ PROFILE = None  # "smoke", "teaching" or "full"; None: $EOSR_PROFILE, else "teac
 def settings_cell(notebook: str, extra: str = "") -> nbformat.NotebookNode:
     """The cell after the parameters: the profile's settings of ``notebook``."""
     return code(
-        f"""# Settings derived from the parameters (one table: helpers.config.PROFILES).
+        f"""# Settings derived from the parameters (one table: helpers.core.config.PROFILES).
 PROFILE = config.get_profile(PROFILE)
 S = config.settings("{notebook}", PROFILE)
 {extra.strip()}""".rstrip()

@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"tag {tag} exists already")
     import sync_notebooks
 
-    from helpers import colab
+    from helpers.apps import colab
 
     set_version(root, tag[1:], dt.date.today().isoformat())
     sync_notebooks.main(["--root", str(root), "--pin", tag, "--quiet"])

@@ -29,7 +29,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from helpers import colab  # noqa: E402
+from helpers.apps import colab  # noqa: E402
 
 
 def sync_notebook(nb: nbformat.NotebookNode, name: str, repository: str, ref: str) -> list[str]:

@@ -1,5 +1,9 @@
 """EO-SR Kit helpers: the thin shared package behind the notebooks.
 
+One sub-package per layer of docs/ARCHITECTURE.md, lowest first: ``core``, ``io``, ``data``,
+``models``, ``training``, ``records``, ``views``, ``apps``; import the modules from them (``from
+helpers.core import config``, ``from helpers.models.unet import UNet``).
+
 Importing it is fast and has no side effects; heavy or optional packages (torch models,
 earthengine-api, geemap, scikit-learn, papermill) are imported by the functions that need them.
 """

@@ -11,7 +11,7 @@ Source documents (docs/sources.md; neither released code, so this is an open re-
 - ``001_*.txt`` DeepLight README (IJCAI 2024): inputs LR NTL, DMO (7 bands), DEM; supervision
   HR NTL and ISP (impervious surface); ratio r = 8 (256 -> 2048 px); objective
   ``alpha F1 sum_j beta_j L1(pred_j, HR_j) + (1 - alpha) F2 BCE(., ISP)``
-  (implemented in :func:`helpers.losses.ntl_sr_loss`).
+  (implemented in :func:`helpers.models.losses.ntl_sr_loss`).
 
 Choices the source documents leave open (ours, stated so they can be changed):
 
@@ -31,7 +31,7 @@ Choices the source documents leave open (ours, stated so they can be changed):
   (e.g. roof vs asphalt) set local brightness quickly. A "context" switch (ours, on by default):
   the pixel path also sees Gaussian blurs of the calibrated lights (the global path's output,
   bicubic on the HR grid) and of red/NIR/SWIR1 at the street, block and district scales of the
-  boosted-tree yardstick (:data:`helpers.bands.NTL_CONTEXT_SIGMAS`), computed on whatever the
+  boosted-tree yardstick (:data:`helpers.core.bands.NTL_CONTEXT_SIGMAS`), computed on whatever the
   model is given (a crop, a tile, a scene). On the sample scene (teaching, 64 px crops in batches
   of 4, 960 steps, seeds 0-2) it lifted the full model from 38.57 +- 0.31 to 39.55 +- 0.21 dB,
   level with the yardstick's 39.47 dB (above it on 2 of 3 seeds); blurring the coarse DN instead
@@ -54,7 +54,7 @@ Choices the source documents leave open (ours, stated so they can be changed):
   that starts as the identity: with random weights it added noise and cost ~0.5 dB at the teaching
   budget). Without guidance there is
   nothing to align to, so the alignment flags require ``guidance=True``. The affine matrix comes
-  from globally pooled features, so it is estimated per input: per tile in :func:`helpers.inference.predict_ntl`.
+  from globally pooled features, so it is estimated per input: per tile in :func:`helpers.training.inference.predict_ntl`.
 - Ratio fixed at 8 (three x2 steps), as in DeepLight; patch sizes come from the profile, not the
   published 256 -> 2048.
 - Scaling (defined once here): LR DN / 63; HR radiance ``sqrt(x / RADIANCE_MAX)`` (``log1p`` is
@@ -64,7 +64,7 @@ Choices the source documents leave open (ours, stated so they can be changed):
   data's mean and std (:func:`fit_guide_stats`, buffers saved with the weights; +1.1 dB for a
   per-pixel MLP on the sample scene). The loss is computed on the scaled target.
 - Loss weights alpha, beta_j and the normalisers F1, F2 are not given: F1, F2 = means over
-  pixels; defaults in :mod:`helpers.losses`.
+  pixels; defaults in :mod:`helpers.models.losses`.
 """
 
 from __future__ import annotations
@@ -80,9 +80,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..bands import DN_MAX  # 63: DMSP-like 6-bit DN saturate
-from ..bands import NTL_CONTEXT_BANDS as CONTEXT_BANDS  # the yardstick's bands and scales
-from ..bands import NTL_CONTEXT_SIGMAS as CONTEXT_SIGMAS
+from ..core.bands import DN_MAX  # 63: DMSP-like 6-bit DN saturate
+from ..core.bands import NTL_CONTEXT_BANDS as CONTEXT_BANDS  # the yardstick's bands and scales
+from ..core.bands import NTL_CONTEXT_SIGMAS as CONTEXT_SIGMAS
 
 # ---- input / target scaling (the one place that defines it) ----
 
@@ -139,7 +139,7 @@ def scale_dem(metres: Any) -> Any:
 
 
 def scale_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Scale a sample/batch of :class:`helpers.datasets.NTL` (physical units) for the model."""
+    """Scale a sample/batch of :class:`helpers.data.datasets.NTL` (physical units) for the model."""
     out = dict(batch)
     out["low_res"] = scale_low_res(batch["low_res"].float())
     out["dmo"] = scale_dmo(batch["dmo"].float())
@@ -621,7 +621,7 @@ def check_finite(batch: dict[str, Any], source: str = "batch") -> None:
             which = f"{source}, item {first} (no id in the batch)"
         raise ValueError(
             f"{which}: {key} holds {int(bad.sum())} NaN/inf value(s); the model cannot run on "
-            "them. Read the data with helpers.datasets.NTL(..., nan_policy='zero') or fill the "
+            "them. Read the data with helpers.data.datasets.NTL(..., nan_policy='zero') or fill the "
             "pixels in the file."
         )
 
@@ -629,7 +629,7 @@ def check_finite(batch: dict[str, Any], source: str = "batch") -> None:
 def step(
     model: nn.Module, batch: dict[str, torch.Tensor], loss_fn: Callable[..., torch.Tensor]
 ) -> torch.Tensor:
-    """The ``step_fn`` for :func:`helpers.train.fit`: scale the batch, run the model, return the loss.
+    """The ``step_fn`` for :func:`helpers.training.train.fit`: scale the batch, run the model, return the loss.
 
     ``loss_fn(outputs, high_res_scaled, isp)``, e.g. ``functools.partial(losses.ntl_sr_loss, ...)``.
     """

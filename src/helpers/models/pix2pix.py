@@ -187,7 +187,7 @@ class UNetGenerator(nn.Module):
 
     @property
     def size_multiple(self) -> int:
-        """Inputs must have sides divisible by this (``helpers.inference.predict_scene`` pads to it)."""
+        """Inputs must have sides divisible by this (``helpers.training.inference.predict_scene`` pads to it)."""
         return 2**self.num_downs
 
     @property
@@ -300,7 +300,7 @@ def labels_to_target(
     """(B, H, W) class indices -> (B, classes, H, W) one-hot mapped to +-``scale`` for the tanh output.
 
     ``scale`` defaults to :data:`TARGET_SCALE` (0.8; 1.0 gives the plain [-1, 1] one-hot). Ignored
-    pixels get all -scale (no class); losses should mask them (see ``helpers.losses``).
+    pixels get all -scale (no class); losses should mask them (see ``helpers.models.losses``).
     """
     valid = mask != ignore_index
     index = torch.where(valid, mask, torch.zeros_like(mask)).long()
