@@ -39,6 +39,20 @@ RANGES: dict[str, dict[str, dict[str, tuple[float, ...]]]] = {
             "sample-scene U-Net on real data, gain vs majority (mean of seeds)": (0.07, 0.18),
             "sample-scene U-Net on real data, gain vs majority (worst seed)": (0.01, 0.12),
         },
+        "04_label_super_resolution": {
+            "coarse labels up-sampled, macro IoU": (0.48, 0.55, 3),
+            "naive U-Net, macro IoU": (0.22, 0.64, 3),
+            "label SR, macro IoU": (0.10, 0.37, 3),
+            "30 m: coarse labels up-sampled, macro IoU": (0.72, 0.79, 3),
+            "30 m: naive U-Net, macro IoU": (0.62, 0.74, 3),
+            "30 m: label SR, macro IoU": (0.29, 0.37, 3),
+        },
+        "08_ntl_super_resolution": {
+            "bicubic PSNR (dB)": (27.8, 28.9, 3),
+            "full model PSNR (dB)": (33.2, 36.6, 3),
+            "full model - bicubic (dB)": (4.8, 8.2, 3),
+            "NTL only - bicubic (dB)": (-0.5, 1.3, 3),
+        },
     },
     "smoke": {
         "03_unet_landcover": {
@@ -51,12 +65,13 @@ RANGES: dict[str, dict[str, dict[str, tuple[float, ...]]]] = {
 MEASURED: dict[str, str] = {
     "teaching": (
         "sample scene 2.3 (its 2.2 layers unchanged), quiet 2-core CPU, default torch threads, "
-        "fitted 2026-12-05 by tools/fit_expected.py as mean +- 3 std (half-width at least 0.03), "
-        "asserted: 03 from seeds 0, 1, 2 (seed 0: teaching reproduce run 20261205-005109; seeds 1 "
-        "and 2: papermill runs with SEED 1 and 2 and EOSR_TIME_CAP=off); 05 from the 3 seeds that "
-        "run trains inside the notebook. Printed only (one run): 11 and 05's coarse row (2026-12-03, "
-        "scene 2.1). No range yet for 04, 08, 09 (their recipe or test set changed; one seed "
-        "measured since)"
+        "fitted 2026-12-05 by tools/fit_expected.py as mean +- 3 std (half-width at least 0.03 or "
+        "0.5 dB), asserted: 03, 04 and 08 from seeds 0, 1, 2 (seed 0: teaching reproduce run "
+        "20261205-005109; seeds 1 and 2: papermill runs with SEED 1 and 2 and EOSR_TIME_CAP=off); "
+        "05 from the 3 seeds that run trains inside the notebook. 04's supervised U-Net has no "
+        "range (seed 0 reuses notebook 03's model, the seed runs trained their own). Printed only "
+        "(one run): 11 and 05's coarse row (2026-12-03, scene 2.1). No range for 09 (its SEED also "
+        "seeds the scene's misregistration)"
     ),
     "smoke": (
         "sample scene, 2 CPU cores (shared), 2026-12-02, one run: smoke trains a few steps only, "
