@@ -149,7 +149,9 @@ def run(
         began = time.perf_counter()
         scores, history = TRAINERS[kind](job)
         seconds = time.perf_counter() - began
-        return _record(job, scores, history, seconds) if distributed.is_main() else {}
+        record = _record(job, scores, history, seconds) if distributed.is_main() else {}
+        distributed.barrier()  # every rank done before the group goes (a gloo teardown race)
+        return record
     finally:
         if job is not None and job.lock is not None:
             locks.release(job.lock)
