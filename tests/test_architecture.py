@@ -36,7 +36,7 @@ LAYERS: dict[str, int] = {
     "io.rasters": 1,
     # 2 data: layouts and their readers and writers, preparation, downloads
     "data.layouts": 2,
-    "data.datasets": 2,  # a package: one module per layout on a shared base
+    "data.datasets": 2,  # a package: one reader per layout on a shared base, Scene, Streaming
     "data.windows": 2,
     "data.crops": 2,
     "data.synthetic": 2,
@@ -46,14 +46,12 @@ LAYERS: dict[str, int] = {
     "data.earthengine_batch": 2,
     "data.ntl": 2,
     "data.manifest": 2,
-    "data.scene": 2,
     "data.scene_grid": 2,
     "data.realdata": 2,
     "data.real_lights": 2,
     "data.sources": 2,
     "data.vectors": 2,
     "data.normalise": 2,
-    "data.streaming": 2,
     "data.coarse_labels": 2,
     # 3 models: networks, losses, metrics, the classic method
     "models.ntl_sr": 3,
@@ -590,6 +588,53 @@ def check_one_ntl_reader(root: Path = HELPERS) -> list[str]:
     return problems
 
 
+# "One reader per layout" (helpers.data.datasets): in the data layer every torch Dataset or
+# IterableDataset (the layout readers, the Scene adapter, the Streaming wrapper) is defined in
+# helpers.data.datasets; crops serves in-memory crops of samples a reader has read.
+READERS = "data.datasets"
+READER_EXEMPT = {"data.crops": "in-memory crops of samples already read, not a reader of files"}
+DATASET_BASES = {"Dataset", "IterableDataset"}
+
+
+def _reexports_only(tree: ast.Module, package: str) -> bool:
+    """True when a module's body is imports (docstring, ``__all__`` aside) and one of them is
+    from ``helpers.<package>``: a shim that keeps an old name alive."""
+    body = [
+        n
+        for n in tree.body
+        if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+        and not (isinstance(n, ast.Assign) and _dotted(n.targets[0]) == "__all__")
+        and not (isinstance(n, ast.ImportFrom) and n.module == "__future__")
+    ]
+    if not body or not all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in body):
+        return False
+    tail = package.rpartition(".")[2]
+    return any(isinstance(n, ast.ImportFrom) and tail in (n.module or "").split(".") for n in body)
+
+
+def check_readers_in_datasets(root: Path = HELPERS) -> list[str]:
+    """Readers live in helpers.data.datasets: no torch Dataset / IterableDataset class elsewhere in
+    the data layer (READER_EXEMPT aside), and no module left behind that only re-exports them."""
+    problems = []
+    for name, path in modules(root).items():
+        if not within(name, ("data",)) or within(name, (READERS,)) or name in READER_EXEMPT:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            bases = {_dotted(b).rpartition(".")[2] for b in getattr(node, "bases", ())}
+            if isinstance(node, ast.ClassDef) and bases & DATASET_BASES:
+                problems.append(
+                    f"helpers.{name}.{node.name} is a reader outside helpers.data.datasets: move "
+                    "it there (one module per layout on the shared base)"
+                )
+        if _reexports_only(tree, READERS):
+            problems.append(
+                f"helpers.{name} only re-exports helpers.data.datasets: import the reader from "
+                "there and delete the shim"
+            )
+    return problems
+
+
 # ---- the repository as it is ----
 
 
@@ -628,6 +673,12 @@ def test_tools_import_placed_modules_and_nothing_imports_a_tool():
 def test_one_window_sampler_and_one_ntl_reader():
     assert check_one_sampler() == []
     assert check_one_ntl_reader() == []
+
+
+def test_readers_live_in_datasets():
+    assert check_readers_in_datasets() == []
+    names = {n for n in modules() if within(n, (READERS,))}
+    assert {"data.datasets.scene", "data.datasets.streaming"} <= names  # Scene, Streaming
 
 
 def test_architecture_document_names_every_module():
@@ -797,7 +848,7 @@ def test_a_second_sampler_a_flip_rotate_and_an_ntl_reader_are_caught(copy):
         "    return {n: np.flip(np.rot90(a, k), -1) for n, a in arrays.items()}\n",
     )
     _append(
-        copy / "data" / "scene.py",
+        copy / "data" / "datasets" / "scene.py",
         "\n\ndef flip_turn(x, k):\n    return x.rot90(k, dims=(-2, -1)).flip(-1)\n"
         "\n\ndef crop_at(seed, epoch, index):\n"
         "    return np.random.default_rng([seed, epoch, index]).integers(8)\n",
@@ -832,3 +883,21 @@ def test_a_module_outside_its_layers_subpackage_is_caught(copy):
     )
     shutil.rmtree(copy / "views")
     assert any("helpers.views (layer 6) has no" in p for p in check_placement(copy))
+
+
+def test_a_reader_outside_datasets_and_a_reexport_shim_are_caught(copy):
+    assert check_readers_in_datasets(copy) == []
+    _append(
+        copy / "data" / "scene_grid.py",
+        "\n\nclass Tiles(torch.utils.data.IterableDataset):\n    pass\n",
+    )
+    (copy / "data" / "streaming.py").write_text(
+        '"""Old name."""\n\nfrom __future__ import annotations\n\n'
+        "from .datasets.streaming import *  # noqa: F403\n\n__all__ = ['Streaming']\n",
+        encoding="utf-8",
+    )
+    _append(copy / "data" / "crops.py", "\n\nclass More(Dataset):\n    pass\n")  # exempt
+    problems = check_readers_in_datasets(copy)
+    assert any("helpers.data.scene_grid.Tiles is a reader outside" in p for p in problems), problems
+    assert any("helpers.data.streaming only re-exports" in p for p in problems), problems
+    assert not any("crops" in p for p in problems), problems

@@ -156,7 +156,7 @@ def test_train_sampler_splits_the_global_batch():
 
 def test_streaming_loaders_are_left_to_shard_themselves(monkeypatch):
     """Under DDP a map-style loader gets a DistributedSampler, but a loader over an IterableDataset
-    (``streaming.Streaming`` splits its samples per rank itself) is passed through unchanged, so
+    (``datasets.Streaming`` splits its samples per rank itself) is passed through unchanged, so
     no sample is dropped or drawn twice."""
     monkeypatch.setattr(distributed, "active", lambda: True)
     monkeypatch.setattr(distributed, "world_size", lambda: 2)

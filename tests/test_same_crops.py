@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from helpers.data import crops, datasets, scene
+from helpers.data import crops, datasets
+from helpers.data.datasets import scene
 from tests import fakes
 
 

@@ -1,4 +1,4 @@
-"""helpers.data.scene.Scene: your own rasters + labels (another CRS/grid, polygons) to metrics, no glue."""
+"""helpers.data.datasets.Scene: your own rasters + labels (another CRS/grid, polygons) to metrics, no glue."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from rasterio.transform import from_origin
 from rasterio.warp import transform as warp_transform
 from torch.utils.data import DataLoader
 
-from helpers.data.scene import ClassTable, Scene, SceneError, split_mask
+from helpers.data.datasets.scene import ClassTable, Scene, SceneError, split_mask
 from helpers.io import rasters
 from helpers.models import metrics
 from helpers.models.unet import UNet

@@ -18,8 +18,8 @@ from rasterio.crs import CRS
 from rasterio.transform import from_origin
 from rasterio.warp import transform as warp_transform
 
+from helpers.data.datasets.scene import Scene, SceneError
 from helpers.data.normalise import DatasetError
-from helpers.data.scene import Scene, SceneError
 from helpers.data.vectors import VectorError, geojson_crs
 from helpers.io import rasters
 
@@ -142,7 +142,7 @@ _BIG = textwrap.dedent(
     """
     import resource, sys
     import numpy as np, rasterio
-    from helpers.data.scene import Scene
+    from helpers.data.datasets.scene import Scene
     base = int(next(l for l in open("/proc/self/status") if l.startswith("VmSize")).split()[1])
     cap = base * 1024 + (1 << 30)  # what the process maps after imports, plus 1 GiB
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))

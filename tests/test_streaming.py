@@ -1,4 +1,4 @@
-"""Streaming readers (helpers.data.streaming) and the reader speed-ups behind them (cached headers)."""
+"""Streaming readers (helpers.data.datasets.streaming) and the reader speed-ups behind them (cached headers)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.data import datasets, streaming
+from helpers.data import datasets
+from helpers.data.datasets import streaming
 from helpers.io import rasters
 
 
@@ -133,7 +134,7 @@ def test_header_cache_opens_a_file_once(tmp_path, monkeypatch):
 
 
 def test_scene_reads_each_file_once_per_sample(tmp_path, monkeypatch):
-    from helpers.data import scene
+    from helpers.data.datasets import scene
 
     root = streaming.write_demo_patches(tmp_path, 1, size=64)
     s2 = datasets.SEN12MS(root).patches[0].path("s2")
@@ -161,7 +162,7 @@ def test_bench_times_reader_and_floor_alternately():
 
 def test_bench_floor_reads_the_scene_crop_windows(tmp_path):
     from helpers.apps import bench
-    from helpers.data import scene
+    from helpers.data.datasets import scene
 
     root = streaming.write_demo_patches(tmp_path, 1, size=64)
     s2 = datasets.SEN12MS(root).patches[0].path("s2")

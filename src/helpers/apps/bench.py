@@ -52,7 +52,6 @@ def _rate(seconds: dict[str, float], count: float) -> dict[str, float]:
 def reader_cases(profile: str, n: int) -> list[tuple[str, Any]]:
     """(name, dataset) per reader, over the sample scene (a Scene of ``n`` crops)."""
     from ..data import datasets, synthetic
-    from ..data.scene import Scene
 
     paths = synthetic.ensure_sample(profile, verbose=False)
     crop = config.settings("unet_landcover", profile)["crop"]
@@ -60,7 +59,7 @@ def reader_cases(profile: str, n: int) -> list[tuple[str, Any]]:
         ("SEN12MS", datasets.SEN12MS(paths.sen12ms, s2_bands=("B04", "B03", "B02", "B08"))),
         ("DFC2020", datasets.DFC2020(paths.dfc2020, split="test")),
         ("NTL", datasets.NTL(paths.ntl, split="train")),
-        ("Scene", Scene(Path(paths.scene) / "s2.tif", crop=crop, samples=n)),
+        ("Scene", datasets.Scene(Path(paths.scene) / "s2.tif", crop=crop, samples=n)),
     ]
     return cases
 
@@ -158,7 +157,7 @@ def bench_streaming(
     import sys
     import tempfile
 
-    from ..data import streaming
+    from ..data.datasets import streaming
 
     root = Path(tempfile.gettempdir()) / f"eosr-bench-stream-{patches}x{size}"
     streaming.write_demo_patches(root, patches, size=size)
@@ -257,7 +256,8 @@ def _epoch_child(mode: str, root: str, crop: int, workers: int) -> None:
     import torch
     from torch.utils.data import DataLoader
 
-    from ..data import crops, datasets, streaming
+    from ..data import crops, datasets
+    from ..data.datasets import streaming
     from ..models import unet
     from ..training import train
 

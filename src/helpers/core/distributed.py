@@ -388,7 +388,7 @@ def shard_train(loader: Iterable[Any], seed: int = 0) -> Iterable[Any]:
     """This rank's share of a training DataLoader (a ``DistributedSampler``, shuffled if the loader
     shuffled; the epoch is set by the loops' epoch hook). Its batch size stays per rank, so the
     global batch is ``batch_size * world_size``. Unchanged when not distributed, already sharded,
-    or streaming (an ``IterableDataset`` such as ``streaming.Streaming`` shards itself per rank)."""
+    or streaming (an ``IterableDataset`` such as ``datasets.Streaming`` shards itself per rank)."""
     if (
         not active()
         or _shards_itself(loader)

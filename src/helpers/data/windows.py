@@ -4,8 +4,8 @@ Every training sample in the kit is a window of a larger raster, drawn here:
 
 - **random windows** (:func:`random_window`) from a generator seeded by the seed, the epoch and the
   sample index (:func:`rng`), so a run, a resumed run and every DataLoader worker draw the same
-  crops. The readers (``helpers.data.datasets``), :class:`helpers.data.scene.Scene` (and so the streaming
-  datasets of :mod:`helpers.data.streaming`) and :class:`helpers.data.crops.Crops` draw through it;
+  crops. The readers (``helpers.data.datasets``), :class:`helpers.data.datasets.Scene` (and so the streaming
+  datasets of :mod:`helpers.data.datasets.streaming`) and :class:`helpers.data.crops.Crops` draw through it;
 - **grids of windows** (:func:`grid_starts`, :func:`tile_grid`, :func:`blend_window`): the
   evaluation tiles of ``Scene`` and the tiles of whole-scene inference (:mod:`helpers.training.inference`);
 - **augmentations** (:data:`AUGMENTS`): quarter turns and flips, drawn (:func:`draw_turn`,

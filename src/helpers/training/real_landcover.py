@@ -70,7 +70,7 @@ def load(folder: Path, bands: Sequence[str] = BANDS) -> Halves:
     standardised with the mean and standard deviation of the west half only (as notebook 11)."""
     import json
 
-    from ..data.scene import Scene
+    from ..data.datasets import Scene
 
     scene = Scene(folder / "s2.tif", folder / "labels.tif", classes=folder / "classes.json",
                   bands=list(bands))  # fmt: skip

@@ -1,7 +1,7 @@
 """Streaming datasets for data larger than memory: window reads from disk, sharded per rank.
 
 :class:`Streaming` wraps any of the kit's readers (``datasets.SEN12MS``, ``datasets.DFC2020``,
-``datasets.NTL``, ``scene.Scene``; with ``crop=`` they read only their window of each file) as a
+``datasets.NTL``, ``datasets.Scene``; with ``crop=`` they read only their window of each file) as a
 torch ``IterableDataset``:
 
 - **per rank**: each rank of a distributed run gets its own shard of the sample indices, shuffled
@@ -169,26 +169,27 @@ def loader(
 
 
 def write_demo_patches(root: str | os.PathLike, count: int, size: int = 32, seed: int = 0) -> Path:
-    """Write ``count`` small SEN12MS-layout patches (S2 13 bands uint16 + lc 4 bands) under
-    ``root/SEN12MS`` for tests and the benchmark; returns that folder. Existing files are kept."""
+    """Write ``count`` small SEN12MS-layout patches (S2 13 bands uint16 + lc 4 bands, random
+    values) under ``root/SEN12MS`` for tests and the benchmark, through the sample scene's writer
+    (:func:`helpers.data.layouts.write_patch_layout`); returns that folder. A folder that already
+    holds all ``count`` patches is kept as it is."""
     from affine import Affine
 
-    from ..io import rasters
-    from .layouts import patch_path
+    from ...core.bands import S2_BANDS
+    from ...io import rasters
+    from ..layouts import LC_LAYERS, SEASONS, patch_path, write_patch_layout
 
-    out = Path(root) / "SEN12MS"
+    out, roi = Path(root) / "SEN12MS", SEASONS[0]
+    if all(patch_path(out, roi, "1", i, m).exists() for i in range(count) for m in ("s2", "lc")):
+        return out
     rng = np.random.default_rng(seed)
-    crs = rasters.utm_crs_for(15.0, 48.0)
-    for i in range(count):
-        transform = Affine(10.0, 0, 500000.0 + 10 * size * i, 0, -10.0, 5300000.0)
-        s2_path = patch_path(out, "ROIs1158_spring", "1", i, "s2")
-        if not s2_path.exists():
-            s2 = rng.integers(200, 4000, (13, size, size)).astype(np.uint16)
-            rasters.write(s2_path, s2, crs, transform)
-        lc_path = patch_path(out, "ROIs1158_spring", "1", i, "lc")
-        if not lc_path.exists():
-            lc = np.stack(
-                [rng.choice([1, 5, 10, 13, 16], (size, size))] + [np.ones((size, size))] * 3
-            )
-            rasters.write(lc_path, lc.astype(np.uint8), crs, transform)
+    s2 = rng.integers(200, 4000, (13, size, size * count)).astype(np.uint16)
+    igbp = rng.choice(np.array([1, 5, 10, 13, 16], np.uint8), (size, size * count))
+    lc = np.stack([igbp] + [np.ones_like(igbp)] * 3)
+    crs, transform = rasters.utm_crs_for(15.0, 48.0), Affine(10.0, 0, 500000.0, 0, -10.0, 5300000.0)
+    layers = {
+        "s2": rasters.Raster(s2, crs, transform, descriptions=S2_BANDS),
+        "lc": rasters.Raster(lc, crs, transform, descriptions=LC_LAYERS),
+    }
+    write_patch_layout(layers, out, roi, "1", patch=size, first=0)
     return out

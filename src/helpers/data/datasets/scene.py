@@ -44,11 +44,10 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset
 
-from ..io.rasters import grid_of
-from . import windows
-from .datasets import IGNORE
-from .normalise import check_s2_dn, normalise_s2
-from .scene_grid import (
+from ...io.rasters import grid_of
+from .. import windows
+from ..normalise import check_s2_dn, normalise_s2
+from ..scene_grid import (
     HALVES,
     Grid,
     Region,
@@ -60,6 +59,7 @@ from .scene_grid import (
     read_on_grid,
     split_mask,
 )
+from .base import IGNORE, bad_pixels
 
 __all__ = ["HALVES", "ClassTable", "Grid", "Scene", "SceneError", "read_on_grid", "split_mask"]
 _BAND_TOKEN = re.compile(r"^(B\d{1,2}A?|[A-Z]{1,3}\d{0,2}A?)$")
@@ -381,7 +381,7 @@ class Scene(Dataset):
         from rasterio.features import rasterize
         from rasterio.warp import transform_geom
 
-        from . import vectors
+        from .. import vectors
 
         if field is None:
             raise SceneError(
@@ -570,16 +570,12 @@ _STRIP_PIXELS = 1 << 24  # labels are read in strips of about this many pixels (
 
 
 def _bad_map(data: np.ndarray, nodata: float | None, covered: np.ndarray | None) -> Any:
-    """Boolean ``(h, w)``: NaN/inf/nodata in any band or not covered by the file; None if none."""
-    bad = None if covered is None else ~covered
-    if data.dtype.kind == "f" and not np.isfinite(data.sum()):
-        here = ~np.isfinite(data).all(axis=0)
-        bad = here if bad is None else bad | here
-    if nodata is not None and not np.isnan(nodata):
-        here = (data == nodata).any(axis=0)
-        if here.any():
-            bad = here if bad is None else bad | here
-    return bad if bad is not None and bad.any() else None
+    """Boolean ``(h, w)``: NaN/inf/nodata in any band (:func:`.base.bad_pixels`, as every reader
+    finds them) or not covered by the file; None if none."""
+    bad = bad_pixels(data, nodata)
+    if covered is not None:
+        bad |= ~covered
+    return bad if bad.any() else None
 
 
 def _bad_message(
