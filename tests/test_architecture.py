@@ -82,6 +82,7 @@ LAYERS: dict[str, int] = {
     "records.reproduce": 5,
     "records.execute": 5,
     "records.expected": 5,
+    "records.long_runs": 5,
     # 6 presentation
     "views.plots": 6,
     "views.widgets": 6,
@@ -91,6 +92,7 @@ LAYERS: dict[str, int] = {
     "apps.jobs": 7,
     "apps.bench": 7,
     "apps.colab": 7,
+    "apps.long_run": 7,
     "": 7,  # helpers/__init__.py
 }
 LAYER_NAMES = [

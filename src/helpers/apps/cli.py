@@ -104,6 +104,11 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from . import jobs
 
+    if args.steps is not None:
+        return _long_run(args)
+    if args.history_every is not None or args.history_to is not None:
+        raise CliError("--history-every and --history-to go with --steps (a long run)")
+
     rec = jobs.run(
         args.kind,
         profile=args.profile,
@@ -121,6 +126,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if rec:  # rank 0
         scores = {k: round(v, 4) for k, v in rec["metrics"].items() if isinstance(v, float)}
         print(f"eosr train {args.kind}: {rec['notes']}; {scores}; checkpoint {rec['checkpoint']}")
+    return 0
+
+
+def _long_run(args: argparse.Namespace) -> int:
+    """``eosr train KIND --steps N``: the profile's recipe for N steps, its history kept
+    (``helpers.apps.long_run``); settings other than the steps are the profile's."""
+    from . import long_run
+
+    fixed = {"--epochs": args.epochs, "--batch-size": args.batch_size, "--time-cap": args.time_cap}
+    given = [name for name, value in fixed.items() if value is not None]
+    if given:
+        raise CliError(
+            f"--steps runs the profile's recipe as it is; drop {', '.join(given)} (a long run "
+            "changes the steps only, so it stays comparable with the notebook's run)."
+        )
+    every = args.history_every or max(1, args.steps // 100)
+    path = long_run.run(
+        args.kind, args.steps, every, profile=args.profile, data=args.data, out=args.out,
+        seed=args.seed, history_to=args.history_to,
+    )  # fmt: skip
+    print(f"eosr train {args.kind} --steps {args.steps}: history {path}")
     return 0
 
 
@@ -155,6 +181,28 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
 
     return bench.main(profile=args.profile, only=args.only)
+
+
+def _long_run_options(parser: argparse.ArgumentParser) -> None:
+    """``eosr train``'s long-run options (``helpers.apps.long_run``)."""
+    parser.add_argument(
+        "--steps",
+        type=positive_int,
+        default=None,
+        help="a long run: the profile's recipe for this many optimisation steps (whole epochs), "
+        "its history (loss, held-out validation metric) written as a long-run file",
+    )
+    parser.add_argument(
+        "--history-every",
+        type=positive_int,
+        default=None,
+        help="with --steps: validate every ~K steps (default steps / 100)",
+    )
+    parser.add_argument(
+        "--history-to",
+        default=None,
+        help="with --steps: where the history goes (default <run folder>/long/<kind>/history.json)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -211,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="torchrun process group (default: nccl if each rank has a GPU, else gloo)",
     )
+    _long_run_options(p)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser(

@@ -700,3 +700,35 @@ def plot_ablation(
     ax.set_ylabel(metric)
     ax.legend()
     return fig
+
+
+def long_run_figure(history: dict[str, Any], stopped_at: int, student: Any = None) -> Any:
+    """A long run's training loss and validation metric per optimisation step
+    (``helpers.records.long_runs``) with the student's run drawn on top: where the short run stopped."""
+    import matplotlib.pyplot as plt
+
+    from ..records import long_runs
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6), constrained_layout=True)
+    long_label = f"long run ({history['steps_done']:,} steps)"
+    left.plot(history["steps"], history["train_loss"], color="0.45", label=long_label)
+    if student is not None and getattr(student, "train_loss", None):
+        steps = [e * history["steps_per_epoch"] for e in student.epoch]
+        left.plot(steps, student.train_loss, color="C1", label="your run")
+    steps, values = long_runs.curve(history)
+    right.plot(steps, values, marker=".", color="0.45", label=long_label)
+    flat = long_runs.flat_from(
+        steps, values, history["higher_is_better"], history["flat_tolerance"]
+    )
+    if np.isfinite(flat):
+        tol = f"within {history['flat_tolerance']:g} of its best from here"
+        right.axvline(flat, color="C2", ls=":", label=tol)
+    for ax in (left, right):
+        ax.axvline(stopped_at, color="C1", ls="--", label="your run stopped here")
+        ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    left.set(xlabel="optimisation step", ylabel="training loss", title="training loss")
+    right.set(xlabel="optimisation step", ylabel=history["metric_label"])
+    right.set_title(f"{history['model']}: {history['validation']}", fontsize=9)
+    return fig
