@@ -54,8 +54,12 @@ def test_shipped_histories_match_the_current_recipe():
     """A setting changed without re-running its long run fails here, naming the file and command."""
     assert long_runs.problems() == []
     for path, history in long_runs.all_histories().items():
-        assert history["val"] and history["steps_done"] >= 10 * history["notebook_steps"] or (
-            history["steps_done"] < history["planned_steps"]  # a run stopped early says so
+        assert (
+            history["val"]
+            and history["steps_done"] >= 10 * history["notebook_steps"]
+            or (
+                history["steps_done"] < history["planned_steps"]  # a run stopped early says so
+            )
         ), path
 
 
@@ -96,7 +100,11 @@ def test_flattening_point_and_story_come_from_the_numbers():
     assert long_runs.flat_from(steps, values, True, 0.1) == 1200
     assert long_runs.flat_from(steps, [-v for v in values], False, 0.01) == 2000
     text = long_runs.story(history, 400)
-    assert "after 400 optimisation steps" in text and "0.410 at step 400" in text and "best 0.668 at step 2,400" in text
+    assert (
+        "after 400 optimisation steps" in text
+        and "0.410 at step 400" in text
+        and "best 0.668 at step 2,400" in text
+    )
     assert "about step 2,000 (5.0x your run)" in text
     late = long_runs.story(history, 3200)
     assert "already within 0.01 of its best" in late
@@ -107,6 +115,10 @@ def test_flattening_point_and_story_come_from_the_numbers():
 def test_a_notebook_without_a_history_says_so(tmp_path):
     assert long_runs.for_notebook("05_cgan_pix2pix", "teaching", tmp_path) == {}
     assert long_runs.NO_RUN in long_runs.missing("cGAN")
+    long_runs.write(_history(), tmp_path / "unet-teaching.json")
+    text = long_runs.lines("03_unet_landcover", "teaching", {"U-Net": 50, "other": 3}, tmp_path)
+    first, second = text.splitlines()
+    assert "after 400 optimisation steps" in first and "other: " + long_runs.NO_RUN in second
 
 
 def test_unreadable_or_old_files_name_the_fix(tmp_path):

@@ -197,3 +197,22 @@ def story(history: Mapping[str, Any], stopped_at: int) -> str:
 def missing(model: str) -> str:
     """What a notebook shows for a model without a current long-run history."""
     return f"{model}: {NO_RUN} (see `eosr train --help`, options --steps and --history-every)."
+
+
+def lines(
+    notebook: str,
+    profile: str,
+    epochs_done: Mapping[str, int],
+    directory: str | os.PathLike = HISTORY_DIR,
+) -> str:
+    """Markdown for a notebook: per model (name -> the student's epochs), where its run sits on
+    the long run (:func:`story`), or that no long run is recorded for its current recipe."""
+    found = for_notebook(notebook, profile, directory)
+    out = []
+    for model, epochs in epochs_done.items():
+        history = found.get(model)
+        if history is None:
+            out.append(f"- {missing(model)}")
+        else:
+            out.append(f"- {model}: {story(history, student_steps(history, epochs))}")
+    return "\n".join(out)
