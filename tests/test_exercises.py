@@ -1,0 +1,90 @@
+"""The exercises' answers page: every exercise of every notebook has an entry, the page is what
+tools/exercise_outcomes.py renders from docs/exercises.json, and every variant can be built."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import exercise_outcomes as eo  # noqa: E402
+import exercise_specs  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def found() -> dict[str, tuple[str, str]]:
+    return eo.all_exercises()
+
+
+@pytest.fixture(scope="module")
+def data() -> dict:
+    return json.loads(eo.JSON_PATH.read_text())
+
+
+def test_every_notebook_exercise_is_on_the_page(found, data) -> None:
+    page = eo.PAGE_PATH.read_text()
+    assert len(found) >= 60, "the exercise lists were not found in the notebooks"
+    assert eo.problems(found, data, page) == []
+
+
+def test_every_exercise_has_a_spec(found) -> None:
+    assert sorted(set(found) - set(exercise_specs.SPECS)) == []
+    assert sorted(set(exercise_specs.SPECS) - set(found)) == []
+
+
+def test_a_missing_entry_or_a_stale_page_is_reported(found, data) -> None:
+    page = eo.PAGE_PATH.read_text()
+    key = next(iter(found))
+    broken = copy.deepcopy(data)
+    del broken["exercises"][key]
+    assert any(key in p and "no entry" in p for p in eo.problems(found, broken, page))
+    assert any("not what `render`" in p for p in eo.problems(found, data, page + "\nedited by hand"))
+    unmeasured = copy.deepcopy(data)
+    entry = next(e for e in unmeasured["exercises"].values() if e["kind"] == "variant")
+    entry["measurements"]["x"] = {"values": {"iou": 0.5}}  # no profile, commit, machine, command
+    assert any("lacks" in p for p in eo.problems(found, unmeasured, eo.render(unmeasured)))
+
+
+def test_measured_values_are_rendered_beside_their_baseline(data) -> None:
+    measured = [(k, v, m) for k, e in data["exercises"].items() for v, m in e["measurements"].items()]
+    page = eo.render(data)
+    for key, _, m in measured:
+        assert m["command"] in page and m["commit"] in page, key
+        for name, value in m["values"].items():
+            if isinstance(value, float):
+                assert name in page, (key, name)
+
+
+def test_every_variant_notebook_can_be_built(tmp_path) -> None:
+    for key, spec in exercise_specs.SPECS.items():
+        src = next((ROOT / "notebooks").glob(f"{key[:2]}_*.ipynb"))
+        for letter, variant in spec.get("variants", {}).items():
+            out = tmp_path / f"{key}{letter}" / "out.ipynb"
+            out.parent.mkdir()
+            built = nbformat.read(eo.variant_notebook(src, variant, spec["values"], out), as_version=4)
+            sources = [c.source for c in built.cells]
+            if variant.get("snippet"):
+                at = sources.index(variant["snippet"].strip())
+                marker = variant.get("after")
+                assert marker is None or marker in sources[at - 1], (key, letter)
+            assert eo.VALUES_FILE in sources[-1]
+
+
+def test_a_snippet_marker_that_no_cell_holds_is_an_error(tmp_path) -> None:
+    src = next((ROOT / "notebooks").glob("06_*.ipynb"))
+    with pytest.raises(SystemExit, match="no code cell contains"):
+        eo.variant_notebook(src, {"snippet": "x = 1", "after": "no such line"}, {}, tmp_path / "o.ipynb")
+
+
+def test_exercise_lists_are_parsed_with_their_continuation_lines(tmp_path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("## Exercises\n\n1. First,\n   continued.\n2. Second.\n\n## Checks")]
+    path = tmp_path / "99_x.ipynb"
+    nbformat.write(nb, path)
+    assert eo.exercises_in(path) == [(1, "First, continued."), (2, "Second.")]

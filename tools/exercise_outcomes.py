@@ -1,0 +1,424 @@
+"""Developer tool: run each notebook exercise as a variant, record what it did, render the answers page.
+
+Every numbered item under a notebook's "## Exercises" heading has an entry in ``exercise_specs.py``
+(beside this file): a *variant* (papermill parameters and/or a short snippet inserted into a copy of
+the notebook), a *concept* question answered from a reference run's records, or an *outside* task
+(Earth Engine, QGIS, your own data) that this machine cannot run. ``run`` executes a variant (and
+the notebook's unchanged *baseline* with the same profile and seed) and stores the values, profile,
+commit, machine and command in ``docs/exercises.json``; ``render`` writes ``docs/EXERCISES.md`` from
+that JSON alone, so the page shows only measured numbers. Usage::
+
+    python tools/exercise_outcomes.py sync                      # specs + notebooks -> JSON, page
+    python tools/exercise_outcomes.py run 06.2a --profile teaching   # one variant (and its baseline)
+    python tools/exercise_outcomes.py reference runs/<run>      # concept answers from a run's records
+    python tools/exercise_outcomes.py render [--check]          # page from JSON (--check: compare)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+JSON_PATH = ROOT / "docs" / "exercises.json"
+PAGE_PATH = ROOT / "docs" / "EXERCISES.md"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import exercise_specs  # noqa: E402  (the registry: one entry per exercise)
+
+ITEM = re.compile(r"^(\d+)\.\s+(.*)$")
+VALUES_FILE = "exercise_values.json"
+REPORT_ONLY = '''# exercise variant (tools/exercise_outcomes.py): one torch thread; closing checks report, never stop
+import torch as _torch
+from helpers.core import checks as _checks
+_torch.set_num_threads(1)
+_verify = getattr(_checks, "_strict_verify", _checks.verify)
+_checks._strict_verify = _verify
+def _report_only(rules, profile):
+    rules = list(rules)
+    try:
+        return _verify(rules, profile)
+    except AssertionError as error:
+        print("exercise variant, check missed (expected when a variant moves a result):", error)
+        return rules
+_checks.verify = _report_only'''
+
+
+def exercises_in(path: Path) -> list[tuple[int, str]]:
+    """The numbered exercises of one notebook: (number, text) from its "## Exercises" list."""
+    nb = nbformat.read(path, as_version=4)
+    found: list[tuple[int, str]] = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown" or "## Exercises" not in cell.source:
+            continue
+        body = cell.source.split("## Exercises", 1)[1].split("\n## ", 1)[0]
+        for line in body.splitlines():
+            m = ITEM.match(line.strip())
+            if m:
+                found.append((int(m.group(1)), m.group(2).strip()))
+            elif found and line.startswith("   ") and line.strip():
+                number, text = found[-1]
+                found[-1] = (number, f"{text} {line.strip()}")
+    return found
+
+
+def all_exercises(folder: Path = NOTEBOOKS) -> dict[str, tuple[str, str]]:
+    """Every exercise of every notebook: ``{"03.1": (notebook stem, text)}``."""
+    out: dict[str, tuple[str, str]] = {}
+    for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+        for number, text in exercises_in(path):
+            out[f"{path.name[:2]}.{number}"] = (path.stem, text)
+    return out
+
+
+def load_json(path: Path = JSON_PATH) -> dict[str, Any]:
+    """The stored outcomes (an empty skeleton when the file does not exist yet)."""
+    if not path.exists():
+        return {"exercises": {}, "baselines": {}, "references": {}}
+    return json.loads(path.read_text())
+
+
+def save_json(data: dict[str, Any], path: Path = JSON_PATH) -> None:
+    """Write the outcomes with sorted keys (stable diffs)."""
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def sync(data: dict[str, Any], found: dict[str, tuple[str, str]]) -> list[str]:
+    """Bring the JSON in line with the notebooks and the specs; return the exercises with no spec."""
+    missing = []
+    exercises = data.setdefault("exercises", {})
+    for key in list(exercises):
+        if key not in found:
+            del exercises[key]
+    for key, (stem, text) in found.items():
+        spec = exercise_specs.SPECS.get(key)
+        if spec is None:
+            missing.append(key)
+            continue
+        entry = exercises.setdefault(key, {"measurements": {}})
+        entry.update(notebook=stem, text=text, kind=spec["kind"], look_at=spec.get("look_at", ""))
+        variants = spec.get("variants", {})
+        entry["variants"] = {
+            v: {"how": how_text(spec_v), "command": command_for(f"{key}{v}")}
+            for v, spec_v in variants.items()
+        }
+        entry["measurements"] = {v: m for v, m in entry["measurements"].items() if v in variants}
+        if spec["kind"] == "outside":
+            entry["answer"] = spec["answer"]
+    return missing
+
+
+def how_text(variant: dict[str, Any]) -> str:
+    """What the variant changes, in the words a student would type (markdown; a snippet of
+    several lines becomes an indented code block of the list item)."""
+    parts = [f"`-p {k} {json.dumps(v)}`" for k, v in variant.get("params", {}).items()]
+    snippet = (variant.get("snippet") or "").strip()
+    where = f"after the cell holding `{variant['after']}`" if variant.get("after") else "after the settings cell"
+    if snippet and "\n" not in snippet:
+        parts.append(f"{where}: `{snippet}`")
+    elif snippet:
+        block = "\n".join(f"  {line}" if line else "" for line in snippet.splitlines())
+        parts.append(f"{where}:\n\n  ```python\n{block}\n  ```\n\n  ")
+    return "; ".join(parts) or "the notebook unchanged"
+
+
+def command_for(variant_id: str, profile: str = "teaching", seed: int = 0) -> str:
+    """The command that measures one variant (as recorded beside its values)."""
+    return (
+        f"nice -n 15 .venv/bin/python tools/exercise_outcomes.py run {variant_id} "
+        f"--profile {profile} --seed {seed}"
+    )
+
+
+def split_id(variant_id: str) -> tuple[str, str]:
+    """``"06.2a"`` -> (``"06.2"``, ``"a"``); a variant id must name a variant of the specs."""
+    m = re.fullmatch(r"(\d\d\.\d+)([a-z]?)", variant_id)
+    if not m or m.group(1) not in exercise_specs.SPECS:
+        raise SystemExit(f"{variant_id}: no such exercise in tools/exercise_specs.py")
+    variants = exercise_specs.SPECS[m.group(1)].get("variants", {})
+    if m.group(2) not in variants:
+        raise SystemExit(
+            f"{variant_id}: exercise {m.group(1)} has the variants {sorted(variants) or 'none'}"
+        )
+    return m.group(1), m.group(2)
+
+
+def variant_notebook(src: Path, variant: dict[str, Any], exprs: dict[str, str], out: Path) -> Path:
+    """A copy of ``src`` with the report-only checks, the variant's snippet after its cell and a
+    last cell that writes ``exprs`` (evaluated in the kernel) to ``VALUES_FILE`` beside ``out``."""
+    nb = nbformat.read(src, as_version=4)
+    cells = nb.cells
+    where = next(i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
+    cells.insert(where + 2, nbformat.v4.new_code_cell(REPORT_ONLY))  # after the settings cell
+    if variant.get("snippet"):
+        marker = variant.get("after")
+        at = where + 2
+        if marker:
+            hits = [i for i, c in enumerate(cells) if c.cell_type == "code" and marker in c.source]
+            if not hits:
+                raise SystemExit(f"{src.name}: no code cell contains {marker!r}; fix the spec")
+            at = hits[0]
+        cells.insert(at + 1, nbformat.v4.new_code_cell(variant["snippet"].strip()))
+    dump = (
+        "import json as _json\n_values = {}\n"
+        f"for _k, _e in {exprs!r}.items():\n"
+        "    try:\n        _v = eval(_e)\n    except Exception as _x:\n        _v = f'error: {_x}'\n"
+        "    try:\n        _v = {str(a): float(b) for a, b in dict(_v).items()}\n"
+        "    except Exception:\n        try:\n            _v = float(_v)\n        except Exception:\n"
+        "            _v = str(_v)[:200]\n    _values[_k] = _v\n"
+        f"open({str(out.parent / VALUES_FILE)!r}, 'w').write(_json.dumps(_values))"
+    )
+    cells.append(nbformat.v4.new_code_cell(dump))
+    path = out.parent / f"variant_{src.name}"
+    nbformat.write(nb, path)
+    return path
+
+
+def machine() -> str:
+    """Where a run happened: host, cores, load at the start (times depend on it; metrics do not)."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"{platform.node()}, {os.cpu_count()} cores, cpu, 1 torch thread, load {load:.1f} at start"
+
+
+def commit() -> str:
+    """The checked-out commit (short hash)."""
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
+def execute(stem: str, variant: dict[str, Any], exprs: dict[str, str], profile: str, seed: int) -> dict[str, Any]:
+    """Run one (variant) notebook under papermill at ``profile``/``seed``; return its measurement."""
+    work = Path(tempfile.mkdtemp(prefix=f"eosr-ex-{stem[:2]}-"))
+    out = work / "out.ipynb"
+    nb = variant_notebook(NOTEBOOKS / f"{stem}.ipynb", variant, exprs, out)
+    params = {"PROFILE": profile, "SEED": seed, **variant.get("params", {})}
+    cmd = [sys.executable, "-m", "papermill", str(nb), str(out), "--cwd", str(NOTEBOOKS)]
+    for k, v in params.items():
+        cmd += ["-y", json.dumps({k: v})]
+    env = {**os.environ, "EOSR_PROFILE": profile, "EOSR_RUN_DIR": str(work / "run"),
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "EOSR_HEADLESS": "1"}  # fmt: skip
+    where, started = machine(), dt.datetime.now(dt.timezone.utc)
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    seconds = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
+    values_path = work / VALUES_FILE
+    if done.returncode or not values_path.exists():
+        raise SystemExit(f"{stem} variant failed (see {out}):\n{done.stderr[-3000:]}")
+    return {
+        "values": json.loads(values_path.read_text()),
+        "profile": profile,
+        "seed": seed,
+        "commit": commit(),
+        "machine": where,
+        "seconds": round(seconds, 1),
+        "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def run(data: dict[str, Any], variant_id: str, profile: str, seed: int, baseline: bool) -> None:
+    """Measure one variant (and, unless stored for this profile, seed and commit, its baseline);
+    the JSON is read again before each write, so runs queued one after another keep each other's."""
+    key, v = split_id(variant_id)
+    spec = exercise_specs.SPECS[key]
+    stem = data["exercises"][key]["notebook"]
+    exprs = spec.get("values", {})
+    base_key = f"{stem[:2]}|{profile}|{seed}"
+    stored = data["baselines"].get(base_key, {})
+    # a stored baseline of this profile and seed is reused (both commits are recorded and shown)
+    if baseline and not set(exprs) <= set(stored.get("values", {})):
+        measure_baseline(stem, profile, seed)
+    fresh = load_json()
+    base = fresh["baselines"].get(base_key)
+    if not spec["variants"][v] and base:  # the unchanged notebook: its baseline run is the measurement
+        measured = {**base, "values": {k: base["values"][k] for k in exprs}}
+    else:
+        measured = execute(stem, spec["variants"][v], exprs, profile, seed)
+        fresh = load_json()
+    measured["command"] = command_for(variant_id, profile, seed)
+    measured["baseline"] = base_key if base_key in fresh["baselines"] else None
+    fresh["exercises"][key]["measurements"][v] = measured
+    save_json(fresh)
+
+
+def measure_baseline(stem: str, profile: str, seed: int) -> None:
+    """Run notebook ``stem`` unchanged and store every value its exercises read."""
+    measured = execute(stem, {}, exercise_specs.baseline_values(stem[:2]), profile, seed)
+    measured["command"] = (
+        f"nice -n 15 .venv/bin/python tools/exercise_outcomes.py baseline {stem[:2]} "
+        f"--profile {profile} --seed {seed}"
+    )
+    fresh = load_json()
+    fresh["baselines"][f"{stem[:2]}|{profile}|{seed}"] = measured
+    save_json(fresh)
+
+
+def reference(data: dict[str, Any], run_dir: Path) -> None:
+    """Fill each concept answer's numbers from the records of a reference run folder."""
+    records = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines() if line.strip()]
+    for key, spec in exercise_specs.SPECS.items():
+        if spec["kind"] != "concept" or key not in data["exercises"]:
+            continue
+        numbers = {}
+        for name, (notebook, method, field) in spec["numbers"].items():
+            rec = [r for r in records if r["notebook"].startswith(notebook) and method in r["method"]]
+            if not rec:
+                raise SystemExit(f"{run_dir}: no record of {notebook} with method {method!r}")
+            value: Any = rec[-1]
+            for part in field.split("."):
+                value = value[part]
+            numbers[name] = value
+        data["exercises"][key]["answer"] = spec["answer"].format(**numbers)
+        data["exercises"][key]["reference"] = {
+            "run": run_dir.name,
+            "profile": records[0].get("profile"),
+            "numbers": numbers,
+        }
+    save_json(data)
+
+
+def fmt(value: Any) -> str:
+    """A value for the page: 3 significant digits, or the text it is."""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def change_text(name: str, new: Any, old: Any) -> str:
+    """One changed value as "name: old -> new (+diff)"; per-class dicts list their 3 largest changes."""
+    if isinstance(new, dict) and isinstance(old, dict):
+        diffs = sorted(((new[k] - old[k], k) for k in new if k in old), key=lambda t: abs(t[0]), reverse=True)
+        return f"{name}, largest changes: " + ", ".join(
+            f"{k} {old[k]:.3g} -> {new[k]:.3g} ({d:+.3g})" for d, k in diffs[:3]
+        )
+    if isinstance(new, float) and isinstance(old, float):
+        return f"{name}: {old:.3g} -> {new:.3g} ({new - old:+.3g})"
+    return f"{name}: {fmt(old)} -> {fmt(new)}"
+
+
+def measurement_lines(entry: dict[str, Any], data: dict[str, Any]) -> list[str]:
+    """The page's lines for a variant exercise: each variant's values beside its baseline."""
+    lines = []
+    for v, info in sorted(entry["variants"].items()):
+        m = entry["measurements"].get(v)
+        label = f"{'Variant ' + v if v else 'Variant'}: {info['how']}"
+        label += "" if label.endswith("\n  ") else "."
+        if not m:
+            lines.append(f"- {label} **Not measured yet**: `{info['command']}`")
+            continue
+        base = data["baselines"].get(m.get("baseline") or "", {}).get("values", {})
+        changes = [change_text(k, val, base[k]) if k in base else f"{k}: {fmt(val)}"
+                   for k, val in m["values"].items()]  # fmt: skip
+        b = data["baselines"].get(m.get("baseline") or "", {})
+        base_note = f"; baseline commit {b['commit']}, {b['date']}" if b and b.get("commit") != m["commit"] else ""
+        smoke = " (smoke profile: checks that it runs, too few steps to judge the effect)" if m["profile"] == "smoke" else ""
+        lines.append(
+            f"- {label} Measured{smoke} in the {m['profile']} profile, seed {m['seed']}, "
+            f"baseline -> variant: " + "; ".join(changes)
+            + f". (commit {m['commit']}{base_note}, {m['machine']}, {m['seconds']:.0f} s, {m['date']}; `{m['command']}`)"
+        )
+    return lines
+
+
+def render(data: dict[str, Any]) -> str:
+    """The answers page, from the JSON alone."""
+    out = [
+        "# Exercises: what you should see",
+        "",
+        "Generated by `tools/exercise_outcomes.py render` from `docs/exercises.json`; do not edit by hand.",
+        "Every exercise of the notebooks has an entry. A *variant* was run once with the command shown",
+        "(the notebook with the stated change, one seed, on the sample scene unless the notebook is a real",
+        "scene) beside the unchanged notebook with the same profile and seed; one seed is one draw, so read",
+        "a change smaller than the seed spread of the notebook's own table as no change. A *concept*",
+        "answer quotes numbers from a reference run's records. *Outside* tasks need Earth Engine, a GIS",
+        "or your own data and were not run here. Times depend on the machine's load; metrics do not.",
+        "",
+    ]
+    current = None
+    for key in sorted(data["exercises"], key=lambda k: (k[:2], int(k[3:]))):
+        entry = data["exercises"][key]
+        if entry["notebook"] != current:
+            current = entry["notebook"]
+            out += [f"## {current}", ""]
+        out += [f"### Exercise {key}", "", f"> {entry['text']}", ""]
+        if entry["kind"] == "variant":
+            out += measurement_lines(entry, data)
+        elif entry["kind"] == "concept":
+            ref = entry.get("reference")
+            source = f" (numbers: run `{ref['run']}`, {ref['profile']} profile)" if ref else ""
+            out.append(f"- Answer{source}: {entry.get('answer', 'not filled yet: run `reference`')}")
+        else:
+            out.append(f"- Not run here: {entry['answer']}")
+        if entry.get("look_at"):
+            out.append(f"- What to look at: {entry['look_at']}")
+        out.append("")
+    return "\n".join(out)
+
+
+def problems(found: dict[str, tuple[str, str]], data: dict[str, Any], page: str) -> list[str]:
+    """What is wrong between the notebooks, the JSON and the page (empty when all agree): an
+    exercise without an entry or a heading, an entry of no exercise, a measurement missing its
+    provenance, or a page that is not the rendering of the JSON."""
+    out = []
+    entries = data.get("exercises", {})
+    for key, (stem, text) in found.items():
+        if key not in entries:
+            out.append(f"{key} ({stem}): no entry in {JSON_PATH.name}; run `sync`")
+        elif entries[key]["text"] != text:
+            out.append(f"{key}: the notebook's text changed since `sync`")
+        if f"### Exercise {key}\n" not in page:
+            out.append(f"{key}: no entry on {PAGE_PATH.name}")
+    out += [f"{key}: in {JSON_PATH.name} but in no notebook" for key in entries if key not in found]
+    for key, entry in entries.items():
+        for v, m in entry.get("measurements", {}).items():
+            lacking = {"values", "profile", "commit", "machine", "command"} - set(m)
+            if lacking:
+                out.append(f"{key}{v}: measurement lacks {sorted(lacking)}")
+    if page != render(data):
+        out.append(f"{PAGE_PATH.name} is not what `render` makes of {JSON_PATH.name}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: sync, run, baseline, reference, render [--check]."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("action", choices=["sync", "run", "baseline", "reference", "render"])
+    parser.add_argument("target", nargs="?", help="a variant id (06.2a), a notebook (06) or a run folder")
+    parser.add_argument("--profile", default="teaching")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--check", action="store_true", help="render: fail if the page is stale")
+    args = parser.parse_args(argv)
+    data = load_json()
+    if args.action == "sync":
+        missing = sync(data, all_exercises())
+        save_json(data)
+        if missing:
+            print("exercises with no spec in tools/exercise_specs.py:", ", ".join(missing))
+            return 1
+    elif args.action == "run":
+        run(data, args.target, args.profile, args.seed, baseline=True)
+    elif args.action == "baseline":
+        stem = next(p.stem for p in NOTEBOOKS.glob(f"{args.target}_*.ipynb"))
+        measure_baseline(stem, args.profile, args.seed)
+    elif args.action == "reference":
+        reference(data, Path(args.target))
+    page = render(load_json())
+    if args.check:
+        found = problems(all_exercises(), load_json(), PAGE_PATH.read_text() if PAGE_PATH.exists() else "")
+        print("\n".join(found) or "answers page up to date")
+        return 1 if found else 0
+    PAGE_PATH.write_text(page)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
