@@ -3,8 +3,8 @@ under ``torchrun`` on several (PyTorch DDP).
 
 Each kind trains what its notebook trains, with the same ``config.PROFILES`` settings and, where
 the notebook has one, the same recipe function (``helpers.training.recipes``: ``unet`` and ``label_sr``
-through ``landcover.unet``, ``ntl_sr`` through ``night_lights.train_model``; the GANs with the
-same crops, model, loss and ``train.fit_gan``). It writes one checkpoint,
+through ``landcover.unet``, ``ntl_sr`` through ``night_lights.train_model``, ``cgan`` and
+``pix2pix`` through ``gan.cgan`` and ``gan.pix2pix``). It writes one checkpoint,
 ``<run folder>/train/<kind>/checkpoint.pt`` (atomic; running again with the same ``--out``
 resumes it, on any number of ranks), and one results record (``helpers.records.results``) with the
 scores on the test patches. Batches are drawn by a ``DistributedSampler`` on 1 rank as on N, so
@@ -26,10 +26,10 @@ from torch.utils.data import DataLoader
 
 from ..core import bands, config, distributed, labels, locks
 from ..data import crops, datasets
-from ..models import losses, pix2pix
+from ..models import losses
 from ..records import results, runs
 from ..training import train
-from ..training.recipes import landcover, night_lights
+from ..training.recipes import gan, landcover, night_lights
 
 KINDS = ("unet", "label_sr", "pix2pix", "cgan", "ntl_sr")
 NOTEBOOK = {
@@ -284,36 +284,27 @@ def _label_sr(job: Job) -> Any:
 
 
 def _gan(job: Job) -> Any:
-    """Notebook 05's pix2pix (Sentinel-2 -> labels) or cGAN (coarse labels -> fine labels)."""
-    s, cgan = job.settings, job.kind == "cgan"
-    train_crops = crops.for_gan(crops.load(job.dfc2020("validation")), s["crop"], seed=job.seed)
-    config.seed_everything(job.seed)
-    condition = NUM_CLASSES if cgan else len(BANDS)
-    generator = pix2pix.generator(condition, NUM_CLASSES, patch=s["crop"], ngf=s["ngf"])
-    discriminator = pix2pix.discriminator(condition + NUM_CLASSES, ndf=s["ndf"])
-    batch_fn = train.gan_batch(
-        NUM_CLASSES,
-        input_key="coarse" if cgan else "image",
-        one_hot_input=cgan,
-        scale=generator.target_scale,
+    """Notebook 05's pix2pix (Sentinel-2 -> labels, tanh) or cGAN (coarse labels -> fine labels) by
+    its recipe (``recipes.gan``), batches from this job's sampler; scored on the test patches."""
+    keys = ("coarse", "mask") if job.kind == "cgan" else ("image", "mask")
+    train_set, test_set = (
+        {k: torch.stack([s[k] for s in crops.load(job.dfc2020(split))]).numpy() for k in keys}
+        for split in ("validation", "test")
     )
-    history = train.fit_gan(
-        generator,
-        discriminator,
-        job.loader(train_crops, drop_last=len(train_crops) > job.batch),
-        job.epochs,
-        s["learning_rate"],
-        batch_fn=batch_fn,
-        checkpoint=job.checkpoint,
-        num_classes=NUM_CLASSES,
-        device=job.device,
-        time_budget_s=s["time_cap_s"],
-        progress=job.progress,
-        seed=job.seed,
-    )
-    test = DataLoader(job.dfc2020("test"), batch_size=4)
-    scores = train.evaluate_gan(generator, test, batch_fn, NUM_CLASSES, job.device)
-    return scores.summary(), history
+    common = dict(
+        profile=job.profile, seeds=[job.seed], device=job.device, num_classes=NUM_CLASSES,
+        checkpoint_for=lambda _tag: job.checkpoint, progress=job.progress,
+        loader=lambda data: job.loader(data, drop_last=len(data) > job.batch),
+        epochs=job.epochs, time_cap_s=job.settings["time_cap_s"],
+    )  # fmt: skip
+    if job.kind == "cgan":
+        test = (test_set["coarse"], test_set["mask"])
+        result = gan.cgan(train_set["coarse"], train_set["mask"], test=test, **common)
+    else:
+        test = (test_set["image"], test_set["mask"])
+        result = gan.pix2pix(train_set["image"], train_set["mask"], test=test, **common)
+    job.notes.append(f"recipe {result.method} (helpers.training.recipes.gan)")
+    return result.runs.scores[0].summary(), result.runs.histories[0]
 
 
 def _ntl_sr(job: Job) -> Any:

@@ -44,6 +44,9 @@ Departures, all stated:
   tests (:func:`with_batch_statistics`), with dropout off so that scores are deterministic; the
   paper also keeps dropout on at test time.
 - ``ngf``/``ndf`` are parameters: the teaching profile uses small widths so that it trains on a CPU.
+- ``zero_last`` (an option, used with ``residual``): the last convolution starts at zero instead
+  of N(0, 0.02), so a residual generator starts exactly at its prior (ReZero-like); it still
+  learns, since the gradient of the zero layer's weights is not zero.
 """
 
 from __future__ import annotations
@@ -274,14 +277,28 @@ def generator(
     dropout: bool = True,
     output: str = "tanh",
     residual: bool = False,
+    zero_last: bool = False,
 ) -> UNetGenerator:
     """A pix2pix U-Net for ``patch``-sized inputs, initialised as in the paper (``output`` and
-    ``residual``: see the module docstring)."""
-    return init_weights(
+    ``residual``: see the module docstring); ``zero_last``: its last convolution starts at zero
+    (:func:`zero_last_layer`)."""
+    g = init_weights(
         UNetGenerator(
             in_channels, out_channels, num_downs_for(patch), ngf, dropout, output, residual
         )
     )
+    return zero_last_layer(g) if zero_last else g
+
+
+def zero_last_layer(generator: UNetGenerator) -> UNetGenerator:
+    """Zero the generator's last (transposed) convolution: a residual G then returns its prior
+    exactly (the U-Net adds 0), not the prior plus the N(0, 0.02) noise of the paper's init."""
+    upconv = [m for m in generator.model.model if isinstance(m, nn.ConvTranspose2d)][-1]
+    with torch.no_grad():
+        upconv.weight.zero_()
+        if upconv.bias is not None:
+            upconv.bias.zero_()
+    return generator
 
 
 def discriminator(in_channels: int, ndf: int = 64, n_layers: int = 3) -> PatchGANDiscriminator:

@@ -10,7 +10,7 @@ reaches both. What each setting does, and why, is said in notebook 05's section 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,13 @@ IGNORE = 255  # the kit's ignore value inside the loops (train.gan_batch, metric
 RECIPE_DEFAULTS: dict[str, Any] = {
     "decay_from": None,
     "cgan_decay_from": None,
+    "gan_weight": 1.0,  # G's adversarial term (pix2pix); 1: the paper's
+    "cgan_gan_weight": 1.0,  # the same for the cGAN
+    "select_every": None,  # pix2pix: every k-th training patch held out to choose G's epoch
+    "cgan_select_every": None,  # the same for the cGAN (None: the last epoch's G)
+    "cgan_zero_last": False,  # the cGAN's last convolution starts at 0 (G = its input, exactly)
 }  # settings a profile may leave out
+Loader = Callable[[Any], Iterable[Any]]  # crops dataset -> training batches (eosr train's sampler)
 OUTPUTS = {"tanh": "tanh, as published", "softmax": "softmax image"}
 
 
@@ -110,29 +116,47 @@ def band_stats(images: Any) -> tuple[torch.Tensor, torch.Tensor]:
     return x.mean((0, 2, 3)), x.std((0, 2, 3)).clamp_min(1e-6)
 
 
+def held_out(
+    items: list[dict[str, torch.Tensor]], every: int | None
+) -> tuple[list[dict[str, torch.Tensor]], list[dict[str, torch.Tensor]]]:
+    """``(train, validation)``: every ``every``-th training patch held out to choose G's epoch
+    (``None``: all train, no validation). Training patches only: the test split is never seen."""
+    if not every:
+        return list(items), []
+    if every < 2 or len(items) < every:
+        raise ValueError(f"select_every {every}: needs 2 <= every <= {len(items)} patches")
+    train_items = [s for i, s in enumerate(items) if i % every != every - 1]
+    return train_items, list(items[every - 1 :: every])
+
+
 def _train(
     name: str,
     build: Callable[[], tuple[torch.nn.Module, torch.nn.Module]],
-    train_items: list[dict[str, torch.Tensor]],
+    items: list[dict[str, torch.Tensor]],
     test_items: list[dict[str, torch.Tensor]] | None,
     batch_fn: Callable[..., Any],
     s: dict[str, Any],
-    lr_g: float,
-    positive_weight: float,
-    decay_from: int | None,
+    method: dict[str, Any],
     *,
     num_classes: int,
     seeds_: Sequence[int],
     device: Any,
     checkpoint_for: Callable[[str], Any] | None,
     progress: bool,
+    loader: Loader | None = None,
 ) -> seeds.SeedRuns:
-    """Train ``build()`` once per seed on resident crops of ``train_items`` with the settings ``s``."""
+    """Train ``build()`` once per seed on crops of ``items`` with the settings ``s`` and the
+    method's own ``method`` (G's learning rate, L1 weight, decay, adversarial weight, selection):
+    resident crops cut on the device, or ``loader(crops.for_gan(...))`` (``eosr train``)."""
     device = torch.device(device) if device is not None else config.pick_device(verbose=False)
+    train_items, val_items = held_out(items, method["select_every"])
+    keys = tuple(train_items[0])
 
-    def loader_for(seed: int) -> crops.ResidentBatches:
+    def loader_for(seed: int) -> Iterable[Any]:
+        if loader is not None:
+            return loader(crops.for_gan(train_items, s["crop"], keys=keys, seed=seed))
         return crops.ResidentBatches(  # crops cut on the device: no file or worker per step
-            train_items, s["crop"], s["batch"], keys=tuple(train_items[0]), augment="flips",
+            train_items, s["crop"], s["batch"], keys=keys, augment="flips",
             batches=s["steps_per_epoch"], seed=seed, device=device,
         )  # fmt: skip
 
@@ -142,19 +166,28 @@ def _train(
         loader_for,
         list(seeds_),
         s["epochs"],
-        lr_g,
+        method["learning_rate"],
         batch_fn,
         batches(test_items) if test_items else None,
         num_classes=num_classes,
         checkpoint_for=checkpoint_for,
         device=device,
         time_budget_s=s["time_cap_s"],
-        positive_weight=positive_weight,
+        positive_weight=method["positive_weight"],
         learning_rate_d=s["learning_rate_d"],
         d_noise=s["d_noise"],
-        decay_from=decay_from,
+        decay_from=method["decay_from"],
+        gan_weight=method["gan_weight"],
+        val_loader=batches(val_items) if val_items else None,
+        keep_best=bool(val_items),
         progress=progress,
     )
+
+
+def _method(s: dict[str, Any], prefix: str, learning_rate: float) -> dict[str, Any]:
+    """One method's own settings from ``s`` (``prefix`` "cgan_" or ""): see :func:`_train`."""
+    keys = ("positive_weight", "decay_from", "gan_weight", "select_every")
+    return {k: s[prefix + k] for k in keys} | {"learning_rate": learning_rate}
 
 
 def _seeds(s: dict[str, Any], chosen: Sequence[int] | None, seed: int) -> list[int]:
@@ -177,13 +210,15 @@ def cgan(
     checkpoint_for: Callable[[str], Any] | None = None,
     name: str = "05_cgan",
     progress: bool = True,
+    loader: Loader | None = None,
     **overrides: Any,
 ) -> GanResult:
     """HR-MARS method 3: a conditional GAN from coarse one-hot labels to fine labels (tanh output).
 
     ``residual``: G returns ``tanh(atanh(coarse one-hot) + U-Net(x))``, so an untrained G gives its
     coarse input back and training only moves it where the pairs say so (``False``: the paper's
-    G, which starts from noise). ``test``: ``(coarse, fine)`` arrays scored after training."""
+    G, which starts from noise). ``test``: ``(coarse, fine)`` arrays scored after training.
+    ``loader``: the training batches from the crops dataset (default: crops resident on the device)."""
     s = settings(profile, **overrides)
     items = samples(fine, coarse, num_classes=num_classes, ignore_index=ignore_index)
     test_items = (
@@ -194,14 +229,16 @@ def cgan(
     )
 
     def build() -> tuple[torch.nn.Module, torch.nn.Module]:
-        g = p2p.generator(num_classes, num_classes, s["crop"], s["ngf"], residual=residual)
+        g = p2p.generator(
+            num_classes, num_classes, s["crop"], s["ngf"], residual=residual,
+            zero_last=residual and s["cgan_zero_last"],
+        )  # fmt: skip
         return g, p2p.discriminator(2 * num_classes, s["ndf"])
 
     runs = _train(
-        name, build, items, test_items, batch_fn, s, s["learning_rate"], s["cgan_positive_weight"],
-        s["cgan_decay_from"],
+        name, build, items, test_items, batch_fn, s, _method(s, "cgan_", s["learning_rate"]),
         num_classes=num_classes, seeds_=_seeds(s, seeds, seed), device=device,
-        checkpoint_for=checkpoint_for, progress=progress,
+        checkpoint_for=checkpoint_for, progress=progress, loader=loader,
     )  # fmt: skip
     method = "cGAN low -> high" + ("" if residual else " (paper's generator)")
     return GanResult(method, runs, batch_fn, s)
@@ -223,12 +260,13 @@ def pix2pix(
     checkpoint_for: Callable[[str], Any] | None = None,
     name: str | None = None,
     progress: bool = True,
+    loader: Loader | None = None,
     **overrides: Any,
 ) -> GanResult:
     """HR-MARS method 4: pix2pix from image bands to land cover, ``output="tanh"`` (as published,
     +-0.8 targets) or ``"softmax"`` (the kit's softmax image, +-1 targets). The bands are
     standardised with ``input_stats`` (default: the training images' own, :func:`band_stats`).
-    ``test``: ``(images, fine)`` arrays scored after training."""
+    ``test``: ``(images, fine)`` arrays scored after training; ``loader``: as :func:`cgan`."""
     if output not in OUTPUTS:
         raise ValueError(f"output must be one of {list(OUTPUTS)}, got {output!r}")
     s = settings(profile, **overrides)
@@ -247,9 +285,9 @@ def pix2pix(
 
     runs = _train(
         name or ("05_pix2pix" if output == "tanh" else "05_pix2pix_softmax"), build, items,
-        test_items, batch_fn, s, s["p2p_learning_rate"], s["positive_weight"], s["decay_from"],
+        test_items, batch_fn, s, _method(s, "", s["p2p_learning_rate"]),
         num_classes=num_classes, seeds_=_seeds(s, seeds, seed), device=device,
-        checkpoint_for=checkpoint_for, progress=progress,
+        checkpoint_for=checkpoint_for, progress=progress, loader=loader,
     )  # fmt: skip
     method = f"pix2pix S2 -> land cover ({OUTPUTS[output]})"
     return GanResult(method, runs, batch_fn, s, stats)

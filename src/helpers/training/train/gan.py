@@ -93,6 +93,7 @@ def gan_step(
     frozen_discriminator: torch.nn.Module | None = None,
     positive_weight: float = 1.0,
     d_noise: float = 0.0,
+    gan_weight: float = 1.0,
 ) -> dict[str, float]:
     """One pix2pix iteration: D step (real -> 1, fake -> 0), then G step with D frozen. Returns the
     losses and D's accuracy on the real and the fake pairs (before its update).
@@ -102,7 +103,8 @@ def gan_step(
     ``positive_weight``: the L1 weight of each pixel's own class (``losses.masked_l1``).
     ``d_noise``: standard deviation of Gaussian noise added to every label map D sees, real or
     generated ("instance noise"): a one-hot real map is exactly +-1 or +-0.8 and a generated one
-    never is, so without noise D can tell them apart by their values alone."""
+    never is, so without noise D can tell them apart by their values alone.
+    ``gan_weight``: the weight of G's adversarial term (1: the paper; lambda_l1 weighs the L1)."""
     fake = generator(condition)
     # Where the truth is unknown (ignored pixels) the "real" pair shows the fake, so D gets no cue there.
     real = target if valid is None else torch.where(valid.unsqueeze(1), target, fake.detach())
@@ -120,7 +122,7 @@ def gan_step(
     _requires_grad(discriminator, False)  # D is frozen while G learns to fool it
     opt_g.zero_grad(set_to_none=True)
     judge = frozen_discriminator if frozen_discriminator is not None else discriminator
-    loss_g, adversarial, l1 = losses.generator_loss(
+    _, adversarial, l1 = losses.generator_loss(
         judge(torch.cat([condition, noisy(fake)], 1)),
         fake,
         target,
@@ -129,6 +131,7 @@ def gan_step(
         lambda_l1,
         positive_weight,
     )
+    loss_g = gan_weight * adversarial + lambda_l1 * l1
     loss_g.backward()
     opt_g.step()
     _requires_grad(discriminator, True)
@@ -199,6 +202,8 @@ def fit_gan(
     d_noise: float = 0.0,
     learning_rate_d: float | None = None,
     decay_from: int | None = None,
+    gan_weight: float = 1.0,
+    keep_best: bool = False,
 ) -> GANHistory:
     """Train a pix2pix pair (G, D) adversarially for ``epochs`` epochs; returns a :class:`GANHistory`.
 
@@ -215,6 +220,10 @@ def fit_gan(
       ``learning_rate_d``: D's own learning rate (default ``learning_rate``).
     - ``decay_from``: from this epoch on both learning rates fall linearly towards 0 at the last
       epoch (the reference's ``n_epochs`` / ``n_epochs_decay`` schedule); ``None``: constant.
+    - ``gan_weight``: weight of G's adversarial term (1: the paper's; see :func:`gan_step`).
+    - ``keep_best`` (needs ``val_loader``): G ends with the weights, untrained ones included, that
+      scored the best macro IoU on ``val_loader`` (checkpoint selection on held-out training
+      patches, never the test split); :func:`selected_epoch` says which (0: untrained).
     - No AMP: the loop runs in exact float32 on every device (a GAN is touchy in half
       precision; TF32 is off on CUDA, ``config.exact_fp32``); the history says ``fp32``.
     - Under ``torchrun`` G and D are DDP-wrapped (SyncBatchNorm on GPUs), each rank trains on its
@@ -232,26 +241,24 @@ def fit_gan(
     device = torch.device(device) if device is not None else config.pick_device(verbose=False)
     generator.to(device)
     discriminator.to(device)
+    lr_d = learning_rate_d or learning_rate
     pair = _Pair(
-        generator,
-        discriminator,
+        generator, discriminator,
         torch.optim.Adam(generator.parameters(), lr=learning_rate, betas=(beta1, 0.999)),
-        torch.optim.Adam(
-            discriminator.parameters(), lr=learning_rate_d or learning_rate, betas=(beta1, 0.999)
-        ),
-        batch_fn,
-        device,
+        torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=(beta1, 0.999)),
+        batch_fn, device,
         {
             "gan_mode": gan_mode,
             "lambda_l1": lambda_l1,
             "learning_rate": learning_rate,
-            "learning_rate_d": learning_rate_d or learning_rate,
+            "learning_rate_d": lr_d,
             "beta1": beta1,
             "positive_weight": positive_weight,
             "d_noise": d_noise,
             "decay_from": decay_from,
+            "gan_weight": gan_weight,
         },
-    )
+    )  # fmt: skip
     path, state = open_checkpoint(checkpoint, type(generator).__name__, resume, device)
     if state is not None:
         pair.restore(state, path)
@@ -260,6 +267,7 @@ def fit_gan(
             return done
     loader = pair.distribute(loader, seed)
     history, start_epoch = start_history(GANHistory, state, path, loader, seed, device)
+    best = _Best.start(keep_best, state, generator, val_loader, batch_fn, num_classes, device)
     for key in ("d_real", "d_fake"):  # D's accuracy per step (absent from older checkpoints)
         history.steps.setdefault(key, [float("nan")] * len(history.steps["d_loss"]))
     began = time.perf_counter()
@@ -278,6 +286,7 @@ def fit_gan(
         val = {}
         if val_loader is not None and num_classes is not None:
             val = evaluate_gan(generator, val_loader, batch_fn, num_classes, device).summary()
+            best.update(generator, val, epoch + 1)
         history.epoch.append(epoch + 1)
         for k in sums:  # one process: sums[k] / max(count, 1)
             getattr(history, k).append(distributed.mean_over_ranks(sums[k], count))
@@ -285,12 +294,15 @@ def fit_gan(
         history.seconds.append(time.perf_counter() - t0)
         bar.set_postfix(D=f"{history.d_loss[-1]:.3f}", G=f"{history.g_loss[-1]:.3f}")
         if distributed.is_main():
-            save_checkpoint(path, pair.state(loader, epoch, history, epochs))
+            save_checkpoint(path, pair.state(loader, epoch, history, epochs) | best.state())
         if history.capped:
             break
         if out_of_time(history, epoch, epochs, start_epoch, began, time_budget_s):
             break
     bar.close()
+    if best.restore(generator, history) and distributed.is_main():  # the finished file keeps it
+        last = history.epoch[-1] - 1
+        save_checkpoint(path, pair.state(loader, last, history, epochs) | best.state())
     if distributed.is_main():
         write_history(path, history)
         finish(path, history, epochs, device)
@@ -433,3 +445,76 @@ def _spent(began: float, time_budget_s: float) -> bool:
     if not distributed.active():
         return over
     return bool(distributed.all_reduce_sum(torch.tensor([int(over)])).item())
+
+
+BEFORE = "iou_before_training"  # the first epoch's val entry: the untrained G's score (keep_best)
+
+
+@dataclass
+class _Best:
+    """The generator weights that scored best on the validation patches so far (``keep_best``)."""
+
+    on: bool
+    score: float = float("-inf")
+    epoch: int = 0
+    weights: dict[str, torch.Tensor] | None = None
+    before: float = float("nan")
+
+    @classmethod
+    def start(
+        cls,
+        on: bool,
+        state: dict[str, Any] | None,
+        generator: torch.nn.Module,
+        val_loader: Iterable[Any] | None,
+        batch_fn: Callable[..., Any],
+        num_classes: int | None,
+        device: torch.device,
+    ) -> _Best:
+        """From a resumed checkpoint's ``best``, else the untrained G scored on ``val_loader``."""
+        if not on:
+            return cls(False)
+        if val_loader is None or num_classes is None:
+            raise ValueError("keep_best needs val_loader and num_classes (held-out patches)")
+        saved = (state or {}).get("best")
+        if saved is not None:
+            return cls(True, saved["score"], saved["epoch"], saved["weights"], saved["before"])
+        score = evaluate_gan(generator, val_loader, batch_fn, num_classes, device).macro("iou")
+        return cls(True, score, 0, _copy(generator), score)
+
+    def update(self, generator: torch.nn.Module, val: dict[str, float], epoch: int) -> None:
+        """Keep ``generator``'s weights when its validation IoU beats the best so far."""
+        if self.on and val["iou"] > self.score:
+            self.score, self.epoch, self.weights = val["iou"], epoch, _copy(generator)
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint holds to resume the selection."""
+        if not self.on:
+            return {}
+        keys = ("score", "epoch", "weights", "before")
+        return {"best": {k: getattr(self, k) for k in keys}}
+
+    def restore(self, generator: torch.nn.Module, history: GANHistory) -> bool:
+        """Load the kept weights into ``generator`` and mark them in ``history.val``; True if on."""
+        if not self.on or self.weights is None:
+            return False
+        generator.load_state_dict(self.weights)
+        for i, entry in enumerate(history.val):
+            entry["kept"] = float(history.epoch[i] == self.epoch)
+        if history.val:
+            history.val[0][BEFORE] = self.before
+        return True
+
+
+def _copy(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached copy of a module's state dict (plain keys, not a DDP wrapper's)."""
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def selected_epoch(history: GANHistory) -> int | None:
+    """The epoch whose G weights :func:`fit_gan` kept with ``keep_best`` (0: the untrained G);
+    ``None`` when the run did not select."""
+    if not history.val or BEFORE not in history.val[0]:
+        return None
+    kept = [e for e, v in zip(history.epoch, history.val) if v.get("kept")]
+    return kept[0] if kept else 0
