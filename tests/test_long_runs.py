@@ -106,10 +106,15 @@ def test_flattening_point_and_story_come_from_the_numbers():
         and "best 0.668 at step 2,400" in text
     )
     assert "about step 2,000 (5.0x your run)" in text
-    late = long_runs.story(history, 3200)
-    assert "already within 0.01 of its best" in late
-    stopped = long_runs.story({**history, "steps_done": 2000}, 400)
-    assert "stopped at step 2000 of 3200 planned" in stopped
+    assert "run for 3,200 steps" in text
+    late = long_runs.story(history, 2800)
+    assert "already within 0.01 of its best by your step" in late
+    assert "has not passed your run's steps" in long_runs.story(history, 3200)
+    cut = {**history, "steps_done": 1600, "val_steps": history["val_steps"][:4]}
+    cut["val"] = history["val"][:4]  # still rising by more than 0.01 a point
+    stopped = long_runs.story(cut, 400)
+    assert "planned for 3,200 steps and stopped at step 1,600" in stopped
+    assert "still improving at its last measured step (1,600)" in stopped
 
 
 def test_a_notebook_without_a_history_says_so(tmp_path):

@@ -161,36 +161,35 @@ def story(history: Mapping[str, Any], stopped_at: int) -> str:
     """The notebook's sentence: where a run of ``stopped_at`` steps sits on the long run's curve,
     and from which step the same recipe stops improving; every number from the history."""
     steps, values = curve(history)
-    tol, higher, label = (
-        history["flat_tolerance"],
-        history["higher_is_better"],
-        history["metric_label"],
-    )
-    d = int(history.get("digits", 3))
+    tol, higher = history["flat_tolerance"], history["higher_is_better"]
+    label, d = history["metric_label"], int(history.get("digits", 3))
+    done, planned = history["steps_done"], history.get("planned_steps", history["steps_done"])
     near_s, near_v = value_at(steps, values, stopped_at)
     end_s, end_v = value_at(steps, values, steps[-1] if steps else 0)
     best_v = (max if higher else min)(v for v in values if math.isfinite(v))
     best_s = steps[values.index(best_v)]
     flat = flat_from(steps, values, higher, tol)
-    planned = history.get("planned_steps", history["steps_done"])
-    cut = (
-        ""
-        if history["steps_done"] >= planned
-        else f" (stopped at step {history['steps_done']} of {planned} planned)"
-    )
-    verdict = (
-        f"it keeps improving until about step {flat:,.0f} ({flat / max(stopped_at, 1):.1f}x your run), "
-        f"after which it stays within {tol:g} of its best"
-        if flat > near_s
-        else f"it was already within {tol:g} of its best by then"
-    )
+    length = f"run for {done:,} steps" if done >= planned else (
+        f"planned for {planned:,} steps and stopped at step {done:,} (its learning rate not yet "
+        "decayed: it may still gain)"
+    )  # fmt: skip
+    if done <= stopped_at:
+        verdict = "the long run has not passed your run's steps yet, so it says nothing about more"
+    elif flat >= end_s and done < planned:
+        verdict = f"it was still improving at its last measured step ({end_s:,.0f})"
+    elif flat > near_s:
+        verdict = (
+            f"it keeps improving until about step {flat:,.0f} ({flat / max(stopped_at, 1):.1f}x "
+            f"your run), after which it stays within {tol:g} of its best"
+        )
+    else:
+        verdict = f"it was already within {tol:g} of its best by your step"
     return (
-        f"Your run stopped after {stopped_at:,} optimisation steps. The same recipe run for "
-        f"{history['steps_done']:,} steps{cut} ({history['model']}, {history['profile']} profile, "
-        f"{history['validation']}): {label} {near_v:.{d}f} at step {near_s:,.0f}, best "
-        f"{best_v:.{d}f} at step {best_s:,.0f}, {end_v:.{d}f} at the end; {verdict}. "
-        "The long run's cosine schedule spans all its steps, so its value at your step is a "
-        "point on its curve, not a replay of your run."
+        f"Your run stopped after {stopped_at:,} optimisation steps. A long run of the same recipe "
+        f"({history['model']}, {history['profile']} profile; validation: {history['validation']}), "
+        f"{length}: {label} {near_v:.{d}f} at step {near_s:,.0f}, best {best_v:.{d}f} at step "
+        f"{best_s:,.0f}, {end_v:.{d}f} at step {end_s:,.0f}; {verdict}. Its cosine schedule spans "
+        "all its steps, so its value at your step is a point on its curve, not a replay of your run."
     )
 
 
