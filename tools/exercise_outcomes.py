@@ -107,7 +107,8 @@ def sync(data: dict[str, Any], found: dict[str, tuple[str, str]]) -> list[str]:
             missing.append(key)
             continue
         entry = exercises.setdefault(key, {"measurements": {}})
-        entry.update(notebook=stem, text=text, kind=spec["kind"], look_at=spec.get("look_at", ""))
+        entry.update(notebook=stem, text=text, kind=spec["kind"], look_at=spec.get("look_at", ""),
+                     why=spec.get("why", ""))
         variants = spec.get("variants", {})
         entry["variants"] = {
             v: {"how": how_text(spec_v), "command": command_for(f"{key}{v}")}
@@ -320,9 +321,9 @@ def measurement_lines(entry: dict[str, Any], data: dict[str, Any]) -> list[str]:
                    for k, val in m["values"].items()]  # fmt: skip
         b = data["baselines"].get(m.get("baseline") or "", {})
         base_note = f"; baseline commit {b['commit']}, {b['date']}" if b and b.get("commit") != m["commit"] else ""
-        smoke = " (smoke profile: checks that it runs, too few steps to judge the effect)" if m["profile"] == "smoke" else ""
+        smoke = " (it checks that the variant runs; too few steps to judge the effect)" if m["profile"] == "smoke" else ""
         lines.append(
-            f"- {label} Measured{smoke} in the {m['profile']} profile, seed {m['seed']}, "
+            f"- {label} Measured in the {m['profile']} profile{smoke}, seed {m['seed']}, "
             f"baseline -> variant: " + "; ".join(changes)
             + f". (commit {m['commit']}{base_note}, {m['machine']}, {m['seconds']:.0f} s, {m['date']}; `{m['command']}`)"
         )
@@ -358,6 +359,8 @@ def render(data: dict[str, Any]) -> str:
             out.append(f"- Answer{source}: {entry.get('answer', 'not filled yet: run `reference`')}")
         else:
             out.append(f"- Not run here: {entry['answer']}")
+        if entry.get("why"):
+            out.append(f"- Why: {entry['why']}")
         if entry.get("look_at"):
             out.append(f"- What to look at: {entry['look_at']}")
         out.append("")
