@@ -95,3 +95,79 @@ def test_versus_baseline_ties_inside_the_seed_spread():
     assert list(v.index) == ["a", "b", "c"]
     assert list(v["verdict"]) == ["ties with", "beats", "falls below"]
     assert v.loc["a", "spread"] == pytest.approx(2**0.5) and v.loc["b", "difference"] == 3.0
+
+
+def test_warp_offsets_compose_the_affine_and_the_flow_as_the_model_warps():
+    """On a linear ramp (which bilinear sampling reproduces exactly) the model's two warps in
+    sequence read the input where ``ntl_sr.warp_offsets`` says, away from the border."""
+    from helpers.models import ntl_sr
+
+    yy, xx = torch.meshgrid(torch.arange(16.0), torch.arange(16.0), indexing="ij")
+    ramp = (0.3 * xx + 0.7 * yy)[None, None].expand(2, 1, 16, 16)
+    theta = torch.tensor([[1.0, 0.01, 0.05], [0.0, 0.99, -0.03]]).expand(2, 2, 3)
+    flow = torch.randn(2, 2, 16, 16, generator=torch.Generator().manual_seed(0)) * 0.02
+    warped = ntl_sr.warp_flow(ntl_sr.warp_affine(ramp, theta), flow)
+    off = ntl_sr.warp_offsets({"theta": theta, "flow": flow}, (16, 16))
+    expect = (0.3 * (xx + off[:, 0]) + 0.7 * (yy + off[:, 1]))[:, None]
+    assert torch.allclose(warped[..., 3:-3, 3:-3], expect[..., 3:-3, 3:-3], atol=1e-4)
+    assert ntl_sr.warp_offsets({}, (4, 4)).abs().max() == 0  # no module: no warp
+
+
+class _Shifter(torch.nn.Module):
+    """A stand-in for an aligned model: its affine warp is a constant shift of ``dx`` LR px."""
+
+    def __init__(self, dx: float) -> None:
+        super().__init__()
+        self.dx = torch.nn.Parameter(torch.tensor(float(dx)))
+
+    def forward(self, low_res, dmo, dem):
+        w = low_res.shape[-1]
+        theta = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]).repeat(low_res.shape[0], 1, 1)
+        theta[:, 0, 2] = self.dx.detach() * 2 / w
+        return {"theta": theta}
+
+
+def test_warp_errors_zero_for_the_undoing_warp_and_the_shift_itself_for_no_warp():
+    """A scene that moved every coarse light by +4 fine px in x: reading 4 px to the left (half a
+    coarse px) undoes it (error 0), no warp leaves 0.5 coarse px, the wrong way 1.0."""
+    displacement = np.zeros((2, 64, 64), np.float32)
+    displacement[0] = 4.0  # source(p) = p + 4 px in x
+    patches = [dict(p, id=f"p{i}") for i, p in enumerate(_patches(2, 0))]  # 32 x 32 fine px
+    origins = {"p0": (0, 0), "p1": (16, 24)}
+    right = ablation.warp_errors(_Shifter(-0.5), patches, displacement, origins, ratio=8)
+    wrong = ablation.warp_errors(_Shifter(+0.5), patches, displacement, origins, ratio=8)
+    assert right["warp_rms_coarse_px"] == pytest.approx(0.0, abs=1e-5)
+    assert right["null_rms_coarse_px"] == pytest.approx(0.5, abs=1e-5)
+    assert right["applied_rms_coarse_px"] == pytest.approx(0.5, abs=1e-5)
+    assert right["coarse_grid_rms_coarse_px"] == pytest.approx(0.0, abs=1e-4)
+    assert wrong["warp_rms_coarse_px"] == pytest.approx(1.0, abs=1e-5)
+
+
+def _aligned(**change):
+    good = {"warp_rms_coarse_px": 1.2, "warp_rms_coarse_px std": 0.05, "null_rms_coarse_px": 1.1,
+            "warp seeds": 3, "verdict": "falls behind"}  # fmt: skip
+    return {**good, **change}
+
+
+def test_alignment_rules_hold_for_an_honest_record_and_fail_on_a_broken_one():
+    """The rules pass whichever way the verdict goes, as long as it is the numbers'; they fail
+    when the warp error is missing, measured on fewer seeds, or the verdict is not the numbers'."""
+    from helpers.core import checks
+
+    def passed(record):
+        return all(c.passed for c in ablation.rules_alignment(record, seeds=3))
+
+    assert passed(_aligned())
+    assert passed(_aligned(warp_rms_coarse_px=0.6, verdict="beats"))
+    assert not passed(_aligned(warp_rms_coarse_px=float("nan")))
+    assert not passed({k: v for k, v in _aligned().items() if k != "null_rms_coarse_px"})
+    assert not passed(_aligned(**{"warp seeds": 1}))
+    assert not passed(_aligned(verdict="beats"))  # a flattering verdict the numbers do not hold
+    with pytest.raises(AssertionError, match="verdict"):
+        checks.verify(ablation.rules_alignment(_aligned(verdict="beats"), seeds=3), "teaching")
+
+
+def test_alignment_verdict_ties_inside_the_seed_spread():
+    assert ablation.alignment_verdict(1.15, 0.1, 1.1) == "ties with"
+    assert ablation.alignment_verdict(0.8, 0.1, 1.1) == "beats"
+    assert ablation.alignment_verdict(1.3, 0.1, 1.1) == "falls behind"

@@ -121,3 +121,26 @@ def test_variant_follows_a_new_split_of_the_default_layout(tmp_path):
     out = misregistration.ensure_high_frequency(paths, seed=0, **kw)
     assert (out / "val" / "lr_ntl" / f"{moved}.tif").exists()
     assert not (out / "train" / "lr_ntl" / f"{moved}.tif").exists()
+
+
+def test_true_displacement_and_patch_origins_read_what_the_scene_did(tmp_path):
+    """The variant's field: truth.json's global part plus its flow.tif; the default layout's: plus
+    scene/ntl_flow.tif. Patches are placed on the scene's fine grid by their georeference."""
+    paths, rad = _fake_sample(tmp_path)
+    truth = {**_truth(), "shift_hr_px": [1.5, -2.0]}
+    (paths.scene / "truth.json").write_text(json.dumps(truth))
+    out = misregistration.ensure_high_frequency(paths, seed=0, cell=8.0, amplitude=3.0)
+    flow = rasters.read(out / "flow.tif").data
+    got = misregistration.true_displacement(out, paths.scene)
+    assert np.allclose(got, synthetic.displacement(truth, flow), atol=1e-5)
+    smooth = np.full((2, *rad.shape), 0.25, np.float32)
+    header = rasters.read(paths.scene / "ntl_hr.tif")
+    rasters.write(paths.scene / "ntl_flow.tif", smooth, header.crs, header.transform)
+    default = misregistration.true_displacement(paths.ntl, paths.scene)
+    assert np.allclose(default[0], 1.75) and np.allclose(default[1], -1.75)
+    assert misregistration.patch_origins(out, "test", paths.scene) == {
+        "r0c1": (0, 32),
+        "r1c1": (32, 32),
+    }
+    with pytest.raises(FileNotFoundError, match="truth.json"):
+        misregistration.true_displacement(out, tmp_path / "nowhere")

@@ -121,3 +121,35 @@ def _rewrite_low_res(folder: Path, dn: np.ndarray, hr_transform: Any, ratio: int
         h, w = old.shape
         patch = dn[row : row + h, col : col + w][None]
         rasters.write(path, patch, old.crs, old.transform, descriptions=("DN",))
+
+
+def true_displacement(ntl_root: str | Path, scene: str | Path) -> np.ndarray:
+    """What the scene did to the coarse lights of ``ntl_root``: ``source(p) - p`` (2, H, W) in
+    fine px (dx, dy) over the whole scene, from ``scene/truth.json`` (global shift, rotation,
+    scale) and the layout's local flow (``<layout>/flow.tif`` for this variant, else the default
+    scene's ``scene/ntl_flow.tif``). Why: the alignment modules are judged against it."""
+    ntl_root, scene = Path(ntl_root), Path(scene)
+    truth_path = scene / "truth.json"
+    if not truth_path.exists():
+        raise FileNotFoundError(
+            f"{truth_path}: not found; the true displacement is known only for the sample scene "
+            "(make it with helpers.data.synthetic.ensure_sample)."
+        )
+    flow_path = (
+        ntl_root / "flow.tif" if (ntl_root / "flow.tif").exists() else scene / "ntl_flow.tif"
+    )
+    flow = rasters.read(flow_path).data.astype(np.float32)
+    return synthetic.displacement(json.loads(truth_path.read_text()), flow)
+
+
+def patch_origins(
+    ntl_root: str | Path, split: str, scene: str | Path
+) -> dict[str, tuple[int, int]]:
+    """``{patch id: (row, col)}`` of each ``split`` patch's first fine pixel on the scene's fine grid
+    (``scene/ntl_hr.tif``), read from the georeference of its ``hr_ntl`` file."""
+    grid = rasters.info(Path(scene) / "ntl_hr.tif").transform
+    out = {}
+    for path in sorted((Path(ntl_root) / split / "hr_ntl").glob("*.tif")):
+        t = rasters.info(path).transform
+        out[path.stem] = (round((t.f - grid.f) / grid.e), round((t.c - grid.c) / grid.a))
+    return out

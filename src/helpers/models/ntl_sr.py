@@ -317,6 +317,26 @@ def warp_flow(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
+def warp_offsets(extras: dict[str, torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
+    """The whole warp of the alignment modules (affine, then local flow) as sampling offsets
+    (B, 2, h, w) in LR px (x, y) at the LR pixel centres: the input is read at centre + offset.
+
+    Why: the modules act in grid units and in sequence (the flow is estimated on the affinely
+    warped input, so the input is read at ``A(g + flow(g))``); this composes them into one field
+    that can be compared with a known displacement (zero where no module is on)."""
+    h, w = size
+    ref = extras.get("theta", extras.get("flow"))
+    eye = torch.eye(2, 3) if ref is None else torch.eye(2, 3, dtype=ref.dtype, device=ref.device)
+    b = 1 if ref is None else ref.shape[0]
+    base = F.affine_grid(eye.expand(b, 2, 3), [b, 1, h, w], align_corners=False)  # (B,h,w,2)
+    grid = base + (extras["flow"].permute(0, 2, 3, 1) if "flow" in extras else 0)
+    if "theta" in extras:
+        theta = extras["theta"]
+        grid = grid @ theta[:, None, :, :2].transpose(-1, -2) + theta[:, None, None, :, 2]
+    offsets = (grid - base) * base.new_tensor([w / 2.0, h / 2.0])
+    return offsets.permute(0, 3, 1, 2)
+
+
 # LocalDeformation: ntl (B, w, h, w), ref (B, w, h, w) -> warped ntl (B, w, h, w), flow (B, 2, h, w)
 class LocalDeformation(nn.Module):
     """A smooth flow field (predicted 4x coarser, upsampled, zero at init) applied by grid_sample.

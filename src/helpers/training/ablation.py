@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..models import metrics
+from ..models import metrics, ntl_sr
 from .recipes import night_lights
 
 Row = tuple[
@@ -43,12 +43,14 @@ def run_rows(
     seeds: Sequence[int] | None = None,
     device: torch.device | str | None = None,
     checkpoint_for: Callable[[str], Any] | None = None,
+    measure: Callable[[torch.nn.Module], dict[str, float]] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, torch.nn.Module], np.ndarray]:
     """Train and score one model per row and seed (``seeds``, default ``[seed]``), every one for
     the same number of optimisation steps (same epochs, same loader); returns one result per row
     and seed (metrics, ``seed``, ``steps``, seconds, epochs, whether the time cap cut it short
     (``capped``), the stacked prediction ``"pred"``), each row's model of the first seed, and the
-    stacked truth. ``checkpoint_for(name)`` gets ``name`` or ``"name seed N"`` for later seeds."""
+    stacked truth. ``checkpoint_for(name)`` gets ``name`` or ``"name seed N"`` for later seeds;
+    ``measure(model)`` adds its numbers to each result (e.g. :func:`warp_errors`)."""
     results, models, truth = [], {}, np.zeros(0)
     seeds = list(seeds) if seeds is not None else [seed]
     jobs = [(name, row, s) for s in seeds for name, row in rows.items()]
@@ -76,6 +78,7 @@ def run_rows(
                 "published PSNR": published,
                 "pred": pred,
                 **scores,
+                **(measure(model) if measure is not None else {}),
             }
         )
     return results, models, truth
@@ -87,12 +90,23 @@ METRICS = (
 )  # fmt: skip
 
 
+# what warp_errors measures (coarse px), summarised beside the metrics when the results hold it
+WARP = (
+    "warp_rms_coarse_px",
+    "null_rms_coarse_px",
+    "coarse_grid_rms_coarse_px",
+    "applied_rms_coarse_px",
+)
+
+
 def summarise(results: list[dict[str, Any]], metrics_: Sequence[str] = METRICS) -> Any:
-    """One line per row: mean and std over seeds of each metric (``psnr``, ``psnr std``, ...),
-    the number of seeds, steps per run, and the published PSNR (a pandas DataFrame)."""
+    """One line per row: mean and std over seeds of each metric (``psnr``, ``psnr std``, ...;
+    also the :data:`WARP` errors when measured), the number of seeds, steps per run, and the
+    published PSNR (a pandas DataFrame)."""
     import pandas as pd
 
     table = pd.DataFrame([{k: v for k, v in r.items() if k != "pred"} for r in results])
+    metrics_ = tuple(metrics_) + tuple(m for m in WARP if m in table and m not in metrics_)
     grouped = table.groupby("row", sort=False)
     out = pd.DataFrame({"published PSNR": grouped["published PSNR"].first()})
     for m in metrics_:
@@ -119,3 +133,104 @@ def versus_baseline(table: Any, baseline: str = "baseline", metric: str = "psnr"
         diff.abs() <= spread, "ties with", np.where(diff > 0, "beats", "falls below")
     )
     return pd.DataFrame({"difference": diff, "spread": spread, "verdict": verdict})
+
+
+def warp_errors(
+    model: torch.nn.Module,
+    dataset: Any,
+    displacement: np.ndarray,
+    origins: dict[str, tuple[int, int]],
+    ratio: int,
+    device: torch.device | str | None = None,
+) -> dict[str, float]:
+    """How well the alignment modules undo the scene's misregistration, in coarse px: the RMS
+    over every fine pixel of the patches of the residual ``D(q) + displacement(q + D(q))``, where
+    ``D`` is the model's whole warp (:func:`helpers.models.ntl_sr.warp_offsets`, upsampled) and
+    ``displacement`` the scene's ``source(p) - p`` (fine px, whole scene; patches placed by
+    ``origins``). Zero: the model reads each coarse light where the scene put it. Beside it the
+    null warp (``D = 0``, a model without alignment), the reference warp on the coarse grid (the
+    exact inverse of the scene's field averaged over each coarse pixel: what a warp that is one
+    vector per coarse pixel reaches at best, roughly) and the RMS size of the model's warp."""
+    from scipy import ndimage
+
+    device = device or next(model.parameters()).device
+    sums = {"warp": 0.0, "null": 0.0, "coarse_grid": 0.0, "applied": 0.0}
+    count = 0
+    for s in dataset:
+        batch = ntl_sr.scale_batch({k: s[k][None] for k in ("low_res", "dmo", "dem")})
+        with torch.no_grad():
+            out = model.eval()(*(batch[k].to(device) for k in ("low_res", "dmo", "dem")))
+        size = tuple(s["low_res"].shape[-2:])
+        offsets = ntl_sr.warp_offsets({k: out[k] for k in ("theta", "flow") if k in out}, size)
+        warp = _upsample(offsets.float().cpu() * ratio, ratio)
+        row, col = origins[s["id"]]
+        yy, xx = np.mgrid[row : row + warp.shape[1], col : col + warp.shape[2]].astype(np.float32)
+        inverse = _inverse(displacement, yy, xx)  # where each fine pixel's light is read
+        cells = inverse.reshape(2, size[0], ratio, size[1], ratio).mean((2, 4))
+        reference = _upsample(torch.from_numpy(np.ascontiguousarray(cells))[None], ratio)
+        for name, d in (("warp", warp), ("null", np.zeros_like(warp)), ("coarse_grid", reference)):
+            at = [yy + d[1], xx + d[0]]
+            read = np.stack(
+                [ndimage.map_coordinates(c, at, order=1, mode="nearest") for c in displacement]
+            )
+            sums[name] += float(((d + read) ** 2).sum())
+        sums["applied"] += float((warp**2).sum())
+        count += warp[0].size
+    if not count:
+        raise ValueError("warp_errors: the dataset holds no patch; pass the test (or val) split.")
+    return {f"{k}_rms_coarse_px": float(np.sqrt(v / count)) / ratio for k, v in sums.items()}
+
+
+def _inverse(
+    displacement: np.ndarray, yy: np.ndarray, xx: np.ndarray, steps: int = 20
+) -> np.ndarray:
+    """The offsets ``D`` (2, h, w) with ``D + displacement(q + D) = 0`` at the positions (yy, xx):
+    the exact undoing of the scene's field, by fixed-point steps ``D <- -displacement(q + D)``."""
+    from scipy import ndimage
+
+    d = np.zeros((2, *yy.shape), np.float32)
+    for _ in range(steps):
+        at = [yy + d[1], xx + d[0]]
+        d = -np.stack(
+            [ndimage.map_coordinates(c, at, order=1, mode="nearest") for c in displacement]
+        )
+    return d
+
+
+def _upsample(offsets: torch.Tensor, ratio: int) -> np.ndarray:
+    """LR-centre offsets (1, 2, h, w) -> fine-pixel offsets (2, h * ratio, w * ratio), bilinear."""
+    fine = torch.nn.functional.interpolate(
+        offsets, scale_factor=ratio, mode="bilinear", align_corners=False
+    )
+    return fine[0].numpy()
+
+
+def alignment_verdict(warp: float, spread: float, null: float) -> str:
+    """``"beats"``, ``"ties with"`` or ``"falls behind"`` the null warp: the warp error's mean over
+    seeds against the null's, a difference within the spread between seeds being a tie."""
+    if not (np.isfinite(warp) and np.isfinite(null)):
+        return "not measured against"
+    if abs(warp - null) <= spread:
+        return "ties with"
+    return "beats" if warp < null else "falls behind"
+
+
+def rules_alignment(record: dict[str, Any], seeds: int) -> list[Any]:
+    """What notebook 09 promises about alignment: the full model's warp error is measured on every
+    seed and reported beside the null warp's, and the stated verdict is the numbers' (whichever
+    way it goes: modules that do not beat the null are said to, not hidden)."""
+    from ..core import checks
+
+    warp, null = record.get("warp_rms_coarse_px"), record.get("null_rms_coarse_px")
+    spread = record.get("warp_rms_coarse_px std", float("nan"))
+    numbers = [v for v in (warp, null, spread) if isinstance(v, int | float) and np.isfinite(v)]
+    reported = len(numbers) == 3 and min(numbers) >= 0 and record.get("warp seeds") == seeds
+    said = record.get("verdict")
+    true = alignment_verdict(*(float(v) for v in (warp, spread, null))) if reported else None
+    detail = (
+        f"warp {warp} +- {spread} coarse px vs null {null} over {record.get('warp seeds')} seed(s)"
+    )
+    return [
+        checks.holds("full model's warp error measured on every seed", reported, detail),
+        checks.holds("alignment verdict stated as measured", said == true, f"{said!r} ({detail})"),
+    ]
