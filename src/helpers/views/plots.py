@@ -710,7 +710,10 @@ def long_run_figure(history: dict[str, Any], stopped_at: int, student: Any = Non
     from ..records import long_runs
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6), constrained_layout=True)
-    long_label = f"long run ({history['steps_done']:,} steps)"
+    done, planned = history["steps_done"], history.get("planned_steps", history["steps_done"])
+    long_label = (
+        f"long run ({done:,} steps)" if done >= planned else f"long run ({done:,} of {planned:,})"
+    )
     left.plot(history["steps"], history["train_loss"], color="0.45", label=long_label)
     if student is not None and getattr(student, "train_loss", None):
         steps = [e * history["steps_per_epoch"] for e in student.epoch]
@@ -726,6 +729,8 @@ def long_run_figure(history: dict[str, Any], stopped_at: int, student: Any = Non
     for ax in (left, right):
         ax.axvline(stopped_at, color="C1", ls="--", label="your run stopped here")
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))  # 1,000
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     left.set(xlabel="optimisation step", ylabel="training loss", title="training loss")
