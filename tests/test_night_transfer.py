@@ -13,6 +13,7 @@ from rasterio.crs import CRS
 from helpers.data.real_lights import RealLights
 from helpers.training import night_transfer as nt
 from helpers.training import ntl_baselines
+from helpers.training.recipes import night_transfer as rc
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -71,9 +72,9 @@ def test_sample_floors_and_fine_tuning_on_the_training_side(pair: nt.RealPair) -
     floors = nt.floors(pair, calibration, calibration)
     assert set(floors) >= {"all zero", "bicubic calibrated"}
     assert all(p.shape == pair.truth.shape for p in floors.values())
-    model = nt.ntl_sr.build(width=4, **nt.NTL_ONLY)
+    model = rc.ntl_sr.build(width=4, **rc.NTL_ONLY)
     before = [p.detach().clone() for p in model.parameters()]
-    _, history, _, steps = nt.fine_tune(
+    _, history, _, steps = rc.fine_tune(
         model, nt.real_crops(pair, 64, 4, 0), batch=2, epochs=1, learning_rate=1e-2,
         budget_s=None, seed=0,
     )  # fmt: skip
@@ -93,7 +94,7 @@ def test_seed_mean_is_mean_and_sample_std() -> None:
 
 def test_an_untrained_residual_network_is_the_calibrated_bicubic_floor(pair: nt.RealPair) -> None:
     calibration = ntl_baselines.calibrate([nt.sample(pair, "train")], nt.RATIO)
-    model = nt.build_residual(4, calibration)
+    model = rc.build_residual(4, calibration)
     floor = ntl_baselines.bicubic(pair.dn, calibration, nt.RATIO)
     pred = nt.predict(model, pair)
     assert pred.shape == floor.shape and floor.max() > 0
@@ -107,29 +108,29 @@ def test_lights_loss_weights_lit_pixels_ignores_invalid_ones_and_checks_coarse_t
     target = torch.zeros(1, 1, 16, 16)
     target[..., 0, 0] = 5.0  # one lit pixel
     valid = torch.ones_like(target)
-    assert nt.lights_loss(target, target, valid, 10.0, 1.0).item() == 0
+    assert rc.lights_loss(target, target, valid, 10.0, 1.0).item() == 0
     miss = target.clone()
     miss[..., 0, 0] = 3.0  # the lit pixel 2 too dark
-    plain = nt.lights_loss(miss, target, valid).item()
+    plain = rc.lights_loss(miss, target, valid).item()
     assert plain == pytest.approx(4 / 256)
-    assert nt.lights_loss(miss, target, valid, lit_weight=9.0).item() == pytest.approx(10 * plain)
+    assert rc.lights_loss(miss, target, valid, lit_weight=9.0).item() == pytest.approx(10 * plain)
     outside = valid.clone()
     outside[..., 0, 0] = 0
-    assert nt.lights_loss(miss, target, outside, 9.0, 1.0).item() == 0
+    assert rc.lights_loss(miss, target, outside, 9.0, 1.0).item() == 0
     moved = target.clone()
     moved[..., 0, 0], moved[..., 1, 1] = 0.0, 5.0  # same coarse total, wrong place
-    assert nt.lights_loss(moved, target, valid, 0.0, 1.0).item() == pytest.approx(50 / 256)
+    assert rc.lights_loss(moved, target, valid, 0.0, 1.0).item() == pytest.approx(50 / 256)
     moved[..., 1, 1] = 6.0  # now the coarse pixel's mean is off by 1 / 64
-    extra = nt.lights_loss(moved, target, valid, 0.0, 1.0) - nt.lights_loss(moved, target, valid)
+    extra = rc.lights_loss(moved, target, valid, 0.0, 1.0) - rc.lights_loss(moved, target, valid)
     assert extra.item() == pytest.approx((1 / 64) ** 2 / 4)
 
 
 def test_lit_crops_hold_lights_as_often_as_asked(pair: nt.RealPair) -> None:
     region = nt.region(pair, (0, pair.dn.shape[0]), (0, pair.split_col))
     assert region["valid"].shape == region["high_res"].shape == (1, 128, 64)
-    lit = nt.LitCrops([region], 32, length=40, lit_share=1.0, seed=0)
-    uniform = nt.LitCrops([region], 32, length=40, lit_share=0.0, seed=0)
-    assert nt.lit_crop_share(lit) == 1.0 and nt.lit_crop_share(uniform) < 1.0
+    lit = rc.LitCrops([region], 32, length=40, lit_share=1.0, seed=0)
+    uniform = rc.LitCrops([region], 32, length=40, lit_share=0.0, seed=0)
+    assert rc.lit_crop_share(lit) == 1.0 and rc.lit_crop_share(uniform) < 1.0
     crop = lit[3]
     assert crop["low_res"].shape == (1, 4, 4) and crop["high_res"].shape == (1, 32, 32)
     assert torch.equal(lit[3]["high_res"], crop["high_res"])  # deterministic in seed and index
@@ -139,11 +140,11 @@ def test_lit_crops_hold_lights_as_often_as_asked(pair: nt.RealPair) -> None:
 
 def test_residual_training_moves_the_network_off_the_floor(pair: nt.RealPair) -> None:
     calibration = ntl_baselines.calibrate([nt.sample(pair, "train")], nt.RATIO)
-    model = nt.build_residual(4, calibration)
+    model = rc.build_residual(4, calibration)
     floor = nt.predict(model, pair)
     region = nt.region(pair, (0, pair.dn.shape[0]), (0, pair.split_col))
-    crops = nt.LitCrops([region], 32, length=8, lit_share=0.5, seed=0)
-    model, history, _, steps = nt.fit_residual(
+    crops = rc.LitCrops([region], 32, length=8, lit_share=0.5, seed=0)
+    model, history, _, steps = rc.fit_residual(
         model, crops, batch=4, epochs=2, learning_rate=1e-2, budget_s=None, seed=0
     )
     assert steps == 4 and np.isfinite(history.train_loss).all()
@@ -158,12 +159,14 @@ def test_residual_training_moves_the_network_off_the_floor(pair: nt.RealPair) ->
 
 def test_closing_rules_fail_on_a_network_that_is_only_the_floor() -> None:
     bic = {"rmse_lit": 2.06, "total_light_error": 1.97}
-    good = {nt.BICUBIC: bic, nt.REAL_ROW: {"rmse_lit": 1.9, "total_light_error": 5.9}}
+    good = {nt.BICUBIC: bic, nt.REAL_ROW: {"rmse_lit": 1.9, "total_light_error": -0.4}}
     assert all(c.passed and c.learned for c in nt.closing_rules(good))
     as_floor = {**good, nt.REAL_ROW: dict(bic)}  # an untrained residual network is the floor
     assert not any(c.passed for c in nt.closing_rules(as_floor))
     dark = {**good, nt.REAL_ROW: {"rmse_lit": 2.5, "total_light_error": -0.5}}  # learned "dark"
-    assert not any(c.passed for c in nt.closing_rules(dark))
+    assert [c.passed for c in nt.closing_rules(dark)] == [False, True]
+    carpet = {**good, nt.REAL_ROW: {"rmse_lit": 1.9, "total_light_error": 5.9}}  # light everywhere
+    assert [c.passed for c in nt.closing_rules(carpet)] == [True, False]
     missing = {k: v for k, v in good.items() if k != nt.REAL_ROW}
     assert not any(c.passed for c in nt.closing_rules(missing))
 
@@ -174,3 +177,68 @@ def test_verdict_names_what_a_row_beats() -> None:
     assert nt.verdict({"rmse_lit": 2.1, "total_light_error": -0.5}, floor).endswith("light only")
     assert nt.verdict({"rmse_lit": 1.9, "total_light_error": -2.5}, floor).endswith("RMSE only")
     assert nt.verdict({"rmse_lit": 2.1, "total_light_error": 3.0}, floor).endswith("neither")
+
+
+# ---- total light: DN means and the consistency step ----
+
+
+def test_dn_means_are_the_mean_truth_per_dn_non_decreasing_with_a_fallback() -> None:
+    dn = torch.tensor([[[1.0, 1.0, 2.0, 2.0, 3.0]]])
+    truth = torch.zeros(1, 8, 40)
+    for j, v in enumerate((0.1, 0.3, 0.5, 0.1, 4.0)):  # coarse pixel j's fine block mean is v
+        truth[0, :, 8 * j : 8 * j + 8] = v
+    law = type("Law", (), {"to_radiance": lambda self, d: np.asarray(d, float) * 10})()
+    means = nt.dn_means([{"low_res": dn, "high_res": truth}], law, min_count=2)
+    assert means.counts[1] == 2 and means.counts[3] == 1
+    assert means.table[1] == pytest.approx(0.2) and means.table[2] == pytest.approx(0.3)
+    assert means.table[3] == 30.0 and means.table[0] == 0.0  # seen once / never: the law
+    assert (np.diff(means.table) >= 0).all()
+    np.testing.assert_allclose(means.to_radiance(np.array([[1, 2]])), [[0.2, 0.3]])
+
+
+def _table(values: dict[int, float]) -> nt.DnMeans:
+    table = np.zeros(64)
+    for k, v in values.items():
+        table[k] = v
+    return nt.DnMeans(table, np.ones(64))
+
+
+def test_consistent_meets_the_coarse_target_keeps_peaks_and_fills_shortfalls() -> None:
+    rng = np.random.default_rng(0)
+    pred = 0.3 + 0.05 * rng.random((16, 16))
+    pred[2, 3] = 4.0  # a bright pixel in coarse pixel (0, 0)
+    valid = np.ones((16, 16), bool)
+    valid[8:, 15] = False  # coarse pixel (1, 1) is partly outside
+    dn = np.array([[2, 2], [2, 3]], np.uint8)
+    means = _table({2: 0.1, 3: 1.0})
+    out = nt.consistent(pred, dn, means, valid, strength=1.0)
+    blocks = out.reshape(2, 8, 2, 8).mean(axis=(1, 3))
+    np.testing.assert_allclose(blocks, [[0.1, 0.1], [0.1, 1.0]], atol=1e-6)
+    assert out[2, 3] == out[:8, :8].max() and (out >= 0).all()  # the peak keeps its lead
+    assert (out[~valid] == 0).all()
+    gap = out[8:, 8:][valid[8:, 8:]] - pred[8:, 8:][valid[8:, 8:]]  # short of light: added evenly
+    np.testing.assert_allclose(gap, gap[0])
+    np.testing.assert_allclose(nt.consistent(pred, dn, means, valid, strength=0.0),
+                               np.where(valid, pred, 0), atol=1e-6)  # fmt: skip
+    half = nt.consistent(pred, dn, means, valid, strength=0.5).reshape(2, 8, 2, 8).mean(axis=(1, 3))
+    own = np.where(valid, pred, 0).reshape(2, 8, 2, 8).mean(axis=(1, 3))
+    np.testing.assert_allclose(
+        half, 0.5 * own + 0.5 * np.array([[0.1, 0.1], [0.1, 1.0]]), atol=1e-6
+    )
+
+
+def test_predict_rows_gives_row_c_with_and_without_the_step(pair: nt.RealPair) -> None:
+    s = nt.sample(pair, "train")
+    calibration = ntl_baselines.calibrate([s], nt.RATIO)
+    means = nt.dn_means([s], calibration)
+    nets = {nt.REAL_ROW: (rc.build_residual(4, calibration), 1.0, 2)}
+    rows = nt.predict_rows(nets, pair, (means, means), strength=1.0)
+    assert set(rows) == {nt.REAL_ROW, nt.RAW_ROW}
+    np.testing.assert_allclose(
+        rows[nt.RAW_ROW], ntl_baselines.bicubic(pair.dn, calibration), atol=1e-5
+    )
+    inside = pair.valid.reshape(16, 8, 16, 8).all(axis=(1, 3))
+    got = rows[nt.REAL_ROW].reshape(16, 8, 16, 8).mean(axis=(1, 3))
+    np.testing.assert_allclose(got[inside], means.to_radiance(pair.dn)[inside], atol=1e-5)
+    floors = nt.floors(pair, calibration, calibration, means)
+    assert "nearest (west-half DN means)" in floors

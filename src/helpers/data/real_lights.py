@@ -334,6 +334,59 @@ def cluster_sizes(radiance: np.ndarray, lit: float = LIT) -> np.ndarray:
     return np.sort(np.bincount(labels.ravel())[1:])[::-1] if n else np.zeros(0, int)
 
 
+def cluster_table(radiance: np.ndarray, lit: float = LIT) -> dict[str, np.ndarray]:
+    """Per 4-connected lit cluster, largest first: its size (px), mean and peak radiance: the
+    like-for-like view (a town against a town of the same lit extent, whatever the place holds)."""
+    from scipy import ndimage
+
+    a = np.nan_to_num(np.asarray(radiance, np.float64), nan=0.0)
+    labels, n = ndimage.label(a > lit)
+    idx = np.arange(1, n + 1)
+    size = np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(np.float64)
+    mean = np.asarray(ndimage.mean(a, labels, idx), np.float64) if n else np.zeros(0)
+    peak = np.asarray(ndimage.maximum(a, labels, idx), np.float64) if n else np.zeros(0)
+    order = np.argsort(-size, kind="stable")
+    return {"size": size[order], "mean": mean[order], "peak": peak[order]}
+
+
+SIZE_BINS = (
+    1,
+    4,
+    11,
+    31,
+    101,
+    1001,
+)  # cluster sizes (px at ~450 m): 1-3, 4-10, 11-30, 31-100, 101-1000
+
+
+def by_cluster_size(
+    table: dict[str, np.ndarray], bins: tuple[int, ...] = SIZE_BINS
+) -> dict[str, dict[str, float]]:
+    """Clusters of :func:`cluster_table` in size classes ``[bins[i], bins[i + 1])``: how many, and the
+    median of their mean and peak radiance (NaN where a class is empty)."""
+    out = {}
+    for a, b in zip(bins[:-1], bins[1:]):
+        m = (table["size"] >= a) & (table["size"] < b)
+        med = {
+            k: float(np.median(table[k][m])) if m.any() else float("nan") for k in ("mean", "peak")
+        }
+        out[f"{a}-{b - 1} px"] = {
+            "clusters": int(m.sum()),
+            "median_mean": med["mean"],
+            "median_peak": med["peak"],
+        }
+    return out
+
+
+def size_class_ratios(
+    a: dict[str, dict[str, float]], b: dict[str, dict[str, float]]
+) -> dict[str, float]:
+    """Per size class both :func:`by_cluster_size` summaries hold clusters in: ``a``'s median cluster
+    mean over ``b``'s (above 1: ``a``'s towns are brighter than ``b``'s of the same size)."""
+    both = [k for k in a if a[k]["clusters"] and b.get(k, {}).get("clusters")]
+    return {k: a[k]["median_mean"] / b[k]["median_mean"] for k in both}
+
+
 # Measured by light_stats on the real scene (ntl.tif as built above, 126,105 valid pixels at 15
 # arc-seconds, about 463 m); tests/test_real_lights.py recomputes them from the download.
 BURUNDI_STATS = {
