@@ -141,6 +141,14 @@ def test_warp_errors_zero_for_the_undoing_warp_and_the_shift_itself_for_no_warp(
     assert right["applied_rms_coarse_px"] == pytest.approx(0.5, abs=1e-5)
     assert right["coarse_grid_rms_coarse_px"] == pytest.approx(0.0, abs=1e-4)
     assert wrong["warp_rms_coarse_px"] == pytest.approx(1.0, abs=1e-5)
+    assert right["lit_warp_rms_coarse_px"] == pytest.approx(0.0, abs=1e-5)  # lit: most pixels
+    assert wrong["lit_null_rms_coarse_px"] == pytest.approx(0.5, abs=1e-5)
+    dark = [dict(p, high_res=p["high_res"] * 0) for p in patches]  # no lit pixel: no lit error
+    assert np.isnan(
+        ablation.warp_errors(_Shifter(0.0), dark, displacement, origins, 8)[
+            "lit_warp_rms_coarse_px"
+        ]
+    )
 
 
 def _aligned(**change):

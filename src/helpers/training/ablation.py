@@ -96,6 +96,8 @@ WARP = (
     "null_rms_coarse_px",
     "coarse_grid_rms_coarse_px",
     "applied_rms_coarse_px",
+    "lit_warp_rms_coarse_px",
+    "lit_null_rms_coarse_px",
 )
 
 
@@ -150,12 +152,14 @@ def warp_errors(
     ``origins``). Zero: the model reads each coarse light where the scene put it. Beside it the
     null warp (``D = 0``, a model without alignment), the reference warp on the coarse grid (the
     exact inverse of the scene's field averaged over each coarse pixel: what a warp that is one
-    vector per coarse pixel reaches at best, roughly) and the RMS size of the model's warp."""
+    vector per coarse pixel reaches at best, roughly) and the RMS size of the model's warp; the
+    ``lit_`` errors over the lit fine pixels only (true radiance above ``metrics.NTL_LIT``: where
+    misplaced light shows; in the dark the displacement moves nothing visible)."""
     from scipy import ndimage
 
     device = device or next(model.parameters()).device
-    sums = {"warp": 0.0, "null": 0.0, "coarse_grid": 0.0, "applied": 0.0}
-    count = 0
+    sums = {"warp": 0.0, "null": 0.0, "coarse_grid": 0.0, "applied": 0.0, "lit_warp": 0.0}
+    sums["lit_null"], count, lit_count = 0.0, 0, 0
     for s in dataset:
         batch = ntl_sr.scale_batch({k: s[k][None] for k in ("low_res", "dmo", "dem")})
         with torch.no_grad():
@@ -164,6 +168,7 @@ def warp_errors(
         offsets = ntl_sr.warp_offsets({k: out[k] for k in ("theta", "flow") if k in out}, size)
         warp = _upsample(offsets.float().cpu() * ratio, ratio)
         row, col = origins[s["id"]]
+        lit = np.asarray(s["high_res"])[0] > metrics.NTL_LIT
         yy, xx = np.mgrid[row : row + warp.shape[1], col : col + warp.shape[2]].astype(np.float32)
         inverse = _inverse(displacement, yy, xx)  # where each fine pixel's light is read
         cells = inverse.reshape(2, size[0], ratio, size[1], ratio).mean((2, 4))
@@ -174,11 +179,17 @@ def warp_errors(
                 [ndimage.map_coordinates(c, at, order=1, mode="nearest") for c in displacement]
             )
             sums[name] += float(((d + read) ** 2).sum())
+            if name != "coarse_grid":
+                sums[f"lit_{name}"] += float(((d + read) ** 2).sum(0)[lit].sum())
         sums["applied"] += float((warp**2).sum())
-        count += warp[0].size
+        count, lit_count = count + warp[0].size, lit_count + int(lit.sum())
     if not count:
         raise ValueError("warp_errors: the dataset holds no patch; pass the test (or val) split.")
-    return {f"{k}_rms_coarse_px": float(np.sqrt(v / count)) / ratio for k, v in sums.items()}
+    n = {k: lit_count if k.startswith("lit_") else count for k in sums}
+    return {
+        f"{k}_rms_coarse_px": float(np.sqrt(v / n[k])) / ratio if n[k] else float("nan")
+        for k, v in sums.items()
+    }
 
 
 def _inverse(
