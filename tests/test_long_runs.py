@@ -99,13 +99,14 @@ def test_flattening_point_and_story_come_from_the_numbers():
     assert long_runs.flat_from(steps, values, True, 0.01) == 2000  # 0.661 >= 0.668 - 0.01
     assert long_runs.flat_from(steps, values, True, 0.1) == 1200
     assert long_runs.flat_from(steps, [-v for v in values], False, 0.01) == 2000
+    assert long_runs.curve(history, 3)[1][1:3] == pytest.approx([0.465, 0.51])  # running mean
     text = long_runs.story(history, 400)
     assert (
         "after 400 optimisation steps" in text
         and "0.410 at step 400" in text
-        and "best 0.668 at step 2,400" in text
+        and "best 0.666 at step 3,200" in text
     )
-    assert "about step 2,000 (5.0x your run)" in text
+    assert "comes within 0.01 of its best at about step 2,400 (6.0x your run)" in text
     assert "run for 3,200 steps" in text
     late = long_runs.story(history, 2800)
     assert "already within 0.01 of its best by your step" in late

@@ -146,10 +146,23 @@ def value_at(steps: Sequence[float], values: Sequence[float], step: float) -> tu
     return min(pairs, key=lambda p: abs(p[0] - step))
 
 
-def curve(history: Mapping[str, Any]) -> tuple[list[float], list[float]]:
-    """The validation metric of a history as ``(steps, values)``."""
+SMOOTH = 3  # validation points in the running mean the sentence and the flattening point read
+
+
+def curve(history: Mapping[str, Any], window: int = 1) -> tuple[list[float], list[float]]:
+    """The validation metric of a history as ``(steps, values)``; ``window`` > 1: the trailing
+    mean of that many measurements (a curve measured at a high learning rate is noisy)."""
     name = history["metric"]
-    return list(history["val_steps"]), [float(v.get(name, math.nan)) for v in history["val"]]
+    values = [float(v.get(name, math.nan)) for v in history["val"]]
+    if window > 1:
+        values = [_mean(values[max(0, i - window + 1) : i + 1]) for i in range(len(values))]
+    return list(history["val_steps"]), values
+
+
+def _mean(values: Sequence[float]) -> float:
+    """Mean of the finite values (NaN when none)."""
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else math.nan
 
 
 def student_steps(history: Mapping[str, Any], epochs_done: int) -> int:
@@ -159,10 +172,11 @@ def student_steps(history: Mapping[str, Any], epochs_done: int) -> int:
 
 def story(history: Mapping[str, Any], stopped_at: int) -> str:
     """The notebook's sentence: where a run of ``stopped_at`` steps sits on the long run's curve,
-    and from which step the same recipe stops improving; every number from the history."""
-    steps, values = curve(history)
+    and from which step the same recipe stops improving; every number from the history, read as
+    the running mean of :data:`SMOOTH` measurements."""
+    steps, values = curve(history, SMOOTH)
     tol, higher = history["flat_tolerance"], history["higher_is_better"]
-    label, d = history["metric_label"], int(history.get("digits", 3))
+    label, d = f"{history['metric_label']} (mean of {SMOOTH} measurements)", history["digits"]
     done, planned = history["steps_done"], history.get("planned_steps", history["steps_done"])
     near_s, near_v = value_at(steps, values, stopped_at)
     end_s, end_v = value_at(steps, values, steps[-1] if steps else 0)
@@ -179,8 +193,8 @@ def story(history: Mapping[str, Any], stopped_at: int) -> str:
         verdict = f"it was still improving at its last measured step ({end_s:,.0f})"
     elif flat > near_s:
         verdict = (
-            f"it keeps improving until about step {flat:,.0f} ({flat / max(stopped_at, 1):.1f}x "
-            f"your run), after which it stays within {tol:g} of its best"
+            f"it keeps improving: it first comes within {tol:g} of its best at about step "
+            f"{flat:,.0f} ({flat / max(stopped_at, 1):.1f}x your run)"
         )
     else:
         verdict = f"it was already within {tol:g} of its best by your step"

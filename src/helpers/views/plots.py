@@ -719,7 +719,9 @@ def long_run_figure(history: dict[str, Any], stopped_at: int, student: Any = Non
         steps = [e * history["steps_per_epoch"] for e in student.epoch]
         left.plot(steps, student.train_loss, color="C1", label="your run")
     steps, values = long_runs.curve(history)
-    right.plot(steps, values, marker=".", color="0.45", label=long_label)
+    right.plot(steps, values, ".", color="0.6", label=f"{long_label}, measured")
+    steps, values = long_runs.curve(history, long_runs.SMOOTH)  # what the sentence reads
+    right.plot(steps, values, color="0.3", label=f"mean of {long_runs.SMOOTH} measurements")
     flat = long_runs.flat_from(
         steps, values, history["higher_is_better"], history["flat_tolerance"]
     )
