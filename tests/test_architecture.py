@@ -91,6 +91,7 @@ LAYERS: dict[str, int] = {
     "apps.cli": 7,
     "apps.jobs": 7,
     "apps.bench": 7,
+    "apps.bench_streaming": 7,
     "apps.colab": 7,
     "apps.long_run": 7,
     "": 7,  # helpers/__init__.py
@@ -465,7 +466,7 @@ MODEL_BUILDERS = ("UNet", "ntl_sr.build")
 LOOP_FITS = ("fit", "train.fit", "loop.fit", "train.loop.fit")
 RECIPE_EXEMPT = {
     (
-        "apps.bench",
+        "apps.bench_streaming",
         "_epoch_child",
     ): "times one epoch of data loading on a toy U-Net, trains no model",
 }

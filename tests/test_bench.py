@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from helpers.apps import bench
 from helpers.records import report, results
@@ -133,3 +134,80 @@ def test_readme_results_block_carries_the_three_orderings_only_when_notebook_13_
     assert "| U-Net |" in text and "50.0 % (rank 1)" in text
     assert "Label super-resolution" in text and "30.0 % (rank 5)" in text
     assert "real scene" in text and "Kendall tau" in text
+
+
+def test_training_runs_take_turns_and_the_warm_up_round_is_not_counted():
+    order = []
+    runs = {name: (lambda name=name: order.append(name)) for name in ("fed", "files", "resident")}
+    t, cpu = bench._interleaved(runs, repeats=3)
+    assert order == ["fed", "files", "resident"] * 4  # one warm-up round + 3
+    assert set(t) == set(cpu) == set(runs)
+    assert all(set(v) == {"min", "median", "max"} for v in t.values())
+
+
+def test_training_steps_keep_one_stream_between_repeats():
+    """A repeat continues the feed where the last one stopped (a DataLoader is not restarted)."""
+    seen = []
+    run = bench._steps(seen.append, iter(range(100)), 3, torch.device("cpu"))
+    run()
+    run()
+    assert seen == [0, 1, 2, 3, 4, 5]
+
+
+def test_training_cases_feed_as_the_notebooks_recipes_do():
+    """The "fed" path of each row is its notebook's: 03 and 08 in-memory crops through a
+    DataLoader, 04 and 05 crops resident on the device; "files" reads the layout per step."""
+    from torch.utils.data import DataLoader
+
+    from helpers.core import config
+    from helpers.data import crops, datasets
+    from helpers.training.recipes import label_sr
+
+    cpu = torch.device("cpu")
+    cases = {c.name: c for c in bench.training_cases("smoke")}
+    assert list(cases) == ["U-Net (03)", "U-Net label SR (04)", "pix2pix G (05)", "NTL SR (08)"]
+    for name in ("U-Net (03)", "NTL SR (08)"):
+        feed = cases[name].feed(cpu)
+        assert isinstance(feed, DataLoader) and isinstance(feed.dataset, crops.Crops), name
+    for name in ("U-Net label SR (04)", "pix2pix G (05)"):
+        assert isinstance(cases[name].feed(cpu), crops.ResidentBatches), name
+    for case in cases.values():
+        files = case.files(cpu)
+        assert isinstance(files.dataset, (datasets.DFC2020, datasets.NTL)), case.name
+    s = config.settings("04_label_super_resolution", "smoke")
+    recipe = label_sr.batches(crops.load(files_of(cases), label_sr.KEYS), s, 0, cpu)
+    ours, theirs = next(iter(cases["U-Net label SR (04)"].feed(cpu))), next(iter(recipe))
+    assert all(torch.equal(ours[k], theirs[k]) for k in theirs)  # the recipe's own batches
+
+
+def files_of(cases):
+    """The DFC2020 training patches behind the land-cover rows (read whole, no crop)."""
+    from helpers.core import bands
+    from helpers.data import datasets
+
+    root = cases["U-Net (03)"].files(torch.device("cpu")).dataset.root
+    return datasets.DFC2020(root, split="validation", s2_bands=bands.s2_set("RGB_NIR"))
+
+
+def test_training_rows_report_the_ratios_of_each_feed(monkeypatch):
+    """The row of a tiny model: fed, resident and file-reader rates and their ratios (no timed
+    assert: only that each is there and positive)."""
+    data = [{"image": torch.randn(2, 8, 8), "mask": torch.zeros(8, 8, dtype=torch.long)}] * 4
+
+    def feed(device):
+        return torch.utils.data.DataLoader(data, batch_size=2)
+
+    case = bench.TrainingCase(
+        "tiny", lambda: torch.nn.Conv2d(2, 8, 1), feed, feed, bench._mask_loss
+    )
+    monkeypatch.setattr(bench, "training_cases", lambda profile: [case])
+    (row,) = bench.bench_training("smoke", repeats=2, steps=3)
+    assert row["case"].startswith("tiny [")
+    for key in ("median", "device-resident samples/s", "fed / resident", "file reader / resident",
+                "fed / resident (CPU time)", "pixels/s"):  # fmt: skip
+        assert row[key] > 0, key
+
+
+def test_an_empty_feed_is_refused_not_looped_over():
+    with pytest.raises(ValueError, match="gives no batch"):
+        next(iter(bench._cycle([])))

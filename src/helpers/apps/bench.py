@@ -1,11 +1,15 @@
 """``eosr bench``: what the kit costs, measured with repeats (min / median / max).
 
 Groups: ``readers`` (dataset samples/s against a bare rasterio read of the same files),
-``training`` (samples/s and pixels/s per model: fed by the kit's DataLoader vs from tensors already
-on the device; on CUDA also exact fp32 vs AMP in the dtype training would use, bf16 from compute
-capability 8.0 and fp16 below, and channels_last), ``tiled`` (NTL tiled inference pixels/s and
-peak memory, on the device the row names) and ``notebooks`` (wall time of each notebook per profile, read from the
-reproduction logs under ``runs/``). Results go to ``bench.json`` and ``bench.md`` in a run folder.
+``streaming`` (one epoch streamed from disk vs in memory, with peak memory), ``training``
+(samples/s per trained model fed as its notebook's recipe feeds it: notebook 03's and 08's crops
+in memory through a DataLoader, 04's and 05's crops resident on the device; against the same steps
+on one batch already on the device, ``fed / resident``, and against the layout's file reader, the
+real-data path, ``file reader / resident``; on CUDA also exact fp32 vs AMP in the dtype training
+would use, bf16 from compute capability 8.0 and fp16 below, and channels_last), ``tiled`` (NTL
+tiled inference pixels/s and peak memory, on the device the row names) and ``notebooks`` (wall
+time of each notebook per profile, read from the reproduction logs under ``runs/``). Results go to
+``bench.json`` and ``bench.md`` in a run folder.
 """
 
 from __future__ import annotations
@@ -13,14 +17,15 @@ from __future__ import annotations
 import json
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..core import config
 from ..records import report, results, runs
+from .bench_streaming import bench_streaming, max_rss_mib
 
 GROUPS = ("readers", "streaming", "training", "tiled", "notebooks")
 
@@ -143,208 +148,112 @@ def _sample_files(ds: Any, i: int) -> list[tuple[Path, Any]]:
     return [(ds._path(layer, ds.ids_[i]), None) for layer in NTL_LAYERS]  # NTL: every layer
 
 
-# ---- streaming vs in memory ----
-
-
-def bench_streaming(
-    patches: int = 1000, size: int = 64, crop: int = 32, workers: int = 2
-) -> list[dict[str, Any]]:
-    """One training epoch over ``patches`` demo patches, streamed from disk (:mod:`streaming`,
-    ``workers`` DataLoader workers) and in memory (:mod:`crops`, read once): samples/s including
-    the reading, peak RSS of the main process and peak PSS of main process + workers together.
-    Each path runs in a fresh Python process so that the peaks are its own."""
-    import subprocess
-    import sys
-    import tempfile
-
-    from ..data.datasets import streaming
-
-    root = Path(tempfile.gettempdir()) / f"eosr-bench-stream-{patches}x{size}"
-    streaming.write_demo_patches(root, patches, size=size)
-    rows = []
-    for mode in ("streaming", "in memory"):
-        code = f"from helpers.apps import bench; bench._epoch_child({mode!r}, {str(root)!r}, {crop}, {workers})"
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        ).stdout
-        rec = json.loads(out.strip().splitlines()[-1])
-        rows.append(
-            {
-                "group": "streaming",
-                "case": f"{mode}: 1 epoch, {patches} patches {size} px, crop {crop}",
-                "unit": "samples/s",
-                "median": rec["samples"] / rec["seconds"],
-                "peak RSS MiB (main process)": rec["rss_main"],
-                "peak PSS MiB (main + workers)": rec["pss_all"],
-                "workers": rec["workers"],
-            }
-        )
-    return rows
-
-
-class _PeakMemory:
-    """Peak memory of this process and its children (DataLoader workers), sampled every
-    ``every`` s from /proc: the sum of PSS (shared pages split between the processes, so forked
-    workers are not counted twice). Linux only; elsewhere the peak stays 0."""
-
-    def __init__(self, every: float = 0.2) -> None:
-        import threading
-
-        self.every, self.peak_mib, self._stop = every, 0.0, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> _PeakMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak_mib = max(self.peak_mib, sum(_pss_mib(p) for p in _family()))
-            self._stop.wait(self.every)
-
-
-def _family() -> list[int]:
-    """This process and its direct children (from /proc/<pid>/stat's parent pid)."""
-    import os
-
-    me, out = os.getpid(), [os.getpid()]
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == me:
-                out.append(int(stat.parent.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return out
-
-
-def _pss_mib(pid: int) -> float:
-    """Proportional set size of one process in MiB (0 when it is gone or /proc lacks it)."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def max_rss_mib() -> float:
-    """Peak resident memory of this process in MiB: ``resource`` on Unix (``ru_maxrss``: KiB on
-    Linux, bytes on macOS); psutil where ``resource`` does not exist (Windows: the peak working
-    set); NaN when neither is there."""
-    try:
-        import resource
-    except ImportError:
-        resource = None
-    if resource is not None:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak / 2**20 if sys.platform == "darwin" else peak / 1024
-    try:
-        import psutil
-    except ImportError:
-        return float("nan")
-    info = psutil.Process().memory_info()
-    return getattr(info, "peak_wset", info.rss) / 2**20
-
-
-def _epoch_child(mode: str, root: str, crop: int, workers: int) -> None:
-    """In a fresh process: train a small U-Net one epoch from ``root``; print one JSON line."""
-    import torch
-    from torch.utils.data import DataLoader
-
-    from ..data import crops, datasets
-    from ..data.datasets import streaming
-    from ..models import unet
-    from ..training import train
-
-    config.seed_everything(0)
-    model = unet.UNet(4, 8, width=8, depth=2)
-    torch.optim.Adam(model.parameters())  # first use imports torch._dynamo: not the data's time
-    start = time.perf_counter()
-    with _PeakMemory() as memory:
-        if mode == "streaming":
-            reader = datasets.SEN12MS(root, crop=crop, augment=True)
-            loader = streaming.loader(streaming.Streaming(reader), 16, num_workers=workers)
-            shares = [
-                len(reader) // max(1, workers) + (w < len(reader) % max(1, workers))
-                for w in range(max(1, workers))
-            ]
-            count = sum(n // 16 * 16 for n in shares)  # drop_last applies per worker
-        else:
-            workers = 0
-            reader = datasets.SEN12MS(root)
-            data = crops.for_landcover(reader, crop, samples=len(reader))
-            loader = DataLoader(data, batch_size=16, shuffle=True, drop_last=True)
-            count = len(data) // 16 * 16
-        loss = torch.nn.CrossEntropyLoss(ignore_index=255)
-        train.fit(model, loader, loss, 1, progress=False, amp=False, recalibrate_bn=False)
-    seconds = time.perf_counter() - start
-    rec = {
-        "samples": count,
-        "seconds": seconds,
-        "rss_main": max_rss_mib(),
-        "pss_all": memory.peak_mib,
-        "workers": workers,
-    }
-    print(json.dumps(rec))
-
-
 # ---- training ----
 
 
-def training_cases(
-    profile: str,
-) -> list[tuple[str, Callable[[], Any], Callable[[], Any], Callable[..., Any]]]:
-    """(name, build model, build dataset, loss(model, batch, device)) for each trainable model."""
-    import torch.nn.functional as F
+@dataclass
+class TrainingCase:
+    """One trained model of the notebooks: how it is built, fed and scored per step.
 
-    from ..data import datasets, synthetic
+    ``feed(device)``: the batches its notebook's recipe trains on (the path timed as "fed");
+    ``files(device)``: the same samples read from the layout's files per step by a DataLoader
+    (the real-data path, timed as the extra "file reader" column); ``loss(model, batch, device)``.
+    """
+
+    name: str
+    build: Callable[[], Any]
+    feed: Callable[[Any], Iterable]
+    files: Callable[[Any], Iterable]
+    loss: Callable[..., Any]
+
+
+def training_cases(profile: str) -> list[TrainingCase]:
+    """The trained models as their notebooks feed them, with ``profile``'s settings: notebook 03's
+    U-Net (``crops.for_landcover`` in memory, the recipe's DataLoader), notebook 04's label-SR
+    U-Net (``recipes.label_sr.batches``: resident crops, turns as tensor ops), notebook 05's pix2pix
+    generator (``crops.ResidentBatches`` with flips, as ``recipes.gan``) and notebook 08's NTL
+    network (``recipes.night_lights.training_data`` + ``batches``: crops in memory)."""
+    from torch.utils.data import DataLoader
+
+    from ..core import bands
+    from ..data import crops, datasets, synthetic
     from ..models import losses, ntl_sr, pix2pix, unet
+    from ..training.recipes import label_sr, night_lights
 
     paths = synthetic.ensure_sample(profile, verbose=False)
-    crop = config.settings("unet_landcover", profile)["crop"]
-    unet_cfg = config.settings("unet_landcover", profile)
-    gan_cfg = config.settings("cgan_pix2pix", profile)
-    ntl_cfg = config.settings("ntl_super_resolution", profile)
+    u, lsr = (
+        config.settings("03_unet_landcover", profile),
+        config.settings("04_label_super_resolution", profile),
+    )
+    g, n = (
+        config.settings("05_cgan_pix2pix", profile),
+        config.settings("08_ntl_super_resolution", profile),
+    )
+    rgbn = bands.s2_set("RGB_NIR")
 
-    def unet_loss(model: Any, batch: dict, device: Any) -> Any:
-        out = model(batch["image"].to(device, non_blocking=True))
-        return F.cross_entropy(out, batch["mask"].to(device, non_blocking=True), ignore_index=255)
+    def dfc(crop: int | None = None) -> Any:
+        return datasets.DFC2020(
+            paths.dfc2020, split="validation", s2_bands=rgbn, crop=crop, augment=crop is not None
+        )
 
-    def pix2pix_loss(model: Any, batch: dict, device: Any) -> Any:
-        image = batch["image"].to(device, non_blocking=True)
-        mask = batch["mask"].to(device, non_blocking=True)
-        target = F.one_hot(mask.clamp(max=7), 8).permute(0, 3, 1, 2).float() * 2 - 1
-        return F.l1_loss(model(image), target)
+    patches = crops.load(dfc(), label_sr.KEYS)  # read once, as notebooks 04 and 05 do
 
-    def ntl_loss(model: Any, batch: dict, device: Any) -> Any:
-        return ntl_sr.step(model, batch, losses.ntl_sr_loss)
+    def files(data: Any, batch: int) -> Callable[[Any], Iterable]:
+        return lambda device: DataLoader(
+            data, batch_size=batch, shuffle=True, **_loader_kwargs(device)
+        )
 
-    ntl_crop = ntl_cfg.get("crop", config.settings("scene", profile)["ntl_patch"])
     return [
-        (
-            "U-Net",
-            lambda: unet.UNet(4, 8, width=unet_cfg["width"], depth=unet_cfg["depth"]),
-            lambda: datasets.DFC2020(paths.dfc2020, split="validation", crop=crop),
-            unet_loss,
+        TrainingCase(
+            "U-Net (03)",
+            lambda: unet.UNet(4, 8, width=u["width"], depth=u["depth"]),
+            lambda device: DataLoader(crops.for_landcover(dfc(), u["crop"], u["samples"]), batch_size=u["batch"], shuffle=True),
+            files(dfc(u["crop"]), u["batch"]),
+            _mask_loss,
         ),
-        (
-            "pix2pix G",
-            lambda: pix2pix.generator(4, 8, patch=crop, ngf=gan_cfg["ngf"]),
-            lambda: datasets.DFC2020(paths.dfc2020, split="validation", crop=crop),
-            pix2pix_loss,
+        TrainingCase(
+            "U-Net label SR (04)",
+            lambda: unet.UNet(4, 8, width=lsr["width"], depth=lsr["depth"]),
+            lambda device: label_sr.batches(patches, lsr, 0, device),
+            files(dfc(lsr["crop"]), lsr["batch"]),
+            _mask_loss,
         ),
-        (
-            "NTL SR",
-            lambda: ntl_sr.build(width=ntl_cfg["width"]),
-            lambda: datasets.NTL(paths.ntl, split="train", crop=ntl_crop),
-            ntl_loss,
+        TrainingCase(
+            "pix2pix G (05)",
+            lambda: pix2pix.generator(4, 8, patch=g["crop"], ngf=g["ngf"]),
+            lambda device: crops.ResidentBatches(
+                patches, g["crop"], g["batch"], keys=label_sr.KEYS, augment="flips",
+                batches=g["steps_per_epoch"], device=device,
+            ),
+            files(dfc(g["crop"]), g["batch"]),
+            _pix2pix_loss,
         ),
-    ]
+        TrainingCase(
+            "NTL SR (08)",
+            lambda: ntl_sr.build(width=n["width"]),
+            lambda device: night_lights.batches(night_lights.training_data(paths.ntl, n["crop"], n["repeats"], 0), n["batch"], 0),
+            files(datasets.NTL(paths.ntl, split="train", crop=n["crop"], augment=True), n["batch"]),
+            lambda model, batch, device: ntl_sr.step(model, batch, losses.ntl_sr_loss),
+        ),
+    ]  # fmt: skip
+
+
+def _mask_loss(model: Any, batch: dict, device: Any) -> Any:
+    """Cross-entropy of a U-Net on the batch's fine labels (255 ignored)."""
+    import torch.nn.functional as F
+
+    out = model(batch["image"].to(device, non_blocking=True))
+    return F.cross_entropy(out, batch["mask"].to(device, non_blocking=True), ignore_index=255)
+
+
+def _pix2pix_loss(model: Any, batch: dict, device: Any) -> Any:
+    """The generator's L1 to the one-hot fine labels in [-1, 1] (the step's cost, not a recipe)."""
+    import torch.nn.functional as F
+
+    image = batch["image"].to(device, non_blocking=True)
+    mask = batch["mask"].to(device, non_blocking=True)
+    target = F.one_hot(mask.clamp(max=7), 8).permute(0, 3, 1, 2).float() * 2 - 1
+    return F.l1_loss(model(image), target)
 
 
 def precision_variants(device: Any) -> list[tuple[str, Any, bool]]:
@@ -362,75 +271,125 @@ def precision_variants(device: Any) -> list[tuple[str, Any, bool]]:
     return variants
 
 
-def bench_training(profile: str, repeats: int, steps: int, batch: int = 4) -> list[dict[str, Any]]:
-    """Training samples/s and pixels/s per model: DataLoader-fed vs device-resident tensors, per
-    precision (:func:`precision_variants`)."""
+def bench_training(profile: str, repeats: int, steps: int) -> list[dict[str, Any]]:
+    """Training samples/s per model and precision (:func:`precision_variants`) fed as its notebook
+    feeds it (:func:`training_cases`), against the same steps on one batch already on the device
+    (``fed / resident``: 1 = feeding costs nothing), and fed from the layout's files (the real-data
+    path, ``file reader / resident``); the three are timed in turn, repeat by repeat."""
     import torch
-    from torch.utils.data import DataLoader
 
     device = config.pick_device(verbose=False)
     rows = []
-    for name, build_model, build_ds, loss_fn in training_cases(profile):
-        ds = build_ds()
-        loader_kw = _loader_kwargs(device)
+    for case in training_cases(profile):
         for label, dtype, channels_last in precision_variants(device):
             config.seed_everything(0)
-            model = build_model().to(device)
+            model = case.build().to(device)
             if channels_last:
                 model = model.to(memory_format=torch.channels_last)
-            opt = torch.optim.Adam(model.parameters(), 1e-4)
-            scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
-            loader = DataLoader(ds, batch_size=batch, shuffle=True, drop_last=True, **loader_kw)
-            resident = next(iter(DataLoader(ds, batch_size=batch, shuffle=False)))
-            resident = {k: v.to(device) if torch.is_tensor(v) else v for k, v in resident.items()}
-            pixels = _pixels(resident)
-
-            def step(
-                b: dict,
-                model: Any = model,
-                opt: Any = opt,
-                dtype: Any = dtype,
-                scaler: Any = scaler,
-                loss_fn: Any = loss_fn,
-            ) -> None:
-                with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-                    loss = loss_fn(model, b, device)
-                opt.zero_grad(set_to_none=True)
-                if scaler is None:
-                    loss.backward()
-                    opt.step()
-                else:
-                    scaler.scale(loss).backward()
-                    scaler.step(opt)
-                    scaler.update()
-
-            def fed(loader: Any = loader) -> None:
-                it = iter(_cycle(loader))
-                for _ in range(steps):
-                    step(next(it))
-                _sync(device)
-
-            def on_device(resident: dict = resident) -> None:
-                for _ in range(steps):
-                    step(resident)
-                _sync(device)
-
+            step = _trainer(model, case.loss, dtype, device)
+            feeds = {"fed": case.feed(device), "files": case.files(device)}
+            resident = _on_device(next(iter(feeds["fed"])), device)
+            runs_of = {
+                name: _steps(step, _cycle(feed), steps, device) for name, feed in feeds.items()
+            }
+            runs_of["resident"] = _steps(step, _repeat_batch(resident), steps, device)
             with config.exact_fp32() if dtype is None else _no_context():
-                t_fed = repeat(fed, repeats)
-                t_dev = repeat(on_device, repeats)
-            n = steps * batch
+                t, cpu = _interleaved(runs_of, repeats)
+            n = steps * _batch_size(resident)
             rows.append(
                 {
                     "group": "training",
-                    "case": f"{name} [{device.type} {label}]",
+                    "case": f"{case.name} [{device.type} {label}]",
                     "unit": "samples/s",
-                    **_rate(t_fed, n),
-                    "device-resident samples/s": n / t_dev["median"],
-                    "fed / resident": t_dev["median"] / t_fed["median"],
-                    "pixels/s": n * pixels / t_fed["median"],
+                    **_rate(t["fed"], n),
+                    "device-resident samples/s": n / t["resident"]["median"],
+                    "fed / resident": t["resident"]["median"] / t["fed"]["median"],
+                    "fed / resident (CPU time)": cpu["resident"] / max(cpu["fed"], 1e-12),
+                    "file reader / resident": t["resident"]["median"] / t["files"]["median"],
+                    "pixels/s": n * _pixels(resident) / t["fed"]["median"],
                 }
             )
     return rows
+
+
+def _trainer(
+    model: Any, loss_fn: Callable[..., Any], dtype: Any, device: Any
+) -> Callable[[dict], None]:
+    """One optimisation step of ``model`` on a batch (Adam; autocast in ``dtype``, a GradScaler
+    for fp16), as the training loops take it."""
+    import torch
+
+    opt = torch.optim.Adam(model.parameters(), 1e-4)
+    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+
+    def step(batch: dict) -> None:
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            loss = loss_fn(model, batch, device)
+        opt.zero_grad(set_to_none=True)
+        if scaler is None:
+            loss.backward()
+            opt.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+
+    return step
+
+
+def _steps(
+    step: Callable[[dict], None], batches: Iterable, steps: int, device: Any
+) -> Callable[[], None]:
+    """``steps`` steps on the next batches of one endless stream (kept between calls, so a
+    DataLoader is not restarted each repeat), the device synchronised at the end."""
+    it = iter(batches)
+
+    def run() -> None:
+        for _ in range(steps):
+            step(next(it))
+        _sync(device)
+
+    return run
+
+
+def _interleaved(
+    runs: dict[str, Callable[[], None]], repeats: int
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """Wall seconds (min / median / max) and total CPU seconds of each run, over ``repeats``
+    rounds after a warm-up round, the runs taking turns within a round so that a change of load
+    on a shared machine hits all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    cpu = dict.fromkeys(runs, 0.0)
+    for rep in range(repeats + 1):
+        for name, run in runs.items():
+            start, start_cpu = time.perf_counter(), time.process_time()
+            run()
+            if rep:  # the first round warms up
+                times[name].append(time.perf_counter() - start)
+                cpu[name] += time.process_time() - start_cpu
+    summary = {
+        name: {"min": min(t), "median": statistics.median(t), "max": max(t)}
+        for name, t in times.items()
+    }
+    return summary, cpu
+
+
+def _on_device(batch: dict, device: Any) -> dict:
+    """The batch's tensors moved to ``device`` (other values kept)."""
+    import torch
+
+    return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+def _repeat_batch(batch: dict) -> Iterable:
+    while True:
+        yield batch
+
+
+def _batch_size(batch: dict) -> int:
+    import torch
+
+    return int(next(v for v in batch.values() if torch.is_tensor(v)).shape[0])
 
 
 def _no_context() -> Any:
@@ -452,8 +411,15 @@ def _loader_kwargs(device: Any) -> dict[str, Any]:
 
 
 def _cycle(loader: Iterable) -> Iterable:
+    """The loader's batches, epoch after epoch; an epoch without a batch raises (it would loop
+    for ever)."""
     while True:
-        yield from loader
+        empty = True
+        for batch in loader:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError(f"{loader!r} gives no batch: fewer samples than one batch?")
 
 
 def _pixels(batch: dict) -> int:
