@@ -726,7 +726,7 @@ def long_run_figure(history: dict[str, Any], stopped_at: int, student: Any = Non
         steps, values, history["higher_is_better"], history["flat_tolerance"]
     )
     if np.isfinite(flat):
-        tol = f"within {history['flat_tolerance']:g} of its best from here"
+        tol = f"first within {history['flat_tolerance']:g} of its best"
         right.axvline(flat, color="C2", ls=":", label=tol)
     for ax in (left, right):
         ax.axvline(stopped_at, color="C1", ls="--", label="your run stopped here")
