@@ -46,8 +46,10 @@ def test_held_out_patches_are_disjoint_from_training_ones():
     assert [int(s["mask"][0, 0]) for s in val_items] == [5, 11] and len(train_items) == 10
     assert not {5, 11} & set(seen)
     assert gan_recipe.held_out(items, None) == (items, [])
+    with pytest.warns(UserWarning, match="too few"):
+        assert gan_recipe.held_out(items[:3], 6) == (items[:3], [])
     with pytest.raises(ValueError, match="select_every"):
-        gan_recipe.held_out(items[:3], 6)
+        gan_recipe.held_out(items, 1)
 
 
 def _samples(n: int = 4, side: int = 32) -> list[dict[str, torch.Tensor]]:
@@ -107,7 +109,9 @@ def test_the_recipe_selects_on_held_out_patches_and_reports_the_epoch():
         **small,
     )  # fmt: skip
     assert selected_epoch(cg.runs.histories[0]) in (0, 1, 2)
-    plain = gan_recipe.cgan(coarse, fine, epochs=1, steps_per_epoch=2, **small)
+    plain = gan_recipe.cgan(
+        coarse, fine, epochs=1, steps_per_epoch=2, cgan_select_every=None, **small
+    )
     assert selected_epoch(plain.runs.histories[0]) is None  # no selection: the last epoch's G
 
 
@@ -143,3 +147,25 @@ def test_gan_jobs_train_through_the_recipe(tmp_path, monkeypatch):
         batches = kwargs["loader"](crops.for_gan(crops.load(job.dfc2020("validation")), 64))
         assert batches.batch_size == 2  # the job's sampler feeds the recipe
         assert kwargs["checkpoint_for"]("any") == tmp_path / "c.pt"
+
+
+def test_what_to_change_reads_the_curves():
+    duel = {"steps": 300.0, "d_wins_at_step": 40.0, "l1_late_fall": 0.05}
+    text = gan_recipe.what_to_change(duel, kept=0, epochs=35)
+    assert "gan_weight" in text and "train longer" in text and "untrained" in text
+    calm = {"steps": 300.0, "d_wins_at_step": float("nan"), "l1_late_fall": 0.001}
+    assert gan_recipe.what_to_change(calm).startswith("nothing")
+    assert "epoch 5 of 35" in gan_recipe.what_to_change(calm, kept=5, epochs=35)
+    assert gan_recipe.what_to_change(calm, kept=30, epochs=35).startswith("nothing")
+
+
+def test_fit_gan_passes_the_adversarial_weight_to_every_step(tmp_path):
+    torch.manual_seed(0)
+    g = pix2pix.generator(8, 8, patch=32, ngf=4, residual=True)
+    d = pix2pix.discriminator(16, ndf=4)
+    batch_fn = train.gan_batch(8, input_key="coarse", one_hot_input=True, scale=0.8)
+    hist = train.fit_gan(
+        g, d, crops.ResidentBatches(_samples(), 32, 2, keys=("mask", "coarse")), 1, 1e-3,
+        batch_fn=batch_fn, checkpoint=tmp_path / "c.pt", progress=False, gan_weight=0.0,
+    )  # fmt: skip
+    assert hist.g_loss[-1] == pytest.approx(100.0 * hist.g_l1[-1], rel=1e-5)

@@ -10,6 +10,7 @@ reaches both. What each setting does, and why, is said in notebook 05's section 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ RECIPE_DEFAULTS: dict[str, Any] = {
     "select_every": None,  # pix2pix: every k-th training patch held out to choose G's epoch
     "cgan_select_every": None,  # the same for the cGAN (None: the last epoch's G)
     "cgan_zero_last": False,  # the cGAN's last convolution starts at 0 (G = its input, exactly)
+    "cgan_epochs": None,  # the cGAN's epochs (None: ``epochs``, as pix2pix)
 }  # settings a profile may leave out
 Loader = Callable[[Any], Iterable[Any]]  # crops dataset -> training batches (eosr train's sampler)
 OUTPUTS = {"tanh": "tanh, as published", "softmax": "softmax image"}
@@ -120,11 +122,19 @@ def held_out(
     items: list[dict[str, torch.Tensor]], every: int | None
 ) -> tuple[list[dict[str, torch.Tensor]], list[dict[str, torch.Tensor]]]:
     """``(train, validation)``: every ``every``-th training patch held out to choose G's epoch
-    (``None``: all train, no validation). Training patches only: the test split is never seen."""
+    (``None``: all train, no validation). Training patches only: the test split is never seen.
+    Fewer than ``every`` patches: a warning, and no selection (the last epoch's G)."""
+    if every is not None and every < 2:
+        raise ValueError(f"select_every must be None or >= 2, got {every}")
     if not every:
         return list(items), []
-    if every < 2 or len(items) < every:
-        raise ValueError(f"select_every {every}: needs 2 <= every <= {len(items)} patches")
+    if len(items) < every:
+        warnings.warn(
+            f"select_every {every} with {len(items)} training patches: too few to hold any out; "
+            "the generator of the last epoch is kept (no selection)",
+            stacklevel=3,
+        )
+        return list(items), []
     train_items = [s for i, s in enumerate(items) if i % every != every - 1]
     return train_items, list(items[every - 1 :: every])
 
@@ -165,7 +175,7 @@ def _train(
         build,
         loader_for,
         list(seeds_),
-        s["epochs"],
+        method["epochs"],
         method["learning_rate"],
         batch_fn,
         batches(test_items) if test_items else None,
@@ -187,7 +197,8 @@ def _train(
 def _method(s: dict[str, Any], prefix: str, learning_rate: float) -> dict[str, Any]:
     """One method's own settings from ``s`` (``prefix`` "cgan_" or ""): see :func:`_train`."""
     keys = ("positive_weight", "decay_from", "gan_weight", "select_every")
-    return {k: s[prefix + k] for k in keys} | {"learning_rate": learning_rate}
+    epochs = s.get(prefix + "epochs") or s["epochs"]
+    return {k: s[prefix + k] for k in keys} | {"learning_rate": learning_rate, "epochs": epochs}
 
 
 def _seeds(s: dict[str, Any], chosen: Sequence[int] | None, seed: int) -> list[int]:
@@ -220,6 +231,8 @@ def cgan(
     G, which starts from noise). ``test``: ``(coarse, fine)`` arrays scored after training.
     ``loader``: the training batches from the crops dataset (default: crops resident on the device)."""
     s = settings(profile, **overrides)
+    if "epochs" in overrides and "cgan_epochs" not in overrides:
+        s["cgan_epochs"] = None  # an epochs override sets both methods' epochs
     items = samples(fine, coarse, num_classes=num_classes, ignore_index=ignore_index)
     test_items = (
         None if test is None else samples(test[1], test[0], None, num_classes, ignore_index)
@@ -311,3 +324,35 @@ def predict(result: GanResult, condition: Any, batch: int = 4) -> np.ndarray:
             cond, _, _ = result.batch_fn(fake)
             out.append(g(cond).argmax(1).cpu())
     return torch.cat(out).numpy()
+
+
+def kept_epochs(result: GanResult) -> list[int | None]:
+    """Per seed, the epoch whose generator the recipe kept (0: the untrained one; ``None``: no
+    selection, the last epoch's), chosen on held-out training patches (``select_every``)."""
+    return [train.gan.selected_epoch(h) for h in result.runs.histories]
+
+
+def what_to_change(duel: dict[str, float], kept: int | None = None, epochs: int = 0) -> str:
+    """What a student would change next, read from one run's curves (``seeds.duel``) and the
+    epoch the selection kept: a sentence for notebook prose, computed, never typed."""
+    steps, won, late = duel["steps"], duel["d_wins_at_step"], duel["l1_late_fall"]
+    parts = []
+    if np.isfinite(won) and won <= steps / 2:
+        parts.append(
+            f"D won by step {won:.0f} of {steps:.0f}: weaken it (a smaller weight on its verdict, "
+            "`gan_weight`; a slower D, `learning_rate_d`; or instance noise, `d_noise`)"
+        )
+    if np.isfinite(late) and late > seeds.STILL_FALLING:
+        parts.append(f"G's L1 still fell {100 * late:.1f} % in the last quarter: train longer")
+    if kept == 0:
+        parts.append(
+            "no epoch beat the untrained generator on held-out training patches, so the "
+            "selection kept it: the game only moved the map away from the truth; give G what it "
+            "lacks (image bands, exercise 3) rather than more steps"
+        )
+    elif kept is not None and epochs and kept <= epochs / 2:
+        parts.append(
+            f"the held-out patches scored epoch {kept} of {epochs} best: later steps made the map "
+            "worse, so a lower or earlier-decaying learning rate would save time"
+        )
+    return "; ".join(parts) if parts else "nothing the curves point to: the run looks balanced"

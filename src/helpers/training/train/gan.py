@@ -425,6 +425,7 @@ def _gan_batches(
             frozen_discriminator=pair.discriminator,
             positive_weight=pair.settings["positive_weight"],
             d_noise=pair.settings["d_noise"],
+            gan_weight=pair.settings["gan_weight"],
         )
         for k in sums:
             sums[k] += step[k]
