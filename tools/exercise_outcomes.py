@@ -114,7 +114,10 @@ def sync(data: dict[str, Any], found: dict[str, tuple[str, str]]) -> list[str]:
             v: {"how": how_text(spec_v), "command": command_for(f"{key}{v}")}
             for v, spec_v in variants.items()
         }
-        entry["measurements"] = {v: m for v, m in entry["measurements"].items() if v in variants}
+        entry["measurements"] = {  # a measurement of a variant whose spec changed since is dropped
+            v: m for v, m in entry["measurements"].items()
+            if v in variants and m.get("spec") == {"variant": variants[v], "values": spec.get("values", {})}
+        }
         if spec["kind"] == "outside":
             entry["answer"] = spec["answer"]
     return missing
@@ -192,10 +195,16 @@ def machine() -> str:
     return f"{platform.node()}, {os.cpu_count()} cores, cpu, 1 torch thread, load {load:.1f} at start"
 
 
-def commit() -> str:
-    """The checked-out commit (short hash)."""
+def commit(stem: str | None = None) -> str:
+    """The checked-out commit (short hash), marked when the notebook ``stem`` or the package had
+    uncommitted edits at run time (the working tree is what ran)."""
     done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return done.stdout.strip() or "unknown"
+    label = done.stdout.strip() or "unknown"
+    if stem:
+        paths = ["src/helpers", f"notebooks/{stem}.ipynb"]
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", *paths], cwd=ROOT).returncode
+        label += " + uncommitted edits" if dirty else ""
+    return label
 
 
 def execute(stem: str, variant: dict[str, Any], exprs: dict[str, str], profile: str, seed: int) -> dict[str, Any]:
@@ -209,7 +218,7 @@ def execute(stem: str, variant: dict[str, Any], exprs: dict[str, str], profile: 
         cmd += ["-y", json.dumps({k: v})]
     env = {**os.environ, "EOSR_PROFILE": profile, "EOSR_RUN_DIR": str(work / "run"),
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "EOSR_HEADLESS": "1"}  # fmt: skip
-    where, started = machine(), dt.datetime.now(dt.timezone.utc)
+    where, rev, started = machine(), commit(stem), dt.datetime.now(dt.timezone.utc)
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     seconds = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
     values_path = work / VALUES_FILE
@@ -219,7 +228,7 @@ def execute(stem: str, variant: dict[str, Any], exprs: dict[str, str], profile: 
         "values": json.loads(values_path.read_text()),
         "profile": profile,
         "seed": seed,
-        "commit": commit(),
+        "commit": rev,
         "machine": where,
         "seconds": round(seconds, 1),
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
@@ -235,8 +244,9 @@ def run(data: dict[str, Any], variant_id: str, profile: str, seed: int, baseline
     exprs = spec.get("values", {})
     base_key = f"{stem[:2]}|{profile}|{seed}"
     stored = data["baselines"].get(base_key, {})
-    # a stored baseline of this profile and seed is reused (both commits are recorded and shown)
-    if baseline and not set(exprs) <= set(stored.get("values", {})):
+    # a stored baseline of this profile and seed that read the same expressions is reused (both
+    # commits are recorded and shown)
+    if baseline and any(stored.get("exprs", {}).get(k) != e for k, e in exprs.items()):
         measure_baseline(stem, profile, seed)
     fresh = load_json()
     base = fresh["baselines"].get(base_key)
@@ -246,6 +256,7 @@ def run(data: dict[str, Any], variant_id: str, profile: str, seed: int, baseline
         measured = execute(stem, spec["variants"][v], exprs, profile, seed)
         fresh = load_json()
     measured["command"] = command_for(variant_id, profile, seed)
+    measured["spec"] = {"variant": spec["variants"][v], "values": exprs}  # a changed spec drops it
     measured["baseline"] = base_key if base_key in fresh["baselines"] else None
     fresh["exercises"][key]["measurements"][v] = measured
     save_json(fresh)
@@ -253,7 +264,8 @@ def run(data: dict[str, Any], variant_id: str, profile: str, seed: int, baseline
 
 def measure_baseline(stem: str, profile: str, seed: int) -> None:
     """Run notebook ``stem`` unchanged and store every value its exercises read."""
-    measured = execute(stem, {}, exercise_specs.baseline_values(stem[:2]), profile, seed)
+    exprs = exercise_specs.baseline_values(stem[:2])
+    measured = {**execute(stem, {}, exprs, profile, seed), "exprs": exprs}
     measured["command"] = (
         f"nice -n 15 .venv/bin/python tools/exercise_outcomes.py baseline {stem[:2]} "
         f"--profile {profile} --seed {seed}"
@@ -287,10 +299,11 @@ def reference(data: dict[str, Any], run_dir: Path) -> None:
     save_json(data)
 
 
-def fmt(value: Any) -> str:
-    """A value for the page: 3 significant digits, or the text it is."""
+def fmt(value: Any, sign: bool = False) -> str:
+    """A value for the page: 3 significant digits (whole numbers from 1,000 up), or its text."""
     if isinstance(value, float):
-        return f"{value:.3g}"
+        plus = "+" if sign else ""
+        return f"{value:{plus},.0f}" if abs(value) >= 1000 else f"{value:{plus}.3g}"
     return str(value)
 
 
@@ -302,7 +315,9 @@ def change_text(name: str, new: Any, old: Any) -> str:
             f"{k} {old[k]:.3g} -> {new[k]:.3g} ({d:+.3g})" for d, k in diffs[:3]
         )
     if isinstance(new, float) and isinstance(old, float):
-        return f"{name}: {old:.3g} -> {new:.3g} ({new - old:+.3g})"
+        return f"{name}: {fmt(old)} -> {fmt(new)} ({fmt(new - old, sign=True)})"
+    if isinstance(old, str) and old.startswith("error"):  # a value only the variant computes
+        return f"{name}: {fmt(new)}"
     return f"{name}: {fmt(old)} -> {fmt(new)}"
 
 

@@ -24,11 +24,11 @@ def rec(metric: str, notebook: str) -> str:
 
 
 def per_class(notebook: str, method: str) -> str:
-    """An expression: per-class IoU of the newest record of ``notebook`` whose method holds ``method``."""
+    """An expression: per-class IoU of the newest record of ``notebook`` whose method starts with ``method``."""
     return (
         "[{k: v for k, v in r['per_class_iou'].items() if v is not None} for r in map(__import__('json').loads, "
         "open(__import__('os').environ['EOSR_RUN_DIR'] + '/results.jsonl')) "
-        f"if r['notebook'].startswith({notebook!r}) and {method!r} in r['method']][-1]"
+        f"if r['notebook'].startswith({notebook!r}) and r['method'].startswith({method!r}) and r.get('per_class_iou')][-1]"
     )
 
 
@@ -45,7 +45,11 @@ R13 = {"macro IoU": rec("iou", "13")}
 L04 = {"macro IoU": rec("iou", "04")}
 G05 = {"macro IoU": rec("iou", "05")}
 N12 = {"PSNR": rec("psnr", "12"), "lit RMSE": rec("rmse_lit", "12"), "total light error": rec("total_light_error", "12")}
-P07 = "ntl.intercalibrate(dn, fine_agg_aligned"
+SECONDS05 = (
+    "{r['method']: float(r['seconds']) for r in map(__import__('json').loads, "
+    "open(__import__('os').environ['EOSR_RUN_DIR'] + '/results.jsonl')) "
+    "if r['notebook'].startswith('05') and r.get('seconds')}"
+)
 W03 = "helpers.show_source(landcover.unet)"
 
 SPECS: dict[str, dict[str, Any]] = {
@@ -72,10 +76,10 @@ SPECS: dict[str, dict[str, Any]] = {
     "02.2": {"kind": "concept", "answer": "SEN12MS has no fine label, so two seasons of the same scheme measure how stable the coarse product is over a year (label change and classification noise), not resolution; the fine-vs-coarse agreement of DFC2020 in the reference run was {overall:.2f} (kappa {kappa:.2f}), the yardstick such a seasonal agreement would be read against.",
              "numbers": {"overall": ("02", "agreement", "metrics.overall_agreement"), "kappa": ("02", "agreement", "metrics.kappa")}},
     "02.3": {"kind": "outside", "answer": "a visual task in the interactive patch browser (SWIR composites separate water, bare soil and built-up better than RGB); nothing to measure headless."},
-    "02.4": {"kind": "variant", "variants": {"": {"snippet": "_d = datasets.DFC2020(DFC2020_ROOT, split='test', label='dfc8')\n_m = __import__('numpy').stack([_d[i]['mask'].numpy() for i in range(min(8, len(_d)))])\n_f = datasets.DFC2020(DFC2020_ROOT, split='test', label='dfc')\n_fm = __import__('numpy').stack([_f[i]['mask'].numpy() for i in range(min(8, len(_f)))])\nEX_SAVANNA_SNOW = int(__import__('numpy').isin(_fm, (2, 3)).sum())\nEX_IGNORED_AT_THOSE = float((_m[__import__('numpy').isin(_fm, (2, 3))] == 255).mean()) if EX_SAVANNA_SNOW else float('nan')", "after": "splits[split] = datasets.DFC2020"}},
-             "values": {"savanna/snow pixels (dfc)": "EX_SAVANNA_SNOW", "share of them 255 in dfc8": "EX_IGNORED_AT_THOSE"},
-             "look_at": "every savanna (2) or snow/ice (3) pixel must read 255 with `label=\"dfc8\"`."},
-    "02.5": {"kind": "outside", "answer": "a reading task (torchgeo's SEN12MS documentation); no number to measure. The kit reads bands by name (`helpers.core.bands`), never by position, so no band is skipped by an index shift."},
+    "02.4": {"kind": "variant", "variants": {"": {"snippet": "EX_GONE = [v for v, n in labels.DFC.items() if v not in labels.DFC8]  # savanna (3), snow/ice (8)\n_d8 = datasets.DFC2020(DFC2020_ROOT, split='test', label='dfc8')\n_d = datasets.DFC2020(DFC2020_ROOT, split='test', label='dfc')\n_n = min(8, len(_d))\n_fine = np.stack([_d[i]['mask'].numpy() for i in range(_n)])\n_m8 = np.stack([_d8[i]['mask'].numpy() for i in range(_n)])\nEX_N = int(np.isin(_fine, EX_GONE).sum())\nEX_SHARE = float((_m8[np.isin(_fine, EX_GONE)] == 255).mean()) if EX_N else float('nan')", "after": "splits[split] = datasets.DFC2020"}},
+             "values": {"savanna and snow/ice pixels (label='dfc', 8 test patches)": "EX_N", "share of them that read 255 with label='dfc8'": "EX_SHARE"},
+             "look_at": "every savanna (3) or snow/ice (8) pixel must read 255 with `label=\"dfc8\"`; the sample scene may hold none of them (then the share is nan: the check has nothing to test)."},
+    "02.5": {"kind": "outside", "answer": "a reading task with no number to measure. As the notebook and `helpers.core.bands` note, the set takes B10 (cirrus) where B11 (SWIR) was meant, through an index slip; the kit selects bands by name, never by index, so it cannot make that slip."},
     # 03 U-Net
     "03.1": {"why": "vegetation reflects strongly in the near infrared (B08) and weakly in red; without B08 the classes that differ mainly in how green they are (forest, shrubland, grassland, croplands) have only visible colour to tell them apart.", "kind": "variant", "variants": {"": {"params": {"BANDS": "RGB"}}}, "values": U03,
              "look_at": "macro IoU and the per-class IoU of the vegetation classes (forest, shrubland, grassland, croplands)."},
@@ -101,14 +105,15 @@ SPECS: dict[str, dict[str, Any]] = {
     "04.7": {"kind": "outside", "answer": "a longer design exercise (new coarse classes and statistics); not scripted as a variant here. The notebook's summary states the expectation: label SR can still split a merged class only where the class is a consistent mixture."},
     "04.8": {"kind": "variant", "variants": {"": {"params": {"LSR_VARIANT": "reference"}}}, "values": L04},
     # 05 GANs (each run trains several GANs over seeds: minutes)
-    "05.1": {"kind": "variant", "variants": {"a": {"snippet": "import functools\ngan.fit_gan = functools.partial(gan.fit_gan, lambda_l1=0)"}}, "values": G05},
-    "05.2": {"kind": "variant", "variants": {"": {"snippet": "import functools\ngan.fit_gan = functools.partial(gan.fit_gan, gan_mode='lsgan')"}}, "values": G05},
+    "05.1": {"kind": "variant", "variants": {"a": {"snippet": "import functools\nfrom helpers.training import train as _train\n_train.fit_gan = functools.partial(_train.fit_gan, lambda_l1=0.0)"}, "b": {"snippet": "_settings = gan_recipe.settings\ngan_recipe.settings = lambda profile=None, **o: _settings(profile, **{'gan_weight': 0.0, 'cgan_gan_weight': 0.0, **o})"}}, "values": G05,
+             "look_at": "a: the pure GAN (no L1), b: L1 alone (the adversarial term of G weighted 0); compare the maps' class borders and macro IoU."},
+    "05.2": {"kind": "variant", "variants": {"": {"snippet": "import functools\nfrom helpers.training import train as _train\n_train.fit_gan = functools.partial(_train.fit_gan, gan_mode='lsgan')"}}, "values": G05, "look_at": "D's loss curves (section 8) and macro IoU."},
     "05.3": {"kind": "outside", "answer": "a coding exercise (write a `batch_fn` stacking coarse one-hot labels and S2 bands); no variant scripted."},
     "05.4": {"kind": "outside", "answer": "a coding exercise (predict with `G.train()`); no variant scripted."},
-    "05.5": {"kind": "variant", "variants": {"": {"snippet": "CROP, BATCH = 256, 1"}}, "values": {**G05, "seconds": rec("seconds", "05")}},
+    "05.5": {"kind": "variant", "variants": {"": {"snippet": "_settings = gan_recipe.settings\ngan_recipe.settings = lambda profile=None, **o: _settings(profile, **{'crop': 256, 'batch': 1, **o})"}}, "values": {**G05, "seconds": SECONDS05}, "look_at": "the seconds of each GAN row against the profile's crop of 64 px and batch of 8."},
     "05.6": {"kind": "variant", "variants": {"": {"snippet": "from helpers.models import pix2pix as _p2p\n_p2p.TARGET_SCALE = 1.0"}}, "values": G05},
     "05.7": {"kind": "outside", "answer": "a coding exercise (pass `output=\"softmax\"` to the cGAN's training call); no variant scripted."},
-    "05.8": {"kind": "variant", "variants": {"": {"snippet": "S = {**S, 'seeds': 5}"}}, "values": G05},
+    "05.8": {"kind": "variant", "variants": {"": {"snippet": "SEEDS = [SEED + k for k in range(5)]"}}, "values": G05},
     # 06 bag of colours
     "06.1": {"why": "HR-MARS segments by colour alone (`method='colour'`: k-means on pixel colours, a segment's pixels need not touch); SLIC-like segments add the pixel coordinates, so they drop the assumption that one colour cluster is one object, wherever it lies in the patch.", "kind": "variant", "variants": {"": {"snippet": "import functools\nboc.BagOfColors = functools.partial(boc.BagOfColors, method='slic')", "after": "helpers.show_source(boc.BagOfColors)"}},
              "values": B06, "look_at": "test macro IoU and the two oracles (the oracle table is computed for both methods in every run)."},
@@ -161,7 +166,10 @@ SPECS: dict[str, dict[str, Any]] = {
              "numbers": {"records": ("10", "results dashboard", "metrics.records_shown"), "rows": ("10", "results dashboard", "metrics.rows_compared"),
                          "layers": ("10", "results dashboard", "metrics.prediction_layers")}},
     "10.2": {"kind": "outside", "answer": "an interactive exercise (select a box in the map viewer); exercise 10.4 measures the same distributions headless."},
-    "10.3": {"kind": "outside", "answer": "needs QGIS; the notebook's own export cell prints the cut-out's origin and CRS, which match the source raster's grid."},
+    "10.3": {"kind": "variant", "variants": {"": {}},
+             "values": {"largest offset of an export from the scene grid (pixels)": "max(min(x % 1, 1 - x % 1) for p in exported for g in [rasters.read(paths.scene / 'dfc.tif').transform] for t in [rasters.read(p).transform] for x in ((t.c - g.c) / g.a, (t.f - g.f) / g.e))",
+                        "exported files": "len(exported)"},
+             "look_at": "QGIS draws the cut-out exactly on `scene/dfc.tif` when its origin lies on the scene's pixel grid: an offset of 0 pixels (QGIS itself is not on this machine)."},
     "10.4": {"kind": "variant", "variants": {"a": {"params": {"BOX_HALF_M": 250.0}}, "b": {"params": {"BOX_HALF_M": 5000.0}}},
              "values": {"coarse-fine share difference (sum |diff| / 2)": "float(sum(abs(low_dist.get(k, 0) - high_dist.get(k, 0)) for k in set(low_dist) | set(high_dist)) / 2)"},
              "look_at": "half the summed absolute difference of the class shares: 0 when the distributions agree."},
@@ -180,7 +188,9 @@ SPECS: dict[str, dict[str, Any]] = {
     "12.1": {"kind": "outside", "answer": "needs the halves swapped inside the notebook's data cell; not scripted as a variant."},
     "12.2": {"kind": "variant", "variants": {"": {"snippet": "from helpers.training import night_transfer as _nt\n_nt.DEGRADATION = {**_nt.DEGRADATION, 'gain': 1.5, 'noise': 0.0}"}}, "values": N12},
     "12.3": {"kind": "variant", "variants": {"": {"snippet": "from helpers.training import night_transfer as _nt\n_nt.RECIPE['lit_weight'] = 0.0"}}, "values": N12},
-    "12.4": {"kind": "outside", "answer": "a coding exercise (`light_stats` on the sample scene's 30 m lights); no variant scripted."},
+    "12.4": {"kind": "variant", "variants": {"": {}},
+             "values": {"sample scene, 30 m / 450 m, per statistic": "{k: real_lights.light_stats(sample_fine)[k] / v for k, v in sample_stats.items() if v}"},
+             "look_at": "the ratio of each statistic at 30 m to the same at 450 m: near 1 for what does not depend on the pixel size."},
     # 13 real land cover (each run trains every method over 3 seeds: minutes)
     "13.1": {"kind": "variant", "variants": {"": {"snippet": "MIN_KNOWN = 0.5"}}, "values": R13},
     "13.2": {"kind": "outside", "answer": "a coding exercise (`coarse_labels.degrade` before training); no variant scripted."},
