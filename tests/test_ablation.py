@@ -179,3 +179,5 @@ def test_alignment_verdict_ties_inside_the_seed_spread():
     assert ablation.alignment_verdict(1.15, 0.1, 1.1) == "ties with"
     assert ablation.alignment_verdict(0.8, 0.1, 1.1) == "beats"
     assert ablation.alignment_verdict(1.3, 0.1, 1.1) == "falls behind"
+    # one seed, a hair's breadth: a tie
+    assert ablation.alignment_verdict(1.439, 0.0, 1.442) == "ties with"
