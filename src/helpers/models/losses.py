@@ -26,6 +26,15 @@ from typing import Any
 #   et al. use the estimated variances, many of which are ~0 with statistics from one small region.
 #   A larger floor (e.g. 0.03) weighs those near-absent classes less; on the sample scene it gave no
 #   consistent gain over 1e-3 (better with one seed, worse with another), so notebook 04 keeps 1e-3.
+# A failure of short runs (measured on notebook 04's teaching models, 2026-12-05): both variants
+# see probabilities, so a class's logit gets its gradient through the softmax slope p (1 - p).
+# Early in training the loss pushes every class towards 0 in the many blocks where it is absent
+# (with sigma^2 at its floor those terms weigh most); a class whose probability reaches ~0
+# everywhere has a ~0 gradient and never comes back ("dead"). The 30 m label-SR model of the
+# reference teaching run never predicts 4 of the 8 classes (largest probabilities 0.005 and 0.002
+# for two of them on 16 training crops; their output-layer gradients 0.4 % and 0.1 % of the
+# largest), which is most of its gap to the naive U-Net (cross-entropy keeps p - y on every pixel).
+# Notebook 04 shows the dead classes of each run (``recipes.label_sr.class_usage``).
 LABEL_SR_VARIANTS = ("gaussian", "reference")
 
 

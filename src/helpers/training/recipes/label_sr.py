@@ -23,6 +23,7 @@ Each returns ``(model, history)`` with the last epoch's weights (nothing chosen 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -266,3 +267,73 @@ def supervised(
         patches, settings, seed, cross_entropy, _fine_step, num_classes, device, checkpoint, meta,
         progress,
     )  # fmt: skip
+
+
+# ---- why a short run sits below its floor (notebook 04, section 5): measured on the run's models ----
+
+
+def step_profile(
+    patches: Sequence[Mapping[str, torch.Tensor]],
+    settings: Mapping[str, Any],
+    seed: int,
+    history: Any,
+    device: Any = None,
+) -> dict[str, float]:
+    """Milliseconds a step spent feeding (cutting one epoch of resident batches, timed here) and
+    training (``history``'s seconds over its steps: forward, backward, update), and the steps."""
+    feed = batches(patches, settings, seed, device)  # patches moved to the device: not timed
+    started = time.perf_counter()
+    n = sum(1 for _ in feed)
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+    feed_ms = 1000 * (time.perf_counter() - started) / max(n, 1)
+    steps = int(history.epochs_done) * n
+    return {
+        "feed_ms": feed_ms,
+        "step_ms": 1000 * float(sum(history.seconds)) / max(steps, 1),
+        "steps": steps,
+    }
+
+
+def _maps(model: torch.nn.Module, images: torch.Tensor, device: Any, size: int = 8) -> torch.Tensor:
+    """Softmax probabilities ``(N, K, H, W)`` of ``model`` on ``images``, on the CPU (eval mode)."""
+    model.eval()
+    with torch.no_grad():
+        out = [
+            model(images[i : i + size].to(device)).float().softmax(1).cpu()
+            for i in range(0, len(images), size)
+        ]
+    return torch.cat(out)
+
+
+def own_label_agreement(
+    model: torch.nn.Module, patches: Sequence[Mapping[str, torch.Tensor]], device: Any = None
+) -> dict[str, float]:
+    """How well a coarse-label model learned its *training* labels: the share of labelled training
+    pixels where its map equals the coarse labels (``model``), beside the share where the fine
+    truth does (``fine``). A model below the fine truth has not fitted what it was shown."""
+    images = torch.stack([p["image"] for p in patches])
+    coarse = torch.stack([p["coarse"] for p in patches])
+    pred = _maps(model, images, device).argmax(1)
+    known = coarse != 255
+    out = {"model": float((pred[known] == coarse[known]).float().mean())}
+    if "mask" in patches[0]:
+        fine = torch.stack([p["mask"] for p in patches])
+        both = known & (fine != 255)
+        out["fine"] = float((fine[both] == coarse[both]).float().mean())
+    return out
+
+
+def class_usage(
+    model: torch.nn.Module, images: torch.Tensor, device: Any = None
+) -> dict[str, np.ndarray]:
+    """Per class over ``images``: the share of pixels the model's map gives it (``share``) and its
+    largest softmax probability (``max_prob``). A class whose probability stays near 0 everywhere
+    is dead: a loss on probabilities (label SR) reaches its logits through ``p (1 - p)``, ~0 there."""
+    probs = _maps(model, images, device)
+    pred = probs.argmax(1)
+    k = probs.shape[1]
+    return {
+        "share": np.bincount(pred.flatten().numpy(), minlength=k)[:k] / pred.numel(),
+        "max_prob": probs.amax((0, 2, 3)).numpy(),
+    }
