@@ -181,7 +181,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             # 2026-12-05 (g05), judged on 12 training patches held out of the 72 (every 6th; never
             # the test split), heavily loaded VM (load 13-25), 1 torch thread, seeds 0/1: pix2pix
             # tanh 35 epochs 0.401 (seed 0), 70 epochs 0.516 +- 0.001, 70 with decay over the
-            # second half 0.521 +- 0.057, ngf 16 (35 epochs) 0.427, G at 1e-2 0.375; coarse input
+            # second half 0.521 +- 0.057, 105 epochs 0.534 +- 0.009 (over the budget), ngf 16 (35
+            # epochs) 0.427, G at 1e-2 0.375, 70 epochs with G's adversarial term at 0.1 0.479 +-
+            # 0.005 and at 0 (L1 alone) 0.487 +- 0.029, so gan_weight stays 1; coarse input
             # 0.413. cGAN (seeds 0-2): as before 0.410 +- 0.001; with a zero last layer and the epoch
             # chosen on every 6th remaining patch (cgan_select_every) 0.414 +- 0.000 (each seed
             # kept its input).
