@@ -7,12 +7,15 @@ One JSON line per seed on stdout. Usage::
 
     python tools/label_sr_search.py lc naive 0,1,2 '{"width": 8, "epochs": 44, "class_power": 0.5}'
 
-(layer ``lc`` = 500 m labels or ``lc30`` = 30 m; method ``naive``, ``gaussian`` or ``reference``).
+(layer ``lc`` = 500 m labels or ``lc30`` = 30 m; method ``naive``, ``gaussian``, ``reference`` or
+``supervised``: the same U-Net and steps on the *fine* labels, the ceiling of a recipe's budget).
+``EOSR_THREADS=1`` sets torch's threads (exploring on a shared machine; metrics do not depend on it).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -26,6 +29,8 @@ from helpers.training.recipes import label_sr as recipe
 
 def main(layer: str, method: str, seeds: list[int], over: dict, profile: str = "teaching") -> None:
     """Train and score one setting per seed (training region: fit 3/4, hold out 1/4)."""
+    if os.environ.get("EOSR_THREADS"):
+        torch.set_num_threads(int(os.environ["EOSR_THREADS"]))
     paths = synthetic.ensure_sample(profile, verbose=False)
     ds = datasets.DFC2020(paths.dfc2020, split="validation", s2_bands=("B04", "B03", "B02", "B08"))
     patches = recipe.with_coarse(crops.load(ds, ("image", "mask")), recipe.coarse_layer(ds, layer))
@@ -39,6 +44,8 @@ def main(layer: str, method: str, seeds: list[int], over: dict, profile: str = "
         started = time.perf_counter()
         if method == "naive":
             model, history = recipe.naive(fit, settings, seed, num_classes=8, device="cpu")
+        elif method == "supervised":
+            model, history = recipe.supervised(fit, settings, seed, num_classes=8, device="cpu")
         else:
             st = recipe.statistics(fit, recipe.RATIOS[layer], 8)
             model, history = recipe.label_sr(
