@@ -53,6 +53,10 @@ RANGES: dict[str, dict[str, dict[str, tuple[float, ...]]]] = {
             "full model - bicubic (dB)": (4.8, 8.2, 3),
             "NTL only - bicubic (dB)": (-0.5, 1.3, 3),
         },
+        "09_ntl_ablation": {
+            "baseline PSNR (dB)": (26.6, 31.9, 3),
+            "full model PSNR (dB)": (27.4, 31.6, 3),
+        },
     },
     "smoke": {
         "03_unet_landcover": {
@@ -72,8 +76,9 @@ MEASURED: dict[str, str] = {
         "pix2pix 70 epochs, the cGAN's epoch chosen on held-out training patches; 1 torch "
         "thread, load 11-23: metrics do not depend on it). 04's supervised U-Net has no "
         "range (seed 0 reuses notebook 03's model, the seed runs trained their own). Printed only "
-        "(one run): 11 and 05's coarse row (2026-12-03, scene 2.1). No range for 09 (its SEED also "
-        "seeds the scene's misregistration)"
+        "(one run): 11 and 05's coarse row (2026-12-03, scene 2.1). 09 from 3 seed sets (SEED 0, 3, "
+        "6: seeds 0-2, 3-5, 6-8 of its baseline and full-model rows, the notebook's recipe and "
+        "settings run by a script at 1 thread on a loaded machine, 2026-12-05; SCENE_SEED 0)"
     ),
     "smoke": (
         "sample scene, 2 CPU cores (shared), 2026-12-02, one run: smoke trains a few steps only, "
