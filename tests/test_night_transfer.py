@@ -159,16 +159,23 @@ def test_residual_training_moves_the_network_off_the_floor(pair: nt.RealPair) ->
 
 def test_closing_rules_fail_on_a_network_that_is_only_the_floor() -> None:
     bic = {"rmse_lit": 2.06, "total_light_error": 1.97}
-    good = {nt.BICUBIC: bic, nt.REAL_ROW: {"rmse_lit": 1.9, "total_light_error": -0.4}}
-    assert all(c.passed and c.learned for c in nt.closing_rules(good))
-    as_floor = {**good, nt.REAL_ROW: dict(bic)}  # an untrained residual network is the floor
+    good = {
+        nt.BICUBIC: bic,
+        nt.RAW_ROW: {"rmse_lit": 1.9, "total_light_error": 5.9},
+        nt.REAL_ROW: {"rmse_lit": 2.28, "total_light_error": 1.2},
+    }
+    assert [c.passed and c.learned for c in nt.closing_rules(good)] == [True, True]
+    as_floor = {**good, nt.RAW_ROW: dict(bic), nt.REAL_ROW: dict(bic)}  # untrained: the floor
     assert not any(c.passed for c in nt.closing_rules(as_floor))
-    dark = {**good, nt.REAL_ROW: {"rmse_lit": 2.5, "total_light_error": -0.5}}  # learned "dark"
+    dark = {**good, nt.RAW_ROW: {"rmse_lit": 2.5, "total_light_error": -0.5}}  # learned "dark"
     assert [c.passed for c in nt.closing_rules(dark)] == [False, True]
-    carpet = {**good, nt.REAL_ROW: {"rmse_lit": 1.9, "total_light_error": 5.9}}  # light everywhere
+    carpet = {**good, nt.REAL_ROW: {"rmse_lit": 1.9, "total_light_error": 5.9}}  # step not applied
     assert [c.passed for c in nt.closing_rules(carpet)] == [True, False]
-    missing = {k: v for k, v in good.items() if k != nt.REAL_ROW}
-    assert not any(c.passed for c in nt.closing_rules(missing))
+    negative = {**good, nt.REAL_ROW: {"rmse_lit": 2.0, "total_light_error": -2.5}}  # |error| counts
+    assert [c.passed for c in nt.closing_rules(negative)] == [True, False]
+    for row in (nt.REAL_ROW, nt.RAW_ROW, nt.BICUBIC):
+        missing = {k: v for k, v in good.items() if k != row}
+        assert not all(c.passed for c in nt.closing_rules(missing)), row
 
 
 def test_verdict_names_what_a_row_beats() -> None:
