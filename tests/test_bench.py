@@ -204,7 +204,8 @@ def test_training_rows_report_the_ratios_of_each_feed(monkeypatch):
     (row,) = bench.bench_training("smoke", repeats=2, steps=3)
     assert row["case"].startswith("tiny [")
     for key in ("median", "device-resident samples/s", "fed / resident", "file reader / resident",
-                "fed / resident (CPU time)", "fed / resident (best round)", "pixels/s"):  # fmt: skip
+                "fed / resident (CPU time)", "fed / resident (best round)", "pixels/s",
+                "feed ms/batch", "resident / (resident + feed)"):  # fmt: skip
         assert row[key] > 0, key
 
 

@@ -293,6 +293,7 @@ def bench_training(profile: str, repeats: int, steps: int) -> list[dict[str, Any
                 name: _steps(step, _cycle(feed), steps, device) for name, feed in feeds.items()
             }
             runs_of["resident"] = _steps(step, _repeat_batch(resident), steps, device)
+            runs_of["feed only"] = _steps(_no_step, _cycle(case.feed(device)), steps, device)
             with config.exact_fp32() if dtype is None else _no_context():
                 t, cpu = _interleaved(runs_of, repeats)
             n = steps * _batch_size(resident)
@@ -307,10 +308,17 @@ def bench_training(profile: str, repeats: int, steps: int) -> list[dict[str, Any
                     "fed / resident (best round)": t["resident"]["min"] / t["fed"]["min"],
                     "fed / resident (CPU time)": cpu["resident"] / max(cpu["fed"], 1e-12),
                     "file reader / resident": t["resident"]["median"] / t["files"]["median"],
+                    "feed ms/batch": 1000 * t["feed only"]["median"] / steps,
+                    "resident / (resident + feed)": t["resident"]["median"]
+                    / (t["resident"]["median"] + t["feed only"]["median"]),
                     "pixels/s": n * _pixels(resident) / t["fed"]["median"],
                 }
             )
     return rows
+
+
+def _no_step(batch: dict) -> None:
+    """The feed alone: a batch drawn, no step taken (what feeding costs a step)."""
 
 
 def _trainer(
