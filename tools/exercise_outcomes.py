@@ -331,15 +331,16 @@ def measurement_lines(entry: dict[str, Any], data: dict[str, Any]) -> list[str]:
         if not m:
             lines.append(f"- {label} **Not measured yet**: `{info['command']}`")
             continue
-        base = data["baselines"].get(m.get("baseline") or "", {}).get("values", {})
+        unchanged = not m.get("spec", {}).get("variant")  # the notebook as it is: values alone
+        base = {} if unchanged else data["baselines"].get(m.get("baseline") or "", {}).get("values", {})
         changes = [change_text(k, val, base[k]) if k in base else f"{k}: {fmt(val)}"
                    for k, val in m["values"].items()]  # fmt: skip
         b = data["baselines"].get(m.get("baseline") or "", {})
         base_note = f"; baseline commit {b['commit']}, {b['date']}" if b and b.get("commit") != m["commit"] else ""
         smoke = " (it checks that the variant runs; too few steps to judge the effect)" if m["profile"] == "smoke" else ""
         lines.append(
-            f"- {label} Measured in the {m['profile']} profile{smoke}, seed {m['seed']}, "
-            f"baseline -> variant: " + "; ".join(changes)
+            f"- {label} Measured in the {m['profile']} profile{smoke}, seed {m['seed']}"
+            + ("" if unchanged else ", baseline -> variant") + ": " + "; ".join(changes)
             + f". (commit {m['commit']}{base_note}, {m['machine']}, {m['seconds']:.0f} s, {m['date']}; `{m['command']}`)"
         )
     return lines
