@@ -176,6 +176,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "d_noise": 0.0,
             "decay_from": None,  # epoch from which both learning rates fall linearly to 0
             "cgan_decay_from": None,  # the same for the cGAN
+            "cgan_epochs": None,  # the cGAN's epochs (None: as pix2pix's)
             "cgan_zero_last": True,  # the cGAN's G starts exactly at its coarse input
             "cgan_select_every": 4,  # 1 of the 4 smoke training patches chooses the cGAN's epoch
         },
@@ -247,6 +248,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "d_noise": 0.0,
             "decay_from": None,  # epoch from which both learning rates fall linearly to 0
             "cgan_decay_from": None,  # the same for the cGAN
+            "cgan_epochs": None,  # the cGAN's epochs (None: as pix2pix's)
             "cgan_zero_last": True,
             "cgan_select_every": 6,
         },
