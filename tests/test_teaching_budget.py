@@ -42,9 +42,10 @@ def test_gan_notebook_fits_the_teaching_budget():
     the cGAN 315, which also scores its 12 held-out patches after each epoch) were measured only on
     a loaded VM (2026-12-05, 1 torch thread, load 11-23): 897 s of training, pix2pix 0.12-0.14 s a
     step, the cGANs with their selection 0.25-0.38 s. Scaled by pix2pix's 4x between that VM and
-    the quiet run: ~225 s of training, ~260 s for the notebook (an estimate, not measured): under
-    the 5-minute goal by 1.15x only, ~7.8 min on a machine 1.8x slower. Cheaper selection (fewer
-    scored epochs or smaller held-out crops) is the next saving. More steps, larger steps or wider
+    the quiet run: ~260 s for the notebook was the estimate. MEASURED quiet (teaching reproduce
+    20261205-044002, 2 threads, load ~1-2): 327 s, OVER the 5-minute goal by 9 % (~9.8 min on a
+    machine 1.8x slower). Cheaper selection (fewer scored epochs or smaller held-out crops) is the
+    next saving, and needed. More steps, larger steps or wider
     networks must be re-measured first."""
     s = config.settings("cgan_pix2pix", "teaching")
     assert s["seeds"] >= 3  # every GAN row is a mean +- std over >= 3 seeds
