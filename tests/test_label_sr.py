@@ -437,3 +437,40 @@ def test_recipes_share_batches_and_learn_from_coarse_labels_only():
     assert not all(
         torch.equal(x, y) for x, y in zip(m1.state_dict().values(), m3.state_dict().values())
     )
+
+
+def test_cross_entropy_term_keeps_a_dead_class_alive():
+    """A class at ~0 probability gets ~no gradient from the label-SR loss (softmax slope p (1 - p))
+    but a full one from its cross-entropy term on the coarse labels (``ce_weight``)."""
+    logits = torch.zeros(1, 3, 4, 4)
+    logits[:, 2] = -30.0  # class 2 is dead: p ~ 1e-13 everywhere
+    coarse = torch.full((1, 4, 4), 2)  # ... yet the coarse labels say it is there
+    mu = np.eye(3)
+    sigma2 = np.full((3, 3), 1e-3)
+    grads = {}
+    for weight in (0.0, 0.5):
+        x = logits.clone().requires_grad_(True)
+        losses.LabelSRLoss(mu, sigma2, 4, ce_weight=weight)(x, coarse).backward()
+        grads[weight] = float(x.grad[:, 2].abs().sum())
+    assert grads[0.0] < 1e-6
+    assert grads[0.5] > 0.4  # 0.5 x (1 - p) over the 16 pixels' mean: 0.5
+    ce = losses.coarse_cross_entropy(logits, coarse)
+    assert float(ce) == pytest.approx(30.0 + math.log(2), rel=1e-6)
+    weighted = losses.coarse_cross_entropy(logits, coarse, class_weights=[1.0, 1.0, 3.0])
+    assert float(weighted) == pytest.approx(float(ce))  # one labelled class: the weight cancels
+    unlabelled = torch.full((1, 4, 4), 255)
+    assert float(losses.coarse_cross_entropy(logits, unlabelled)) == 0.0
+
+
+def test_recipe_criterion_adds_the_weighted_cross_entropy():
+    from helpers.training.recipes import label_sr as recipe
+
+    rng = np.random.default_rng(1)
+    logits = torch.from_numpy(rng.normal(size=(2, 3, 8, 8)))
+    coarse = torch.from_numpy(rng.integers(0, 3, (2, 8, 8)))
+    mu, sigma2 = rng.dirichlet(np.ones(3), size=3), np.full((3, 3), 0.01)
+    plain = recipe.label_sr_criterion(mu, sigma2, 4)(logits, coarse)
+    weights = [1.0, 2.0, 0.5]
+    both = recipe.label_sr_criterion(mu, sigma2, 4, ce_weight=0.7, ce_class_weights=weights)
+    ce = torch.nn.functional.cross_entropy(logits, coarse, weight=torch.tensor(weights).double())
+    assert float(both(logits, coarse)) == pytest.approx(float(plain + 0.7 * ce), rel=1e-9)

@@ -224,6 +224,8 @@ class LabelSRLoss:
         min_pixels: int = 0,
         variant: str = "gaussian",
         class_weights: Any = None,
+        ce_weight: float = 0.0,
+        ce_class_weights: Any = None,
     ) -> None:
         if variant not in LABEL_SR_VARIANTS:
             raise ValueError(
@@ -239,10 +241,34 @@ class LabelSRLoss:
             "variant": variant,
             "class_weights": class_weights,
         }
+        self.ce_weight, self.ce_class_weights = float(ce_weight), ce_class_weights
 
     def __call__(self, output: Any, coarse: Any) -> Any:
-        """The loss of one batch."""
-        return label_sr_loss(output, coarse, self.mu, self.sigma2, self.block, **self.kwargs)
+        """The loss of one batch (plus ``ce_weight`` x cross-entropy on the coarse labels)."""
+        loss = label_sr_loss(output, coarse, self.mu, self.sigma2, self.block, **self.kwargs)
+        if self.ce_weight:
+            loss = loss + self.ce_weight * coarse_cross_entropy(
+                output, coarse, self.ce_class_weights, self.kwargs["ignore_index"]
+            )
+        return loss
+
+
+def coarse_cross_entropy(
+    logits: Any, coarse: Any, class_weights: Any = None, ignore_index: int = 255
+) -> Any:
+    """Cross-entropy of logits against the coarse labels (label SR's keep-alive term): it works on
+    log-probabilities, so a class at ~0 probability still gets the gradient ``p - y``."""
+    import torch
+
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+    if not bool((coarse != ignore_index).any()):
+        return logits.sum() * 0.0  # nothing labelled: zero loss that still has a graph
+    weight = None
+    if class_weights is not None:
+        weight = torch.as_tensor(class_weights, dtype=logits.dtype, device=logits.device)
+    return torch.nn.functional.cross_entropy(
+        logits, coarse.long(), weight=weight, ignore_index=ignore_index
+    )
 
 
 def cooccurrence_statistics(

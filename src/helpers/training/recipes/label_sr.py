@@ -7,7 +7,8 @@ networks"), both on the same U-Net, the same batches (crops cut on the training 
 - :func:`naive`: pixel-wise cross-entropy against the coarse labels as if they were right at 10 m
   (optionally class-weighted from the *coarse* training labels);
 - :func:`label_sr`: the label super-resolution loss (``losses.LabelSRLoss``, variant
-  ``"gaussian"`` or ``"reference"``) with co-occurrence statistics from :func:`statistics`.
+  ``"gaussian"`` or ``"reference"``) with co-occurrence statistics from :func:`statistics`, plus
+  ``ce_weight`` x the naive cross-entropy (the kit's addition: it keeps rare classes alive).
 
 :func:`supervised` trains the same U-Net on fine labels (the upper reference). Everything is
 array-based: patches are dicts of tensors, ``image`` ``(C, H, W)`` float, ``coarse`` ``(H, W)``
@@ -16,7 +17,8 @@ int64 and, where known, ``mask`` ``(H, W)`` int64 fine labels (255 = unknown), e
 label arrays (a real scene). ``settings`` is a profile's dict, e.g.
 ``config.settings("04_label_super_resolution", profile)``: ``crop``, ``batch``, ``samples``
 (crops per epoch), ``epochs``, ``width``, ``depth``, ``learning_rate``, ``time_cap_s`` and
-optionally ``class_power`` (naive class weights ``(1 / (K x share)) ** power``, 0 = none).
+optionally ``class_power`` (naive class weights ``(1 / (K x share)) ** power``, 0 = none) and
+``ce_weight`` (label SR's cross-entropy term on the coarse labels, 0 = Malkin et al.'s loss alone).
 Each returns ``(model, history)`` with the last epoch's weights (nothing chosen on test pixels).
 """
 
@@ -231,9 +233,16 @@ def label_sr(
     progress: bool = False,
 ) -> tuple[UNet, Any]:
     """Label SR: the same U-Net and batches as :func:`naive`, the label-SR loss with ``mu`` /
-    ``sigma2`` (K, C) over ``block`` px coarse cells; blocks with fewer than ``min_pixels`` pixels
-    inside a crop are left out (default: half a block)."""
-    loss = label_sr_criterion(mu, sigma2, block, variant, min_pixels)
+    ``sigma2`` (K, C) over ``block`` px coarse cells (blocks with fewer than ``min_pixels`` pixels
+    inside a crop left out; default half a block), plus ``settings["ce_weight"]`` x cross-entropy on
+    the coarse labels (class-weighted as the naive U-Net) when it is set."""
+    ce_weight = float(settings.get("ce_weight", 0.0))
+    power = float(settings.get("class_power", 0.0))
+    weights = None
+    if ce_weight and power:  # the keep-alive term weighs classes as the naive U-Net does
+        coarse = torch.stack([p["coarse"] for p in patches]).numpy()
+        weights = class_weights(coarse, num_classes, power)
+    loss = label_sr_criterion(mu, sigma2, block, variant, min_pixels, ce_weight, weights)
     return _fit(
         patches, settings, seed, loss, _coarse_step, num_classes, device, checkpoint, meta, progress
     )
@@ -245,10 +254,16 @@ def label_sr_criterion(
     block: int,
     variant: str = "gaussian",
     min_pixels: int | None = None,
+    ce_weight: float = 0.0,
+    ce_class_weights: Any = None,
 ) -> losses.LabelSRLoss:
-    """The label-SR loss of :func:`label_sr` (half-block minimum unless ``min_pixels`` is given)."""
+    """The label-SR loss of :func:`label_sr` (half-block minimum unless ``min_pixels`` is given),
+    plus ``ce_weight`` x cross-entropy on the coarse labels (keeps rare classes alive)."""
     keep = block * block // 2 if min_pixels is None else int(min_pixels)
-    return losses.LabelSRLoss(mu, sigma2, block, min_pixels=keep, variant=variant)
+    return losses.LabelSRLoss(
+        mu, sigma2, block, min_pixels=keep, variant=variant, ce_weight=ce_weight,
+        ce_class_weights=ce_class_weights,
+    )  # fmt: skip
 
 
 def supervised(
