@@ -87,6 +87,32 @@ def test_keep_best_ends_with_the_best_scoring_weights(tmp_path):
         train.fit_gan(g, d, val, 1, batch_fn=batch_fn, progress=False, keep_best=True)
 
 
+def test_val_every_scores_every_kth_and_the_last_epoch_and_keeps_only_among_them(tmp_path):
+    torch.manual_seed(0)
+    g = pix2pix.generator(8, 8, patch=32, ngf=4, residual=True, zero_last=True)
+    d = pix2pix.discriminator(16, ndf=4)
+    items = _samples()
+    batch_fn = train.gan_batch(8, input_key="coarse", one_hot_input=True, scale=0.8)
+    val = gan_recipe.batches(items[3:])
+    hist = train.fit_gan(
+        g, d, crops.ResidentBatches(items[:3], 32, 2, keys=("mask", "coarse")), 5, 5e-2,
+        batch_fn=batch_fn, checkpoint=tmp_path / "c.pt", progress=False, num_classes=8,
+        val_loader=val, keep_best=True, val_every=2,
+    )  # fmt: skip
+    scored = [e for e, v in zip(hist.epoch, hist.val) if "iou" in v]
+    assert scored == [2, 4, 5]  # every 2nd epoch and the last one
+    assert all("kept" not in v for e, v in zip(hist.epoch, hist.val) if e not in scored)
+    scores = {0: hist.val[0][train.gan.BEFORE]} | {
+        e: v["iou"] for e, v in zip(hist.epoch, hist.val) if "iou" in v
+    }
+    chosen = selected_epoch(hist)
+    best = max(scores.values())
+    assert chosen in scores and scores[chosen] == best
+    assert train.evaluate_gan(g, val, batch_fn, 8).macro("iou") == pytest.approx(best)
+    with pytest.raises(ValueError, match="val_every"):
+        train.fit_gan(g, d, val, 1, batch_fn=batch_fn, progress=False, val_every=0)
+
+
 def test_gan_weight_scales_the_adversarial_term_only():
     torch.manual_seed(0)
     g = pix2pix.generator(8, 8, patch=32, ngf=4, residual=True)

@@ -31,6 +31,8 @@ RECIPE_DEFAULTS: dict[str, Any] = {
     "cgan_gan_weight": 1.0,  # the same for the cGAN
     "select_every": None,  # pix2pix: every k-th training patch held out to choose G's epoch
     "cgan_select_every": None,  # the same for the cGAN (None: the last epoch's G)
+    "score_every": 1,  # pix2pix: the held-out patches are scored every k-th epoch (and the last)
+    "cgan_score_every": 1,  # the same for the cGAN (fewer scored epochs: less time)
     "cgan_zero_last": False,  # the cGAN's last convolution starts at 0 (G = its input, exactly)
     "cgan_epochs": None,  # the cGAN's epochs (None: ``epochs``, as pix2pix)
 }  # settings a profile may leave out
@@ -190,13 +192,14 @@ def _train(
         gan_weight=method["gan_weight"],
         val_loader=batches(val_items) if val_items else None,
         keep_best=bool(val_items),
+        val_every=method["score_every"],
         progress=progress,
     )
 
 
 def _method(s: dict[str, Any], prefix: str, learning_rate: float) -> dict[str, Any]:
     """One method's own settings from ``s`` (``prefix`` "cgan_" or ""): see :func:`_train`."""
-    keys = ("positive_weight", "decay_from", "gan_weight", "select_every")
+    keys = ("positive_weight", "decay_from", "gan_weight", "select_every", "score_every")
     epochs = s.get(prefix + "epochs") or s["epochs"]
     return {k: s[prefix + k] for k in keys} | {"learning_rate": learning_rate, "epochs": epochs}
 

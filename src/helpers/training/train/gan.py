@@ -204,6 +204,7 @@ def fit_gan(
     decay_from: int | None = None,
     gan_weight: float = 1.0,
     keep_best: bool = False,
+    val_every: int = 1,
 ) -> GANHistory:
     """Train a pix2pix pair (G, D) adversarially for ``epochs`` epochs; returns a :class:`GANHistory`.
 
@@ -215,7 +216,8 @@ def fit_gan(
     - ``time_budget_s`` is a safety cap, as in ``fit``: it stops between epochs when the next one
       would overrun, or inside an epoch once it is spent (that epoch is then saved as done); it
       warns and the history says ``capped``.
-    - With ``val_loader`` and ``num_classes``: IoU/F1/accuracy of G's argmax after each epoch.
+    - With ``val_loader`` and ``num_classes``: IoU/F1/accuracy of G's argmax after every
+      ``val_every``-th epoch and the last one (an epoch not scored has an empty ``val`` entry).
     - ``positive_weight``, ``d_noise``: see :func:`gan_step` (1 and 0: the paper's recipe);
       ``learning_rate_d``: D's own learning rate (default ``learning_rate``).
     - ``decay_from``: from this epoch on both learning rates fall linearly towards 0 at the last
@@ -223,15 +225,15 @@ def fit_gan(
     - ``gan_weight``: weight of G's adversarial term (1: the paper's; see :func:`gan_step`).
     - ``keep_best`` (needs ``val_loader``): G ends with the weights, untrained ones included, that
       scored the best macro IoU on ``val_loader`` (checkpoint selection on held-out training
-      patches, never the test split); :func:`selected_epoch` says which (0: untrained).
+      patches, never the test split) among the scored epochs; :func:`selected_epoch` says which
+      (0: untrained). ``val_every`` > 1 scores fewer epochs: less time, a coarser choice.
     - No AMP: the loop runs in exact float32 on every device (a GAN is touchy in half
       precision; TF32 is off on CUDA, ``config.exact_fp32``); the history says ``fp32``.
     - Under ``torchrun`` G and D are DDP-wrapped (SyncBatchNorm on GPUs), each rank trains on its
       share of the batches, epoch losses and validation scores are averaged over the ranks and only
       rank 0 writes the checkpoint (the plain modules: it resumes on any number of ranks).
     """
-    if gan_mode not in losses.GAN_MODES:
-        raise ValueError(f"gan_mode must be one of {losses.GAN_MODES}, got {gan_mode!r}")
+    _check_options(gan_mode, val_every)
     if batch_fn is None:
         if num_classes is None:
             raise ValueError(
@@ -283,10 +285,8 @@ def fit_gan(
         t0 = time.perf_counter()
         pair.set_learning_rates(lr_factor(epoch, epochs, decay_from))
         sums, count = _gan_epoch(pair, loader, history, epoch, began, time_budget_s)
-        val = {}
-        if val_loader is not None and num_classes is not None:
-            val = evaluate_gan(generator, val_loader, batch_fn, num_classes, device).summary()
-            best.update(generator, val, epoch + 1)
+        val = _score(pair, val_loader, num_classes, epoch + 1, epochs, val_every, history)
+        best.update(generator, val, epoch + 1)
         history.epoch.append(epoch + 1)
         for k in sums:  # one process: sums[k] / max(count, 1)
             getattr(history, k).append(distributed.mean_over_ranks(sums[k], count))
@@ -310,6 +310,32 @@ def fit_gan(
     for module in (generator, discriminator):
         distributed.revert_sync_batch_norm(module)
     return history
+
+
+def _check_options(gan_mode: str, val_every: int) -> None:
+    """Reject a GAN loss the kit lacks or a validation cadence below 1, before any training."""
+    if gan_mode not in losses.GAN_MODES:
+        raise ValueError(f"gan_mode must be one of {losses.GAN_MODES}, got {gan_mode!r}")
+    if val_every < 1:
+        raise ValueError(f"val_every (score every k-th epoch) must be >= 1, got {val_every}")
+
+
+def _score(
+    pair: _Pair,
+    val_loader: Iterable[Any] | None,
+    num_classes: int | None,
+    epoch: int,
+    epochs: int,
+    val_every: int,
+    history: GANHistory,
+) -> dict[str, float]:
+    """Validation scores of G after 1-based ``epoch`` when it is due (every ``val_every``-th, the
+    last planned one, or one the time cap ended); ``{}`` when not due or nothing to score on."""
+    due = epoch % val_every == 0 or epoch >= epochs or history.capped
+    if val_loader is None or num_classes is None or not due:
+        return {}
+    scores = evaluate_gan(pair.generator, val_loader, pair.batch_fn, num_classes, pair.device)
+    return scores.summary()
 
 
 def lr_factor(epoch: int, epochs: int, decay_from: int | None) -> float:
@@ -485,7 +511,7 @@ class _Best:
 
     def update(self, generator: torch.nn.Module, val: dict[str, float], epoch: int) -> None:
         """Keep ``generator``'s weights when its validation IoU beats the best so far."""
-        if self.on and val["iou"] > self.score:
+        if self.on and "iou" in val and val["iou"] > self.score:
             self.score, self.epoch, self.weights = val["iou"], epoch, _copy(generator)
 
     def state(self) -> dict[str, Any]:
@@ -501,7 +527,8 @@ class _Best:
             return False
         generator.load_state_dict(self.weights)
         for i, entry in enumerate(history.val):
-            entry["kept"] = float(history.epoch[i] == self.epoch)
+            if "iou" in entry:  # the scored epochs; the others keep an empty entry
+                entry["kept"] = float(history.epoch[i] == self.epoch)
         if history.val:
             history.val[0][BEFORE] = self.before
         return True
