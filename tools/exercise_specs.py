@@ -187,6 +187,7 @@ SPECS: dict[str, dict[str, Any]] = {
              "values": R11, "look_at": "the U-Net's training loss curve and macro IoU."},
     # 12 real night lights (runs take minutes)
     "12.1": {"kind": "outside", "answer": "needs the halves swapped inside the notebook's data cell; not scripted as a variant."},
+    "12.5": {"kind": "outside", "answer": "needs row (d) retrained on the west half's two folds with one band (the protocol of the guided settings' comment in recipes/night_transfer.py); not scripted as a variant."},
     "12.2": {"kind": "variant", "variants": {"": {"snippet": "from helpers.training import night_transfer as _nt\n_nt.DEGRADATION = {**_nt.DEGRADATION, 'gain': 1.5, 'noise': 0.0}"}}, "values": N12},
     "12.3": {"kind": "variant", "variants": {"": {"snippet": "from helpers.training import night_transfer as _nt\n_nt.RECIPE['lit_weight'] = 0.0"}}, "values": N12},
     "12.4": {"kind": "variant", "variants": {"": {}},

@@ -14,7 +14,11 @@ scene's lights against it.
   the image border (:func:`outside_mask`); zeros enclosed by the country stay data (0 radiance).
   Tags say units, quantity, source, licence and the nodata rule.
 - ``raw/ntl.tif``, ``raw/pop.tif``: the two files as they are in the archive (population, 250 m,
-  Mollweide ESRI:54009; not used by the kit's notebooks, kept for exercises).
+  Mollweide ESRI:54009, an equal-area grid). :func:`read_population` puts the population on the
+  lights' grid as people per km2 (notebook 12's guidance: where people live, lights are likely).
+  The archive does not say which product ``pop.tif`` is (gridfinder's documentation names GHS or
+  HRSL as examples of the population raster it expects), so how it was made, and whether night
+  lights went into it, is unknown here.
 
 :func:`light_stats` measures a radiance image the same way for the real scene and the sample scene
 (background noise and negatives, lit fraction, lit-pixel percentiles, lit-cluster sizes);
@@ -230,6 +234,28 @@ def read_lights(path: str | os.PathLike) -> RealLights:
     if not valid.any():
         raise ValueError(f"{path}: every pixel is nodata/NaN; nothing to read.")
     return RealLights(rad, valid, src.crs, src.transform, Path(path))
+
+
+def read_population(path: str | os.PathLike, lights: RealLights) -> np.ndarray:
+    """People per km2 (h, w) on ``lights``' grid from a population-count raster in any CRS: counts
+    summed into each lights pixel (``rasterio.warp.reproject``, ``Resampling.sum``), divided by the
+    pixel's area; nodata counts as 0 people, pixels outside ``lights.valid`` are NaN."""
+    from rasterio.warp import Resampling, reproject
+
+    from ..io import rasters
+
+    src = rasters.read(path, masked_nodata=True)
+    if src.data.shape[0] != 1 or src.crs is None:
+        raise ValueError(f"{path}: expected one band of population counts with a CRS, got "
+                         f"{src.data.shape[0]} band(s), CRS {src.crs}.")  # fmt: skip
+    counts = np.nan_to_num(src.data[0].astype(np.float64), nan=0.0)
+    if (counts < 0).any():
+        raise ValueError(f"{path}: {int((counts < 0).sum())} negative population count(s); "
+                         "a count raster holds people per cell (>= 0).")  # fmt: skip
+    out = np.zeros(lights.radiance.shape, np.float64)
+    reproject(counts, out, src_transform=src.transform, src_crs=src.crs,
+              dst_transform=lights.transform, dst_crs=lights.crs, resampling=Resampling.sum)  # fmt: skip
+    return np.where(lights.valid, out / lights.pixel_area_km2, np.nan)
 
 
 def pixel_area_km2(crs: Any, transform: Any, shape: tuple[int, int]) -> np.ndarray:
