@@ -245,16 +245,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "cgan_decay_from": 10,  # the cGAN: linear decay over the second half (see above)
             "cgan_zero_last": True,  # the cGAN's G starts exactly at its coarse input
             "cgan_select_every": 6,  # every 6th training patch chooses the cGAN's epoch
-            # Scoring those 12 patches of 256 px cost ~0.27 s an epoch (2 threads, quiet), about an
-            # epoch's training: they are scored after every 7th epoch and the last. Judged on 12
-            # other held-out training patches (the selection used every 6th of the remaining 60;
-            # seeds 0-2, 1 thread, load 5-6, 2026-12-05):
-            # every epoch 0.4137 (0.4137 each), every 5th 0.4129 (0.4137/0.4120/0.4129), every 7th
-            # 0.4137 (0.4137/0.4136/0.4137); coarse input 0.4126. Kept epochs: 21/23/14, 21/14/14.
-            # Every 7th of 21 epochs (decay from 10), to save time: 0.4125 (0.4120/0.4137/0.4120;
-            # kept 0/14/0, i.e. two seeds kept their input; the untrained G scores 0.4120 there, not
-            # 0.4126, as ignored coarse pixels become class 0): the cGAN gains nothing measurable
-            # from the 14 further epochs, which cost ~10 % of the notebook's steps.
+            # Scoring the 12 patches costs ~6 steps: every 7th epoch and the last. Judged on 12 other
+            # held-out patches (seeds 0-2, 1 thread, 2026-12-05; coarse input 0.4126, untrained G
+            # 0.4120): 35 epochs scored every 1st/5th/7th 0.4137/0.4129/0.4137 (kept 21/23/14,
+            # -, 21/14/14); 21 epochs (decay from 10) every 7th 0.4125 (kept 0/14/0): the same.
             "cgan_score_every": 7,
         },
         "full": {
