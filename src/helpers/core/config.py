@@ -113,8 +113,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "label_super_resolution": {
         # Two coarse-label ratios per run (30 m -> 10 m as HR-MARS, 500 m -> 10 m the kit's
         # departure), naive U-Net and label SR on each, on the same batches (equal steps).
-        # class_power: naive class weights (1 / (K x coarse share)) ** power, 0 = none.
-        # ce_weight: label SR's cross-entropy term on the coarse labels (keeps rare classes alive).
+        # class_power: naive class weights (1 / (K x coarse share)) ** power, 0 = none; ce_weight:
+        # label SR's cross-entropy term on the coarse labels (keeps rare classes alive).
         "smoke": {
             "crop": 64,
             "batch": 8,
@@ -129,33 +129,18 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "ce_weight": 5.0,
         },
         "teaching": {
-            # Step profile (2026-12-04, a 2-core VM at load ~24, 1 torch thread, crop 128 x 4):
-            # feeding resident crops ~1 % of a step; width 16 1.27 s a step, width 8 0.51 s, so a
-            # width-8 U-Net trains 2.5x the steps in the same time. Judged on the training region
-            # only (naive U-Net on the 500 m labels, fitted on 3/4 of its patches, macro IoU on the
-            # other 1/4; seed 0): width 16 x 352 steps 0.176, width 8 x 704 steps 0.260, the same
-            # with class_power 0.5 0.373 (seeds 0-2: 0.373, 0.383, 0.369, mean 0.375), class_power 1
-            # 0.383 (seed 0 only); the 500 m labels as the map: 0.453 there, still above the naive
-            # U-Net. More steps were not tried (CPU shared by six). 44 epochs of 16 steps = 704 steps a
-            # model and ratio: ~70 s a model at the ~0.1 s a step the width ratio implies on the
-            # quiet VM (width 16 measured 0.25 s there), ~2.3 min a ratio (estimate, not measured).
-            # Re-judged 2026-12-05 (same protocol, seeds 0-2, loaded VM, 1 thread; step profile on
-            # the quiet VM, 2 threads: feeding 0.6 ms of an 82 ms step, width 16 124 ms): the naive
-            # U-Net is underfitted (on the fine labels the same 704 steps reach only 0.49, seed 0;
-            # it reproduces 67 % of its own 30 m training labels, the truth 88 %). 16 crops of 64 px
-            # (samples 256, 74 ms a step) instead of 4 of 128: 30 m 0.567 -> 0.649 (coarse map
-            # 0.746), 500 m 0.375 -> 0.454 (coarse 0.453), better on every seed: adopted
-            # 2026-12-05 (the same pixels a step, tests/test_teaching_budget.py counts pixels).
-            # 56 epochs instead of 44 (30 m, seed 0): 0.632 vs 0.635, no gain, so 704 steps stay.
-            # Label SR's dead classes (same protocol, 16 x 64 px, 1 thread, load 5-13): ce_weight
-            # (cross-entropy on the coarse labels, naive's class weights, added to the label-SR
-            # loss), seeds 0/1/2, 30 m: 0 -> 0.324/0.294/- (5 of 8 classes predicted on the
-            # held-out quarter; seed 2 not run), 2 -> 0.561/0.564/0.607, 5 -> 0.643/0.612/0.615
-            # (mean 0.623, all 8 classes); 500 m: 0 -> 0.220/0.245/- (4 classes), 2 ->
-            # 0.227/0.341/0.314, 5 -> 0.240/0.362/0.437 (mean 0.346); seed 0 only, 0.5: 0.496
-            # (30 m), 0.247 (500 m). ce_weight 5: above 2 and 0 on every seed at both ratios, still
-            # below the naive U-Net on the mean (0.649, 0.454); the kit's addition, not Malkin et
-            # al.'s (notebook 04, section 5).
+            # Judged on the training region only (fit on 3/4 of its patches, macro IoU on the other
+            # 1/4, never test pixels; 1 thread on a loaded VM, metrics do not depend on it). 2026-12-04:
+            # width 8 x 704 steps beats width 16 x 352 at equal time; naive class_power 0.5 (500 m,
+            # seeds 0-2: 0.375 vs coarse map 0.453). 2026-12-05: the naive U-Net was underfitted
+            # (fine-label ceiling of 704 steps 0.49, seed 0); 16 crops of 64 px instead of 4 of 128
+            # (same pixels, 74 vs 82 ms a step quiet): 30 m 0.567 -> 0.649 (coarse 0.746), 500 m
+            # 0.375 -> 0.454 (coarse 0.453), better on every seed; 56 epochs: no gain (0.632 vs
+            # 0.635, seed 0). Label SR's dead classes: ce_weight (its cross-entropy term), seeds
+            # 0/1/2, 30 m: 0 -> 0.324/0.294/- (5 of 8 classes predicted), 2 -> 0.561/0.564/0.607,
+            # 5 -> 0.643/0.612/0.615 (all 8); 500 m: 0 -> 0.220/0.245/-, 2 -> 0.227/0.341/0.314,
+            # 5 -> 0.240/0.362/0.437; seed 0, 0.5: 0.496, 0.247. ce_weight 5: above 2 and 0 on every
+            # seed, below naive on the mean; the kit's addition, not Malkin et al.'s (notebook 04).
             "crop": 64,
             "batch": 16,
             "epochs": 44,
