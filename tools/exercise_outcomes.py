@@ -6,7 +6,10 @@ the notebook), a *concept* question answered from a reference run's records, or 
 (Earth Engine, QGIS, your own data) that this machine cannot run. ``run`` executes a variant (and
 the notebook's unchanged *baseline* with the same profile and seed) and stores the values, profile,
 commit, machine and command in ``docs/exercises.json``; ``render`` writes ``docs/EXERCISES.md`` from
-that JSON alone, so the page shows only measured numbers. Usage::
+that JSON alone, so the page shows only measured numbers. A measurement records a hash of the
+notebook's code cells; ``sync`` marks it stale once that code differs (the helpers are not tracked:
+the page shows each measurement's commit), and ``run`` measures the baseline again when its stored
+one is stale. Usage::
 
     python tools/exercise_outcomes.py sync                      # specs + notebooks -> JSON, page
     python tools/exercise_outcomes.py run 06.2a --profile teaching   # one variant (and its baseline)
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -118,9 +122,36 @@ def sync(data: dict[str, Any], found: dict[str, tuple[str, str]]) -> list[str]:
             v: m for v, m in entry["measurements"].items()
             if v in variants and m.get("spec") == {"variant": variants[v], "values": spec.get("values", {})}
         }
+        for m in entry["measurements"].values():
+            m["stale"] = changed_since(m, stem)
         if spec["kind"] == "outside":
             entry["answer"] = spec["answer"]
     return missing
+
+
+def code_sha(text: str) -> str:
+    """A short hash of a notebook's code cells (JSON ``text``): what a run executes, without the
+    markdown, outputs and cell ids that do not change a result."""
+    cells = nbformat.reads(text, as_version=4).cells
+    code = "\n# cell\n".join(c.source for c in cells if c.cell_type == "code")
+    return hashlib.sha1(code.encode()).hexdigest()[:12]
+
+
+def notebook_sha(stem: str) -> str:
+    """The code hash of notebook ``stem`` as it is on disk."""
+    return code_sha((NOTEBOOKS / f"{stem}.ipynb").read_text())
+
+
+def changed_since(measured: dict[str, Any], stem: str) -> bool:
+    """Whether the code of notebook ``stem`` differs from the one a measurement ran: by its stored
+    hash, else (measurements made before hashes were stored) from the notebook at its commit."""
+    sha = measured.get("notebook_sha")
+    if sha is None:
+        rev = str(measured.get("commit", "")).split(" ")[0]
+        done = subprocess.run(["git", "show", f"{rev}:notebooks/{stem}.ipynb"], cwd=ROOT,
+                              capture_output=True, text=True)  # fmt: skip
+        sha = code_sha(done.stdout) if rev and not done.returncode else None
+    return sha != notebook_sha(stem)
 
 
 def how_text(variant: dict[str, Any]) -> str:
@@ -218,9 +249,9 @@ def execute(stem: str, variant: dict[str, Any], exprs: dict[str, str], profile: 
         cmd += ["-y", json.dumps({k: v})]
     env = {**os.environ, "EOSR_PROFILE": profile, "EOSR_RUN_DIR": str(work / "run"),
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "EOSR_HEADLESS": "1"}  # fmt: skip
-    where, rev, started = machine(), commit(stem), dt.datetime.now(dt.timezone.utc)
+    where, rev, sha, started = machine(), commit(stem), notebook_sha(stem), dt.datetime.now(dt.UTC)
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-    seconds = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
+    seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
     values_path = work / VALUES_FILE
     if done.returncode or not values_path.exists():
         raise SystemExit(f"{stem} variant failed (see {out}):\n{done.stderr[-3000:]}")
@@ -229,6 +260,7 @@ def execute(stem: str, variant: dict[str, Any], exprs: dict[str, str], profile: 
         "profile": profile,
         "seed": seed,
         "commit": rev,
+        "notebook_sha": sha,
         "machine": where,
         "seconds": round(seconds, 1),
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
@@ -244,9 +276,10 @@ def run(data: dict[str, Any], variant_id: str, profile: str, seed: int, baseline
     exprs = spec.get("values", {})
     base_key = f"{stem[:2]}|{profile}|{seed}"
     stored = data["baselines"].get(base_key, {})
-    # a stored baseline of this profile and seed that read the same expressions is reused (both
-    # commits are recorded and shown)
-    if baseline and any(stored.get("exprs", {}).get(k) != e for k, e in exprs.items()):
+    # a stored baseline of this profile and seed that read the same expressions from the same
+    # notebook is reused (both commits are recorded and shown)
+    reads_other = any(stored.get("exprs", {}).get(k) != e for k, e in exprs.items())
+    if baseline and (reads_other or changed_since(stored, stem)):
         measure_baseline(stem, profile, seed)
     fresh = load_json()
     base = fresh["baselines"].get(base_key)
@@ -338,10 +371,12 @@ def measurement_lines(entry: dict[str, Any], data: dict[str, Any]) -> list[str]:
         b = data["baselines"].get(m.get("baseline") or "", {})
         base_note = f"; baseline commit {b['commit']}, {b['date']}" if b and b.get("commit") != m["commit"] else ""
         smoke = " (it checks that the variant runs; too few steps to judge the effect)" if m["profile"] == "smoke" else ""
+        stale = " **The notebook's code has changed since this run; its numbers may differ now.**" if m.get("stale") else ""
         lines.append(
             f"- {label} Measured in the {m['profile']} profile{smoke}, seed {m['seed']}"
             + ("" if unchanged else ", baseline -> variant") + ": " + "; ".join(changes)
             + f". (commit {m['commit']}{base_note}, {m['machine']}, {m['seconds']:.0f} s, {m['date']}; `{m['command']}`)"
+            + stale
         )
     return lines
 

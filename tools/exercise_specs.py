@@ -32,6 +32,11 @@ def per_class(notebook: str, method: str) -> str:
     )
 
 
+def std(metric: str, notebook: str) -> str:
+    """An expression: this run's records of ``notebook`` as {method: std[metric]} (the spread over seeds)."""
+    return rec(metric, notebook).replace("r['metrics'][", "r['std'][", 1).replace(" in r['metrics']}", " in r.get('std', {})}")
+
+
 U03 = {"macro IoU": "ours['iou']", "accuracy": "ours['accuracy']", "parameters": "n_params",
        "per-class IoU": "dict(zip(names, scores.iou))"}  # fmt: skip
 B06 = {"test macro IoU": "test_scores.summary()['iou']", "train macro IoU": "train_scores.summary()['iou']",
@@ -42,9 +47,12 @@ A09 = {"PSNR (mean over seeds)": rec("psnr", "09"), "lit MAE": rec("mae_lit", "0
 R11 = {"macro IoU": rec("iou", "11"), "accuracy": rec("accuracy", "11"),
        "U-Net per-class IoU": per_class("11", "U-Net (")}  # fmt: skip
 R13 = {"macro IoU": rec("iou", "13")}
+CELLS13 = "{f'{RATIO_NAME[r]} {h}': COARSE[r][h]['labelled_cells'] for r in RATIOS for h in ('west', 'east')}"
 L04 = {"macro IoU": rec("iou", "04")}
+SIGMA2 = "STATS = {r: {**st, 'sigma2': st['sigma2'] * %g} for r, st in STATS.items()}\nmu, sigma2 = STATS['x50']['mu'], STATS['x50']['sigma2']"
+RANK04 = "{f'{RATIO_NAMES[r]}, {v}': losses.truth_rank(p)[0] for r in LAYERS for v, p in preference[r].items()}"
 G05 = {"macro IoU": rec("iou", "05")}
-N12 = {"PSNR": rec("psnr", "12"), "lit RMSE": rec("rmse_lit", "12"), "total light error": rec("total_light_error", "12")}
+N12 = {"lit RMSE": rec("rmse_lit", "12"), "total light error": rec("total_light_error", "12")}
 SECONDS05 = (
     "{r['method']: float(r['seconds']) for r in map(__import__('json').loads, "
     "open(__import__('os').environ['EOSR_RUN_DIR'] + '/results.jsonl')) "
@@ -96,8 +104,9 @@ SPECS: dict[str, dict[str, Any]] = {
     # 04 label SR (runs of 04 take minutes each: variants listed, measured when a quiet machine is free)
     "04.1": {"kind": "variant", "variants": {"": {"params": {"USE_PRIOR": True}}}, "values": L04},
     "04.2": {"kind": "variant", "variants": {"": {"snippet": "import functools\nlosses.LabelSRLoss = functools.partial(losses.LabelSRLoss, log_term=False)"}}, "values": L04},
-    "04.3": {"kind": "variant", "variants": {"a": {"params": {"MIN_VAR": 1e-2}}, "b": {"params": {"MIN_VAR": 1e-4}}}, "values": L04,
-             "look_at": "the variance floor scales sigma2 of the rare shares; compare the ranking of section 3 and the label-SR rows."},
+    "04.3": {"kind": "variant", "variants": {"a": {"snippet": SIGMA2 % 10, "after": "STATS = {r: recipe.statistics("}, "b": {"snippet": SIGMA2 % 0.1, "after": "STATS = {r: recipe.statistics("}},
+             "values": {**L04, "rank of the true map (1 = preferred)": RANK04},
+             "look_at": "a: sigma2 x 10, b: sigma2 x 0.1 (both ratios); the rank each loss variant gives the true map in section 3, and the label-SR rows."},
     "04.4": {"kind": "variant", "variants": {"a": {"snippet": "BLOCKS['x50'] = 25", "after": "BLOCKS ="}, "b": {"snippet": "BLOCKS['x50'] = 100", "after": "BLOCKS ="}}, "values": L04},
     "04.5": {"kind": "concept", "answer": "a student's design exercise (load the naive model's weights into the label-SR model); the reference run's 500 m rows give the two ends it is judged against: naive U-Net {naive:.3f}, label SR {lsr:.3f} macro IoU.",
              "numbers": {"naive": ("04", "naive U-Net on coarse labels", "metrics.iou"), "lsr": ("04", "label SR (Malkin", "metrics.iou")}},
@@ -111,9 +120,10 @@ SPECS: dict[str, dict[str, Any]] = {
     "05.3": {"kind": "outside", "answer": "a coding exercise (write a `batch_fn` stacking coarse one-hot labels and S2 bands); no variant scripted."},
     "05.4": {"kind": "outside", "answer": "a coding exercise (predict with `G.train()`); no variant scripted."},
     "05.5": {"kind": "variant", "variants": {"": {"snippet": "_settings = gan_recipe.settings\ngan_recipe.settings = lambda profile=None, **o: _settings(profile, **{'crop': 256, 'batch': 1, **o})"}}, "values": {**G05, "seconds": SECONDS05}, "look_at": "the seconds of each GAN row against the profile's crop of 64 px and batch of 8."},
-    "05.6": {"kind": "variant", "variants": {"": {"snippet": "from helpers.models import pix2pix as _p2p\n_p2p.TARGET_SCALE = 1.0"}}, "values": G05},
+    "05.6": {"kind": "variant", "variants": {"": {"snippet": "from helpers.models import pix2pix as _p2p\n_p2p.TARGET_SCALE = 1.0", "after": "KEPT = gan_recipe.kept_epochs(cgan)"}}, "values": G05,
+             "look_at": "the pix2pix (tanh) row: the cGANs train before the change (their residual start takes atanh of the targets, infinite at 1.0)."},
     "05.7": {"kind": "outside", "answer": "a coding exercise (pass `output=\"softmax\"` to the cGAN's training call); no variant scripted."},
-    "05.8": {"kind": "variant", "variants": {"": {"snippet": "SEEDS = [SEED + k for k in range(5)]"}}, "values": G05},
+    "05.8": {"kind": "variant", "variants": {"": {"snippet": "SEEDS = [SEED + k for k in range(5)]"}}, "values": {**G05, "macro IoU std over seeds": std("iou", "05")}},
     # 06 bag of colours
     "06.1": {"why": "HR-MARS segments by colour alone (`method='colour'`: k-means on pixel colours, a segment's pixels need not touch); SLIC-like segments add the pixel coordinates, so they drop the assumption that one colour cluster is one object, wherever it lies in the patch.", "kind": "variant", "variants": {"": {"snippet": "import functools\nboc.BagOfColors = functools.partial(boc.BagOfColors, method='slic')", "after": "helpers.show_source(boc.BagOfColors)"}},
              "values": B06, "look_at": "test macro IoU and the two oracles (the oracle table is computed for both methods in every run)."},
@@ -188,13 +198,14 @@ SPECS: dict[str, dict[str, Any]] = {
     # 12 real night lights (runs take minutes)
     "12.1": {"kind": "outside", "answer": "needs the halves swapped inside the notebook's data cell; not scripted as a variant."},
     "12.5": {"kind": "outside", "answer": "needs row (d) retrained on the west half's two folds with one band (the protocol of the guided settings' comment in recipes/night_transfer.py); not scripted as a variant."},
-    "12.2": {"kind": "variant", "variants": {"": {"snippet": "from helpers.training import night_transfer as _nt\n_nt.DEGRADATION = {**_nt.DEGRADATION, 'gain': 1.5, 'noise': 0.0}"}}, "values": N12},
+    "12.2": {"kind": "variant", "variants": {"": {"snippet": "from helpers.training import night_transfer as _nt\n_nt.DEGRADATION = {**_nt.DEGRADATION, 'gain': 1.5, 'noise_dn': 0.0}"}}, "values": N12},
     "12.3": {"kind": "variant", "variants": {"": {"snippet": "from helpers.training import night_transfer as _nt\n_nt.RECIPE['lit_weight'] = 0.0"}}, "values": N12},
     "12.4": {"kind": "variant", "variants": {"": {}},
              "values": {"sample scene, 30 m / 450 m, per statistic": "{k: real_lights.light_stats(sample_fine)[k] / v for k, v in sample_stats.items() if v}"},
              "look_at": "the ratio of each statistic at 30 m to the same at 450 m: near 1 for what does not depend on the pixel size."},
     # 13 real land cover (each run trains every method over 3 seeds: minutes)
-    "13.1": {"kind": "variant", "variants": {"": {"snippet": "MIN_KNOWN = 0.5"}}, "values": R13},
+    "13.1": {"kind": "variant", "variants": {"": {"snippet": "MIN_KNOWN = 0.5"}}, "values": {**R13, "share of coarse cells with a label": CELLS13},
+             "look_at": "the profile's MIN_KNOWN is 0.1; the coarse cells kept, the coarse-map floors and the label-SR rows."},
     "13.2": {"kind": "outside", "answer": "a coding exercise (`coarse_labels.degrade` before training); no variant scripted."},
     "13.3": {"kind": "variant", "variants": {"": {"snippet": "west_image, west_mask, east_image, east_mask = east_image, east_mask, west_image, west_mask", "after": 'east_image, east_mask = scene.side("east")'}},
              "values": R13, "look_at": "the order of the methods by macro IoU; the names west/east in the notebook's text then mean the other halves."},
