@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from ..core import config
 
 KINDS = ("unet", "label_sr", "pix2pix", "cgan", "ntl_sr")  # eosr train (helpers.apps.jobs.KINDS)
+LONG_ONLY = ("naive_unet",)  # eosr train --steps only (helpers.apps.long_run.TRAINERS)
 
 
 class CliError(RuntimeError):
@@ -106,6 +107,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     if args.steps is not None:
         return _long_run(args)
+    if args.kind in LONG_ONLY:
+        raise CliError(
+            f"{args.kind} trains as a long run only: give --steps N (notebook 04 trains it)"
+        )
     if args.history_every is not None or args.history_to is not None:
         raise CliError("--history-every and --history-to go with --steps (a long run)")
 
@@ -226,7 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a notebook's model headless (also under torchrun on several GPUs/processes)",
     )
     p.add_argument(
-        "kind", choices=KINDS, help="unet (03), label_sr (04), pix2pix, cgan (05), ntl_sr (08)"
+        "kind",
+        choices=KINDS + LONG_ONLY,
+        help="unet (03), label_sr (04), pix2pix, cgan (05), ntl_sr (08); with --steps also "
+        "naive_unet (04's naive U-Net; label_sr and naive_unet at 04's 500 m -> 10 m ratio)",
     )
     p.add_argument("--profile", choices=config.PROFILE_NAMES, default=None)
     p.add_argument("--data", default=None, help="data folder (default $EOSR_DATA)")

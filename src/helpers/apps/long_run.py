@@ -3,12 +3,17 @@
 (``helpers.records.long_runs``) with the command, commit and machine that produced it.
 
 The recipe is the notebook's own function and profile settings (``recipes.landcover.unet`` for
-notebook 03; for notebook 08 the steps of ``recipes.night_lights.train_model``, called with a
-validation set, which ``train_model`` does not take: ``tests/test_long_runs.py`` checks that both
-hand ``train.fit`` the same arguments). Only the epochs change (N steps, the cosine schedule
-spanning them) and the safety cap is off. Validation never reads test pixels: notebook 03's U-Net
-trains on five of every six training patches and is scored on the sixth; notebook 08's network on
-its training split, scored on the validation split. Re-running the same command with the same
+notebook 03; ``recipes.label_sr.label_sr`` and ``.naive`` at notebook 04's 500 m -> 10 m ratio
+with its parameters; ``recipes.gan.pix2pix`` (tanh) and ``.cgan`` for notebook 05; for notebook 08
+the steps of ``recipes.night_lights.train_model``, called with a validation set, which
+``train_model`` does not take: ``tests/test_long_runs.py`` checks that each hands its loop the
+notebook's arguments). Only the epochs change (N steps; a schedule spans them) and the safety cap
+is off. Validation never reads test pixels: notebook 03's U-Net trains on five of every six
+training patches and is scored on the sixth; notebook 04's U-Nets train on three of every four
+(co-occurrence statistics from those) and are scored on the fourth, the training region's
+held-out quarter its settings were judged on; notebook 05's GANs are scored on the training
+patches the cGAN holds out (``cgan_select_every``) and train on the others; notebook 08's network
+on its training split, scored on the validation split. Re-running the same command with the same
 ``--out`` resumes the checkpoint.
 """
 
@@ -28,15 +33,30 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..core import bands, config, labels
-from ..data import datasets
+from ..data import crops, datasets
 from ..models import ntl_sr
 from ..records import long_runs, runs
 from ..training import train
-from ..training.recipes import landcover, night_lights
-from .jobs import NOTEBOOK, JobError
+from ..training.recipes import gan, label_sr, landcover, night_lights
+from .jobs import NOTEBOOK as JOB_NOTEBOOK
+from .jobs import JobError
 
 HOLD_EVERY = 6  # notebook 03: every 6th training patch held out for validation
-MODEL = {"unet": "U-Net", "ntl_sr": "full model"}  # the notebooks' names of the models
+HOLD_QUARTER = 4  # notebook 04: every 4th training patch (the training region's held-out quarter)
+# notebook 04's parameters for its main setting: the 500 m labels (layer "lc", 50 x 50 fine pixels)
+LSR_LAYER, LSR_VARIANT, LSR_MIN_VAR, LSR_USE_PRIOR = "lc", "gaussian", 1e-3, False
+LSR_RATIO = f"{10 * label_sr.RATIOS[LSR_LAYER]} m -> 10 m"  # notebook 04's RATIO_NAMES entry
+NOTEBOOK = JOB_NOTEBOOK | {"naive_unet": JOB_NOTEBOOK["label_sr"]}  # naive_unet: long runs only
+MODEL = {  # the notebooks' names of the models (the keys of their STUDENT_EPOCHS)
+    "unet": "U-Net",
+    "label_sr": f"label SR, {LSR_RATIO}",
+    "naive_unet": f"naive, {LSR_RATIO}",
+    "pix2pix": "pix2pix S2 -> land cover (tanh)",
+    "cgan": "cGAN coarse -> fine",
+    "ntl_sr": "full model",
+}
+GANS = ("pix2pix", "cgan")
+MARKS = ("kept", train.gan.BEFORE)  # a GAN's marks in its val entries (keep_best), not scores
 NUM_CLASSES = len(labels.DFC8)
 
 
@@ -88,8 +108,9 @@ def machine() -> dict[str, Any]:
     }
 
 
-def _unet(s: dict[str, Any], paths: Any, seed: int, every: int, ckpt: Path, resumed: int) -> Any:
+def _unet(s: dict[str, Any], plan: dict[str, Any], seed: int, resumed: int) -> Any:
     """Notebook 03's recipe on 5 of every 6 training patches, macro IoU on the 6th."""
+    paths, every, ckpt = plan["paths"], plan["every"], plan["ckpt"]
     whole = datasets.DFC2020(paths.dfc2020, split="validation", s2_bands=bands.RGB_NIR)
     ids = whole.ids()
     held = ids[::HOLD_EVERY]
@@ -105,7 +126,7 @@ def _unet(s: dict[str, Any], paths: Any, seed: int, every: int, ckpt: Path, resu
     return history, steps_per_epoch("unet", s, paths), _unet_note(paths)
 
 
-def _unet_note(paths: Any) -> str:
+def _unet_note(paths: Any, _s: Any = None) -> str:
     """What notebook 03's long run validates on."""
     n = len(datasets.DFC2020(paths.dfc2020, split="validation", s2_bands=bands.RGB_NIR))
     held = len(range(0, n, HOLD_EVERY))
@@ -123,8 +144,9 @@ def ntl_fit_kwargs(s: dict[str, Any], train_set: Any, seed: int, ckpt: Path) -> 
     )  # fmt: skip
 
 
-def _ntl_sr(s: dict[str, Any], paths: Any, seed: int, every: int, ckpt: Path, resumed: int) -> Any:
+def _ntl_sr(s: dict[str, Any], plan: dict[str, Any], seed: int, resumed: int) -> Any:
     """Notebook 08's full model on its training split, PSNR/SSIM on the validation split."""
+    paths, every, ckpt = plan["paths"], plan["every"], plan["ckpt"]
     train_set = night_lights.training_data(paths.ntl, s["crop"], s["repeats"], seed)
     val_set = datasets.NTL(paths.ntl, "val")
     keep = ("psnr", "ssim", "mae_lit", "rmse_lit", "mae_dark")
@@ -145,24 +167,184 @@ def _ntl_sr(s: dict[str, Any], paths: Any, seed: int, every: int, ckpt: Path, re
     return history, len(data), _ntl_note(paths)
 
 
-def _ntl_note(paths: Any) -> str:
+def _ntl_note(paths: Any, _s: Any = None) -> str:
     """What notebook 08's long run validates on."""
     return f"the {len(datasets.NTL(paths.ntl, 'val'))} patches of the validation split"
 
 
-TRAINERS: dict[str, Callable[..., Any]] = {"unet": _unet, "ntl_sr": _ntl_sr}
+def lsr_patches(paths: Any) -> tuple[list[dict[str, torch.Tensor]], list[dict[str, torch.Tensor]]]:
+    """Notebook 04's training patches with the 500 m coarse labels, as ``(fit, held out)``: every
+    4th held out (the quarter ``tools/label_sr_search.py`` judged the settings on)."""
+    ds = datasets.DFC2020(paths.dfc2020, split="validation", s2_bands=bands.RGB_NIR)
+    loaded = crops.load(ds, ("image", "mask", "coarse"))
+    patches = label_sr.with_coarse(loaded, label_sr.coarse_layer(ds, LSR_LAYER))
+    fit = [p for i, p in enumerate(patches) if i % HOLD_QUARTER != HOLD_QUARTER - 1]
+    return fit, patches[HOLD_QUARTER - 1 :: HOLD_QUARTER]
+
+
+def lsr_arguments(kind: str, fit: list[dict[str, torch.Tensor]]) -> dict[str, Any]:
+    """The keyword arguments notebook 04 hands ``recipes.label_sr.naive`` / ``.label_sr`` at its
+    500 m ratio (statistics of the ``fit`` patches' labels only: the held-out quarter unseen)."""
+    if kind == "naive_unet":
+        return {"num_classes": NUM_CLASSES}
+    block = label_sr.RATIOS[LSR_LAYER]
+    st = label_sr.statistics(fit, block, NUM_CLASSES, LSR_MIN_VAR, LSR_USE_PRIOR)
+    return {
+        "num_classes": NUM_CLASSES, "mu": st["mu"], "sigma2": st["sigma2"], "block": block,
+        "variant": LSR_VARIANT,
+    }  # fmt: skip
+
+
+def _whole_batches(items: list[dict[str, torch.Tensor]], size: int = 4) -> list[dict[str, Any]]:
+    """Whole held-out patches (image, fine mask) in batches of ``size``."""
+    return [
+        {k: torch.stack([p[k] for p in items[i : i + size]]) for k in ("image", "mask")}
+        for i in range(0, len(items), size)
+    ]
+
+
+def _held_out_scores(
+    model: torch.nn.Module, loader: Iterable[Any], device: Any
+) -> dict[str, float]:
+    """Macro IoU/F1/accuracy against the fine labels of the held-out patches ({} on a pass
+    without validation)."""
+    batches = list(loader)
+    if not batches:
+        return {}
+    return train.evaluate(model, batches, NUM_CLASSES, device=device).summary()
+
+
+def _label_sr(s: dict[str, Any], plan: dict[str, Any], seed: int, resumed: int) -> Any:
+    """Notebook 04's naive U-Net or label SR (500 m labels) on 3 of every 4 training patches,
+    macro IoU against the fine labels of the 4th."""
+    fit, held = lsr_patches(plan["paths"])
+    recipe = label_sr.naive if plan["kind"] == "naive_unet" else label_sr.label_sr
+    _, history = recipe(
+        fit, s, seed, **lsr_arguments(plan["kind"], fit), device=config.pick_device(verbose=False),
+        checkpoint=plan["ckpt"], meta={"notebook": NOTEBOOK[plan["kind"]], "long_run": True},
+        val_loader=Sometimes(_whole_batches(held), plan["every"], resumed), val_fn=_held_out_scores,
+    )  # fmt: skip
+    return history, len(label_sr.batches(fit, s, seed)), _lsr_note(plan["paths"])
+
+
+def _lsr_note(paths: Any, _s: Any = None) -> str:
+    """What notebook 04's long runs validate on."""
+    n = len(datasets.DFC2020(paths.dfc2020, split="validation", s2_bands=bands.RGB_NIR))
+    held = n // HOLD_QUARTER
+    return (
+        f"{held} held-out training patches (every {HOLD_QUARTER}th, the training region's "
+        f"held-out quarter), fine labels; trained on the {LSR_RATIO.split()[0]} m labels of "
+        f"{n - held} (statistics from their fine labels)"
+    )
+
+
+def gan_arrays(paths: Any) -> dict[str, Any]:
+    """Notebook 05's training arrays (``image``, ``coarse``, ``mask``) and the bands' statistics
+    (``band_stats``, from every training image, as the notebook)."""
+    ds = datasets.DFC2020(paths.dfc2020, split="validation", s2_bands=bands.RGB_NIR)
+    keys = ("image", "coarse", "mask")
+    data = {k: torch.stack([p[k] for p in crops.load(ds)]).numpy() for k in keys}
+    return data | {"band_stats": gan.band_stats(data["image"])}
+
+
+def gan_overrides(kind: str, s: dict[str, Any], every: int) -> dict[str, Any]:
+    """What a long run changes in notebook 05's recipe (``s``: the profile's settings with the
+    long run's epochs): its epochs, no safety cap, its scoring cadence, and for pix2pix (which
+    holds no patches out in the notebook) the patches the cGAN holds out (``cgan_select_every``)."""
+    if kind == "cgan":
+        return {"cgan_epochs": s["epochs"], "time_cap_s": None, "cgan_score_every": every}
+    held = {"select_every": s["cgan_select_every"], "score_every": every}
+    return {"epochs": s["epochs"], "time_cap_s": None} | held
+
+
+def _gan(s: dict[str, Any], plan: dict[str, Any], seed: int, resumed: int) -> Any:
+    """Notebook 05's pix2pix (tanh, as published) or cGAN, first seed, macro IoU every K steps on
+    held-out training patches (the recipe's ``select_every`` patches)."""
+    kind, data = plan["kind"], gan_arrays(plan["paths"])
+    common = dict(
+        profile=plan["profile"], seeds=[seed], device=config.pick_device(verbose=False),
+        checkpoint_for=lambda _tag: plan["ckpt"], progress=False,
+        **gan_overrides(kind, s, plan["every"]),
+    )  # fmt: skip
+    if kind == "cgan":
+        result = gan.cgan(data["coarse"], data["mask"], **common)
+    else:
+        images, stats = data["image"], data["band_stats"]
+        result = gan.pix2pix(images, data["mask"], output="tanh", input_stats=stats, **common)
+    history = result.runs.histories[0]
+    seen = len(history.steps["d_loss"]) // max(history.epochs_done, 1)
+    return history, seen, _gan_note(plan["paths"], s, kind)
+
+
+def _gan_note(paths: Any, s: dict[str, Any], kind: str) -> str:
+    """What notebook 05's long runs validate on (the cGAN's ``cgan_select_every`` patches)."""
+    n = len(datasets.DFC2020(paths.dfc2020, split="validation", s2_bands=bands.RGB_NIR))
+    every = s["cgan_select_every"]
+    own = "the cGAN's own" if kind == "cgan" else "those the cGAN holds out"
+    return (
+        f"{n // every} held-out training patches (every {every}th, {own}), fine labels; "
+        f"trained on {n - n // every}"
+    )
+
+
+TRAINERS: dict[str, Callable[..., Any]] = {
+    "unet": _unet, "label_sr": _label_sr, "naive_unet": _label_sr, "pix2pix": _gan,
+    "cgan": _gan, "ntl_sr": _ntl_sr,
+}  # fmt: skip
+NOTES: dict[str, Callable[..., str]] = {  # what each kind's history says it validated on
+    "unet": _unet_note, "label_sr": _lsr_note, "naive_unet": _lsr_note, "ntl_sr": _ntl_note,
+    "pix2pix": lambda paths, s: _gan_note(paths, s, "pix2pix"),
+    "cgan": lambda paths, s: _gan_note(paths, s, "cgan"),
+}  # fmt: skip
+HELD_OUT_IOU = ("iou", "held-out macro IoU", True, 0.01, 3)
 METRIC = {  # metric, label, higher is better, flat tolerance, digits
-    "unet": ("iou", "held-out macro IoU", True, 0.01, 3),
+    "unet": HELD_OUT_IOU,
+    "label_sr": HELD_OUT_IOU,
+    "naive_unet": HELD_OUT_IOU,
+    "pix2pix": HELD_OUT_IOU,
+    "cgan": HELD_OUT_IOU,
     "ntl_sr": ("psnr", "validation PSNR (dB)", True, 0.1, 2),
 }
 
 
 def steps_per_epoch(kind: str, s: dict[str, Any], paths: Any) -> int:
     """Optimisation steps in one epoch of ``kind``'s recipe under settings ``s`` (batches of the
-    notebook's loader: notebook 03 draws ``samples`` crops, notebook 08 ``repeats`` per patch)."""
+    notebook's loader: notebook 03 draws ``samples`` crops, notebook 04 ``samples // batch``
+    batches, notebook 05 ``steps_per_epoch``, notebook 08 ``repeats`` per patch)."""
     if kind == "unet":
         return math.ceil(s["samples"] / s["batch"])
+    if kind in ("label_sr", "naive_unet"):
+        return max(1, s["samples"] // s["batch"])
+    if kind in GANS:
+        return int(s["steps_per_epoch"])
     return math.ceil(len(datasets.NTL(paths.ntl, "train")) * s["repeats"] / s["batch"])
+
+
+def notebook_epochs(kind: str, s: dict[str, Any]) -> int:
+    """The epochs the notebook trains ``kind`` for (the cGAN: ``cgan_epochs`` when set)."""
+    return int((s.get("cgan_epochs") if kind == "cgan" else None) or s["epochs"])
+
+
+def schedule(kind: str, s: dict[str, Any]) -> str:
+    """The story's sentence on the long run's learning-rate schedule (what its steps mean)."""
+    if kind in GANS:
+        start = s.get("cgan_decay_from") if kind == "cgan" else s.get("decay_from")
+        if start is None and kind == "cgan":
+            return (
+                "Its learning rates stay constant, as in your run, so up to your step it trains "
+                "as your run did."
+            )
+        if start is None:
+            return (
+                "Its learning rates stay constant, as in your run, but it trains on fewer patches "
+                "(some are held out), so its value at your step is close to, not a replay of, "
+                "your run."
+            )
+        return (
+            f"Its learning rates fall linearly from epoch {start} to its last, so its value at "
+            "your step is a point on its curve, not a replay of your run."
+        )
+    return long_runs.COSINE
 
 
 def _plan(
@@ -214,9 +396,7 @@ def run(
     resumed = train.load_checkpoint(ckpt)["epoch"] if ckpt.exists() else 0
     settings = {**s, "epochs": plan["epochs"], "time_cap_s": None}
     print(f"long run {plan['command']}: {json.dumps(code)}", flush=True)  # for export()
-    history, seen, note = TRAINERS[kind](
-        settings, plan["paths"], seed, plan["every"], ckpt, resumed
-    )
+    history, seen, note = TRAINERS[kind](settings, plan, seed, resumed)
     if seen != spe:  # the recipe's loader is not the one the plan counted
         raise JobError(f"{kind}: {seen} steps an epoch, planned {spe}; fix steps_per_epoch")
     return _write(plan, history, note, seed, code, history_to)
@@ -238,9 +418,10 @@ def export(
     (``commit``: :func:`provenance` as the run recorded it at its start, e.g. from its log)."""
     plan = _plan(kind, steps, history_every, profile, data, out)
     state = train.load_checkpoint(plan["ckpt"])
-    history = train.History.from_dict(state["history"])
+    kept = train.GANHistory if kind in GANS else train.History
+    history = kept.from_dict(state["history"])
     history.stop_reason = f"stopped by hand after epoch {state['epoch']} (checkpoint exported)"
-    note = {"unet": _unet_note, "ntl_sr": _ntl_note}[kind](plan["paths"])
+    note = NOTES[kind](plan["paths"], plan["s"])
     return _write(plan, history, note, seed, commit, history_to)
 
 
@@ -249,7 +430,7 @@ def _write(plan: dict[str, Any], history: Any, note: str, seed: int, code: Any, 
     kind, spe = plan["kind"], plan["spe"]
     record = _history(
         kind, plan["profile"], plan["s"], history, spe, plan["epochs"],
-        plan["s"]["epochs"] * spe, note, seed, code,
+        notebook_epochs(kind, plan["s"]) * spe, note, seed, code,
     )  # fmt: skip
     record.update(
         command=f"{plan['command']} --seed {seed}",
@@ -265,9 +446,11 @@ def _history(
     kind: str, profile: str, s: dict[str, Any], history: Any, spe: int, epochs: int,
     notebook_steps: int, note: str, seed: int, code: dict[str, Any],
 ) -> dict[str, Any]:  # fmt: skip
-    """The long-run file's content from a finished (or stopped) training history."""
+    """The long-run file's content from a finished (or stopped) training history (a GAN's
+    training loss: G's L1 term, the part that should fall; validation: the scored steps)."""
     metric, label, higher, tol, digits = METRIC[kind]
-    val_steps = [e * spe for e, v in zip(history.epoch, history.val) if v]
+    scored = [(e * spe, v) for e, v in zip(history.epoch, history.val) if metric in v]
+    loss_key = "g_l1" if kind in GANS else "train_loss"
     return {
         "format": long_runs.FORMAT,
         "notebook": NOTEBOOK[kind],
@@ -288,8 +471,11 @@ def _history(
         "digits": digits,
         **code,
         "stop_reason": history.stop_reason or "all epochs",
+        "schedule": schedule(kind, s),
+        "train_loss_key": loss_key,
+        "train_loss_label": "G's L1 term" if kind in GANS else "training loss",
         "steps": [e * spe for e in history.epoch],
-        "train_loss": [round(float(v), 6) for v in history.train_loss],
-        "val_steps": val_steps,
-        "val": [{k: round(float(x), 6) for k, x in v.items()} for v in history.val if v],
+        "train_loss": [round(float(v), 6) for v in getattr(history, loss_key)],
+        "val_steps": [step for step, _ in scored],
+        "val": [{k: round(float(x), 6) for k, x in v.items() if k not in MARKS} for _, v in scored],
     }

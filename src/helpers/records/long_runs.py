@@ -26,6 +26,10 @@ FORMAT = 1
 # seeds a notebook averages, the epochs of a model the long run does not train.
 NOT_RECIPE = frozenset({"time_cap_s", "tile", "overlap", "seeds", "ntl_only_epochs"})
 NO_RUN = "no long run recorded for this recipe yet"
+COSINE = (  # the story's schedule sentence for a history that names none (the cosine recipes)
+    "Its cosine schedule spans all its steps, so its value at your step is a point on its curve, "
+    "not a replay of your run."
+)
 
 
 class LongRunError(ValueError):
@@ -173,7 +177,7 @@ def student_steps(history: Mapping[str, Any], epochs_done: int) -> int:
 def story(history: Mapping[str, Any], stopped_at: int) -> str:
     """The notebook's sentence: where a run of ``stopped_at`` steps sits on the long run's curve,
     and from which step the same recipe stops improving; every number from the history, read as
-    the running mean of :data:`SMOOTH` measurements."""
+    the running mean of :data:`SMOOTH` measurements (its ``schedule`` sentence, else :data:`COSINE`)."""
     steps, values = curve(history, SMOOTH)
     tol, higher = history["flat_tolerance"], history["higher_is_better"]
     label, d = f"{history['metric_label']} (mean of {SMOOTH} measurements)", history["digits"]
@@ -202,8 +206,8 @@ def story(history: Mapping[str, Any], stopped_at: int) -> str:
         f"Your run stopped after {stopped_at:,} optimisation steps. A long run of the same recipe "
         f"({history['model']}, {history['profile']} profile; validation: {history['validation']}), "
         f"{length}: {label} {near_v:.{d}f} at step {near_s:,.0f}, best {best_v:.{d}f} at step "
-        f"{best_s:,.0f}, {end_v:.{d}f} at step {end_s:,.0f}; {verdict}. Its cosine schedule spans "
-        "all its steps, so its value at your step is a point on its curve, not a replay of your run."
+        f"{best_s:,.0f}, {end_v:.{d}f} at step {end_s:,.0f}; {verdict}. "
+        + history.get("schedule", COSINE)
     )
 
 

@@ -703,8 +703,9 @@ def plot_ablation(
 
 
 def long_run_figure(history: dict[str, Any], stopped_at: int, student: Any = None) -> Any:
-    """A long run's training loss and validation metric per optimisation step
-    (``helpers.records.long_runs``) with the student's run drawn on top: where the short run stopped."""
+    """A long run's training loss (a GAN's: G's L1 term, the history's ``train_loss_key``) and
+    validation metric per optimisation step (``helpers.records.long_runs``) with the student's run
+    drawn on top: where the short run stopped."""
     import matplotlib.pyplot as plt
 
     from ..records import long_runs
@@ -715,9 +716,10 @@ def long_run_figure(history: dict[str, Any], stopped_at: int, student: Any = Non
         f"long run ({done:,} steps)" if done >= planned else f"long run ({done:,} of {planned:,})"
     )
     left.plot(history["steps"], history["train_loss"], color="0.45", label=long_label)
-    if student is not None and getattr(student, "train_loss", None):
+    loss_key = history.get("train_loss_key", "train_loss")  # a GAN's: G's L1 term (g_l1)
+    if student is not None and getattr(student, loss_key, None):
         steps = [e * history["steps_per_epoch"] for e in student.epoch]
-        left.plot(steps, student.train_loss, color="C1", label="your run")
+        left.plot(steps, getattr(student, loss_key), color="C1", label="your run")
     steps, values = long_runs.curve(history)
     right.plot(steps, values, ".", color="0.6", label=f"{long_label}, measured")
     steps, values = long_runs.curve(history, long_runs.SMOOTH)  # what the sentence reads
@@ -735,7 +737,8 @@ def long_run_figure(history: dict[str, Any], stopped_at: int, student: Any = Non
         ax.xaxis.set_minor_formatter(plt.NullFormatter())
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    left.set(xlabel="optimisation step", ylabel="training loss", title="training loss")
+    loss_label = history.get("train_loss_label", "training loss")
+    left.set(xlabel="optimisation step", ylabel=loss_label, title=loss_label)
     right.set(xlabel="optimisation step", ylabel=history["metric_label"])
     right.set_title(f"{history['model']}: {history['validation']}", fontsize=9)
     return fig

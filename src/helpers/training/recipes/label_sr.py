@@ -162,8 +162,10 @@ def _fit(
     checkpoint: str | os.PathLike | None,
     meta: dict[str, Any] | None,
     progress: bool,
+    validation: Mapping[str, Any] | None = None,
 ) -> tuple[UNet, Any]:
-    """One U-Net trained on resident crops with the profile's cosine schedule, seeded first."""
+    """One U-Net trained on resident crops with the profile's cosine schedule, seeded first
+    (``validation``: ``val_loader`` / ``val_fn`` for ``train.fit``, e.g. a long run's)."""
     s = dict(settings)
     device = device if device is not None else config.pick_device(verbose=False)
     config.seed_everything(seed)
@@ -183,6 +185,7 @@ def _fit(
         checkpoint=checkpoint,
         meta=meta,
         progress=progress,
+        **dict(validation or {}),
     )
     return model, history
 
@@ -208,12 +211,16 @@ def naive(
     checkpoint: str | os.PathLike | None = None,
     meta: dict[str, Any] | None = None,
     progress: bool = False,
+    val_loader: Any = None,
+    val_fn: Callable[..., dict[str, float]] | None = None,
 ) -> tuple[UNet, Any]:
-    """The naive U-Net: cross-entropy against the coarse labels up-sampled to the fine grid."""
+    """The naive U-Net: cross-entropy against the coarse labels up-sampled to the fine grid
+    (``val_loader``, ``val_fn``: held-out patches scored during training, as ``train.fit``)."""
     loss = naive_loss(patches, num_classes, float(settings.get("class_power", 0.0)))
     return _fit(
-        patches, settings, seed, loss, _coarse_step, num_classes, device, checkpoint, meta, progress
-    )
+        patches, settings, seed, loss, _coarse_step, num_classes, device, checkpoint, meta, progress,
+        {"val_loader": val_loader, "val_fn": val_fn},
+    )  # fmt: skip
 
 
 def label_sr(
@@ -231,11 +238,14 @@ def label_sr(
     checkpoint: str | os.PathLike | None = None,
     meta: dict[str, Any] | None = None,
     progress: bool = False,
+    val_loader: Any = None,
+    val_fn: Callable[..., dict[str, float]] | None = None,
 ) -> tuple[UNet, Any]:
     """Label SR: the same U-Net and batches as :func:`naive`, the label-SR loss with ``mu`` /
     ``sigma2`` (K, C) over ``block`` px coarse cells (blocks with fewer than ``min_pixels`` pixels
     inside a crop left out; default half a block), plus ``settings["ce_weight"]`` x cross-entropy on
-    the coarse labels (class-weighted as the naive U-Net) when it is set."""
+    the coarse labels (class-weighted as the naive U-Net) when it is set (``val_loader``,
+    ``val_fn``: as :func:`naive`)."""
     ce_weight = float(settings.get("ce_weight", 0.0))
     power = float(settings.get("class_power", 0.0))
     weights = None
@@ -244,8 +254,9 @@ def label_sr(
         weights = class_weights(coarse, num_classes, power)
     loss = label_sr_criterion(mu, sigma2, block, variant, min_pixels, ce_weight, weights)
     return _fit(
-        patches, settings, seed, loss, _coarse_step, num_classes, device, checkpoint, meta, progress
-    )
+        patches, settings, seed, loss, _coarse_step, num_classes, device, checkpoint, meta, progress,
+        {"val_loader": val_loader, "val_fn": val_fn},
+    )  # fmt: skip
 
 
 def label_sr_criterion(
