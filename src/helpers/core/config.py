@@ -181,11 +181,12 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "teaching": {
             "crop": 64,
-            # Steps: 9 batches of 8 an epoch; pix2pix (both outputs) 70 epochs = 630 steps a seed,
-            # the cGAN 21 (cgan_epochs) = 189, as its paper-generator run (first seed only): 4,536
-            # steps (tests/test_teaching_budget.py; 5,040 with the cGAN at 35 epochs until
-            # 2026-12-05 06:30). Quiet reference run 20261205-005109: 2,835 +
-            # 315 steps and the notebook in 137 s (~0.032 s a step with scoring).
+            # Steps: 9 batches of 8 an epoch; pix2pix (both outputs) 140 epochs = 1,260 steps a seed,
+            # the cGAN 21 (cgan_epochs) = 189, as its paper-generator run (first seed only): 8,316
+            # steps (tests/test_teaching_budget.py). 2026-12-05 21:45-22:05, same 12 held-out
+            # training patches, seeds 0-2, 1 thread, load ~3: pix2pix tanh 70 epochs 0.527 +- 0.015,
+            # 105 0.528 +- 0.011, 140 0.599 +- 0.012 (ngf 16 at 70: 0.527; 140 with decay from 70:
+            # 0.588); its long run (seed 0) still rises at 6,300 steps (0.546 at 630, 0.724).
             # 2026-12-05 (g05), judged on 12 training patches held out of the 72 (every 6th; never
             # the test split), heavily loaded VM (load 13-25), 1 torch thread, seeds 0/1: pix2pix
             # tanh 35 epochs 0.401 (seed 0), 70 epochs 0.516 +- 0.001, 70 with decay over the
@@ -193,10 +194,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             # epochs) 0.427, G at 1e-2 0.375, 70 epochs with G's adversarial term at 0.1 0.479 +-
             # 0.005 and at 0 (L1 alone) 0.487 +- 0.029, so gan_weight stays 1; coarse input
             # 0.413. cGAN (seeds 0-2): as before 0.410 +- 0.001; with a zero last layer and the epoch
-            # chosen on every 6th remaining patch (cgan_select_every) 0.414 +- 0.000 (each seed
-            # kept its input).
+            # chosen on every 6th remaining patch (cgan_select_every) 0.414 (each kept its input).
             "batch": 8,
-            "epochs": 70,
+            "epochs": 140,  # 70 until 2026-12-05 22:10 (see above)
             "cgan_epochs": 21,  # 35 until 2026-12-05 06:30: see cgan_score_every below
             "ngf": 8,
             "ndf": 8,
