@@ -387,4 +387,5 @@ def test_smoke_long_runs_of_04_and_05_never_read_test_pixels(kind, tmp_path, mon
     assert all("iou" in v and set(v) <= {"iou", "f1", "precision", "recall", "accuracy"}
                for v in history["val"])  # fmt: skip
     assert "held-out training patches" in history["validation"]
+    assert ("statistics" in history["validation"]) == (kind == "label_sr")
     assert len(history["train_loss"]) == 2 and history["schedule"]

@@ -224,17 +224,18 @@ def _label_sr(s: dict[str, Any], plan: dict[str, Any], seed: int, resumed: int) 
         checkpoint=plan["ckpt"], meta={"notebook": NOTEBOOK[plan["kind"]], "long_run": True},
         val_loader=Sometimes(_whole_batches(held), plan["every"], resumed), val_fn=_held_out_scores,
     )  # fmt: skip
-    return history, len(label_sr.batches(fit, s, seed)), _lsr_note(plan["paths"])
+    note = _lsr_note(plan["paths"], s, plan["kind"] == "naive_unet")
+    return history, len(label_sr.batches(fit, s, seed)), note
 
 
-def _lsr_note(paths: Any, _s: Any = None) -> str:
-    """What notebook 04's long runs validate on."""
+def _lsr_note(paths: Any, _s: Any = None, naive: bool = False) -> str:
+    """What notebook 04's long runs validate on (label SR: where its statistics come from)."""
     n = len(datasets.DFC2020(paths.dfc2020, split="validation", s2_bands=bands.RGB_NIR))
     held = n // HOLD_QUARTER
     return (
         f"{held} held-out training patches (every {HOLD_QUARTER}th, the training region's "
         f"held-out quarter), fine labels; trained on the {LSR_RATIO.split()[0]} m labels of "
-        f"{n - held} (statistics from their fine labels)"
+        f"{n - held}" + ("" if naive else " (statistics from their fine labels)")
     )
 
 
@@ -292,7 +293,8 @@ TRAINERS: dict[str, Callable[..., Any]] = {
     "cgan": _gan, "ntl_sr": _ntl_sr,
 }  # fmt: skip
 NOTES: dict[str, Callable[..., str]] = {  # what each kind's history says it validated on
-    "unet": _unet_note, "label_sr": _lsr_note, "naive_unet": _lsr_note, "ntl_sr": _ntl_note,
+    "unet": _unet_note, "label_sr": _lsr_note, "ntl_sr": _ntl_note,
+    "naive_unet": lambda paths, s: _lsr_note(paths, s, naive=True),
     "pix2pix": lambda paths, s: _gan_note(paths, s, "pix2pix"),
     "cgan": lambda paths, s: _gan_note(paths, s, "cgan"),
 }  # fmt: skip
