@@ -31,8 +31,8 @@ RANGES: dict[str, dict[str, dict[str, tuple[float, ...]]]] = {
         },
         "05_cgan_pix2pix": {
             "cGAN macro IoU": (0.49, 0.56, 3),
-            "pix2pix (tanh) macro IoU": (0.40, 0.75, 3),
-            "pix2pix (softmax image) macro IoU": (0.23, 0.59, 3),
+            "pix2pix (tanh) macro IoU": (0.51, 0.79, 3),
+            "pix2pix (softmax image) macro IoU": (0.50, 0.60, 3),
             "coarse labels as the prediction, macro IoU": (0.47, 0.58),
         },
         "11_real_scene": {
@@ -75,9 +75,10 @@ MEASURED: dict[str, str] = {
         "04 from papermill runs with SEED 0, 1, 2 of its 16-crops-of-64-px recipe with label SR's "
         "cross-entropy term (2026-12-05 06:33, EOSR_TIME_CAP=off, 1 torch thread, load ~6: metrics "
         "do not depend on it); "
-        "05 from the 3 seeds one papermill run trains inside the notebook (2026-12-05 06:24, "
-        "pix2pix 70 epochs, the cGAN 21 epochs with its epoch chosen on held-out training patches "
-        "scored every 7th epoch; 1 torch thread, load ~10: metrics do not depend on it). "
+        "05 from the 3 seeds one teaching reproduce run trains inside the notebook (run "
+        "20261205-221926, pix2pix 140 epochs, the cGAN 21 epochs with its epoch chosen on held-out "
+        "training patches scored every 7th epoch; 1 torch thread, load ~3: metrics do not depend "
+        "on it). "
         "04's supervised U-Net has no range (it is notebook 03's model where one was trained). Printed only "
         "(one run): 11 and 05's coarse row (2026-12-03, scene 2.1). 09 from 3 seed sets (SEED 0, 3, "
         "6: seeds 0-2, 3-5, 6-8 of its baseline and full-model rows, the notebook's recipe and "
