@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -740,5 +741,6 @@ def long_run_figure(history: dict[str, Any], stopped_at: int, student: Any = Non
     loss_label = history.get("train_loss_label", "training loss")
     left.set(xlabel="optimisation step", ylabel=loss_label, title=loss_label)
     right.set(xlabel="optimisation step", ylabel=history["metric_label"])
-    right.set_title(f"{history['model']}: {history['validation']}", fontsize=9)
+    title = f"{history['model']}: {history['validation']}"
+    right.set_title(textwrap.fill(title, 80), fontsize=8)  # the notes of notebooks 04/05 are long
     return fig
