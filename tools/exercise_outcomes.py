@@ -333,7 +333,10 @@ def reference(data: dict[str, Any], run_dir: Path) -> None:
 
 
 def fmt(value: Any, sign: bool = False) -> str:
-    """A value for the page: 3 significant digits (whole numbers from 1,000 up), or its text."""
+    """A value for the page: 3 significant digits (whole numbers from 1,000 up), a dict's items so,
+    or its text."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {fmt(v, sign)}" for k, v in value.items())
     if isinstance(value, float):
         plus = "+" if sign else ""
         return f"{value:{plus},.0f}" if abs(value) >= 1000 else f"{value:{plus}.3g}"
@@ -342,15 +345,16 @@ def fmt(value: Any, sign: bool = False) -> str:
 
 def change_text(name: str, new: Any, old: Any) -> str:
     """One changed value as "name: old -> new (+diff)"; per-class dicts list their 3 largest changes
-    and the keys that only one run has (a variant may rename a row)."""
+    (none when nothing shared moved) and the keys that only one run has (a variant may rename a row)."""
     if isinstance(new, dict) and isinstance(old, dict):
-        diffs = sorted(((new[k] - old[k], k) for k in new if k in old), key=lambda t: abs(t[0]), reverse=True)
+        diffs = sorted(((new[k] - old[k], k) for k in new if k in old and new[k] != old[k]),
+                       key=lambda t: abs(t[0]), reverse=True)  # fmt: skip
         alone = [(side, k, v) for side, d, o in (("variant", new, old), ("baseline", old, new))
                  for k, v in d.items() if k not in o]  # fmt: skip
-        return f"{name}, largest changes: " + ", ".join(
+        return f"{name}, largest changes: " + (", ".join(
             [f"{k} {old[k]:.3g} -> {new[k]:.3g} ({d:+.3g})" for d, k in diffs[:3]]
             + [f"{k} {v:.3g} ({side} only)" for side, k, v in alone]
-        )
+        ) or "none")
     if isinstance(new, float) and isinstance(old, float):
         return f"{name}: {fmt(old)} -> {fmt(new)} ({fmt(new - old, sign=True)})"
     if isinstance(old, str) and old.startswith("error"):  # a value only the variant computes
