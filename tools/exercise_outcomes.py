@@ -344,7 +344,7 @@ def fmt(value: Any, sign: bool = False) -> str:
 
 
 def change_text(name: str, new: Any, old: Any) -> str:
-    """One changed value as "name: old -> new (+diff)"; per-class dicts list their 3 largest changes
+    """One changed value as "name: old -> new (+diff)"; per-class dicts list their 5 largest changes
     (none when nothing shared moved) and the keys that only one run has (a variant may rename a row)."""
     if isinstance(new, dict) and isinstance(old, dict):
         diffs = sorted(((new[k] - old[k], k) for k in new if k in old and new[k] != old[k]),
@@ -352,7 +352,7 @@ def change_text(name: str, new: Any, old: Any) -> str:
         alone = [(side, k, v) for side, d, o in (("variant", new, old), ("baseline", old, new))
                  for k, v in d.items() if k not in o]  # fmt: skip
         return f"{name}, largest changes: " + (", ".join(
-            [f"{k} {old[k]:.3g} -> {new[k]:.3g} ({d:+.3g})" for d, k in diffs[:3]]
+            [f"{k} {old[k]:.3g} -> {new[k]:.3g} ({d:+.3g})" for d, k in diffs[:5]]
             + [f"{k} {v:.3g} ({side} only)" for side, k, v in alone]
         ) or "none")
     if isinstance(new, float) and isinstance(old, float):
