@@ -57,9 +57,10 @@ def test_gan_notebook_fits_the_teaching_budget():
     quiet teaching reproduce 20261205-212333 (fresh checkout, 2 threads, load ~2): 165 s with 4,536
     steps and 16 scorings (4,632); the two pix2pix outputs' 3,780 steps took 103 s (0.027 s a
     step), the cGANs 21 s, the rest ~40 s. Now pix2pix trains 140 epochs (1,260 steps a seed,
-    chosen on held-out training patches): 8,316 steps and 16 scorings = 8,412, estimated from that
-    run at ~270 s; on a machine 1.8x slower ~8 min. More steps, larger steps, more scorings or
-    wider networks must be measured first."""
+    chosen on held-out training patches): 8,316 steps and 16 scorings = 8,412, MEASURED in the
+    quiet teaching reproduce 20261205-230037 at 293 s (pix2pix 113 + 105 s, the cGAN 19 s): at the
+    5-minute goal with no room left; on a machine 1.8x slower ~8.8 min. More steps, larger steps,
+    more scorings or wider networks do not fit."""
     s = config.settings("cgan_pix2pix", "teaching")
     assert s["seeds"] >= 3  # every GAN row is a mean +- std over >= 3 seeds
     assert s["crop"] <= 64 and s["batch"] <= 8 and s["ngf"] <= 8 and s["ndf"] <= 8
