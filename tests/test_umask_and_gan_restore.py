@@ -1,4 +1,4 @@
-"""Issue 34 leftovers: files written through a temporary file (``rasters.write``,
+"""Hardening: files written through a temporary file (``rasters.write``,
 ``train.checkpoints.save_checkpoint``) follow the user's umask instead of mkstemp's 0600, and a GAN
 checkpoint without its optimiser states is refused in one line naming the file and the fix."""
 
