@@ -200,11 +200,10 @@ def test_the_command_keeps_the_recipe(capsys):
     assert set(cli.KINDS + cli.LONG_ONLY) == set(long_run.TRAINERS)
 
 
-def test_a_smoke_long_run_validates_on_training_patches_only(tmp_path, monkeypatch):
-    """End to end in the smoke profile: the history file is written, its recipe is current, its
-    validation points are there, and no reader was asked for the test split."""
+def _spy_on_splits(monkeypatch) -> list[str]:
+    """The smoke sample, and a list that records each DFC2020 split a reader is asked for."""
     synthetic.ensure_sample("smoke", verbose=False)
-    splits = []
+    splits: list[str] = []
     real = datasets.DFC2020.__init__
 
     def spy(self, root, split="test", *args, **kwargs):
@@ -212,6 +211,13 @@ def test_a_smoke_long_run_validates_on_training_patches_only(tmp_path, monkeypat
         real(self, root, split, *args, **kwargs)
 
     monkeypatch.setattr(datasets.DFC2020, "__init__", spy)
+    return splits
+
+
+def test_a_smoke_long_run_validates_on_training_patches_only(tmp_path, monkeypatch):
+    """End to end in the smoke profile: the history file is written, its recipe is current, its
+    validation points are there, and no reader was asked for the test split."""
+    splits = _spy_on_splits(monkeypatch)
     path = long_run.run("unet", 8, 4, profile="smoke", out=tmp_path, history_to=tmp_path / "h.json")
     history = long_runs.read(path)
     assert "test" not in splits and splits
@@ -367,15 +373,7 @@ def test_long_gan_runs_hand_fit_what_notebook_05_hands_it(kind, tmp_path, monkey
 def test_smoke_long_runs_of_04_and_05_never_read_test_pixels(kind, tmp_path, monkeypatch):
     """End to end in the smoke profile: the history names the notebook's model, its recipe is
     current, it holds held-out IoU measurements, and no reader was asked for the test split."""
-    synthetic.ensure_sample("smoke", verbose=False)
-    splits = []
-    real = datasets.DFC2020.__init__
-
-    def spy(self, root, split="test", *args, **kwargs):
-        splits.append(split)
-        real(self, root, split, *args, **kwargs)
-
-    monkeypatch.setattr(datasets.DFC2020, "__init__", spy)
+    splits = _spy_on_splits(monkeypatch)
     spe = long_run.steps_per_epoch(kind, _plan(kind, tmp_path)["s"], None)
     path = long_run.run(
         kind, 2 * spe, spe, profile="smoke", out=tmp_path, history_to=tmp_path / "h.json"
