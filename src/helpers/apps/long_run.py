@@ -195,14 +195,6 @@ def lsr_arguments(kind: str, fit: list[dict[str, torch.Tensor]]) -> dict[str, An
     }  # fmt: skip
 
 
-def _whole_batches(items: list[dict[str, torch.Tensor]], size: int = 4) -> list[dict[str, Any]]:
-    """Whole held-out patches (image, fine mask) in batches of ``size``."""
-    return [
-        {k: torch.stack([p[k] for p in items[i : i + size]]) for k in ("image", "mask")}
-        for i in range(0, len(items), size)
-    ]
-
-
 def _held_out_scores(
     model: torch.nn.Module, loader: Iterable[Any], device: Any
 ) -> dict[str, float]:
@@ -222,7 +214,7 @@ def _label_sr(s: dict[str, Any], plan: dict[str, Any], seed: int, resumed: int) 
     _, history = recipe(
         fit, s, seed, **lsr_arguments(plan["kind"], fit), device=config.pick_device(verbose=False),
         checkpoint=plan["ckpt"], meta={"notebook": NOTEBOOK[plan["kind"]], "long_run": True},
-        val_loader=Sometimes(_whole_batches(held), plan["every"], resumed), val_fn=_held_out_scores,
+        val_loader=Sometimes(gan.batches(held), plan["every"], resumed), val_fn=_held_out_scores,
     )  # fmt: skip
     note = _lsr_note(plan["paths"], s, plan["kind"] == "naive_unet")
     return history, len(label_sr.batches(fit, s, seed)), note
