@@ -192,8 +192,9 @@ def test_the_command_keeps_the_recipe(capsys):
     assert code == 2 and "drop --epochs" in capsys.readouterr().err
     code = cli.main(["train", "unet", "--profile", "smoke", "--history-every", "5"])
     assert code == 2 and "go with --steps" in capsys.readouterr().err
-    code = cli.main(["train", "naive_unet", "--profile", "smoke"])
-    assert code == 2 and "long run only: give --steps" in capsys.readouterr().err
+    for kind in cli.LONG_ONLY:
+        code = cli.main(["train", kind, "--profile", "smoke"])
+        assert code == 2 and "long run only: give --steps" in capsys.readouterr().err
     with pytest.raises(jobs.JobError, match="no long-run wiring for nope"):
         long_run.run("nope", 10, 5, profile="smoke")
     assert set(long_run.TRAINERS) == set(long_run.MODEL) == set(long_run.METRIC)
@@ -251,7 +252,7 @@ def test_long_runs_use_notebook_04s_parameters_and_the_notebooks_model_names():
     """The long runs of notebook 04 train its main setting with its parameters, and every model
     carries the name under which notebooks 04 and 05 look it up (their STUDENT_EPOCHS)."""
     p = _parameters("04_label_super_resolution")
-    assert p["LAYERS"]["x50"] == long_run.LSR_LAYER and p["LSR_VARIANT"] == long_run.LSR_VARIANT
+    assert p["LAYERS"] == long_run.LSR_LAYERS and p["LSR_VARIANT"] == long_run.LSR_VARIANT
     assert p["MIN_VAR"] == long_run.LSR_MIN_VAR and p["USE_PRIOR"] == long_run.LSR_USE_PRIOR
     assert bands.s2_set(p["BANDS"]) == bands.s2_set(_parameters("05_cgan_pix2pix")["BANDS"])
     assert list(bands.s2_set(p["BANDS"])) == list(bands.RGB_NIR)
@@ -259,13 +260,25 @@ def test_long_runs_use_notebook_04s_parameters_and_the_notebooks_model_names():
     assert (
         'RATIO_NAMES = {r: f"{10 * b} m -> 10 m"' in nb04 and 'f"{name}, {RATIO_NAMES[r]}"' in nb04
     )
-    ratio = f"{10 * label_sr.RATIOS[p['LAYERS']['x50']]} m -> 10 m"
-    for name, kind in (("label SR", "label_sr"), ("naive", "naive_unet")):
+    assert set(long_run.LSR_KINDS.values()) == {
+        (name, r) for name in ("label SR", "naive") for r in p["LAYERS"]
+    }  # a long-run kind for each model and ratio the notebook trains
+    for kind, (name, r) in long_run.LSR_KINDS.items():
         assert f'models[r]["{name}"], histories[r]["{name}"]' in nb04
+        ratio = f"{10 * label_sr.RATIOS[p['LAYERS'][r]]} m -> 10 m"
         assert long_run.MODEL[kind] == f"{name}, {ratio}"
-    assert f'"{long_run.MODEL["cgan"]}": hist_cgan' in nb05
-    assert f'"{long_run.MODEL["pix2pix"]}": hist_p2p' in nb05
-    assert 'gan_recipe.pix2pix(TRAIN["image"], TRAIN["mask"], output="tanh"' in nb05
+    # notebook 05: each GAN's name in CURVES, and the call that trains it
+    curves = {"cgan": "hist_cgan", "cgan_plain": "runs_plain.histories[0]",
+              "pix2pix": "hist_p2p", "pix2pix_softmax": "hist_p2ps"}  # fmt: skip
+    assert set(curves) == set(long_run.GAN_KINDS)
+    for kind, variable in curves.items():
+        assert f'"{long_run.MODEL[kind]}": {variable},' in nb05, kind
+    calls = " ".join(nb05.split())  # one space between words: the calls as one line each
+    assert 'gan_recipe.pix2pix(TRAIN["image"], TRAIN["mask"], output="tanh"' in calls
+    assert 'gan_recipe.pix2pix(TRAIN["image"], TRAIN["mask"], output="softmax"' in calls
+    assert 'cgan = gan_recipe.cgan(TRAIN["coarse"], TRAIN["mask"], test=' in calls
+    assert 'residual=False, name="05_cgan_plain",' in calls
+    assert long_run.GAN_KINDS["cgan_plain"][1] == {"residual": False, "name": "05_cgan_plain"}
 
 
 def _plan(kind: str, tmp_path, steps: int = 4, every: int = 2) -> dict:
@@ -274,35 +287,37 @@ def _plan(kind: str, tmp_path, steps: int = 4, every: int = 2) -> dict:
     return plan | {"settings": {**plan["s"], "epochs": plan["epochs"], "time_cap_s": None}}
 
 
-@pytest.mark.parametrize("kind", ["label_sr", "naive_unet"])
+@pytest.mark.parametrize("kind", list(long_run.LSR_KINDS))
 def test_long_label_sr_runs_call_notebook_04s_recipe_as_it_does(kind, tmp_path, monkeypatch):
     """What the long run hands ``recipes.label_sr``: the notebook's settings (epochs and cap
-    aside), its 500 m patches less the held-out quarter, statistics of those patches by the
-    notebook's parameters; the held-out quarter only in the validation batches."""
+    aside), its patches with the kind's coarse labels (500 m or 30 m) less the held-out quarter,
+    statistics of those patches by the notebook's parameters; the held-out quarter only in the
+    validation batches."""
     calls = []
 
     def spy(patches, settings, seed, **kwargs):
         calls.append((patches, settings, seed, kwargs))
         return None, train.History()
 
-    monkeypatch.setattr(label_sr, "naive" if kind == "naive_unet" else "label_sr", spy)
+    method, ratio = long_run.LSR_KINDS[kind]
+    monkeypatch.setattr(label_sr, "naive" if method == "naive" else "label_sr", spy)
     plan = _plan(kind, tmp_path)
     long_run.TRAINERS[kind](plan["settings"], plan, 3, 0)
     ((patches, settings, seed, kwargs),) = calls
     smoke = config.settings("04_label_super_resolution", "smoke")
     assert settings == smoke | {"epochs": plan["epochs"], "time_cap_s": None} and seed == 3
-    # the notebook's data: its training patches with the 500 m labels (section 1)
+    # the notebook's data: its training patches with the ratio's coarse labels (section 1)
     p = _parameters("04_label_super_resolution")
     ds = datasets.DFC2020(plan["paths"].dfc2020, "validation", s2_bands=bands.s2_set(p["BANDS"]))
-    notebook = label_sr.with_coarse(crops.load(ds), label_sr.coarse_layer(ds, p["LAYERS"]["x50"]))
+    notebook = label_sr.with_coarse(crops.load(ds), label_sr.coarse_layer(ds, p["LAYERS"][ratio]))
     fit = [q for i, q in enumerate(notebook) if i % 4 != 3]
     held = notebook[3::4]
     assert len(patches) == len(fit) and all(
         torch.equal(a[k], b[k]) for a, b in zip(patches, fit) for k in ("image", "coarse", "mask")
     )
     assert kwargs["num_classes"] == 8 and kwargs["checkpoint"] == plan["ckpt"]
-    if kind == "label_sr":
-        block = label_sr.RATIOS[p["LAYERS"]["x50"]]
+    if method == "label SR":
+        block = label_sr.RATIOS[p["LAYERS"][ratio]]
         st = label_sr.statistics(fit, block, 8, p["MIN_VAR"], p["USE_PRIOR"])
         assert kwargs["block"] == block and kwargs["variant"] == p["LSR_VARIANT"]
         assert np.array_equal(kwargs["mu"], st["mu"])
@@ -325,7 +340,7 @@ def _fake_gan_runs(calls: list, steps: int):
     return fake
 
 
-@pytest.mark.parametrize("kind", ["pix2pix", "cgan"])
+@pytest.mark.parametrize("kind", list(long_run.GAN_KINDS))
 def test_long_gan_runs_hand_fit_what_notebook_05_hands_it(kind, tmp_path, monkeypatch):
     """The long run calls notebook 05's recipe with the notebook's data; what reaches
     ``fit_gan`` is the notebook's (networks, batches, losses, learning rates, decay, selection)
@@ -341,11 +356,15 @@ def test_long_gan_runs_hand_fit_what_notebook_05_hands_it(kind, tmp_path, monkey
         k: torch.stack([s[k] for s in crops.load(ds)]).numpy() for k in ("image", "coarse", "mask")
     }
     common = dict(profile="smoke", seeds=[0], device=config.pick_device(verbose=False))
+    stats = gan.band_stats(data["image"])
     if kind == "cgan":  # notebook 05, section 5
         gan.cgan(data["coarse"], data["mask"], **common)
-    else:  # section 6
-        stats = gan.band_stats(data["image"])
+    elif kind == "cgan_plain":  # section 5, the paper's generator
+        gan.cgan(data["coarse"], data["mask"], residual=False, name="05_cgan_plain", **common)
+    elif kind == "pix2pix":  # section 6
         gan.pix2pix(data["image"], data["mask"], output="tanh", input_stats=stats, **common)
+    else:  # section 6, the softmax image
+        gan.pix2pix(data["image"], data["mask"], output="softmax", input_stats=stats, **common)
     long, nb = calls
     assert long["epochs"] == plan["epochs"] and long["time_budget_s"] is None
     assert long["val_every"] == plan["every"] and long["val_loader"] and long["keep_best"]
@@ -369,7 +388,7 @@ def test_long_gan_runs_hand_fit_what_notebook_05_hands_it(kind, tmp_path, monkey
     assert not any(torch.equal(t, h) for t in trained for h in held_out)
 
 
-@pytest.mark.parametrize("kind", ["label_sr", "naive_unet", "pix2pix", "cgan"])
+@pytest.mark.parametrize("kind", [*long_run.LSR_KINDS, *long_run.GAN_KINDS])
 def test_smoke_long_runs_of_04_and_05_never_read_test_pixels(kind, tmp_path, monkeypatch):
     """End to end in the smoke profile: the history names the notebook's model, its recipe is
     current, it holds held-out IoU measurements, and no reader was asked for the test split."""
@@ -385,5 +404,10 @@ def test_smoke_long_runs_of_04_and_05_never_read_test_pixels(kind, tmp_path, mon
     assert all("iou" in v and set(v) <= {"iou", "f1", "precision", "recall", "accuracy"}
                for v in history["val"])  # fmt: skip
     assert "held-out training patches" in history["validation"]
-    assert ("statistics" in history["validation"]) == (kind == "label_sr")
+    assert ("statistics" in history["validation"]) == (
+        long_run.LSR_KINDS.get(kind, ("",))[0] == "label SR"
+    )
+    if kind in long_run.LSR_KINDS:
+        ratio = long_run.ratio_name(long_run.LSR_KINDS[kind][1]).split()[0]
+        assert f"the {ratio} m labels" in history["validation"]
     assert len(history["train_loss"]) == 2 and history["schedule"]

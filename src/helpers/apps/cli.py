@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from ..core import config
 
 KINDS = ("unet", "label_sr", "pix2pix", "cgan", "ntl_sr")  # eosr train (helpers.apps.jobs.KINDS)
-LONG_ONLY = ("naive_unet",)  # eosr train --steps only (helpers.apps.long_run.TRAINERS)
+# eosr train --steps only (helpers.apps.long_run.TRAINERS): notebook 04's naive U-Net and its 30 m
+# models, notebook 05's softmax-image pix2pix and the paper's cGAN generator
+LONG_ONLY = ("naive_unet", "label_sr_x3", "naive_unet_x3", "pix2pix_softmax", "cgan_plain")
 
 
 class CliError(RuntimeError):
@@ -109,7 +111,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return _long_run(args)
     if args.kind in LONG_ONLY:
         raise CliError(
-            f"{args.kind} trains as a long run only: give --steps N (notebook 04 trains it)"
+            f"{args.kind} trains as a long run only: give --steps N (its notebook trains it)"
         )
     if args.history_every is not None or args.history_to is not None:
         raise CliError("--history-every and --history-to go with --steps (a long run)")
@@ -234,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
         "kind",
         choices=KINDS + LONG_ONLY,
         help="unet (03), label_sr (04), pix2pix, cgan (05), ntl_sr (08); with --steps also "
-        "naive_unet (04's naive U-Net; label_sr and naive_unet at 04's 500 m -> 10 m ratio)",
+        "naive_unet (04's naive U-Net; label_sr and naive_unet at 04's 500 m -> 10 m ratio), "
+        "label_sr_x3 / naive_unet_x3 (04 at 30 m -> 10 m), pix2pix_softmax (05's softmax image) "
+        "and cgan_plain (05's cGAN with the paper's generator)",
     )
     p.add_argument("--profile", choices=config.PROFILE_NAMES, default=None)
     p.add_argument("--data", default=None, help="data folder (default $EOSR_DATA)")

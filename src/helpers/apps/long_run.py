@@ -3,8 +3,9 @@
 (``helpers.records.long_runs``) with the command, commit and machine that produced it.
 
 The recipe is the notebook's own function and profile settings (``recipes.landcover.unet`` for
-notebook 03; ``recipes.label_sr.label_sr`` and ``.naive`` at notebook 04's 500 m -> 10 m ratio
-with its parameters; ``recipes.gan.pix2pix`` (tanh) and ``.cgan`` for notebook 05; for notebook 08
+notebook 03; ``recipes.label_sr.label_sr`` and ``.naive`` at notebook 04's two ratios with its
+parameters; ``recipes.gan.pix2pix`` (tanh and softmax image) and ``.cgan`` (the kit's residual
+generator and the paper's) for notebook 05; for notebook 08
 the steps of ``recipes.night_lights.train_model``, called with a validation set, which
 ``train_model`` does not take: ``tests/test_long_runs.py`` checks that each hands its loop the
 notebook's arguments). Only the epochs change (N steps; a schedule spans them) and the safety cap
@@ -20,6 +21,7 @@ on its training split, scored on the validation split. Re-running the same comma
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import math
 import os
@@ -43,19 +45,44 @@ from .jobs import JobError
 
 HOLD_EVERY = 6  # notebook 03: every 6th training patch held out for validation
 HOLD_QUARTER = 4  # notebook 04: every 4th training patch (the training region's held-out quarter)
-# notebook 04's parameters for its main setting: the 500 m labels (layer "lc", 50 x 50 fine pixels)
-LSR_LAYER, LSR_VARIANT, LSR_MIN_VAR, LSR_USE_PRIOR = "lc", "gaussian", 1e-3, False
-LSR_RATIO = f"{10 * label_sr.RATIOS[LSR_LAYER]} m -> 10 m"  # notebook 04's RATIO_NAMES entry
-NOTEBOOK = JOB_NOTEBOOK | {"naive_unet": JOB_NOTEBOOK["label_sr"]}  # naive_unet: long runs only
+# notebook 04's parameters: its coarse label layers by ratio (LAYERS: 500 m labels, 50 x 50 fine
+# pixels each; 30 m labels, 3 x 3) and label SR's settings
+LSR_LAYERS = {"x50": "lc", "x3": "lc30"}
+LSR_VARIANT, LSR_MIN_VAR, LSR_USE_PRIOR = "gaussian", 1e-3, False
+LSR_KINDS = {  # notebook 04's long-run kinds: (its method name, its ratio)
+    "label_sr": ("label SR", "x50"),
+    "naive_unet": ("naive", "x50"),
+    "label_sr_x3": ("label SR", "x3"),
+    "naive_unet_x3": ("naive", "x3"),
+}
+GAN_KINDS = {  # notebook 05's long-run kinds: (its recipe, the arguments the notebook adds)
+    "pix2pix": ("pix2pix", {"output": "tanh"}),
+    "pix2pix_softmax": ("pix2pix", {"output": "softmax"}),
+    "cgan": ("cgan", {}),
+    "cgan_plain": ("cgan", {"residual": False, "name": "05_cgan_plain"}),
+}
+GANS = tuple(GAN_KINDS)
+
+
+def ratio_name(ratio: str) -> str:
+    """Notebook 04's name of a ratio (its ``RATIO_NAMES``), e.g. ``"500 m -> 10 m"``."""
+    return f"{10 * label_sr.RATIOS[LSR_LAYERS[ratio]]} m -> 10 m"
+
+
+NOTEBOOK = (  # the kinds only long runs train take their notebook's recipe settings
+    JOB_NOTEBOOK
+    | {k: JOB_NOTEBOOK["label_sr"] for k in LSR_KINDS}
+    | {k: JOB_NOTEBOOK["pix2pix"] for k in GAN_KINDS}
+)
 MODEL = {  # the notebooks' names of the models (the keys of their STUDENT_EPOCHS)
     "unet": "U-Net",
-    "label_sr": f"label SR, {LSR_RATIO}",
-    "naive_unet": f"naive, {LSR_RATIO}",
+    **{kind: f"{method}, {ratio_name(r)}" for kind, (method, r) in LSR_KINDS.items()},
     "pix2pix": "pix2pix S2 -> land cover (tanh)",
+    "pix2pix_softmax": "pix2pix S2 -> land cover (softmax image)",
     "cgan": "cGAN coarse -> fine",
+    "cgan_plain": "cGAN, paper's generator",
     "ntl_sr": "full model",
 }
-GANS = ("pix2pix", "cgan")
 MARKS = ("kept", train.gan.BEFORE)  # a GAN's marks in its val entries (keep_best), not scores
 NUM_CLASSES = len(labels.DFC8)
 
@@ -172,22 +199,25 @@ def _ntl_note(paths: Any, _s: Any = None) -> str:
     return f"the {len(datasets.NTL(paths.ntl, 'val'))} patches of the validation split"
 
 
-def lsr_patches(paths: Any) -> tuple[list[dict[str, torch.Tensor]], list[dict[str, torch.Tensor]]]:
-    """Notebook 04's training patches with the 500 m coarse labels, as ``(fit, held out)``: every
-    4th held out (the quarter ``tools/label_sr_search.py`` judged the settings on)."""
+def lsr_patches(
+    paths: Any, ratio: str = "x50"
+) -> tuple[list[dict[str, torch.Tensor]], list[dict[str, torch.Tensor]]]:
+    """Notebook 04's training patches with the coarse labels of ``ratio``, as ``(fit, held
+    out)``: every 4th held out (the quarter ``tools/label_sr_search.py`` judged the settings on)."""
     ds = datasets.DFC2020(paths.dfc2020, split="validation", s2_bands=bands.RGB_NIR)
     loaded = crops.load(ds, ("image", "mask", "coarse"))
-    patches = label_sr.with_coarse(loaded, label_sr.coarse_layer(ds, LSR_LAYER))
+    patches = label_sr.with_coarse(loaded, label_sr.coarse_layer(ds, LSR_LAYERS[ratio]))
     fit = [p for i, p in enumerate(patches) if i % HOLD_QUARTER != HOLD_QUARTER - 1]
     return fit, patches[HOLD_QUARTER - 1 :: HOLD_QUARTER]
 
 
 def lsr_arguments(kind: str, fit: list[dict[str, torch.Tensor]]) -> dict[str, Any]:
-    """The keyword arguments notebook 04 hands ``recipes.label_sr.naive`` / ``.label_sr`` at its
-    500 m ratio (statistics of the ``fit`` patches' labels only: the held-out quarter unseen)."""
-    if kind == "naive_unet":
+    """The keyword arguments notebook 04 hands ``recipes.label_sr.naive`` / ``.label_sr`` at the
+    kind's ratio (statistics of the ``fit`` patches' labels only: the held-out quarter unseen)."""
+    method, ratio = LSR_KINDS[kind]
+    if method == "naive":
         return {"num_classes": NUM_CLASSES}
-    block = label_sr.RATIOS[LSR_LAYER]
+    block = label_sr.RATIOS[LSR_LAYERS[ratio]]
     st = label_sr.statistics(fit, block, NUM_CLASSES, LSR_MIN_VAR, LSR_USE_PRIOR)
     return {
         "num_classes": NUM_CLASSES, "mu": st["mu"], "sigma2": st["sigma2"], "block": block,
@@ -207,27 +237,28 @@ def _held_out_scores(
 
 
 def _label_sr(s: dict[str, Any], plan: dict[str, Any], seed: int, resumed: int) -> Any:
-    """Notebook 04's naive U-Net or label SR (500 m labels) on 3 of every 4 training patches,
-    macro IoU against the fine labels of the 4th."""
-    fit, held = lsr_patches(plan["paths"])
-    recipe = label_sr.naive if plan["kind"] == "naive_unet" else label_sr.label_sr
+    """Notebook 04's naive U-Net or label SR (500 m or 30 m labels) on 3 of every 4 training
+    patches, macro IoU against the fine labels of the 4th."""
+    method, ratio = LSR_KINDS[plan["kind"]]
+    fit, held = lsr_patches(plan["paths"], ratio)
+    recipe = label_sr.naive if method == "naive" else label_sr.label_sr
     _, history = recipe(
         fit, s, seed, **lsr_arguments(plan["kind"], fit), device=config.pick_device(verbose=False),
         checkpoint=plan["ckpt"], meta={"notebook": NOTEBOOK[plan["kind"]], "long_run": True},
         val_loader=Sometimes(gan.batches(held), plan["every"], resumed), val_fn=_held_out_scores,
     )  # fmt: skip
-    note = _lsr_note(plan["paths"], s, plan["kind"] == "naive_unet")
-    return history, len(label_sr.batches(fit, s, seed)), note
+    return history, len(label_sr.batches(fit, s, seed)), _lsr_note(plan["paths"], s, plan["kind"])
 
 
-def _lsr_note(paths: Any, _s: Any = None, naive: bool = False) -> str:
+def _lsr_note(paths: Any, _s: Any = None, kind: str = "label_sr") -> str:
     """What notebook 04's long runs validate on (label SR: where its statistics come from)."""
+    method, ratio = LSR_KINDS[kind]
     n = len(datasets.DFC2020(paths.dfc2020, split="validation", s2_bands=bands.RGB_NIR))
     held = n // HOLD_QUARTER
     return (
         f"{held} held-out training patches (every {HOLD_QUARTER}th, the training region's "
-        f"held-out quarter), fine labels; trained on the {LSR_RATIO.split()[0]} m labels of "
-        f"{n - held}" + ("" if naive else " (statistics from their fine labels)")
+        f"held-out quarter), fine labels; trained on the {ratio_name(ratio).split()[0]} m labels "
+        f"of {n - held}" + ("" if method == "naive" else " (statistics from their fine labels)")
     )
 
 
@@ -244,26 +275,28 @@ def gan_overrides(kind: str, s: dict[str, Any], every: int) -> dict[str, Any]:
     """What a long run changes in notebook 05's recipe (``s``: the profile's settings with the
     long run's epochs): its epochs, no safety cap, its scoring cadence, and for pix2pix (which
     holds no patches out in the notebook) the patches the cGAN holds out (``cgan_select_every``)."""
-    if kind == "cgan":
+    if GAN_KINDS[kind][0] == "cgan":
         return {"cgan_epochs": s["epochs"], "time_cap_s": None, "cgan_score_every": every}
     held = {"select_every": s["cgan_select_every"], "score_every": every}
     return {"epochs": s["epochs"], "time_cap_s": None} | held
 
 
 def _gan(s: dict[str, Any], plan: dict[str, Any], seed: int, resumed: int) -> Any:
-    """Notebook 05's pix2pix (tanh, as published) or cGAN, first seed, macro IoU every K steps on
-    held-out training patches (the recipe's ``select_every`` patches)."""
+    """Notebook 05's pix2pix (tanh or softmax image) or cGAN (residual or the paper's generator),
+    first seed, with the notebook's arguments, macro IoU every K steps on held-out training patches
+    (the recipe's ``select_every`` patches)."""
     kind, data = plan["kind"], gan_arrays(plan["paths"])
+    recipe, variant = GAN_KINDS[kind]
     common = dict(
         profile=plan["profile"], seeds=[seed], device=config.pick_device(verbose=False),
         checkpoint_for=lambda _tag: plan["ckpt"], progress=False,
         **gan_overrides(kind, s, plan["every"]),
     )  # fmt: skip
-    if kind == "cgan":
-        result = gan.cgan(data["coarse"], data["mask"], **common)
+    if recipe == "cgan":
+        result = gan.cgan(data["coarse"], data["mask"], **variant, **common)
     else:
         images, stats = data["image"], data["band_stats"]
-        result = gan.pix2pix(images, data["mask"], output="tanh", input_stats=stats, **common)
+        result = gan.pix2pix(images, data["mask"], input_stats=stats, **variant, **common)
     history = result.runs.histories[0]
     seen = len(history.steps["d_loss"]) // max(history.epochs_done, 1)
     return history, seen, _gan_note(plan["paths"], s, kind)
@@ -273,7 +306,7 @@ def _gan_note(paths: Any, s: dict[str, Any], kind: str) -> str:
     """What notebook 05's long runs validate on (the cGAN's ``cgan_select_every`` patches)."""
     n = len(datasets.DFC2020(paths.dfc2020, split="validation", s2_bands=bands.RGB_NIR))
     every = s["cgan_select_every"]
-    own = "the cGAN's own" if kind == "cgan" else "those the cGAN holds out"
+    own = "the cGAN's own" if GAN_KINDS[kind][0] == "cgan" else "those the cGAN holds out"
     return (
         f"{n // every} held-out training patches (every {every}th, {own}), fine labels; "
         f"trained on {n - n // every}"
@@ -281,22 +314,19 @@ def _gan_note(paths: Any, s: dict[str, Any], kind: str) -> str:
 
 
 TRAINERS: dict[str, Callable[..., Any]] = {
-    "unet": _unet, "label_sr": _label_sr, "naive_unet": _label_sr, "pix2pix": _gan,
-    "cgan": _gan, "ntl_sr": _ntl_sr,
+    "unet": _unet, **dict.fromkeys(LSR_KINDS, _label_sr), **dict.fromkeys(GAN_KINDS, _gan),
+    "ntl_sr": _ntl_sr,
 }  # fmt: skip
 NOTES: dict[str, Callable[..., str]] = {  # what each kind's history says it validated on
-    "unet": _unet_note, "label_sr": _lsr_note, "ntl_sr": _ntl_note,
-    "naive_unet": lambda paths, s: _lsr_note(paths, s, naive=True),
-    "pix2pix": lambda paths, s: _gan_note(paths, s, "pix2pix"),
-    "cgan": lambda paths, s: _gan_note(paths, s, "cgan"),
+    "unet": _unet_note, "ntl_sr": _ntl_note,
+    **{k: functools.partial(_lsr_note, kind=k) for k in LSR_KINDS},
+    **{k: functools.partial(_gan_note, kind=k) for k in GAN_KINDS},
 }  # fmt: skip
 HELD_OUT_IOU = ("iou", "held-out macro IoU", True, 0.01, 3)
 METRIC = {  # metric, label, higher is better, flat tolerance, digits
     "unet": HELD_OUT_IOU,
-    "label_sr": HELD_OUT_IOU,
-    "naive_unet": HELD_OUT_IOU,
-    "pix2pix": HELD_OUT_IOU,
-    "cgan": HELD_OUT_IOU,
+    **dict.fromkeys(LSR_KINDS, HELD_OUT_IOU),
+    **dict.fromkeys(GAN_KINDS, HELD_OUT_IOU),
     "ntl_sr": ("psnr", "validation PSNR (dB)", True, 0.1, 2),
 }
 
@@ -307,7 +337,7 @@ def steps_per_epoch(kind: str, s: dict[str, Any], paths: Any) -> int:
     batches, notebook 05 ``steps_per_epoch``, notebook 08 ``repeats`` per patch)."""
     if kind == "unet":
         return math.ceil(s["samples"] / s["batch"])
-    if kind in ("label_sr", "naive_unet"):
+    if kind in LSR_KINDS:
         return max(1, s["samples"] // s["batch"])
     if kind in GANS:
         return int(s["steps_per_epoch"])
@@ -315,15 +345,17 @@ def steps_per_epoch(kind: str, s: dict[str, Any], paths: Any) -> int:
 
 
 def notebook_epochs(kind: str, s: dict[str, Any]) -> int:
-    """The epochs the notebook trains ``kind`` for (the cGAN: ``cgan_epochs`` when set)."""
-    return int((s.get("cgan_epochs") if kind == "cgan" else None) or s["epochs"])
+    """The epochs the notebook trains ``kind`` for (the cGANs: ``cgan_epochs`` when set)."""
+    cgan = kind in GANS and GAN_KINDS[kind][0] == "cgan"
+    return int((s.get("cgan_epochs") if cgan else None) or s["epochs"])
 
 
 def schedule(kind: str, s: dict[str, Any]) -> str:
     """The story's sentence on the long run's learning-rate schedule (what its steps mean)."""
     if kind in GANS:
-        start = s.get("cgan_decay_from") if kind == "cgan" else s.get("decay_from")
-        if start is None and kind == "cgan":
+        cgan = GAN_KINDS[kind][0] == "cgan"
+        start = s.get("cgan_decay_from") if cgan else s.get("decay_from")
+        if start is None and cgan:
             return (
                 "Its learning rates stay constant, as in your run, so up to your step it trains "
                 "as your run did."
