@@ -43,7 +43,10 @@ import exercise_specs  # noqa: E402  (the registry: one entry per exercise)
 
 ITEM = re.compile(r"^(\d+)\.\s+(.*)$")
 VALUES_FILE = "exercise_values.json"
-REPORT_ONLY = '''# exercise variant (tools/exercise_outcomes.py): one torch thread; closing checks report, never stop
+SEEDS_FILE = (
+    "exercise_seeds.json"  # the seeds the run trained: SEEDS where a notebook has it, else SEED
+)
+REPORT_ONLY = """# exercise variant (tools/exercise_outcomes.py): one torch thread; closing checks report, never stop
 import torch as _torch
 from helpers.core import checks as _checks
 _torch.set_num_threads(1)
@@ -56,7 +59,7 @@ def _report_only(rules, profile):
     except AssertionError as error:
         print("exercise variant, check missed (expected when a variant moves a result):", error)
         return rules
-_checks.verify = _report_only'''
+_checks.verify = _report_only"""
 
 
 def exercises_in(path: Path) -> list[tuple[int, str]]:
@@ -111,16 +114,23 @@ def sync(data: dict[str, Any], found: dict[str, tuple[str, str]]) -> list[str]:
             missing.append(key)
             continue
         entry = exercises.setdefault(key, {"measurements": {}})
-        entry.update(notebook=stem, text=text, kind=spec["kind"], look_at=spec.get("look_at", ""),
-                     why=spec.get("why", ""))
+        entry.update(
+            notebook=stem,
+            text=text,
+            kind=spec["kind"],
+            look_at=spec.get("look_at", ""),
+            why=spec.get("why", ""),
+        )
         variants = spec.get("variants", {})
         entry["variants"] = {
             v: {"how": how_text(spec_v), "command": command_for(f"{key}{v}")}
             for v, spec_v in variants.items()
         }
         entry["measurements"] = {  # a measurement of a variant whose spec changed since is dropped
-            v: m for v, m in entry["measurements"].items()
-            if v in variants and m.get("spec") == {"variant": variants[v], "values": spec.get("values", {})}
+            v: m
+            for v, m in entry["measurements"].items()
+            if v in variants
+            and m.get("spec") == {"variant": variants[v], "values": spec.get("values", {})}
         }
         for m in entry["measurements"].values():
             m["stale"] = changed_since(m, stem)
@@ -159,7 +169,11 @@ def how_text(variant: dict[str, Any]) -> str:
     several lines becomes an indented code block of the list item)."""
     parts = [f"`-p {k} {json.dumps(v)}`" for k, v in variant.get("params", {}).items()]
     snippet = (variant.get("snippet") or "").strip()
-    where = f"after the cell holding `{variant['after']}`" if variant.get("after") else "after the settings cell"
+    where = (
+        f"after the cell holding `{variant['after']}`"
+        if variant.get("after")
+        else "after the settings cell"
+    )
     if snippet and "\n" not in snippet:
         parts.append(f"{where}: `{snippet}`")
     elif snippet:
@@ -171,7 +185,7 @@ def how_text(variant: dict[str, Any]) -> str:
 def command_for(variant_id: str, profile: str = "teaching", seed: int = 0) -> str:
     """The command that measures one variant (as recorded beside its values)."""
     return (
-        f"nice -n 15 .venv/bin/python tools/exercise_outcomes.py run {variant_id} "
+        f"nice -n 19 .venv/bin/python tools/exercise_outcomes.py run {variant_id} "
         f"--profile {profile} --seed {seed}"
     )
 
@@ -191,7 +205,8 @@ def split_id(variant_id: str) -> tuple[str, str]:
 
 def variant_notebook(src: Path, variant: dict[str, Any], exprs: dict[str, str], out: Path) -> Path:
     """A copy of ``src`` with the report-only checks, the variant's snippet after its cell and a
-    last cell that writes ``exprs`` (evaluated in the kernel) to ``VALUES_FILE`` beside ``out``."""
+    last cell that writes ``exprs`` (evaluated in the kernel) to ``VALUES_FILE`` and the seeds the
+    run trained to ``SEEDS_FILE`` beside ``out``."""
     nb = nbformat.read(src, as_version=4)
     cells = nb.cells
     where = next(i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
@@ -212,7 +227,10 @@ def variant_notebook(src: Path, variant: dict[str, Any], exprs: dict[str, str], 
         "    try:\n        _v = {str(a): float(b) for a, b in dict(_v).items()}\n"
         "    except Exception:\n        try:\n            _v = float(_v)\n        except Exception:\n"
         "            _v = str(_v)[:200]\n    _values[_k] = _v\n"
-        f"open({str(out.parent / VALUES_FILE)!r}, 'w').write(_json.dumps(_values))"
+        f"open({str(out.parent / VALUES_FILE)!r}, 'w').write(_json.dumps(_values))\n"
+        "_s = globals().get('SEEDS')\n"
+        "_s = [int(x) for x in _s] if isinstance(_s, (list, tuple)) else [int(SEED)]\n"
+        f"open({str(out.parent / SEEDS_FILE)!r}, 'w').write(_json.dumps(_s))"
     )
     cells.append(nbformat.v4.new_code_cell(dump))
     path = out.parent / f"variant_{src.name}"
@@ -223,22 +241,30 @@ def variant_notebook(src: Path, variant: dict[str, Any], exprs: dict[str, str], 
 def machine() -> str:
     """Where a run happened: host, cores, load at the start (times depend on it; metrics do not)."""
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{platform.node()}, {os.cpu_count()} cores, cpu, 1 torch thread, load {load:.1f} at start"
+    return (
+        f"{platform.node()}, {os.cpu_count()} cores, cpu, 1 torch thread, load {load:.1f} at start"
+    )
 
 
 def commit(stem: str | None = None) -> str:
     """The checked-out commit (short hash), marked when the notebook ``stem`` or the package had
     uncommitted edits at run time (the working tree is what ran)."""
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
     label = done.stdout.strip() or "unknown"
     if stem:
         paths = ["src/helpers", f"notebooks/{stem}.ipynb"]
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", *paths], cwd=ROOT).returncode
+        dirty = subprocess.run(
+            ["git", "diff", "--quiet", "HEAD", "--", *paths], cwd=ROOT
+        ).returncode
         label += " + uncommitted edits" if dirty else ""
     return label
 
 
-def execute(stem: str, variant: dict[str, Any], exprs: dict[str, str], profile: str, seed: int) -> dict[str, Any]:
+def execute(
+    stem: str, variant: dict[str, Any], exprs: dict[str, str], profile: str, seed: int
+) -> dict[str, Any]:
     """Run one (variant) notebook under papermill at ``profile``/``seed``; return its measurement."""
     work = Path(tempfile.mkdtemp(prefix=f"eosr-ex-{stem[:2]}-"))
     out = work / "out.ipynb"
@@ -259,6 +285,7 @@ def execute(stem: str, variant: dict[str, Any], exprs: dict[str, str], profile: 
         "values": json.loads(values_path.read_text()),
         "profile": profile,
         "seed": seed,
+        "seeds": json.loads((work / SEEDS_FILE).read_text()),
         "commit": rev,
         "notebook_sha": sha,
         "machine": where,
@@ -283,7 +310,9 @@ def run(data: dict[str, Any], variant_id: str, profile: str, seed: int, baseline
         measure_baseline(stem, profile, seed)
     fresh = load_json()
     base = fresh["baselines"].get(base_key)
-    if not spec["variants"][v] and base:  # the unchanged notebook: its baseline run is the measurement
+    if (
+        not spec["variants"][v] and base
+    ):  # the unchanged notebook: its baseline run is the measurement
         measured = {**base, "values": {k: base["values"][k] for k in exprs}}
     else:
         measured = execute(stem, spec["variants"][v], exprs, profile, seed)
@@ -300,7 +329,7 @@ def measure_baseline(stem: str, profile: str, seed: int) -> None:
     exprs = exercise_specs.baseline_values(stem[:2])
     measured = {**execute(stem, {}, exprs, profile, seed), "exprs": exprs}
     measured["command"] = (
-        f"nice -n 15 .venv/bin/python tools/exercise_outcomes.py baseline {stem[:2]} "
+        f"nice -n 19 .venv/bin/python tools/exercise_outcomes.py baseline {stem[:2]} "
         f"--profile {profile} --seed {seed}"
     )
     fresh = load_json()
@@ -310,13 +339,19 @@ def measure_baseline(stem: str, profile: str, seed: int) -> None:
 
 def reference(data: dict[str, Any], run_dir: Path) -> None:
     """Fill each concept answer's numbers from the records of a reference run folder."""
-    records = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines() if line.strip()]
+    records = [
+        json.loads(line)
+        for line in (run_dir / "results.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
     for key, spec in exercise_specs.SPECS.items():
         if spec["kind"] != "concept" or key not in data["exercises"]:
             continue
         numbers = {}
         for name, (notebook, method, field) in spec["numbers"].items():
-            rec = [r for r in records if r["notebook"].startswith(notebook) and method in r["method"]]
+            rec = [
+                r for r in records if r["notebook"].startswith(notebook) and method in r["method"]
+            ]
             if not rec:
                 raise SystemExit(f"{run_dir}: no record of {notebook} with method {method!r}")
             value: Any = rec[-1]
@@ -351,15 +386,26 @@ def change_text(name: str, new: Any, old: Any) -> str:
                        key=lambda t: abs(t[0]), reverse=True)  # fmt: skip
         alone = [(side, k, v) for side, d, o in (("variant", new, old), ("baseline", old, new))
                  for k, v in d.items() if k not in o]  # fmt: skip
-        return f"{name}, largest changes: " + (", ".join(
-            [f"{k} {old[k]:.3g} -> {new[k]:.3g} ({d:+.3g})" for d, k in diffs[:5]]
-            + [f"{k} {v:.3g} ({side} only)" for side, k, v in alone]
-        ) or "none")
+        return f"{name}, largest changes: " + (
+            ", ".join(
+                [f"{k} {old[k]:.3g} -> {new[k]:.3g} ({d:+.3g})" for d, k in diffs[:5]]
+                + [f"{k} {v:.3g} ({side} only)" for side, k, v in alone]
+            )
+            or "none"
+        )
     if isinstance(new, float) and isinstance(old, float):
         return f"{name}: {fmt(old)} -> {fmt(new)} ({fmt(new - old, sign=True)})"
     if isinstance(old, str) and old.startswith("error"):  # a value only the variant computes
         return f"{name}: {fmt(new)}"
     return f"{name}: {fmt(old)} -> {fmt(new)}"
+
+
+def seeds_text(seeds: list[int]) -> str:
+    """How many seeds a run trained: "one seed (0)", or "3 seeds (0, 1, 2; a trained row is their
+    mean)" for a notebook that trains each row once per seed of its ``SEEDS``."""
+    if len(seeds) == 1:
+        return f"one seed ({seeds[0]})"
+    return f"{len(seeds)} seeds ({', '.join(map(str, seeds))}; a trained row is their mean)"
 
 
 def measurement_lines(entry: dict[str, Any], data: dict[str, Any]) -> list[str]:
@@ -373,16 +419,34 @@ def measurement_lines(entry: dict[str, Any], data: dict[str, Any]) -> list[str]:
             lines.append(f"- {label} **Not measured yet**: `{info['command']}`")
             continue
         unchanged = not m.get("spec", {}).get("variant")  # the notebook as it is: values alone
-        base = {} if unchanged else data["baselines"].get(m.get("baseline") or "", {}).get("values", {})
+        base = (
+            {}
+            if unchanged
+            else data["baselines"].get(m.get("baseline") or "", {}).get("values", {})
+        )
         changes = [change_text(k, val, base[k]) if k in base else f"{k}: {fmt(val)}"
                    for k, val in m["values"].items()]  # fmt: skip
         b = data["baselines"].get(m.get("baseline") or "", {})
-        base_note = f"; baseline commit {b['commit']}, {b['date']}" if b and b.get("commit") != m["commit"] else ""
-        smoke = " (it checks that the variant runs; too few steps to judge the effect)" if m["profile"] == "smoke" else ""
-        stale = " **The notebook's code has changed since this run; its numbers may differ now.**" if m.get("stale") else ""
+        base_note = (
+            f"; baseline commit {b['commit']}, {b['date']}"
+            if b and b.get("commit") != m["commit"]
+            else ""
+        )
+        smoke = (
+            " (it checks that the variant runs; too few steps to judge the effect)"
+            if m["profile"] == "smoke"
+            else ""
+        )
+        stale = (
+            " **The notebook's code has changed since this run; its numbers may differ now.**"
+            if m.get("stale")
+            else ""
+        )
         lines.append(
-            f"- {label} Measured in the {m['profile']} profile{smoke}, seed {m['seed']}"
-            + ("" if unchanged else ", baseline -> variant") + ": " + "; ".join(changes)
+            f"- {label} Measured in the {m['profile']} profile{smoke}, {seeds_text(m['seeds'])}"
+            + ("" if unchanged else ", baseline -> variant")
+            + ": "
+            + "; ".join(changes)
             + f". (commit {m['commit']}{base_note}, {m['machine']}, {m['seconds']:.0f} s, {m['date']}; `{m['command']}`)"
             + stale
         )
@@ -396,11 +460,16 @@ def render(data: dict[str, Any]) -> str:
         "",
         "Generated by `tools/exercise_outcomes.py render` from `docs/exercises.json`; do not edit by hand.",
         "Every exercise of the notebooks has an entry. A *variant* was run once with the command shown",
-        "(the notebook with the stated change, one seed, on the sample scene unless the notebook is a real",
-        "scene) beside the unchanged notebook with the same profile and seed; one seed is one draw, so read",
-        "a change smaller than the seed spread of the notebook's own table as no change. A *concept*",
-        "answer quotes numbers from a reference run's records. *Outside* tasks need Earth Engine, a GIS",
-        "or your own data and were not run here. Times depend on the machine's load; metrics do not.",
+        "(the notebook with the stated change, on the sample scene unless the notebook is a real scene)",
+        "beside the unchanged notebook with the same profile and seeds; each line says how many seeds the",
+        "run trained (one, or the notebook's own `SEEDS`, whose mean each trained row is). A run is one",
+        "draw, so read a change smaller than the seed spread of the notebook's own table as no change.",
+        "A *concept* answer quotes numbers from a reference run's records. *Outside* tasks need Earth",
+        "Engine, a GIS or your own data and were not run here. Times depend on the machine's load;",
+        "metrics do not.",
+        "",
+        "<!-- the snippets below are shown exactly as they ran: `ruff format` leaves this page alone -->",
+        "<!-- fmt: off -->",
         "",
     ]
     current = None
@@ -415,7 +484,9 @@ def render(data: dict[str, Any]) -> str:
         elif entry["kind"] == "concept":
             ref = entry.get("reference")
             source = f" (numbers: run `{ref['run']}`, {ref['profile']} profile)" if ref else ""
-            out.append(f"- Answer{source}: {entry.get('answer', 'not filled yet: run `reference`')}")
+            out.append(
+                f"- Answer{source}: {entry.get('answer', 'not filled yet: run `reference`')}"
+            )
         else:
             out.append(f"- Not run here: {entry['answer']}")
         if entry.get("why"):
@@ -442,7 +513,7 @@ def problems(found: dict[str, tuple[str, str]], data: dict[str, Any], page: str)
     out += [f"{key}: in {JSON_PATH.name} but in no notebook" for key in entries if key not in found]
     for key, entry in entries.items():
         for v, m in entry.get("measurements", {}).items():
-            lacking = {"values", "profile", "commit", "machine", "command"} - set(m)
+            lacking = {"values", "profile", "commit", "machine", "command", "seeds"} - set(m)
             if lacking:
                 out.append(f"{key}{v}: measurement lacks {sorted(lacking)}")
     if page != render(data):
@@ -454,7 +525,9 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: sync, run, baseline, reference, render [--check]."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("action", choices=["sync", "run", "baseline", "reference", "render"])
-    parser.add_argument("target", nargs="?", help="a variant id (06.2a), a notebook (06) or a run folder")
+    parser.add_argument(
+        "target", nargs="?", help="a variant id (06.2a), a notebook (06) or a run folder"
+    )
     parser.add_argument("--profile", default="teaching")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--check", action="store_true", help="render: fail if the page is stale")
@@ -475,7 +548,9 @@ def main(argv: list[str] | None = None) -> int:
         reference(data, Path(args.target))
     page = render(load_json())
     if args.check:
-        found = problems(all_exercises(), load_json(), PAGE_PATH.read_text() if PAGE_PATH.exists() else "")
+        found = problems(
+            all_exercises(), load_json(), PAGE_PATH.read_text() if PAGE_PATH.exists() else ""
+        )
         print("\n".join(found) or "answers page up to date")
         return 1 if found else 0
     PAGE_PATH.write_text(page)
