@@ -55,6 +55,7 @@ LAYERS: dict[str, int] = {
     "data.coarse_labels": 2,
     # 3 models: networks, losses, metrics, the classic method
     "models.ntl_sr": 3,
+    "models.registration": 3,
     "models.pix2pix": 3,
     "models.unet": 3,
     "models.losses": 3,

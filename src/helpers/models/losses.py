@@ -479,6 +479,11 @@ def generator_loss(
 # the scaled HR target average-pooled to the size of prediction j; BCE with logits of an ISP head.
 NTL_ALPHA = 0.97  # the BCE (~0.3-0.7) would otherwise swamp the L1 (~0.03 on the sqrt scale)
 NTL_BETAS = (0.25, 0.25, 0.5)  # x2, x4, x8
+# expected lights of the registration (helpers.models.registration): L1 weight beside the SR L1;
+# chosen on the validation patches of the sample scene (notebook 09's recipe, seeds 0-2): the
+# full model's warp left lit coarse lights 0.52 / 0.43 / 0.42 coarse px from where the scene put
+# them at weights 1 / 5 / 20 (no warp: 0.61)
+NTL_REGISTRATION_WEIGHT = 5.0
 
 
 def ntl_sr_loss(
@@ -489,12 +494,15 @@ def ntl_sr_loss(
     betas: tuple[float, ...] = NTL_BETAS,
     multiscale: bool = True,
     auxiliary: bool = True,
+    registration_weight: float = NTL_REGISTRATION_WEIGHT,
 ) -> object:
     """DeepLight multi-scale L1 + ISP auxiliary BCE on scaled targets (see ``helpers.models.ntl_sr``).
 
     ``outputs``: the model's dict (``"scales"`` coarse to fine, ``"isp_logits"``); ``high_res``
     (B, 1, H, W) scaled target; ``isp`` (B, 1, H, W) 0/1. ``multiscale=False`` keeps only the final
-    scale (beta = 1); ``auxiliary=False`` sets alpha = 1 (no BCE).
+    scale (beta = 1); ``auxiliary=False`` sets alpha = 1 (no BCE). When the outputs hold
+    ``"expected"`` (the registration's expected lights, :mod:`helpers.models.registration`), their
+    L1 to the target, times ``registration_weight``, is added to the L1 term: it is how they learn.
     """
     import torch.nn.functional as F
 
@@ -512,6 +520,8 @@ def ntl_sr_loss(
             else F.adaptive_avg_pool2d(high_res, pred.shape[-2:])
         )
         l1 = l1 + beta * F.l1_loss(pred, target)
+    if "expected" in outputs:
+        l1 = l1 + registration_weight * F.l1_loss(outputs["expected"], high_res)
     if not auxiliary:
         return l1
     if isp is None:

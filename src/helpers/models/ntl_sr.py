@@ -83,6 +83,7 @@ from torch import nn
 from ..core.bands import DN_MAX  # 63: DMSP-like 6-bit DN saturate
 from ..core.bands import NTL_CONTEXT_BANDS as CONTEXT_BANDS  # the yardstick's bands and scales
 from ..core.bands import NTL_CONTEXT_SIGMAS as CONTEXT_SIGMAS
+from . import registration as reg
 
 # ---- input / target scaling (the one place that defines it) ----
 
@@ -284,15 +285,17 @@ class AffineTransformation(nn.Module):
         nn.init.zeros_(self.theta.bias)
         self.register_buffer("identity", torch.tensor([1.0, 0, 0, 0, 1.0, 0]), persistent=False)
 
-    def estimate(self, ntl: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-        """The affine matrices (B, 2, 3), in grid units of ``ntl``'s size."""
+    def estimate(
+        self, ntl: torch.Tensor, ref: torch.Tensor, found: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The affine matrices (B, 2, 3), in grid units of ``ntl``'s size; ``found`` (B, 2), a
+        translation in LR px from :func:`helpers.models.registration.correlation_shift`, is added."""
         h, w = ntl.shape[-2:]
         delta = self.theta(self.locate(torch.cat([ntl, ref], 1))).view(-1, 2, 3)
         # linear part: bounded correction; translation (LR px) x shift_gain x 2 / size (grid units)
         linear = self.linear_max * torch.tanh(delta[..., :2])
-        shift = (
-            delta[..., 2:] * self.shift_gain * delta.new_tensor([2.0 / w, 2.0 / h]).view(1, 2, 1)
-        )
+        px = delta[..., 2:] * self.shift_gain + (0 if found is None else found.unsqueeze(-1))
+        shift = px * delta.new_tensor([2.0 / w, 2.0 / h]).view(1, 2, 1)
         return self.identity.view(1, 2, 3) + torch.cat([linear, shift], -1)
 
     def forward(self, ntl: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -399,6 +402,32 @@ class DeformableAlignment(nn.Module):
         return ntl + self.act(self.deform(ntl, offsets))
 
 
+# ExpectedLights: standardised guidance (B, 8, H, W) -> expected lights (B, 1, H, W), scaled target units
+class ExpectedLights(nn.Module):
+    """Per-pixel MLP (1x1 convs) of the guidance bands and their blurs: the lights the land cover,
+    roofs and relief at each fine pixel imply (trained against the fine training target, by
+    ``losses.ntl_sr_loss``), what the coarse lights are registered to
+    (:func:`helpers.models.registration.correlation_shift`)."""
+
+    sigmas = (2.0, 6.0)  # fine px: street and block scales
+    bloom_sigma = 6.0  # fine px: on the coarse grid they are blurred like the sensor's overglow
+
+    def __init__(self, guide_bands: int = 8, width: int = 16) -> None:
+        super().__init__()
+        c = guide_bands * (1 + len(self.sigmas))
+        self.mlp = nn.Sequential(nn.Conv2d(c, width, 1), nn.LeakyReLU(0.1), nn.Conv2d(width, 1, 1))
+        nn.init.zeros_(self.mlp[-1].weight)  # flat at init: no shift is found until it learns
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def forward(self, guide: torch.Tensor) -> torch.Tensor:
+        return self.mlp(torch.cat([guide] + [gaussian_blur(guide, s) for s in self.sigmas], 1))
+
+    def coarse(self, expected: torch.Tensor, ratio: int) -> torch.Tensor:
+        """Expected fine lights (B, 1, H, W) as the coarse sensor would see them: blurred by the
+        overglow, block-averaged to (B, 1, H / ratio, W / ratio)."""
+        return F.avg_pool2d(gaussian_blur(expected, self.bloom_sigma), ratio)
+
+
 # SpatialAlignment: ntl (B, w, h, w), guide (B, 8, 8h, 8w) -> aligned ntl (B, w, h, w) + extras
 class SpatialAlignment(nn.Module):
     """Align LR NTL features to the guidance grid: affine -> local deformation -> deformable CNN."""
@@ -410,6 +439,7 @@ class SpatialAlignment(nn.Module):
         local_deformation: bool,
         deformable: bool,
         guide_bands: int = 8,
+        registration: bool = True,
     ) -> None:
         super().__init__()
         # reference features on the LR grid: (B, 8, 8h, 8w) -> (B, w, h, w)
@@ -417,6 +447,9 @@ class SpatialAlignment(nn.Module):
             conv(guide_bands, width, 2), conv(width, width, 2), conv(width, width, 2)
         )
         self.affine = AffineTransformation(width) if affine else None
+        # the affine translation also found by correlating the coarse lights with the lights the
+        # guidance implies (helpers.models.registration; trained against the fine target)
+        self.expected = ExpectedLights(guide_bands) if affine and registration else None
         self.local = LocalDeformation(width) if local_deformation else None
         self.deformable = DeformableAlignment(width) if deformable else None
 
@@ -428,7 +461,14 @@ class SpatialAlignment(nn.Module):
         extras: dict[str, torch.Tensor] = {}
         both = torch.cat([low_res, ntl], 1)  # warped together: one geometry for input and features
         if self.affine is not None:
-            theta = self.affine.estimate(both[:, 1:], ref)
+            found = None
+            if self.expected is not None:
+                extras["expected"] = self.expected(guide)  # (B, 1, 8h, 8w), scaled target units
+                coarse = self.expected.coarse(
+                    extras["expected"], guide.shape[-1] // low_res.shape[-1]
+                )
+                found = reg.correlation_shift(low_res, coarse)
+            theta = self.affine.estimate(both[:, 1:], ref, found)
             both, extras["theta"] = warp_affine(both, theta), theta
         if self.local is not None:
             flow = self.local.estimate(both[:, 1:], ref)
@@ -490,6 +530,9 @@ class NTLSRConfig:
     ratio: int = 8
     pixel_width: int = 64  # hidden width of the per-pixel path
     context: bool = True  # the pixel path also sees blurs of lights and bands (ours, see above)
+    registration: bool = (
+        True  # affine translation also by correlation (helpers.models.registration)
+    )
 
 
 # MMNTLSR: low_res (B,1,h,w), dmo (B,7,8h,8w), dem (B,1,8h,8w), all scaled -> dict of outputs
@@ -510,7 +553,9 @@ class MMNTLSR(nn.Module):
         self.ntl_stem = nn.Sequential(conv(1, w), conv(w, w))  # (B,1,h,w) -> (B,w,h,w)
         aligned = cfg.deformable or cfg.affine or cfg.local_deformation
         self.alignment = (
-            SpatialAlignment(w, cfg.affine, cfg.local_deformation, cfg.deformable)
+            SpatialAlignment(
+                w, cfg.affine, cfg.local_deformation, cfg.deformable, registration=cfg.registration
+            )
             if aligned
             else None
         )
