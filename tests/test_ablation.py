@@ -163,7 +163,7 @@ def test_alignment_rules_hold_for_an_honest_record_and_fail_on_a_broken_one():
     from helpers.core import checks
 
     def passed(record):
-        return all(c.passed for c in ablation.rules_alignment(record, seeds=3))
+        return all(c.passed for c in ablation.rules_alignment(record, seeds=3, prefix=""))
 
     assert passed(_aligned())
     assert passed(_aligned(warp_rms_coarse_px=0.6, verdict="beats"))
@@ -172,7 +172,26 @@ def test_alignment_rules_hold_for_an_honest_record_and_fail_on_a_broken_one():
     assert not passed(_aligned(**{"warp seeds": 1}))
     assert not passed(_aligned(verdict="beats"))  # a flattering verdict the numbers do not hold
     with pytest.raises(AssertionError, match="verdict"):
-        checks.verify(ablation.rules_alignment(_aligned(verdict="beats"), seeds=3), "teaching")
+        checks.verify(
+            ablation.rules_alignment(_aligned(verdict="beats"), seeds=3, prefix=""), "teaching"
+        )
+
+
+def test_alignment_rules_read_the_lit_errors_and_hold_a_promise():
+    """By default the verdict is the lit pixels' (where there is light to register); with
+    ``promised`` a warp that does not beat no warp fails as a learned check (a smoke run warns)."""
+    from helpers.core import checks
+
+    lit = {f"lit_{k}" if "rms" in k else k: v for k, v in _aligned(verdict="beats").items()}
+    lit["lit_warp_rms_coarse_px"] = 0.4  # beats the lit null 1.1; the all-pixel keys are absent
+    assert all(c.passed for c in ablation.rules_alignment(lit, seeds=3, promised=True))
+    worse = dict(lit, lit_warp_rms_coarse_px=1.3, verdict="falls behind")
+    rules = ablation.rules_alignment(worse, seeds=3, promised=True)
+    assert [c.name for c in rules if not c.passed] == ["the alignment modules beat no warp"]
+    assert all(c.passed for c in ablation.rules_alignment(worse, seeds=3))  # not promised
+    with pytest.raises(AssertionError, match="beat no warp"):
+        checks.verify(rules, "teaching")
+    checks.verify(rules, "smoke")  # learned: a smoke run only warns
 
 
 def test_alignment_verdict_ties_inside_the_seed_spread():

@@ -315,12 +315,11 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # epochs per row and seed (teaching: 9 x (40 patches / batch 4) = 90 steps each, 3 seeds x 8
     # rows, so the notebook fits 5 min; before the stratified split 11 x 8 = 88 steps: 0.9 s per
     # 8 steps on the slow quiet 2-core VM of 2026-12-02); seeds: per row (mean +- std).
-    # Alignment at this budget (helpers.training.ablation.warp_errors on the val patches of the
-    # high-frequency scene, seeds 0-2, 1 thread, 2026-12-05): the full model's warp leaves the
-    # coarse lights 1.20, 1.18, 1.20 coarse px RMS from where the scene put them, no warp 1.19: it
-    # moves 0.02-0.07 coarse px. Seed 0: 960 steps left 1.23, warp gains x8 / x32 1.23 (moving
-    # 0.07 / 0.23); a registration loss (warped coarse lights vs the pooled training target, seeds
-    # 0-2) moved it 0.8-0.9 coarse px the wrong way (1.65-1.69). The steps were kept.
+    # Alignment (ablation.warp_errors, validation patches, default scene, seeds 0-2, 1 thread,
+    # 2026-12-06): with registration (helpers.models.registration) the full model's warp leaves lit
+    # coarse lights 0.43 coarse px from where the scene put them (no warp 0.61) at these steps; the
+    # learned translation alone had moved them 0.03-0.09 px (also at 10x the steps). The
+    # high-frequency option is not recoverable by any estimator (helpers.data.misregistration).
     "ntl_ablation": {
         "smoke": {
             "batch": 4,
