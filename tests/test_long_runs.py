@@ -127,6 +127,9 @@ def test_flattening_point_and_story_come_from_the_numbers():
     assert "still improving at its last measured step (1,600)" in stopped
     assert text.endswith(long_runs.COSINE)  # a history without a schedule: the cosine recipes
     assert long_runs.story({**history, "schedule": "Linear decay."}, 400).endswith("Linear decay.")
+    assert "falls back" not in text  # the end (0.666) is within 2 x 0.01 of the best
+    peaked = {**history, "val": [{"iou": v} for v in (0.41, 0.52, 0.6, 0.7, 0.7, 0.7, 0.6, 0.6)]}
+    assert "after its best it falls back by 0.067 by its last step" in long_runs.story(peaked, 400)
 
 
 def test_a_notebook_without_a_history_says_so(tmp_path):

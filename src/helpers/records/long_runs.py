@@ -202,6 +202,12 @@ def story(history: Mapping[str, Any], stopped_at: int) -> str:
         )
     else:
         verdict = f"it was already within {tol:g} of its best by your step"
+    drop = (best_v - end_v) if higher else (end_v - best_v)
+    if done > stopped_at and drop > 2 * tol:  # peaked, then lost it: more steps stop paying
+        verdict += (
+            f"; after its best it falls back by {drop:.{d}f} by its last step, so more steps of "
+            "this recipe stop paying (keep the best checkpoint, or stop near the best step)"
+        )
     return (
         f"Your run stopped after {stopped_at:,} optimisation steps. A long run of the same recipe "
         f"({history['model']}, {history['profile']} profile; validation: {history['validation']}), "
