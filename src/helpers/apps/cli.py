@@ -324,4 +324,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    code = main()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # a torchrun rank (`python -m helpers.apps.cli`): its files are written and its process
+        # group is gone; skip the C++ teardown, where gloo's threads still aborted a finished
+        # rank now and then ("terminate called without an active exception", SIGABRT)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
