@@ -88,3 +88,19 @@ def test_exercise_lists_are_parsed_with_their_continuation_lines(tmp_path) -> No
     path = tmp_path / "99_x.ipynb"
     nbformat.write(nb, path)
     assert eo.exercises_in(path) == [(1, "First, continued."), (2, "Second.")]
+
+
+@pytest.mark.parametrize(
+    "names, seeds",
+    [
+        ({"SEED": 0, "SEEDS": None, "SEED_LIST": [0, 1, 2]}, [0, 1, 2]),  # notebook 09's way
+        ({"SEED": 0, "SEEDS": [0, 1, 2, 3]}, [0, 1, 2, 3]),  # notebook 05's way
+        ({"SEED": 4}, [4]),  # one seed
+    ],
+)
+def test_the_seeds_a_run_trained_are_read_from_the_kernel(tmp_path, names, seeds) -> None:
+    """The variant notebook's last cell records the seeds the run trained (the page says how many)."""
+    src = Path(__file__).resolve().parents[1] / "notebooks" / "09_ntl_ablation.ipynb"
+    path = eo.variant_notebook(src, {}, {}, tmp_path / "out.ipynb")
+    exec(nbformat.read(path, as_version=4).cells[-1].source, dict(names))
+    assert json.loads((tmp_path / eo.SEEDS_FILE).read_text()) == seeds

@@ -228,7 +228,7 @@ def variant_notebook(src: Path, variant: dict[str, Any], exprs: dict[str, str], 
         "    except Exception:\n        try:\n            _v = float(_v)\n        except Exception:\n"
         "            _v = str(_v)[:200]\n    _values[_k] = _v\n"
         f"open({str(out.parent / VALUES_FILE)!r}, 'w').write(_json.dumps(_values))\n"
-        "_s = globals().get('SEEDS')\n"
+        "_s = globals().get('SEED_LIST', globals().get('SEEDS'))\n"  # 09 keeps its list in SEED_LIST
         "_s = [int(x) for x in _s] if isinstance(_s, (list, tuple)) else [int(SEED)]\n"
         f"open({str(out.parent / SEEDS_FILE)!r}, 'w').write(_json.dumps(_s))"
     )
