@@ -52,6 +52,7 @@ A09 = {"PSNR (mean over seeds)": rec("psnr", "09"), "lit MAE": rec("mae_lit", "0
 R11 = {"macro IoU": rec("iou", "11"), "accuracy": rec("accuracy", "11"),
        "U-Net per-class IoU": per_class("11", "U-Net (")}  # fmt: skip
 R13 = {"macro IoU": rec("iou", "13")}
+LOSS11 = "{f'epoch {i + 1}': float(history.train_loss[i]) for i in sorted({0, len(history.train_loss) // 2, len(history.train_loss) - 1})}"
 RANK13 = "{m: float(i + 1) for i, m in enumerate(sorted(SUMMARIES, key=lambda m: -SUMMARIES[m]['mean']['iou']))}"
 CELLS13 = "{f'{RATIO_NAME[r]} {h}': COARSE[r][h]['labelled_cells'] for r in RATIOS for h in ('west', 'east')}"
 L04 = {"macro IoU": rec("iou", "04")}
@@ -580,12 +581,13 @@ SPECS: dict[str, dict[str, Any]] = {
     "11.7": {
         "kind": "variant",
         "variants": {
-            "": {
-                "snippet": "_Scene = Scene\n\n\ndef Scene(*args, **kwargs):\n    if getattr(kwargs.get('normalise'), '__name__', '') == 'standardise':\n        kwargs['normalise'] = 's2'\n    return _Scene(*args, **kwargs)"
+            "": {  # the U-Net's crops in [0, 1] (normalise="s2"); its prediction fed the same way
+                "snippet": "crops = Scene(folder / 's2.tif', folder / 'labels.tif', classes=folder / 'classes.json', bands=BANDS, normalise='s2', split='west', crop=CROP, samples=SAMPLES, augment=True, seed=SEED, min_labelled=MIN_LABELLED).load()\nMEAN, STD = 0.0, 1.0  # the prediction cell then feeds the s2-normalised image, as in training",
+                "after": "crops = Scene(",
             }
         },
-        "values": R11,
-        "look_at": "the U-Net's training loss curve and macro IoU.",
+        "values": {**R11, "U-Net training loss (epoch 1, middle, last)": LOSS11},
+        "look_at": "the U-Net's training loss at its first, middle and last epoch, and macro IoU.",
     },
     # 12 real night lights (runs take minutes)
     "12.1": {
