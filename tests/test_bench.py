@@ -119,6 +119,16 @@ def test_bench_writes_the_readme_results_table_from_the_newest_teaching_run(monk
     row = next(line for line in text.splitlines() if "U-Net (S2 RGB+NIR)" in line)
     assert "iou 38.12 %" in row and "iou 72.00 %" in row and "sample scene" in row
     assert "50.00 %" not in text  # only the newest run's records
+    # a newer run of fewer notebooks (one notebook re-timed) leaves the whole run's table
+    (runs / "20260101-000000-teaching" / results.NOTEBOOK_LOG).write_text(
+        json.dumps({"notebook": "00_setup_and_tour", "status": "ok", "seconds": 5.0})
+        + "\n"
+        + json.dumps({"notebook": "03_unet_landcover", "status": "ok", "seconds": 60.0})
+        + "\n"
+    )
+    assert bench.main(profile="smoke", only=["notebooks"], readme=readme) == 0
+    text = readme.read_text()
+    assert "`20260101-000000-teaching`" in text and "iou 50.00 %" in text
 
 
 def test_readme_results_block_carries_the_three_orderings_only_when_notebook_13_recorded():

@@ -565,8 +565,10 @@ RESULTS_END = "<!-- /eosr:results -->"
 
 
 def results_section(profile: str = "teaching") -> str:
-    """Markdown: the results of the newest reproduction run of ``profile`` (one run, so the rows
-    come from one commit and one machine), published numbers beside them."""
+    """Markdown: the results of the newest reproduction run of ``profile`` that executed the most
+    notebooks (one run, so the rows come from one commit and one machine; a later run of a few
+    notebooks, e.g. to re-time one, does not replace a whole run's table), published numbers
+    beside them."""
     found = [
         d
         for d in sorted(config.runs_dir().glob(f"*-{profile}"))
@@ -576,7 +578,7 @@ def results_section(profile: str = "teaching") -> str:
         return (
             f"No `{profile}` reproduction run found yet: run `make reproduce`, then `eosr bench`."
         )
-    run = found[-1]
+    run = max(found, key=lambda d: (len(results.load_notebook_log(d)), d.name))
     log = results.load_notebook_log(run)
     failed = sorted(r["notebook"] for r in log if r.get("status") != "ok")
     note = (
