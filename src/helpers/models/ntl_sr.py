@@ -2,13 +2,13 @@
 
 Source documents (docs/sources.md; neither released code, so this is an open re-implementation from their text):
 
-- ``000_*.txt`` PANDA-FINE slides (L. Zhang): the MMNTLSR model with three boxes, a
+- The PANDA-FINE slides (L. Zhang): the MMNTLSR model with three boxes, a
   *multi-modality fusion module* ("fuse multi-modality features parallelly from high to low",
   better than "simply the concatenation"), a *local-global refinement module* ("super-resolution
   heads + auxiliary supervision + multi-scale prediction losses") and a *spatial alignment module*
   ("local deformation + deformable CNN + affine transformation"); inputs DMSP-like PANDA NTL,
   Landsat 8 (7 bands) and DEM; supervision Luojia-01.
-- ``001_*.txt`` DeepLight README (IJCAI 2024): inputs LR NTL, DMO (7 bands), DEM; supervision
+- The DeepLight README (IJCAI 2024): inputs LR NTL, DMO (7 bands), DEM; supervision
   HR NTL and ISP (impervious surface); ratio r = 8 (256 -> 2048 px); objective
   ``alpha F1 sum_j beta_j L1(pred_j, HR_j) + (1 - alpha) F2 BCE(., ISP)``
   (implemented in :func:`helpers.models.losses.ntl_sr_loss`).
