@@ -244,6 +244,24 @@ def test_recipes_refuse_bad_labels_and_unknown_settings():
         gan_recipe.pix2pix(_arrays()[2], fine, output="sigmoid", ignore_index=99)
 
 
+def test_softmax_seeds_are_the_profiles_first_seeds_and_no_part_of_the_recipe(monkeypatch):
+    """Notebook 05 trains the softmax image on ``softmax_seeds`` of its seeds (teaching: the first
+    one, for time; a profile without the key: all), and that number does not stale a long run."""
+    from helpers.core import config
+    from helpers.records import long_runs
+
+    assert gan_recipe.softmax_seeds([4, 5, 6], "teaching") == [4]
+    assert gan_recipe.softmax_seeds([4, 5, 6], "full") == [4, 5, 6]  # full: every seed
+    assert "softmax_seeds" in long_runs.NOT_RECIPE
+    teaching = dict(config.PROFILES["cgan_pix2pix"]["teaching"])
+    before = long_runs.recipe("cgan_pix2pix", "teaching")
+    monkeypatch.setitem(
+        config.PROFILES["cgan_pix2pix"], "teaching", teaching | {"softmax_seeds": 2}
+    )
+    assert gan_recipe.softmax_seeds([4, 5, 6], "teaching") == [4, 5]
+    assert long_runs.recipe("cgan_pix2pix", "teaching") == before
+
+
 def test_learning_rate_schedule_decays_linearly_to_the_last_epoch():
     from helpers.training.train.gan import lr_factor
 

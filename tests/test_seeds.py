@@ -23,6 +23,10 @@ def test_mean_std():
     assert mean == pytest.approx({"iou": 0.3, "f1": 0.4}) and set(std) == {"iou", "f1"}
     assert std["iou"] == pytest.approx(math.sqrt(0.02))
     assert seeds.fmt_mean_std(0.41234, 0.0312) == "41.2 +- 3.1 %"
+    # one seed has no spread: say so rather than print "+- 0.0"
+    assert seeds.fmt_mean_std(0.41234, 0.0, n=1) == "41.2 % (1 seed)"
+    assert seeds.fmt_mean_std(0.41234, 0.0, percent=False, n=1) == "0.4123 (1 seed)"
+    assert seeds.fmt_mean_std(0.41234, 0.0312, n=3) == "41.2 +- 3.1 %"
 
 
 def test_record_seeds_and_old_records(monkeypatch, tmp_path):
@@ -38,6 +42,13 @@ def test_record_seeds_and_old_records(monkeypatch, tmp_path):
     assert results.seed_stats(old, "iou") == (0.3, None, 1)
     with pytest.raises(ValueError, match="one metrics dict per seed"):
         results.record_seeds("05_cgan_pix2pix", "pix2pix", per_seed, [0, 1])
+    # one seed (notebook 05's softmax image in teaching): no spread, and the report says so
+    one = results.record_seeds("05_cgan_pix2pix", "softmax", per_seed[:1], [0], profile="smoke")
+    assert results.seed_stats(one, "iou") == (pytest.approx(0.3), None, 1)
+    from helpers.records import report
+
+    assert report._ours("iou", one).endswith("(1 seed)") and "±" not in report._ours("iou", one)
+    assert "± " in report._ours("iou", rec) and report._ours("iou", rec).endswith("(3 seeds)")
 
 
 def test_fit_gan_seeds_trains_each_seed(tmp_path):

@@ -401,11 +401,13 @@ def change_text(name: str, new: Any, old: Any) -> str:
 
 
 def seeds_text(seeds: list[int]) -> str:
-    """How many seeds a run trained: "one seed (0)", or "3 seeds (0, 1, 2; a trained row is their
-    mean)" for a notebook that trains each row once per seed of its ``SEEDS``."""
+    """How many seeds a run trained: "one seed (0)", or "3 seeds (0, 1, 2; a trained row is the
+    mean over those it trained on)" for a notebook that trains its rows once per seed of its
+    ``SEEDS`` (a row may train on fewer: notebook 05's softmax image in teaching, its first seed)."""
     if len(seeds) == 1:
         return f"one seed ({seeds[0]})"
-    return f"{len(seeds)} seeds ({', '.join(map(str, seeds))}; a trained row is their mean)"
+    listed = ", ".join(map(str, seeds))
+    return f"{len(seeds)} seeds ({listed}; a trained row is the mean over those it trained on)"
 
 
 def measurement_lines(entry: dict[str, Any], data: dict[str, Any]) -> list[str]:

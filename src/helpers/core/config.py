@@ -181,9 +181,9 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "teaching": {
             "crop": 64,
-            # Steps: 9 batches of 8 an epoch; pix2pix (both outputs) 140 epochs = 1,260 steps a seed,
-            # the cGAN 21 (cgan_epochs) = 189, as its paper-generator run (first seed only): 8,316
-            # steps (tests/test_teaching_budget.py). 2026-12-05 21:45-22:05, same 12 held-out
+            # Steps: 9 batches of 8 an epoch; pix2pix 140 epochs = 1,260 a seed (tanh 3 seeds, softmax
+            # 1), the cGAN 21 = 189 (3 seeds + the paper's G): 5,796 (tests/test_teaching_budget.py).
+            # 2026-12-05 21:45-22:05, same 12 held-out
             # training patches, seeds 0-2, 1 thread, load ~3: pix2pix tanh 70 epochs 0.527 +- 0.015,
             # 105 0.528 +- 0.011, 140 0.599 +- 0.012 (ngf 16 at 70: 0.527; 140 with decay from 70:
             # 0.588); its long run (seed 0) still rises at 6,300 steps (0.546 at 630, 0.724).
@@ -202,6 +202,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "ndf": 8,
             "learning_rate": 1e-3,
             "seeds": 3,
+            "softmax_seeds": 1,  # notebook 05 trains the softmax image on the first seed only (time)
             "time_cap_s": 900,
             "steps_per_epoch": 9,  # batches of crops cut on the device (crops.resident_gan)
             # Recipe judged on validation pixels (every 6th of the 72 training patches held out;

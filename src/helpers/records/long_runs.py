@@ -24,7 +24,9 @@ HISTORY_DIR = Path(__file__).with_name("long_run_histories")  # shipped with the
 FORMAT = 1
 # Settings that are no part of a model's recipe: the safety cap, inference tiles, how many
 # seeds a notebook averages, the epochs of a model the long run does not train.
-NOT_RECIPE = frozenset({"time_cap_s", "tile", "overlap", "seeds", "ntl_only_epochs"})
+NOT_RECIPE = frozenset(
+    {"time_cap_s", "tile", "overlap", "seeds", "softmax_seeds", "ntl_only_epochs"}
+)
 NO_RUN = "no long run recorded for this recipe yet"
 COSINE = (  # the story's schedule sentence for a history that names none (the cosine recipes)
     "Its cosine schedule spans all its steps, so its value at your step is a point on its curve, "

@@ -380,7 +380,7 @@ def _ours(name: str, rec: dict[str, Any]) -> str:
     value, std, count = results.seed_stats(rec, name)
     text = _plain(fmt_metric(name, value))
     if std is None:
-        return text
+        return text + (" (1 seed)" if rec.get("seeds") else "")
     unit = " %" if text.endswith("%") else (" dB" if text.endswith("dB") else "")
     spread = _plain(fmt_metric(name, std)).removesuffix(unit)
     seeds = f" ({count} seeds)" if count else " (over seeds)"

@@ -104,7 +104,8 @@ def seed_stats(rec: dict[str, Any], metric: str) -> tuple[float | None, float | 
     std = (rec.get("std") or {}).get(metric)
     if std is None and not rec.get("seeds") and f"{metric} std" in metrics:
         return metrics.get(metric), metrics[f"{metric} std"], 0
-    return metrics.get(metric), std, len(rec.get("seeds") or [None])
+    count = len(rec.get("seeds") or [None])
+    return metrics.get(metric), std if count > 1 else None, count  # one seed: no spread
 
 
 def latest_records(

@@ -180,8 +180,11 @@ def fit_gan_seeds(
     return out
 
 
-def fmt_mean_std(mean: float, std: float, percent: bool = True) -> str:
-    """``"41.2 +- 3.1 %"`` (or plain numbers with ``percent=False``) for tables and notes."""
+def fmt_mean_std(mean: float, std: float, percent: bool = True, n: int | None = None) -> str:
+    """``"41.2 +- 3.1 %"`` (or plain numbers with ``percent=False``) for tables and notes; with
+    ``n=1`` (one seed: no spread to show) ``"41.2 % (1 seed)"``."""
+    if n == 1:
+        return f"{100 * mean:.1f} % (1 seed)" if percent else f"{mean:.4g} (1 seed)"
     if percent:
         return f"{100 * mean:.1f} +- {100 * std:.1f} %"
     return f"{mean:.4g} +- {std:.2g}"

@@ -35,6 +35,7 @@ RECIPE_DEFAULTS: dict[str, Any] = {
     "cgan_score_every": 1,  # the same for the cGAN (fewer scored epochs: less time)
     "cgan_zero_last": False,  # the cGAN's last convolution starts at 0 (G = its input, exactly)
     "cgan_epochs": None,  # the cGAN's epochs (None: ``epochs``, as pix2pix)
+    "softmax_seeds": None,  # notebook 05: how many of its seeds train the softmax image (None: all)
 }  # settings a profile may leave out
 Loader = Callable[[Any], Iterable[Any]]  # crops dataset -> training batches (eosr train's sampler)
 OUTPUTS = {"tanh": "tanh, as published", "softmax": "softmax image"}
@@ -202,6 +203,13 @@ def _method(s: dict[str, Any], prefix: str, learning_rate: float) -> dict[str, A
     keys = ("positive_weight", "decay_from", "gan_weight", "select_every", "score_every")
     epochs = s.get(prefix + "epochs") or s["epochs"]
     return {k: s[prefix + k] for k in keys} | {"learning_rate": learning_rate, "epochs": epochs}
+
+
+def softmax_seeds(seeds_: Sequence[int], profile: str | None = None) -> list[int]:
+    """The first ``softmax_seeds`` of ``seeds_`` (all when the profile sets none): the seeds on
+    which notebook 05 trains the softmax image, so that the teaching run fits its time budget."""
+    n = settings(profile)["softmax_seeds"]
+    return list(seeds_) if n is None else list(seeds_)[: max(1, int(n))]
 
 
 def _seeds(s: dict[str, Any], chosen: Sequence[int] | None, seed: int) -> list[int]:
