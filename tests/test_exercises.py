@@ -44,7 +44,9 @@ def test_a_missing_entry_or_a_stale_page_is_reported(found, data) -> None:
     broken = copy.deepcopy(data)
     del broken["exercises"][key]
     assert any(key in p and "no entry" in p for p in eo.problems(found, broken, page))
-    assert any("not what `render`" in p for p in eo.problems(found, data, page + "\nedited by hand"))
+    assert any(
+        "not what `render`" in p for p in eo.problems(found, data, page + "\nedited by hand")
+    )
     unmeasured = copy.deepcopy(data)
     entry = next(e for e in unmeasured["exercises"].values() if e["kind"] == "variant")
     entry["measurements"]["x"] = {"values": {"iou": 0.5}}  # no profile, commit, machine, command
@@ -52,7 +54,9 @@ def test_a_missing_entry_or_a_stale_page_is_reported(found, data) -> None:
 
 
 def test_measured_values_are_rendered_beside_their_baseline(data) -> None:
-    measured = [(k, v, m) for k, e in data["exercises"].items() for v, m in e["measurements"].items()]
+    measured = [
+        (k, v, m) for k, e in data["exercises"].items() for v, m in e["measurements"].items()
+    ]
     page = eo.render(data)
     for key, _, m in measured:
         assert m["command"] in page and m["commit"] in page, key
@@ -67,7 +71,9 @@ def test_every_variant_notebook_can_be_built(tmp_path) -> None:
         for letter, variant in spec.get("variants", {}).items():
             out = tmp_path / f"{key}{letter}" / "out.ipynb"
             out.parent.mkdir()
-            built = nbformat.read(eo.variant_notebook(src, variant, spec["values"], out), as_version=4)
+            built = nbformat.read(
+                eo.variant_notebook(src, variant, spec["values"], out), as_version=4
+            )
             sources = [c.source for c in built.cells]
             if variant.get("snippet"):
                 at = sources.index(variant["snippet"].strip())
@@ -79,12 +85,18 @@ def test_every_variant_notebook_can_be_built(tmp_path) -> None:
 def test_a_snippet_marker_that_no_cell_holds_is_an_error(tmp_path) -> None:
     src = next((ROOT / "notebooks").glob("06_*.ipynb"))
     with pytest.raises(SystemExit, match="no code cell contains"):
-        eo.variant_notebook(src, {"snippet": "x = 1", "after": "no such line"}, {}, tmp_path / "o.ipynb")
+        eo.variant_notebook(
+            src, {"snippet": "x = 1", "after": "no such line"}, {}, tmp_path / "o.ipynb"
+        )
 
 
 def test_exercise_lists_are_parsed_with_their_continuation_lines(tmp_path) -> None:
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("## Exercises\n\n1. First,\n   continued.\n2. Second.\n\n## Checks")]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(
+            "## Exercises\n\n1. First,\n   continued.\n2. Second.\n\n## Checks"
+        )
+    ]
     path = tmp_path / "99_x.ipynb"
     nbformat.write(nb, path)
     assert eo.exercises_in(path) == [(1, "First, continued."), (2, "Second.")]
