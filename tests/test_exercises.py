@@ -116,3 +116,21 @@ def test_the_seeds_a_run_trained_are_read_from_the_kernel(tmp_path, names, seeds
     path = eo.variant_notebook(src, {}, {}, tmp_path / "out.ipynb")
     exec(nbformat.read(path, as_version=4).cells[-1].source, dict(names))
     assert json.loads((tmp_path / eo.SEEDS_FILE).read_text()) == seeds
+
+
+def test_code_hash_ignores_layout_and_comments_but_not_code() -> None:
+    """A re-formatted notebook (``make format``) keeps its measurements; changed code does not."""
+
+    def notebook(*cells: str) -> str:
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_markdown_cell("# text")]
+        nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
+        return nbformat.writes(nb)
+
+    base = eo.code_sha(notebook("x = f(1, 2)", "%matplotlib inline"))
+    assert base == eo.code_sha(
+        notebook("x = f(\n    1,\n    2,\n)  # a comment", "%matplotlib inline")
+    )
+    assert base != eo.code_sha(notebook("x = f(1, 3)", "%matplotlib inline"))
+    assert base != eo.code_sha(notebook("x = f(1, 2)", "%matplotlib widget"))  # a magic: its text
+    assert base != eo.code_sha(notebook("x = f(1, 2)"))

@@ -101,6 +101,7 @@ def test_papermill_profile_parameter_reaches_the_settings(path, monkeypatch):
 
     from helpers.core import bands, config, labels
     from helpers.data import datasets
+    from helpers.training.recipes import gan as gan_recipe
 
     monkeypatch.delenv("EOSR_PROFILE", raising=False)
     nb = prepare_notebook_metadata(load_notebook_node(str(path)), str(path), "")
@@ -110,6 +111,7 @@ def test_papermill_profile_parameter_reaches_the_settings(path, monkeypatch):
     )
     names = {"os": os, "time": time, "config": config, "labels": labels, "datasets": datasets}
     names["bands"] = bands
+    names["gan_recipe"] = gan_recipe  # 05's settings cell: the softmax image's seeds
     for cell in nb.cells[at - 1 : at + 2]:  # parameters, injected, settings
         exec(cell.source, names)  # noqa: S102 - the notebook's own first cells
     assert names["PROFILE"] == "smoke"

@@ -20,6 +20,7 @@ one is stale. Usage::
 from __future__ import annotations
 
 import argparse
+import ast
 import datetime as dt
 import hashlib
 import json
@@ -141,10 +142,20 @@ def sync(data: dict[str, Any], found: dict[str, tuple[str, str]]) -> list[str]:
 
 def code_sha(text: str) -> str:
     """A short hash of a notebook's code cells (JSON ``text``): what a run executes, without the
-    markdown, outputs and cell ids that do not change a result."""
+    markdown, outputs and cell ids that do not change a result. Each cell counts as its syntax tree
+    written back as code (``ast.unparse``), so re-formatting a cell (``make format``) or editing a
+    comment does not mark a measurement stale; a cell that does not parse (a magic) counts as text."""
     cells = nbformat.reads(text, as_version=4).cells
-    code = "\n# cell\n".join(c.source for c in cells if c.cell_type == "code")
+    code = "\n# cell\n".join(_executed(c.source) for c in cells if c.cell_type == "code")
     return hashlib.sha1(code.encode()).hexdigest()[:12]
+
+
+def _executed(source: str) -> str:
+    """A code cell as Python executes it: comments and layout dropped (its text if it does not parse)."""
+    try:
+        return ast.unparse(ast.parse(source))
+    except SyntaxError:
+        return source
 
 
 def notebook_sha(stem: str) -> str:
