@@ -165,6 +165,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "ndf": 8,
             "learning_rate": 1e-3,
             "seeds": 2,
+            "softmax_seeds": None,  # every seed
             "time_cap_s": 60,
             "steps_per_epoch": 8,  # smoke checks that the code runs: 8 batches a GAN and seed
             "positive_weight": 7.0,  # pix2pix: L1 weight of each pixel's own class (classes - 1)
@@ -181,9 +182,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "teaching": {
             "crop": 64,
-            # Steps: 9 batches of 8 an epoch; pix2pix 140 epochs = 1,260 a seed (tanh 3 seeds, softmax
-            # 1), the cGAN 21 = 189 (3 seeds + the paper's G): 5,796 (tests/test_teaching_budget.py).
-            # 2026-12-05 21:45-22:05, same 12 held-out
+            # Steps: 9 batches of 8 an epoch; pix2pix 140 epochs = 1,260 a seed (tanh 3 seeds, softmax 1),
+            # the cGAN 21 (3 seeds + the paper's G): 5,796 (test_teaching_budget). 2026-12-05, same 12 held-out
             # training patches, seeds 0-2, 1 thread, load ~3: pix2pix tanh 70 epochs 0.527 +- 0.015,
             # 105 0.528 +- 0.011, 140 0.599 +- 0.012 (ngf 16 at 70: 0.527; 140 with decay from 70:
             # 0.588); its long run (seed 0) still rises at 6,300 steps (0.546 at 630, 0.724).
@@ -219,9 +219,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             # linear decay over the second half (decay_from 17) steadies the cGAN: 0.387 +- 0.007
             # (with instance noise 0.3 as well: 0.373 +- 0.048), still below its input, so only the
             # cGAN decays; it hurt pix2pix tanh (0.348 +- 0.064) and softmax (0.182 +- 0.023).
-            # Teaching papermill runs of 2026-12-05 (test split, seeds 0-2, same load, 1 thread):
-            # cGAN 0.516 +- 0.001 with the decay, 0.514 +- 0.002 without, coarse input 0.520;
-            # pix2pix tanh 0.508 +- 0.018, softmax 0.347 +- 0.039 (799 s and 1098 s wall: loaded).
+            # Teaching runs of 2026-12-05 (test split, seeds 0-2, 1 thread, loaded): cGAN 0.516 +- 0.001
+            # with the decay, 0.514 +- 0.002 without (coarse 0.520); pix2pix tanh 0.508, softmax 0.347.
             "positive_weight": 7.0,
             "cgan_positive_weight": 1.0,
             "p2p_learning_rate": 3e-3,
@@ -245,6 +244,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "ndf": 64,
             "learning_rate": 2e-4,
             "seeds": 3,
+            "softmax_seeds": None,  # every seed
             "time_cap_s": None,
             "steps_per_epoch": None,
             "positive_weight": 7.0,
