@@ -95,8 +95,17 @@ def test_helpers_names_in_the_readme_exist():
 def test_teaching_epochs_in_the_readme_match_the_profiles():
     from helpers.core import config
 
-    sentence = re.search(r"teaching epochs \(([^)]*)\)", README)
-    assert sentence, "README states the teaching epochs"
-    for number, epochs in re.findall(r"(\d\d): (\d+)", sentence.group(1)):
+    start = README.find("teaching epochs (")
+    assert start >= 0, "README states the teaching epochs"
+    depth, end = 0, start + len("teaching epochs ")
+    while end < len(README):  # up to the parenthesis that closes the list (they nest)
+        depth += {"(": 1, ")": -1}.get(README[end], 0)
+        if depth == 0:
+            break
+        end += 1
+    stated = re.findall(r"(\d\d): (\d+)", README[start:end])
+    trains = [n for n, t in config.PROFILES.items() if "epochs" in t["teaching"]]
+    assert len(stated) == len(trains), (stated, trains)  # every training notebook, once
+    for number, epochs in stated:
         stem = next(p.stem for p in (ROOT / "notebooks").glob(f"{number}_*.ipynb"))
         assert config.settings(stem, "teaching")["epochs"] == int(epochs), stem
