@@ -134,3 +134,33 @@ def test_code_hash_ignores_layout_and_comments_but_not_code() -> None:
     assert base != eo.code_sha(notebook("x = f(1, 3)", "%matplotlib inline"))
     assert base != eo.code_sha(notebook("x = f(1, 2)", "%matplotlib widget"))  # a magic: its text
     assert base != eo.code_sha(notebook("x = f(1, 2)"))
+
+
+def test_repeats_show_each_seeds_change_and_flag_a_flip() -> None:
+    """A variant measured again at other seeds (``run --repeat``) shows, for the results the first
+    seed moved most, every seed's change beside its own baseline, their mean and a sign flip."""
+    first = {
+        "values": {"macro IoU": {"label SR": 0.55, "naive": 0.50}},
+        "seeds": [0],
+        "repeats": {
+            "1": {
+                "values": {"macro IoU": {"label SR": 0.40, "naive": 0.52}},
+                "baseline_values": {"macro IoU": {"label SR": 0.45, "naive": 0.50}},
+                "commit": "abc1234",
+                "command": "run 04.3a --seed 1 --repeat",
+            },
+            "2": {
+                "values": {"macro IoU": {"label SR": 0.60, "naive": 0.51}},
+                "baseline_values": {"macro IoU": {"label SR": 0.50, "naive": 0.50}},
+                "commit": "abc1234",
+                "command": "run 04.3a --seed 2 --repeat",
+            },
+        },
+    }
+    base = {"macro IoU": {"label SR": 0.35, "naive": 0.50}}
+    text = eo.repeat_text(first, base)
+    assert "macro IoU: label SR +0.2 (seed 0), -0.05 (seed 1), +0.1 (seed 2)" in text
+    assert "mean +0.0833: the sign flips between seeds" in text
+    assert "macro IoU: naive +0 (seed 0), +0.02 (seed 1), +0.01 (seed 2), mean +0.01." in text
+    assert "--seed 2 --repeat" in text
+    assert eo.seed_changes({"a": 1.0, "b": "x"}, {"a": 0.5}) == {"a": 0.5}

@@ -13,6 +13,7 @@ one is stale. Usage::
 
     python tools/exercise_outcomes.py sync                      # specs + notebooks -> JSON, page
     python tools/exercise_outcomes.py run 06.2a --profile teaching   # one variant (and its baseline)
+    python tools/exercise_outcomes.py run 06.2a --seed 1 --repeat    # the same at another seed
     python tools/exercise_outcomes.py reference runs/<run>      # concept answers from a run's records
     python tools/exercise_outcomes.py render [--check]          # page from JSON (--check: compare)
 """
@@ -134,7 +135,9 @@ def sync(data: dict[str, Any], found: dict[str, tuple[str, str]]) -> list[str]:
             and m.get("spec") == {"variant": variants[v], "values": spec.get("values", {})}
         }
         for m in entry["measurements"].values():
-            m["stale"] = changed_since(m, stem)
+            m["stale"] = changed_since(m, stem) or any(
+                changed_since(r, stem) for r in m.get("repeats", {}).values()
+            )
         if spec["kind"] == "outside":
             entry["answer"] = spec["answer"]
     return missing
@@ -305,9 +308,18 @@ def execute(
     }
 
 
-def run(data: dict[str, Any], variant_id: str, profile: str, seed: int, baseline: bool) -> None:
+def run(
+    data: dict[str, Any],
+    variant_id: str,
+    profile: str,
+    seed: int,
+    baseline: bool,
+    repeat: bool = False,
+) -> None:
     """Measure one variant (and, unless stored for this profile, seed and commit, its baseline);
-    the JSON is read again before each write, so runs queued one after another keep each other's."""
+    the JSON is read again before each write, so runs queued one after another keep each other's.
+    ``repeat``: the variant is measured already (another seed, same profile); this seed's run and
+    its own baseline's values are kept beside it under ``repeats`` (:func:`repeat_lines`)."""
     key, v = split_id(variant_id)
     spec = exercise_specs.SPECS[key]
     stem = data["exercises"][key]["notebook"]
@@ -328,10 +340,18 @@ def run(data: dict[str, Any], variant_id: str, profile: str, seed: int, baseline
     else:
         measured = execute(stem, spec["variants"][v], exprs, profile, seed)
         fresh = load_json()
-    measured["command"] = command_for(variant_id, profile, seed)
+    measured["command"] = command_for(variant_id, profile, seed) + (" --repeat" if repeat else "")
     measured["spec"] = {"variant": spec["variants"][v], "values": exprs}  # a changed spec drops it
     measured["baseline"] = base_key if base_key in fresh["baselines"] else None
-    fresh["exercises"][key]["measurements"][v] = measured
+    slot = fresh["exercises"][key]["measurements"]
+    if repeat:
+        first = slot.get(v)
+        if not first or first["profile"] != profile or seed in first["seeds"]:
+            raise SystemExit(f"{variant_id}: --repeat needs a measurement at another seed first")
+        measured["baseline_values"] = (base or {}).get("values", {})
+        first.setdefault("repeats", {})[str(seed)] = measured
+    else:
+        slot[v] = measured  # a new first measurement drops the repeats of the old one
     save_json(fresh)
 
 
@@ -463,7 +483,53 @@ def measurement_lines(entry: dict[str, Any], data: dict[str, Any]) -> list[str]:
             + f". (commit {m['commit']}{base_note}, {m['machine']}, {m['seconds']:.0f} s, {m['date']}; `{m['command']}`)"
             + stale
         )
+        if m.get("repeats"):
+            lines[-1] += " " + repeat_text(m, base)
     return lines
+
+
+def seed_changes(values: dict[str, Any], base: dict[str, Any]) -> dict[str, float]:
+    """Each numeric result's change baseline -> variant, a per-row dict flattened to
+    "metric: row" (results only one side has, or text, are left out)."""
+    out = {}
+    for name, new in values.items():
+        old = base.get(name)
+        if isinstance(new, dict) and isinstance(old, dict):
+            out.update({f"{name}: {k}": new[k] - old[k] for k in new
+                        if isinstance(new[k], float) and isinstance(old.get(k), float)})  # fmt: skip
+        elif isinstance(new, float) and isinstance(old, float):
+            out[name] = new - old
+    return out
+
+
+def repeat_text(m: dict[str, Any], base: dict[str, Any], rows: int = 3) -> str:
+    """The same variant at more seeds, each beside its own baseline: for the results the first
+    seed changed most, the change at every seed and their mean (a direction that flips between
+    seeds is noise, not an effect)."""
+    first = seed_changes(m["values"], base)
+    runs = {m["seeds"][0]: first} | {
+        int(s): seed_changes(r["values"], r.get("baseline_values", {}))
+        for s, r in sorted(m["repeats"].items(), key=lambda t: int(t[0]))
+    }
+    top = sorted(first, key=lambda k: abs(first[k]), reverse=True)[:rows]
+    parts = []
+    for name in top:
+        each = [(s, c[name]) for s, c in runs.items() if name in c]
+        mean = sum(d for _, d in each) / len(each)
+        flips = len({d > 0 for _, d in each if d}) > 1
+        parts.append(
+            f"{name} "
+            + ", ".join(f"{d:+.3g} (seed {s})" for s, d in each)
+            + f", mean {mean:+.3g}"
+            + (": the sign flips between seeds" if flips else "")
+        )
+    commands = "; ".join(f"`{r['command']}`" for r in m["repeats"].values())
+    return (
+        f"Repeated at seed(s) {', '.join(m['repeats'])}, each beside its own baseline (commit "
+        f"{', '.join(sorted({r['commit'] for r in m['repeats'].values()}))}): "
+        + "; ".join(parts)
+        + f". ({commands})"
+    )
 
 
 def render(data: dict[str, Any]) -> str:
@@ -477,6 +543,8 @@ def render(data: dict[str, Any]) -> str:
         "beside the unchanged notebook with the same profile and seeds; each line says how many seeds the",
         "run trained (one, or the notebook's own `SEEDS`, whose mean each trained row is). A run is one",
         "draw, so read a change smaller than the seed spread of the notebook's own table as no change.",
+        "Where a variant was repeated at more seeds (`run --repeat`), its line lists the change at every",
+        "seed, each beside a baseline at the same seed, and says when the direction flips between seeds.",
         "A *concept* answer quotes numbers from a reference run's records. *Outside* tasks need Earth",
         "Engine, a GIS or your own data and were not run here. Times depend on the machine's load;",
         "metrics do not.",
@@ -544,6 +612,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="teaching")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--check", action="store_true", help="render: fail if the page is stale")
+    parser.add_argument(
+        "--repeat", action="store_true", help="run: add this seed beside a measured variant"
+    )
     args = parser.parse_args(argv)
     data = load_json()
     if args.action == "sync":
@@ -553,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
             print("exercises with no spec in tools/exercise_specs.py:", ", ".join(missing))
             return 1
     elif args.action == "run":
-        run(data, args.target, args.profile, args.seed, baseline=True)
+        run(data, args.target, args.profile, args.seed, baseline=True, repeat=args.repeat)
     elif args.action == "baseline":
         stem = next(p.stem for p in NOTEBOOKS.glob(f"{args.target}_*.ipynb"))
         measure_baseline(stem, args.profile, args.seed)
