@@ -511,7 +511,8 @@ def repeat_text(m: dict[str, Any], base: dict[str, Any], rows: int = 3) -> str:
         int(s): seed_changes(r["values"], r.get("baseline_values", {}))
         for s, r in sorted(m["repeats"].items(), key=lambda t: int(t[0]))
     }
-    top = sorted(first, key=lambda k: abs(first[k]), reverse=True)[:rows]
+    moved = [k for k in first if any(c.get(k) for c in runs.values())]  # rows no seed moved: out
+    top = sorted(moved, key=lambda k: abs(first[k]), reverse=True)[:rows]
     parts = []
     for name in top:
         each = [(s, c[name]) for s, c in runs.items() if name in c]
