@@ -319,10 +319,13 @@ def run(
     """Measure one variant (and, unless stored for this profile, seed and commit, its baseline);
     the JSON is read again before each write, so runs queued one after another keep each other's.
     ``repeat``: the variant is measured already (another seed, same profile); this seed's run and
-    its own baseline's values are kept beside it under ``repeats`` (:func:`repeat_lines`)."""
+    its own baseline's values are kept beside it under ``repeats`` (:func:`repeat_text`)."""
     key, v = split_id(variant_id)
     spec = exercise_specs.SPECS[key]
     stem = data["exercises"][key]["notebook"]
+    first = data["exercises"][key]["measurements"].get(v)
+    if repeat and (not first or first["profile"] != profile or seed in first["seeds"]):
+        raise SystemExit(f"{variant_id}: --repeat needs a measurement at another seed first")
     exprs = spec.get("values", {})
     base_key = f"{stem[:2]}|{profile}|{seed}"
     stored = data["baselines"].get(base_key, {})
@@ -344,12 +347,9 @@ def run(
     measured["spec"] = {"variant": spec["variants"][v], "values": exprs}  # a changed spec drops it
     measured["baseline"] = base_key if base_key in fresh["baselines"] else None
     slot = fresh["exercises"][key]["measurements"]
-    if repeat:
-        first = slot.get(v)
-        if not first or first["profile"] != profile or seed in first["seeds"]:
-            raise SystemExit(f"{variant_id}: --repeat needs a measurement at another seed first")
+    if repeat:  # checked before the runs above: a first measurement at another seed exists
         measured["baseline_values"] = (base or {}).get("values", {})
-        first.setdefault("repeats", {})[str(seed)] = measured
+        slot[v].setdefault("repeats", {})[str(seed)] = measured
     else:
         slot[v] = measured  # a new first measurement drops the repeats of the old one
     save_json(fresh)
